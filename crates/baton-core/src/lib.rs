@@ -1,1 +1,15 @@
-//! placeholder
+//! baton's pure core: agent profiles, the screen detector and the configuration.
+//!
+//! Nothing here touches a terminal, a file, a process or the clock: the `baton` binary reads
+//! files, drives tmux and hands text and time in.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod detector;
+pub mod profile;
+
+pub use config::Config;
+pub use detector::Detection;
+pub use detector::detect;
+pub use profile::AgentState;
+pub use profile::Profile;

@@ -1,0 +1,462 @@
+//! Agent profiles: how to launch one agent CLI, how to submit a prompt to it, and the screen
+//! patterns that tell its state.
+//!
+//! A profile is data (TOML). The built-in ones live in `profiles/` at the repository root and
+//! are embedded at build time; `baton.toml` may override any field of them or define new ones
+//! with `[profile.<name>]` tables (`extends = "claude"` starts from an existing profile).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use regex::Regex;
+use serde::Deserialize;
+use serde::Serialize;
+
+/// The built-in profiles, as `(name, TOML source)`.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("claude", include_str!("../../../profiles/claude.toml")),
+    ("codex", include_str!("../../../profiles/codex.toml")),
+    ("amp", include_str!("../../../profiles/amp.toml")),
+    ("gemini", include_str!("../../../profiles/gemini.toml")),
+    ("generic", include_str!("../../../profiles/generic.toml")),
+];
+
+/// The screen states an agent can be detected in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentState {
+    /// The CLI is launching; no prompt box yet.
+    Starting,
+    /// The agent is busy with a turn.
+    Working,
+    /// The prompt box is ready and no turn has finished on screen.
+    Idle,
+    /// A dialog waits for a person (permission, trust, menu).
+    NeedsInput,
+    /// The agent hit a usage or rate limit.
+    RateLimited,
+    /// The last turn ended with an error (credits, API error, login).
+    Error,
+    /// The last turn finished and the prompt box is ready again.
+    Finished,
+    /// Nothing on screen is conclusive.
+    Unknown,
+}
+
+impl AgentState {
+    /// Every state that has patterns in a profile, in the order profiles list them.
+    pub const WITH_PATTERNS: [AgentState; 7] = [
+        AgentState::Starting,
+        AgentState::Working,
+        AgentState::Idle,
+        AgentState::NeedsInput,
+        AgentState::RateLimited,
+        AgentState::Error,
+        AgentState::Finished,
+    ];
+
+    /// Returns the kebab-case name used in TOML, JSON and output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentState::Starting => "starting",
+            AgentState::Working => "working",
+            AgentState::Idle => "idle",
+            AgentState::NeedsInput => "needs-input",
+            AgentState::RateLimited => "rate-limited",
+            AgentState::Error => "error",
+            AgentState::Finished => "finished",
+            AgentState::Unknown => "unknown",
+        }
+    }
+
+    /// Returns true when the agent can take a prompt now.
+    pub fn is_ready(self) -> bool {
+        matches!(self, AgentState::Idle | AgentState::Finished)
+    }
+}
+
+impl fmt::Display for AgentState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a prompt is put into the agent's input box.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SubmitMethod {
+    /// `load-buffer` + `paste-buffer -p` (bracketed paste when the CLI enables it), then Enter.
+    Paste,
+}
+
+/// A profile as written in TOML: every field optional, so that an override can set only a few.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSpec {
+    /// The profile this one starts from (only in `baton.toml` overrides).
+    pub extends: Option<String>,
+    /// A one-line description.
+    pub description: Option<String>,
+    /// The program to launch.
+    pub command: Option<String>,
+    /// Arguments added after the program.
+    pub args: Option<Vec<String>>,
+    /// Program names that `baton init` and `baton doctor` look for on PATH.
+    pub binaries: Option<Vec<String>>,
+    /// Which completion hook the CLI supports: "claude-settings", "codex-notify" or "none".
+    pub hooks: Option<String>,
+    /// How prompts are submitted.
+    pub submit: Option<SubmitSpec>,
+    /// The screen patterns.
+    pub patterns: Option<PatternsSpec>,
+}
+
+/// Submission settings as written in TOML.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitSpec {
+    /// How the text is typed.
+    pub method: Option<SubmitMethod>,
+    /// How many extra Enters to press when the agent does not start working.
+    pub max_extra_enters: Option<u32>,
+    /// How long the agent has to show it started working after Enter, in milliseconds.
+    pub working_deadline_ms: Option<u64>,
+    /// How long output must stay quiet to confirm a finished turn, in milliseconds.
+    pub settle_ms: Option<u64>,
+    /// How long the CLI may take to show its prompt box after launch, in milliseconds.
+    pub startup_timeout_ms: Option<u64>,
+}
+
+/// Screen patterns as written in TOML.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatternsSpec {
+    /// The CLI is launching.
+    pub starting: Option<Vec<String>>,
+    /// A turn is under way.
+    pub working: Option<Vec<String>>,
+    /// The prompt box is visible.
+    pub idle: Option<Vec<String>>,
+    /// A dialog waits for a person.
+    pub needs_input: Option<Vec<String>>,
+    /// A usage or rate limit was hit.
+    pub rate_limited: Option<Vec<String>>,
+    /// The turn ended in an error.
+    pub error: Option<Vec<String>>,
+    /// A turn finished.
+    pub finished: Option<Vec<String>>,
+    /// Quota lines, with named groups `pct` (used %), `left` (% left) or `remaining` and
+    /// `total` (amounts), and optionally `window` and `reset`.
+    pub quota: Option<Vec<String>>,
+    /// The input line of the prompt box, with a named group `text` holding what is typed.
+    pub input: Option<Vec<String>>,
+    /// Texts the input line shows when it is empty.
+    pub placeholders: Option<Vec<String>>,
+}
+
+/// A compiled pattern with its source text.
+#[derive(Clone, Debug)]
+pub struct Pattern {
+    /// The source as written in the profile.
+    pub source: String,
+    /// The compiled regex.
+    pub regex: Regex,
+}
+
+/// Submission settings of a resolved profile.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Submit {
+    /// How the text is typed.
+    pub method: SubmitMethod,
+    /// How many extra Enters to press when the agent does not start working.
+    pub max_extra_enters: u32,
+    /// How long the agent has to show it started working after Enter, in milliseconds.
+    pub working_deadline_ms: u64,
+    /// How long output must stay quiet to confirm a finished turn, in milliseconds.
+    pub settle_ms: u64,
+    /// How long the CLI may take to show its prompt box after launch, in milliseconds.
+    pub startup_timeout_ms: u64,
+}
+
+/// A resolved profile: every field set, every pattern compiled.
+#[derive(Clone, Debug)]
+pub struct Profile {
+    /// The profile's name.
+    pub name: String,
+    /// A one-line description.
+    pub description: String,
+    /// The program to launch.
+    pub command: String,
+    /// Arguments added after the program.
+    pub args: Vec<String>,
+    /// Program names looked for on PATH.
+    pub binaries: Vec<String>,
+    /// Which completion hook the CLI supports.
+    pub hooks: String,
+    /// Submission settings.
+    pub submit: Submit,
+    /// Patterns for each state.
+    pub states: BTreeMap<AgentState, Vec<Pattern>>,
+    /// Quota line patterns.
+    pub quota: Vec<Pattern>,
+    /// Input line patterns.
+    pub input: Vec<Pattern>,
+    /// Placeholder texts of an empty input line.
+    pub placeholders: Vec<String>,
+}
+
+/// An error in a profile: which profile, which field, what is wrong.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("profile `{profile}`: {field}: {message}")]
+pub struct ProfileError {
+    /// The profile's name.
+    pub profile: String,
+    /// The field, such as `patterns.working[2]`.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ProfileSpec {
+    /// Parses a profile from TOML text; `origin` names the file in errors.
+    pub fn parse(origin: &str, text: &str) -> Result<ProfileSpec, ProfileError> {
+        toml::from_str(text).map_err(|e| ProfileError {
+            profile: origin.to_owned(),
+            field: crate::config::line_col(text, e.span())
+                .map(|(l, c)| format!("line {l}, column {c}"))
+                .unwrap_or_else(|| "toml".to_owned()),
+            message: e.message().to_owned(),
+        })
+    }
+
+    /// Returns `self` with every field that `over` sets replaced by `over`'s value.
+    pub fn merged(mut self, over: &ProfileSpec) -> ProfileSpec {
+        fn pick<T: Clone>(base: &mut Option<T>, over: &Option<T>) {
+            if over.is_some() {
+                base.clone_from(over);
+            }
+        }
+        pick(&mut self.description, &over.description);
+        pick(&mut self.command, &over.command);
+        pick(&mut self.args, &over.args);
+        pick(&mut self.binaries, &over.binaries);
+        pick(&mut self.hooks, &over.hooks);
+        if let Some(o) = &over.submit {
+            let s = self.submit.get_or_insert_with(SubmitSpec::default);
+            pick(&mut s.method, &o.method);
+            pick(&mut s.max_extra_enters, &o.max_extra_enters);
+            pick(&mut s.working_deadline_ms, &o.working_deadline_ms);
+            pick(&mut s.settle_ms, &o.settle_ms);
+            pick(&mut s.startup_timeout_ms, &o.startup_timeout_ms);
+        }
+        if let Some(o) = &over.patterns {
+            let p = self.patterns.get_or_insert_with(PatternsSpec::default);
+            pick(&mut p.starting, &o.starting);
+            pick(&mut p.working, &o.working);
+            pick(&mut p.idle, &o.idle);
+            pick(&mut p.needs_input, &o.needs_input);
+            pick(&mut p.rate_limited, &o.rate_limited);
+            pick(&mut p.error, &o.error);
+            pick(&mut p.finished, &o.finished);
+            pick(&mut p.quota, &o.quota);
+            pick(&mut p.input, &o.input);
+            pick(&mut p.placeholders, &o.placeholders);
+        }
+        self
+    }
+
+    /// Compiles the spec into a profile named `name`.
+    pub fn resolve(&self, name: &str) -> Result<Profile, ProfileError> {
+        let err = |field: &str, message: String| ProfileError {
+            profile: name.to_owned(),
+            field: field.to_owned(),
+            message,
+        };
+        let command = self
+            .command
+            .clone()
+            .filter(|c| !c.trim().is_empty())
+            .ok_or_else(|| err("command", "missing: the program to launch".to_owned()))?;
+        let hooks = self.hooks.clone().unwrap_or_else(|| "none".to_owned());
+        if !["none", "claude-settings", "codex-notify"].contains(&hooks.as_str()) {
+            return Err(err(
+                "hooks",
+                format!("`{hooks}` is not one of none, claude-settings, codex-notify"),
+            ));
+        }
+        let s = self.submit.clone().unwrap_or_default();
+        let submit = Submit {
+            method: s.method.unwrap_or(SubmitMethod::Paste),
+            max_extra_enters: s.max_extra_enters.unwrap_or(2),
+            working_deadline_ms: s.working_deadline_ms.unwrap_or(3000),
+            settle_ms: s.settle_ms.unwrap_or(1500),
+            startup_timeout_ms: s.startup_timeout_ms.unwrap_or(30_000),
+        };
+        if submit.max_extra_enters > 10 {
+            return Err(err(
+                "submit.max_extra_enters",
+                "must be at most 10".to_owned(),
+            ));
+        }
+        if submit.working_deadline_ms == 0 || submit.working_deadline_ms > 600_000 {
+            return Err(err(
+                "submit.working_deadline_ms",
+                "must be between 1 and 600000".to_owned(),
+            ));
+        }
+        let p = self.patterns.clone().unwrap_or_default();
+        let compile =
+            |field: &str, list: &Option<Vec<String>>| -> Result<Vec<Pattern>, ProfileError> {
+                list.iter()
+                    .flatten()
+                    .enumerate()
+                    .map(|(i, src)| {
+                        Regex::new(src)
+                            .map(|regex| Pattern {
+                                source: src.clone(),
+                                regex,
+                            })
+                            .map_err(|e| err(&format!("patterns.{field}[{i}]"), e.to_string()))
+                    })
+                    .collect()
+            };
+        let mut states = BTreeMap::new();
+        states.insert(AgentState::Starting, compile("starting", &p.starting)?);
+        states.insert(AgentState::Working, compile("working", &p.working)?);
+        states.insert(AgentState::Idle, compile("idle", &p.idle)?);
+        states.insert(
+            AgentState::NeedsInput,
+            compile("needs_input", &p.needs_input)?,
+        );
+        states.insert(
+            AgentState::RateLimited,
+            compile("rate_limited", &p.rate_limited)?,
+        );
+        states.insert(AgentState::Error, compile("error", &p.error)?);
+        states.insert(AgentState::Finished, compile("finished", &p.finished)?);
+        if states[&AgentState::Idle].is_empty() {
+            return Err(err(
+                "patterns.idle",
+                "at least one pattern is needed: without it no agent is ever ready".to_owned(),
+            ));
+        }
+        let quota = compile("quota", &p.quota)?;
+        for (i, q) in quota.iter().enumerate() {
+            let names: Vec<_> = q.regex.capture_names().flatten().collect();
+            let has = |n: &str| names.contains(&n);
+            if !has("pct") && !has("left") && !(has("remaining") && has("total")) {
+                return Err(err(
+                    &format!("patterns.quota[{i}]"),
+                    "needs a named group `pct` (percent used), `left` (percent left), \
+                     or `remaining` and `total` (amounts)"
+                        .to_owned(),
+                ));
+            }
+        }
+        let input = compile("input", &p.input)?;
+        for (i, q) in input.iter().enumerate() {
+            if !q.regex.capture_names().flatten().any(|n| n == "text") {
+                return Err(err(
+                    &format!("patterns.input[{i}]"),
+                    "needs a named group `text` (what the box holds)".to_owned(),
+                ));
+            }
+        }
+        Ok(Profile {
+            name: name.to_owned(),
+            description: self.description.clone().unwrap_or_default(),
+            command,
+            args: self.args.clone().unwrap_or_default(),
+            binaries: self.binaries.clone().unwrap_or_default(),
+            hooks,
+            submit,
+            states,
+            quota,
+            input,
+            placeholders: p.placeholders.clone().unwrap_or_default(),
+        })
+    }
+}
+
+impl Profile {
+    /// Returns the patterns of one state.
+    pub fn patterns(&self, state: AgentState) -> &[Pattern] {
+        self.states.get(&state).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+/// Returns the spec of a built-in profile, parsed.
+pub fn builtin_spec(name: &str) -> Option<ProfileSpec> {
+    BUILTIN.iter().find(|(n, _)| *n == name).map(|(n, text)| {
+        ProfileSpec::parse(&format!("profiles/{n}.toml"), text).expect("built-in profile parses")
+    })
+}
+
+/// Returns the names of the built-in profiles.
+pub fn builtin_names() -> impl Iterator<Item = &'static str> {
+    BUILTIN.iter().map(|(n, _)| *n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_resolve() {
+        for name in builtin_names() {
+            let spec = builtin_spec(name).unwrap();
+            let p = spec.resolve(name).unwrap_or_else(|e| panic!("{e}"));
+            assert!(!p.patterns(AgentState::Idle).is_empty(), "{name}");
+            assert!(!p.input.is_empty(), "{name} has an input pattern");
+        }
+    }
+
+    #[test]
+    fn override_replaces_only_given_fields() {
+        let base = builtin_spec("claude").unwrap();
+        let over = ProfileSpec::parse(
+            "baton.toml",
+            "command = \"./wrapper\"\n[submit]\nsettle_ms = 99\n",
+        )
+        .unwrap();
+        let p = base.merged(&over).resolve("claude").unwrap();
+        assert_eq!(p.command, "./wrapper");
+        assert_eq!(p.submit.settle_ms, 99);
+        assert_eq!(p.submit.working_deadline_ms, 3000);
+        assert!(!p.patterns(AgentState::Working).is_empty());
+    }
+
+    #[test]
+    fn bad_regex_names_the_field() {
+        let spec = ProfileSpec::parse(
+            "x",
+            "command = \"x\"\n[patterns]\nidle = [\"ok\"]\nworking = [\"a\", \"(\"]\n",
+        )
+        .unwrap();
+        let e = spec.resolve("x").unwrap_err();
+        assert_eq!(e.field, "patterns.working[1]");
+        assert!(
+            e.to_string()
+                .starts_with("profile `x`: patterns.working[1]: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn quota_pattern_needs_a_group() {
+        let spec = ProfileSpec::parse(
+            "x",
+            "command = \"x\"\n[patterns]\nidle = [\"ok\"]\nquota = [\"used \\\\d+%\"]\n",
+        )
+        .unwrap();
+        let e = spec.resolve("x").unwrap_err();
+        assert_eq!(e.field, "patterns.quota[0]");
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_its_line() {
+        let e = ProfileSpec::parse("p.toml", "command = \"x\"\n\ncomand = \"y\"\n").unwrap_err();
+        assert!(e.field.starts_with("line 3"), "{e}");
+        assert!(e.message.contains("comand"), "{e}");
+    }
+}
