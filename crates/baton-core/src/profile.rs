@@ -344,7 +344,7 @@ impl ProfileSpec {
         for (i, q) in quota.iter().enumerate() {
             let names: Vec<_> = q.regex.capture_names().flatten().collect();
             let has = |n: &str| names.contains(&n);
-            if !has("pct") && !has("left") && !(has("remaining") && has("total")) {
+            if !(has("pct") || has("left") || (has("remaining") && has("total"))) {
                 return Err(err(
                     &format!("patterns.quota[{i}]"),
                     "needs a named group `pct` (percent used), `left` (percent left), \

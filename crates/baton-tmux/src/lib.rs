@@ -1,1 +1,30 @@
-//! placeholder
+//! A private tmux server for baton: plain tmux commands, a control-mode client, and exact,
+//! shell-safe prompt sending.
+//!
+//! Everything here drives the `tmux` binary through [`std::process::Command`]; nothing links
+//! against tmux. Every command targets one explicit socket ([`Socket`]), so baton never touches
+//! the user's default tmux server.
+#![forbid(unsafe_code)]
+
+mod capture;
+pub mod control;
+mod error;
+mod keys;
+mod pane;
+mod sanitize;
+mod send;
+mod server;
+mod shell;
+mod version;
+mod window;
+
+pub use capture::CaptureRange;
+pub use error::{SendError, TmuxError};
+pub use keys::Key;
+pub use pane::PaneInfo;
+pub use sanitize::{Sanitized, Stripped, sanitize};
+pub use send::PasteReport;
+pub use server::{Socket, Tmux};
+pub use shell::is_shell;
+pub use version::TmuxVersion;
+pub use window::WindowSpec;
