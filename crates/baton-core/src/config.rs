@@ -22,6 +22,9 @@ use crate::profile::builtin_spec;
 /// The configuration file's name at the project root.
 pub const FILE_NAME: &str = "baton.toml";
 
+/// The name of the session's first window: a shell in the project root for the person.
+pub const CONSOLE_WINDOW: &str = "baton";
+
 /// An error in `baton.toml`, with where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
@@ -294,6 +297,13 @@ impl Config {
             let key = |k: &str| format!("agent[{i}].{k}");
             let name = a.name.get_ref().clone();
             check_name(&name).map_err(|m| error(Some(a.name.span()), &key("name"), m))?;
+            if name == CONSOLE_WINDOW {
+                return Err(error(
+                    Some(a.name.span()),
+                    &key("name"),
+                    format!("`{CONSOLE_WINDOW}` is the name of baton's own console window"),
+                ));
+            }
             if !seen.insert(name.clone()) {
                 return Err(error(
                     Some(a.name.span()),
