@@ -5,6 +5,7 @@
 //! against tmux. Every command targets one explicit socket ([`Socket`]), so baton never touches
 //! the user's default tmux server.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 mod capture;
 pub mod control;

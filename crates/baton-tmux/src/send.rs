@@ -1,0 +1,102 @@
+//! [`Tmux::paste`]: typing a prompt into an agent's pane, exactly and never into a shell.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::error::{SendError, TmuxError};
+use crate::sanitize::{Stripped, sanitize};
+use crate::server::Tmux;
+use crate::shell::is_shell;
+
+/// What [`Tmux::paste`] sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasteReport {
+    /// Bytes pasted (after sanitizing).
+    pub bytes: usize,
+    /// Control characters removed before pasting.
+    pub stripped: Vec<Stripped>,
+    /// Name of the (now deleted) tmux buffer used.
+    pub buffer: String,
+}
+
+static BUFFER_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A buffer name unique to this process and call.
+fn buffer_name() -> String {
+    let counter = BUFFER_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("baton-{}-{counter}-{nanos}", std::process::id())
+}
+
+impl Tmux {
+    /// Paste `text` into the pane as typed input, without pressing Enter.
+    ///
+    /// Control characters are stripped first (see [`crate::sanitize`]); the pane must be alive
+    /// and must not have a shell in the foreground. The text goes through a uniquely named
+    /// buffer (`load-buffer -` from stdin, so no size limit) and `paste-buffer -p -d`, which
+    /// wraps it in bracketed-paste markers when the application asked for them.
+    pub fn paste(&self, target: &str, text: &str) -> Result<PasteReport, SendError> {
+        let clean = sanitize(text);
+        if clean.text.is_empty() {
+            return Err(SendError::Empty);
+        }
+        // Paste into the pane that was checked, even if `target` would now resolve elsewhere.
+        let pane_id = self.check_pane_accepts_text(target)?;
+        let buffer = buffer_name();
+        self.run_with_stdin(&["load-buffer", "-b", &buffer, "-"], clean.text.as_bytes())?;
+        if let Err(err) = self.run(&["paste-buffer", "-p", "-d", "-b", &buffer, "-t", &pane_id]) {
+            let _ = self.run(&["delete-buffer", "-b", &buffer]);
+            return Err(err.into());
+        }
+        Ok(PasteReport {
+            bytes: clean.text.len(),
+            stripped: clean.stripped,
+            buffer,
+        })
+    }
+
+    /// Refuse dead panes and panes with a shell in the foreground; returns the pane id.
+    fn check_pane_accepts_text(&self, target: &str) -> Result<String, SendError> {
+        let line =
+            self.display_strict(target, "#{pane_id} #{pane_dead} #{pane_current_command}")?;
+        let mut fields = line.splitn(3, ' ');
+        let pane_id = fields.next().unwrap_or("");
+        let dead = fields.next().unwrap_or("");
+        let command = fields.next().unwrap_or("");
+        if !pane_id.starts_with('%') {
+            return Err(TmuxError::Parse {
+                command: "display-message".to_owned(),
+                output: line,
+            }
+            .into());
+        }
+        if dead == "1" {
+            return Err(SendError::PaneDead {
+                target: target.to_owned(),
+            });
+        }
+        if is_shell(command) {
+            return Err(SendError::ShellInForeground {
+                target: target.to_owned(),
+                command: command.to_owned(),
+            });
+        }
+        Ok(pane_id.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::buffer_name;
+
+    #[test]
+    fn buffer_names_are_unique() {
+        let a = buffer_name();
+        let b = buffer_name();
+        assert_ne!(a, b);
+        assert!(a.starts_with(&format!("baton-{}-", std::process::id())));
+    }
+}

@@ -1,0 +1,117 @@
+//! Shared test helpers: a private tmux server per test, polling with deadlines.
+#![allow(dead_code)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use baton_tmux::control::ControlEvent;
+use baton_tmux::{PaneInfo, Socket, Tmux, WindowSpec};
+use crossbeam_channel::Receiver;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A private tmux server, killed on drop.
+pub struct TestServer {
+    pub tmux: Tmux,
+}
+
+impl TestServer {
+    pub fn new() -> TestServer {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("baton-tmux-test-{}-{n}", std::process::id());
+        let tmux = Tmux::new(Socket::Name(name)).with_config_file(Some("/dev/null".into()));
+        TestServer { tmux }
+    }
+
+    /// A server with session `main` whose first window runs `sleep` (keeps the session alive).
+    pub fn with_session() -> (TestServer, PaneInfo) {
+        let server = TestServer::new();
+        let first = server
+            .tmux
+            .new_session("main", &WindowSpec::new("keeper").command("exec sleep 600"))
+            .expect("new-session");
+        (server, first)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.tmux.kill_server();
+        // tmux leaves its socket file behind.
+        if let Some(path) = self.tmux.socket_path()
+            && !self.tmux.server_running()
+        {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Poll `f` every 10 ms until it returns `Some` or `timeout` passes.
+pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = f() {
+            return Some(value);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Wait for a pane's foreground command to be `command`.
+pub fn wait_for_command(tmux: &Tmux, pane: &str, command: &str) {
+    let seen = wait_for(Duration::from_secs(5), || {
+        tmux.pane(pane)
+            .ok()
+            .filter(|p| p.current_command == command)
+            .map(|_| ())
+    });
+    assert!(
+        seen.is_some(),
+        "pane {pane} never ran {command}: {:?}",
+        tmux.pane(pane)
+    );
+}
+
+/// Wait until the pane's visible text contains `needle`; returns the capture.
+pub fn wait_for_text(tmux: &Tmux, pane: &str, needle: &str) -> String {
+    let found = wait_for(Duration::from_secs(5), || {
+        tmux.capture(pane, Default::default())
+            .ok()
+            .filter(|text| text.contains(needle))
+    });
+    found.unwrap_or_else(|| {
+        panic!(
+            "{needle:?} never appeared in {pane}: {:?}",
+            tmux.capture(pane, Default::default())
+        )
+    })
+}
+
+/// Receive events until one matches, within `timeout`.
+pub fn recv_until(
+    events: &Receiver<ControlEvent>,
+    timeout: Duration,
+    mut pred: impl FnMut(&ControlEvent) -> bool,
+) -> Option<ControlEvent> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.checked_duration_since(Instant::now())?;
+        match events.recv_timeout(left) {
+            Ok(event) if pred(&event) => return Some(event),
+            Ok(_) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// `kill <pid>` (SIGTERM).
+pub fn kill(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill {pid} failed");
+}

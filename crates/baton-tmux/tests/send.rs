@@ -1,0 +1,231 @@
+//! Pasting exact bytes into panes, and refusing shells and dead panes.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use baton_tmux::{Key, PaneInfo, SendError, Tmux, WindowSpec};
+use common::{TestServer, kill, wait_for, wait_for_command, wait_for_text};
+
+const TEXTS: &[&str] = &[
+    "Réécris l'énoncé : çà et là, œuvre naïve, « guillemets » — Noël",
+    "emoji 🎉 👩‍💻 ✨ 🇫🇷",
+    "$(rm -rf ~) and `whoami` and \"double\" 'single' \\ backslash ${HOME} !! ; | & > <",
+    "col1\tcol2\t\tcol3",
+    "line one\nline two\n\nline four\n",
+];
+
+/// A pane recording its raw input to `out.bin` in `dir`, once it shows `READY`.
+fn recorder(tmux: &Tmux, dir: &Path, bracketed: bool) -> (PaneInfo, PathBuf) {
+    // tmux 3.3a has no format for the bracketed-paste mode: the mode is set once tmux has
+    // drawn the text printed after the escape sequence.
+    let enable = if bracketed { r"\033[?2004h" } else { "" };
+    let command = format!("sh -c \"printf '{enable}READY'; stty raw -echo; exec cat > out.bin\"");
+    let pane = tmux
+        .new_session("main", &WindowSpec::new("rec").cwd(dir).command(command))
+        .unwrap();
+    wait_for_text(tmux, &pane.pane_id, "READY");
+    wait_for_command(tmux, &pane.pane_id, "cat");
+    (pane, dir.join("out.bin"))
+}
+
+/// Wait until `path` holds `len` bytes; returns them.
+fn read_when_len(path: &Path, len: usize) -> Vec<u8> {
+    let got = wait_for(Duration::from_secs(10), || {
+        std::fs::read(path).ok().filter(|b| b.len() >= len)
+    });
+    got.unwrap_or_else(|| {
+        panic!(
+            "{} never reached {len} bytes (has {:?})",
+            path.display(),
+            std::fs::metadata(path).map(|m| m.len())
+        )
+    })
+}
+
+fn cr_to_lf(bytes: &[u8]) -> Vec<u8> {
+    bytes
+        .iter()
+        .map(|&b| if b == b'\r' { b'\n' } else { b })
+        .collect()
+}
+
+fn big_text() -> String {
+    let mut text = String::new();
+    let mut i = 0;
+    while text.len() < 70 * 1024 {
+        text.push_str(&format!("{i:05} l'été à Noël 🎉 `x` $(y) \"z\"\tfin\n"));
+        i += 1;
+    }
+    text
+}
+
+#[test]
+fn paste_delivers_exact_bytes() {
+    let server = TestServer::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (pane, out) = recorder(&server.tmux, dir.path(), false);
+    let mut expected = String::new();
+    let big = big_text();
+    for text in TEXTS.iter().copied().chain([big.as_str()]) {
+        let report = server.tmux.paste(&pane.pane_id, text).unwrap();
+        assert_eq!(report.bytes, text.len());
+        assert!(report.stripped.is_empty());
+        assert!(report.buffer.starts_with("baton-"));
+        expected.push_str(text);
+        let got = read_when_len(&out, expected.len());
+        assert_eq!(String::from_utf8_lossy(&cr_to_lf(&got)), expected);
+    }
+    // The buffers were deleted after pasting.
+    let buffers = server
+        .tmux
+        .run(&["list-buffers", "-F", "#{buffer_name}"])
+        .unwrap();
+    assert!(!buffers.contains("baton-"), "{buffers}");
+}
+
+#[test]
+fn paste_uses_bracketed_paste_when_enabled() {
+    let server = TestServer::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (pane, out) = recorder(&server.tmux, dir.path(), true);
+    let mut expected = Vec::new();
+    let big = big_text();
+    for text in TEXTS.iter().copied().chain([big.as_str()]) {
+        server.tmux.paste(&pane.pane_id, text).unwrap();
+        expected.extend_from_slice(b"\x1b[200~");
+        expected.extend_from_slice(text.as_bytes());
+        expected.extend_from_slice(b"\x1b[201~");
+        let got = read_when_len(&out, expected.len());
+        assert_eq!(
+            String::from_utf8_lossy(&cr_to_lf(&got)),
+            String::from_utf8_lossy(&expected)
+        );
+    }
+}
+
+#[test]
+fn control_characters_are_stripped_and_reported() {
+    let server = TestServer::new();
+    let dir = tempfile::tempdir().unwrap();
+    let (pane, out) = recorder(&server.tmux, dir.path(), false);
+    let text = "before\x1b[31mred\x1b[0m after\x07\r\n\u{9b}2J end";
+    let report = server.tmux.paste(&pane.pane_id, text).unwrap();
+    let clean = "before[31mred[0m after\n2J end";
+    assert_eq!(report.bytes, clean.len());
+    let stripped: Vec<(usize, char)> = report.stripped.iter().map(|s| (s.offset, s.ch)).collect();
+    assert_eq!(
+        stripped,
+        vec![
+            (6, '\x1b'),
+            (14, '\x1b'),
+            (24, '\x07'),
+            (25, '\r'),
+            (27, '\u{9b}')
+        ]
+    );
+    let got = read_when_len(&out, clean.len());
+    assert_eq!(String::from_utf8_lossy(&cr_to_lf(&got)), clean);
+    assert!(!got.contains(&0x1b));
+
+    assert!(matches!(
+        server.tmux.paste(&pane.pane_id, ""),
+        Err(SendError::Empty)
+    ));
+    assert!(matches!(
+        server.tmux.paste(&pane.pane_id, "\x1b\r\x07"),
+        Err(SendError::Empty)
+    ));
+}
+
+#[test]
+fn paste_into_a_shell_is_refused_and_types_nothing() {
+    let server = TestServer::new();
+    let tmux = &server.tmux;
+    let pane = tmux
+        .new_session("main", &WindowSpec::new("sh").command("exec bash --norc"))
+        .unwrap();
+    wait_for_command(tmux, &pane.pane_id, "bash");
+    let before = wait_for_text(tmux, &pane.pane_id, "bash-");
+    let err = tmux.paste(&pane.pane_id, "echo pwned").unwrap_err();
+    match &err {
+        SendError::ShellInForeground { target, command } => {
+            assert_eq!(target, &pane.pane_id);
+            assert_eq!(command, "bash");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    let message = err.to_string();
+    assert!(
+        message.contains("refusing to type into pane") && message.contains("`bash`"),
+        "{message}"
+    );
+    // Anything typed would show up before this marker.
+    tmux.run(&["send-keys", "-l", "-t", &pane.pane_id, "MARKER"])
+        .unwrap();
+    let text = wait_for_text(tmux, &pane.pane_id, "MARKER");
+    let prompt = before
+        .lines()
+        .find(|l| l.starts_with("bash-"))
+        .unwrap()
+        .trim_end();
+    assert!(
+        text.lines()
+            .any(|l| l.trim_end() == format!("{prompt} MARKER")),
+        "{text:?}"
+    );
+    assert!(!text.contains("pwned"));
+}
+
+#[test]
+fn paste_into_a_dead_pane_is_refused() {
+    let (server, _first) = TestServer::with_session();
+    let tmux = &server.tmux;
+    let pane = tmux
+        .new_window("main", &WindowSpec::new("dying").command("exec sleep 100"))
+        .unwrap();
+    tmux.run(&[
+        "set-option",
+        "-w",
+        "-t",
+        &pane.window_id,
+        "remain-on-exit",
+        "on",
+    ])
+    .unwrap();
+    wait_for_command(tmux, &pane.pane_id, "sleep");
+    kill(pane.pid);
+    let dead = wait_for(Duration::from_secs(5), || {
+        tmux.pane(&pane.pane_id).ok().filter(|p| p.dead)
+    });
+    assert!(dead.is_some());
+    let err = tmux.paste(&pane.pane_id, "hello").unwrap_err();
+    assert!(matches!(err, SendError::PaneDead { .. }), "{err:?}");
+    assert!(matches!(
+        tmux.paste("%999", "hello"),
+        Err(SendError::Tmux(_))
+    ));
+}
+
+#[test]
+fn paste_then_enter() {
+    let server = TestServer::new();
+    let tmux = &server.tmux;
+    let pane = tmux
+        .new_session("main", &WindowSpec::new("cat").command("exec cat"))
+        .unwrap();
+    wait_for_command(tmux, &pane.pane_id, "cat");
+    tmux.paste(&pane.pane_id, "hello there").unwrap();
+    wait_for_text(tmux, &pane.pane_id, "hello there");
+    tmux.send_key(&pane.pane_id, Key::Enter).unwrap();
+    let twice = wait_for(Duration::from_secs(5), || {
+        let text = tmux.capture(&pane.pane_id, Default::default()).ok()?;
+        (text.matches("hello there").count() == 2).then_some(text)
+    });
+    assert!(
+        twice.is_some(),
+        "{:?}",
+        tmux.capture(&pane.pane_id, Default::default())
+    );
+}
