@@ -1,0 +1,126 @@
+//! The command line.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::script::Persona;
+
+/// The usage text printed by `--help`.
+pub const USAGE: &str = "\
+Usage: baton-fake-agent [OPTIONS]
+
+A scriptable fake coding-agent CLI for tests and demos.
+
+Options:
+      --persona <NAME>  claude, codex, amp or gemini (default: claude)
+      --script <FILE>   TOML script (default: $BATON_FAKE_SCRIPT)
+      --log <FILE>      append every submitted prompt to FILE
+      --events <FILE>   append one line per event to FILE
+      --quota <N>       show the quota footer with N% used
+  -h, --help            print this help
+";
+
+/// Parsed command-line options; each one overrides the script.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `--persona`.
+    pub persona: Option<Persona>,
+    /// `--script`.
+    pub script: Option<PathBuf>,
+    /// `--log`.
+    pub log: Option<PathBuf>,
+    /// `--events`.
+    pub events: Option<PathBuf>,
+    /// `--quota`.
+    pub quota: Option<u32>,
+    /// `--help`.
+    pub help: bool,
+}
+
+/// Parses the arguments (without the program name); the error is a one-line message.
+pub fn parse(args: Vec<OsString>) -> Result<Options, String> {
+    let mut opts = Options::default();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let Some(arg) = arg.to_str().map(str::to_owned) else {
+            return Err(format!("unexpected argument {}", arg.to_string_lossy()));
+        };
+        if arg == "-h" || arg == "--help" {
+            opts.help = true;
+            continue;
+        }
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(OsString::from(v))),
+            _ => (arg.clone(), None),
+        };
+        if !matches!(
+            flag.as_str(),
+            "--persona" | "--script" | "--log" | "--events" | "--quota"
+        ) {
+            return Err(format!("unexpected argument '{arg}'"));
+        }
+        let Some(value) = inline.or_else(|| args.next()) else {
+            return Err(format!("{flag} needs a value"));
+        };
+        match flag.as_str() {
+            "--persona" => {
+                let name = value.to_string_lossy();
+                opts.persona = Some(Persona::from_name(&name).ok_or_else(|| {
+                    format!("unknown persona '{name}' (expected claude, codex, amp or gemini)")
+                })?);
+            }
+            "--script" => opts.script = Some(PathBuf::from(value)),
+            "--log" => opts.log = Some(PathBuf::from(value)),
+            "--events" => opts.events = Some(PathBuf::from(value)),
+            _ => {
+                let text = value.to_string_lossy();
+                let n: u32 = text
+                    .parse()
+                    .map_err(|_| format!("--quota needs a whole number, not '{text}'"))?;
+                opts.quota = Some(n.min(100));
+            }
+        }
+    }
+    Ok(opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn parses_every_flag() {
+        let o = parse(args(&[
+            "--persona",
+            "codex",
+            "--script=s.toml",
+            "--log",
+            "p.log",
+            "--events",
+            "e.log",
+            "--quota",
+            "42",
+        ]))
+        .unwrap();
+        assert_eq!(o.persona, Some(Persona::Codex));
+        assert_eq!(o.script, Some(PathBuf::from("s.toml")));
+        assert_eq!(o.log, Some(PathBuf::from("p.log")));
+        assert_eq!(o.events, Some(PathBuf::from("e.log")));
+        assert_eq!(o.quota, Some(42));
+        assert!(!o.help);
+    }
+
+    #[test]
+    fn rejects_bad_arguments() {
+        assert!(parse(args(&["--bogus"])).is_err());
+        assert!(parse(args(&["--persona"])).is_err());
+        assert!(parse(args(&["--persona", "cursor"])).is_err());
+        assert!(parse(args(&["--quota", "lots"])).is_err());
+        assert!(parse(args(&["extra"])).is_err());
+        assert!(parse(args(&["--help"])).unwrap().help);
+    }
+}

@@ -1,0 +1,77 @@
+//! The command line: global options, the subcommands, and dispatch.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::Subcommand;
+
+use crate::commands;
+use crate::error::CliResult;
+
+/// Run a team of coding-agent CLIs in tmux: tasks with IDs, verified prompt delivery,
+/// completion detection, quota watch and lead handoff.
+#[derive(Parser, Debug)]
+#[command(name = "baton", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Work on the project in this directory instead of the current one
+    #[arg(short = 'C', long = "dir", global = true, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Write a commented baton.toml for this directory
+    Init(commands::init::InitArgs),
+    /// Start the tmux session and one window per agent
+    Up(commands::up::UpArgs),
+    /// List the agents with their window, process and detected state
+    Ls(commands::ls::LsArgs),
+    /// Send a prompt to an agent and verify it was submitted
+    Send(commands::send::SendArgs),
+    /// Show an agent's screen and its detected state
+    Peek(commands::peek::PeekArgs),
+    /// Attach to the project's tmux session
+    Attach(commands::attach::AttachArgs),
+    /// Stop the agents and the project's tmux session
+    Down(commands::down::DownArgs),
+    /// Check tmux, the configuration, the profiles and the agent CLIs
+    Doctor(commands::doctor::DoctorArgs),
+    /// Detect an agent's state from a captured screen on stdin (or a file)
+    Detect(commands::detect::DetectArgs),
+    /// Run the fake agent (used by tests and `baton demo`)
+    #[command(hide = true, disable_help_flag = true)]
+    FakeAgent(commands::fake_agent::FakeAgentArgs),
+}
+
+/// Parses the command line, runs the command, and turns its result into an exit code.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    match dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> CliResult<ExitCode> {
+    let dir = cli.dir.as_deref();
+    match cli.command {
+        Command::Init(args) => commands::init::cmd_init(dir, &args),
+        Command::Up(args) => commands::up::cmd_up(dir, &args),
+        Command::Ls(args) => commands::ls::cmd_ls(dir, &args),
+        Command::Send(args) => commands::send::cmd_send(dir, &args),
+        Command::Peek(args) => commands::peek::cmd_peek(dir, &args),
+        Command::Attach(args) => commands::attach::cmd_attach(dir, &args),
+        Command::Down(args) => commands::down::cmd_down(dir, &args),
+        Command::Doctor(args) => commands::doctor::cmd_doctor(dir, &args),
+        Command::Detect(args) => commands::detect::cmd_detect(dir, &args),
+        Command::FakeAgent(args) => Ok(commands::fake_agent::cmd_fake_agent(args)),
+    }
+}

@@ -1,0 +1,189 @@
+//! `baton doctor`: check that everything baton needs is in place, and say how to fix what is not.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use baton_core::config::FILE_NAME;
+use baton_core::profile::builtin_names;
+use baton_core::profile::builtin_spec;
+use clap::Args;
+use serde::Serialize;
+
+use crate::commands::init::which;
+use crate::commands::print_json;
+use crate::error::CliResult;
+use crate::project::MIN_TMUX;
+use crate::project::Project;
+use crate::project::find_root;
+use crate::project::start_dir;
+use crate::project::tmux_for;
+
+/// Arguments of `baton doctor`.
+#[derive(Args, Debug)]
+pub struct DoctorArgs {
+    /// Print the checks as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct Check {
+    name: String,
+    ok: bool,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hint: Option<String>,
+}
+
+fn check(
+    name: impl Into<String>,
+    ok: bool,
+    detail: impl Into<String>,
+    hint: Option<String>,
+) -> Check {
+    Check {
+        name: name.into(),
+        ok,
+        detail: detail.into(),
+        hint: if ok { None } else { hint },
+    }
+}
+
+/// Runs every check; exits 1 when one fails.
+pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> {
+    let start = start_dir(dir)?;
+    let mut checks = Vec::new();
+
+    let tmux = tmux_for("baton-doctor");
+    checks.push(match tmux.version() {
+        Ok(v) => check(
+            "tmux",
+            v.at_least(MIN_TMUX.0, MIN_TMUX.1),
+            format!(
+                "{} ({})",
+                v.raw,
+                which("tmux")
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            ),
+            Some(format!(
+                "baton needs tmux {}.{} or newer",
+                MIN_TMUX.0, MIN_TMUX.1
+            )),
+        ),
+        Err(e) => check(
+            "tmux",
+            false,
+            e.to_string(),
+            Some("install tmux (Debian/Ubuntu: apt-get install tmux)".into()),
+        ),
+    });
+
+    for name in builtin_names() {
+        let r = builtin_spec(name).map(|s| s.resolve(name));
+        checks.push(match r {
+            Some(Ok(_)) => check(format!("profile {name}"), true, "built-in, valid", None),
+            Some(Err(e)) => check(format!("profile {name}"), false, e.to_string(), None),
+            None => check(format!("profile {name}"), false, "missing", None),
+        });
+    }
+
+    match find_root(&start) {
+        None => checks.push(check(
+            "config",
+            false,
+            format!("no {FILE_NAME} in {} or above", start.display()),
+            Some("run `baton init`".into()),
+        )),
+        Some(root) => match Project::load(&root) {
+            Err(e) => checks.push(check("config", false, e.message, None)),
+            Ok(project) => {
+                checks.push(check(
+                    "config",
+                    true,
+                    format!(
+                        "{} ({} agent(s), session `{}`, socket `{}`)",
+                        root.join(FILE_NAME).display(),
+                        project.config.agents.len(),
+                        project.session,
+                        project.socket_name()
+                    ),
+                    None,
+                ));
+                for agent in &project.config.agents {
+                    let program = agent.command.split_whitespace().next().unwrap_or_default();
+                    let found = which(program).or_else(|| {
+                        let p = project.root.join(&agent.workdir).join(program);
+                        p.is_file().then_some(p)
+                    });
+                    checks.push(check(
+                        format!("agent {}", agent.name),
+                        found.is_some(),
+                        match &found {
+                            Some(p) => format!("{} → {}", agent.command, p.display()),
+                            None => format!("`{program}` not found on PATH"),
+                        },
+                        Some(format!(
+                            "install the {} CLI, or set `command` for agent `{}` in baton.toml",
+                            agent.cli, agent.name
+                        )),
+                    ));
+                }
+                let dir = project.root.join(".baton");
+                let probe = dir.join(format!(".doctor-{}", std::process::id()));
+                let writable = std::fs::create_dir_all(&dir)
+                    .and_then(|()| std::fs::write(&probe, b"ok"))
+                    .and_then(|()| std::fs::remove_file(&probe));
+                checks.push(match writable {
+                    Ok(()) => check(
+                        "state dir",
+                        true,
+                        format!("{} is writable", dir.display()),
+                        None,
+                    ),
+                    Err(e) => check(
+                        "state dir",
+                        false,
+                        format!("{}: {e}", dir.display()),
+                        Some("check the directory's permissions".into()),
+                    ),
+                });
+                let running = project.tmux.server_running()
+                    && project.tmux.has_session(&project.session).unwrap_or(false);
+                checks.push(check(
+                    "session",
+                    true,
+                    if running {
+                        "running".to_owned()
+                    } else {
+                        "not running (start it with `baton up`)".to_owned()
+                    },
+                    None,
+                ));
+            }
+        },
+    }
+
+    let failed = checks.iter().filter(|c| !c.ok).count();
+    if args.json {
+        print_json(&checks)?;
+    } else {
+        for c in &checks {
+            println!(
+                "{} {:<16} {}",
+                if c.ok { "ok  " } else { "FAIL" },
+                c.name,
+                c.detail
+            );
+            if let Some(h) = &c.hint {
+                println!("     {:<16} hint: {h}", "");
+            }
+        }
+        println!("{} check(s), {failed} failed", checks.len());
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

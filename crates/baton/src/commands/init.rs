@@ -1,0 +1,136 @@
+//! `baton init`: write a commented baton.toml, with the agent CLIs found on PATH.
+
+use std::io::Write;
+use std::path::Path;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use baton_core::config::FILE_NAME;
+use baton_core::config::sanitize_name;
+use baton_core::profile::builtin_names;
+use baton_core::profile::builtin_spec;
+use clap::Args;
+
+use crate::commands::ok;
+use crate::error::CliError;
+use crate::error::CliResult;
+use crate::error::io_error;
+use crate::project::start_dir;
+
+/// Arguments of `baton init`.
+#[derive(Args, Debug)]
+pub struct InitArgs {
+    /// Overwrite an existing baton.toml
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Returns the full path of a program found on PATH.
+pub fn which(program: &str) -> Option<PathBuf> {
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return p.is_file().then_some(p);
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(program))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Writes baton.toml.
+pub fn cmd_init(dir: Option<&Path>, args: &InitArgs) -> CliResult<ExitCode> {
+    let root = start_dir(dir)?;
+    let path = root.join(FILE_NAME);
+    if path.exists() && !args.force {
+        return Err(CliError::user(format!("{} already exists", path.display()))
+            .hint("edit it, or pass --force to write a new one"));
+    }
+    let name = sanitize_name(
+        &root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "baton".into()),
+    );
+    let mut found = Vec::new();
+    let mut agents = String::new();
+    for cli in builtin_names().filter(|n| *n != "generic") {
+        let spec = builtin_spec(cli).expect("built-in");
+        let bin = spec.binaries.clone().unwrap_or_default();
+        let path = bin.iter().find_map(|b| which(b));
+        let prefix = if path.is_some() { "" } else { "# " };
+        agents.push_str(&format!(
+            "\n# {}: {}\n{prefix}[[agent]]\n{prefix}name = \"{cli}\"\n{prefix}cli = \"{cli}\"\n{prefix}skills = []\n{prefix}max_tasks = 1\n",
+            spec.description.unwrap_or_default(),
+            match &path {
+                Some(p) => format!("found at {}", p.display()),
+                None => "not found on PATH".to_owned(),
+            }
+        ));
+        if path.is_some() {
+            found.push(cli);
+        }
+    }
+    let text = format!(
+        r#"# baton.toml: the agents baton runs for this project, and how.
+# Reference: docs/ARCHITECTURE.md. Check it with `baton doctor`.
+
+[session]
+name = "{name}"              # tmux session name
+memory_file = "CLAUDE.md"    # the shared memory file (baton owns one marked region in it)
+# socket = "baton-{name}"    # tmux server socket (tmux -L); baton never uses your default server
+# width = 160                # size of agent windows
+# height = 48
+
+# One [[agent]] per agent CLI. `cli` picks the profile (claude, codex, amp, gemini, generic);
+# `command` launches something else under that profile (a wrapper, a custom build):
+#   command = "./bin/claude-wrapper --model sonnet"
+# `env` adds environment variables, `workdir` runs it in a subdirectory.
+# To try baton without any account, use the fake agent:
+#   command = "baton fake-agent --persona claude"
+{agents}
+# [profile.claude]           # override any field of a built-in profile
+# args = ["--model", "opus"]
+
+[lead]
+chain = [{chain}]            # who leads, in order of handoff
+prepare_at = 85              # % session used: finish current work, write notes
+handoff_at = 93              # % session used: hand the lead role over
+return_below = 50            # % after reset at which the role comes back
+
+[quota]
+warn = 80
+critical = 90
+sources = ["hook", "screen", "rollout"]   # "oauth" is opt-in
+
+[verify]
+commands = []                # e.g. ["cargo build", "cargo test"]
+max_fix_cycles = 3
+"#,
+        chain = found
+            .iter()
+            .map(|c| format!("\"{c}\""))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    // Refuse to write something that would not load.
+    baton_core::Config::parse(&path, &text)
+        .map_err(|e| CliError::internal(format!("the generated file does not parse: {e}")))?;
+    let tmp = root.join(format!(".{FILE_NAME}.tmp-{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp)
+        .map_err(|e| io_error(format!("cannot write {}", tmp.display()), e))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| io_error(format!("cannot write {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, &path)
+        .map_err(|e| io_error(format!("cannot write {}", path.display()), e))?;
+    println!("wrote {}", path.display());
+    if found.is_empty() {
+        println!(
+            "no agent CLI found on PATH (looked for claude, codex, amp, gemini): the agents are commented out"
+        );
+    } else {
+        println!("agents: {}", found.join(", "));
+    }
+    ok()
+}

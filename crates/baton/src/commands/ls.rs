@@ -1,0 +1,124 @@
+//! `baton ls`: the agents, their windows and processes, and what their screens show.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use baton_core::AgentState;
+use baton_core::detector::QuotaHint;
+use clap::Args;
+use serde::Serialize;
+
+use crate::commands::ok;
+use crate::commands::print_json;
+use crate::delivery::look;
+use crate::error::CliResult;
+use crate::project::Project;
+use crate::project::start_dir;
+
+/// Arguments of `baton ls`.
+#[derive(Args, Debug)]
+pub struct LsArgs {
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Serialize)]
+struct AgentRow {
+    name: String,
+    cli: String,
+    running: bool,
+    window: Option<String>,
+    pane: Option<String>,
+    pid: Option<u32>,
+    current_command: Option<String>,
+    state: Option<AgentState>,
+    input: Option<String>,
+    quota: Vec<QuotaHint>,
+}
+
+#[derive(Serialize)]
+struct Listing {
+    session: String,
+    socket: String,
+    running: bool,
+    agents: Vec<AgentRow>,
+}
+
+/// Lists the configured agents.
+pub fn cmd_ls(dir: Option<&Path>, args: &LsArgs) -> CliResult<ExitCode> {
+    let project = Project::load(&start_dir(dir)?)?;
+    let panes = project.panes()?;
+    let running = !panes.is_empty();
+    let mut rows = Vec::new();
+    for agent in &project.config.agents {
+        let pane = panes.iter().find(|p| p.window_name == agent.name);
+        let seen = match pane {
+            Some(p) if !p.dead => Some(look(&project.tmux, &p.pane_id, &agent.profile)?.0),
+            _ => None,
+        };
+        rows.push(AgentRow {
+            name: agent.name.clone(),
+            cli: agent.cli.clone(),
+            running: pane.is_some_and(|p| !p.dead),
+            window: pane.map(|p| format!("{}:{}", p.window_index, p.window_name)),
+            pane: pane.map(|p| p.pane_id.clone()),
+            pid: pane.map(|p| p.pid),
+            current_command: pane.map(|p| p.current_command.clone()),
+            state: seen.as_ref().map(|d| d.state),
+            input: seen.as_ref().and_then(|d| d.input.clone()),
+            quota: seen.map(|d| d.quota).unwrap_or_default(),
+        });
+    }
+    let listing = Listing {
+        session: project.session.clone(),
+        socket: project.socket_name(),
+        running,
+        agents: rows,
+    };
+    if args.json {
+        return print_json(&listing);
+    }
+    println!(
+        "session {} (tmux -L {}): {}",
+        listing.session,
+        listing.socket,
+        if running { "running" } else { "not running" }
+    );
+    println!(
+        "{:<12} {:<8} {:<14} {:<6} {:<8} {:<12} {:<12} QUOTA",
+        "AGENT", "CLI", "WINDOW", "PANE", "PID", "COMMAND", "STATE"
+    );
+    for r in &listing.agents {
+        let dash = || "-".to_owned();
+        let quota = r
+            .quota
+            .iter()
+            .map(|q| {
+                format!(
+                    "{:.0}%{}",
+                    q.used_percent,
+                    q.window
+                        .as_ref()
+                        .map(|w| format!(" {w}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        println!(
+            "{:<12} {:<8} {:<14} {:<6} {:<8} {:<12} {:<12} {}",
+            r.name,
+            r.cli,
+            r.window.clone().unwrap_or_else(dash),
+            r.pane.clone().unwrap_or_else(dash),
+            r.pid.map(|p| p.to_string()).unwrap_or_else(dash),
+            r.current_command.clone().unwrap_or_else(dash),
+            r.state
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "not running".into()),
+            if quota.is_empty() { "-".into() } else { quota },
+        );
+    }
+    ok()
+}

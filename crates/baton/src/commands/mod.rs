@@ -1,0 +1,29 @@
+//! One module per command; each exposes `<Name>Args` and `cmd_<name>`.
+
+pub mod attach;
+pub mod detect;
+pub mod doctor;
+pub mod down;
+pub mod fake_agent;
+pub mod init;
+pub mod ls;
+pub mod peek;
+pub mod send;
+pub mod up;
+
+use std::process::ExitCode;
+
+use crate::error::CliResult;
+
+/// Returns success: the usual end of a command.
+pub fn ok() -> CliResult<ExitCode> {
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json(value: &impl serde::Serialize) -> CliResult<ExitCode> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| crate::error::CliError::internal(format!("cannot write JSON: {e}")))?;
+    println!("{text}");
+    ok()
+}

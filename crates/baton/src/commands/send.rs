@@ -1,0 +1,122 @@
+//! `baton send`: type a prompt into an agent and verify that it was submitted.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use baton_core::AgentState;
+use clap::Args;
+
+use crate::commands::ok;
+use crate::commands::print_json;
+use crate::delivery::send_verified;
+use crate::delivery::wait_ready;
+use crate::error::CliError;
+use crate::error::CliResult;
+use crate::error::io_error;
+use crate::project::Project;
+use crate::project::start_dir;
+
+/// Arguments of `baton send`.
+#[derive(Args, Debug)]
+pub struct SendArgs {
+    /// The agent
+    pub agent: String,
+    /// The prompt; `-` reads it from stdin
+    pub text: String,
+    /// Type it even when the agent is busy or shows a dialog
+    #[arg(long)]
+    pub force: bool,
+    /// Press Enter once and do not check that the agent started
+    #[arg(long)]
+    pub no_verify: bool,
+    /// Print the outcome as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Reads the prompt from the argument or stdin; it must be UTF-8 text.
+fn read_text(arg: &str) -> CliResult<String> {
+    if arg != "-" {
+        return Ok(arg.to_owned());
+    }
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .map_err(|e| io_error("cannot read stdin", e))?;
+    String::from_utf8(bytes).map_err(|e| {
+        CliError::user(format!(
+            "stdin is not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// Sends the prompt.
+pub fn cmd_send(dir: Option<&Path>, args: &SendArgs) -> CliResult<ExitCode> {
+    let project = Project::load(&start_dir(dir)?)?;
+    let text = read_text(&args.text)?;
+    let pane = project.agent_pane(&args.agent)?;
+    let profile = &project.config.agent(&args.agent).expect("checked").profile;
+    if !args.force {
+        let limit = Duration::from_millis(profile.submit.startup_timeout_ms);
+        let seen = wait_ready(&project.tmux, &pane.pane_id, profile, limit)?;
+        match seen.state {
+            s if s.is_ready() => {}
+            AgentState::NeedsInput => {
+                return Err(CliError::user(format!(
+                    "agent `{}` shows a dialog that waits for a person; the prompt would answer it",
+                    args.agent
+                ))
+                .hint(format!(
+                    "answer it with `baton attach {}`, or pass --force",
+                    args.agent
+                )));
+            }
+            other => {
+                return Err(CliError::user(format!(
+                    "agent `{}` is not ready for a prompt (detected: {other})",
+                    args.agent
+                ))
+                .hint("wait for it, look with `baton peek`, or pass --force to type anyway"));
+            }
+        }
+    }
+    let sent = send_verified(
+        &project.tmux,
+        &pane.pane_id,
+        profile,
+        &text,
+        !args.no_verify,
+    )?;
+    if !sent.stripped.is_empty() {
+        let list: Vec<String> = sent
+            .stripped
+            .iter()
+            .take(8)
+            .map(|s| format!("{} at byte {}", s.code, s.offset))
+            .collect();
+        eprintln!(
+            "warning: removed {} control character(s) that would act as keys: {}{}",
+            sent.stripped.len(),
+            list.join(", "),
+            if sent.stripped.len() > 8 { ", …" } else { "" }
+        );
+    }
+    if args.json {
+        return print_json(&sent);
+    }
+    match sent.state {
+        Some(state) => println!(
+            "sent {} bytes to {} (Enter ×{}, {} after {:.2}s)",
+            sent.bytes,
+            args.agent,
+            sent.enters,
+            state,
+            sent.elapsed_ms as f64 / 1000.0
+        ),
+        None => println!("sent {} bytes to {} (not verified)", sent.bytes, args.agent),
+    }
+    ok()
+}

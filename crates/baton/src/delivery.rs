@@ -1,0 +1,134 @@
+//! Sending a prompt to an agent and verifying it was taken: the shell side of
+//! [`baton_core::delivery`].
+
+use std::time::Duration;
+use std::time::Instant;
+
+use baton_core::AgentState;
+use baton_core::Detection;
+use baton_core::Profile;
+use baton_core::delivery::Delivery;
+use baton_core::delivery::Step;
+use baton_core::detect;
+use baton_tmux::CaptureRange;
+use baton_tmux::Key;
+use baton_tmux::Stripped;
+use baton_tmux::Tmux;
+use serde::Serialize;
+
+use crate::error::CliError;
+use crate::error::CliResult;
+use crate::error::ErrorKind;
+
+/// How often the screen is looked at while a delivery is checked.
+const POLL: Duration = Duration::from_millis(30);
+
+/// The outcome of a verified send.
+#[derive(Debug, Serialize)]
+pub struct Sent {
+    /// Bytes pasted.
+    pub bytes: usize,
+    /// Control characters removed, with their byte offsets in the original text.
+    pub stripped: Vec<StrippedChar>,
+    /// Times Enter was pressed.
+    pub enters: u32,
+    /// The state that proved delivery (none when not verified).
+    pub state: Option<AgentState>,
+    /// Milliseconds from paste to proof.
+    pub elapsed_ms: u64,
+}
+
+/// A removed control character, for output.
+#[derive(Debug, Serialize)]
+pub struct StrippedChar {
+    /// Byte offset in the original text.
+    pub offset: usize,
+    /// The character as `U+001B`.
+    pub code: String,
+}
+
+impl From<&Stripped> for StrippedChar {
+    fn from(s: &Stripped) -> StrippedChar {
+        StrippedChar {
+            offset: s.offset,
+            code: format!("U+{:04X}", u32::from(s.ch)),
+        }
+    }
+}
+
+/// Returns the detection of a pane's visible screen, and the screen.
+pub fn look(tmux: &Tmux, pane: &str, profile: &Profile) -> CliResult<(Detection, String)> {
+    let screen = tmux.capture(pane, CaptureRange::default())?;
+    Ok((detect(profile, &screen), screen))
+}
+
+/// Waits until the agent is ready for a prompt (idle or finished) or `timeout` passes;
+/// returns the last detection.
+pub fn wait_ready(
+    tmux: &Tmux,
+    pane: &str,
+    profile: &Profile,
+    timeout: Duration,
+) -> CliResult<Detection> {
+    let start = Instant::now();
+    loop {
+        let (d, _) = look(tmux, pane, profile)?;
+        if d.state.is_ready() || d.state == AgentState::NeedsInput || start.elapsed() >= timeout {
+            return Ok(d);
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Pastes `text` into the agent's pane, presses Enter, and verifies that the agent took it.
+pub fn send_verified(
+    tmux: &Tmux,
+    pane: &str,
+    profile: &Profile,
+    text: &str,
+    verify: bool,
+) -> CliResult<Sent> {
+    let start = Instant::now();
+    let report = tmux.paste(pane, text)?;
+    let stripped = report.stripped.iter().map(StrippedChar::from).collect();
+    let now = |s: Instant| u64::try_from(s.elapsed().as_millis()).unwrap_or(u64::MAX);
+    if !verify {
+        tmux.send_key(pane, Key::Enter)?;
+        return Ok(Sent {
+            bytes: report.bytes,
+            stripped,
+            enters: 1,
+            state: None,
+            elapsed_ms: now(start),
+        });
+    }
+    let mut check = Delivery::after_paste(&profile.submit, 0);
+    let mut screen_at_enter = String::new();
+    loop {
+        let (seen, screen) = look(tmux, pane, profile)?;
+        let changed = screen != screen_at_enter;
+        match check.observe(now(start), &seen, changed) {
+            Step::Wait => std::thread::sleep(POLL),
+            Step::PressEnter => {
+                tmux.send_key(pane, Key::Enter)?;
+                screen_at_enter = screen;
+            }
+            Step::Delivered { state, enters } => {
+                return Ok(Sent {
+                    bytes: report.bytes,
+                    stripped,
+                    enters,
+                    state: Some(state),
+                    elapsed_ms: now(start),
+                });
+            }
+            Step::Failed { reason, .. } => {
+                return Err(CliError {
+                    kind: ErrorKind::Delivery,
+                    message: format!("prompt not delivered: {reason}"),
+                    hints: vec!["look at the agent with `baton peek` or `baton attach`".to_owned()],
+                });
+            }
+        }
+    }
+}

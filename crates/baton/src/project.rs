@@ -1,0 +1,143 @@
+//! The project: its root (where `baton.toml` is), its configuration, its tmux server.
+
+use std::path::Path;
+use std::path::PathBuf;
+
+use baton_core::Config;
+use baton_core::config::FILE_NAME;
+use baton_tmux::PaneInfo;
+use baton_tmux::Socket;
+use baton_tmux::Tmux;
+
+use crate::error::CliError;
+use crate::error::CliResult;
+use crate::error::io_error;
+
+/// The oldest tmux baton works with (control-mode subscriptions came in 3.2).
+pub const MIN_TMUX: (u32, u32) = (3, 2);
+
+/// Environment variable naming a tmux config file for baton's server (`-f`); tests use
+/// `/dev/null`. Unset: tmux's usual config.
+pub const TMUX_CONFIG_ENV: &str = "BATON_TMUX_CONFIG";
+
+/// A loaded project.
+pub struct Project {
+    /// The directory holding `baton.toml`.
+    pub root: PathBuf,
+    /// The validated configuration.
+    pub config: Config,
+    /// The tmux session name.
+    pub session: String,
+    /// The project's private tmux server.
+    pub tmux: Tmux,
+}
+
+/// Returns the nearest directory at or above `start` that holds `baton.toml`.
+pub fn find_root(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .find(|d| d.join(FILE_NAME).is_file())
+        .map(Path::to_path_buf)
+}
+
+/// Returns the directory commands work from: `-C DIR` or the current directory.
+pub fn start_dir(dir: Option<&Path>) -> CliResult<PathBuf> {
+    let cwd =
+        std::env::current_dir().map_err(|e| io_error("cannot read the current directory", e))?;
+    Ok(match dir {
+        Some(d) => cwd.join(d),
+        None => cwd,
+    })
+}
+
+/// Returns a tmux handle for a socket name, honouring [`TMUX_CONFIG_ENV`].
+pub fn tmux_for(socket: &str) -> Tmux {
+    let config = std::env::var_os(TMUX_CONFIG_ENV).map(PathBuf::from);
+    Tmux::new(Socket::Name(socket.to_owned())).with_config_file(config)
+}
+
+impl Project {
+    /// Loads the project that holds `start`.
+    pub fn load(start: &Path) -> CliResult<Project> {
+        let root = find_root(start).ok_or_else(|| {
+            CliError::user(format!(
+                "no {FILE_NAME} in {} or any parent directory",
+                start.display()
+            ))
+            .hint("run `baton init` to write one")
+        })?;
+        let path = root.join(FILE_NAME);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| io_error(format!("cannot read {}", path.display()), e))?;
+        let config = Config::parse(&path, &text)?;
+        let session = config.session_name(&root);
+        let tmux = tmux_for(&config.socket_name(&root));
+        Ok(Project {
+            root,
+            config,
+            session,
+            tmux,
+        })
+    }
+
+    /// Returns the state directory `.baton/`, creating it.
+    pub fn state_dir(&self) -> CliResult<PathBuf> {
+        let dir = self.root.join(".baton");
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| io_error(format!("cannot create {}", dir.display()), e))?;
+        Ok(dir)
+    }
+
+    /// Returns the socket name, for messages.
+    pub fn socket_name(&self) -> String {
+        self.config.socket_name(&self.root)
+    }
+
+    /// Checks that tmux is installed and recent enough.
+    pub fn check_tmux(&self) -> CliResult<()> {
+        let v = self.tmux.version().map_err(|e| {
+            CliError::user(format!("tmux is not usable: {e}"))
+                .hint("install tmux 3.2 or newer (Debian/Ubuntu: apt-get install tmux)")
+        })?;
+        if !v.at_least(MIN_TMUX.0, MIN_TMUX.1) {
+            return Err(CliError::user(format!(
+                "tmux {} is too old: baton needs {}.{} or newer",
+                v.raw, MIN_TMUX.0, MIN_TMUX.1
+            )));
+        }
+        Ok(())
+    }
+
+    /// Returns the panes of the session, or none when it is not running.
+    pub fn panes(&self) -> CliResult<Vec<PaneInfo>> {
+        if !self.tmux.server_running() || !self.tmux.has_session(&self.session)? {
+            return Ok(Vec::new());
+        }
+        Ok(self.tmux.list_panes(&self.session)?)
+    }
+
+    /// Returns the pane of a configured agent, with an error that says what to do when the
+    /// agent is unknown or not running.
+    pub fn agent_pane(&self, agent: &str) -> CliResult<PaneInfo> {
+        if self.config.agent(agent).is_none() {
+            let known: Vec<_> = self.config.agents.iter().map(|a| a.name.as_str()).collect();
+            return Err(
+                CliError::user(format!("no agent named `{agent}` in baton.toml")).hint(format!(
+                    "agents: {}",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                )),
+            );
+        }
+        self.panes()?
+            .into_iter()
+            .find(|p| p.window_name == agent)
+            .ok_or_else(|| {
+                CliError::user(format!("agent `{agent}` is not running"))
+                    .hint("start the agents with `baton up`")
+            })
+    }
+}

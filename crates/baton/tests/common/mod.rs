@@ -1,0 +1,187 @@
+//! Test support: a scratch project with its own private tmux server, fake agents, and
+//! helpers to run `baton` and wait for conditions with a deadline.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::path::PathBuf;
+use std::process::Command;
+use std::process::Output;
+use std::sync::atomic::AtomicU32;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use std::time::Instant;
+
+/// The `baton` binary under test.
+pub fn baton_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_baton"))
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A scratch project: a temporary directory with a baton.toml, and a private tmux server that
+/// is killed when the value is dropped.
+pub struct TestProject {
+    pub dir: tempfile::TempDir,
+    pub socket: String,
+    pub session: String,
+}
+
+impl TestProject {
+    /// Creates an empty project (no baton.toml yet) with a unique socket and session.
+    pub fn new() -> TestProject {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() % 100_000);
+        let id = format!("{}-{n}-{nanos}", std::process::id());
+        TestProject {
+            dir: tempfile::Builder::new()
+                .prefix("baton-test-")
+                .tempdir()
+                .unwrap(),
+            socket: format!("baton-test-{id}"),
+            session: format!("t{id}"),
+        }
+    }
+
+    /// Returns the project root.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes baton.toml: the session header, then `agents` verbatim.
+    pub fn write_config(&self, agents: &str) {
+        let text = format!(
+            "[session]\nname = \"{}\"\nsocket = \"{}\"\nwidth = 120\nheight = 40\n\n{agents}",
+            self.session, self.socket
+        );
+        std::fs::write(self.root().join("baton.toml"), text).unwrap();
+    }
+
+    /// Writes a fake-agent script file and returns its path.
+    pub fn write_script(&self, name: &str, toml: &str) -> PathBuf {
+        let path = self.root().join(format!("{name}.fake.toml"));
+        std::fs::write(&path, toml).unwrap();
+        path
+    }
+
+    /// Returns an `[[agent]]` table running the fake agent with a script written for it.
+    /// The script gets `persona`, `log` and `events` set to files in the project.
+    pub fn fake_agent(&self, name: &str, cli: &str, script_extra: &str) -> String {
+        let script = self.write_script(
+            name,
+            &format!(
+                "persona = \"{cli}\"\nlog = \"{}\"\nevents = \"{}\"\n{}{script_extra}",
+                self.prompt_log(name).display(),
+                self.events_log(name).display(),
+                if script_extra.contains("start_delay_ms") {
+                    ""
+                } else {
+                    "start_delay_ms = 100\n"
+                }
+            ),
+        );
+        format!(
+            "[[agent]]\nname = \"{name}\"\ncli = \"{cli}\"\ncommand = \"{} fake-agent --script {}\"\n\n",
+            baton_bin().display(),
+            script.display()
+        )
+    }
+
+    /// Returns the prompt log of a fake agent.
+    pub fn prompt_log(&self, agent: &str) -> PathBuf {
+        self.root().join(format!("{agent}.prompts.log"))
+    }
+
+    /// Returns the event log of a fake agent.
+    pub fn events_log(&self, agent: &str) -> PathBuf {
+        self.root().join(format!("{agent}.events.log"))
+    }
+
+    /// Returns a `baton` command running in the project, with a clean tmux config.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(baton_bin());
+        c.args(args)
+            .current_dir(self.root())
+            .env("BATON_TMUX_CONFIG", "/dev/null")
+            .env_remove("TMUX");
+        c
+    }
+
+    /// Runs `baton` and returns its output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// Runs `baton` and panics with its output unless it succeeds; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "baton {args:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs a tmux command on the project's private server.
+    pub fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .args(["-f", "/dev/null", "-L", &self.socket])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Returns the pane id of an agent's window.
+    pub fn pane(&self, agent: &str) -> String {
+        let out = self.tmux(&[
+            "list-panes",
+            "-s",
+            "-t",
+            &self.session,
+            "-F",
+            "#{window_name} #{pane_id}",
+        ]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{agent} ")).map(str::to_owned))
+            .unwrap_or_else(|| panic!("no window for {agent}"))
+    }
+
+    /// Returns the visible screen of an agent's pane.
+    pub fn capture(&self, agent: &str) -> String {
+        let pane = self.pane(agent);
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-J", "-t", &pane]).stdout)
+            .into_owned()
+    }
+}
+
+impl Drop for TestProject {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// Waits until `cond` holds, checking every 20 ms, and panics with `what` after `timeout`.
+pub fn wait_until(timeout: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Returns the prompts a fake agent logged.
+pub fn prompts(path: &Path) -> Vec<Vec<u8>> {
+    if !path.exists() {
+        return Vec::new();
+    }
+    baton_fake_agent::read_prompt_log(path).unwrap()
+}

@@ -1,0 +1,7 @@
+//! The `baton` binary's integration tests: one test binary, so linking is paid once.
+
+mod common;
+mod test_cli;
+mod test_control;
+mod test_detect;
+mod test_send;

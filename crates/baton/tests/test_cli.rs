@@ -1,0 +1,132 @@
+//! The commands around the agents: init, doctor, up, ls, peek, down, and config errors.
+
+use std::time::Duration;
+
+use crate::common::TestProject;
+use crate::common::wait_until;
+
+#[test]
+fn init_writes_a_config_that_loads_and_refuses_to_overwrite() {
+    let p = TestProject::new();
+    let out = p.ok(&["init"]);
+    assert!(out.contains("wrote"), "{out}");
+    let text = std::fs::read_to_string(p.root().join("baton.toml")).unwrap();
+    assert!(
+        text.contains("[session]") && text.contains("[lead]"),
+        "{text}"
+    );
+    // A second init must not clobber the file.
+    let again = p.run(&["init"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    // The written file loads: doctor reads it.
+    let doc = p.run(&["doctor", "--json"]);
+    let checks: serde_json::Value = serde_json::from_slice(&doc.stdout).unwrap();
+    let config = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "config")
+        .unwrap();
+    assert_eq!(config["ok"], true, "{checks}");
+}
+
+#[test]
+fn config_errors_name_file_line_and_key() {
+    let p = TestProject::new();
+    p.write_config("[[agent]]\nname = \"a\"\ncli = \"claud\"\n");
+    let out = p.run(&["ls"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Line 9: the session header written by the test takes 5 lines and a blank one.
+    assert!(err.contains("baton.toml:9:"), "{err}");
+    assert!(
+        err.contains("agent[0].cli") && err.contains("unknown profile `claud`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn commands_outside_a_project_say_what_to_do() {
+    let p = TestProject::new();
+    let out = p.run(&["ls"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no baton.toml") && err.contains("baton init"),
+        "{err}"
+    );
+}
+
+#[test]
+fn up_ls_peek_down() {
+    let p = TestProject::new();
+    let agents = p.fake_agent("claude", "claude", "quota_percent = 42\n")
+        + &p.fake_agent("codex", "codex", "");
+    p.write_config(&agents);
+    let out = p.ok(&["up"]);
+    assert!(out.contains("claude") && out.contains("ready"), "{out}");
+    // up again is idempotent.
+    let again = p.ok(&["up"]);
+    assert!(again.contains("already running"), "{again}");
+
+    let ls: serde_json::Value = serde_json::from_str(&p.ok(&["ls", "--json"])).unwrap();
+    assert_eq!(ls["running"], true);
+    let agents = ls["agents"].as_array().unwrap();
+    assert_eq!(agents.len(), 2);
+    for a in agents {
+        assert_eq!(a["running"], true, "{a}");
+        assert!(
+            ["idle", "finished"].contains(&a["state"].as_str().unwrap()),
+            "{a}"
+        );
+        assert!(a["pid"].as_u64().unwrap() > 0);
+    }
+    assert_eq!(agents[0]["quota"][0]["used_percent"], 42.0, "{}", agents[0]);
+
+    let peek = p.ok(&["peek", "claude"]);
+    assert!(
+        peek.contains("You've used 42% of your session limit"),
+        "{peek}"
+    );
+    assert!(
+        peek.trim_end().ends_with("idle") || peek.trim_end().ends_with("finished"),
+        "{peek}"
+    );
+
+    let bad = p.run(&["peek", "nobody"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no agent named `nobody`"));
+
+    p.ok(&["down"]);
+    wait_until(Duration::from_secs(5), "server to stop", || {
+        !p.tmux(&["has-session", "-t", &p.session]).status.success()
+    });
+    let ls: serde_json::Value = serde_json::from_str(&p.ok(&["ls", "--json"])).unwrap();
+    assert_eq!(ls["running"], false);
+}
+
+#[test]
+fn detect_reads_a_capture_from_stdin() {
+    use std::io::Write;
+    let p = TestProject::new();
+    let mut child = p
+        .cmd(&["detect", "--agent", "claude", "--json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all("✢ Whirring… (3s · esc to interrupt)\n────\n❯ \n────\n".as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["state"], "working");
+    assert_eq!(v["evidence"][0]["line"], 1);
+    let unknown = p.run(&["detect", "--agent", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
+}

@@ -1,0 +1,192 @@
+//! Prompt delivery through `baton send`: byte-exact, submitted exactly once, never into a shell,
+//! and never able to act as keys.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::common::TestProject;
+use crate::common::prompts;
+use crate::common::wait_until;
+
+/// Returns a corpus of `n` prompts covering the hard cases, plus one 64 KiB prompt.
+fn corpus(n: usize) -> Vec<String> {
+    let pieces = [
+        "Corrige la fonction `parse()` : élève, garçon, où, œuvre, « guillemets » — ça marche ?",
+        "Emoji 🎉🚀 and CJK 漢字 and RTL مرحبا",
+        "Don't run $(rm -rf ~) or `rm -rf /` ; echo pwned; && || > /tmp/x",
+        "Quotes: \"double\" 'single' \\backslash\\ {braces} [brackets] #hash %percent",
+        "Tabs:\tone\ttwo\t\tthree",
+        "Multi-line:\nfirst line\n\n  indented third\nlast line",
+        "T-042: implement the feature\nValidation:\n- cargo test passes\n- no warnings",
+    ];
+    let mut out: Vec<String> = (0..n)
+        .map(|i| {
+            let a = pieces[i % pieces.len()];
+            let b = pieces[(i * 3 + 1) % pieces.len()];
+            format!("#{i} {a}\n{b}")
+        })
+        .collect();
+    // 64 KiB and more, many lines, with the same hard characters.
+    let mut big = String::from("BIG PROMPT\n");
+    let mut k = 0;
+    while big.len() < 66 * 1024 {
+        big.push_str(&format!("{k:05} {}\n", pieces[k % pieces.len()]));
+        k += 1;
+    }
+    out.push(big);
+    out
+}
+
+/// Sends `texts` to one agent, one `baton send` each, via stdin.
+fn send_all(p: &TestProject, agent: &str, texts: &[String]) {
+    use std::io::Write;
+    for t in texts {
+        let mut child = p
+            .cmd(&["send", agent, "-", "--json"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(t.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "send to {agent} failed: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            p.capture(agent)
+        );
+    }
+}
+
+#[test]
+fn a_thousand_prompts_arrive_byte_exact_and_once() {
+    let p = TestProject::new();
+    let script = "default_work_ms = 20\n[[task]]\nmatch = \"BIG PROMPT\"\nwork_ms = 20\n";
+    let agents = p.fake_agent("claude", "claude", script)
+        + &p.fake_agent(
+            "codex",
+            "codex",
+            &format!("swallow_first_enter = true\n{script}"),
+        )
+        + &p.fake_agent("amp", "amp", script)
+        + &p.fake_agent("gemini", "gemini", script);
+    p.write_config(&agents);
+    p.ok(&["up"]);
+
+    let texts = corpus(1000);
+    let names = ["claude", "codex", "amp", "gemini"];
+    let mut plan: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for (i, t) in texts.iter().enumerate() {
+        plan.entry(names[i % names.len()])
+            .or_default()
+            .push(t.clone());
+    }
+    // The 64 KiB prompt goes to every persona.
+    let big = texts.last().unwrap().clone();
+    for name in names {
+        plan.get_mut(name).unwrap().push(big.clone());
+    }
+    std::thread::scope(|s| {
+        for (agent, texts) in &plan {
+            let p = &p;
+            s.spawn(move || send_all(p, agent, texts));
+        }
+    });
+    for (agent, texts) in &plan {
+        let got = prompts(&p.prompt_log(agent));
+        assert_eq!(
+            got.len(),
+            texts.len(),
+            "{agent}: every prompt submitted exactly once"
+        );
+        for (i, (g, want)) in got.iter().zip(texts).enumerate() {
+            assert!(
+                g == want.as_bytes(),
+                "{agent}: prompt {i} differs:\n got: {:?}\nwant: {:?}",
+                String::from_utf8_lossy(&g[..g.len().min(200)]),
+                &want[..want.len().min(200)]
+            );
+        }
+    }
+    // The Codex persona swallowed the first Enter of each prompt and still got each one once.
+    let events = std::fs::read_to_string(p.events_log("codex")).unwrap();
+    let swallowed = events
+        .lines()
+        .filter(|l| l.contains(" enter-swallowed"))
+        .count();
+    assert_eq!(
+        swallowed,
+        plan["codex"].len(),
+        "one swallowed Enter per codex prompt"
+    );
+}
+
+#[test]
+fn a_prompt_is_never_typed_into_a_shell() {
+    let p = TestProject::new();
+    p.write_config(
+        "[[agent]]\nname = \"sh\"\ncli = \"generic\"\ncommand = \"bash --norc --noprofile\"\n",
+    );
+    p.ok(&["up", "--no-wait"]);
+    let marker = p.root().join("pwned");
+    wait_until(Duration::from_secs(5), "bash to start", || {
+        p.capture("sh").contains('$') || p.capture("sh").contains('#')
+    });
+    let before = p.capture("sh");
+    let cmd = format!("touch {}", marker.display());
+    let out = p.run(&["send", "sh", &cmd, "--force"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("foreground process is `bash`"), "{err}");
+    assert!(err.contains("would run as shell commands"), "{err}");
+    assert_eq!(p.capture("sh"), before, "nothing was typed");
+    assert!(!marker.exists());
+}
+
+#[test]
+fn escape_sequences_cannot_act_as_keys() {
+    let p = TestProject::new();
+    p.write_config(&p.fake_agent("claude", "claude", "default_work_ms = 10\n"));
+    p.ok(&["up"]);
+    // Clear screen, end-of-paste injection followed by a fake Enter, Shift+Tab (mode change),
+    // cursor moves, a bell, a NUL-free C1 CSI.
+    let evil = "start\x1b[2J\x1b[201~\rinjected\x1b[Z\x1b[Z\x1b[10;10H\x07 \u{9b}31m end";
+    let out = p.run(&["send", "claude", evil, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("removed 8 control character(s)"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["stripped"][0]["code"], "U+001B");
+    assert_eq!(v["stripped"][0]["offset"], 5);
+    let got = prompts(&p.prompt_log("claude"));
+    assert_eq!(
+        got,
+        vec![b"start[2J[201~injected[Z[Z[10;10H 31m end".to_vec()]
+    );
+    let events = std::fs::read_to_string(p.events_log("claude")).unwrap();
+    assert!(!events.contains(" mode "), "the mode changed:\n{events}");
+    assert_eq!(
+        events.lines().filter(|l| l.contains(" submit ")).count(),
+        1,
+        "{events}"
+    );
+}
+
+#[test]
+fn sending_to_an_agent_with_a_dialog_is_refused() {
+    let p = TestProject::new();
+    p.write_config(&p.fake_agent("claude", "claude", "trust_dialog = true\n"));
+    let up = p.run(&["up"]);
+    assert_eq!(up.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&up.stderr).contains("waits for a person"));
+    let out = p.run(&["send", "claude", "hello"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("dialog"), "{err}");
+    assert!(prompts(&p.prompt_log("claude")).is_empty());
+}
