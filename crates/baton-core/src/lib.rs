@@ -8,6 +8,7 @@ pub mod config;
 pub mod delivery;
 pub mod detector;
 pub mod profile;
+pub mod task;
 
 pub use config::Config;
 pub use detector::Detection;
