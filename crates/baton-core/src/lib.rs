@@ -7,6 +7,8 @@
 pub mod config;
 pub mod delivery;
 pub mod detector;
+pub mod import;
+pub mod memory;
 pub mod profile;
 pub mod task;
 

@@ -39,6 +39,12 @@ pub enum Command {
     Attach(commands::attach::AttachArgs),
     /// Stop the agents and the project's tmux session
     Down(commands::down::DownArgs),
+    /// Manage the task queue
+    Task(commands::task::TaskArgs),
+    /// Show the journal: every change, with who made it and why
+    Log(commands::log::LogArgs),
+    /// Sync or watch the shared memory file (CLAUDE.md)
+    Memory(commands::memory::MemoryArgs),
     /// Check tmux, the configuration, the profiles and the agent CLIs
     Doctor(commands::doctor::DoctorArgs),
     /// Detect an agent's state from a captured screen on stdin (or a file)
@@ -70,6 +76,9 @@ fn dispatch(cli: Cli) -> CliResult<ExitCode> {
         Command::Peek(args) => commands::peek::cmd_peek(dir, &args),
         Command::Attach(args) => commands::attach::cmd_attach(dir, &args),
         Command::Down(args) => commands::down::cmd_down(dir, &args),
+        Command::Task(args) => commands::task::cmd_task(dir, &args),
+        Command::Log(args) => commands::log::cmd_log(dir, &args),
+        Command::Memory(args) => commands::memory::cmd_memory(dir, &args),
         Command::Doctor(args) => commands::doctor::cmd_doctor(dir, &args),
         Command::Detect(args) => commands::detect::cmd_detect(dir, &args),
         Command::FakeAgent(args) => Ok(commands::fake_agent::cmd_fake_agent(args)),

@@ -5,7 +5,11 @@ mod cli;
 mod commands;
 mod delivery;
 mod error;
+mod memory_sync;
+mod orchlog;
 mod project;
+mod store;
+mod watch;
 
 fn main() -> std::process::ExitCode {
     cli::run()

@@ -40,14 +40,27 @@ pub fn find_root(start: &Path) -> Option<PathBuf> {
         .map(Path::to_path_buf)
 }
 
+/// Environment variable naming the project root, set in every agent's pane by `baton up`.
+pub const PROJECT_ENV: &str = "BATON_PROJECT";
+
 /// Returns the directory commands work from: `-C DIR` or the current directory.
 pub fn start_dir(dir: Option<&Path>) -> CliResult<PathBuf> {
     let cwd =
         std::env::current_dir().map_err(|e| io_error("cannot read the current directory", e))?;
-    Ok(match dir {
-        Some(d) => cwd.join(d),
-        None => cwd,
-    })
+    match dir {
+        Some(d) => {
+            let d = cwd.join(d);
+            if d.is_dir() {
+                Ok(d)
+            } else {
+                Err(CliError::usage(format!(
+                    "-C {}: no such directory",
+                    d.display()
+                )))
+            }
+        }
+        None => Ok(cwd),
+    }
 }
 
 /// Returns a tmux handle for a socket name, honouring [`TMUX_CONFIG_ENV`].
@@ -59,7 +72,13 @@ pub fn tmux_for(socket: &str) -> Tmux {
 impl Project {
     /// Loads the project that holds `start`.
     pub fn load(start: &Path) -> CliResult<Project> {
-        let root = find_root(start).ok_or_else(|| {
+        // An agent whose shell wandered out of the project still reports to its project.
+        let from_env = || {
+            std::env::var_os(PROJECT_ENV)
+                .map(PathBuf::from)
+                .filter(|p| p.join(FILE_NAME).is_file())
+        };
+        let root = find_root(start).or_else(from_env).ok_or_else(|| {
             CliError::user(format!(
                 "no {FILE_NAME} in {} or any parent directory",
                 start.display()
@@ -86,6 +105,30 @@ impl Project {
         std::fs::create_dir_all(&dir)
             .map_err(|e| io_error(format!("cannot create {}", dir.display()), e))?;
         Ok(dir)
+    }
+
+    /// Opens the store, `.baton/state.db`.
+    pub fn store(&self) -> CliResult<crate::store::Store> {
+        let path = self.state_dir()?.join("state.db");
+        crate::store::Store::open(&path).map_err(|e| CliError::user(e.to_string()))
+    }
+
+    /// Checks that `name` is an agent of baton.toml.
+    pub fn check_agent(&self, name: &str) -> CliResult<()> {
+        if self.config.agent(name).is_some() {
+            return Ok(());
+        }
+        let known: Vec<_> = self.config.agents.iter().map(|a| a.name.as_str()).collect();
+        Err(
+            CliError::user(format!("no agent named `{name}` in baton.toml")).hint(format!(
+                "agents: {}",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            )),
+        )
     }
 
     /// Returns the socket name, for messages.

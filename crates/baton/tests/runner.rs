@@ -4,4 +4,6 @@ mod common;
 mod test_cli;
 mod test_control;
 mod test_detect;
+mod test_memory;
 mod test_send;
+mod test_task;

@@ -148,6 +148,23 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                         Some("check the directory's permissions".into()),
                     ),
                 });
+                let db = dir.join("state.db");
+                if db.exists() {
+                    checks.push(
+                        match crate::store::Store::open(&db).and_then(|s| s.integrity_problems()) {
+                            Ok(p) if p.is_empty() => {
+                                check("store", true, format!("{} is sound", db.display()), None)
+                            }
+                            Ok(p) => check(
+                                "store",
+                                false,
+                                p.join("; "),
+                                Some("restore .baton/state.db from a backup".into()),
+                            ),
+                            Err(e) => check("store", false, e.to_string(), None),
+                        },
+                    );
+                }
                 let running = project.tmux.server_running()
                     && project.tmux.has_session(&project.session).unwrap_or(false);
                 checks.push(check(

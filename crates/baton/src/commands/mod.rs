@@ -6,9 +6,12 @@ pub mod doctor;
 pub mod down;
 pub mod fake_agent;
 pub mod init;
+pub mod log;
 pub mod ls;
+pub mod memory;
 pub mod peek;
 pub mod send;
+pub mod task;
 pub mod up;
 
 use std::process::ExitCode;

@@ -1,0 +1,80 @@
+//! `baton memory sync | watch`: the shared memory file (CLAUDE.md).
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use clap::Subcommand;
+
+use crate::commands::ok;
+use crate::error::CliResult;
+use crate::error::io_error;
+use crate::memory_sync::memory_path;
+use crate::memory_sync::sync;
+use crate::project::Project;
+use crate::project::start_dir;
+
+/// Arguments of `baton memory`.
+#[derive(Args, Debug)]
+pub struct MemoryArgs {
+    #[command(subcommand)]
+    pub command: MemoryCommand,
+}
+
+/// The memory subcommands.
+#[derive(Subcommand, Debug)]
+pub enum MemoryCommand {
+    /// Apply the edits made in the memory file and render its task tables again
+    Sync,
+    /// Sync on every change of the memory file until interrupted
+    Watch,
+}
+
+fn print_report(r: &crate::memory_sync::SyncReport) {
+    for a in &r.applied {
+        println!("applied: {a}");
+    }
+    for x in &r.rejected {
+        println!("refused: {x}");
+    }
+}
+
+/// Runs a memory subcommand.
+pub fn cmd_memory(dir: Option<&Path>, args: &MemoryArgs) -> CliResult<ExitCode> {
+    let project = Project::load(&start_dir(dir)?)?;
+    let mut store = project.store()?;
+    match args.command {
+        MemoryCommand::Sync => {
+            let r = sync(&project, &mut store, "user")?;
+            print_report(&r);
+            println!(
+                "{} {}",
+                memory_path(&project).display(),
+                if r.wrote {
+                    "updated"
+                } else {
+                    "already up to date"
+                }
+            );
+            ok()
+        }
+        MemoryCommand::Watch => {
+            let path = memory_path(&project);
+            let (tx, rx) = crossbeam_channel::unbounded();
+            let watcher = crate::watch::watch_file(&path, Duration::from_millis(100), tx)
+                .map_err(|e| io_error(format!("cannot watch {}", path.display()), e))?;
+            println!("watching {} (Ctrl-C to stop)", path.display());
+            let r = sync(&project, &mut store, "user")?;
+            print_report(&r);
+            for () in rx.iter() {
+                match sync(&project, &mut store, "user") {
+                    Ok(r) => print_report(&r),
+                    Err(e) => eprintln!("{e}"),
+                }
+            }
+            drop(watcher);
+            ok()
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! `baton task …`: the task queue. Agents call these from their panes, so they are quick,
+//! safe to run many at once, and say exactly what was refused and why.
+
+pub mod add;
+pub mod edit;
+pub mod import;
+pub mod list;
+pub mod status;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use baton_core::task::Task;
+use baton_core::task::TaskId;
+use clap::Args;
+use clap::Subcommand;
+
+use crate::error::CliError;
+use crate::error::CliResult;
+use crate::project::Project;
+use crate::store::JournalEntry;
+use crate::store::Store;
+
+/// Arguments of `baton task`.
+#[derive(Args, Debug)]
+pub struct TaskArgs {
+    /// Who is acting (default: $BATON_AGENT in an agent's pane, else `user`)
+    #[arg(long = "as", global = true, value_name = "NAME")]
+    pub actor: Option<String>,
+
+    #[command(subcommand)]
+    pub command: TaskCommand,
+}
+
+/// The task subcommands.
+#[derive(Subcommand, Debug)]
+pub enum TaskCommand {
+    /// Add a task
+    Add(add::AddArgs),
+    /// List tasks
+    List(list::ListArgs),
+    /// Show one task with its notes and history
+    Show(list::ShowArgs),
+    /// Change a task's title, body, priority, skills or dependencies
+    Edit(edit::EditArgs),
+    /// Mark a task IN_PROGRESS (the dispatcher does this when it hands a task out)
+    Start(status::StartArgs),
+    /// Mark a task COMPLETED
+    Done(status::DoneArgs),
+    /// Mark a task BLOCKED, with the reason
+    Block(status::BlockArgs),
+    /// Put a task back in the queue (PENDING)
+    Requeue(status::RequeueArgs),
+    /// Cancel a task
+    Cancel(status::CancelArgs),
+    /// Give a task to another agent
+    Reassign(edit::ReassignArgs),
+    /// Add every task of a file: all or nothing
+    Import(import::ImportArgs),
+}
+
+/// Runs a task subcommand.
+pub fn cmd_task(dir: Option<&Path>, args: &TaskArgs) -> CliResult<ExitCode> {
+    let project = Project::load(&crate::project::start_dir(dir)?)?;
+    let actor = args
+        .actor
+        .clone()
+        .or_else(|| std::env::var("BATON_AGENT").ok())
+        .filter(|a| !a.trim().is_empty())
+        .unwrap_or_else(|| "user".to_owned());
+    let ctx = TaskContext { project, actor };
+    match &args.command {
+        TaskCommand::Add(a) => add::cmd_task_add(&ctx, a),
+        TaskCommand::List(a) => list::cmd_task_list(&ctx, a),
+        TaskCommand::Show(a) => list::cmd_task_show(&ctx, a),
+        TaskCommand::Edit(a) => edit::cmd_task_edit(&ctx, a),
+        TaskCommand::Start(a) => status::cmd_task_start(&ctx, a),
+        TaskCommand::Done(a) => status::cmd_task_done(&ctx, a),
+        TaskCommand::Block(a) => status::cmd_task_block(&ctx, a),
+        TaskCommand::Requeue(a) => status::cmd_task_requeue(&ctx, a),
+        TaskCommand::Cancel(a) => status::cmd_task_cancel(&ctx, a),
+        TaskCommand::Reassign(a) => edit::cmd_task_reassign(&ctx, a),
+        TaskCommand::Import(a) => import::cmd_task_import(&ctx, a),
+    }
+}
+
+/// What every task subcommand works with.
+pub struct TaskContext {
+    /// The project.
+    pub project: Project,
+    /// Who acts.
+    pub actor: String,
+}
+
+impl TaskContext {
+    /// Opens the store.
+    pub fn store(&self) -> CliResult<Store> {
+        self.project.store()
+    }
+
+    /// Mirrors committed journal entries to the logs and refreshes the memory file. The change
+    /// is already committed: a problem here is a warning, not a failure of the command.
+    pub fn after_change(&self, store: &mut Store, entries: &[JournalEntry]) -> CliResult<()> {
+        if let Err(e) = crate::orchlog::append(&self.project.root, entries) {
+            eprintln!("warning: {}", e.message);
+        }
+        match crate::memory_sync::sync(&self.project, store, &self.actor) {
+            Ok(report) => {
+                for r in &report.rejected {
+                    eprintln!("warning: memory file edit refused: {r}");
+                }
+            }
+            Err(e) => eprintln!("warning: memory file not updated: {}", e.message),
+        }
+        Ok(())
+    }
+}
+
+/// Parses a task ID argument.
+pub fn parse_id(s: &str) -> Result<TaskId, String> {
+    s.parse::<TaskId>().map_err(|e| e.to_string())
+}
+
+/// Turns a store error into a CLI error.
+pub fn store_err(e: crate::store::StoreError) -> CliError {
+    CliError::user(e.to_string())
+}
+
+/// Prints a task's one-line summary.
+pub fn summary(t: &Task) -> String {
+    format!(
+        "{}  {}  [{} · {}{}]",
+        t.id,
+        t.title,
+        t.priority,
+        t.status,
+        t.assignee
+            .as_ref()
+            .map(|a| format!(" · {a}"))
+            .unwrap_or_default()
+    )
+}

@@ -1,0 +1,340 @@
+//! Keeping the shared memory file (CLAUDE.md) and the store in step.
+//!
+//! One sync, under an exclusive lock on `.baton/memory.lock`:
+//! 1. read the file and its baton region;
+//! 2. compare the region with what baton last rendered (kept in the store): status changes and
+//!    new log lines are applied to the store as journaled events, invalid ones are rejected in
+//!    the journal with the reason (and shown to the caller);
+//! 3. render the region from the store and, unless the file changed since step 1 (then start
+//!    again from step 1), replace it atomically (temp file, fsync, rename). Text outside the
+//!    region is never touched.
+//!
+//! baton never overwrites an edit it has not read; concurrent editors that do not take the
+//! lock can still overwrite each other (see docs/ARCHITECTURE.md).
+
+use std::fs::File;
+use std::io::Write;
+use std::path::Path;
+use std::path::PathBuf;
+
+use baton_core::memory;
+use baton_core::memory::Change;
+use baton_core::memory::LogRow;
+use baton_core::memory::QueueRow;
+use baton_core::memory::View;
+use baton_core::task::Status;
+
+use crate::error::CliError;
+use crate::error::CliResult;
+use crate::error::io_error;
+use crate::orchlog::local_time;
+use crate::project::Project;
+use crate::store::JournalEntry;
+use crate::store::Outcome;
+use crate::store::StatusChange;
+use crate::store::Store;
+use crate::store::TaskFilter;
+
+/// The largest memory file baton reads; a larger one is left alone, with an error.
+pub const MAX_MEMORY_FILE: u64 = 4 * 1024 * 1024;
+
+/// The store key holding the region text baton last wrote.
+const RENDERED_KEY: &str = "memory.rendered";
+
+/// Closed tasks shown in the queue table, newest first.
+const CLOSED_SHOWN: usize = 20;
+
+/// Open tasks shown at most: IN_PROGRESS and BLOCKED first, then PENDING by priority and ID.
+/// A table of thousands of rows would only fill every agent's context.
+const OPEN_SHOWN: usize = 300;
+
+/// Log lines shown in the completion log.
+const LOG_SHOWN: usize = 50;
+
+/// Who the journal says acted for edits read from the file.
+pub const MEMORY_ACTOR: &str = "memory-file";
+
+/// What a sync did.
+#[derive(Debug, Default)]
+pub struct SyncReport {
+    /// Changes read from the file and applied, as sentences.
+    pub applied: Vec<String>,
+    /// Edits refused or ignored, as sentences with the file line.
+    pub rejected: Vec<String>,
+    /// Whether the file was rewritten.
+    pub wrote: bool,
+}
+
+/// Returns the memory file's path.
+pub fn memory_path(project: &Project) -> PathBuf {
+    project.root.join(&project.config.session.memory_file)
+}
+
+/// Syncs the memory file with the store, mirroring new journal entries to the logs.
+pub fn sync(project: &Project, store: &mut Store, _actor: &str) -> CliResult<SyncReport> {
+    let path = memory_path(project);
+    let lock_path = project.state_dir()?.join("memory.lock");
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| io_error(format!("cannot open {}", lock_path.display()), e))?;
+    lock.lock()
+        .map_err(|e| io_error(format!("cannot lock {}", lock_path.display()), e))?;
+    let mut report = SyncReport::default();
+    let mut journal = Vec::new();
+    let result = (|| {
+        for _ in 0..20 {
+            let text = read_text(&path)?;
+            ingest(&path, &text, store, &mut report, &mut journal)?;
+            let inner = memory::render(&view(store)?);
+            let new_text = memory::splice(&text, &inner)
+                .map_err(|e| CliError::user(format!("{}: {e}", path.display())))?;
+            if new_text == text {
+                store
+                    .set_meta(RENDERED_KEY, &inner)
+                    .map_err(|e| CliError::user(e.to_string()))?;
+                return Ok(());
+            }
+            // Someone wrote since we read: read their version first.
+            if read_text(&path)? != text {
+                continue;
+            }
+            write_atomically(&path, new_text.as_bytes())?;
+            store
+                .set_meta(RENDERED_KEY, &inner)
+                .map_err(|e| CliError::user(e.to_string()))?;
+            report.wrote = true;
+            return Ok(());
+        }
+        Err(CliError::user(format!(
+            "{} keeps changing while baton renders it; it will be synced on the next change",
+            path.display()
+        )))
+    })();
+    drop(lock);
+    crate::orchlog::append(&project.root, &journal)?;
+    result.map(|()| report)
+}
+
+/// Reads the file as text; a missing file is empty.
+fn read_text(path: &Path) -> CliResult<String> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
+        Err(e) => return Err(io_error(format!("cannot read {}", path.display()), e)),
+    };
+    if bytes.len() as u64 > MAX_MEMORY_FILE {
+        return Err(CliError::user(format!(
+            "{} is {} KiB, more than the {} KiB baton reads; it was left alone",
+            path.display(),
+            bytes.len() / 1024,
+            MAX_MEMORY_FILE / 1024
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        CliError::user(format!(
+            "{}:{line}: not UTF-8 text; baton left the file alone",
+            path.display()
+        ))
+    })
+}
+
+/// Applies the edits found in the region to the store.
+fn ingest(
+    path: &Path,
+    text: &str,
+    store: &mut Store,
+    report: &mut SyncReport,
+    journal: &mut Vec<JournalEntry>,
+) -> CliResult<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let split =
+        memory::split(text).map_err(|e| CliError::user(format!("{}: {e}", path.display())))?;
+    let Some(split) = split else {
+        return Ok(());
+    };
+    let inner = &text[split.inner.clone()];
+    let edited = match memory::parse(inner, split.inner_first_line) {
+        Ok(p) => p,
+        Err(errors) => {
+            for e in errors {
+                reject(
+                    store,
+                    journal,
+                    report,
+                    &name,
+                    e.line,
+                    None,
+                    format!(
+                        "{} (the region was rendered again from the store)",
+                        e.message
+                    ),
+                );
+            }
+            return Ok(());
+        }
+    };
+    let base_text = store
+        .meta(RENDERED_KEY)
+        .map_err(|e| CliError::user(e.to_string()))?;
+    let base = base_text
+        .as_deref()
+        .and_then(|b| memory::parse(b, 1).ok())
+        .unwrap_or_default();
+    let (changes, warnings) = memory::diff(&base, &edited);
+    for w in warnings {
+        reject(store, journal, report, &name, w.line, None, w.message);
+    }
+    for change in changes {
+        let line = change.line();
+        let (id, to, note) = match &change {
+            Change::Status { id, to, .. } => (*id, *to, None),
+            Change::Log { row, .. } => (
+                row.id,
+                row.status,
+                Some(row.note.clone()).filter(|n| !n.trim().is_empty()),
+            ),
+        };
+        let c = StatusChange {
+            reason: (to == Status::Blocked).then(|| {
+                note.clone()
+                    .unwrap_or_else(|| format!("marked BLOCKED in {name}"))
+            }),
+            note: if to == Status::Blocked { None } else { note },
+            ..StatusChange::default()
+        };
+        match store.set_status(id, to, MEMORY_ACTOR, c) {
+            Ok(Outcome::Changed(t, entries)) => {
+                journal.extend(entries);
+                report
+                    .applied
+                    .push(format!("{name}:{line}: {} → {}", t.id, t.status));
+            }
+            Ok(Outcome::Unchanged(_)) => {}
+            Err(e) => reject(store, journal, report, &name, line, Some(id), e.to_string()),
+        }
+    }
+    Ok(())
+}
+
+/// Records a refused edit in the journal and the report.
+fn reject(
+    store: &mut Store,
+    journal: &mut Vec<JournalEntry>,
+    report: &mut SyncReport,
+    name: &str,
+    line: usize,
+    task: Option<baton_core::task::TaskId>,
+    message: String,
+) {
+    let msg = format!("{name}:{line}: {message}");
+    if let Ok(e) = store.journal(
+        MEMORY_ACTOR,
+        "memory-edit-rejected",
+        task,
+        name,
+        "rejected",
+        &msg,
+    ) {
+        journal.push(e);
+    }
+    report.rejected.push(msg);
+}
+
+/// Builds what the region shows: every open task, the newest closed ones, the newest log lines.
+fn view(store: &Store) -> CliResult<View> {
+    let e = |e: crate::store::StoreError| CliError::user(e.to_string());
+    let mut open = store
+        .tasks(&TaskFilter {
+            statuses: vec![Status::Pending, Status::InProgress, Status::Blocked],
+            assignee: None,
+        })
+        .map_err(e)?;
+    let open_total = open.len();
+    open.sort_by_key(|t| (t.status == Status::Pending, t.priority, t.id));
+    open.truncate(OPEN_SHOWN);
+    let closed_ids = store.recent_closed(CLOSED_SHOWN).map_err(e)?;
+    let closed_total = store
+        .counts()
+        .map_err(e)?
+        .iter()
+        .filter(|(s, _)| s.is_final())
+        .map(|(_, n)| *n as usize)
+        .sum::<usize>();
+    let mut rows: Vec<_> = open.into_iter().chain(closed_ids).collect();
+    rows.sort_by_key(|t| t.id);
+    let queue = rows
+        .iter()
+        .map(|t| QueueRow {
+            id: t.id,
+            title: t.title.clone(),
+            assignee: t.assignee.clone(),
+            priority: t.priority,
+            status: t.status,
+            created: local_time(t.created_ms).chars().take(16).collect(),
+        })
+        .collect();
+    let actions = ["task-done", "task-block", "task-cancel"];
+    let mut log_entries = store.journal_last(&actions, LOG_SHOWN).map_err(e)?;
+    log_entries.reverse();
+    let log_total = store.journal_count(&actions).map_err(e)? as usize;
+    let log = log_entries
+        .iter()
+        .filter_map(|j| {
+            let id = j.task?;
+            let status = match j.action.as_str() {
+                "task-done" => Status::Completed,
+                "task-block" => Status::Blocked,
+                _ => Status::Cancelled,
+            };
+            Some(LogRow {
+                date: local_time(j.at_ms).chars().take(16).collect(),
+                agent: if j.target.is_empty() {
+                    j.actor.clone()
+                } else {
+                    j.target.clone()
+                },
+                id,
+                status,
+                note: j.detail.clone(),
+            })
+        })
+        .collect();
+    Ok(View {
+        queue,
+        hidden_closed: closed_total.saturating_sub(CLOSED_SHOWN.min(closed_total))
+            + open_total.saturating_sub(OPEN_SHOWN),
+        log,
+        hidden_log: log_total.saturating_sub(log_entries.len()),
+    })
+}
+
+/// Replaces a file's content: temp file in the same directory, fsync, rename; the file's
+/// permissions are kept.
+fn write_atomically(path: &Path, bytes: &[u8]) -> CliResult<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.baton-{}.tmp", std::process::id()));
+    let w = |e| io_error(format!("cannot write {}", tmp.display()), e);
+    let mut f = File::create(&tmp).map_err(w)?;
+    f.write_all(bytes).map_err(w)?;
+    if let Ok(meta) = std::fs::metadata(path) {
+        let _ = f.set_permissions(meta.permissions());
+    }
+    f.sync_all().map_err(w)?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        io_error(format!("cannot replace {}", path.display()), e)
+    })
+}

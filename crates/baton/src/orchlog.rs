@@ -1,0 +1,88 @@
+//! The human-readable trail: `ORCHESTRATION_LOG.md` (a markdown table, as teams keep it by
+//! hand) and `.baton/journal.jsonl` (one JSON object a line), both appended after each change
+//! is committed to the store. The store's journal is the source of truth; these are its mirror.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::error::CliResult;
+use crate::error::io_error;
+use crate::store::JournalEntry;
+
+/// The orchestration log's file name, at the project root.
+pub const ORCHESTRATION_LOG: &str = "ORCHESTRATION_LOG.md";
+
+const HEADER: &str = "# Orchestration log\n\nWritten by baton: one line per change, newest last.\n\n| time | actor | action | target | result |\n|------|-------|--------|--------|--------|\n";
+
+/// Formats a time in milliseconds as local `YYYY-MM-DD HH:MM:SS`.
+pub fn local_time(ms: i64) -> String {
+    jiff::Timestamp::from_millisecond(ms)
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_else(|_| ms.to_string())
+}
+
+/// Escapes a markdown table cell.
+pub fn cell(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
+/// Appends entries to both logs. Each file gets one write, so lines of concurrent writers
+/// never interleave.
+pub fn append(root: &Path, entries: &[JournalEntry]) -> CliResult<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let md_path = root.join(ORCHESTRATION_LOG);
+    let mut md = String::new();
+    let mut jsonl = String::new();
+    for e in entries {
+        let target = match (e.task, e.target.as_str()) {
+            (Some(t), "") => t.to_string(),
+            (Some(t), other) => format!("{t} {other}"),
+            (None, other) => other.to_owned(),
+        };
+        let mut result = e.result.clone();
+        if !e.detail.is_empty() && !e.detail.starts_with('{') {
+            result = format!("{result}: {}", e.detail);
+        }
+        md.push_str(&format!(
+            "| {} | {} | {} | {} | {} |\n",
+            local_time(e.at_ms),
+            cell(&e.actor),
+            cell(&e.action),
+            cell(&target),
+            cell(&result)
+        ));
+        jsonl.push_str(&serde_json::to_string(e).unwrap_or_default());
+        jsonl.push('\n');
+    }
+    if !md_path.exists() {
+        // Two writers may race to create it: the loser finds it and appends.
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&md_path)
+        {
+            f.write_all(HEADER.as_bytes())
+                .map_err(|e| io_error(format!("cannot write {}", md_path.display()), e))?;
+        }
+    }
+    append_bytes(&md_path, md.as_bytes())?;
+    append_bytes(&root.join(".baton").join("journal.jsonl"), jsonl.as_bytes())
+}
+
+fn append_bytes(path: &Path, bytes: &[u8]) -> CliResult<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| io_error(format!("cannot open {}", path.display()), e))?;
+    f.write_all(bytes)
+        .map_err(|e| io_error(format!("cannot write {}", path.display()), e))
+}

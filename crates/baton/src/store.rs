@@ -1,0 +1,1123 @@
+//! The store: one SQLite file, `.baton/state.db`, the single source of truth for tasks, agents,
+//! the lead, quota readings and the append-only journal.
+//!
+//! Every change is one `BEGIN IMMEDIATE` transaction that also writes its journal entries, so a
+//! process killed at any point leaves the last committed state and a journal that explains it.
+//! WAL mode with `synchronous = FULL`: a committed change survives a crash of the process and
+//! of the machine. Many processes may write at once; SQLite serializes them (busy timeout 10 s).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use baton_core::task::NewTask;
+use baton_core::task::Priority;
+use baton_core::task::Status;
+use baton_core::task::Task;
+use baton_core::task::TaskId;
+use baton_core::task::check_skill;
+use baton_core::task::check_title;
+use baton_core::task::find_cycle;
+use baton_core::task::format_cycle;
+use rusqlite::Connection;
+use rusqlite::OpenFlags;
+use rusqlite::OptionalExtension;
+use rusqlite::TransactionBehavior;
+use rusqlite::params;
+use serde::Serialize;
+
+/// The schema version this baton writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The migrations, in order: `(version, description, SQL)`.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1,
+    "tasks, agents, lead, quota readings, journal",
+    r#"
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO meta (key, value) VALUES ('next_task_id', '1');
+CREATE TABLE tasks (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL DEFAULT '',
+    priority TEXT NOT NULL CHECK (priority IN ('HIGH', 'MED', 'LOW')),
+    status TEXT NOT NULL CHECK (status IN ('PENDING', 'IN_PROGRESS', 'COMPLETED', 'BLOCKED', 'CANCELLED')),
+    assignee TEXT,
+    blocked_reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    started_ms INTEGER,
+    finished_ms INTEGER
+);
+CREATE INDEX tasks_by_status ON tasks (status, id);
+CREATE TABLE task_skills (
+    task INTEGER NOT NULL REFERENCES tasks (id),
+    skill TEXT NOT NULL,
+    PRIMARY KEY (task, skill)
+);
+CREATE TABLE task_deps (
+    task INTEGER NOT NULL REFERENCES tasks (id),
+    dep INTEGER NOT NULL REFERENCES tasks (id),
+    PRIMARY KEY (task, dep)
+);
+CREATE TABLE task_notes (
+    id INTEGER PRIMARY KEY,
+    task INTEGER NOT NULL REFERENCES tasks (id),
+    at_ms INTEGER NOT NULL,
+    author TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX task_notes_by_task ON task_notes (task);
+CREATE TABLE agents (
+    name TEXT PRIMARY KEY,
+    cli TEXT NOT NULL,
+    state TEXT,
+    pane TEXT,
+    pid INTEGER,
+    updated_ms INTEGER NOT NULL
+);
+CREATE TABLE lead (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    agent TEXT,
+    since_ms INTEGER,
+    state TEXT
+);
+CREATE TABLE quota_readings (
+    id INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL,
+    window TEXT NOT NULL,
+    used_percent REAL NOT NULL,
+    resets_at_ms INTEGER,
+    source TEXT NOT NULL,
+    observed_ms INTEGER NOT NULL
+);
+CREATE INDEX quota_by_agent ON quota_readings (agent, observed_ms);
+CREATE TABLE journal (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at_ms INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    task INTEGER,
+    target TEXT NOT NULL DEFAULT '',
+    result TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX journal_by_task ON journal (task, seq);
+"#,
+)];
+
+/// Why the store could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file is not a SQLite database (or is damaged); it was not modified.
+    #[error(
+        "{path} is not a baton store (not a SQLite database, or damaged); it was left untouched"
+    )]
+    NotADatabase {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The file was written by a newer baton.
+    #[error(
+        "{path} was written by a newer baton (schema {found}; this baton knows up to {supported}): upgrade baton; the file was left untouched"
+    )]
+    TooNew {
+        /// The file.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+    /// No task with this ID.
+    #[error("no task {0}")]
+    NoTask(TaskId),
+    /// A request that breaks a rule (bad transition, cycle, bad title…).
+    #[error("{0}")]
+    Invalid(String),
+    /// SQLite failed.
+    #[error("store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// Reading the file failed.
+    #[error("store: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One journal entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JournalEntry {
+    /// Its position in the journal, from 1.
+    pub seq: i64,
+    /// When, in milliseconds since the Unix epoch.
+    pub at_ms: i64,
+    /// Who: an agent's name, `user`, `memory-file`, `baton`.
+    pub actor: String,
+    /// What: `task-add`, `task-start`, `task-done`, …
+    pub action: String,
+    /// The task concerned.
+    pub task: Option<TaskId>,
+    /// What else it concerns (an agent, a file).
+    pub target: String,
+    /// The outcome in a few words.
+    pub result: String,
+    /// Details (JSON text or empty).
+    pub detail: String,
+}
+
+/// What a status change did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The task changed; the journal entries written.
+    Changed(Task, Vec<JournalEntry>),
+    /// The task already had that status: nothing was written.
+    Unchanged(Task),
+}
+
+/// Which tasks to list.
+#[derive(Clone, Debug, Default)]
+pub struct TaskFilter {
+    /// Only these statuses (all when empty).
+    pub statuses: Vec<Status>,
+    /// Only tasks given to this agent.
+    pub assignee: Option<String>,
+}
+
+/// Fields of a task to change.
+#[derive(Clone, Debug, Default)]
+pub struct TaskEdit {
+    /// New title.
+    pub title: Option<String>,
+    /// New body.
+    pub body: Option<String>,
+    /// New priority.
+    pub priority: Option<Priority>,
+    /// Skills to add.
+    pub add_skills: Vec<String>,
+    /// Skills to remove.
+    pub remove_skills: Vec<String>,
+    /// Dependencies to add.
+    pub add_deps: Vec<TaskId>,
+    /// Dependencies to remove.
+    pub remove_deps: Vec<TaskId>,
+}
+
+/// An open store.
+pub struct Store {
+    conn: Connection,
+}
+
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// Returns the current time in milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    jiff::Timestamp::now().as_millisecond()
+}
+
+impl Store {
+    /// Opens (creating it when missing) the store at `path`, and brings its schema up to date.
+    pub fn open(path: &Path) -> StoreResult<Store> {
+        // Refuse a file that is not SQLite before SQLite touches it (WAL setup writes).
+        if let Ok(mut f) = std::fs::File::open(path) {
+            let mut head = [0u8; 16];
+            let n = f.read(&mut head)?;
+            if n > 0 && (n < 16 || &head != SQLITE_MAGIC) {
+                return Err(StoreError::NotADatabase {
+                    path: path.to_owned(),
+                });
+            }
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let not_db = |e: rusqlite::Error| match e {
+            rusqlite::Error::SqliteFailure(f, _)
+                if matches!(
+                    f.code,
+                    rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt
+                ) =>
+            {
+                StoreError::NotADatabase {
+                    path: path.to_owned(),
+                }
+            }
+            other => StoreError::Sqlite(other),
+        };
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(not_db)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: path.to_owned(),
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(not_db)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
+        }
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
+        let mut store = Store { conn };
+        if version < SCHEMA_VERSION {
+            store.migrate()?;
+        }
+        Ok(store)
+    }
+
+    fn migrate(&mut self) -> StoreResult<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process may have migrated while we waited for the lock.
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version == 0 {
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL, description TEXT NOT NULL);",
+            )?;
+        }
+        for (v, description, sql) in MIGRATIONS {
+            if *v > version {
+                tx.execute_batch(sql)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, applied_ms, description) VALUES (?1, ?2, ?3)",
+                    params![v, now_ms(), description],
+                )?;
+                tx.pragma_update(None, "user_version", v)?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Runs SQLite's integrity check; returns its complaints (empty when sound).
+    pub fn integrity_problems(&self) -> StoreResult<Vec<String>> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows: Vec<String> = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(rows.into_iter().filter(|r| r != "ok").collect())
+    }
+
+    /// Adds tasks in one transaction: all or none. Returns them with their new IDs.
+    pub fn add_tasks(
+        &mut self,
+        tasks: &[NewTask],
+        actor: &str,
+    ) -> StoreResult<(Vec<Task>, Vec<JournalEntry>)> {
+        let none = vec![Vec::new(); tasks.len()];
+        self.add_batch(tasks, &none, actor)
+    }
+
+    /// Adds tasks in one transaction, all or none; `local[i]` lists dependencies of task `i`
+    /// on other tasks of the same batch, by index (forward references allowed).
+    pub fn add_batch(
+        &mut self,
+        tasks: &[NewTask],
+        local: &[Vec<usize>],
+        actor: &str,
+    ) -> StoreResult<(Vec<Task>, Vec<JournalEntry>)> {
+        let now = now_ms();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let first: u32 = tx
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'next_task_id'",
+                [],
+                |r| r.get::<_, String>(0),
+            )?
+            .parse()
+            .map_err(|_| StoreError::Invalid("the task counter in the store is damaged".into()))?;
+        let n =
+            u32::try_from(tasks.len()).map_err(|_| StoreError::Invalid("too many tasks".into()))?;
+        let id_of = |i: usize| TaskId(first + i as u32);
+        let at = |i: usize, m: String| {
+            if tasks.len() > 1 {
+                StoreError::Invalid(format!(
+                    "task {} of {} ({}): {m}",
+                    i + 1,
+                    tasks.len(),
+                    id_of(i)
+                ))
+            } else {
+                StoreError::Invalid(m)
+            }
+        };
+        let mut journal = Vec::new();
+        for (i, t) in tasks.iter().enumerate() {
+            check_title(&t.title).map_err(|m| at(i, m))?;
+            for s in &t.skills {
+                check_skill(s).map_err(|m| at(i, m))?;
+            }
+            let id = id_of(i);
+            let priority = t.priority.unwrap_or(Priority::Med);
+            tx.execute(
+                "INSERT INTO tasks (id, title, body, priority, status, assignee, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, 'PENDING', ?5, ?6, ?6)",
+                params![id.0, t.title.trim(), t.body, priority.as_str(), t.assignee, now],
+            )?;
+            for s in &t.skills {
+                tx.execute(
+                    "INSERT OR IGNORE INTO task_skills (task, skill) VALUES (?1, ?2)",
+                    params![id.0, s],
+                )?;
+            }
+            journal.push(journal_in(
+                &tx,
+                now,
+                actor,
+                "task-add",
+                Some(id),
+                t.assignee.as_deref().unwrap_or(""),
+                "PENDING",
+                &serde_json::json!({"title": t.title.trim(), "priority": priority.as_str()})
+                    .to_string(),
+            )?);
+        }
+        let mut batch_graph: BTreeMap<TaskId, Vec<TaskId>> = BTreeMap::new();
+        for (i, t) in tasks.iter().enumerate() {
+            let id = id_of(i);
+            let mut deps: Vec<TaskId> = Vec::new();
+            for d in &t.deps {
+                if d.0 >= first {
+                    return Err(at(i, format!("dependency {d} does not exist")));
+                }
+                let exists = tx
+                    .query_row("SELECT 1 FROM tasks WHERE id = ?1", [d.0], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                if !exists {
+                    return Err(at(i, format!("dependency {d} does not exist")));
+                }
+                deps.push(*d);
+            }
+            for &j in local.get(i).map(Vec::as_slice).unwrap_or(&[]) {
+                if j >= tasks.len() {
+                    return Err(at(
+                        i,
+                        format!("depends on task {} of a batch of {}", j + 1, tasks.len()),
+                    ));
+                }
+                if j == i {
+                    return Err(at(i, format!("{id} cannot depend on itself")));
+                }
+                deps.push(id_of(j));
+                batch_graph.entry(id).or_default().push(id_of(j));
+            }
+            for d in deps {
+                tx.execute(
+                    "INSERT OR IGNORE INTO task_deps (task, dep) VALUES (?1, ?2)",
+                    params![id.0, d.0],
+                )?;
+            }
+        }
+        for (i, _) in tasks.iter().enumerate() {
+            let id = id_of(i);
+            let mut others = batch_graph.clone();
+            if let Some(mine) = others.remove(&id)
+                && let Some(cycle) = find_cycle(&others, id, &mine)
+            {
+                return Err(at(i, format!("dependency cycle: {}", format_cycle(&cycle))));
+            }
+        }
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'next_task_id'",
+            [(first + n).to_string()],
+        )?;
+        let ids: Vec<u32> = (0..tasks.len()).map(|i| id_of(i).0).collect();
+        let created = load_tasks(&tx, &ids)?;
+        tx.commit()?;
+        Ok((created, journal))
+    }
+
+    /// Returns one task.
+    pub fn task(&self, id: TaskId) -> StoreResult<Task> {
+        load_task(&self.conn, id)
+    }
+
+    /// Returns the tasks that match, by ID.
+    pub fn tasks(&self, filter: &TaskFilter) -> StoreResult<Vec<Task>> {
+        let mut sql = String::from("SELECT id FROM tasks WHERE 1=1");
+        let mut args: Vec<String> = Vec::new();
+        if !filter.statuses.is_empty() {
+            let marks: Vec<String> = filter
+                .statuses
+                .iter()
+                .map(|s| {
+                    args.push(s.as_str().to_owned());
+                    format!("?{}", args.len())
+                })
+                .collect();
+            sql.push_str(&format!(" AND status IN ({})", marks.join(", ")));
+        }
+        if let Some(a) = &filter.assignee {
+            args.push(a.clone());
+            sql.push_str(&format!(" AND assignee = ?{}", args.len()));
+        }
+        sql.push_str(" ORDER BY id");
+        let ids: Vec<u32> = {
+            let mut stmt = self.conn.prepare(&sql)?;
+            stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        load_tasks(&self.conn, &ids)
+    }
+
+    /// Returns the `limit` most recently closed (COMPLETED or CANCELLED) tasks.
+    pub fn recent_closed(&self, limit: usize) -> StoreResult<Vec<Task>> {
+        let ids: Vec<u32> = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT id FROM tasks WHERE status IN ('COMPLETED', 'CANCELLED') ORDER BY updated_ms DESC, id DESC LIMIT ?1",
+            )?;
+            stmt.query_map([limit as i64], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(load_task(&self.conn, TaskId(id))?);
+        }
+        Ok(out)
+    }
+
+    /// Counts tasks by status.
+    pub fn counts(&self) -> StoreResult<BTreeMap<Status, u64>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT status, COUNT(*) FROM tasks GROUP BY status")?;
+        let mut out = BTreeMap::new();
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?)))? {
+            let (s, n) = row?;
+            if let Ok(s) = s.parse() {
+                out.insert(s, n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Changes a task's status (and its assignee, block reason, note) after checking the
+    /// transition. A task that already has the status is left alone.
+    pub fn set_status(
+        &mut self,
+        id: TaskId,
+        to: Status,
+        actor: &str,
+        change: StatusChange,
+    ) -> StoreResult<Outcome> {
+        let now = now_ms();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let task = load_task(&tx, id)?;
+        if task.status == to && change.assignee.is_none() {
+            if let Some(note) = change.note.as_deref().filter(|n| !n.trim().is_empty())
+                && !task.notes.iter().any(|n| n == note)
+            {
+                tx.execute(
+                    "INSERT INTO task_notes (task, at_ms, author, text) VALUES (?1, ?2, ?3, ?4)",
+                    params![id.0, now, actor, note],
+                )?;
+                let e = journal_in(
+                    &tx,
+                    now,
+                    actor,
+                    "task-note",
+                    Some(id),
+                    "",
+                    to.as_str(),
+                    note,
+                )?;
+                let task = load_task(&tx, id)?;
+                tx.commit()?;
+                return Ok(Outcome::Changed(task, vec![e]));
+            }
+            return Ok(Outcome::Unchanged(task));
+        }
+        task.status
+            .check_transition(to)
+            .map_err(|e| StoreError::Invalid(format!("{id}: {e}")))?;
+        if to == Status::InProgress {
+            let open: Vec<TaskId> = open_deps(&tx, id)?;
+            if !open.is_empty() && !change.ignore_deps {
+                let list: Vec<String> = open.iter().map(ToString::to_string).collect();
+                return Err(StoreError::Invalid(format!(
+                    "{id}: cannot start: it depends on {} which {} not COMPLETED",
+                    list.join(", "),
+                    if list.len() == 1 { "is" } else { "are" }
+                )));
+            }
+        }
+        let assignee = change.assignee.clone().or(task.assignee.clone());
+        let started = (to == Status::InProgress).then_some(now);
+        let finished = to.is_final().then_some(now);
+        let attempts = task.attempts
+            + u32::from(to == Status::InProgress && task.status != Status::InProgress);
+        let reason = if to == Status::Blocked {
+            change.reason.clone()
+        } else {
+            None
+        };
+        tx.execute(
+            "UPDATE tasks SET status = ?2, assignee = ?3, blocked_reason = ?4, attempts = ?5, updated_ms = ?6,
+                started_ms = COALESCE(?7, started_ms), finished_ms = COALESCE(?8, finished_ms) WHERE id = ?1",
+            params![id.0, to.as_str(), assignee, reason, attempts, now, started, finished],
+        )?;
+        if let Some(note) = change.note.as_deref().filter(|n| !n.trim().is_empty()) {
+            tx.execute(
+                "INSERT INTO task_notes (task, at_ms, author, text) VALUES (?1, ?2, ?3, ?4)",
+                params![id.0, now, actor, note],
+            )?;
+        }
+        let action = match to {
+            Status::Pending => "task-requeue",
+            Status::InProgress => "task-start",
+            Status::Completed => "task-done",
+            Status::Blocked => "task-block",
+            Status::Cancelled => "task-cancel",
+        };
+        let detail = change.note.clone().or(reason).unwrap_or_default();
+        let e = journal_in(
+            &tx,
+            now,
+            actor,
+            action,
+            Some(id),
+            assignee.as_deref().unwrap_or(""),
+            &format!("{} → {}", task.status, to),
+            &detail,
+        )?;
+        let task = load_task(&tx, id)?;
+        tx.commit()?;
+        Ok(Outcome::Changed(task, vec![e]))
+    }
+
+    /// Gives a task to another agent: an IN_PROGRESS task goes back to PENDING for it.
+    pub fn reassign(
+        &mut self,
+        id: TaskId,
+        agent: &str,
+        actor: &str,
+    ) -> StoreResult<(Task, Vec<JournalEntry>)> {
+        let now = now_ms();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let task = load_task(&tx, id)?;
+        if task.status.is_final() {
+            return Err(StoreError::Invalid(format!(
+                "{id} is {}: there is nothing to reassign",
+                task.status
+            )));
+        }
+        let status = if task.status == Status::InProgress {
+            Status::Pending
+        } else {
+            task.status
+        };
+        tx.execute(
+            "UPDATE tasks SET assignee = ?2, status = ?3, updated_ms = ?4 WHERE id = ?1",
+            params![id.0, agent, status.as_str(), now],
+        )?;
+        let e = journal_in(
+            &tx,
+            now,
+            actor,
+            "task-reassign",
+            Some(id),
+            agent,
+            &format!("{} → {agent}", task.assignee.as_deref().unwrap_or("-")),
+            "",
+        )?;
+        let task = load_task(&tx, id)?;
+        tx.commit()?;
+        Ok((task, vec![e]))
+    }
+
+    /// Edits a task's fields; dependency changes are checked for cycles.
+    pub fn edit(
+        &mut self,
+        id: TaskId,
+        edit: &TaskEdit,
+        actor: &str,
+    ) -> StoreResult<(Task, Vec<JournalEntry>)> {
+        let now = now_ms();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let before = load_task(&tx, id)?;
+        if let Some(t) = &edit.title {
+            check_title(t).map_err(|m| StoreError::Invalid(format!("{id}: {m}")))?;
+            tx.execute(
+                "UPDATE tasks SET title = ?2 WHERE id = ?1",
+                params![id.0, t.trim()],
+            )?;
+        }
+        if let Some(b) = &edit.body {
+            tx.execute("UPDATE tasks SET body = ?2 WHERE id = ?1", params![id.0, b])?;
+        }
+        if let Some(p) = edit.priority {
+            tx.execute(
+                "UPDATE tasks SET priority = ?2 WHERE id = ?1",
+                params![id.0, p.as_str()],
+            )?;
+        }
+        for s in &edit.add_skills {
+            check_skill(s).map_err(|m| StoreError::Invalid(format!("{id}: {m}")))?;
+            tx.execute(
+                "INSERT OR IGNORE INTO task_skills (task, skill) VALUES (?1, ?2)",
+                params![id.0, s],
+            )?;
+        }
+        for s in &edit.remove_skills {
+            tx.execute(
+                "DELETE FROM task_skills WHERE task = ?1 AND skill = ?2",
+                params![id.0, s],
+            )?;
+        }
+        for d in &edit.remove_deps {
+            tx.execute(
+                "DELETE FROM task_deps WHERE task = ?1 AND dep = ?2",
+                params![id.0, d.0],
+            )?;
+        }
+        if !edit.add_deps.is_empty() {
+            for d in &edit.add_deps {
+                load_task(&tx, *d)
+                    .map_err(|_| StoreError::Invalid(format!("dependency {d} does not exist")))?;
+            }
+            let graph = dep_graph(&tx)?;
+            if let Some(cycle) = find_cycle(&graph, id, &edit.add_deps) {
+                return Err(StoreError::Invalid(format!(
+                    "{id}: that dependency would make a cycle: {}",
+                    format_cycle(&cycle)
+                )));
+            }
+            for d in &edit.add_deps {
+                tx.execute(
+                    "INSERT OR IGNORE INTO task_deps (task, dep) VALUES (?1, ?2)",
+                    params![id.0, d.0],
+                )?;
+            }
+        }
+        tx.execute(
+            "UPDATE tasks SET updated_ms = ?2 WHERE id = ?1",
+            params![id.0, now],
+        )?;
+        let after = load_task(&tx, id)?;
+        let e = journal_in(
+            &tx,
+            now,
+            actor,
+            "task-edit",
+            Some(id),
+            "",
+            "edited",
+            &serde_json::json!({
+                "title": (before.title != after.title).then_some(&after.title),
+                "priority": (before.priority != after.priority).then_some(after.priority.as_str()),
+                "skills": (before.skills != after.skills).then_some(&after.skills),
+                "deps": (before.deps != after.deps).then(|| after.deps.iter().map(ToString::to_string).collect::<Vec<_>>()),
+                "body": before.body != after.body,
+            })
+            .to_string(),
+        )?;
+        tx.commit()?;
+        Ok((after, vec![e]))
+    }
+
+    /// Writes a journal entry on its own (for events that change no task).
+    pub fn journal(
+        &mut self,
+        actor: &str,
+        action: &str,
+        task: Option<TaskId>,
+        target: &str,
+        result: &str,
+        detail: &str,
+    ) -> StoreResult<JournalEntry> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let e = journal_in(&tx, now_ms(), actor, action, task, target, result, detail)?;
+        tx.commit()?;
+        Ok(e)
+    }
+
+    /// Returns journal entries after `after_seq`, oldest first, at most `limit`.
+    pub fn journal_since(&self, after_seq: i64, limit: usize) -> StoreResult<Vec<JournalEntry>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, at_ms, actor, action, task, target, result, detail FROM journal WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![after_seq, limit as i64], journal_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Returns every journal entry about one task, oldest first.
+    pub fn task_history(&self, id: TaskId) -> StoreResult<Vec<JournalEntry>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, at_ms, actor, action, task, target, result, detail FROM journal WHERE task = ?1 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([id.0], journal_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Returns the last `limit` journal entries with one of `actions`, newest first.
+    pub fn journal_last(&self, actions: &[&str], limit: usize) -> StoreResult<Vec<JournalEntry>> {
+        let marks: Vec<String> = (0..actions.len()).map(|i| format!("?{}", i + 2)).collect();
+        let sql = format!(
+            "SELECT seq, at_ms, actor, action, task, target, result, detail FROM journal WHERE action IN ({}) ORDER BY seq DESC LIMIT ?1",
+            marks.join(", ")
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut args: Vec<rusqlite::types::Value> = vec![(limit as i64).into()];
+        args.extend(
+            actions
+                .iter()
+                .map(|a| rusqlite::types::Value::from(a.to_string())),
+        );
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), journal_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Counts journal entries with one of `actions`.
+    pub fn journal_count(&self, actions: &[&str]) -> StoreResult<u64> {
+        let marks: Vec<String> = (0..actions.len()).map(|i| format!("?{}", i + 1)).collect();
+        let sql = format!(
+            "SELECT COUNT(*) FROM journal WHERE action IN ({})",
+            marks.join(", ")
+        );
+        Ok(self
+            .conn
+            .query_row(&sql, rusqlite::params_from_iter(actions.iter()), |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Reads a value of the `meta` table.
+    pub fn meta(&self, key: &str) -> StoreResult<Option<String>> {
+        Ok(self
+            .conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Writes a value of the `meta` table.
+    pub fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![key, value],
+        )?;
+        Ok(())
+    }
+}
+
+/// Extra fields of a status change.
+#[derive(Clone, Debug, Default)]
+pub struct StatusChange {
+    /// The agent to give the task to.
+    pub assignee: Option<String>,
+    /// Why it is blocked.
+    pub reason: Option<String>,
+    /// A note to keep with the task.
+    pub note: Option<String>,
+    /// Start it even when a dependency is not COMPLETED.
+    pub ignore_deps: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn journal_in(
+    conn: &Connection,
+    at_ms: i64,
+    actor: &str,
+    action: &str,
+    task: Option<TaskId>,
+    target: &str,
+    result: &str,
+    detail: &str,
+) -> StoreResult<JournalEntry> {
+    conn.execute(
+        "INSERT INTO journal (at_ms, actor, action, task, target, result, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![at_ms, actor, action, task.map(|t| t.0), target, result, detail],
+    )?;
+    Ok(JournalEntry {
+        seq: conn.last_insert_rowid(),
+        at_ms,
+        actor: actor.to_owned(),
+        action: action.to_owned(),
+        task,
+        target: target.to_owned(),
+        result: result.to_owned(),
+        detail: detail.to_owned(),
+    })
+}
+
+fn journal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
+    Ok(JournalEntry {
+        seq: r.get(0)?,
+        at_ms: r.get(1)?,
+        actor: r.get(2)?,
+        action: r.get(3)?,
+        task: r.get::<_, Option<u32>>(4)?.map(TaskId),
+        target: r.get(5)?,
+        result: r.get(6)?,
+        detail: r.get(7)?,
+    })
+}
+
+fn parse_col<T: std::str::FromStr>(s: String, what: &str) -> rusqlite::Result<T> {
+    s.parse().map_err(|_| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("bad {what} `{s}` in the store").into(),
+        )
+    })
+}
+
+fn load_task(conn: &Connection, id: TaskId) -> StoreResult<Task> {
+    load_tasks(conn, &[id.0])?
+        .pop()
+        .ok_or(StoreError::NoTask(id))
+}
+
+/// Loads tasks by ID with three queries in all (tasks, skills, deps, notes by range).
+fn load_tasks(conn: &Connection, ids: &[u32]) -> StoreResult<Vec<Task>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (lo, hi) = (
+        ids.iter().min().copied().unwrap_or(0),
+        ids.iter().max().copied().unwrap_or(0),
+    );
+    let wanted: std::collections::BTreeSet<u32> = ids.iter().copied().collect();
+    let mut skills: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    let mut deps: BTreeMap<u32, Vec<TaskId>> = BTreeMap::new();
+    let mut notes: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+    {
+        let mut s = conn.prepare_cached(
+            "SELECT task, skill FROM task_skills WHERE task BETWEEN ?1 AND ?2 ORDER BY task, skill",
+        )?;
+        for row in s.query_map([lo, hi], |r| {
+            Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?))
+        })? {
+            let (t, v) = row?;
+            skills.entry(t).or_default().push(v);
+        }
+        let mut s = conn.prepare_cached(
+            "SELECT task, dep FROM task_deps WHERE task BETWEEN ?1 AND ?2 ORDER BY task, dep",
+        )?;
+        for row in s.query_map([lo, hi], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, u32>(1)?)))? {
+            let (t, v) = row?;
+            deps.entry(t).or_default().push(TaskId(v));
+        }
+        let mut s = conn.prepare_cached(
+            "SELECT task, text FROM task_notes WHERE task BETWEEN ?1 AND ?2 ORDER BY id",
+        )?;
+        for row in s.query_map([lo, hi], |r| {
+            Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?))
+        })? {
+            let (t, v) = row?;
+            notes.entry(t).or_default().push(v);
+        }
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, title, body, priority, status, assignee, blocked_reason, attempts, created_ms, updated_ms
+         FROM tasks WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+    )?;
+    let mut out = Vec::with_capacity(ids.len());
+    let rows = stmt.query_map([lo, hi], |r| {
+        let id: u32 = r.get(0)?;
+        Ok((
+            id,
+            Task {
+                id: TaskId(id),
+                title: r.get(1)?,
+                body: r.get(2)?,
+                priority: parse_col(r.get(3)?, "priority")?,
+                status: parse_col(r.get(4)?, "status")?,
+                assignee: r.get(5)?,
+                blocked_reason: r.get(6)?,
+                attempts: r.get(7)?,
+                notes: Vec::new(),
+                skills: Vec::new(),
+                deps: Vec::new(),
+                created_ms: r.get(8)?,
+                updated_ms: r.get(9)?,
+            },
+        ))
+    })?;
+    for row in rows {
+        let (id, mut t) = row?;
+        if !wanted.contains(&id) {
+            continue;
+        }
+        t.skills = skills.remove(&id).unwrap_or_default();
+        t.deps = deps.remove(&id).unwrap_or_default();
+        t.notes = notes.remove(&id).unwrap_or_default();
+        out.push(t);
+    }
+    Ok(out)
+}
+
+fn open_deps(conn: &Connection, id: TaskId) -> StoreResult<Vec<TaskId>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.dep FROM task_deps d JOIN tasks t ON t.id = d.dep WHERE d.task = ?1 AND t.status != 'COMPLETED' ORDER BY d.dep",
+    )?;
+    let rows = stmt.query_map([id.0], |r| r.get::<_, u32>(0))?;
+    Ok(rows.map(|r| r.map(TaskId)).collect::<Result<_, _>>()?)
+}
+
+fn dep_graph(conn: &Connection) -> StoreResult<BTreeMap<TaskId, Vec<TaskId>>> {
+    let mut stmt = conn.prepare("SELECT task, dep FROM task_deps")?;
+    let mut g: BTreeMap<TaskId, Vec<TaskId>> = BTreeMap::new();
+    for row in stmt.query_map([], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, u32>(1)?)))? {
+        let (t, d) = row?;
+        g.entry(TaskId(t)).or_default().push(TaskId(d));
+    }
+    Ok(g)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new(title: &str) -> NewTask {
+        NewTask {
+            title: title.into(),
+            ..NewTask::default()
+        }
+    }
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("state.db")).unwrap();
+        (dir, s)
+    }
+
+    #[test]
+    fn ids_are_dense_and_never_reused() {
+        let (_d, mut s) = store();
+        let (a, _) = s.add_tasks(&[new("a"), new("b")], "user").unwrap();
+        assert_eq!(
+            a.iter().map(|t| t.id.to_string()).collect::<Vec<_>>(),
+            ["T-001", "T-002"]
+        );
+        // A failed batch allocates nothing.
+        assert!(s.add_tasks(&[new("c"), new("")], "user").is_err());
+        let (c, _) = s.add_tasks(&[new("c")], "user").unwrap();
+        assert_eq!(c[0].id, TaskId(3));
+    }
+
+    #[test]
+    fn lifecycle_and_journal() {
+        let (_d, mut s) = store();
+        let (t, _) = s.add_tasks(&[new("a")], "user").unwrap();
+        let id = t[0].id;
+        let e = s
+            .set_status(id, Status::Completed, "claude", StatusChange::default())
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("cannot go from PENDING to COMPLETED"),
+            "{e}"
+        );
+        let ch = StatusChange {
+            assignee: Some("claude".into()),
+            ..Default::default()
+        };
+        assert!(matches!(
+            s.set_status(id, Status::InProgress, "baton", ch).unwrap(),
+            Outcome::Changed(..)
+        ));
+        let done = StatusChange {
+            note: Some("tests pass".into()),
+            ..Default::default()
+        };
+        let Outcome::Changed(t, _) = s
+            .set_status(id, Status::Completed, "claude", done.clone())
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(t.attempts, 1);
+        assert_eq!(t.notes, ["tests pass"]);
+        assert!(matches!(
+            s.set_status(id, Status::Completed, "claude", done).unwrap(),
+            Outcome::Unchanged(_)
+        ));
+        let actions: Vec<String> = s
+            .journal_since(0, 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+        assert_eq!(actions, ["task-add", "task-start", "task-done"]);
+    }
+
+    #[test]
+    fn deps_block_start_and_cycles_are_refused() {
+        let (_d, mut s) = store();
+        s.add_tasks(&[new("a")], "u").unwrap();
+        let b = NewTask {
+            deps: vec![TaskId(1)],
+            ..new("b")
+        };
+        s.add_tasks(&[b], "u").unwrap();
+        let e = s
+            .set_status(TaskId(2), Status::InProgress, "u", StatusChange::default())
+            .unwrap_err();
+        assert!(e.to_string().contains("depends on T-001"), "{e}");
+        let edit = TaskEdit {
+            add_deps: vec![TaskId(2)],
+            ..Default::default()
+        };
+        let e = s.edit(TaskId(1), &edit, "u").unwrap_err();
+        assert!(e.to_string().contains("T-001 → T-002 → T-001"), "{e}");
+        let bad = NewTask {
+            deps: vec![TaskId(99)],
+            ..new("c")
+        };
+        assert!(
+            s.add_tasks(&[bad], "u")
+                .unwrap_err()
+                .to_string()
+                .contains("T-099 does not exist")
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_sqlite_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.db");
+        std::fs::write(&p, b"hello, this is not a database at all").unwrap();
+        let before = std::fs::read(&p).unwrap();
+        assert!(matches!(
+            Store::open(&p),
+            Err(StoreError::NotADatabase { .. })
+        ));
+        assert_eq!(std::fs::read(&p).unwrap(), before);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.db");
+        drop(Store::open(&p).unwrap());
+        {
+            let c = Connection::open(&p).unwrap();
+            c.pragma_update(None, "user_version", 99).unwrap();
+        }
+        let e = Store::open(&p).err().unwrap();
+        assert!(e.to_string().contains("newer baton (schema 99"), "{e}");
+    }
+}
