@@ -123,7 +123,7 @@ pub fn detect(profile: &Profile, screen: &str) -> Detection {
 }
 
 fn first_match<'p>(patterns: &'p [Pattern], line: &str) -> Option<&'p Pattern> {
-    patterns.iter().find(|p| p.regex.is_match(line))
+    patterns.iter().find(|p| p.regex().is_match(line))
 }
 
 /// Returns what the lowest input line holds, unless it is empty or a placeholder.
@@ -132,7 +132,7 @@ fn input_text(profile: &Profile, lines: &[&str]) -> Option<String> {
         profile
             .input
             .iter()
-            .find_map(|p| p.regex.captures(line))
+            .find_map(|p| p.regex().captures(line))
             .map(|c| c.name("text").map_or("", |m| m.as_str()).trim().to_owned())
     })?;
     if text.is_empty() || profile.placeholders.iter().any(|p| p == &text) {
@@ -146,7 +146,7 @@ fn quota_hints(profile: &Profile, lines: &[&str]) -> Vec<QuotaHint> {
     let mut hints = Vec::new();
     for (idx, line) in lines.iter().enumerate() {
         for p in &profile.quota {
-            let Some(c) = p.regex.captures(line) else {
+            let Some(c) = p.regex().captures(line) else {
                 continue;
             };
             let num = |name: &str| c.name(name).and_then(|m| m.as_str().parse::<f64>().ok());

@@ -154,13 +154,67 @@ pub struct PatternsSpec {
     pub placeholders: Option<Vec<String>>,
 }
 
-/// A compiled pattern with its source text.
+/// A pattern with its source text, checked when the profile loads and compiled on first use:
+/// commands that never read a screen (the task commands agents run) do not pay for compiling
+/// a hundred regexes.
 #[derive(Clone, Debug)]
 pub struct Pattern {
     /// The source as written in the profile.
     pub source: String,
-    /// The compiled regex.
-    pub regex: Regex,
+    /// Names of its capture groups.
+    pub groups: Vec<String>,
+    compiled: std::sync::OnceLock<Regex>,
+}
+
+impl Pattern {
+    /// Checks the syntax of `source` and returns the pattern, not yet compiled.
+    pub fn new(source: &str) -> Result<Pattern, String> {
+        let hir = regex_syntax::Parser::new()
+            .parse(source)
+            .map_err(|e| e.to_string())?;
+        let mut groups = Vec::new();
+        collect_groups(&hir, &mut groups);
+        Ok(Pattern {
+            source: source.to_owned(),
+            groups,
+            compiled: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// Returns the compiled regex. A pattern that parses but exceeds the regex size limit
+    /// matches nothing (`baton doctor` reports it).
+    pub fn regex(&self) -> &Regex {
+        self.compiled.get_or_init(|| {
+            Regex::new(&self.source)
+                .unwrap_or_else(|_| Regex::new(r"[^\s\S]").expect("a regex that matches nothing"))
+        })
+    }
+
+    /// Compiles the pattern now, returning the error if it cannot be.
+    pub fn compile(&self) -> Result<(), String> {
+        Regex::new(&self.source)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
+fn collect_groups(hir: &regex_syntax::hir::Hir, out: &mut Vec<String>) {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Capture(c) => {
+            if let Some(n) = &c.name {
+                out.push(n.to_string());
+            }
+            collect_groups(&c.sub, out);
+        }
+        HirKind::Repetition(r) => collect_groups(&r.sub, out),
+        HirKind::Concat(v) | HirKind::Alternation(v) => {
+            for h in v {
+                collect_groups(h, out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Submission settings of a resolved profile.
@@ -311,12 +365,7 @@ impl ProfileSpec {
                     .flatten()
                     .enumerate()
                     .map(|(i, src)| {
-                        Regex::new(src)
-                            .map(|regex| Pattern {
-                                source: src.clone(),
-                                regex,
-                            })
-                            .map_err(|e| err(&format!("patterns.{field}[{i}]"), e.to_string()))
+                        Pattern::new(src).map_err(|e| err(&format!("patterns.{field}[{i}]"), e))
                     })
                     .collect()
             };
@@ -342,8 +391,7 @@ impl ProfileSpec {
         }
         let quota = compile("quota", &p.quota)?;
         for (i, q) in quota.iter().enumerate() {
-            let names: Vec<_> = q.regex.capture_names().flatten().collect();
-            let has = |n: &str| names.contains(&n);
+            let has = |n: &str| q.groups.iter().any(|g| g == n);
             if !(has("pct") || has("left") || (has("remaining") && has("total"))) {
                 return Err(err(
                     &format!("patterns.quota[{i}]"),
@@ -355,7 +403,7 @@ impl ProfileSpec {
         }
         let input = compile("input", &p.input)?;
         for (i, q) in input.iter().enumerate() {
-            if !q.regex.capture_names().flatten().any(|n| n == "text") {
+            if !q.groups.iter().any(|n| n == "text") {
                 return Err(err(
                     &format!("patterns.input[{i}]"),
                     "needs a named group `text` (what the box holds)".to_owned(),
@@ -379,6 +427,28 @@ impl ProfileSpec {
 }
 
 impl Profile {
+    /// Compiles every pattern now; returns the first that cannot be, with its field.
+    pub fn compile_all(&self) -> Result<(), ProfileError> {
+        let lists = self
+            .states
+            .iter()
+            .map(|(s, p)| (s.as_str().replace('-', "_"), p))
+            .chain([
+                ("quota".to_owned(), &self.quota),
+                ("input".to_owned(), &self.input),
+            ]);
+        for (field, list) in lists {
+            for (i, p) in list.iter().enumerate() {
+                p.compile().map_err(|message| ProfileError {
+                    profile: self.name.clone(),
+                    field: format!("patterns.{field}[{i}]"),
+                    message,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
     /// Returns the patterns of one state.
     pub fn patterns(&self, state: AgentState) -> &[Pattern] {
         self.states.get(&state).map(Vec::as_slice).unwrap_or(&[])

@@ -33,7 +33,6 @@ use crate::store::JournalEntry;
 use crate::store::Outcome;
 use crate::store::StatusChange;
 use crate::store::Store;
-use crate::store::TaskFilter;
 
 /// The largest memory file baton reads; a larger one is left alone, with an error.
 pub const MAX_MEMORY_FILE: u64 = 4 * 1024 * 1024;
@@ -50,6 +49,32 @@ const OPEN_SHOWN: usize = 300;
 
 /// Log lines shown in the completion log.
 const LOG_SHOWN: usize = 50;
+
+/// How long the file must have been left alone before baton replaces it.
+const QUIET: std::time::Duration = std::time::Duration::from_millis(150);
+
+/// The store key holding the identity of the file baton last wrote.
+const WRITTEN_KEY: &str = "memory.written";
+
+/// Returns the file's identity (inode, modification time, size): equal identities mean
+/// nobody wrote the file in between.
+fn file_identity(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some(format!(
+        "{}:{}.{}:{}",
+        m.ino(),
+        m.mtime(),
+        m.mtime_nsec(),
+        m.len()
+    ))
+}
+
+/// Returns how long ago the file was last modified.
+fn modified_ago(path: &Path) -> Option<std::time::Duration> {
+    let m = std::fs::metadata(path).ok()?.modified().ok()?;
+    std::time::SystemTime::now().duration_since(m).ok()
+}
 
 /// Who the journal says acted for edits read from the file.
 pub const MEMORY_ACTOR: &str = "memory-file";
@@ -85,7 +110,7 @@ pub fn sync(project: &Project, store: &mut Store, _actor: &str) -> CliResult<Syn
     let mut report = SyncReport::default();
     let mut journal = Vec::new();
     let result = (|| {
-        for _ in 0..20 {
+        for _ in 0..40 {
             let text = read_text(&path)?;
             ingest(&path, &text, store, &mut report, &mut journal)?;
             let inner = memory::render(&view(store)?);
@@ -97,14 +122,28 @@ pub fn sync(project: &Project, store: &mut Store, _actor: &str) -> CliResult<Syn
                     .map_err(|e| CliError::user(e.to_string()))?;
                 return Ok(());
             }
-            // Someone wrote since we read: read their version first.
+            // Someone wrote since we read: read their version first. An editor that writes in
+            // place (truncate, then write) may be half-way: give a fresh file a quiet moment.
             if read_text(&path)? != text {
+                continue;
+            }
+            let ours = store.meta(WRITTEN_KEY).ok().flatten() == file_identity(&path);
+            if !ours
+                && let Some(age) = modified_ago(&path)
+                && age < QUIET
+            {
+                std::thread::sleep(QUIET - age);
                 continue;
             }
             write_atomically(&path, new_text.as_bytes())?;
             store
                 .set_meta(RENDERED_KEY, &inner)
                 .map_err(|e| CliError::user(e.to_string()))?;
+            if let Some(id) = file_identity(&path) {
+                store
+                    .set_meta(WRITTEN_KEY, &id)
+                    .map_err(|e| CliError::user(e.to_string()))?;
+            }
             report.wrote = true;
             return Ok(());
         }
@@ -251,15 +290,7 @@ fn reject(
 /// Builds what the region shows: every open task, the newest closed ones, the newest log lines.
 fn view(store: &Store) -> CliResult<View> {
     let e = |e: crate::store::StoreError| CliError::user(e.to_string());
-    let mut open = store
-        .tasks(&TaskFilter {
-            statuses: vec![Status::Pending, Status::InProgress, Status::Blocked],
-            assignee: None,
-        })
-        .map_err(e)?;
-    let open_total = open.len();
-    open.sort_by_key(|t| (t.status == Status::Pending, t.priority, t.id));
-    open.truncate(OPEN_SHOWN);
+    let (open, open_total) = store.open_for_view(OPEN_SHOWN).map_err(e)?;
     let closed_ids = store.recent_closed(CLOSED_SHOWN).map_err(e)?;
     let closed_total = store
         .counts()

@@ -474,6 +474,26 @@ impl Store {
         load_tasks(&self.conn, &ids)
     }
 
+    /// Returns the open tasks to show first — IN_PROGRESS and BLOCKED, then PENDING by
+    /// priority and ID — at most `limit`, and how many open tasks there are in all.
+    pub fn open_for_view(&self, limit: usize) -> StoreResult<(Vec<Task>, usize)> {
+        let ids: Vec<u32> = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT id FROM tasks WHERE status IN ('PENDING', 'IN_PROGRESS', 'BLOCKED')
+                 ORDER BY status = 'PENDING', CASE priority WHEN 'HIGH' THEN 0 WHEN 'MED' THEN 1 ELSE 2 END, id
+                 LIMIT ?1",
+            )?;
+            stmt.query_map([limit as i64], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let total: usize = self.conn.query_row(
+            "SELECT COUNT(*) FROM tasks WHERE status IN ('PENDING', 'IN_PROGRESS', 'BLOCKED')",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as usize;
+        Ok((load_tasks(&self.conn, &ids)?, total))
+    }
+
     /// Returns the `limit` most recently closed (COMPLETED or CANCELLED) tasks.
     pub fn recent_closed(&self, limit: usize) -> StoreResult<Vec<Task>> {
         let ids: Vec<u32> = {
@@ -483,11 +503,7 @@ impl Store {
             stmt.query_map([limit as i64], |r| r.get(0))?
                 .collect::<Result<_, _>>()?
         };
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.push(load_task(&self.conn, TaskId(id))?);
-        }
-        Ok(out)
+        load_tasks(&self.conn, &ids)
     }
 
     /// Counts tasks by status.
@@ -890,40 +906,36 @@ fn load_task(conn: &Connection, id: TaskId) -> StoreResult<Task> {
         .ok_or(StoreError::NoTask(id))
 }
 
-/// Loads tasks by ID with three queries in all (tasks, skills, deps, notes by range).
+/// Loads tasks by ID (in ID order) with four queries in all.
 fn load_tasks(conn: &Connection, ids: &[u32]) -> StoreResult<Vec<Task>> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let (lo, hi) = (
-        ids.iter().min().copied().unwrap_or(0),
-        ids.iter().max().copied().unwrap_or(0),
-    );
-    let wanted: std::collections::BTreeSet<u32> = ids.iter().copied().collect();
+    let list = serde_json::to_string(ids).unwrap_or_else(|_| "[]".into());
     let mut skills: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     let mut deps: BTreeMap<u32, Vec<TaskId>> = BTreeMap::new();
     let mut notes: BTreeMap<u32, Vec<String>> = BTreeMap::new();
     {
         let mut s = conn.prepare_cached(
-            "SELECT task, skill FROM task_skills WHERE task BETWEEN ?1 AND ?2 ORDER BY task, skill",
+            "SELECT task, skill FROM task_skills WHERE task IN (SELECT value FROM json_each(?1)) ORDER BY task, skill",
         )?;
-        for row in s.query_map([lo, hi], |r| {
+        for row in s.query_map([&list], |r| {
             Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?))
         })? {
             let (t, v) = row?;
             skills.entry(t).or_default().push(v);
         }
         let mut s = conn.prepare_cached(
-            "SELECT task, dep FROM task_deps WHERE task BETWEEN ?1 AND ?2 ORDER BY task, dep",
+            "SELECT task, dep FROM task_deps WHERE task IN (SELECT value FROM json_each(?1)) ORDER BY task, dep",
         )?;
-        for row in s.query_map([lo, hi], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, u32>(1)?)))? {
+        for row in s.query_map([&list], |r| Ok((r.get::<_, u32>(0)?, r.get::<_, u32>(1)?)))? {
             let (t, v) = row?;
             deps.entry(t).or_default().push(TaskId(v));
         }
         let mut s = conn.prepare_cached(
-            "SELECT task, text FROM task_notes WHERE task BETWEEN ?1 AND ?2 ORDER BY id",
+            "SELECT task, text FROM task_notes WHERE task IN (SELECT value FROM json_each(?1)) ORDER BY id",
         )?;
-        for row in s.query_map([lo, hi], |r| {
+        for row in s.query_map([&list], |r| {
             Ok((r.get::<_, u32>(0)?, r.get::<_, String>(1)?))
         })? {
             let (t, v) = row?;
@@ -932,38 +944,31 @@ fn load_tasks(conn: &Connection, ids: &[u32]) -> StoreResult<Vec<Task>> {
     }
     let mut stmt = conn.prepare_cached(
         "SELECT id, title, body, priority, status, assignee, blocked_reason, attempts, created_ms, updated_ms
-         FROM tasks WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
+         FROM tasks WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id",
     )?;
-    let mut out = Vec::with_capacity(ids.len());
-    let rows = stmt.query_map([lo, hi], |r| {
-        let id: u32 = r.get(0)?;
-        Ok((
-            id,
-            Task {
-                id: TaskId(id),
-                title: r.get(1)?,
-                body: r.get(2)?,
-                priority: parse_col(r.get(3)?, "priority")?,
-                status: parse_col(r.get(4)?, "status")?,
-                assignee: r.get(5)?,
-                blocked_reason: r.get(6)?,
-                attempts: r.get(7)?,
-                notes: Vec::new(),
-                skills: Vec::new(),
-                deps: Vec::new(),
-                created_ms: r.get(8)?,
-                updated_ms: r.get(9)?,
-            },
-        ))
+    let rows = stmt.query_map([&list], |r| {
+        Ok(Task {
+            id: TaskId(r.get(0)?),
+            title: r.get(1)?,
+            body: r.get(2)?,
+            priority: parse_col(r.get(3)?, "priority")?,
+            status: parse_col(r.get(4)?, "status")?,
+            assignee: r.get(5)?,
+            blocked_reason: r.get(6)?,
+            attempts: r.get(7)?,
+            notes: Vec::new(),
+            skills: Vec::new(),
+            deps: Vec::new(),
+            created_ms: r.get(8)?,
+            updated_ms: r.get(9)?,
+        })
     })?;
+    let mut out = Vec::with_capacity(ids.len());
     for row in rows {
-        let (id, mut t) = row?;
-        if !wanted.contains(&id) {
-            continue;
-        }
-        t.skills = skills.remove(&id).unwrap_or_default();
-        t.deps = deps.remove(&id).unwrap_or_default();
-        t.notes = notes.remove(&id).unwrap_or_default();
+        let mut t = row?;
+        t.skills = skills.remove(&t.id.0).unwrap_or_default();
+        t.deps = deps.remove(&t.id.0).unwrap_or_default();
+        t.notes = notes.remove(&t.id.0).unwrap_or_default();
         out.push(t);
     }
     Ok(out)

@@ -82,7 +82,10 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
     for name in builtin_names() {
         let r = builtin_spec(name).map(|s| s.resolve(name));
         checks.push(match r {
-            Some(Ok(_)) => check(format!("profile {name}"), true, "built-in, valid", None),
+            Some(Ok(p)) => match p.compile_all() {
+                Ok(()) => check(format!("profile {name}"), true, "built-in, valid", None),
+                Err(e) => check(format!("profile {name}"), false, e.to_string(), None),
+            },
             Some(Err(e)) => check(format!("profile {name}"), false, e.to_string(), None),
             None => check(format!("profile {name}"), false, "missing", None),
         });

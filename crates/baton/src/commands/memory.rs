@@ -64,9 +64,9 @@ pub fn cmd_memory(dir: Option<&Path>, args: &MemoryArgs) -> CliResult<ExitCode> 
             let (tx, rx) = crossbeam_channel::unbounded();
             let watcher = crate::watch::watch_file(&path, Duration::from_millis(100), tx)
                 .map_err(|e| io_error(format!("cannot watch {}", path.display()), e))?;
-            println!("watching {} (Ctrl-C to stop)", path.display());
             let r = sync(&project, &mut store, "user")?;
             print_report(&r);
+            println!("watching {} (Ctrl-C to stop)", path.display());
             for () in rx.iter() {
                 match sync(&project, &mut store, "user") {
                     Ok(r) => print_report(&r),
