@@ -7,6 +7,7 @@
 pub mod config;
 pub mod delivery;
 pub mod detector;
+pub mod engine;
 pub mod import;
 pub mod memory;
 pub mod profile;

@@ -1,0 +1,1173 @@
+//! The orchestration engine: every rule of the workflow as a pure state machine.
+//!
+//! `Engine::step(now_ms, event) -> Vec<Action>`: no clock, no tmux, no files. The shell feeds
+//! it what happened (a screen read, a hook, a task changed in the store, a verify run ended, a
+//! timer tick) and carries out the actions it returns, committing task changes to the store
+//! before acting on them. Rules:
+//!
+//! - **Dispatch**: every available agent gets the best ready task at once — dependencies
+//!   COMPLETED, skills fitting, then priority, then age. No batch barrier.
+//! - **Delivery**: a prompt is pasted, then [`Delivery`] decides on Enter presses; a failed
+//!   delivery gets Ctrl-C and the prompt once more, then the task is requeued elsewhere and the
+//!   agent restarted.
+//! - **Completion**: the agent's own `baton task done` (a task change), a turn-end hook, or the
+//!   screen (ready again after working, and quiet for the profile's settle time). A turn that
+//!   ends unreported gets one nudge; the next one marks the task for review.
+//! - **Recovery**: no screen change for `stuck_after` → a reminder; after two more checks,
+//!   Ctrl-C and the prompt again; then the task goes to another agent. A dead agent is
+//!   restarted with backoff and its task requeued. A task that failed `max_attempts` times
+//!   needs a person.
+//! - **Quota**: an agent at or above `critical` gets no new task; one that hit its limit loses
+//!   its task to another agent.
+//! - **Verify waves**: when the tasks dispatched since the last verify are all closed, the
+//!   verify commands run; each failure becomes a fix task (skill `fix`), at most
+//!   `max_fix_cycles` per command.
+
+pub mod prompt;
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::delivery::Delivery;
+use crate::delivery::Step;
+use crate::detector::Detection;
+use crate::profile::AgentState;
+use crate::profile::Submit;
+use crate::task::NewTask;
+use crate::task::Priority;
+use crate::task::Status;
+use crate::task::Task;
+use crate::task::TaskId;
+
+/// What the engine knows of one agent from the configuration.
+#[derive(Clone, Debug)]
+pub struct AgentSpec {
+    /// The agent's name.
+    pub name: String,
+    /// Its skills.
+    pub skills: Vec<String>,
+    /// How many tasks it may hold at once (0: it gets none, as a lead that only leads).
+    pub max_tasks: u32,
+    /// Its profile's submission timings.
+    pub submit: Submit,
+}
+
+/// The engine's settings.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// No screen change for this long while working: a reminder.
+    pub stuck_after_ms: u64,
+    /// Failed attempts after which a task needs a person.
+    pub max_attempts: u32,
+    /// Quota % at which an agent gets no new task.
+    pub critical_percent: f64,
+    /// Verify commands run after each wave.
+    pub verify_commands: Vec<String>,
+    /// Fix tasks per failing verify command, at most.
+    pub max_fix_cycles: u32,
+    /// The prompt template.
+    pub template: String,
+    /// The memory file's name, for prompts.
+    pub memory_file: String,
+    /// First restart delay; doubles up to `restart_max_ms`.
+    pub restart_base_ms: u64,
+    /// Longest restart delay.
+    pub restart_max_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            stuck_after_ms: 10 * 60 * 1000,
+            max_attempts: 3,
+            critical_percent: 90.0,
+            verify_commands: Vec::new(),
+            max_fix_cycles: 3,
+            template: prompt::TEMPLATE_EN.to_owned(),
+            memory_file: "CLAUDE.md".to_owned(),
+            restart_base_ms: 1000,
+            restart_max_ms: 60_000,
+        }
+    }
+}
+
+/// A key the shell presses in an agent's pane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Key {
+    /// Enter.
+    Enter,
+    /// Ctrl-C.
+    CtrlC,
+    /// Escape.
+    Escape,
+}
+
+/// What happened, as the shell reports it.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// Time passed.
+    Tick,
+    /// An agent's screen was read; `hash` identifies its content.
+    Screen {
+        /// The agent.
+        agent: String,
+        /// What the detector made of it.
+        detection: Detection,
+        /// A hash of the screen text.
+        hash: u64,
+    },
+    /// The agent's CLI reported the end of a turn (Claude Stop hook, Codex notify).
+    TurnEnded {
+        /// The agent.
+        agent: String,
+    },
+    /// The agent's process is running (after a start).
+    AgentUp {
+        /// The agent.
+        agent: String,
+    },
+    /// The agent's process exited or its window closed.
+    AgentDied {
+        /// The agent.
+        agent: String,
+    },
+    /// A task appeared in the store.
+    TaskAdded(Task),
+    /// A task changed in the store outside the engine (CLI, memory file, lead).
+    TaskChanged(Task),
+    /// A verify command finished.
+    VerifyFinished {
+        /// The wave it verified.
+        wave: u64,
+        /// The command.
+        command: String,
+        /// Whether it passed.
+        ok: bool,
+        /// The end of its output when it failed.
+        excerpt: String,
+    },
+    /// A quota reading for an agent.
+    Quota {
+        /// The agent.
+        agent: String,
+        /// Percent of its session window used.
+        used_percent: f64,
+    },
+    /// Dispatch paused (true) or resumed (false).
+    Pause(bool),
+}
+
+/// What the shell must do. Task changes are committed to the store before anything else.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "kebab-case")]
+pub enum Action {
+    /// Start (or restart) the agent's process.
+    StartAgent {
+        /// The agent.
+        agent: String,
+    },
+    /// Commit: the task is IN_PROGRESS for the agent (one more attempt).
+    Assign {
+        /// The task.
+        task: TaskId,
+        /// The agent.
+        agent: String,
+    },
+    /// Paste text into the agent's prompt box (no Enter).
+    Paste {
+        /// The agent.
+        agent: String,
+        /// The text.
+        text: String,
+    },
+    /// Press a key in the agent's pane.
+    Press {
+        /// The agent.
+        agent: String,
+        /// The key.
+        key: Key,
+    },
+    /// Commit: the task goes back to PENDING.
+    Requeue {
+        /// The task.
+        task: TaskId,
+        /// Why.
+        reason: String,
+    },
+    /// Commit: the task is BLOCKED until a person looks at it.
+    NeedsHuman {
+        /// The task.
+        task: TaskId,
+        /// Why.
+        reason: String,
+    },
+    /// Commit: the task is COMPLETED although the agent never reported it; flag it for review.
+    CompleteForReview {
+        /// The task.
+        task: TaskId,
+        /// Why.
+        reason: String,
+    },
+    /// Commit: add a task (a fix task); the shell reports it back as `TaskAdded`.
+    AddTask {
+        /// The task.
+        task: NewTask,
+        /// Why.
+        reason: String,
+    },
+    /// Run the verify commands of a wave, in order; report each as `VerifyFinished`.
+    RunVerify {
+        /// The wave.
+        wave: u64,
+        /// The commands.
+        commands: Vec<String>,
+    },
+    /// Tell the person (desktop notification, bell).
+    Notify {
+        /// What kind (blocked, needs-input, dead, verify-failed, finished).
+        kind: String,
+        /// The message.
+        message: String,
+    },
+    /// Write a journal entry that changes no task.
+    Journal {
+        /// The agent concerned.
+        agent: Option<String>,
+        /// The task concerned.
+        task: Option<TaskId>,
+        /// What.
+        what: String,
+    },
+    /// Nothing more to do: every task is closed or waits for a person, and verify passed.
+    Finished {
+        /// One line.
+        summary: String,
+    },
+}
+
+#[derive(Clone, Debug)]
+struct TaskRt {
+    task: Task,
+    excluded: BTreeSet<String>,
+    open_deps: usize,
+    dependents: Vec<TaskId>,
+}
+
+#[derive(Clone, Debug)]
+struct Sending {
+    task: TaskId,
+    text: String,
+    delivery: Delivery,
+    hash_at_enter: u64,
+    retried: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Turn {
+    seen_working: bool,
+    ready_since: Option<u64>,
+    nudged: bool,
+    checks: u32,
+    interrupted: bool,
+}
+
+#[derive(Clone, Debug)]
+struct AgentRt {
+    spec: AgentSpec,
+    alive: bool,
+    detection: Option<Detection>,
+    hash: u64,
+    last_change_ms: u64,
+    tasks: Vec<TaskId>,
+    sending: Option<Sending>,
+    turn: Turn,
+    quota: Option<f64>,
+    limited: bool,
+    restarts: u32,
+    restart_at: Option<u64>,
+    notified_input: bool,
+}
+
+impl AgentRt {
+    fn state(&self) -> AgentState {
+        self.detection
+            .as_ref()
+            .map_or(AgentState::Unknown, |d| d.state)
+    }
+}
+
+/// The engine.
+pub struct Engine {
+    settings: Settings,
+    agents: BTreeMap<String, AgentRt>,
+    tasks: BTreeMap<TaskId, TaskRt>,
+    ready: BTreeSet<(Priority, TaskId)>,
+    paused: bool,
+    wave: u64,
+    wave_tasks: BTreeSet<TaskId>,
+    verifying: Option<(u64, usize, bool)>,
+    waiting_waves: Vec<u64>,
+    fix_cycles: BTreeMap<String, u32>,
+    last_verify_ok: bool,
+    finished: bool,
+    adds_due: usize,
+    waiting_on: BTreeMap<TaskId, Vec<TaskId>>,
+    wave_closed: usize,
+    all_skills: BTreeSet<String>,
+}
+
+impl Engine {
+    /// Creates an engine for these agents; tasks come in as `TaskAdded` events (on start-up,
+    /// the shell replays the store's tasks).
+    pub fn new(settings: Settings, agents: Vec<AgentSpec>) -> Engine {
+        let all_skills = agents
+            .iter()
+            .flat_map(|a| a.skills.iter().cloned())
+            .collect();
+        Engine {
+            settings,
+            agents: agents
+                .into_iter()
+                .map(|spec| {
+                    let name = spec.name.clone();
+                    (
+                        name,
+                        AgentRt {
+                            spec,
+                            alive: false,
+                            detection: None,
+                            hash: 0,
+                            last_change_ms: 0,
+                            tasks: Vec::new(),
+                            sending: None,
+                            turn: Turn::default(),
+                            quota: None,
+                            limited: false,
+                            restarts: 0,
+                            restart_at: None,
+                            notified_input: false,
+                        },
+                    )
+                })
+                .collect(),
+            tasks: BTreeMap::new(),
+            ready: BTreeSet::new(),
+            paused: false,
+            wave: 1,
+            wave_tasks: BTreeSet::new(),
+            verifying: None,
+            waiting_waves: Vec::new(),
+            fix_cycles: BTreeMap::new(),
+            last_verify_ok: true,
+            finished: false,
+            adds_due: 0,
+            waiting_on: BTreeMap::new(),
+            wave_closed: 0,
+            all_skills,
+        }
+    }
+
+    /// Returns a task as the engine sees it.
+    pub fn task(&self, id: TaskId) -> Option<&Task> {
+        self.tasks.get(&id).map(|t| &t.task)
+    }
+
+    /// Returns the tasks an agent holds.
+    pub fn agent_tasks(&self, agent: &str) -> &[TaskId] {
+        self.agents.get(agent).map_or(&[], |a| a.tasks.as_slice())
+    }
+
+    /// Returns true when `agent` could take `task` right now (used by the simulator's checks).
+    pub fn could_take(&self, agent: &str, task: TaskId) -> bool {
+        let (Some(a), Some(t)) = (self.agents.get(agent), self.tasks.get(&task)) else {
+            return false;
+        };
+        self.available(a) && self.fits(a, t)
+    }
+
+    /// Returns an agent that is free while a ready task fits it, if any: after every step
+    /// there should be none (the simulator asserts it).
+    pub fn idle_agent_with_work(&self) -> Option<(String, TaskId)> {
+        if self.paused {
+            return None;
+        }
+        for a in self.agents.values().filter(|a| self.available(a)) {
+            for (_, id) in &self.ready {
+                if self.tasks.get(id).is_some_and(|t| self.fits(a, t)) {
+                    return Some((a.spec.name.clone(), *id));
+                }
+            }
+        }
+        None
+    }
+
+    /// Returns the ready tasks, best first.
+    pub fn ready_tasks(&self) -> Vec<TaskId> {
+        self.ready.iter().map(|(_, id)| *id).collect()
+    }
+
+    /// Returns the agents' names.
+    pub fn agent_names(&self) -> Vec<String> {
+        self.agents.keys().cloned().collect()
+    }
+
+    /// Handles one event at time `now` (milliseconds, from any fixed origin).
+    pub fn step(&mut self, now: u64, event: Event) -> Vec<Action> {
+        let mut out = Vec::new();
+        match event {
+            Event::Tick => {}
+            Event::Screen {
+                agent,
+                detection,
+                hash,
+            } => self.on_screen(now, &agent, detection, hash, &mut out),
+            Event::TurnEnded { agent } => self.turn_ended(&agent, &mut out),
+            Event::AgentUp { agent } => {
+                if let Some(a) = self.agents.get_mut(&agent) {
+                    a.alive = true;
+                    a.restart_at = None;
+                    a.last_change_ms = now;
+                    a.detection = None;
+                }
+            }
+            Event::AgentDied { agent } => self.agent_died(now, &agent, &mut out),
+            Event::TaskAdded(task) => {
+                self.adds_due = self.adds_due.saturating_sub(1);
+                self.add_task(task);
+            }
+            Event::TaskChanged(task) => self.task_changed(task, &mut out),
+            Event::VerifyFinished {
+                wave,
+                command,
+                ok,
+                excerpt,
+            } => self.verify_finished(wave, &command, ok, &excerpt, &mut out),
+            Event::Quota {
+                agent,
+                used_percent,
+            } => {
+                if let Some(a) = self.agents.get_mut(&agent) {
+                    a.quota = Some(used_percent);
+                    if used_percent < self.settings.critical_percent {
+                        a.limited = false;
+                    }
+                }
+            }
+            Event::Pause(p) => self.paused = p,
+        }
+        self.timers(now, &mut out);
+        self.dispatch(now, &mut out);
+        self.check_waves(&mut out);
+        self.check_finished(&mut out);
+        out
+    }
+
+    fn add_task(&mut self, task: Task) {
+        let id = task.id;
+        let open_deps = task
+            .deps
+            .iter()
+            .filter(|d| {
+                self.tasks
+                    .get(d)
+                    .is_none_or(|t| t.task.status != Status::Completed)
+            })
+            .count();
+        for d in &task.deps {
+            match self.tasks.get_mut(d) {
+                Some(dep) => dep.dependents.push(id),
+                // Not known yet: it finds its dependents when it arrives.
+                None => self.waiting_on.entry(*d).or_default().push(id),
+            }
+        }
+        let dependents = self.waiting_on.remove(&id).unwrap_or_default();
+        let status = task.status;
+        let assignee = task.assignee.clone();
+        self.tasks.insert(
+            id,
+            TaskRt {
+                task,
+                excluded: BTreeSet::new(),
+                open_deps,
+                dependents,
+            },
+        );
+        if status == Status::InProgress
+            && let Some(agent) = assignee
+            && let Some(a) = self.agents.get_mut(&agent)
+            && !a.tasks.contains(&id)
+        {
+            // Resumed after a restart: the agent may still be working on it.
+            a.tasks.push(id);
+            a.turn = Turn {
+                seen_working: true,
+                ..Turn::default()
+            };
+        }
+        self.finished = false;
+        self.refresh_ready(id);
+    }
+
+    fn refresh_ready(&mut self, id: TaskId) {
+        let Some(t) = self.tasks.get(&id) else { return };
+        let key = (t.task.priority, id);
+        if t.task.status == Status::Pending && t.open_deps == 0 {
+            self.ready.insert(key);
+        } else {
+            self.ready.remove(&key);
+        }
+    }
+
+    fn set_status(&mut self, id: TaskId, status: Status) {
+        let Some(t) = self.tasks.get_mut(&id) else {
+            return;
+        };
+        let was = t.task.status;
+        t.task.status = status;
+        if (status.is_final() || status == Status::Blocked) && self.wave_tasks.remove(&id) {
+            self.wave_closed += 1;
+        }
+        if status == Status::Completed && was != Status::Completed {
+            for d in t.dependents.clone() {
+                if let Some(dt) = self.tasks.get_mut(&d) {
+                    dt.open_deps = dt.open_deps.saturating_sub(1);
+                }
+                self.refresh_ready(d);
+            }
+        }
+        self.refresh_ready(id);
+    }
+
+    fn release(&mut self, agent: &str, task: TaskId) {
+        if let Some(a) = self.agents.get_mut(agent) {
+            a.tasks.retain(|t| *t != task);
+            if a.sending.as_ref().is_some_and(|s| s.task == task) {
+                a.sending = None;
+            }
+            if a.tasks.is_empty() {
+                a.turn = Turn::default();
+            }
+        }
+    }
+
+    fn holder(&self, task: TaskId) -> Option<String> {
+        self.agents
+            .iter()
+            .find(|(_, a)| a.tasks.contains(&task))
+            .map(|(n, _)| n.clone())
+    }
+
+    fn task_changed(&mut self, task: Task, out: &mut Vec<Action>) {
+        let id = task.id;
+        if !self.tasks.contains_key(&id) {
+            self.add_task(task);
+            return;
+        }
+        let status = task.status;
+        let holder = self.holder(id);
+        if let Some(t) = self.tasks.get_mut(&id) {
+            t.task.assignee = task.assignee.clone();
+            t.task.attempts = task.attempts;
+            t.task.blocked_reason = task.blocked_reason.clone();
+            t.task.priority = task.priority;
+        }
+        // Priority may have changed: re-key.
+        self.ready.retain(|(_, t)| *t != id);
+        self.set_status(id, status);
+        if status != Status::InProgress
+            && let Some(agent) = &holder
+        {
+            self.release(agent, id);
+            if let Some(a) = self.agents.get_mut(agent) {
+                a.restarts = 0;
+            }
+        }
+        if status == Status::Blocked {
+            let reason = task.blocked_reason.clone().unwrap_or_default();
+            let lower = reason.to_lowercase();
+            if [
+                "credit",
+                "quota",
+                "usage limit",
+                "rate limit",
+                "limit reached",
+            ]
+            .iter()
+            .any(|w| lower.contains(w))
+            {
+                if let (Some(agent), Some(t)) = (&holder, self.tasks.get_mut(&id)) {
+                    t.excluded.insert(agent.clone());
+                }
+                if let Some(agent) = &holder
+                    && let Some(a) = self.agents.get_mut(agent)
+                {
+                    a.limited = true;
+                }
+                out.push(Action::Requeue {
+                    task: id,
+                    reason: format!("blocked for {reason}: given to another agent"),
+                });
+                self.set_status(id, Status::Pending);
+            } else {
+                out.push(Action::Notify {
+                    kind: "blocked".into(),
+                    message: format!("{id} is BLOCKED: {reason}"),
+                });
+            }
+        }
+    }
+
+    fn on_screen(
+        &mut self,
+        now: u64,
+        agent: &str,
+        detection: Detection,
+        hash: u64,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(a) = self.agents.get_mut(agent) else {
+            return;
+        };
+        if hash != a.hash {
+            a.hash = hash;
+            a.last_change_ms = now;
+            a.turn.checks = 0;
+        }
+        let state = detection.state;
+        a.detection = Some(detection);
+        if !a.alive && state != AgentState::Unknown {
+            a.alive = true;
+        }
+        if state != AgentState::NeedsInput {
+            a.notified_input = false;
+        }
+        if state.is_ready() && a.tasks.is_empty() {
+            a.limited = a.limited && a.quota.is_some_and(|q| q >= self.settings.critical_percent);
+        }
+        if a.sending.is_some() {
+            self.observe_delivery(now, agent, out);
+            return;
+        }
+        let Some(a) = self.agents.get_mut(agent) else {
+            return;
+        };
+        let Some(&task) = a.tasks.first() else { return };
+        match state {
+            AgentState::Working => {
+                a.turn.seen_working = true;
+                a.turn.ready_since = None;
+            }
+            s if s.is_ready() && a.turn.seen_working => {
+                a.turn.ready_since.get_or_insert(now);
+            }
+            AgentState::NeedsInput if !a.notified_input => {
+                a.notified_input = true;
+                out.push(Action::Notify {
+                    kind: "needs-input".into(),
+                    message: format!(
+                        "{agent} waits for a person (a dialog is open) while on {task}"
+                    ),
+                });
+            }
+            AgentState::RateLimited | AgentState::Error => {
+                a.limited = state == AgentState::RateLimited;
+                let why = if state == AgentState::RateLimited {
+                    "usage limit reached"
+                } else {
+                    "the agent shows an error"
+                };
+                self.take_back(agent, task, why, true, out);
+            }
+            _ => {}
+        }
+    }
+
+    fn observe_delivery(&mut self, now: u64, agent: &str, out: &mut Vec<Action>) {
+        let Some(a) = self.agents.get_mut(agent) else {
+            return;
+        };
+        let Some(s) = a.sending.as_mut() else { return };
+        let Some(d) = a.detection.clone() else { return };
+        match s.delivery.observe(now, &d, a.hash != s.hash_at_enter) {
+            Step::Wait => {}
+            Step::PressEnter => {
+                s.hash_at_enter = a.hash;
+                out.push(Action::Press {
+                    agent: agent.to_owned(),
+                    key: Key::Enter,
+                });
+            }
+            Step::Delivered { state, enters } => {
+                let task = s.task;
+                a.sending = None;
+                a.last_change_ms = now;
+                a.turn = Turn {
+                    seen_working: state == AgentState::Working,
+                    ..Turn::default()
+                };
+                out.push(Action::Journal {
+                    agent: Some(agent.to_owned()),
+                    task: Some(task),
+                    what: format!("prompt delivered (Enter ×{enters}, {state})"),
+                });
+                if matches!(state, AgentState::RateLimited | AgentState::Error) {
+                    a.limited = state == AgentState::RateLimited;
+                    self.take_back(agent, task, "the agent refused the prompt", true, out);
+                }
+            }
+            Step::Failed { reason, .. } => {
+                let task = s.task;
+                if !s.retried {
+                    s.retried = true;
+                    s.delivery = Delivery::after_paste(&a.spec.submit, now);
+                    let text = s.text.clone();
+                    out.push(Action::Press {
+                        agent: agent.to_owned(),
+                        key: Key::CtrlC,
+                    });
+                    out.push(Action::Paste {
+                        agent: agent.to_owned(),
+                        text,
+                    });
+                    out.push(Action::Journal {
+                        agent: Some(agent.to_owned()),
+                        task: Some(task),
+                        what: format!("delivery failed ({reason}): Ctrl-C and the prompt again"),
+                    });
+                } else {
+                    a.sending = None;
+                    self.take_back(
+                        agent,
+                        task,
+                        &format!("agent unresponsive: {reason}"),
+                        true,
+                        out,
+                    );
+                    self.schedule_restart(now, agent, out);
+                }
+            }
+        }
+    }
+
+    /// Takes a task back from an agent and puts it back in the queue (elsewhere when `exclude`).
+    fn take_back(
+        &mut self,
+        agent: &str,
+        task: TaskId,
+        why: &str,
+        exclude: bool,
+        out: &mut Vec<Action>,
+    ) {
+        self.release(agent, task);
+        let max = self.settings.max_attempts;
+        let Some(t) = self.tasks.get_mut(&task) else {
+            return;
+        };
+        if exclude {
+            t.excluded.insert(agent.to_owned());
+        }
+        if t.task.attempts >= max {
+            out.push(Action::NeedsHuman {
+                task,
+                reason: format!("failed {} times (last: {why})", t.task.attempts),
+            });
+            out.push(Action::Notify {
+                kind: "blocked".into(),
+                message: format!("{task} needs a person: {why}"),
+            });
+            t.task.blocked_reason = Some(why.to_owned());
+            self.set_status(task, Status::Blocked);
+        } else {
+            out.push(Action::Requeue {
+                task,
+                reason: format!("{agent}: {why}"),
+            });
+            self.set_status(task, Status::Pending);
+        }
+    }
+
+    fn schedule_restart(&mut self, now: u64, agent: &str, out: &mut Vec<Action>) {
+        let (base, max) = (self.settings.restart_base_ms, self.settings.restart_max_ms);
+        let Some(a) = self.agents.get_mut(agent) else {
+            return;
+        };
+        a.alive = false;
+        a.detection = None;
+        let delay = base.saturating_mul(1u64 << a.restarts.min(16)).min(max);
+        a.restarts += 1;
+        a.restart_at = Some(now + delay);
+        out.push(Action::Journal {
+            agent: Some(agent.to_owned()),
+            task: None,
+            what: format!("restart in {} ms (restart #{})", delay, a.restarts),
+        });
+    }
+
+    fn agent_died(&mut self, now: u64, agent: &str, out: &mut Vec<Action>) {
+        let Some(a) = self.agents.get_mut(agent) else {
+            return;
+        };
+        let tasks = std::mem::take(&mut a.tasks);
+        a.sending = None;
+        a.turn = Turn::default();
+        out.push(Action::Notify {
+            kind: "dead".into(),
+            message: format!("{agent} exited"),
+        });
+        for t in tasks {
+            self.take_back(agent, t, "the agent died", false, out);
+        }
+        self.schedule_restart(now, agent, out);
+    }
+
+    fn turn_ended(&mut self, agent: &str, out: &mut Vec<Action>) {
+        let Some(a) = self.agents.get_mut(agent) else {
+            return;
+        };
+        if a.sending.is_some() {
+            return;
+        }
+        let Some(&task) = a.tasks.first() else { return };
+        a.turn.ready_since = None;
+        a.turn.seen_working = false;
+        if !a.turn.nudged {
+            a.turn.nudged = true;
+            if let Some(t) = self.tasks.get(&task) {
+                out.push(Action::Paste {
+                    agent: agent.to_owned(),
+                    text: prompt::short(prompt::NUDGE_EN, &t.task),
+                });
+                out.push(Action::Press {
+                    agent: agent.to_owned(),
+                    key: Key::Enter,
+                });
+            }
+        } else {
+            self.release(agent, task);
+            out.push(Action::CompleteForReview {
+                task,
+                reason: format!("{agent} ended two turns without reporting it"),
+            });
+            self.set_status(task, Status::Completed);
+        }
+    }
+
+    fn timers(&mut self, now: u64, out: &mut Vec<Action>) {
+        let names: Vec<String> = self.agents.keys().cloned().collect();
+        for name in names {
+            let Some(a) = self.agents.get_mut(&name) else {
+                continue;
+            };
+            if !a.alive {
+                if a.restart_at.is_some_and(|t| t <= now) {
+                    a.restart_at = None;
+                    out.push(Action::StartAgent {
+                        agent: name.clone(),
+                    });
+                }
+                continue;
+            }
+            if a.sending.is_some() {
+                self.observe_delivery(now, &name, out);
+                continue;
+            }
+            let Some(&task) = a.tasks.first() else {
+                continue;
+            };
+            if let Some(since) = a.turn.ready_since
+                && now.saturating_sub(since) >= a.spec.submit.settle_ms
+                && a.state().is_ready()
+            {
+                self.turn_ended(&name, out);
+                continue;
+            }
+            let Some(a) = self.agents.get_mut(&name) else {
+                continue;
+            };
+            if now.saturating_sub(a.last_change_ms) < self.settings.stuck_after_ms {
+                continue;
+            }
+            a.last_change_ms = now;
+            a.turn.checks += 1;
+            let Some(t) = self.tasks.get(&task) else {
+                continue;
+            };
+            match a.turn.checks {
+                1 => {
+                    out.push(Action::Paste {
+                        agent: name.clone(),
+                        text: prompt::short(prompt::REMINDER_EN, &t.task),
+                    });
+                    out.push(Action::Press {
+                        agent: name.clone(),
+                        key: Key::Enter,
+                    });
+                }
+                2 => {}
+                3 if !a.turn.interrupted => {
+                    a.turn.interrupted = true;
+                    a.turn.checks = 0;
+                    let text = self.prompt_for(&name, task);
+                    out.push(Action::Press {
+                        agent: name.clone(),
+                        key: Key::CtrlC,
+                    });
+                    out.push(Action::Paste {
+                        agent: name.clone(),
+                        text,
+                    });
+                    out.push(Action::Press {
+                        agent: name.clone(),
+                        key: Key::Enter,
+                    });
+                    out.push(Action::Journal {
+                        agent: Some(name.clone()),
+                        task: Some(task),
+                        what: "stuck: Ctrl-C and the prompt again".into(),
+                    });
+                }
+                _ => {
+                    self.take_back(
+                        &name,
+                        task,
+                        "stuck: no screen change after a reminder and a resend",
+                        true,
+                        out,
+                    );
+                    self.schedule_restart(now, &name, out);
+                }
+            }
+        }
+    }
+
+    fn prompt_for(&self, agent: &str, task: TaskId) -> String {
+        let Some(t) = self.tasks.get(&task) else {
+            return String::new();
+        };
+        prompt::render(
+            &self.settings.template,
+            &prompt::PromptContext {
+                task: &t.task,
+                agent,
+                workdir: ".",
+                memory_file: &self.settings.memory_file,
+            },
+        )
+    }
+
+    fn available(&self, a: &AgentRt) -> bool {
+        a.alive
+            && a.sending.is_none()
+            && !a.limited
+            && a.restart_at.is_none()
+            && (a.tasks.len() as u32) < a.spec.max_tasks
+            && a.state().is_ready()
+            && a.quota.is_none_or(|q| q < self.settings.critical_percent)
+    }
+
+    fn fits(&self, a: &AgentRt, t: &TaskRt) -> bool {
+        if t.excluded.contains(&a.spec.name) {
+            return false;
+        }
+        // `--to agent` reserves a task until it is first given out; after that the assignee
+        // is only who had it last, and a requeued task may go anywhere not excluded.
+        if t.task.attempts == 0
+            && let Some(to) = &t.task.assignee
+            && self.agents.contains_key(to)
+            && *to != a.spec.name
+        {
+            return false;
+        }
+        t.task.skills.is_empty()
+            || t.task.skills.iter().any(|s| a.spec.skills.contains(s))
+            || !t.task.skills.iter().any(|s| self.all_skills.contains(s))
+    }
+
+    fn dispatch(&mut self, now: u64, out: &mut Vec<Action>) {
+        if self.paused {
+            return;
+        }
+        let mut free = self.agents.values().filter(|a| self.available(a)).count();
+        if free == 0 || self.ready.is_empty() {
+            return;
+        }
+        let ready: Vec<TaskId> = self.ready.iter().map(|(_, id)| *id).collect();
+        for id in ready {
+            if free == 0 {
+                break;
+            }
+            let Some(t) = self.tasks.get(&id) else {
+                continue;
+            };
+            let best = self
+                .agents
+                .values()
+                .filter(|a| self.available(a) && self.fits(a, t))
+                .max_by_key(|a| {
+                    let overlap = t
+                        .task
+                        .skills
+                        .iter()
+                        .filter(|s| a.spec.skills.contains(s))
+                        .count();
+                    (
+                        overlap,
+                        std::cmp::Reverse(a.tasks.len()),
+                        std::cmp::Reverse(a.spec.name.clone()),
+                    )
+                })
+                .map(|a| a.spec.name.clone());
+            let Some(agent) = best else { continue };
+            let text = self.prompt_for(&agent, id);
+            if let Some(t) = self.tasks.get_mut(&id) {
+                t.task.attempts += 1;
+                t.task.assignee = Some(agent.clone());
+            }
+            self.wave_tasks.insert(id);
+            self.set_status(id, Status::InProgress);
+            let Some(a) = self.agents.get_mut(&agent) else {
+                continue;
+            };
+            a.tasks.push(id);
+            a.sending = Some(Sending {
+                task: id,
+                text: text.clone(),
+                delivery: Delivery::after_paste(&a.spec.submit, now),
+                hash_at_enter: a.hash,
+                retried: false,
+            });
+            out.push(Action::Assign {
+                task: id,
+                agent: agent.clone(),
+            });
+            out.push(Action::Paste { agent, text });
+            free = self.agents.values().filter(|a| self.available(a)).count();
+        }
+    }
+
+    fn check_waves(&mut self, out: &mut Vec<Action>) {
+        if self.wave_tasks.is_empty() && self.wave_closed > 0 {
+            let wave = self.wave;
+            self.wave += 1;
+            self.wave_closed = 0;
+            if !self.settings.verify_commands.is_empty() {
+                self.waiting_waves.push(wave);
+            }
+        }
+        if self.verifying.is_none()
+            && let Some(wave) = self.waiting_waves.first().copied()
+        {
+            self.waiting_waves.remove(0);
+            self.verifying = Some((wave, 0, true));
+            out.push(Action::RunVerify {
+                wave,
+                commands: self.settings.verify_commands.clone(),
+            });
+        }
+    }
+
+    fn verify_finished(
+        &mut self,
+        wave: u64,
+        command: &str,
+        ok: bool,
+        excerpt: &str,
+        out: &mut Vec<Action>,
+    ) {
+        let Some((w, done, all_ok)) = self.verifying.as_mut() else {
+            return;
+        };
+        if *w != wave {
+            return;
+        }
+        *done += 1;
+        *all_ok &= ok;
+        if !ok {
+            let cycles = self.fix_cycles.entry(command.to_owned()).or_insert(0);
+            if *cycles < self.settings.max_fix_cycles {
+                *cycles += 1;
+                self.adds_due += 1;
+                out.push(Action::AddTask {
+                    task: NewTask {
+                        title: format!("Fix: `{command}` fails"),
+                        body: format!(
+                            "The verify command `{command}` failed after wave {wave} (fix cycle {cycles} of {}).\n\nEnd of its output:\n\n```\n{}\n```\n\nMake it pass without weakening the check.",
+                            self.settings.max_fix_cycles,
+                            excerpt.trim_end()
+                        ),
+                        priority: Some(Priority::High),
+                        skills: vec!["fix".to_owned()],
+                        deps: Vec::new(),
+                        assignee: None,
+                    },
+                    reason: format!("verify failed: {command}"),
+                });
+            } else {
+                out.push(Action::Notify {
+                    kind: "verify-failed".into(),
+                    message: format!(
+                        "`{command}` still fails after {} fix cycles: a person must look",
+                        self.settings.max_fix_cycles
+                    ),
+                });
+            }
+        }
+        let (_, done, all_ok) = *self.verifying.as_ref().expect("checked above");
+        if done >= self.settings.verify_commands.len() {
+            self.verifying = None;
+            self.last_verify_ok = all_ok;
+            if !all_ok {
+                out.push(Action::Notify {
+                    kind: "verify-failed".into(),
+                    message: format!("verify of wave {wave} failed"),
+                });
+            }
+        }
+    }
+
+    fn check_finished(&mut self, out: &mut Vec<Action>) {
+        if self.finished || self.tasks.is_empty() {
+            return;
+        }
+        let busy = self
+            .agents
+            .values()
+            .any(|a| !a.tasks.is_empty() || a.sending.is_some());
+        let dispatchable = !self.ready.is_empty()
+            && self
+                .agents
+                .values()
+                .any(|a| a.spec.max_tasks > 0 && (a.alive || a.restart_at.is_some()));
+        if busy
+            || dispatchable
+            || self.adds_due > 0
+            || self.verifying.is_some()
+            || !self.waiting_waves.is_empty()
+            || !self.wave_tasks.is_empty()
+        {
+            return;
+        }
+        self.finished = true;
+        let count = |s: Status| self.tasks.values().filter(|t| t.task.status == s).count();
+        let (done, blocked, pending) = (
+            count(Status::Completed),
+            count(Status::Blocked),
+            count(Status::Pending),
+        );
+        let verify = if self.settings.verify_commands.is_empty() {
+            String::new()
+        } else if self.last_verify_ok {
+            ", last verify passed".into()
+        } else {
+            ", last verify FAILED".into()
+        };
+        out.push(Action::Finished {
+            summary: format!("{done} completed, {blocked} blocked, {pending} waiting{verify}"),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests;

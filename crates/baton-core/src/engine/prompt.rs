@@ -1,0 +1,131 @@
+//! Task prompts: long, self-contained instructions built from a template, as the hand-run
+//! workflow writes them (context, objective, validation criteria, how to report).
+//!
+//! Templates are plain text with `{placeholders}`; English and French ones are built in, and a
+//! project may give its own file. Unknown placeholders are left as written.
+
+use crate::task::Task;
+
+/// The built-in English template.
+pub const TEMPLATE_EN: &str = "[TASK {id} — from baton, the orchestrator]
+
+AGENT: {agent}
+TASK_ID: {id}
+PRIORITY: {priority}
+WORKING DIRECTORY: {workdir}
+
+=== OBJECTIVE ===
+{title}
+
+=== DETAILS ===
+{body}
+
+=== CONTEXT ===
+Skills asked for: {skills}. Tasks this one builds on (already COMPLETED): {deps}.
+The shared memory file ({memory_file}) holds the task queue and the decisions taken so far.
+
+=== VALIDATION CRITERIA ===
+- The work described above is done and saved.
+- It builds and its tests pass.
+- Nothing outside this task's scope was changed.
+
+=== WHEN YOU ARE DONE ===
+Run: baton task done {id} --note \"<one line: what you did>\"
+If you cannot finish, run: baton task block {id} --reason \"<what blocks you>\"
+(Or change the task's Status in {memory_file}.)
+
+Start now. Do not ask questions: decide, and say what you decided in the note.
+";
+
+/// The built-in French template.
+pub const TEMPLATE_FR: &str = "[TÂCHE {id} — de baton, l'orchestrateur]
+
+AGENT : {agent}
+TASK_ID : {id}
+PRIORITÉ : {priority}
+RÉPERTOIRE DE TRAVAIL : {workdir}
+
+=== OBJECTIF ===
+{title}
+
+=== DÉTAILS ===
+{body}
+
+=== CONTEXTE ===
+Compétences demandées : {skills}. Tâches dont celle-ci dépend (déjà COMPLETED) : {deps}.
+Le fichier mémoire partagé ({memory_file}) contient la file des tâches et les décisions prises.
+
+=== CRITÈRES DE VALIDATION ===
+- Le travail décrit ci-dessus est fait et enregistré.
+- Le code compile et ses tests passent.
+- Rien en dehors de cette tâche n'a été modifié.
+
+=== APRÈS COMPLÉTION ===
+Lance : baton task done {id} --note \"<une ligne : ce que tu as fait>\"
+Si tu ne peux pas finir, lance : baton task block {id} --reason \"<ce qui te bloque>\"
+(Ou change le Status de la tâche dans {memory_file}.)
+
+Commence immédiatement. Ne pose pas de questions : décide, et dis ce que tu as décidé dans la note.
+";
+
+/// The nudge sent when a turn ends without the task being reported.
+pub const NUDGE_EN: &str = "Your turn ended but {id} is not reported. If it is done, run: baton task done {id} --note \"…\". If something blocks you, run: baton task block {id} --reason \"…\".";
+
+/// The reminder sent to an agent whose screen has not changed for a long time.
+pub const REMINDER_EN: &str = "Status check on {id}: are you still working on it? If it is done, run: baton task done {id} --note \"…\"; if you are blocked, run: baton task block {id} --reason \"…\".";
+
+/// What a template is filled with.
+pub struct PromptContext<'a> {
+    /// The task.
+    pub task: &'a Task,
+    /// The agent it goes to.
+    pub agent: &'a str,
+    /// Where the agent works.
+    pub workdir: &'a str,
+    /// The memory file's name.
+    pub memory_file: &'a str,
+}
+
+/// Returns the built-in template for a language code (`en`, `fr`), if there is one.
+pub fn builtin(lang: &str) -> Option<&'static str> {
+    match lang {
+        "en" => Some(TEMPLATE_EN),
+        "fr" => Some(TEMPLATE_FR),
+        _ => None,
+    }
+}
+
+/// Fills a template.
+pub fn render(template: &str, cx: &PromptContext<'_>) -> String {
+    let t = cx.task;
+    let list = |v: Vec<String>| {
+        if v.is_empty() {
+            "none".to_owned()
+        } else {
+            v.join(", ")
+        }
+    };
+    let body = if t.body.trim().is_empty() {
+        t.title.as_str()
+    } else {
+        t.body.trim_end()
+    };
+    template
+        .replace("{id}", &t.id.to_string())
+        .replace("{agent}", cx.agent)
+        .replace("{priority}", t.priority.as_str())
+        .replace("{title}", &t.title)
+        .replace("{body}", body)
+        .replace("{skills}", &list(t.skills.clone()))
+        .replace(
+            "{deps}",
+            &list(t.deps.iter().map(ToString::to_string).collect()),
+        )
+        .replace("{workdir}", cx.workdir)
+        .replace("{memory_file}", cx.memory_file)
+}
+
+/// Fills the nudge or reminder text for a task.
+pub fn short(template: &str, task: &Task) -> String {
+    template.replace("{id}", &task.id.to_string())
+}

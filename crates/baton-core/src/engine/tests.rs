@@ -1,0 +1,533 @@
+//! One test per rule, with a simulated clock.
+
+use super::*;
+use crate::profile::SubmitMethod;
+
+fn submit() -> Submit {
+    Submit {
+        method: SubmitMethod::Paste,
+        max_extra_enters: 2,
+        working_deadline_ms: 3000,
+        settle_ms: 1500,
+        startup_timeout_ms: 30_000,
+    }
+}
+
+fn agent(name: &str, skills: &[&str]) -> AgentSpec {
+    AgentSpec {
+        name: name.into(),
+        skills: skills.iter().map(|s| s.to_string()).collect(),
+        max_tasks: 1,
+        submit: submit(),
+    }
+}
+
+fn task(id: u32, prio: Priority, skills: &[&str], deps: &[u32]) -> Task {
+    Task {
+        id: TaskId(id),
+        title: format!("task {id}"),
+        body: String::new(),
+        priority: prio,
+        skills: skills.iter().map(|s| s.to_string()).collect(),
+        deps: deps.iter().map(|d| TaskId(*d)).collect(),
+        assignee: None,
+        status: Status::Pending,
+        blocked_reason: None,
+        attempts: 0,
+        notes: Vec::new(),
+        created_ms: 0,
+        updated_ms: 0,
+    }
+}
+
+fn det(state: AgentState, input: Option<&str>) -> Detection {
+    Detection {
+        state,
+        evidence: Vec::new(),
+        input: input.map(str::to_owned),
+        quota: Vec::new(),
+    }
+}
+
+fn screen(agent: &str, state: AgentState, input: Option<&str>, hash: u64) -> Event {
+    Event::Screen {
+        agent: agent.into(),
+        detection: det(state, input),
+        hash,
+    }
+}
+
+fn assigned(actions: &[Action]) -> Vec<(u32, String)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Assign { task, agent } => Some((task.0, agent.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// An engine whose agents are up and idle.
+fn engine(settings: Settings, agents: Vec<AgentSpec>) -> Engine {
+    let names: Vec<String> = agents.iter().map(|a| a.name.clone()).collect();
+    let mut e = Engine::new(settings, agents);
+    for (i, n) in names.iter().enumerate() {
+        e.step(0, Event::AgentUp { agent: n.clone() });
+        e.step(0, screen(n, AgentState::Idle, None, 100 + i as u64));
+    }
+    e
+}
+
+/// Completes the delivery of the prompt an agent was just given.
+fn deliver(e: &mut Engine, now: u64, agent: &str, hash: u64) -> Vec<Action> {
+    let a = e.step(now, screen(agent, AgentState::Idle, Some("[TASK"), hash));
+    assert!(
+        a.contains(&Action::Press {
+            agent: agent.into(),
+            key: Key::Enter
+        }),
+        "{a:?}"
+    );
+    e.step(now + 50, screen(agent, AgentState::Working, None, hash + 1))
+}
+
+fn done(e: &mut Engine, now: u64, id: u32) -> Vec<Action> {
+    let mut t = e.task(TaskId(id)).unwrap().clone();
+    t.status = Status::Completed;
+    e.step(now, Event::TaskChanged(t))
+}
+
+#[test]
+fn every_idle_agent_gets_the_best_ready_task_at_once() {
+    let mut e = engine(
+        Settings::default(),
+        vec![agent("a", &["rust"]), agent("b", &["docs"])],
+    );
+    e.step(1, Event::TaskAdded(task(1, Priority::Low, &[], &[])));
+    let mut acts = Vec::new();
+    for t in [
+        task(2, Priority::High, &["docs"], &[]),
+        task(3, Priority::High, &["rust"], &[1]),
+    ] {
+        acts = e.step(2, Event::TaskAdded(t));
+    }
+    // T-001 went to the first free agent when it arrived; T-002 (docs) waits for b if b took
+    // T-001... check who holds what.
+    let holders: Vec<_> = ["a", "b"]
+        .iter()
+        .map(|n| e.agent_tasks(n).to_vec())
+        .collect();
+    assert_eq!(
+        holders.iter().map(Vec::len).sum::<usize>(),
+        2,
+        "{holders:?} {acts:?}"
+    );
+    assert!(
+        e.task(TaskId(3)).unwrap().status == Status::Pending,
+        "T-003 waits for T-001"
+    );
+}
+
+#[test]
+fn priority_then_age_then_skills() {
+    let mut e = Engine::new(
+        Settings::default(),
+        vec![agent("a", &["rust"]), agent("b", &["docs"])],
+    );
+    for t in [
+        task(1, Priority::Low, &[], &[]),
+        task(2, Priority::High, &["docs"], &[]),
+        task(3, Priority::High, &["rust"], &[]),
+    ] {
+        e.step(0, Event::TaskAdded(t));
+    }
+    let mut got = Vec::new();
+    for (n, h) in [("a", 1), ("b", 2)] {
+        e.step(0, Event::AgentUp { agent: n.into() });
+        got.extend(assigned(&e.step(0, screen(n, AgentState::Idle, None, h))));
+    }
+    assert_eq!(got, vec![(3, "a".to_string()), (2, "b".to_string())]);
+    assert_eq!(e.ready_tasks(), vec![TaskId(1)]);
+}
+
+#[test]
+fn a_task_whose_skill_nobody_has_still_goes_to_someone() {
+    let mut e = engine(Settings::default(), vec![agent("a", &["rust"])]);
+    let acts = e.step(1, Event::TaskAdded(task(1, Priority::Med, &["cobol"], &[])));
+    assert_eq!(assigned(&acts), vec![(1, "a".to_string())]);
+}
+
+#[test]
+fn delivery_presses_enter_and_the_next_task_follows_completion_immediately() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    e.step(1, Event::TaskAdded(task(2, Priority::Med, &[], &[])));
+    assert_eq!(e.agent_tasks("a"), &[TaskId(1)]);
+    let acts = deliver(&mut e, 10, "a", 500);
+    assert!(
+        acts.iter().any(
+            |a| matches!(a, Action::Journal { what, .. } if what.starts_with("prompt delivered"))
+        ),
+        "{acts:?}"
+    );
+    let acts = done(&mut e, 5000, 1);
+    assert_eq!(
+        assigned(&acts),
+        Vec::<(u32, String)>::new(),
+        "the agent must show it is ready first"
+    );
+    let acts = e.step(5001, screen("a", AgentState::Finished, None, 900));
+    assert_eq!(assigned(&acts), vec![(2, "a".to_string())]);
+}
+
+#[test]
+fn a_swallowed_enter_is_pressed_again() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    let a1 = e.step(10, screen("a", AgentState::Idle, Some("[TASK"), 7));
+    assert!(a1.contains(&Action::Press {
+        agent: "a".into(),
+        key: Key::Enter
+    }));
+    assert!(
+        e.step(300, screen("a", AgentState::Idle, Some("[TASK"), 7))
+            .is_empty()
+    );
+    let a2 = e.step(700, Event::Tick);
+    assert!(
+        a2.contains(&Action::Press {
+            agent: "a".into(),
+            key: Key::Enter
+        }),
+        "{a2:?}"
+    );
+}
+
+#[test]
+fn failed_delivery_gets_ctrl_c_and_a_resend_then_the_task_moves_and_the_agent_restarts() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[]), agent("b", &[])]);
+    e.step(0, Event::Pause(true));
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    // Keep b busy on nothing: only a is free when dispatch resumes.
+    e.step(2, screen("b", AgentState::Working, None, 42));
+    let acts = e.step(3, Event::Pause(false));
+    assert_eq!(assigned(&acts), vec![(1, "a".to_string())]);
+    let mut all = Vec::new();
+    let mut now = 3;
+    while now < 40_000 {
+        now += 500;
+        all.extend(e.step(now, screen("a", AgentState::Unknown, None, 1)));
+    }
+    assert!(
+        all.contains(&Action::Press {
+            agent: "a".into(),
+            key: Key::CtrlC
+        }),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|a| matches!(
+            a,
+            Action::Requeue {
+                task: TaskId(1),
+                ..
+            }
+        )),
+        "{all:?}"
+    );
+    assert!(
+        all.contains(&Action::StartAgent { agent: "a".into() }),
+        "{all:?}"
+    );
+    // The task went to b once b was ready, never back to a.
+    let acts = e.step(now + 1, screen("b", AgentState::Idle, None, 43));
+    assert_eq!(assigned(&acts), vec![(1, "b".to_string())]);
+}
+
+#[test]
+fn a_turn_that_ends_unreported_gets_a_nudge_then_review() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    deliver(&mut e, 10, "a", 500);
+    e.step(2000, screen("a", AgentState::Finished, None, 600));
+    let acts = e.step(3600, Event::Tick);
+    assert!(
+        acts.iter().any(
+            |a| matches!(a, Action::Paste { text, .. } if text.contains("T-001 is not reported"))
+        ),
+        "{acts:?}"
+    );
+    // The agent works again, then its Stop hook fires without a report.
+    e.step(3700, screen("a", AgentState::Working, None, 601));
+    let acts = e.step(4000, Event::TurnEnded { agent: "a".into() });
+    assert!(
+        acts.iter().any(|a| matches!(
+            a,
+            Action::CompleteForReview {
+                task: TaskId(1),
+                ..
+            }
+        )),
+        "{acts:?}"
+    );
+}
+
+#[test]
+fn a_stuck_agent_gets_a_reminder_then_a_resend_then_loses_the_task() {
+    let s = Settings {
+        stuck_after_ms: 1000,
+        ..Settings::default()
+    };
+    let mut e = engine(s, vec![agent("a", &[]), agent("b", &[])]);
+    e.step(0, screen("b", AgentState::Working, None, 9));
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    deliver(&mut e, 10, "a", 500);
+    let mut all = Vec::new();
+    for now in (100..10_000).step_by(100) {
+        all.extend(e.step(now, Event::Tick));
+    }
+    let reminder = all.iter().position(
+        |a| matches!(a, Action::Paste { text, .. } if text.starts_with("Status check on T-001")),
+    );
+    let resend = all.iter().position(|a| {
+        *a == Action::Press {
+            agent: "a".into(),
+            key: Key::CtrlC,
+        }
+    });
+    let requeue = all.iter().position(|a| {
+        matches!(
+            a,
+            Action::Requeue {
+                task: TaskId(1),
+                ..
+            }
+        )
+    });
+    assert!(
+        reminder.is_some() && resend.is_some() && requeue.is_some(),
+        "{all:?}"
+    );
+    assert!(reminder < resend && resend < requeue);
+}
+
+#[test]
+fn a_dead_agent_is_restarted_with_backoff_and_its_task_requeued() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    deliver(&mut e, 10, "a", 500);
+    let acts = e.step(100, Event::AgentDied { agent: "a".into() });
+    assert!(acts.iter().any(|a| matches!(
+        a,
+        Action::Requeue {
+            task: TaskId(1),
+            ..
+        }
+    )));
+    assert!(
+        !e.step(1099, Event::Tick)
+            .contains(&Action::StartAgent { agent: "a".into() })
+    );
+    assert!(
+        e.step(1100, Event::Tick)
+            .contains(&Action::StartAgent { agent: "a".into() })
+    );
+    e.step(1200, Event::AgentUp { agent: "a".into() });
+    let acts = e.step(1300, screen("a", AgentState::Idle, None, 1));
+    assert_eq!(
+        assigned(&acts),
+        vec![(1, "a".to_string())],
+        "a restarted agent may take it back"
+    );
+    e.step(1400, Event::AgentDied { agent: "a".into() });
+    assert!(
+        !e.step(3399, Event::Tick)
+            .contains(&Action::StartAgent { agent: "a".into() })
+    );
+    assert!(
+        e.step(3400, Event::Tick)
+            .contains(&Action::StartAgent { agent: "a".into() }),
+        "second delay doubles"
+    );
+}
+
+#[test]
+fn a_task_that_keeps_failing_needs_a_person() {
+    let s = Settings {
+        max_attempts: 2,
+        ..Settings::default()
+    };
+    let mut e = engine(s, vec![agent("a", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    let mut now = 10;
+    let mut all = Vec::new();
+    for _ in 0..2 {
+        all.extend(deliver(&mut e, now, "a", now * 10));
+        all.extend(e.step(now + 100, Event::AgentDied { agent: "a".into() }));
+        now += 100_000;
+        all.extend(e.step(now, Event::Tick));
+        e.step(now + 1, Event::AgentUp { agent: "a".into() });
+        all.extend(e.step(now + 2, screen("a", AgentState::Idle, None, now)));
+    }
+    assert!(
+        all.iter().any(|a| matches!(
+            a,
+            Action::NeedsHuman {
+                task: TaskId(1),
+                ..
+            }
+        )),
+        "{all:?}"
+    );
+    assert_eq!(e.task(TaskId(1)).unwrap().status, Status::Blocked);
+}
+
+#[test]
+fn an_agent_at_critical_quota_gets_nothing_new() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
+    e.step(
+        0,
+        Event::Quota {
+            agent: "a".into(),
+            used_percent: 91.0,
+        },
+    );
+    assert!(assigned(&e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])))).is_empty());
+    let acts = e.step(
+        2,
+        Event::Quota {
+            agent: "a".into(),
+            used_percent: 10.0,
+        },
+    );
+    assert_eq!(assigned(&acts), vec![(1, "a".to_string())]);
+}
+
+#[test]
+fn blocked_for_credits_goes_to_another_agent_at_once() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[]), agent("b", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    let holder = if e.agent_tasks("a").is_empty() {
+        "b"
+    } else {
+        "a"
+    };
+    let other = if holder == "a" { "b" } else { "a" };
+    deliver(&mut e, 10, holder, 500);
+    let mut t = e.task(TaskId(1)).unwrap().clone();
+    t.status = Status::Blocked;
+    t.blocked_reason = Some("Credit balance is too low".into());
+    let acts = e.step(20, Event::TaskChanged(t));
+    assert!(
+        acts.iter().any(|a| matches!(
+            a,
+            Action::Requeue {
+                task: TaskId(1),
+                ..
+            }
+        )),
+        "{acts:?}"
+    );
+    assert_eq!(assigned(&acts), vec![(1, other.to_string())]);
+}
+
+#[test]
+fn waves_run_verify_and_failures_become_fix_tasks() {
+    let s = Settings {
+        verify_commands: vec!["cargo test".into()],
+        max_fix_cycles: 1,
+        ..Settings::default()
+    };
+    let mut e = engine(s, vec![agent("a", &["fix"])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    deliver(&mut e, 10, "a", 500);
+    let acts = done(&mut e, 100, 1);
+    assert!(
+        acts.contains(&Action::RunVerify {
+            wave: 1,
+            commands: vec!["cargo test".into()]
+        }),
+        "{acts:?}"
+    );
+    let acts = e.step(
+        200,
+        Event::VerifyFinished {
+            wave: 1,
+            command: "cargo test".into(),
+            ok: false,
+            excerpt: "test parse ... FAILED".into(),
+        },
+    );
+    let fix = acts.iter().find_map(|a| match a {
+        Action::AddTask { task, .. } => Some(task.clone()),
+        _ => None,
+    });
+    let fix = fix.expect("a fix task");
+    assert_eq!(fix.skills, vec!["fix".to_string()]);
+    assert!(fix.body.contains("test parse ... FAILED"));
+    assert!(
+        !acts.iter().any(|a| matches!(a, Action::Finished { .. })),
+        "not finished while a fix is due"
+    );
+    // The shell commits the fix task and reports it; it is done; verify fails again: no more
+    // fix cycles, a person is told, and the run ends.
+    let mut t = task(2, Priority::High, &["fix"], &[]);
+    t.title = fix.title;
+    e.step(300, Event::TaskAdded(t));
+    e.step(310, screen("a", AgentState::Idle, None, 700));
+    deliver(&mut e, 320, "a", 800);
+    let acts = done(&mut e, 400, 2);
+    assert!(acts.contains(&Action::RunVerify {
+        wave: 2,
+        commands: vec!["cargo test".into()]
+    }));
+    let acts = e.step(
+        500,
+        Event::VerifyFinished {
+            wave: 2,
+            command: "cargo test".into(),
+            ok: false,
+            excerpt: String::new(),
+        },
+    );
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Notify { kind, .. } if kind == "verify-failed"))
+    );
+    assert!(
+        acts.iter().any(
+            |a| matches!(a, Action::Finished { summary } if summary.contains("last verify FAILED"))
+        ),
+        "{acts:?}"
+    );
+}
+
+#[test]
+fn finished_once_everything_is_done() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    deliver(&mut e, 10, "a", 500);
+    let acts = done(&mut e, 100, 1);
+    assert!(
+        acts.iter().any(
+            |a| matches!(a, Action::Finished { summary } if summary.starts_with("1 completed"))
+        ),
+        "{acts:?}"
+    );
+    assert!(
+        !e.step(200, Event::Tick)
+            .iter()
+            .any(|a| matches!(a, Action::Finished { .. })),
+        "only once"
+    );
+}
+
+#[test]
+fn the_lead_with_no_task_slots_gets_nothing() {
+    let lead = AgentSpec {
+        max_tasks: 0,
+        ..agent("lead", &[])
+    };
+    let mut e = engine(Settings::default(), vec![lead]);
+    assert!(assigned(&e.step(1, Event::TaskAdded(task(1, Priority::High, &[], &[])))).is_empty());
+}
