@@ -79,6 +79,8 @@ struct RawConfig {
     quota: QuotaConfig,
     #[serde(default)]
     verify: VerifyConfig,
+    #[serde(default)]
+    run: RunConfig,
 }
 
 #[derive(Debug, Deserialize)]
@@ -196,6 +198,28 @@ impl Default for VerifyConfig {
     }
 }
 
+/// `[run]`: how the orchestration runs.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunConfig {
+    /// Seconds without a screen change before a working agent gets a reminder.
+    pub stuck_after_secs: u64,
+    /// Failed attempts after which a task needs a person.
+    pub max_attempts: u32,
+    /// The prompt template: "en", "fr", or a file path relative to the project root.
+    pub template: String,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            stuck_after_secs: 600,
+            max_attempts: 3,
+            template: "en".into(),
+        }
+    }
+}
+
 /// One configured agent, with its profile resolved.
 #[derive(Clone, Debug)]
 pub struct AgentConfig {
@@ -232,6 +256,8 @@ pub struct Config {
     pub quota: QuotaConfig,
     /// `[verify]`.
     pub verify: VerifyConfig,
+    /// `[run]`.
+    pub run: RunConfig,
 }
 
 impl Config {
@@ -405,6 +431,13 @@ impl Config {
             }
         }
 
+        if raw.run.stuck_after_secs == 0 || raw.run.max_attempts == 0 {
+            return Err(error(
+                None,
+                "run",
+                "stuck_after_secs and max_attempts must be at least 1".into(),
+            ));
+        }
         Ok(Config {
             session: raw.session,
             agents,
@@ -412,6 +445,7 @@ impl Config {
             lead: raw.lead,
             quota: raw.quota,
             verify: raw.verify,
+            run: raw.run,
         })
     }
 

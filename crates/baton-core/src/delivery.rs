@@ -103,13 +103,16 @@ impl Delivery {
                 }
             }
             Phase::AwaitingStart { at, until } => {
-                let started = matches!(
-                    seen.state,
-                    AgentState::Working
-                        | AgentState::NeedsInput
-                        | AgentState::RateLimited
-                        | AgentState::Error
-                );
+                // A screen that has not changed since Enter proves nothing: a frozen agent keeps
+                // showing the spinner it had.
+                let started = changed
+                    && matches!(
+                        seen.state,
+                        AgentState::Working
+                            | AgentState::NeedsInput
+                            | AgentState::RateLimited
+                            | AgentState::Error
+                    );
                 let box_emptied = seen.input.is_none() && seen.state.is_ready() && changed;
                 if started || box_emptied {
                     self.phase = Phase::Over;
@@ -245,6 +248,19 @@ mod tests {
                 state: AgentState::Finished,
                 enters: 1
             }
+        );
+    }
+
+    #[test]
+    fn a_frozen_working_screen_is_no_proof() {
+        let mut d = Delivery::after_enter(&submit(), 0);
+        assert_eq!(
+            d.observe(100, &seen(AgentState::Working, None), false),
+            Step::Wait
+        );
+        assert_eq!(
+            d.observe(3000, &seen(AgentState::Working, None), false),
+            Step::PressEnter
         );
     }
 

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod import;
 pub mod memory;
 pub mod profile;
+pub mod quota;
 pub mod task;
 
 pub use config::Config;

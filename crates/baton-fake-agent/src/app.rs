@@ -28,6 +28,30 @@ pub struct Job {
     pub task: Task,
     /// How long the work lasts.
     pub work: Duration,
+    /// The task ID the prompt names (`TASK_ID: T-007`, else the first `T-<digits>`).
+    pub task_id: Option<String>,
+}
+
+/// Returns the task ID a prompt names: the one after `TASK_ID:` if present, else the first
+/// `T-` followed by digits.
+pub fn task_id_in(prompt: &str) -> Option<String> {
+    let find = |text: &str| {
+        let bytes = text.as_bytes();
+        (0..bytes.len().saturating_sub(2)).find_map(|i| {
+            if &bytes[i..i + 2] != b"T-" || (i > 0 && bytes[i - 1].is_ascii_alphanumeric()) {
+                return None;
+            }
+            let digits = bytes[i + 2..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            (digits > 0).then(|| text[i..i + 2 + digits].to_owned())
+        })
+    };
+    prompt
+        .find("TASK_ID:")
+        .and_then(|at| find(&prompt[at..]))
+        .or_else(|| find(prompt))
 }
 
 /// What the screen shows.
@@ -340,7 +364,13 @@ impl App {
         self.transcript.push(Entry::Prompt(first_line));
         let task = self.pick_task(&prompt);
         let work = Duration::from_millis(task.work_ms.unwrap_or(self.script.default_work_ms));
-        let job = Job { seq, task, work };
+        let task_id = task_id_in(&String::from_utf8_lossy(&prompt));
+        let job = Job {
+            seq,
+            task,
+            work,
+            task_id,
+        };
         if let Some(code) = job.task.crash {
             self.events.log("crash", &code.to_string());
             self.crashed = true;
@@ -414,7 +444,7 @@ impl App {
             }
         }
         for cmd in &job.task.run {
-            self.run_command(cmd, job.seq);
+            self.run_command(cmd, job.seq, job.task_id.as_deref());
         }
         self.events.log("work-done", &job.seq.to_string());
         let reply = job
@@ -433,11 +463,12 @@ impl App {
         }
     }
 
-    fn run_command(&mut self, cmd: &str, seq: u64) {
+    fn run_command(&mut self, cmd: &str, seq: u64, task_id: Option<&str>) {
         let output = Command::new("sh")
             .arg("-c")
             .arg(cmd)
             .env("BATON_FAKE_SEQ", seq.to_string())
+            .env("BATON_FAKE_TASK", task_id.unwrap_or(""))
             .stdin(Stdio::null())
             .output();
         match output {
@@ -535,6 +566,24 @@ fn move_selection(key: &str, selected: usize, choices: usize) -> usize {
         "up" => selected.saturating_sub(1),
         "down" => (selected + 1).min(choices - 1),
         _ => selected,
+    }
+}
+
+#[cfg(test)]
+mod task_id_tests {
+    use super::task_id_in;
+
+    #[test]
+    fn finds_the_task_id() {
+        assert_eq!(
+            task_id_in("x T-9\nTASK_ID: T-042\n").as_deref(),
+            Some("T-042")
+        );
+        assert_eq!(
+            task_id_in("[TASK T-007 — from baton]").as_deref(),
+            Some("T-007")
+        );
+        assert_eq!(task_id_in("GET-12 and T-x"), None);
     }
 }
 

@@ -17,7 +17,12 @@ Options:
       --log <FILE>      append every submitted prompt to FILE
       --events <FILE>   append one line per event to FILE
       --quota <N>       show the quota footer with N% used
+      --settings <JSON> accepted as Claude Code does (hooks, statusLine); kept, not applied
+  -c <KEY=VALUE>        accepted as Codex does (config override); kept, not applied
   -h, --help            print this help
+
+Commands in a script's `run` list see $BATON_FAKE_SEQ (the prompt's number) and
+$BATON_FAKE_TASK (the task ID the prompt names, e.g. after TASK_ID:).
 ";
 
 /// Parsed command-line options; each one overrides the script.
@@ -33,6 +38,8 @@ pub struct Options {
     pub events: Option<PathBuf>,
     /// `--quota`.
     pub quota: Option<u32>,
+    /// `--settings` and `-c` values, as given (the real CLIs' hook wiring).
+    pub passthrough: Vec<String>,
     /// `--help`.
     pub help: bool,
 }
@@ -55,7 +62,7 @@ pub fn parse(args: Vec<OsString>) -> Result<Options, String> {
         };
         if !matches!(
             flag.as_str(),
-            "--persona" | "--script" | "--log" | "--events" | "--quota"
+            "--persona" | "--script" | "--log" | "--events" | "--quota" | "--settings" | "-c"
         ) {
             return Err(format!("unexpected argument '{arg}'"));
         }
@@ -70,6 +77,9 @@ pub fn parse(args: Vec<OsString>) -> Result<Options, String> {
                 })?);
             }
             "--script" => opts.script = Some(PathBuf::from(value)),
+            "--settings" | "-c" => opts
+                .passthrough
+                .push(format!("{flag} {}", value.to_string_lossy())),
             "--log" => opts.log = Some(PathBuf::from(value)),
             "--events" => opts.events = Some(PathBuf::from(value)),
             _ => {
@@ -90,6 +100,18 @@ mod tests {
 
     fn args(list: &[&str]) -> Vec<OsString> {
         list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn the_real_clis_hook_flags_are_accepted() {
+        let o = parse(args(&[
+            "--settings",
+            "{\"hooks\":{}}",
+            "-c",
+            "notify=[\"x\"]",
+        ]))
+        .unwrap();
+        assert_eq!(o.passthrough.len(), 2);
     }
 
     #[test]

@@ -25,6 +25,11 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Run everything: import tasks (or give the lead a goal), start the agents, dispatch,
+    /// verify, and write REPORT.md
+    Run(commands::run::RunArgs),
+    /// Run a full orchestration with fake agents, no account needed
+    Demo(commands::demo::DemoArgs),
     /// Write a commented baton.toml for this directory
     Init(commands::init::InitArgs),
     /// Start the tmux session and one window per agent
@@ -49,6 +54,8 @@ pub enum Command {
     Doctor(commands::doctor::DoctorArgs),
     /// Detect an agent's state from a captured screen on stdin (or a file)
     Detect(commands::detect::DetectArgs),
+    /// Receive an agent CLI's hook (Claude Stop and statusLine, Codex notify)
+    Hook(commands::hook::HookArgs),
     /// Run the fake agent (used by tests and `baton demo`)
     #[command(hide = true, disable_help_flag = true)]
     FakeAgent(commands::fake_agent::FakeAgentArgs),
@@ -69,6 +76,8 @@ pub fn run() -> ExitCode {
 fn dispatch(cli: Cli) -> CliResult<ExitCode> {
     let dir = cli.dir.as_deref();
     match cli.command {
+        Command::Run(args) => commands::run::cmd_run(dir, &args),
+        Command::Demo(args) => commands::demo::cmd_demo(&args),
         Command::Init(args) => commands::init::cmd_init(dir, &args),
         Command::Up(args) => commands::up::cmd_up(dir, &args),
         Command::Ls(args) => commands::ls::cmd_ls(dir, &args),
@@ -81,6 +90,7 @@ fn dispatch(cli: Cli) -> CliResult<ExitCode> {
         Command::Memory(args) => commands::memory::cmd_memory(dir, &args),
         Command::Doctor(args) => commands::doctor::cmd_doctor(dir, &args),
         Command::Detect(args) => commands::detect::cmd_detect(dir, &args),
+        Command::Hook(args) => commands::hook::cmd_hook(dir, &args),
         Command::FakeAgent(args) => Ok(commands::fake_agent::cmd_fake_agent(args)),
     }
 }

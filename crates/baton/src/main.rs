@@ -3,11 +3,13 @@
 
 mod cli;
 mod commands;
+mod daemon;
 mod delivery;
 mod error;
 mod memory_sync;
 mod orchlog;
 mod project;
+mod report;
 mod store;
 mod watch;
 

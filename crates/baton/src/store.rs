@@ -835,6 +835,74 @@ impl Store {
         )?;
         Ok(())
     }
+
+    /// Records a quota reading of an agent's window (`session-5h`, `weekly`…), unless the
+    /// newest reading of that window already says the same; returns whether it wrote one.
+    pub fn record_quota(
+        &mut self,
+        agent: &str,
+        window: &str,
+        used_percent: f64,
+        resets_at_ms: Option<i64>,
+        source: &str,
+    ) -> StoreResult<bool> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let last: Option<(f64, Option<i64>, String)> = tx
+            .query_row(
+                "SELECT used_percent, resets_at_ms, source FROM quota_readings WHERE agent = ?1 AND window = ?2 ORDER BY observed_ms DESC, id DESC LIMIT 1",
+                params![agent, window],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        if last.is_some_and(|(p, r, s)| p == used_percent && r == resets_at_ms && s == source) {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO quota_readings (agent, window, used_percent, resets_at_ms, source, observed_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![agent, window, used_percent, resets_at_ms, source, now_ms()],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Returns an agent's quota readings, oldest first.
+    #[allow(dead_code)] // Quota watch (issue 5) reads them; hooks only write for now.
+    pub fn quota_readings(&self, agent: &str) -> StoreResult<Vec<QuotaReading>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT agent, window, used_percent, resets_at_ms, source, observed_ms FROM quota_readings WHERE agent = ?1 ORDER BY observed_ms, id",
+        )?;
+        let rows = stmt.query_map([agent], |r| {
+            Ok(QuotaReading {
+                agent: r.get(0)?,
+                window: r.get(1)?,
+                used_percent: r.get(2)?,
+                resets_at_ms: r.get(3)?,
+                source: r.get(4)?,
+                observed_ms: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// One quota reading of an agent's window.
+#[allow(dead_code)] // See `Store::quota_readings`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct QuotaReading {
+    /// The agent.
+    pub agent: String,
+    /// `session-5h`, `weekly`, …
+    pub window: String,
+    /// Percent of the window used.
+    pub used_percent: f64,
+    /// When the window resets, in milliseconds since the Unix epoch, when known.
+    pub resets_at_ms: Option<i64>,
+    /// Where it was read: `claude-statusline`, `codex-rollout`, …
+    pub source: String,
+    /// When it was recorded.
+    pub observed_ms: i64,
 }
 
 /// Extra fields of a status change.

@@ -5,5 +5,6 @@ mod test_cli;
 mod test_control;
 mod test_detect;
 mod test_memory;
+mod test_run;
 mod test_send;
 mod test_task;

@@ -257,6 +257,8 @@ struct TaskRt {
 
 #[derive(Clone, Debug)]
 struct Sending {
+    /// A notice (nudge, reminder) is dropped when it cannot be delivered; a task prompt is not.
+    notice: bool,
     task: TaskId,
     text: String,
     delivery: Delivery,
@@ -266,6 +268,8 @@ struct Sending {
 
 #[derive(Clone, Debug, Default)]
 struct Turn {
+    /// Resumed from the store after a restart: the agent may never have seen the prompt.
+    resumed: bool,
     seen_working: bool,
     ready_since: Option<u64>,
     nudged: bool,
@@ -315,17 +319,19 @@ pub struct Engine {
     adds_due: usize,
     waiting_on: BTreeMap<TaskId, Vec<TaskId>>,
     wave_closed: usize,
-    all_skills: BTreeSet<String>,
+    skilled: BTreeMap<String, Vec<String>>,
 }
 
 impl Engine {
     /// Creates an engine for these agents; tasks come in as `TaskAdded` events (on start-up,
     /// the shell replays the store's tasks).
     pub fn new(settings: Settings, agents: Vec<AgentSpec>) -> Engine {
-        let all_skills = agents
-            .iter()
-            .flat_map(|a| a.skills.iter().cloned())
-            .collect();
+        let mut skilled: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for a in agents.iter().filter(|a| a.max_tasks > 0) {
+            for s in &a.skills {
+                skilled.entry(s.clone()).or_default().push(a.name.clone());
+            }
+        }
         Engine {
             settings,
             agents: agents
@@ -365,7 +371,15 @@ impl Engine {
             adds_due: 0,
             waiting_on: BTreeMap::new(),
             wave_closed: 0,
-            all_skills,
+            skilled,
+        }
+    }
+
+    /// Loads tasks from the store at start-up, all at once: no decision is taken until every
+    /// one is known (the first event after this dispatches).
+    pub fn load(&mut self, tasks: impl IntoIterator<Item = Task>) {
+        for t in tasks {
+            self.add_task(t);
         }
     }
 
@@ -423,7 +437,7 @@ impl Engine {
                 detection,
                 hash,
             } => self.on_screen(now, &agent, detection, hash, &mut out),
-            Event::TurnEnded { agent } => self.turn_ended(&agent, &mut out),
+            Event::TurnEnded { agent } => self.turn_ended(now, &agent, &mut out),
             Event::AgentUp { agent } => {
                 if let Some(a) = self.agents.get_mut(&agent) {
                     a.alive = true;
@@ -502,6 +516,7 @@ impl Engine {
             // Resumed after a restart: the agent may still be working on it.
             a.tasks.push(id);
             a.turn = Turn {
+                resumed: true,
                 seen_working: true,
                 ..Turn::default()
             };
@@ -703,10 +718,9 @@ impl Engine {
                 let task = s.task;
                 a.sending = None;
                 a.last_change_ms = now;
-                a.turn = Turn {
-                    seen_working: state == AgentState::Working,
-                    ..Turn::default()
-                };
+                a.turn.seen_working = state == AgentState::Working;
+                a.turn.ready_since = None;
+                a.turn.resumed = false;
                 out.push(Action::Journal {
                     agent: Some(agent.to_owned()),
                     task: Some(task),
@@ -719,7 +733,14 @@ impl Engine {
             }
             Step::Failed { reason, .. } => {
                 let task = s.task;
-                if !s.retried {
+                if s.notice {
+                    a.sending = None;
+                    out.push(Action::Journal {
+                        agent: Some(agent.to_owned()),
+                        task: Some(task),
+                        what: format!("a notice was not taken ({reason})"),
+                    });
+                } else if !s.retried {
                     s.retried = true;
                     s.delivery = Delivery::after_paste(&a.spec.submit, now);
                     let text = s.text.clone();
@@ -817,12 +838,12 @@ impl Engine {
             message: format!("{agent} exited"),
         });
         for t in tasks {
-            self.take_back(agent, t, "the agent died", false, out);
+            self.take_back(agent, t, "the agent died", true, out);
         }
         self.schedule_restart(now, agent, out);
     }
 
-    fn turn_ended(&mut self, agent: &str, out: &mut Vec<Action>) {
+    fn turn_ended(&mut self, now: u64, agent: &str, out: &mut Vec<Action>) {
         let Some(a) = self.agents.get_mut(agent) else {
             return;
         };
@@ -832,17 +853,22 @@ impl Engine {
         let Some(&task) = a.tasks.first() else { return };
         a.turn.ready_since = None;
         a.turn.seen_working = false;
+        if a.turn.resumed {
+            // The daemon restarted while this task was out: the prompt may never have
+            // arrived. Send it again; an agent that already did the work just reports it.
+            a.turn.resumed = false;
+            let text = format!(
+                "(baton restarted: if you already finished {task}, just report it with baton task done {task}.)\n\n{}",
+                self.prompt_for(agent, task)
+            );
+            self.send(now, agent, task, text, false, out);
+            return;
+        }
         if !a.turn.nudged {
             a.turn.nudged = true;
             if let Some(t) = self.tasks.get(&task) {
-                out.push(Action::Paste {
-                    agent: agent.to_owned(),
-                    text: prompt::short(prompt::NUDGE_EN, &t.task),
-                });
-                out.push(Action::Press {
-                    agent: agent.to_owned(),
-                    key: Key::Enter,
-                });
+                let text = prompt::short(prompt::NUDGE_EN, &t.task);
+                self.send(now, agent, task, text, true, out);
             }
         } else {
             self.release(agent, task);
@@ -880,7 +906,7 @@ impl Engine {
                 && now.saturating_sub(since) >= a.spec.submit.settle_ms
                 && a.state().is_ready()
             {
-                self.turn_ended(&name, out);
+                self.turn_ended(now, &name, out);
                 continue;
             }
             let Some(a) = self.agents.get_mut(&name) else {
@@ -896,14 +922,8 @@ impl Engine {
             };
             match a.turn.checks {
                 1 => {
-                    out.push(Action::Paste {
-                        agent: name.clone(),
-                        text: prompt::short(prompt::REMINDER_EN, &t.task),
-                    });
-                    out.push(Action::Press {
-                        agent: name.clone(),
-                        key: Key::Enter,
-                    });
+                    let text = prompt::short(prompt::REMINDER_EN, &t.task);
+                    self.send(now, &name, task, text, true, out);
                 }
                 2 => {}
                 3 if !a.turn.interrupted => {
@@ -914,14 +934,7 @@ impl Engine {
                         agent: name.clone(),
                         key: Key::CtrlC,
                     });
-                    out.push(Action::Paste {
-                        agent: name.clone(),
-                        text,
-                    });
-                    out.push(Action::Press {
-                        agent: name.clone(),
-                        key: Key::Enter,
-                    });
+                    self.send(now, &name, task, text, false, out);
                     out.push(Action::Journal {
                         agent: Some(name.clone()),
                         task: Some(task),
@@ -940,6 +953,34 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Pastes `text` into the agent's prompt box with verified delivery (Enter is pressed by
+    /// the delivery rule, again if it was swallowed).
+    fn send(
+        &mut self,
+        now: u64,
+        agent: &str,
+        task: TaskId,
+        text: String,
+        notice: bool,
+        out: &mut Vec<Action>,
+    ) {
+        let Some(a) = self.agents.get_mut(agent) else {
+            return;
+        };
+        a.sending = Some(Sending {
+            notice,
+            task,
+            text: text.clone(),
+            delivery: Delivery::after_paste(&a.spec.submit, now),
+            hash_at_enter: a.hash,
+            retried: false,
+        });
+        out.push(Action::Paste {
+            agent: agent.to_owned(),
+            text,
+        });
     }
 
     fn prompt_for(&self, agent: &str, task: TaskId) -> String {
@@ -968,7 +1009,13 @@ impl Engine {
     }
 
     fn fits(&self, a: &AgentRt, t: &TaskRt) -> bool {
-        if t.excluded.contains(&a.spec.name) {
+        // Excluded agents are tried again only once every agent has been excluded.
+        let workers = self
+            .agents
+            .values()
+            .filter(|a| a.spec.max_tasks > 0)
+            .count();
+        if t.excluded.contains(&a.spec.name) && t.excluded.len() < workers {
             return false;
         }
         // `--to agent` reserves a task until it is first given out; after that the assignee
@@ -980,9 +1027,15 @@ impl Engine {
         {
             return false;
         }
+        // A skilled task goes to an agent with one of its skills; to anyone when no agent that
+        // has them may take it (none exists, or all were excluded from it).
         t.task.skills.is_empty()
             || t.task.skills.iter().any(|s| a.spec.skills.contains(s))
-            || !t.task.skills.iter().any(|s| self.all_skills.contains(s))
+            || !t.task.skills.iter().any(|s| {
+                self.skilled
+                    .get(s)
+                    .is_some_and(|names| names.iter().any(|n| !t.excluded.contains(n)))
+            })
     }
 
     fn dispatch(&mut self, now: u64, out: &mut Vec<Action>) {
@@ -1031,7 +1084,9 @@ impl Engine {
                 continue;
             };
             a.tasks.push(id);
+            a.turn = Turn::default();
             a.sending = Some(Sending {
+                notice: false,
                 task: id,
                 text: text.clone(),
                 delivery: Delivery::after_paste(&a.spec.submit, now),
@@ -1135,11 +1190,9 @@ impl Engine {
             .agents
             .values()
             .any(|a| !a.tasks.is_empty() || a.sending.is_some());
-        let dispatchable = !self.ready.is_empty()
-            && self
-                .agents
-                .values()
-                .any(|a| a.spec.max_tasks > 0 && (a.alive || a.restart_at.is_some()));
+        // Ready work and an agent that may take it, now or once it is up: not over.
+        let dispatchable =
+            !self.ready.is_empty() && self.agents.values().any(|a| a.spec.max_tasks > 0);
         if busy
             || dispatchable
             || self.adds_due > 0

@@ -257,8 +257,9 @@ fn a_turn_that_ends_unreported_gets_a_nudge_then_review() {
         ),
         "{acts:?}"
     );
-    // The agent works again, then its Stop hook fires without a report.
-    e.step(3700, screen("a", AgentState::Working, None, 601));
+    // The nudge is delivered like any prompt, the agent works again, then its Stop hook
+    // fires without a report.
+    deliver(&mut e, 3700, "a", 700);
     let acts = e.step(4000, Event::TurnEnded { agent: "a".into() });
     assert!(
         acts.iter().any(|a| matches!(
@@ -283,7 +284,7 @@ fn a_stuck_agent_gets_a_reminder_then_a_resend_then_loses_the_task() {
     e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
     deliver(&mut e, 10, "a", 500);
     let mut all = Vec::new();
-    for now in (100..10_000).step_by(100) {
+    for now in (100..60_000).step_by(100) {
         all.extend(e.step(now, Event::Tick));
     }
     let reminder = all.iter().position(
@@ -530,4 +531,58 @@ fn the_lead_with_no_task_slots_gets_nothing() {
     };
     let mut e = engine(Settings::default(), vec![lead]);
     assert!(assigned(&e.step(1, Event::TaskAdded(task(1, Priority::High, &[], &[])))).is_empty());
+}
+
+#[test]
+fn a_skilled_task_goes_elsewhere_when_its_skilled_agent_is_excluded() {
+    let mut e = engine(
+        Settings::default(),
+        vec![agent("a", &["refactoring"]), agent("b", &[])],
+    );
+    e.step(
+        1,
+        Event::TaskAdded(task(1, Priority::Med, &["refactoring"], &[])),
+    );
+    assert_eq!(e.agent_tasks("a"), &[TaskId(1)], "b has not the skill");
+    deliver(&mut e, 10, "a", 500);
+    let acts = e.step(100, Event::AgentDied { agent: "a".into() });
+    assert!(acts.iter().any(|a| matches!(
+        a,
+        Action::Requeue {
+            task: TaskId(1),
+            ..
+        }
+    )));
+    assert_eq!(assigned(&acts), vec![(1, "b".to_string())]);
+}
+
+#[test]
+fn a_task_resumed_after_a_restart_gets_its_prompt_again() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
+    let mut t = task(1, Priority::Med, &[], &[]);
+    t.status = Status::InProgress;
+    t.assignee = Some("a".into());
+    t.attempts = 1;
+    e.step(1, Event::TaskAdded(t));
+    assert_eq!(e.agent_tasks("a"), &[TaskId(1)]);
+    e.step(10, screen("a", AgentState::Idle, None, 5));
+    let acts = e.step(2000, Event::Tick);
+    assert!(
+        acts.iter().any(|a| matches!(a, Action::Paste { text, .. } if text.starts_with("(baton restarted") && text.contains("TASK_ID: T-001"))),
+        "{acts:?}"
+    );
+}
+
+#[test]
+fn nothing_is_decided_before_every_task_is_loaded() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
+    let mut first = task(1, Priority::Med, &[], &[]);
+    first.status = Status::Completed;
+    e.load(vec![first, task(2, Priority::Med, &[], &[1])]);
+    let acts = e.step(10, Event::Tick);
+    assert!(
+        !acts.iter().any(|a| matches!(a, Action::Finished { .. })),
+        "{acts:?}"
+    );
+    assert_eq!(assigned(&acts), vec![(2, "a".to_string())]);
 }

@@ -207,3 +207,18 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
         ExitCode::from(1)
     })
 }
+
+/// Checks that tmux is installed and recent enough, with an install hint when it is not.
+pub fn ensure_tmux() -> CliResult<()> {
+    let v = tmux_for("baton-doctor").version().map_err(|e| {
+        crate::error::CliError::user(format!("tmux is not usable: {e}"))
+            .hint("install tmux 3.2 or newer (Debian/Ubuntu: apt-get install tmux)")
+    })?;
+    if !v.at_least(MIN_TMUX.0, MIN_TMUX.1) {
+        return Err(crate::error::CliError::user(format!(
+            "tmux {} is too old: baton needs {}.{} or newer",
+            v.raw, MIN_TMUX.0, MIN_TMUX.1
+        )));
+    }
+    Ok(())
+}

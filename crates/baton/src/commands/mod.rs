@@ -1,15 +1,18 @@
 //! One module per command; each exposes `<Name>Args` and `cmd_<name>`.
 
 pub mod attach;
+pub mod demo;
 pub mod detect;
 pub mod doctor;
 pub mod down;
 pub mod fake_agent;
+pub mod hook;
 pub mod init;
 pub mod log;
 pub mod ls;
 pub mod memory;
 pub mod peek;
+pub mod run;
 pub mod send;
 pub mod task;
 pub mod up;

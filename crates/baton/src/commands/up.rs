@@ -40,35 +40,79 @@ pub fn launch_line(command: &str) -> String {
     }
 }
 
+/// Quotes a word for a POSIX shell.
+fn shell_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
+/// Returns the agent's command line with the arguments that wire its CLI's hooks to
+/// `baton hook …` (`baton` is first on the agent's PATH):
+///
+/// - `claude-settings`: `--settings '<json>'` with a Stop hook and a statusLine command;
+/// - `codex-notify`: `-c 'notify=[…]'`, which overrides a `notify` of the user's config.
+///
+/// A command line that is more than one simple command is left as it is (the hook
+/// arguments would land on the wrong program).
+pub fn command_with_hooks(command: &str, hooks: &str, agent: &str) -> String {
+    let trimmed = command.trim();
+    if trimmed.contains(SHELL_SYNTAX) {
+        return trimmed.to_owned();
+    }
+    let plain = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+    let quoted_agent = if !agent.is_empty() && agent.chars().all(plain) {
+        agent.to_owned()
+    } else {
+        shell_quote(agent)
+    };
+    match hooks {
+        "claude-settings" => {
+            let hook = |which: &str| format!("baton hook {which} --agent {quoted_agent}");
+            let settings = serde_json::json!({
+                "hooks": {"Stop": [{"hooks": [{"type": "command", "command": hook("stop")}]}]},
+                "statusLine": {"type": "command", "command": hook("statusline"), "padding": 0},
+            });
+            format!(
+                "{trimmed} --settings {}",
+                shell_quote(&settings.to_string())
+            )
+        }
+        "codex-notify" => {
+            let argv = serde_json::json!(["baton", "hook", "notify", "--agent", agent]);
+            format!("{trimmed} -c {}", shell_quote(&format!("notify={argv}")))
+        }
+        _ => trimmed.to_owned(),
+    }
+}
+
 /// Returns the window spec of an agent.
 fn agent_window(project: &Project, agent: &AgentConfig) -> WindowSpec {
     let s = &project.config.session;
+    let command = command_with_hooks(&agent.command, &agent.profile.hooks, &agent.name);
     let mut spec = WindowSpec::new(agent.name.clone())
         .cwd(project.root.join(&agent.workdir))
-        .command(launch_line(&agent.command))
+        .command(with_own_dir_on_path(&launch_line(&command)))
         .size(s.width, s.height)
         .env("BATON_AGENT", agent.name.clone())
         .env("BATON_PROJECT", project.root.display().to_string())
         .env("BATON_SESSION", project.session.clone())
         .env("BATON_SOCKET", project.socket_name());
-    // Agents report with `baton task done …` from their panes: make sure this very baton is
-    // the one they find, installed or not.
-    if let Some(path) = path_with_own_dir() {
-        spec = spec.env("PATH", path);
-    }
     for (k, v) in &agent.env {
         spec = spec.env(k.clone(), v.clone());
     }
     spec
 }
 
-/// Returns PATH with the directory of the running `baton` binary first.
-fn path_with_own_dir() -> Option<String> {
-    let exe = std::env::current_exe().ok()?;
-    let dir = exe.parent()?.to_path_buf();
-    let old = std::env::var_os("PATH").unwrap_or_default();
-    let dirs = std::iter::once(dir).chain(std::env::split_paths(&old).collect::<Vec<_>>());
-    std::env::join_paths(dirs).ok()?.into_string().ok()
+/// Puts the running baton's directory first on PATH in the launch line itself: agents report
+/// with `baton task done …` from their panes, and must find this very baton, installed or
+/// not. (PATH given to tmux with `-e` does not survive: the shell's profile resets it.)
+fn with_own_dir_on_path(line: &str) -> String {
+    let dir = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(|d| d.display().to_string()));
+    match dir {
+        Some(d) => format!("export PATH={}:\"$PATH\"; {line}", shell_quote(&d)),
+        None => line.to_owned(),
+    }
 }
 
 /// Starts what is not running and reports each agent's state.
@@ -206,7 +250,75 @@ fn wait_for_agents(project: &Project, agents: &[&AgentConfig]) -> CliResult<Vec<
 
 #[cfg(test)]
 mod tests {
+    use super::command_with_hooks;
     use super::launch_line;
+
+    /// Splits a command line the way `sh` would for these simple cases: words, single quotes.
+    fn words(line: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut cur = String::new();
+        let mut quoted = false;
+        let mut any = false;
+        for c in line.chars() {
+            match c {
+                '\'' => {
+                    quoted = !quoted;
+                    any = true;
+                }
+                ' ' if !quoted => {
+                    if any || !cur.is_empty() {
+                        out.push(std::mem::take(&mut cur));
+                    }
+                    any = false;
+                }
+                c => cur.push(c),
+            }
+        }
+        if any || !cur.is_empty() {
+            out.push(cur);
+        }
+        out
+    }
+
+    #[test]
+    fn claude_gets_stop_and_statusline_hooks() {
+        let line = command_with_hooks("claude --model x", "claude-settings", "alice");
+        let w = words(&line);
+        assert_eq!(&w[..4], &["claude", "--model", "x", "--settings"]);
+        let settings: serde_json::Value = serde_json::from_str(&w[4]).unwrap();
+        assert_eq!(
+            settings["hooks"]["Stop"][0]["hooks"][0]["command"],
+            "baton hook stop --agent alice"
+        );
+        assert_eq!(
+            settings["statusLine"]["command"],
+            "baton hook statusline --agent alice"
+        );
+        assert!(launch_line(&line).starts_with("exec claude --model x --settings '{"));
+    }
+
+    #[test]
+    fn codex_gets_notify() {
+        let line = command_with_hooks("codex --no-daemon", "codex-notify", "bob");
+        assert_eq!(
+            words(&line),
+            [
+                "codex",
+                "--no-daemon",
+                "-c",
+                r#"notify=["baton","hook","notify","--agent","bob"]"#
+            ]
+        );
+    }
+
+    #[test]
+    fn other_commands_are_untouched() {
+        assert_eq!(command_with_hooks("amp", "none", "a"), "amp");
+        assert_eq!(
+            command_with_hooks("cd x && claude", "claude-settings", "a"),
+            "cd x && claude"
+        );
+    }
 
     #[test]
     fn simple_commands_are_execed() {

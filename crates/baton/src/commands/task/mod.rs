@@ -112,6 +112,7 @@ impl TaskContext {
             }
             Err(e) => eprintln!("warning: memory file not updated: {}", e.message),
         }
+        crate::daemon::poke(&self.project.root);
         Ok(())
     }
 }

@@ -1,0 +1,153 @@
+//! `baton demo`: a full orchestration with fake agents — no account, no network.
+//!
+//! In a scratch directory: a small shell project, a task list with dependencies, four fake
+//! agents (claude leads; amp, codex and gemini work) at different speeds. Codex swallows the
+//! first Enter of every prompt, gemini hangs on one task and is recovered, amp crashes on one
+//! and is restarted, and the first verify fails until a fix task is done.
+
+use std::path::Path;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::commands::run::RunArgs;
+use crate::error::CliResult;
+use crate::error::io_error;
+
+/// Arguments of `baton demo`.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Where to build the demo project (default: a new directory under the temp dir)
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Leave the tmux session running at the end, to look around
+    #[arg(long)]
+    pub keep: bool,
+    /// Print only the summary, not the progress lines
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+const TASKS: &str = "# Demo plan\n\n\
+- [ ] Design the greeting tool !high #architecture {design}\n  Decide the command line and the output format.\n\
+- [ ] Write hello.sh after:design #rust {hello}\n\
+- [ ] Write the French greeting after:design #rust {french}\n\
+- [ ] Add a --name option to hello.sh after:hello #refactoring {name}\n\
+- [ ] Review hello.sh after:name #review\n\
+- [ ] Write the docs for hello.sh after:hello #docs\n\
+- [ ] Write the usage examples #docs\n\
+- [ ] Add shell tests after:french #rust\n\
+- [ ] Package the tool !low after:name #rust\n";
+
+const CHECK: &str = "#!/bin/sh\n# The demo's verify command: passes once a fix task has created fixed.txt.\n\
+test -f fixed.txt || { echo \"check: FAILED: hello.sh prints no trailing newline (fixed.txt missing)\"; exit 1; }\necho \"check: ok\"\n";
+
+fn script(persona: &str, work_ms: u64, extra: &str, dir: &Path) -> String {
+    format!(
+        "persona = \"{persona}\"\nlog = \"{log}\"\nevents = \"{events}\"\nstart_delay_ms = 400\nquota_percent = 35\nquota_step = 3\n{extra}\n\
+[[task]]\nrepeat = true\nwork_ms = {work_ms}\nreply = \"Done; reported with baton task done.\"\n\
+run = [\"echo \\\"$BATON_FAKE_TASK by {persona}\\\" >> work.log\", \"baton task done \\\"$BATON_FAKE_TASK\\\" --note \\\"{persona} did it\\\"\"]\n",
+        log = dir.join(format!(".baton/{persona}.prompts.log")).display(),
+        events = dir.join(format!(".baton/{persona}.events.log")).display(),
+    )
+}
+
+/// Writes the demo project into `dir`.
+pub fn write_project(dir: &Path, socket: &str) -> CliResult<()> {
+    let w = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).map_err(|e| io_error(format!("cannot write {}", p.display()), e))
+    };
+    std::fs::create_dir_all(dir.join(".baton"))
+        .map_err(|e| io_error(format!("cannot create {}", dir.display()), e))?;
+    let exe = std::env::current_exe().map_err(|e| io_error("cannot find the baton binary", e))?;
+    w(
+        "README.md",
+        "# greet\n\nA tiny shell tool built by baton's demo team.\n",
+    )?;
+    w("check.sh", CHECK)?;
+    w("tasks.md", TASKS)?;
+    let fix = "[[task]]\nmatch = \"Fix:\"\nwork_ms = 1500\nreply = \"Fixed.\"\nrun = [\"touch fixed.txt\", \"baton task done \\\"$BATON_FAKE_TASK\\\" --note \\\"fixed the newline\\\"\"]\n";
+    let scripts = [
+        ("claude", script("claude", 2500, "", dir)),
+        (
+            "codex",
+            script(
+                "codex",
+                2000,
+                &format!("swallow_first_enter = true\n{fix}"),
+                dir,
+            ),
+        ),
+        (
+            "amp",
+            script(
+                "amp",
+                3000,
+                "[[task]]\nmatch = \"--name\"\ncrash = 3\n",
+                dir,
+            ),
+        ),
+        (
+            "gemini",
+            script(
+                "gemini",
+                2200,
+                "[[task]]\nmatch = \"Write the docs\"\nhang = true\n",
+                dir,
+            ),
+        ),
+    ];
+    for (name, text) in &scripts {
+        w(&format!("{name}.fake.toml"), text)?;
+    }
+    let agent = |name: &str, skills: &str| {
+        format!(
+            "[[agent]]\nname = \"{name}\"\ncli = \"{name}\"\nskills = [{skills}]\ncommand = \"{} fake-agent --script {}\"\n\n",
+            exe.display(),
+            dir.join(format!("{name}.fake.toml")).display()
+        )
+    };
+    let config = format!(
+        "# baton demo: four fake agents, no account, no network.\n[session]\nname = \"demo\"\nsocket = \"{socket}\"\n\n{}{}{}{}\
+[lead]\nchain = [\"claude\", \"amp\"]\n\n[verify]\ncommands = [\"sh check.sh\"]\nmax_fix_cycles = 2\n\n[run]\nstuck_after_secs = 4\n",
+        agent("claude", "\"architecture\", \"review\""),
+        agent("codex", "\"rust\", \"fix\""),
+        agent("amp", "\"refactoring\", \"rust\""),
+        agent("gemini", "\"docs\""),
+    );
+    w("baton.toml", &config)
+}
+
+/// Builds the demo and runs it.
+pub fn cmd_demo(args: &DemoArgs) -> CliResult<ExitCode> {
+    crate::commands::doctor::ensure_tmux()?;
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("baton-demo-{}", std::process::id())),
+    };
+    let socket = format!("baton-demo-{}", std::process::id());
+    write_project(&dir, &socket)?;
+    println!("demo project: {}", dir.display());
+    println!(
+        "watch it live: baton -C {} attach   (Ctrl-b d to detach)",
+        dir.display()
+    );
+    let result = crate::commands::run::run_in(
+        &dir,
+        &RunArgs {
+            file: Some(dir.join("tasks.md")),
+            goal: None,
+            quiet: args.quiet,
+        },
+    );
+    if !args.keep {
+        let _ = crate::commands::down::cmd_down(Some(&dir), &crate::commands::down::DownArgs {});
+    }
+    if result.is_ok() {
+        let report = std::fs::read_to_string(dir.join(crate::report::REPORT)).unwrap_or_default();
+        println!("\n{report}");
+    }
+    result
+}

@@ -1,0 +1,241 @@
+//! `baton hook …`: the commands agent CLIs run on their own events, so baton hears of a
+//! finished turn or a quota reading without reading the screen.
+//!
+//! - `baton hook stop --agent A`: Claude Code's Stop hook (JSON on stdin);
+//! - `baton hook statusline --agent A`: Claude Code's statusLine command (JSON on stdin; what
+//!   it prints is shown under the prompt box);
+//! - `baton hook notify --agent A '<json>'`: Codex's `notify` program (JSON as argument).
+//!
+//! A hook never fails the CLI that runs it: problems are printed on stderr and the exit code
+//! is 0 (a Stop hook exiting 2 would keep Claude working). Payload text (the assistant's
+//! message, the prompts) is never journaled: it may hold anything, secrets included.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Args;
+use clap::Subcommand;
+use serde_json::Value;
+
+use crate::error::CliResult;
+use crate::project::Project;
+use crate::project::start_dir;
+
+/// Arguments of `baton hook`.
+#[derive(Args, Debug)]
+pub struct HookArgs {
+    #[command(subcommand)]
+    pub command: HookCommand,
+}
+
+/// The hooks.
+#[derive(Subcommand, Debug)]
+pub enum HookCommand {
+    /// Claude Code Stop hook: journal the end of the agent's turn (JSON on stdin)
+    Stop(AgentArg),
+    /// Claude Code statusLine command: record quota readings, print a status line
+    Statusline(AgentArg),
+    /// Codex notify program: journal the end of the agent's turn (JSON argument)
+    Notify(NotifyArgs),
+}
+
+/// The agent a hook reports for.
+#[derive(Args, Debug)]
+pub struct AgentArg {
+    /// The agent's name in baton.toml
+    #[arg(long)]
+    pub agent: String,
+}
+
+/// Arguments of `baton hook notify`.
+#[derive(Args, Debug)]
+pub struct NotifyArgs {
+    /// The agent's name in baton.toml
+    #[arg(long)]
+    pub agent: String,
+    /// The JSON Codex passes
+    pub payload: Option<String>,
+}
+
+/// The journal action of a finished turn.
+pub const TURN_END: &str = "agent-turn-end";
+
+/// Runs a hook; always exits 0 (see the module doc), after printing any problem on stderr.
+pub fn cmd_hook(dir: Option<&Path>, args: &HookArgs) -> CliResult<ExitCode> {
+    let result = match &args.command {
+        HookCommand::Stop(a) => stop(dir, &a.agent),
+        HookCommand::Statusline(a) => statusline(dir, &a.agent),
+        HookCommand::Notify(a) => notify(dir, &a.agent, a.payload.as_deref()),
+    };
+    if let Err(e) = result {
+        eprintln!("baton hook: {e}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_stdin_json() -> Value {
+    let mut text = String::new();
+    let _ = std::io::stdin().take(16 << 20).read_to_string(&mut text);
+    serde_json::from_str(&text).unwrap_or(Value::Null)
+}
+
+fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
+    v.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+fn journal_turn_end(dir: Option<&Path>, agent: &str, result: &str, detail: Value) -> CliResult<()> {
+    let project = Project::load(&start_dir(dir)?)?;
+    let mut store = project.store()?;
+    let entry = store
+        .journal(agent, TURN_END, None, agent, result, &detail.to_string())
+        .map_err(|e| crate::error::CliError::user(e.to_string()))?;
+    crate::orchlog::append(&project.root, &[entry])
+}
+
+fn stop(dir: Option<&Path>, agent: &str) -> CliResult<()> {
+    let payload = read_stdin_json();
+    let detail = serde_json::json!({
+        "source": "claude-stop-hook",
+        "session_id": str_field(&payload, "session_id"),
+        "stop_hook_active": payload.get("stop_hook_active").and_then(Value::as_bool).unwrap_or(false),
+    });
+    journal_turn_end(dir, agent, "turn ended (stop hook)", detail)
+}
+
+/// Returns whether a Codex notify payload is a turn baton should count: an
+/// `agent-turn-complete` that is not Codex's own thread-title request.
+pub fn is_agent_turn(payload: &Value) -> bool {
+    if str_field(payload, "type") != "agent-turn-complete" {
+        return false;
+    }
+    let first = payload
+        .get("input-messages")
+        .and_then(Value::as_array)
+        .and_then(|m| m.first())
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    // The title request's only input starts with Codex's title instruction.
+    !(first.starts_with("Generate a concise") && first.contains("title"))
+}
+
+fn notify(dir: Option<&Path>, agent: &str, payload: Option<&str>) -> CliResult<()> {
+    let payload: Value = payload
+        .and_then(|p| serde_json::from_str(p).ok())
+        .unwrap_or(Value::Null);
+    if !is_agent_turn(&payload) {
+        return Ok(());
+    }
+    let detail = serde_json::json!({
+        "source": "codex-notify",
+        "thread_id": str_field(&payload, "thread-id"),
+        "turn_id": str_field(&payload, "turn-id"),
+    });
+    journal_turn_end(dir, agent, "turn ended (notify)", detail)
+}
+
+/// One window of a statusLine `rate_limits` object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Window {
+    /// baton's name for it: `session-5h`, `weekly`.
+    pub window: &'static str,
+    /// Percent used.
+    pub used_percent: f64,
+    /// Reset time in milliseconds since the epoch, when given.
+    pub resets_at_ms: Option<i64>,
+}
+
+/// Reads the windows of a statusLine payload; an absent or null window is unknown and left
+/// out (never read as 0 %).
+pub fn statusline_windows(payload: &Value) -> Vec<Window> {
+    let mut out = Vec::new();
+    for (key, window) in [("five_hour", "session-5h"), ("seven_day", "weekly")] {
+        let Some(w) = payload.pointer(&format!("/rate_limits/{key}")) else {
+            continue;
+        };
+        let Some(used) = w.get("used_percentage").and_then(Value::as_f64) else {
+            continue;
+        };
+        let resets_at_ms = w.get("resets_at").and_then(|r| {
+            r.as_i64()
+                .or_else(|| r.as_f64().map(|f| f as i64))
+                .map(|s| s * 1000)
+                .or_else(|| {
+                    r.as_str()
+                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                        .map(|t| t.as_millisecond())
+                })
+        });
+        out.push(Window {
+            window,
+            used_percent: used,
+            resets_at_ms,
+        });
+    }
+    out
+}
+
+fn statusline(dir: Option<&Path>, agent: &str) -> CliResult<()> {
+    let payload = read_stdin_json();
+    let windows = statusline_windows(&payload);
+    let mut line = format!("baton · {agent}");
+    for w in &windows {
+        let label = if w.window == "weekly" { "7d" } else { "5h" };
+        line.push_str(&format!(" · {label} {:.0}%", w.used_percent));
+    }
+    // Print first: the status line must show even if the store is busy.
+    println!("{line}");
+    if windows.is_empty() {
+        return Ok(());
+    }
+    let project = Project::load(&start_dir(dir)?)?;
+    let mut store = project.store()?;
+    for w in windows {
+        store
+            .record_quota(
+                agent,
+                w.window,
+                w.used_percent,
+                w.resets_at_ms,
+                "claude-statusline",
+            )
+            .map_err(|e| crate::error::CliError::user(e.to_string()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn absent_windows_are_unknown() {
+        let w = statusline_windows(
+            &json!({"rate_limits": {"five_hour": {"used_percentage": 81, "resets_at": 1795244907}}}),
+        );
+        assert_eq!(
+            w,
+            vec![Window {
+                window: "session-5h",
+                used_percent: 81.0,
+                resets_at_ms: Some(1_795_244_907_000)
+            }]
+        );
+        assert!(statusline_windows(&json!({"model": {}})).is_empty());
+        assert!(
+            statusline_windows(&json!({"rate_limits": {"five_hour": null, "seven_day": {}}}))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn title_turns_are_ignored() {
+        let turn = json!({"type": "agent-turn-complete", "input-messages": ["fix it"]});
+        assert!(is_agent_turn(&turn));
+        let title = json!({"type": "agent-turn-complete", "input-messages": ["Generate a concise, single-line task title of at most 36 characters"]});
+        assert!(!is_agent_turn(&title));
+        assert!(!is_agent_turn(&json!({"type": "other"})));
+    }
+}

@@ -1,0 +1,669 @@
+//! The daemon: the imperative shell around [`baton_core::engine::Engine`].
+//!
+//! One thread per event source feeds one channel (crossbeam `select!`, no async runtime):
+//! the tmux control-mode connection (`%output` marks an agent's screen dirty, `%window-close`
+//! means it died), a Unix socket in `.baton/` that CLI commands poke after they change the
+//! store, a watch on the memory file, the verify runner, and a 200 ms ticker. The loop turns
+//! each into engine events (a dirty screen is captured and detected at most every 100 ms),
+//! then carries out the actions — committing every task change to the store before touching
+//! tmux, so a daemon killed at any point restarts from the store with nothing lost and no
+//! task dispatched twice.
+//!
+//! One daemon per project: `.baton/daemon.lock` is held (an OS file lock) while it runs.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixListener;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::path::PathBuf;
+use std::time::Duration;
+use std::time::Instant;
+
+use baton_core::detect;
+use baton_core::engine::Action;
+use baton_core::engine::AgentSpec;
+use baton_core::engine::Engine;
+use baton_core::engine::Event;
+use baton_core::engine::Key;
+use baton_core::engine::Settings;
+use baton_core::engine::prompt;
+use baton_core::task::Status;
+use baton_core::task::TaskId;
+use baton_tmux::CaptureRange;
+use baton_tmux::control::ControlConnection;
+use baton_tmux::control::ControlEvent;
+use crossbeam_channel::Sender;
+use crossbeam_channel::select;
+
+use crate::error::CliError;
+use crate::error::CliResult;
+use crate::error::io_error;
+use crate::project::Project;
+use crate::store::JournalEntry;
+use crate::store::StatusChange;
+use crate::store::Store;
+use crate::store::TaskFilter;
+
+/// The journal's name for the daemon.
+pub const ACTOR: &str = "baton";
+
+/// How the daemon runs.
+pub struct Options {
+    /// Return once the engine says everything is finished (`baton run`), or keep running.
+    pub exit_when_finished: bool,
+    /// Print a one-line status as the run goes.
+    pub progress: bool,
+}
+
+/// How a run ended.
+pub struct Outcome {
+    /// The engine's summary line.
+    pub summary: String,
+}
+
+enum Wake {
+    Poke,
+    Verify {
+        wave: u64,
+        command: String,
+        ok: bool,
+        excerpt: String,
+    },
+}
+
+/// Returns the path of the daemon's socket.
+pub fn socket_path(root: &Path) -> PathBuf {
+    root.join(".baton").join("daemon.sock")
+}
+
+/// Tells a running daemon that the store changed; does nothing when none runs.
+pub fn poke(root: &Path) {
+    if let Ok(mut s) = UnixStream::connect(socket_path(root)) {
+        let _ = s.write_all(b"\n");
+    }
+}
+
+/// Takes the single-instance lock, or says who holds it.
+fn lock(project: &Project) -> CliResult<File> {
+    let path = project.state_dir()?.join("daemon.lock");
+    let mut f = File::options()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io_error(format!("cannot open {}", path.display()), e))?;
+    match f.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let pid = std::fs::read_to_string(&path).unwrap_or_default();
+            return Err(CliError::user(format!(
+                "a baton daemon already runs for this project (pid {})",
+                pid.trim()
+            ))
+            .hint("watch it with `baton ls` / `baton log`, or stop it first"));
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            return Err(io_error(format!("cannot lock {}", path.display()), e));
+        }
+    }
+    f.set_len(0).ok();
+    let _ = write!(f, "{}", std::process::id());
+    Ok(f)
+}
+
+/// Builds the engine's settings and agents from the configuration.
+fn engine_for(project: &Project) -> CliResult<Engine> {
+    let c = &project.config;
+    let template = match c.run.template.as_str() {
+        lang if prompt::builtin(lang).is_some() => prompt::builtin(lang)
+            .unwrap_or(prompt::TEMPLATE_EN)
+            .to_owned(),
+        path => std::fs::read_to_string(project.root.join(path))
+            .map_err(|e| io_error(format!("[run] template: cannot read {path}"), e))?,
+    };
+    let settings = Settings {
+        stuck_after_ms: c.run.stuck_after_secs * 1000,
+        max_attempts: c.run.max_attempts,
+        critical_percent: f64::from(c.quota.critical),
+        verify_commands: c.verify.commands.clone(),
+        max_fix_cycles: c.verify.max_fix_cycles,
+        template,
+        memory_file: c.session.memory_file.display().to_string(),
+        ..Settings::default()
+    };
+    let agents = c
+        .agents
+        .iter()
+        .map(|a| AgentSpec {
+            name: a.name.clone(),
+            skills: a.skills.clone(),
+            max_tasks: if c.lead.chain.first() == Some(&a.name) && c.agents.len() > 1 {
+                a.max_tasks.min(1)
+            } else {
+                a.max_tasks
+            },
+            submit: a.profile.submit.clone(),
+        })
+        .collect();
+    Ok(Engine::new(settings, agents))
+}
+
+struct Shell<'p> {
+    project: &'p Project,
+    store: Store,
+    engine: Engine,
+    panes: BTreeMap<String, (String, String)>,
+    dirty: BTreeSet<String>,
+    last_capture: BTreeMap<String, Instant>,
+    journal_seq: i64,
+    wake_tx: Sender<Wake>,
+    finished: Option<String>,
+    started: Instant,
+    last_status: String,
+    progress: bool,
+}
+
+/// Runs the daemon until it is finished (with `exit_when_finished`) or killed.
+pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
+    let _lock = lock(project)?;
+    let store = project.store()?;
+    let engine = engine_for(project)?;
+    let (wake_tx, wake_rx) = crossbeam_channel::unbounded::<Wake>();
+    let mut shell = Shell {
+        project,
+        store,
+        engine,
+        panes: BTreeMap::new(),
+        dirty: BTreeSet::new(),
+        last_capture: BTreeMap::new(),
+        journal_seq: 0,
+        wake_tx: wake_tx.clone(),
+        finished: None,
+        started: Instant::now(),
+        last_status: String::new(),
+        progress: opts.progress,
+    };
+    let listener = listen(project, wake_tx.clone())?;
+    let (mem_tx, mem_rx) = crossbeam_channel::unbounded();
+    let mem_path = crate::memory_sync::memory_path(project);
+    let _watch = crate::watch::watch_file(&mem_path, Duration::from_millis(100), mem_tx).ok();
+    let (_conn, control) =
+        ControlConnection::start(project.tmux.clone(), project.session.clone(), Vec::new());
+    let ticker = crossbeam_channel::tick(Duration::from_millis(200));
+
+    shell.journal(
+        None,
+        None,
+        "daemon-start",
+        &format!("pid {}", std::process::id()),
+    );
+    shell.refresh_panes();
+    shell.replay()?;
+    loop {
+        if let Some(summary) = shell.finished.clone()
+            && opts.exit_when_finished
+        {
+            drop(listener);
+            let _ = std::fs::remove_file(socket_path(&project.root));
+            return Ok(Outcome { summary });
+        }
+        select! {
+            recv(control) -> ev => match ev {
+                Ok(ev) => shell.on_control(ev),
+                Err(_) => return Err(CliError::internal("the control-mode connection ended")),
+            },
+            recv(wake_rx) -> w => match w {
+                Ok(Wake::Poke) => shell.read_store_changes()?,
+                Ok(Wake::Verify { wave, command, ok, excerpt }) => {
+                    let detail = if ok { "passed".to_owned() } else { format!("FAILED: {}", excerpt.lines().last().unwrap_or("")) };
+                    shell.journal(None, None, "verify", &format!("wave {wave}: `{command}` {detail}"));
+                    shell.feed(Event::VerifyFinished { wave, command, ok, excerpt })?;
+                }
+                Err(_) => {}
+            },
+            recv(mem_rx) -> _ => {
+                if let Err(e) = crate::memory_sync::sync(project, &mut shell.store, ACTOR) {
+                    eprintln!("warning: memory file: {}", e.message);
+                }
+                shell.read_store_changes()?;
+            },
+            recv(ticker) -> _ => {
+                shell.read_store_changes()?;
+                shell.capture_dirty(true)?;
+                shell.feed(Event::Tick)?;
+                shell.status_line();
+            },
+        }
+        shell.capture_dirty(false)?;
+    }
+}
+
+fn listen(project: &Project, tx: Sender<Wake>) -> CliResult<UnixListener> {
+    let path = socket_path(&project.root);
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)
+        .map_err(|e| io_error(format!("cannot listen on {}", path.display()), e))?;
+    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    let accept = listener
+        .try_clone()
+        .map_err(|e| io_error("cannot clone the socket", e))?;
+    std::thread::spawn(move || {
+        for stream in accept.incoming() {
+            drop(stream);
+            if tx.send(Wake::Poke).is_err() {
+                return;
+            }
+        }
+    });
+    Ok(listener)
+}
+
+impl Shell<'_> {
+    fn journal(&mut self, agent: Option<&str>, task: Option<TaskId>, action: &str, result: &str) {
+        if let Ok(e) = self
+            .store
+            .journal(ACTOR, action, task, agent.unwrap_or(""), result, "")
+        {
+            self.journal_seq = self.journal_seq.max(e.seq);
+            let _ = crate::orchlog::append(&self.project.root, &[e]);
+        }
+    }
+
+    fn refresh_panes(&mut self) {
+        if let Ok(panes) = self.project.panes() {
+            self.panes = panes
+                .into_iter()
+                .filter(|p| self.project.config.agent(&p.window_name).is_some() && !p.dead)
+                .map(|p| {
+                    (
+                        p.window_name.clone(),
+                        (p.pane_id.clone(), p.window_id.clone()),
+                    )
+                })
+                .collect();
+        }
+    }
+
+    /// Replays the store into the engine: every task, then the running agents.
+    fn replay(&mut self) -> CliResult<()> {
+        let e = |e: crate::store::StoreError| CliError::user(e.to_string());
+        let seen = self.store.journal_since(0, usize::MAX).map_err(e)?;
+        self.journal_seq = seen.last().map_or(0, |j| j.seq);
+        let tasks = self.store.tasks(&TaskFilter::default()).map_err(e)?;
+        self.engine.load(tasks);
+        let names: Vec<String> = self.panes.keys().cloned().collect();
+        for agent in names {
+            self.feed(Event::AgentUp {
+                agent: agent.clone(),
+            })?;
+            self.dirty.insert(agent);
+        }
+        self.capture_dirty(true)
+    }
+
+    fn on_control(&mut self, ev: ControlEvent) {
+        match ev {
+            ControlEvent::Output { pane, .. } => {
+                if let Some(agent) = self
+                    .panes
+                    .iter()
+                    .find(|(_, (p, _))| *p == pane)
+                    .map(|(a, _)| a.clone())
+                {
+                    self.dirty.insert(agent);
+                }
+            }
+            ControlEvent::WindowClose { window } => {
+                if let Some(agent) = self
+                    .panes
+                    .iter()
+                    .find(|(_, (_, w))| *w == window)
+                    .map(|(a, _)| a.clone())
+                {
+                    self.panes.remove(&agent);
+                    self.journal(Some(&agent), None, "agent-died", "window closed");
+                    let _ = self.feed(Event::AgentDied { agent });
+                }
+            }
+            ControlEvent::Reconnected => {
+                self.refresh_panes();
+                self.dirty.extend(self.panes.keys().cloned());
+            }
+            _ => {}
+        }
+    }
+
+    /// Captures dirty screens (at most every 100 ms per agent; `all` also takes a fallback
+    /// look at every agent every 2 s) and feeds the detections.
+    fn capture_dirty(&mut self, all: bool) -> CliResult<()> {
+        let now = Instant::now();
+        if all {
+            for a in self.panes.keys() {
+                if self
+                    .last_capture
+                    .get(a)
+                    .is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(2))
+                {
+                    self.dirty.insert(a.clone());
+                }
+            }
+        }
+        let due: Vec<String> = self
+            .dirty
+            .iter()
+            .filter(|a| {
+                self.last_capture
+                    .get(*a)
+                    .is_none_or(|t| now.duration_since(*t) >= Duration::from_millis(100))
+            })
+            .cloned()
+            .collect();
+        for agent in due {
+            self.dirty.remove(&agent);
+            self.last_capture.insert(agent.clone(), now);
+            let Some((pane, _)) = self.panes.get(&agent).cloned() else {
+                continue;
+            };
+            let Some(cfg) = self.project.config.agent(&agent) else {
+                continue;
+            };
+            let Ok(screen) = self.project.tmux.capture(&pane, CaptureRange::default()) else {
+                continue;
+            };
+            let detection = detect(&cfg.profile, &screen);
+            let hash = {
+                use std::hash::Hash;
+                use std::hash::Hasher;
+                let mut h = std::collections::hash_map::DefaultHasher::new();
+                screen.hash(&mut h);
+                h.finish()
+            };
+            for q in &detection.quota {
+                if q.window
+                    .as_deref()
+                    .is_none_or(|w| !w.to_lowercase().contains("week"))
+                {
+                    self.feed(Event::Quota {
+                        agent: agent.clone(),
+                        used_percent: q.used_percent,
+                    })?;
+                }
+            }
+            self.feed(Event::Screen {
+                agent,
+                detection,
+                hash,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Feeds changes other processes made to the store (CLI, memory file) into the engine.
+    fn read_store_changes(&mut self) -> CliResult<()> {
+        let e = |e: crate::store::StoreError| CliError::user(e.to_string());
+        let entries: Vec<JournalEntry> = self
+            .store
+            .journal_since(self.journal_seq, 10_000)
+            .map_err(e)?;
+        let mut touched = BTreeSet::new();
+        for j in &entries {
+            self.journal_seq = self.journal_seq.max(j.seq);
+            if j.actor != ACTOR
+                && let Some(t) = j.task
+            {
+                touched.insert(t);
+            }
+        }
+        for id in touched {
+            let Ok(task) = self.store.task(id) else {
+                continue;
+            };
+            if self.engine.task(id).is_some() {
+                self.feed(Event::TaskChanged(task))?;
+            } else {
+                self.feed(Event::TaskAdded(task))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn feed(&mut self, event: Event) -> CliResult<()> {
+        let mut queue = vec![event];
+        while let Some(ev) = queue.pop() {
+            let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let actions = self.engine.step(now, ev);
+            let mut skip_paste: BTreeSet<String> = BTreeSet::new();
+            let mut journal = Vec::new();
+            for a in actions {
+                self.act(a, &mut queue, &mut skip_paste, &mut journal)?;
+            }
+            if !journal.is_empty() {
+                self.journal_seq = self
+                    .journal_seq
+                    .max(journal.iter().map(|j| j.seq).max().unwrap_or(0));
+                let _ = crate::orchlog::append(&self.project.root, &journal);
+                if let Err(e) = crate::memory_sync::sync(self.project, &mut self.store, ACTOR) {
+                    eprintln!("warning: memory file: {}", e.message);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn set_status(
+        &mut self,
+        task: TaskId,
+        to: Status,
+        change: StatusChange,
+        journal: &mut Vec<JournalEntry>,
+    ) -> bool {
+        match self.store.set_status(task, to, ACTOR, change) {
+            Ok(crate::store::Outcome::Changed(_, entries)) => {
+                journal.extend(entries);
+                true
+            }
+            Ok(crate::store::Outcome::Unchanged(_)) => true,
+            Err(e) => {
+                eprintln!("warning: {e}");
+                false
+            }
+        }
+    }
+
+    fn act(
+        &mut self,
+        action: Action,
+        queue: &mut Vec<Event>,
+        skip_paste: &mut BTreeSet<String>,
+        journal: &mut Vec<JournalEntry>,
+    ) -> CliResult<()> {
+        match action {
+            Action::Assign { task, agent } => {
+                let change = StatusChange {
+                    assignee: Some(agent.clone()),
+                    ..StatusChange::default()
+                };
+                if !self.set_status(task, Status::InProgress, change, journal) {
+                    // The store disagrees (changed meanwhile): tell the engine the truth.
+                    skip_paste.insert(agent);
+                    if let Ok(t) = self.store.task(task) {
+                        queue.push(Event::TaskChanged(t));
+                    }
+                }
+            }
+            Action::Paste { agent, text } => {
+                if skip_paste.remove(&agent) {
+                    return Ok(());
+                }
+                if let Some((pane, _)) = self.panes.get(&agent).cloned()
+                    && let Err(e) = self.project.tmux.paste(&pane, &text)
+                {
+                    self.journal(Some(&agent), None, "paste-failed", &e.to_string());
+                }
+            }
+            Action::Press { agent, key } => {
+                if let Some((pane, _)) = self.panes.get(&agent).cloned() {
+                    let key = match key {
+                        Key::Enter => baton_tmux::Key::Enter,
+                        Key::CtrlC => baton_tmux::Key::CtrlC,
+                        Key::Escape => baton_tmux::Key::Escape,
+                    };
+                    let _ = self.project.tmux.send_key(&pane, key);
+                }
+            }
+            Action::Requeue { task, reason } => {
+                let change = StatusChange {
+                    note: Some(reason),
+                    ..StatusChange::default()
+                };
+                self.set_status(task, Status::Pending, change, journal);
+            }
+            Action::NeedsHuman { task, reason } => {
+                let change = StatusChange {
+                    reason: Some(format!("needs a person: {reason}")),
+                    ..StatusChange::default()
+                };
+                self.set_status(task, Status::Blocked, change, journal);
+            }
+            Action::CompleteForReview { task, reason } => {
+                let change = StatusChange {
+                    note: Some(format!("REVIEW: {reason}")),
+                    ..StatusChange::default()
+                };
+                self.set_status(task, Status::Completed, change, journal);
+                self.journal(None, Some(task), "task-review", &reason);
+            }
+            Action::AddTask { task, reason } => {
+                match self.store.add_tasks(std::slice::from_ref(&task), ACTOR) {
+                    Ok((tasks, entries)) => {
+                        journal.extend(entries);
+                        for t in tasks {
+                            self.journal(None, Some(t.id), "task-created", &reason);
+                            queue.push(Event::TaskAdded(t));
+                        }
+                    }
+                    Err(e) => eprintln!("warning: cannot add a task ({reason}): {e}"),
+                }
+            }
+            Action::RunVerify { wave, commands } => self.run_verify(wave, commands),
+            Action::StartAgent { agent } => {
+                let args = crate::commands::up::UpArgs { no_wait: true };
+                let quiet = crate::commands::up::cmd_up(Some(&self.project.root), &args);
+                if quiet.is_ok() {
+                    self.refresh_panes();
+                    self.journal(Some(&agent), None, "agent-restart", "started again");
+                    queue.push(Event::AgentUp {
+                        agent: agent.clone(),
+                    });
+                    self.dirty.insert(agent);
+                }
+            }
+            Action::Notify { kind, message } => {
+                eprintln!("\x07[baton] {kind}: {message}");
+                self.journal(None, None, &format!("notify-{kind}"), &message);
+            }
+            Action::Journal { agent, task, what } => {
+                self.journal(agent.as_deref(), task, "engine", &what)
+            }
+            Action::Finished { summary } => {
+                self.journal(None, None, "run-finished", &summary);
+                if let Err(e) = crate::report::write(self.project, &self.store, &summary) {
+                    eprintln!("warning: REPORT.md: {}", e.message);
+                }
+                self.finished = Some(summary);
+            }
+        }
+        Ok(())
+    }
+
+    fn run_verify(&mut self, wave: u64, commands: Vec<String>) {
+        let root = self.project.root.clone();
+        let tx = self.wake_tx.clone();
+        self.journal(
+            None,
+            None,
+            "verify-start",
+            &format!("wave {wave}: {}", commands.join(" && ")),
+        );
+        std::thread::spawn(move || {
+            let dir = root.join(".baton").join("verify");
+            let _ = std::fs::create_dir_all(&dir);
+            for (i, command) in commands.into_iter().enumerate() {
+                let out = std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(&command)
+                    .current_dir(&root)
+                    .stdin(std::process::Stdio::null())
+                    .output();
+                let (ok, text) = match out {
+                    Ok(o) => {
+                        let mut t = String::from_utf8_lossy(&o.stdout).into_owned();
+                        t.push_str(&String::from_utf8_lossy(&o.stderr));
+                        (o.status.success(), t)
+                    }
+                    Err(e) => (false, format!("cannot run: {e}")),
+                };
+                let _ = std::fs::write(dir.join(format!("wave-{wave}-{i}.log")), &text);
+                let lines: Vec<&str> = text.lines().collect();
+                let excerpt = lines[lines.len().saturating_sub(40)..].join("\n");
+                if tx
+                    .send(Wake::Verify {
+                        wave,
+                        command,
+                        ok,
+                        excerpt,
+                    })
+                    .is_err()
+                {
+                    return;
+                }
+            }
+        });
+    }
+
+    fn status_line(&mut self) {
+        if !self.progress {
+            return;
+        }
+        let Ok(counts) = self.store.counts() else {
+            return;
+        };
+        let total: u64 = counts.values().sum();
+        let done = counts.get(&Status::Completed).copied().unwrap_or(0);
+        let blocked = counts.get(&Status::Blocked).copied().unwrap_or(0);
+        let agents: Vec<String> = self
+            .project
+            .config
+            .agents
+            .iter()
+            .map(|a| match self.engine.agent_tasks(&a.name).first() {
+                Some(t) => format!("{} {t}", a.name),
+                None if self.panes.contains_key(&a.name) => format!("{} idle", a.name),
+                None => format!("{} down", a.name),
+            })
+            .collect();
+        let line = format!(
+            "[baton {:>4}s] {done}/{total} done{} · {}",
+            self.started.elapsed().as_secs(),
+            if blocked > 0 {
+                format!(", {blocked} blocked")
+            } else {
+                String::new()
+            },
+            agents.join(" · ")
+        );
+        let changed_part = line
+            .split_once(']')
+            .map(|(_, r)| r.to_owned())
+            .unwrap_or_default();
+        if changed_part != self.last_status {
+            self.last_status = changed_part;
+            println!("{line}");
+        }
+    }
+}

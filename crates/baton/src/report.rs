@@ -1,0 +1,152 @@
+//! `REPORT.md`: what was done, by whom, how long it took, verify results, and problems —
+//! written from the store and its journal when a run finishes.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use baton_core::task::TaskId;
+
+use crate::error::CliError;
+use crate::error::CliResult;
+use crate::error::io_error;
+use crate::orchlog::cell;
+use crate::orchlog::local_time;
+use crate::project::Project;
+use crate::store::Store;
+use crate::store::TaskFilter;
+
+/// The report's file name, at the project root.
+pub const REPORT: &str = "REPORT.md";
+
+fn duration(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    if s >= 3600 {
+        format!("{}h {:02}m", s / 3600, s % 3600 / 60)
+    } else if s >= 60 {
+        format!("{}m {:02}s", s / 60, s % 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+/// Writes REPORT.md (atomically) and returns its text.
+pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<String> {
+    let e = |e: crate::store::StoreError| CliError::user(e.to_string());
+    let tasks = store.tasks(&TaskFilter::default()).map_err(e)?;
+    let journal = store.journal_since(0, usize::MAX).map_err(e)?;
+    let mut started: BTreeMap<TaskId, i64> = BTreeMap::new();
+    let mut finished: BTreeMap<TaskId, i64> = BTreeMap::new();
+    let mut review: BTreeMap<TaskId, String> = BTreeMap::new();
+    for j in &journal {
+        let Some(t) = j.task else { continue };
+        match j.action.as_str() {
+            "task-start" => {
+                started.entry(t).or_insert(j.at_ms);
+            }
+            "task-done" | "task-cancel" => {
+                finished.insert(t, j.at_ms);
+            }
+            "task-review" => {
+                review.insert(t, j.result.clone());
+            }
+            _ => {}
+        }
+    }
+    let mut out = String::new();
+    let first = journal.first().map_or(0, |j| j.at_ms);
+    let last = journal.last().map_or(0, |j| j.at_ms);
+    let _ = writeln!(out, "# Run report\n");
+    let _ = writeln!(out, "- Project: `{}`", project.root.display());
+    let _ = writeln!(out, "- Finished: {}", local_time(last));
+    let _ = writeln!(
+        out,
+        "- Took: {} (from the first journal entry)",
+        duration(last - first)
+    );
+    let _ = writeln!(out, "- Result: {summary}\n");
+    let _ = writeln!(out, "## Tasks\n");
+    let _ = writeln!(
+        out,
+        "| ID | Task | Agent | Status | Attempts | Duration | Notes |"
+    );
+    let _ = writeln!(
+        out,
+        "|----|------|-------|--------|----------|----------|-------|"
+    );
+    for t in &tasks {
+        let took = match (started.get(&t.id), finished.get(&t.id)) {
+            (Some(s), Some(f)) => duration(f - s),
+            _ => "-".into(),
+        };
+        let mut notes = t.notes.join("; ");
+        if let Some(r) = review.get(&t.id) {
+            notes = format!("**review**: {r}; {notes}");
+        }
+        if let Some(b) = &t.blocked_reason {
+            notes = format!("blocked: {b}; {notes}");
+        }
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            t.id,
+            cell(&t.title),
+            t.assignee.as_deref().unwrap_or("-"),
+            t.status,
+            t.attempts,
+            took,
+            cell(notes.trim_end_matches("; "))
+        );
+    }
+    let verify: Vec<_> = journal.iter().filter(|j| j.action == "verify").collect();
+    let _ = writeln!(out, "\n## Verify\n");
+    if verify.is_empty() {
+        let _ = writeln!(out, "No verify command ran.");
+    }
+    for j in verify {
+        let _ = writeln!(out, "- {} {}", local_time(j.at_ms), j.result);
+    }
+    let problems: Vec<_> = journal
+        .iter()
+        .filter(|j| {
+            j.action.starts_with("notify-")
+                || matches!(
+                    j.action.as_str(),
+                    "task-review"
+                        | "memory-edit-rejected"
+                        | "paste-failed"
+                        | "agent-died"
+                        | "agent-restart"
+                        | "task-requeue"
+                )
+        })
+        .collect();
+    let _ = writeln!(out, "\n## Problems\n");
+    if problems.is_empty() {
+        let _ = writeln!(out, "None.");
+    }
+    for j in problems {
+        let what = j.task.map(|t| format!("{t} ")).unwrap_or_default();
+        let detail = if j.detail.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", j.detail)
+        };
+        let _ = writeln!(
+            out,
+            "- {} {} {what}{}: {}{detail}",
+            local_time(j.at_ms),
+            j.action,
+            j.target,
+            j.result
+        );
+    }
+    let path = project.root.join(REPORT);
+    let tmp = project
+        .root
+        .join(format!(".{REPORT}.tmp-{}", std::process::id()));
+    std::fs::write(&tmp, &out)
+        .map_err(|e| io_error(format!("cannot write {}", tmp.display()), e))?;
+    std::fs::rename(&tmp, &path)
+        .map_err(|e| io_error(format!("cannot write {}", path.display()), e))?;
+    Ok(out)
+}
