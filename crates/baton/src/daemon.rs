@@ -411,8 +411,15 @@ impl Shell<'_> {
             .journal_since(self.journal_seq, 10_000)
             .map_err(e)?;
         let mut touched = BTreeSet::new();
+        let mut turns_ended = Vec::new();
         for j in &entries {
             self.journal_seq = self.journal_seq.max(j.seq);
+            // The agent's CLI said its turn ended (Claude Stop hook, Codex notify).
+            if j.action == crate::commands::hook::TURN_END
+                && self.project.config.agent(&j.target).is_some()
+            {
+                turns_ended.push(j.target.clone());
+            }
             if j.actor != ACTOR
                 && let Some(t) = j.task
             {
@@ -428,6 +435,10 @@ impl Shell<'_> {
             } else {
                 self.feed(Event::TaskAdded(task))?;
             }
+        }
+        // After the task changes: a turn that ended with `baton task done` is no unreported turn.
+        for agent in turns_ended {
+            self.feed(Event::TurnEnded { agent })?;
         }
         Ok(())
     }

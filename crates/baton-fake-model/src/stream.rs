@@ -1,0 +1,236 @@
+//! The replies on the wire: Anthropic Messages SSE and OpenAI Responses SSE, and their
+//! non-streaming JSON forms.
+
+use std::time::Duration;
+
+use serde_json::Value;
+use serde_json::json;
+
+use crate::http::Chunked;
+use crate::script::Reply;
+
+fn event(name: &str, data: &Value) -> Vec<u8> {
+    format!("event: {name}\ndata: {data}\n\n").into_bytes()
+}
+
+/// Splits a text in `n` pieces on character boundaries.
+pub fn pieces(text: &str, n: usize) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let n = n.clamp(1, chars.len().max(1));
+    let size = chars.len().div_ceil(n).max(1);
+    chars.chunks(size).map(|c| c.iter().collect()).collect()
+}
+
+fn pause(ms: u64) {
+    if ms > 0 {
+        std::thread::sleep(Duration::from_millis(ms));
+    }
+}
+
+/// Streams a Messages reply.
+pub fn anthropic_sse(
+    out: &mut Chunked<'_>,
+    reply: &Reply,
+    model: &str,
+    id: u64,
+) -> std::io::Result<()> {
+    out.send(&event(
+        "message_start",
+        &json!({"type": "message_start", "message": {
+            "id": format!("msg_fake_{id}"), "type": "message", "role": "assistant", "model": model,
+            "content": [], "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": 25, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}}}),
+    ))?;
+    out.send(&event("ping", &json!({"type": "ping"})))?;
+    pause(reply.delay_ms);
+    let mut index = 0;
+    if let Some(text) = &reply.text {
+        out.send(&event(
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}),
+        ))?;
+        for (i, p) in pieces(text, reply.chunks.unwrap_or(1)).iter().enumerate() {
+            if i > 0 {
+                pause(reply.chunk_delay_ms);
+            }
+            out.send(&event(
+                "content_block_delta",
+                &json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": p}}),
+            ))?;
+        }
+        out.send(&event(
+            "content_block_stop",
+            &json!({"type": "content_block_stop", "index": index}),
+        ))?;
+        index += 1;
+    }
+    if let Some(tool) = &reply.tool {
+        out.send(&event(
+            "content_block_start",
+            &json!({"type": "content_block_start", "index": index, "content_block": {
+                "type": "tool_use", "id": format!("toolu_fake_{id}"), "name": tool.name, "input": {}}}),
+        ))?;
+        out.send(&event(
+            "content_block_delta",
+            &json!({"type": "content_block_delta", "index": index, "delta": {
+                "type": "input_json_delta", "partial_json": tool.input.to_string()}}),
+        ))?;
+        out.send(&event(
+            "content_block_stop",
+            &json!({"type": "content_block_stop", "index": index}),
+        ))?;
+    }
+    let stop = if reply.tool.is_some() {
+        "tool_use"
+    } else {
+        "end_turn"
+    };
+    out.send(&event(
+        "message_delta",
+        &json!({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": null}, "usage": {"output_tokens": 12}}),
+    ))?;
+    out.send(&event("message_stop", &json!({"type": "message_stop"})))
+}
+
+/// Returns a non-streaming Messages reply.
+pub fn anthropic_json(reply: &Reply, model: &str, id: u64) -> Value {
+    let mut content = Vec::new();
+    if let Some(t) = &reply.text {
+        content.push(json!({"type": "text", "text": t}));
+    }
+    if let Some(tool) = &reply.tool {
+        content.push(json!({"type": "tool_use", "id": format!("toolu_fake_{id}"), "name": tool.name, "input": tool.input}));
+    }
+    json!({"id": format!("msg_fake_{id}"), "type": "message", "role": "assistant", "model": model,
+        "content": content, "stop_reason": if reply.tool.is_some() { "tool_use" } else { "end_turn" },
+        "stop_sequence": null, "usage": {"input_tokens": 25, "output_tokens": 12}})
+}
+
+/// Returns the Messages API's error body for a status.
+pub fn anthropic_error(status: u16) -> Value {
+    let ty = match status {
+        429 => "rate_limit_error",
+        401 => "authentication_error",
+        529 => "overloaded_error",
+        _ => "api_error",
+    };
+    json!({"type": "error", "error": {"type": ty, "message": format!("fake model server: {ty}")}})
+}
+
+/// Returns the Responses API's error body for a status.
+pub fn openai_error(status: u16) -> Value {
+    let ty = if status == 429 {
+        "rate_limit_exceeded"
+    } else {
+        "server_error"
+    };
+    json!({"error": {"type": ty, "code": ty, "message": format!("fake model server: {ty}")}})
+}
+
+fn usage() -> Value {
+    json!({"input_tokens": 25, "input_tokens_details": {"cached_tokens": 0},
+        "output_tokens": 12, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 37})
+}
+
+/// Streams a Responses reply.
+pub fn openai_sse(
+    out: &mut Chunked<'_>,
+    reply: &Reply,
+    model: &str,
+    id: u64,
+) -> std::io::Result<()> {
+    let resp_id = format!("resp_fake_{id}");
+    let base = |status: &str, output: Value| {
+        json!({"id": resp_id, "object": "response", "created_at": 1_700_000_000u64, "status": status,
+            "model": model, "output": output})
+    };
+    let mut seq = 0u64;
+    let mut send = |out: &mut Chunked<'_>, name: &str, mut data: Value| {
+        data["type"] = json!(name);
+        data["sequence_number"] = json!(seq);
+        seq += 1;
+        out.send(&event(name, &data))
+    };
+    send(
+        out,
+        "response.created",
+        json!({"response": base("in_progress", json!([]))}),
+    )?;
+    send(
+        out,
+        "response.in_progress",
+        json!({"response": base("in_progress", json!([]))}),
+    )?;
+    pause(reply.delay_ms);
+    let mut output = Vec::new();
+    if let Some(text) = &reply.text {
+        let item_id = format!("msg_fake_{id}");
+        let index = output.len();
+        send(
+            out,
+            "response.output_item.added",
+            json!({"output_index": index, "item": {
+            "id": item_id, "type": "message", "status": "in_progress", "role": "assistant", "content": []}}),
+        )?;
+        send(
+            out,
+            "response.content_part.added",
+            json!({"item_id": item_id, "output_index": index,
+            "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
+        )?;
+        for (i, p) in pieces(text, reply.chunks.unwrap_or(1)).iter().enumerate() {
+            if i > 0 {
+                pause(reply.chunk_delay_ms);
+            }
+            send(
+                out,
+                "response.output_text.delta",
+                json!({"item_id": item_id, "output_index": index,
+                "content_index": 0, "delta": p}),
+            )?;
+        }
+        send(
+            out,
+            "response.output_text.done",
+            json!({"item_id": item_id, "output_index": index,
+            "content_index": 0, "text": text}),
+        )?;
+        let part = json!({"type": "output_text", "text": text, "annotations": []});
+        send(
+            out,
+            "response.content_part.done",
+            json!({"item_id": item_id, "output_index": index,
+            "content_index": 0, "part": part}),
+        )?;
+        let item = json!({"id": item_id, "type": "message", "status": "completed", "role": "assistant",
+            "content": [part]});
+        send(
+            out,
+            "response.output_item.done",
+            json!({"output_index": index, "item": item}),
+        )?;
+        output.push(item);
+    }
+    if let Some(tool) = &reply.tool {
+        let index = output.len();
+        let item = json!({"id": format!("fc_fake_{id}"), "type": "function_call", "status": "completed",
+            "call_id": format!("call_fake_{id}"), "name": tool.name, "arguments": tool.input.to_string()});
+        let mut added = item.clone();
+        added["status"] = json!("in_progress");
+        added["arguments"] = json!("");
+        send(
+            out,
+            "response.output_item.added",
+            json!({"output_index": index, "item": added}),
+        )?;
+        send(
+            out,
+            "response.output_item.done",
+            json!({"output_index": index, "item": item}),
+        )?;
+        output.push(item);
+    }
+    let mut done = base("completed", Value::Array(output));
+    done["usage"] = usage();
+    send(out, "response.completed", json!({"response": done}))
+}

@@ -1,0 +1,58 @@
+//! The conformance tier: baton drives the REAL Claude Code and Codex CLIs, offline, against
+//! a scripted fake model server (`baton-fake-model`) on loopback, each in a private tmux
+//! server. It runs only when `BATON_REAL_CLAUDE` / `BATON_REAL_CODEX` name the binaries
+//! (`scripts/install-real-agents.sh` prints them; `.ci/run` sets them); otherwise it says so
+//! loudly and passes, so `cargo test --workspace` stays green without them.
+//!
+//! Every check is recorded PASS/FAIL/SKIP and a summary with the CLI versions is printed at
+//! the end; the test fails when any check failed. The screens the checks see are saved under
+//! `$CARGO_TARGET_TMPDIR/conformance/<cli>-<version>/`, and with
+//! `BATON_CONFORMANCE_UPDATE_FIXTURES=1` also as fixtures under
+//! `tests/fixtures/real/<cli>-<version>/` (see docs/conformance.md).
+
+#[path = "common/mod.rs"]
+mod common;
+
+#[path = "conformance/claude.rs"]
+mod claude;
+#[path = "conformance/codex.rs"]
+mod codex;
+#[path = "conformance/harness.rs"]
+mod harness;
+
+#[test]
+fn real_agent_clis() {
+    let claude_bin = harness::real_binary("BATON_REAL_CLAUDE");
+    let codex_bin = harness::real_binary("BATON_REAL_CODEX");
+    if claude_bin.is_none() && codex_bin.is_none() {
+        eprintln!(
+            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+             !! conformance tier SKIPPED: BATON_REAL_CLAUDE and BATON_REAL_CODEX are not\n\
+             !! set to executables. Run scripts/install-real-agents.sh (or .ci/run).\n\
+             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+        );
+        return;
+    }
+    // The two CLIs run side by side, each in its own project and tmux server.
+    let claude = std::thread::spawn(move || match claude_bin {
+        Some(bin) => claude::run(&bin),
+        None => harness::Report::missing("claude", "BATON_REAL_CLAUDE"),
+    });
+    let codex = std::thread::spawn(move || match codex_bin {
+        Some(bin) => codex::run(&bin),
+        None => harness::Report::missing("codex", "BATON_REAL_CODEX"),
+    });
+    let reports = [
+        claude
+            .join()
+            .expect("the claude checks panicked outside a check"),
+        codex
+            .join()
+            .expect("the codex checks panicked outside a check"),
+    ];
+    let failed = harness::print_summary(&reports);
+    assert_eq!(
+        failed, 0,
+        "{failed} conformance check(s) failed: see the summary above"
+    );
+}

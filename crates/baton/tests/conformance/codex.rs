@@ -1,0 +1,302 @@
+//! The checks against the real Codex CLI: a private CODEX_HOME whose config points a custom
+//! provider at the fake model server (Responses API), `baton up` adding the notify hook.
+
+use std::path::Path;
+use std::time::Duration;
+
+use baton_core::AgentState;
+use baton_core::quota::QuotaWindow;
+use baton_fake_model::FakeModel;
+use baton_fake_model::Reply;
+use baton_fake_model::Rule;
+use baton_fake_model::Script;
+
+use crate::common::TestProject;
+use crate::harness::*;
+
+const KEY: &str = "sk-fake-codex-conformance-0123456789";
+const TURN: Duration = Duration::from_secs(60);
+
+fn text(marker: &str) -> Reply {
+    Reply::text(&format!("ack {marker}"))
+}
+
+/// Writes CODEX_HOME/config.toml: the fake provider, the project trusted, and the notices
+/// this version shows on a first start already seen.
+fn write_codex_home(home: &Path, project: &Path, base_url: &str) {
+    std::fs::create_dir_all(home).unwrap();
+    let cfg = format!(
+        r#"model = "gpt-6-sol"
+model_provider = "fake"
+model_reasoning_effort = "medium"
+approval_policy = "never"
+sandbox_mode = "danger-full-access"
+
+[model_providers.fake]
+name = "Fake"
+base_url = "{base_url}/v1"
+wire_api = "responses"
+env_key = "FAKE_API_KEY"
+requires_openai_auth = false
+request_max_retries = 0
+stream_max_retries = 0
+
+[projects."{}"]
+trust_level = "trusted"
+
+[tui]
+screen_reader_detection_done = true
+
+[tui.model_availability_nux]
+"gpt-6-sol" = 1
+"gpt-6.1-sol" = 1
+
+[notice]
+hide_full_access_warning = true
+
+[notice.model_migrations]
+"gpt-5.5" = "gpt-6-sol"
+"#,
+        project.display()
+    );
+    std::fs::write(home.join("config.toml"), cfg).unwrap();
+}
+
+/// Runs every Codex check.
+pub fn run(bin: &Path) -> Report {
+    let version = version_of(bin);
+    let mut report = Report::new("codex", &version);
+    let project = TestProject::new();
+    let home = tempfile::Builder::new()
+        .prefix("baton-conf-codex-")
+        .tempdir()
+        .unwrap();
+    let root = project.root().to_path_buf();
+    let multi = multiline("MULTI-3d5c");
+    let big_prompt = big("BIG-8a1f", 10 * 1024);
+    let server = FakeModel::start(
+        Script {
+            rules: vec![
+                Rule::new("MULTI-3d5c", vec![text("MULTI-3d5c")]),
+                Rule::new("FRENCH-6b2e", vec![text("FRENCH-6b2e")]),
+                Rule::new("BIG-8a1f", vec![text("BIG-8a1f")]),
+                Rule::new(
+                    "SLOW-0f9a",
+                    vec![Reply {
+                        text: Some("ack SLOW-0f9a after a long think".into()),
+                        delay_ms: 5000,
+                        ..Reply::default()
+                    }],
+                ),
+                Rule::new(
+                    "TOOL-2c7d",
+                    vec![
+                        Reply::tool(
+                            "exec_command",
+                            // Not a login shell: bash -l resets PATH from /etc/profile, dropping
+                            // the baton directory `baton up` put first (see docs/conformance.md).
+                            serde_json::json!({"cmd": "baton task done T-001", "login": false}),
+                        ),
+                        text("TOOL-2c7d"),
+                    ],
+                ),
+            ],
+            headers: [
+                ("x-codex-primary-used-percent", "42.5"),
+                ("x-codex-primary-window-minutes", "300"),
+                ("x-codex-primary-reset-at", "1795241571"),
+                ("x-codex-secondary-used-percent", "17.0"),
+                ("x-codex-secondary-window-minutes", "10080"),
+                ("x-codex-secondary-reset-at", "1795841571"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+            ..Script::default()
+        },
+        Some(fresh_log_path("codex")),
+    )
+    .unwrap();
+    write_codex_home(home.path(), &root, &server.base_url());
+    project.write_config(&format!(
+        "[[agent]]\nname = \"codex\"\ncli = \"codex\"\ncommand = {}\nenv = {{ CODEX_HOME = {}, FAKE_API_KEY = \"{KEY}\" }}\n",
+        serde_json::to_string(&format!("{} --no-daemon", bin.display())).unwrap(),
+        serde_json::to_string(&home.path().display().to_string()).unwrap(),
+    ));
+    let screens = Screens {
+        project: &project,
+        profile: profile("codex"),
+        out_dirs: out_dirs("codex", &version),
+    };
+
+    report.check("baton up (agent ready)", || {
+        let out = project.run(&["up"]);
+        if !out.status.success() {
+            return Err(format!(
+                "baton up failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.contains("ready"))
+            .unwrap_or("")
+            .trim()
+            .to_owned())
+    });
+    if !report.passed("baton up (agent ready)") {
+        return report;
+    }
+    report.check("idle detected on the fresh screen", || {
+        let s = screens.wait_state("codex", AgentState::Idle, TURN, |_| true)?;
+        screens.save("codex-idle.txt", &s);
+        Ok(String::new())
+    });
+    report.check("extra Enter on an empty box submits nothing", || {
+        let before = server.requests().len();
+        project.tmux(&["send-keys", "-t", &project.pane("codex"), "Enter"]);
+        no_new_request(&server, before, Duration::from_millis(1500))
+    });
+    let finished = |marker: &str| {
+        let m = format!("ack {marker}");
+        screens.wait_state("codex", AgentState::Finished, TURN, move |s| s.contains(&m))
+    };
+    report.check("send multi-line prompt: submitted once, exact", || {
+        send(&project, "codex", &multi)?;
+        let s = finished("MULTI-3d5c")?;
+        screens.save("codex-finished.txt", &s);
+        check_once(&server, "MULTI-3d5c", &multi, true)
+    });
+    report.check("finished detected after a turn", || {
+        finished("MULTI-3d5c").map(|_| "Worked for Ns".to_owned())
+    });
+    report.check("send French prompt: submitted once, exact", || {
+        let p = format!("FRENCH-6b2e {FRENCH}");
+        send(&project, "codex", &p)?;
+        finished("FRENCH-6b2e")?;
+        check_once(&server, "FRENCH-6b2e", &p, true)
+    });
+    report.check("send 10 KiB prompt: submitted once, exact", || {
+        send(&project, "codex", &big_prompt)?;
+        finished("BIG-8a1f")?;
+        check_once(&server, "BIG-8a1f", &big_prompt, true)
+    });
+    report.check("working detected while the model thinks", || {
+        send(&project, "codex", "SLOW-0f9a think first")?;
+        let s = screens.wait_state("codex", AgentState::Working, TURN, |_| true)?;
+        screens.save("codex-working.txt", &s);
+        finished("SLOW-0f9a")?;
+        Ok(String::new())
+    });
+    report.check(
+        "Codex runs `baton task done T-001` via exec_command: COMPLETED",
+        || {
+            project.ok(&["task", "add", "Conformance task"]);
+            project.ok(&["task", "start", "T-001", "--agent", "codex"]);
+            send(&project, "codex", "TOOL-2c7d please finish T-001")?;
+            finished("TOOL-2c7d")?;
+            let shown: serde_json::Value =
+                serde_json::from_str(&project.ok(&["task", "show", "T-001", "--json"]))
+                    .map_err(|e| e.to_string())?;
+            let status = shown["status"].as_str().unwrap_or("").to_owned();
+            if status != "COMPLETED" {
+                return Err(format!("T-001 is {status}"));
+            }
+            Ok("T-001 COMPLETED".into())
+        },
+    );
+    report.check(
+        "notify reaches baton (agent-turn-end, title turns ignored)",
+        || {
+            // Five turns so far; each also had a title request whose notify must be ignored.
+            let entries = wait_for(Duration::from_secs(10), "5 agent-turn-end entries", || {
+                let e: Vec<_> = journal(&project, "agent-turn-end")
+                    .into_iter()
+                    .filter(|e| e["actor"] == "codex")
+                    .collect();
+                (e.len() >= 5).then_some(e)
+            })
+            .map_err(|e| {
+                let all = journal(&project, "agent-turn-end");
+                format!(
+                    "{e}; the journal has {} agent-turn-end entries: {all:?}",
+                    all.len()
+                )
+            })?;
+            let threads: std::collections::BTreeSet<String> = entries
+                .iter()
+                .filter_map(|e| {
+                    serde_json::from_str::<serde_json::Value>(e["detail"].as_str()?).ok()
+                })
+                .map(|d| d["thread_id"].as_str().unwrap_or("").to_owned())
+                .collect();
+            if entries.len() != 5 || threads.len() != 1 {
+                return Err(format!(
+                    "{} entries from {} thread(s), want 5 from 1 (title turns counted?)",
+                    entries.len(),
+                    threads.len()
+                ));
+            }
+            let text =
+                std::fs::read_to_string(root.join(".baton/journal.jsonl")).unwrap_or_default();
+            if text.contains(KEY) {
+                return Err("the key reached the journal".into());
+            }
+            Ok("5 turns, 5 entries, one thread".into())
+        },
+    );
+    report.check(
+        "rate limits in the rollout file, read by the quota source",
+        || {
+            let files = rollout_files(&home.path().join("sessions"));
+            let mut readings = Vec::new();
+            for f in &files {
+                let text = std::fs::read_to_string(f).unwrap_or_default();
+                readings.extend(baton_core::quota::rollout::latest(&text));
+            }
+            let five = readings.iter().find(|r| r.window == QuotaWindow::Session5h);
+            let week = readings.iter().find(|r| r.window == QuotaWindow::Weekly);
+            match (five, week) {
+                (Some(f), Some(w))
+                    if f.used_percent == 42.5
+                        && w.used_percent == 17.0
+                        && f.resets_at_ms == Some(1_795_241_571_000) =>
+                {
+                    Ok(format!(
+                        "{} rollout file(s): 5h 42.5%, weekly 17%",
+                        files.len()
+                    ))
+                }
+                _ => Err(format!("readings {readings:?} in {files:?}")),
+            }
+        },
+    );
+    report.check("no request carried the API key in the log", || {
+        let log = std::fs::read_to_string(log_path("codex")).unwrap_or_default();
+        if log.contains(KEY) {
+            return Err("the key is in the request log".into());
+        }
+        Ok(format!("{} requests logged", log.lines().count()))
+    });
+    report
+}
+
+fn rollout_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(rollout_files(&p));
+        } else if p
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("rollout-"))
+        {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -1,0 +1,426 @@
+//! What the conformance checks share: the report, waiting, screens and fixtures, the fake
+//! model's request log.
+
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::path::PathBuf;
+use std::process::Command;
+use std::process::Stdio;
+use std::time::Duration;
+use std::time::Instant;
+
+use baton_core::AgentState;
+use baton_core::Detection;
+use baton_core::Profile;
+use baton_core::detect;
+use baton_core::profile::builtin_spec;
+use baton_fake_model::FakeModel;
+use baton_fake_model::Recorded;
+
+use crate::common::TestProject;
+
+/// Returns the binary named by an environment variable, when it is an executable file.
+pub fn real_binary(var: &str) -> Option<PathBuf> {
+    let p = PathBuf::from(std::env::var_os(var)?);
+    if p.is_file() {
+        Some(p)
+    } else {
+        eprintln!("!! {var}={} is not a file", p.display());
+        None
+    }
+}
+
+/// Returns `<bin> --version`'s first line.
+pub fn version_of(bin: &Path) -> String {
+    Command::new(bin)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.lines().next().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// A check's outcome.
+pub enum Outcome {
+    Pass(String),
+    Fail(String),
+    Skip(String),
+}
+
+/// The checks of one CLI.
+pub struct Report {
+    pub cli: String,
+    pub version: String,
+    pub checks: Vec<(String, Outcome)>,
+}
+
+impl Report {
+    pub fn new(cli: &str, version: &str) -> Report {
+        Report {
+            cli: cli.to_owned(),
+            version: version.to_owned(),
+            checks: Vec::new(),
+        }
+    }
+
+    /// A report for a CLI whose binary was not given.
+    pub fn missing(cli: &str, var: &str) -> Report {
+        let mut r = Report::new(cli, "NOT INSTALLED");
+        r.skip(
+            "installed",
+            &format!("{var} is not set: no check ran against this CLI"),
+        );
+        r
+    }
+
+    /// Runs one check: `Ok(note)` passes, `Err(why)` or a panic fails.
+    pub fn check(&mut self, name: &str, f: impl FnOnce() -> Result<String, String>) {
+        let start = Instant::now();
+        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(f)) {
+            Ok(Ok(note)) => Outcome::Pass(note),
+            Ok(Err(why)) => Outcome::Fail(why),
+            Err(p) => Outcome::Fail(
+                p.downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_else(|| "panicked".into()),
+            ),
+        };
+        let tag = match &outcome {
+            Outcome::Pass(_) => "PASS",
+            Outcome::Fail(_) => "FAIL",
+            Outcome::Skip(_) => "SKIP",
+        };
+        eprintln!(
+            "[conformance] {} {tag} {name} ({:.1}s)",
+            self.cli,
+            start.elapsed().as_secs_f64()
+        );
+        self.checks.push((name.to_owned(), outcome));
+    }
+
+    /// Records a check that cannot be made, and why.
+    pub fn skip(&mut self, name: &str, why: &str) {
+        self.checks
+            .push((name.to_owned(), Outcome::Skip(why.to_owned())));
+    }
+
+    /// Returns whether a check passed.
+    pub fn passed(&self, name: &str) -> bool {
+        self.checks
+            .iter()
+            .any(|(n, o)| n == name && matches!(o, Outcome::Pass(_)))
+    }
+}
+
+/// Prints the summary; returns the number of failed checks.
+pub fn print_summary(reports: &[Report]) -> usize {
+    let mut failed = 0;
+    let mut out = String::from("\n======== conformance summary ========\n");
+    for r in reports {
+        out.push_str(&format!("{}: {}\n", r.cli, r.version));
+        for (name, o) in &r.checks {
+            let (tag, note) = match o {
+                Outcome::Pass(n) => ("PASS", n),
+                Outcome::Fail(n) => {
+                    failed += 1;
+                    ("FAIL", n)
+                }
+                Outcome::Skip(n) => ("SKIP", n),
+            };
+            let note = note.replace('\n', "\n        ");
+            if note.is_empty() {
+                out.push_str(&format!("  {tag}  {name}\n"));
+            } else {
+                out.push_str(&format!("  {tag}  {name}: {note}\n"));
+            }
+        }
+    }
+    out.push_str(&format!(
+        "======== {} ========\n",
+        if failed == 0 {
+            "all checks passed".to_owned()
+        } else {
+            format!("{failed} FAILED")
+        }
+    ));
+    eprintln!("{out}");
+    failed
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, or fails after `timeout`.
+pub fn wait_for<T>(
+    timeout: Duration,
+    what: &str,
+    mut f: impl FnMut() -> Option<T>,
+) -> Result<T, String> {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return Ok(v);
+        }
+        if start.elapsed() >= timeout {
+            return Err(format!("timed out after {timeout:?} waiting for {what}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Returns the built-in profile of a CLI.
+pub fn profile(cli: &str) -> Profile {
+    builtin_spec(cli).unwrap().resolve(cli).unwrap()
+}
+
+/// An agent of a conformance project: its name, profile and the screens saved.
+pub struct Screens<'a> {
+    pub project: &'a TestProject,
+    pub profile: Profile,
+    /// Where screens are saved (`…/<cli>-<version>`).
+    pub out_dirs: Vec<PathBuf>,
+}
+
+impl Screens<'_> {
+    /// Returns the agent's screen and what the detector makes of it.
+    pub fn look(&self, agent: &str) -> (String, Detection) {
+        let screen = self.project.capture(agent);
+        let d = detect(&self.profile, &screen);
+        (screen, d)
+    }
+
+    /// Waits until the agent's screen is detected as `state` (and `also` holds of it);
+    /// returns that screen.
+    pub fn wait_state(
+        &self,
+        agent: &str,
+        state: AgentState,
+        timeout: Duration,
+        also: impl Fn(&str) -> bool,
+    ) -> Result<String, String> {
+        let mut last = String::new();
+        let r = wait_for(timeout, &format!("{agent} to be {state}"), || {
+            let (screen, d) = self.look(agent);
+            let ok = d.state == state && also(&screen);
+            last = screen;
+            ok.then(|| last.clone())
+        });
+        r.map_err(|e| {
+            format!(
+                "{e}; last screen ({}):\n{}",
+                detect(&self.profile, &last).state,
+                trim(&last)
+            )
+        })
+    }
+
+    /// Saves a screen as `<profile>-<state>[-variant].txt`.
+    pub fn save(&self, file: &str, screen: &str) {
+        for dir in &self.out_dirs {
+            let _ = std::fs::create_dir_all(dir);
+            let _ = std::fs::write(dir.join(file), screen);
+        }
+    }
+}
+
+/// Returns the directories screens go to: the target's tmp dir always, the repository's
+/// fixtures with `BATON_CONFORMANCE_UPDATE_FIXTURES=1`.
+pub fn out_dirs(cli: &str, version: &str) -> Vec<PathBuf> {
+    let v = version
+        .split_whitespace()
+        .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .unwrap_or("unknown");
+    let name = format!("{cli}-{v}");
+    let mut dirs = vec![
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join("conformance")
+            .join(&name),
+    ];
+    if std::env::var_os("BATON_CONFORMANCE_UPDATE_FIXTURES").is_some_and(|v| v == "1") {
+        dirs.push(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../tests/fixtures/real")
+                .join(&name),
+        );
+    }
+    dirs
+}
+
+/// Returns a screen without its trailing blank lines and spaces, for messages.
+pub fn trim(screen: &str) -> String {
+    screen
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Returns the main (tool-offering) requests at step 0 whose prompt contains `marker`.
+pub fn first_steps<'a>(requests: &'a [Recorded], marker: &str) -> Vec<&'a Recorded> {
+    requests
+        .iter()
+        .filter(|r| {
+            r.turn.as_ref().is_some_and(|t| {
+                t.kind == "main"
+                    && t.step == 0
+                    && t.prompt.as_deref().is_some_and(|p| p.contains(marker))
+            })
+        })
+        .collect()
+}
+
+/// Runs `baton send AGENT -` with `text` on stdin; returns its stdout or the failure.
+pub fn send(project: &TestProject, agent: &str, text: &str) -> Result<String, String> {
+    use std::io::Write;
+    let mut child = project
+        .cmd(&["send", agent, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(format!(
+            "baton send {agent} failed ({}): {}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// Checks that a prompt reached the model exactly once: one first-step request carries it,
+/// and its text holds the prompt exactly (`exact`: is exactly the prompt). Claude Code sends
+/// a pasted prompt inside `<pasted_content id="…">` tags after its own reminders, hence
+/// "holds" for it.
+pub fn check_once(
+    server: &FakeModel,
+    marker: &str,
+    sent: &str,
+    exact: bool,
+) -> Result<String, String> {
+    let requests = server.requests();
+    let firsts = first_steps(&requests, marker);
+    if firsts.len() != 1 {
+        return Err(format!(
+            "{} first-step requests carry {marker}, want 1",
+            firsts.len()
+        ));
+    }
+    let prompt = firsts[0]
+        .turn
+        .as_ref()
+        .and_then(|t| t.prompt.clone())
+        .unwrap_or_default();
+    let ok = if exact {
+        prompt == sent
+    } else {
+        prompt.contains(sent)
+    };
+    if !ok {
+        let from = prompt.find(marker).unwrap_or(0);
+        let seen: String = prompt[from..].chars().take(300).collect();
+        return Err(format!(
+            "the model got a different text ({} bytes, sent {}); from the marker on: {seen:?}",
+            prompt.len(),
+            sent.len(),
+        ));
+    }
+    // The whole conversation holds it once: a second submission would be a second message.
+    let last = requests
+        .iter()
+        .rev()
+        .find(|r| r.turn.as_ref().is_some_and(|t| t.kind == "main"))
+        .unwrap();
+    let body = last.body.to_string();
+    let count = body.matches(marker).count();
+    if count != 1 {
+        return Err(format!(
+            "the last request holds {marker} {count} times, want 1"
+        ));
+    }
+    Ok(format!("{} bytes, once", sent.len()))
+}
+
+/// Waits until no request has arrived for `quiet`, then checks none carries `marker`'s
+/// successor: used to show an extra Enter on an empty prompt box submits nothing.
+pub fn no_new_request(
+    server: &FakeModel,
+    before: usize,
+    quiet: Duration,
+) -> Result<String, String> {
+    let start = Instant::now();
+    while start.elapsed() < quiet {
+        let n = server.requests().len();
+        if n != before {
+            return Err(format!(
+                "{} request(s) arrived after an Enter on an empty box",
+                n - before
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(format!("no request within {quiet:?}"))
+}
+
+/// Returns the journal entries (JSON lines mirror) with this action.
+pub fn journal(project: &TestProject, action: &str) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(project.root().join(".baton/journal.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["action"] == action)
+        .collect()
+}
+
+/// A French prompt with the characters that trip terminals.
+pub const FRENCH: &str = "Corrige le bogue « à la façon » de l'équipe : évite les accents perdus, \
+les guillemets \"doubles\", les `backticks` et $(echo pas ça). Merci, où qu'on soit — déjà prêt ?";
+
+/// Returns a multi-line prompt.
+pub fn multiline(marker: &str) -> String {
+    format!(
+        "{marker} first line\nsecond line with  two spaces\n\nfourth line after a blank\n  indented last line"
+    )
+}
+
+/// Returns a prompt of `size` bytes (ASCII lines), starting with the marker.
+pub fn big(marker: &str, size: usize) -> String {
+    let mut s = format!("{marker} a long prompt follows.\n");
+    let mut i = 0;
+    while s.len() < size {
+        let line = format!("line {i:04}: the quick brown fox jumps over the lazy dog {i}\n");
+        s.push_str(&line);
+        i += 1;
+    }
+    s.truncate(size - 1);
+    s.push('.');
+    s
+}
+
+/// Returns where the fake model server of an agent logs its requests (kept after the run,
+/// for a look when a check fails): `$CARGO_TARGET_TMPDIR/conformance/<agent>.requests.jsonl`,
+/// emptied first.
+pub fn fresh_log_path(agent: &str) -> PathBuf {
+    let p = log_path(agent);
+    let _ = std::fs::create_dir_all(p.parent().unwrap());
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+/// Returns the request log of an agent's fake model server.
+pub fn log_path(agent: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("conformance")
+        .join(format!("{agent}.requests.jsonl"))
+}
