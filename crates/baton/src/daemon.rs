@@ -155,6 +155,7 @@ fn engine_for(project: &Project) -> CliResult<Engine> {
 
 struct Shell<'p> {
     project: &'p Project,
+    conn: Option<ControlConnection>,
     store: Store,
     engine: Engine,
     panes: BTreeMap<String, (String, String)>,
@@ -176,6 +177,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
     let (wake_tx, wake_rx) = crossbeam_channel::unbounded::<Wake>();
     let mut shell = Shell {
         project,
+        conn: None,
         store,
         engine,
         panes: BTreeMap::new(),
@@ -192,8 +194,9 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
     let (mem_tx, mem_rx) = crossbeam_channel::unbounded();
     let mem_path = crate::memory_sync::memory_path(project);
     let _watch = crate::watch::watch_file(&mem_path, Duration::from_millis(100), mem_tx).ok();
-    let (_conn, control) =
+    let (conn, control) =
         ControlConnection::start(project.tmux.clone(), project.session.clone(), Vec::new());
+    shell.conn = Some(conn);
     let ticker = crossbeam_channel::tick(Duration::from_millis(200));
 
     shell.journal(
@@ -269,7 +272,8 @@ impl Shell<'_> {
             .store
             .journal(ACTOR, action, task, agent.unwrap_or(""), result, "")
         {
-            self.journal_seq = self.journal_seq.max(e.seq);
+            // The read position moves only in read_store_changes: an agent's entry committed
+            // between two of ours must still be read.
             let _ = crate::orchlog::append(&self.project.root, &[e]);
         }
     }
@@ -372,7 +376,7 @@ impl Shell<'_> {
             let Some(cfg) = self.project.config.agent(&agent) else {
                 continue;
             };
-            let Ok(screen) = self.project.tmux.capture(&pane, CaptureRange::default()) else {
+            let Some(screen) = self.read_screen(&pane) else {
                 continue;
             };
             let detection = detect(&cfg.profile, &screen);
@@ -401,6 +405,22 @@ impl Shell<'_> {
             })?;
         }
         Ok(())
+    }
+
+    /// Reads a pane's visible screen through the persistent control-mode client (no process
+    /// spawned), or with `tmux capture-pane` when the client is not connected.
+    fn read_screen(&self, pane: &str) -> Option<String> {
+        if let Some(conn) = &self.conn
+            && let Ok(lines) = conn.command(&format!("capture-pane -p -J -t {pane}"))
+        {
+            let mut screen = lines.join("\n");
+            screen.push('\n');
+            return Some(screen);
+        }
+        self.project
+            .tmux
+            .capture(pane, CaptureRange::default())
+            .ok()
     }
 
     /// Feeds changes other processes made to the store (CLI, memory file) into the engine.
@@ -454,9 +474,6 @@ impl Shell<'_> {
                 self.act(a, &mut queue, &mut skip_paste, &mut journal)?;
             }
             if !journal.is_empty() {
-                self.journal_seq = self
-                    .journal_seq
-                    .max(journal.iter().map(|j| j.seq).max().unwrap_or(0));
                 let _ = crate::orchlog::append(&self.project.root, &journal);
                 if let Err(e) = crate::memory_sync::sync(self.project, &mut self.store, ACTOR) {
                     eprintln!("warning: memory file: {}", e.message);

@@ -279,3 +279,27 @@ fn kill_9_of_the_daemon_loses_nothing() {
         .count();
     assert!(starts >= 2, "the daemon did start several times ({starts})");
 }
+
+/// Many agents reporting at once: an agent's `task done` committed between two of the
+/// daemon's own journal entries must still reach the engine (it once skipped them, and the
+/// run never ended).
+#[test]
+fn many_agents_reporting_at_once_are_all_heard() {
+    let p = TestProject::new();
+    let step = "[[task]]\nrepeat = true\nwork_ms = 50\nrun = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n";
+    let agents: String = (0..20)
+        .map(|i| p.fake_agent(&format!("a{i:02}"), "claude", step))
+        .collect();
+    p.write_config(&agents);
+    let list: String = (0..80).map(|i| format!("- [ ] quick {i}\n")).collect();
+    std::fs::write(p.root().join("plan.md"), list).unwrap();
+    let out = p.run(&["run", "plan.md", "--quiet"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "run failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("finished: 80 completed"), "{stdout}");
+    assert_all_done_once(p.root(), 80);
+}
