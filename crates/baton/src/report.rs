@@ -125,7 +125,18 @@ pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<Strin
         let _ = writeln!(out, "None.");
     }
     for j in problems {
-        let what = j.task.map(|t| format!("{t} ")).unwrap_or_default();
+        // "T-004 amp", "amp", "T-004" or nothing, then a colon: no dangling separators.
+        let what: Vec<String> = j
+            .task
+            .map(|t| t.to_string())
+            .into_iter()
+            .chain(Some(j.target.clone()).filter(|t| !t.is_empty()))
+            .collect();
+        let what = if what.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", what.join(" "))
+        };
         let detail = if j.detail.is_empty() {
             String::new()
         } else {
@@ -133,10 +144,9 @@ pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<Strin
         };
         let _ = writeln!(
             out,
-            "- {} {} {what}{}: {}{detail}",
+            "- {} {}{what}: {}{detail}",
             local_time(j.at_ms),
             j.action,
-            j.target,
             j.result
         );
     }
