@@ -222,6 +222,27 @@ pub fn now_ms() -> i64 {
 impl Store {
     /// Opens (creating it when missing) the store at `path`, and brings its schema up to date.
     pub fn open(path: &Path) -> StoreResult<Store> {
+        // Many processes may create or convert the store at the same moment; switching the
+        // journal mode can answer "locked" at once instead of waiting on the busy timeout, so
+        // opening is retried while the database is busy (up to about 10 s).
+        let mut tries = 0;
+        loop {
+            match Store::open_once(path) {
+                Err(StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, _)))
+                    if matches!(
+                        f.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && tries < 200 =>
+                {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> StoreResult<Store> {
         // Refuse a file that is not SQLite before SQLite touches it (WAL setup writes).
         if let Ok(mut f) = std::fs::File::open(path) {
             let mut head = [0u8; 16];
