@@ -792,18 +792,18 @@ impl Store {
 
     /// Returns journal entries after `after_seq`, oldest first, at most `limit`.
     pub fn journal_since(&self, after_seq: i64, limit: usize) -> StoreResult<Vec<JournalEntry>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT seq, at_ms, actor, action, task, target, result, detail FROM journal WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "{JOURNAL_SELECT} WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+        ))?;
         let rows = stmt.query_map(params![after_seq, limit as i64], journal_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Returns every journal entry about one task, oldest first.
     pub fn task_history(&self, id: TaskId) -> StoreResult<Vec<JournalEntry>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT seq, at_ms, actor, action, task, target, result, detail FROM journal WHERE task = ?1 ORDER BY seq",
-        )?;
+        let mut stmt = self
+            .conn
+            .prepare(&format!("{JOURNAL_SELECT} WHERE task = ?1 ORDER BY seq"))?;
         let rows = stmt.query_map([id.0], journal_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -812,7 +812,7 @@ impl Store {
     pub fn journal_last(&self, actions: &[&str], limit: usize) -> StoreResult<Vec<JournalEntry>> {
         let marks: Vec<String> = (0..actions.len()).map(|i| format!("?{}", i + 2)).collect();
         let sql = format!(
-            "SELECT seq, at_ms, actor, action, task, target, result, detail FROM journal WHERE action IN ({}) ORDER BY seq DESC LIMIT ?1",
+            "{JOURNAL_SELECT} WHERE action IN ({}) ORDER BY seq DESC LIMIT ?1",
             marks.join(", ")
         );
         let mut stmt = self.conn.prepare(&sql)?;
@@ -965,6 +965,10 @@ fn journal_in(
         detail: detail.to_owned(),
     })
 }
+
+/// The columns `journal_row` reads, in its order.
+const JOURNAL_SELECT: &str =
+    "SELECT seq, at_ms, actor, action, task, target, result, detail FROM journal";
 
 fn journal_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<JournalEntry> {
     Ok(JournalEntry {
