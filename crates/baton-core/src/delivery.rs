@@ -161,16 +161,9 @@ impl Delivery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::profile::SubmitMethod;
 
     fn submit() -> Submit {
-        Submit {
-            method: SubmitMethod::Paste,
-            max_extra_enters: 2,
-            working_deadline_ms: 3000,
-            settle_ms: 1500,
-            startup_timeout_ms: 30_000,
-        }
+        Submit::default()
     }
 
     fn seen(state: AgentState, input: Option<&str>) -> Detection {

@@ -232,6 +232,19 @@ pub struct Submit {
     pub startup_timeout_ms: u64,
 }
 
+impl Default for Submit {
+    /// The defaults a profile gets for every submission field it leaves out.
+    fn default() -> Self {
+        Submit {
+            method: SubmitMethod::Paste,
+            max_extra_enters: 2,
+            working_deadline_ms: 3000,
+            settle_ms: 1500,
+            startup_timeout_ms: 30_000,
+        }
+    }
+}
+
 /// A resolved profile: every field set, every pattern compiled.
 #[derive(Clone, Debug)]
 pub struct Profile {
@@ -339,12 +352,15 @@ impl ProfileSpec {
             ));
         }
         let s = self.submit.clone().unwrap_or_default();
+        let defaults = Submit::default();
         let submit = Submit {
-            method: s.method.unwrap_or(SubmitMethod::Paste),
-            max_extra_enters: s.max_extra_enters.unwrap_or(2),
-            working_deadline_ms: s.working_deadline_ms.unwrap_or(3000),
-            settle_ms: s.settle_ms.unwrap_or(1500),
-            startup_timeout_ms: s.startup_timeout_ms.unwrap_or(30_000),
+            method: s.method.unwrap_or(defaults.method),
+            max_extra_enters: s.max_extra_enters.unwrap_or(defaults.max_extra_enters),
+            working_deadline_ms: s
+                .working_deadline_ms
+                .unwrap_or(defaults.working_deadline_ms),
+            settle_ms: s.settle_ms.unwrap_or(defaults.settle_ms),
+            startup_timeout_ms: s.startup_timeout_ms.unwrap_or(defaults.startup_timeout_ms),
         };
         if submit.max_extra_enters > 10 {
             return Err(err(

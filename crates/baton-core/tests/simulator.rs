@@ -19,7 +19,6 @@ use baton_core::engine::Key;
 use baton_core::engine::Settings;
 use baton_core::profile::AgentState;
 use baton_core::profile::Submit;
-use baton_core::profile::SubmitMethod;
 use baton_core::task::Priority;
 use baton_core::task::Status;
 use baton_core::task::Task;
@@ -62,13 +61,7 @@ type Queue = BinaryHeap<Reverse<(u64, u64, SimEvent)>>;
 const SKILLS: [&str; 5] = ["rust", "docs", "test", "ui", "fix"];
 
 fn submit() -> Submit {
-    Submit {
-        method: SubmitMethod::Paste,
-        max_extra_enters: 2,
-        working_deadline_ms: 3000,
-        settle_ms: 1500,
-        startup_timeout_ms: 30_000,
-    }
+    Submit::default()
 }
 
 fn state_of(code: u8) -> AgentState {

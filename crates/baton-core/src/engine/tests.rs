@@ -1,16 +1,9 @@
 //! One test per rule, with a simulated clock.
 
 use super::*;
-use crate::profile::SubmitMethod;
 
 fn submit() -> Submit {
-    Submit {
-        method: SubmitMethod::Paste,
-        max_extra_enters: 2,
-        working_deadline_ms: 3000,
-        settle_ms: 1500,
-        startup_timeout_ms: 30_000,
-    }
+    Submit::default()
 }
 
 fn agent(name: &str, skills: &[&str]) -> AgentSpec {
