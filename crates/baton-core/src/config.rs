@@ -78,6 +78,8 @@ struct RawConfig {
     #[serde(default)]
     quota: QuotaConfig,
     #[serde(default)]
+    notify: NotifyConfig,
+    #[serde(default)]
     verify: VerifyConfig,
     #[serde(default)]
     run: RunConfig,
@@ -155,7 +157,7 @@ impl Default for LeadConfig {
 }
 
 /// `[quota]`: usage thresholds and sources.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct QuotaConfig {
     /// % at which a warning is sent.
@@ -166,6 +168,24 @@ pub struct QuotaConfig {
     pub sources: Vec<String>,
     /// Stop every agent at critical.
     pub auto_stop: bool,
+    /// The five display bands (`attention`, `high`, `critical`, `alert`); by default they
+    /// follow `warn` and `critical` (see `quota::bands`).
+    pub bands: Option<crate::quota::bands::Bands>,
+    /// How long a reading of the OAuth usage endpoint is reused, in seconds.
+    pub oauth_ttl_secs: u64,
+}
+
+impl QuotaConfig {
+    /// The display bands.
+    pub fn bands(&self) -> crate::quota::bands::Bands {
+        self.bands.unwrap_or_else(|| {
+            crate::quota::bands::Bands::from_warn_critical(
+                f64::from(self.warn),
+                f64::from(self.critical),
+            )
+            .unwrap_or_default()
+        })
+    }
 }
 
 impl Default for QuotaConfig {
@@ -175,6 +195,40 @@ impl Default for QuotaConfig {
             critical: 90,
             sources: vec!["hook".into(), "screen".into(), "rollout".into()],
             auto_stop: false,
+            bands: None,
+            oauth_ttl_secs: 120,
+        }
+    }
+}
+
+/// The kinds of notices, as `[notify] disable` names them.
+pub const NOTICE_KINDS: [&str; 8] = [
+    "quota-warn",
+    "quota-critical",
+    "task-blocked",
+    "needs-input",
+    "agent-dead",
+    "verify-failed",
+    "handoff-done",
+    "run-finished",
+];
+
+/// `[notify]`: where notices go, and which.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct NotifyConfig {
+    /// `auto` (desktop where a session bus exists, else `notify-send`, else the bell),
+    /// `bell`, `off`, or the path of a `notify-send`-compatible program.
+    pub backend: String,
+    /// Kinds never shown (see [`NOTICE_KINDS`]).
+    pub disable: Vec<String>,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        NotifyConfig {
+            backend: "auto".into(),
+            disable: Vec::new(),
         }
     }
 }
@@ -208,6 +262,23 @@ pub struct RunConfig {
     pub max_attempts: u32,
     /// The prompt template: "en", "fr", or a file path relative to the project root.
     pub template: String,
+    /// The language of nudges, reminders and test tasks: "en" or "fr" (default: the
+    /// template's when it is a built-in one, else "en").
+    pub language: Option<String>,
+    /// Once every feature task is done, one test task per feature goes to the agent that
+    /// built it.
+    pub test_tasks: bool,
+}
+
+impl RunConfig {
+    /// The language of the engine's short texts.
+    pub fn language(&self) -> &str {
+        match (&self.language, self.template.as_str()) {
+            (Some(l), _) => l,
+            (None, t @ ("en" | "fr")) => t,
+            (None, _) => "en",
+        }
+    }
 }
 
 impl Default for RunConfig {
@@ -216,6 +287,8 @@ impl Default for RunConfig {
             stuck_after_secs: 600,
             max_attempts: 3,
             template: "en".into(),
+            language: None,
+            test_tasks: true,
         }
     }
 }
@@ -254,6 +327,8 @@ pub struct Config {
     pub lead: LeadConfig,
     /// `[quota]`.
     pub quota: QuotaConfig,
+    /// `[notify]`.
+    pub notify: NotifyConfig,
     /// `[verify]`.
     pub verify: VerifyConfig,
     /// `[run]`.
@@ -421,6 +496,19 @@ impl Config {
         if !(q.warn <= q.critical && q.critical <= 100) {
             return Err(error(None, "quota", "needs warn <= critical <= 100".into()));
         }
+        for k in &raw.notify.disable {
+            if !NOTICE_KINDS.contains(&k.as_str()) {
+                return Err(error(
+                    None,
+                    "notify.disable",
+                    format!("`{k}` is not one of {}", NOTICE_KINDS.join(", ")),
+                ));
+            }
+        }
+        if let Some(b) = &q.bands {
+            b.validate()
+                .map_err(|e| error(None, "quota.bands", e.0.clone()))?;
+        }
         for s in &q.sources {
             if !["hook", "screen", "rollout", "oauth"].contains(&s.as_str()) {
                 return Err(error(
@@ -431,6 +519,15 @@ impl Config {
             }
         }
 
+        if let Some(l) = &raw.run.language
+            && !["en", "fr"].contains(&l.as_str())
+        {
+            return Err(error(
+                None,
+                "run.language",
+                format!("`{l}` is not one of en, fr"),
+            ));
+        }
         if raw.run.stuck_after_secs == 0 || raw.run.max_attempts == 0 {
             return Err(error(
                 None,
@@ -444,6 +541,7 @@ impl Config {
             profiles,
             lead: raw.lead,
             quota: raw.quota,
+            notify: raw.notify,
             verify: raw.verify,
             run: raw.run,
         })

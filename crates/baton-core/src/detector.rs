@@ -28,10 +28,12 @@ pub struct Evidence {
     pub text: String,
 }
 
-/// A quota line found on screen, not yet interpreted (reset times are parsed elsewhere).
+/// A quota line found on screen, not yet interpreted (`quota::screen` parses the window
+/// words and reset times).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct QuotaHint {
-    /// Percent used, from `pct`, `100 - left`, or the `remaining`/`total` amounts.
+    /// Percent used, from `pct`, `100 - left`, or the `remaining`/`total` amounts; 100 for a
+    /// limit-reached line (a `rate_limited` pattern with a `window` or `reset` group).
     pub used_percent: f64,
     /// The window's words as shown ("session", "weekly", "5h"), if the pattern has them.
     pub window: Option<String>,
@@ -142,42 +144,88 @@ fn input_text(profile: &Profile, lines: &[&str]) -> Option<String> {
     }
 }
 
+/// Finds the quota lines of a screen: each line gives at most one hint, from the first
+/// `quota` pattern that reads a valid percentage, or else from the first `rate_limited`
+/// pattern with a `window` or `reset` group, which reads 100 % (a limit reached). A pattern
+/// with a `reset` group that matched without one is tried again on the line joined with the
+/// next one, for reset times the pane wrapped or a box put on its own line.
 fn quota_hints(profile: &Profile, lines: &[&str]) -> Vec<QuotaHint> {
+    let limits: Vec<&Pattern> = profile
+        .patterns(AgentState::RateLimited)
+        .iter()
+        .filter(|p| p.groups.iter().any(|g| g == "window" || g == "reset"))
+        .collect();
     let mut hints = Vec::new();
     for (idx, line) in lines.iter().enumerate() {
-        for p in &profile.quota {
-            let Some(c) = p.regex().captures(line) else {
-                continue;
-            };
-            let num = |name: &str| c.name(name).and_then(|m| m.as_str().parse::<f64>().ok());
-            let used = if let Some(pct) = num("pct") {
-                Some(pct)
-            } else if let Some(left) = num("left") {
-                Some(100.0 - left)
-            } else {
-                match (num("remaining"), num("total")) {
-                    (Some(r), Some(t)) if t > 0.0 => Some(((t - r) / t * 100.0).clamp(0.0, 100.0)),
-                    _ => None,
-                }
-            };
-            let Some(used_percent) = used.filter(|u| (0.0..=100.0).contains(u)) else {
-                continue;
-            };
-            let text = |name: &str| {
-                c.name(name)
-                    .map(|m| m.as_str().trim().to_owned())
-                    .filter(|s| !s.is_empty())
-            };
-            hints.push(QuotaHint {
-                used_percent,
-                window: text("window"),
-                reset: text("reset"),
-                line: idx + 1,
+        let next = lines
+            .get(idx + 1)
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty());
+        let hint = profile
+            .quota
+            .iter()
+            .find_map(|p| hint_of(p, line, next, None))
+            .or_else(|| {
+                limits
+                    .iter()
+                    .find_map(|p| hint_of(p, line, next, Some(100.0)))
             });
-            break;
+        if let Some(mut h) = hint {
+            h.line = idx + 1;
+            hints.push(h);
         }
     }
     hints
+}
+
+/// The hint of one pattern on one line (and the next, for a missing reset). `used` is the
+/// fixed percentage of limit patterns.
+fn hint_of(p: &Pattern, line: &str, next: Option<&str>, used: Option<f64>) -> Option<QuotaHint> {
+    let hint = hint_from(&p.regex().captures(line)?, used)?;
+    if hint.reset.is_none()
+        && p.groups.iter().any(|g| g == "reset")
+        && let Some(next) = next
+    {
+        let joined = format!("{} {next}", line.trim_end());
+        if let Some(h) = p
+            .regex()
+            .captures(&joined)
+            .and_then(|c| hint_from(&c, used))
+            .filter(|h| h.reset.is_some())
+        {
+            return Some(h);
+        }
+    }
+    Some(hint)
+}
+
+fn hint_from(c: &regex::Captures<'_>, used: Option<f64>) -> Option<QuotaHint> {
+    let num = |name: &str| c.name(name).and_then(|m| m.as_str().parse::<f64>().ok());
+    let used = if used.is_some() {
+        used
+    } else if let Some(pct) = num("pct") {
+        Some(pct)
+    } else if let Some(left) = num("left") {
+        Some(100.0 - left)
+    } else {
+        match (num("remaining"), num("total")) {
+            // More left than the total, or a negative amount, is a misread: no hint.
+            (Some(r), Some(t)) if t > 0.0 && (0.0..=t).contains(&r) => Some((t - r) / t * 100.0),
+            _ => None,
+        }
+    };
+    let used_percent = used.filter(|u| (0.0..=100.0).contains(u))?;
+    let text = |name: &str| {
+        c.name(name)
+            .map(|m| m.as_str().trim().to_owned())
+            .filter(|s| !s.is_empty())
+    };
+    Some(QuotaHint {
+        used_percent,
+        window: text("window"),
+        reset: text("reset"),
+        line: 0,
+    })
 }
 
 #[cfg(test)]
@@ -283,6 +331,66 @@ mod tests {
     }
 
     #[test]
+    fn limit_lines_are_full_quota_hints() {
+        let p = profile("claude");
+        let d = detect(
+            &p,
+            "⎿  You've hit your 5-hour limit · resets 6:38am (UTC)\n● Usage limit reached · continuing automatically at 6:38am · esc to cancel\n",
+        );
+        assert_eq!(d.state, AgentState::RateLimited);
+        assert_eq!(d.quota.len(), 2);
+        assert_eq!(d.quota[0].used_percent, 100.0);
+        assert_eq!(d.quota[0].window.as_deref(), Some("5-hour"));
+        assert_eq!(d.quota[0].reset.as_deref(), Some("6:38am (UTC)"));
+        assert_eq!(d.quota[0].line, 1);
+        assert_eq!(d.quota[1].window, None);
+        assert_eq!(d.quota[1].reset.as_deref(), Some("6:38am"));
+        assert_eq!(d.quota[1].line, 2);
+        // Still rate-limited without a reset; a window-less "limit" too.
+        let d = detect(&p, "You've hit your limit · resets 8pm (Africa/Cairo)\n");
+        assert_eq!(d.state, AgentState::RateLimited);
+        assert_eq!(d.quota[0].window, None);
+        assert_eq!(d.quota[0].reset.as_deref(), Some("8pm (Africa/Cairo)"));
+        let d = detect(&p, "You've hit your weekly limit\n");
+        assert_eq!(d.state, AgentState::RateLimited);
+        assert_eq!(d.quota[0].window.as_deref(), Some("weekly"));
+        assert_eq!(d.quota[0].reset, None);
+        // A limit pattern without `window` or `reset` groups is a state, not a reading.
+        let g = profile("gemini");
+        let d = detect(&g, "RESOURCE_EXHAUSTED\n");
+        assert_eq!(d.state, AgentState::RateLimited);
+        assert!(d.quota.is_empty());
+    }
+
+    #[test]
+    fn a_reset_on_the_next_line_is_joined() {
+        let g = profile("gemini");
+        let d = detect(
+            &g,
+            "│ Usage limit reached for all Pro models.   │\n│ Access resets at 11:00 AM GMT+2.   │\n│ /stats model for usage details │\n",
+        );
+        assert_eq!(d.quota.len(), 1);
+        assert_eq!(d.quota[0].window.as_deref(), Some("all Pro models"));
+        assert_eq!(d.quota[0].reset.as_deref(), Some("11:00 AM GMT+2"));
+        assert_eq!(d.quota[0].line, 1);
+        let c = profile("codex");
+        let d = detect(
+            &c,
+            "■ You've hit your usage limit. Upgrade to Pro (https://openai.com/chatgpt/pricing) or try\nagain at 3:28 PM.\n",
+        );
+        assert_eq!(d.quota.len(), 1);
+        assert_eq!(d.quota[0].reset.as_deref(), Some("3:28 PM"));
+        // The next line is not joined when it does not complete the match.
+        let p = profile("claude");
+        let d = detect(
+            &p,
+            "You've used 93% of your session limit\n  ⏵⏵ bypass permissions on · resets never\n",
+        );
+        assert_eq!(d.quota.len(), 1);
+        assert_eq!(d.quota[0].reset, None);
+    }
+
+    #[test]
     fn garbage_gives_no_quota() {
         let p = profile("claude");
         for s in [
@@ -291,6 +399,14 @@ mod tests {
             "You've used % of",
         ] {
             assert!(detect(&p, s).quota.is_empty(), "{s}");
+        }
+        let a = profile("amp");
+        for s in [
+            "Amp Free: $25/$20 remaining",
+            "Amp Free: $5/$0 remaining",
+            "Individual credits: $0 remaining",
+        ] {
+            assert!(detect(&a, s).quota.is_empty(), "{s}");
         }
     }
 

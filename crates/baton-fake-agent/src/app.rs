@@ -239,9 +239,20 @@ impl App {
                 self.dirty = true;
             }
             State::Working {
-                until: Some(until), ..
+                job,
+                started,
+                until: Some(until),
             } => {
-                if now >= *until {
+                if job
+                    .task
+                    .limit_after_ms
+                    .is_some_and(|ms| now >= *started + Duration::from_millis(ms))
+                {
+                    self.quota = self.quota.map(|_| 100);
+                    self.events.log("limit", "");
+                    self.transcript.push(Entry::Limit);
+                    self.state = State::Limit;
+                } else if now >= *until {
                     self.finish_work();
                 }
                 self.dirty = true;
@@ -376,6 +387,9 @@ impl App {
             self.crashed = true;
             self.exit_with(code);
             return;
+        }
+        if let (Some(q), Some(to)) = (self.quota.as_mut(), job.task.quota_to) {
+            *q = to.min(100);
         }
         let over_quota = self.quota.is_some_and(|q| q >= self.script.limit_at);
         if job.task.limit_reached || over_quota {
@@ -823,6 +837,21 @@ repeat = true
         f.send(vec![Input::Esc]);
         assert!(matches!(f.state, State::Idle));
         assert_eq!(f.prompts().len(), 2);
+    }
+
+    #[test]
+    fn quota_jumps_and_the_limit_lands_mid_work() {
+        let mut f = Fixture::new(
+            "quota_percent = 40\ndefault_work_ms = 5000\n[[task]]\nmatch = \"climb\"\nquota_to = 92\nlimit_after_ms = 100\n",
+        );
+        f.send(vec![paste("climb now"), Input::Enter]);
+        assert_eq!(f.quota, Some(92));
+        assert!(matches!(f.state, State::Working { .. }));
+        assert!(f.screen().contains("You've used 92% of your session limit"));
+        f.advance(150);
+        assert!(matches!(f.state, State::Limit));
+        assert_eq!(f.quota, Some(100));
+        assert!(f.screen().contains("You've hit your session limit"));
     }
 
     #[test]

@@ -124,6 +124,11 @@ pub struct Task {
     pub crash: Option<i32>,
     /// Whether the usage-limit screen shows instead of the work.
     pub limit_reached: bool,
+    /// The footer's quota jumps to this % when the work starts (usage spent elsewhere).
+    pub quota_to: Option<u32>,
+    /// The usage limit is reached this long into the work: the footer shows 100 % and the
+    /// limit screen replaces the work, which never finishes.
+    pub limit_after_ms: Option<u64>,
     /// Whether the credits-exhausted error shows instead of the work.
     pub credits_exhausted: bool,
     /// Whether the entry may be used more than once.

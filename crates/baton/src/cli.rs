@@ -42,12 +42,16 @@ pub enum Command {
     Peek(commands::peek::PeekArgs),
     /// Attach to the project's tmux session
     Attach(commands::attach::AttachArgs),
-    /// Stop the agents and the project's tmux session
+    /// Stop the daemon, the agents and the project's tmux session
     Down(commands::down::DownArgs),
     /// Manage the task queue
     Task(commands::task::TaskArgs),
     /// Show the journal: every change, with who made it and why
     Log(commands::log::LogArgs),
+    /// Show each agent's quota: % used, band, reset, source, burn rate and projection
+    Usage(commands::usage::UsageArgs),
+    /// Watch the run live: agents, quotas, the task queue, the journal; act with keys
+    Watch(commands::watch::WatchArgs),
     /// Sync or watch the shared memory file (CLAUDE.md)
     Memory(commands::memory::MemoryArgs),
     /// Check tmux, the configuration, the profiles and the agent CLIs
@@ -56,6 +60,13 @@ pub enum Command {
     Detect(commands::detect::DetectArgs),
     /// Receive an agent CLI's hook (Claude Stop and statusLine, Codex notify)
     Hook(commands::hook::HookArgs),
+    /// Run the daemon in the foreground (what `baton up` starts in the background)
+    #[command(hide = true)]
+    Daemon {
+        /// Give agents work even at critical quota
+        #[arg(long)]
+        ignore_usage: bool,
+    },
     /// Run the fake agent (used by tests and `baton demo`)
     #[command(hide = true, disable_help_flag = true)]
     FakeAgent(commands::fake_agent::FakeAgentArgs),
@@ -87,10 +98,13 @@ fn dispatch(cli: Cli) -> CliResult<ExitCode> {
         Command::Down(args) => commands::down::cmd_down(dir, &args),
         Command::Task(args) => commands::task::cmd_task(dir, &args),
         Command::Log(args) => commands::log::cmd_log(dir, &args),
+        Command::Usage(args) => commands::usage::cmd_usage(dir, &args),
+        Command::Watch(args) => commands::watch::cmd_watch(dir, &args),
         Command::Memory(args) => commands::memory::cmd_memory(dir, &args),
         Command::Doctor(args) => commands::doctor::cmd_doctor(dir, &args),
         Command::Detect(args) => commands::detect::cmd_detect(dir, &args),
         Command::Hook(args) => commands::hook::cmd_hook(dir, &args),
+        Command::Daemon { ignore_usage } => commands::run::cmd_daemon(dir, ignore_usage),
         Command::FakeAgent(args) => Ok(commands::fake_agent::cmd_fake_agent(args)),
     }
 }

@@ -57,6 +57,97 @@ pub struct Options {
     pub exit_when_finished: bool,
     /// Print a one-line status as the run goes.
     pub progress: bool,
+    /// Started by `baton up` in the background: stop once the tmux session is gone for good.
+    pub background: bool,
+    /// `--ignore-usage`: quota holds no work back (an emergency; journaled).
+    pub ignore_usage: bool,
+}
+
+/// How long the background daemon waits for a lost tmux session to come back.
+const SESSION_GONE_AFTER: Duration = Duration::from_secs(5);
+
+/// What `spawn_background` did.
+pub enum Spawned {
+    /// A daemon was started with this pid.
+    Started(u32),
+    /// One already runs, with this pid.
+    AlreadyRunning(u32),
+}
+
+/// Returns the pid of the daemon running for this project, if one runs.
+pub fn running_pid(project: &Project) -> Option<u32> {
+    let path = project.root.join(".baton").join("daemon.lock");
+    let f = File::options().read(true).write(true).open(&path).ok()?;
+    match f.try_lock() {
+        Ok(()) => None,
+        Err(_) => Some(
+            std::fs::read_to_string(&path)
+                .ok()?
+                .trim()
+                .parse()
+                .unwrap_or(0),
+        ),
+    }
+}
+
+/// Starts the daemon as a background process (its own process group, output appended to
+/// `.baton/daemon.log`), unless one already runs.
+pub fn spawn_background(project: &Project, ignore_usage: bool) -> CliResult<Spawned> {
+    if let Some(pid) = running_pid(project) {
+        return Ok(Spawned::AlreadyRunning(pid));
+    }
+    use std::os::unix::process::CommandExt;
+    let dir = project.state_dir()?;
+    let log_path = dir.join("daemon.log");
+    let log = File::options()
+        .create(true)
+        .append(true)
+        .open(&log_path)
+        .map_err(|e| io_error(format!("cannot open {}", log_path.display()), e))?;
+    let err = log
+        .try_clone()
+        .map_err(|e| io_error("cannot open the daemon log", e))?;
+    let exe = std::env::current_exe().map_err(|e| io_error("cannot find the baton binary", e))?;
+    let child = std::process::Command::new(exe)
+        .arg("-C")
+        .arg(&project.root)
+        .arg("daemon")
+        .args(ignore_usage.then_some("--ignore-usage"))
+        .stdin(std::process::Stdio::null())
+        .stdout(log)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| io_error("cannot start the daemon", e))?;
+    Ok(Spawned::Started(child.id()))
+}
+
+/// Stops the project's daemon (SIGTERM, then SIGKILL after 5 s); returns its pid if one ran.
+pub fn stop(project: &Project) -> CliResult<Option<u32>> {
+    let Some(pid) = running_pid(project) else {
+        return Ok(None);
+    };
+    let signal = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .stderr(std::process::Stdio::null())
+            .status()
+    };
+    if pid > 0 {
+        let _ = signal("-TERM");
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while running_pid(project).is_some() {
+        if Instant::now() >= deadline {
+            if pid > 0 {
+                let _ = signal("-KILL");
+            }
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = std::fs::remove_file(socket_path(&project.root));
+    Ok(Some(pid))
 }
 
 /// How a run ended.
@@ -117,7 +208,7 @@ fn lock(project: &Project) -> CliResult<File> {
 }
 
 /// Builds the engine's settings and agents from the configuration.
-fn engine_for(project: &Project) -> CliResult<Engine> {
+fn engine_for(project: &Project, ignore_usage: bool) -> CliResult<Engine> {
     let c = &project.config;
     let template = match c.run.template.as_str() {
         lang if prompt::builtin(lang).is_some() => prompt::builtin(lang)
@@ -129,11 +220,17 @@ fn engine_for(project: &Project) -> CliResult<Engine> {
     let settings = Settings {
         stuck_after_ms: c.run.stuck_after_secs * 1000,
         max_attempts: c.run.max_attempts,
+        warn_percent: f64::from(c.quota.warn),
         critical_percent: f64::from(c.quota.critical),
+        auto_stop: c.quota.auto_stop,
+        ignore_usage,
+        lead: c.lead.chain.first().cloned(),
         verify_commands: c.verify.commands.clone(),
         max_fix_cycles: c.verify.max_fix_cycles,
         template,
         memory_file: c.session.memory_file.display().to_string(),
+        texts: prompt::Texts::for_language(c.run.language()),
+        test_tasks: c.run.test_tasks,
         ..Settings::default()
     };
     let agents = c
@@ -160,6 +257,7 @@ struct Shell<'p> {
     engine: Engine,
     panes: BTreeMap<String, (String, String)>,
     dirty: BTreeSet<String>,
+    states: BTreeMap<String, (String, Option<String>)>,
     last_capture: BTreeMap<String, Instant>,
     journal_seq: i64,
     wake_tx: Sender<Wake>,
@@ -167,13 +265,20 @@ struct Shell<'p> {
     started: Instant,
     last_status: String,
     progress: bool,
+    disconnected: Option<Instant>,
+    screen_quota: bool,
+    notifier: crate::notify::Notifier,
+    quota_fed: BTreeMap<(String, String), i64>,
+    last_rollout: Option<Instant>,
+    last_oauth: Option<Instant>,
+    oauth_busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Runs the daemon until it is finished (with `exit_when_finished`) or killed.
 pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
     let _lock = lock(project)?;
     let store = project.store()?;
-    let engine = engine_for(project)?;
+    let engine = engine_for(project, opts.ignore_usage)?;
     let (wake_tx, wake_rx) = crossbeam_channel::unbounded::<Wake>();
     let mut shell = Shell {
         project,
@@ -182,6 +287,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
         engine,
         panes: BTreeMap::new(),
         dirty: BTreeSet::new(),
+        states: BTreeMap::new(),
         last_capture: BTreeMap::new(),
         journal_seq: 0,
         wake_tx: wake_tx.clone(),
@@ -189,6 +295,13 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
         started: Instant::now(),
         last_status: String::new(),
         progress: opts.progress,
+        disconnected: None,
+        screen_quota: crate::quota_watch::enabled(project, "screen"),
+        notifier: notifier_from_config(&project.config.notify),
+        quota_fed: BTreeMap::new(),
+        last_rollout: None,
+        last_oauth: None,
+        oauth_busy: std::sync::Arc::default(),
     };
     let listener = listen(project, wake_tx.clone())?;
     let (mem_tx, mem_rx) = crossbeam_channel::unbounded();
@@ -205,6 +318,14 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
         "daemon-start",
         &format!("pid {}", std::process::id()),
     );
+    if opts.ignore_usage {
+        shell.journal(
+            None,
+            None,
+            "quota-override",
+            "--ignore-usage: quota holds no work back",
+        );
+    }
     shell.refresh_panes();
     shell.replay()?;
     loop {
@@ -236,8 +357,18 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
                 shell.read_store_changes()?;
             },
             recv(ticker) -> _ => {
+                if opts.background
+                    && shell.disconnected.is_some_and(|t| t.elapsed() >= SESSION_GONE_AFTER)
+                    && !project.tmux.has_session(&project.session).unwrap_or(false)
+                {
+                    shell.journal(None, None, "daemon-stop", "the tmux session is gone");
+                    drop(listener);
+                    let _ = std::fs::remove_file(socket_path(&project.root));
+                    return Ok(Outcome { summary: "the tmux session is gone".into() });
+                }
                 shell.read_store_changes()?;
                 shell.capture_dirty(true)?;
+                shell.poll_quota()?;
                 shell.feed(Event::Tick)?;
                 shell.status_line();
             },
@@ -275,6 +406,118 @@ impl Shell<'_> {
             // The read position moves only in read_store_changes: an agent's entry committed
             // between two of ours must still be read.
             let _ = crate::orchlog::append(&self.project.root, &[e]);
+        }
+    }
+
+    /// Shows a notice (desktop, `notify-send` or the bell, per `[notify]`); the engine's kind
+    /// names map to the notice kinds.
+    fn notify(&self, kind: &str, message: &str) {
+        use crate::notify::NoticeKind;
+        let kind = match kind {
+            "quota-warn" => NoticeKind::QuotaWarn,
+            "quota-critical" => NoticeKind::QuotaCritical,
+            "blocked" => NoticeKind::TaskBlocked,
+            "needs-input" => NoticeKind::NeedsInput,
+            "dead" => NoticeKind::AgentDead,
+            "verify-failed" => NoticeKind::VerifyFailed,
+            "handoff-done" => NoticeKind::HandoffDone,
+            _ => NoticeKind::RunFinished,
+        };
+        if self.progress {
+            println!("[baton] {kind}: {message}");
+        }
+        let title = format!("baton · {} · {kind}", self.project.session);
+        if let Err(e) = self.notifier.notify(kind, &title, message) {
+            eprintln!("warning: notification: {e}");
+        }
+    }
+
+    /// Reads the sources the daemon polls itself (Codex rollouts, every 5 s) and feeds what
+    /// any source recorded (the statusLine hook writes the store directly).
+    fn poll_quota(&mut self) -> CliResult<()> {
+        if self
+            .last_rollout
+            .is_none_or(|t| t.elapsed() >= Duration::from_secs(5))
+        {
+            self.last_rollout = Some(Instant::now());
+            if crate::quota_watch::enabled(self.project, "rollout") {
+                crate::quota_watch::record_rollouts(self.project, &mut self.store);
+            }
+        }
+        let ttl = Duration::from_secs(self.project.config.quota.oauth_ttl_secs.max(1));
+        if crate::quota_watch::enabled(self.project, "oauth")
+            && self.last_oauth.is_none_or(|t| t.elapsed() >= ttl)
+            && !self
+                .oauth_busy
+                .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            // A blocking request of up to 5 s: off the loop. Readings land in the store and
+            // are fed on a later tick.
+            self.last_oauth = Some(Instant::now());
+            let root = self.project.root.clone();
+            let busy = std::sync::Arc::clone(&self.oauth_busy);
+            std::thread::spawn(move || {
+                if let Ok(project) = Project::load(&root)
+                    && let Ok(mut store) = project.store()
+                    && let Err(e) = crate::quota_watch::record_oauth(&project, &mut store, false)
+                {
+                    eprintln!("warning: {}", e.message);
+                }
+                busy.store(false, std::sync::atomic::Ordering::SeqCst);
+            });
+        }
+        self.feed_quota()
+    }
+
+    /// Feeds the engine each reading it has not seen, with its projection, on its clock.
+    fn feed_quota(&mut self) -> CliResult<()> {
+        let Ok(latest) = self.store.latest_quota() else {
+            return Ok(());
+        };
+        let new: Vec<_> = latest
+            .into_iter()
+            .filter(|r| {
+                self.project.config.agent(&r.agent).is_some()
+                    && self.quota_fed.get(&(r.agent.clone(), r.window.clone()))
+                        != Some(&r.observed_ms)
+            })
+            .collect();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let critical = f64::from(self.project.config.quota.critical);
+        let engine_now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let wall_now = crate::store::now_ms();
+        let on_engine_clock = |t: i64| {
+            engine_now.saturating_add(u64::try_from(t.saturating_sub(wall_now)).unwrap_or(0))
+        };
+        for v in crate::quota_watch::views_of(&self.store, critical, new) {
+            self.quota_fed
+                .insert((v.agent.clone(), v.window.clone()), v.observed_ms);
+            self.feed(Event::Quota {
+                agent: v.agent,
+                window: v.window,
+                used_percent: v.used_percent,
+                resets_at: v.resets_at_ms.map(on_engine_clock),
+                burn_per_hour: v.burn_per_hour,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the store's view of an agent (for `baton ls`, `baton watch`) when it changes.
+    fn record_state(&mut self, agent: &str, state: &str, pane: Option<&str>) {
+        let now = (state.to_owned(), pane.map(str::to_owned));
+        if self.states.get(agent) == Some(&now) {
+            return;
+        }
+        let cli = self
+            .project
+            .config
+            .agent(agent)
+            .map_or("", |a| a.cli.as_str());
+        if self.store.set_agent_state(agent, cli, state, pane).is_ok() {
+            self.states.insert(agent.to_owned(), now);
         }
     }
 
@@ -330,11 +573,16 @@ impl Shell<'_> {
                     .map(|(a, _)| a.clone())
                 {
                     self.panes.remove(&agent);
+                    self.record_state(&agent, "dead", None);
                     self.journal(Some(&agent), None, "agent-died", "window closed");
                     let _ = self.feed(Event::AgentDied { agent });
                 }
             }
+            ControlEvent::Disconnected => {
+                self.disconnected.get_or_insert_with(Instant::now);
+            }
             ControlEvent::Reconnected => {
+                self.disconnected = None;
                 self.refresh_panes();
                 self.dirty.extend(self.panes.keys().cloned());
             }
@@ -387,17 +635,12 @@ impl Shell<'_> {
                 screen.hash(&mut h);
                 h.finish()
             };
-            for q in &detection.quota {
-                if q.window
-                    .as_deref()
-                    .is_none_or(|w| !w.to_lowercase().contains("week"))
-                {
-                    self.feed(Event::Quota {
-                        agent: agent.clone(),
-                        used_percent: q.used_percent,
-                    })?;
-                }
+            if self.screen_quota
+                && crate::quota_watch::record_screen(&mut self.store, &agent, &detection.quota) > 0
+            {
+                self.feed_quota()?;
             }
+            self.record_state(&agent, detection.state.as_str(), Some(&pane));
             self.feed(Event::Screen {
                 agent,
                 detection,
@@ -432,6 +675,7 @@ impl Shell<'_> {
             .map_err(e)?;
         let mut touched = BTreeSet::new();
         let mut turns_ended = Vec::new();
+        let mut rearm = false;
         for j in &entries {
             self.journal_seq = self.journal_seq.max(j.seq);
             // The agent's CLI said its turn ended (Claude Stop hook, Codex notify).
@@ -439,6 +683,9 @@ impl Shell<'_> {
                 && self.project.config.agent(&j.target).is_some()
             {
                 turns_ended.push(j.target.clone());
+            }
+            if j.action == crate::commands::run::FOLLOW {
+                rearm = true;
             }
             if j.actor != ACTOR
                 && let Some(t) = j.task
@@ -459,6 +706,9 @@ impl Shell<'_> {
         // After the task changes: a turn that ended with `baton task done` is no unreported turn.
         for agent in turns_ended {
             self.feed(Event::TurnEnded { agent })?;
+        }
+        if rearm {
+            self.feed(Event::Rearm)?;
         }
         Ok(())
     }
@@ -580,7 +830,11 @@ impl Shell<'_> {
             }
             Action::RunVerify { wave, commands } => self.run_verify(wave, commands),
             Action::StartAgent { agent } => {
-                let args = crate::commands::up::UpArgs { no_wait: true };
+                let args = crate::commands::up::UpArgs {
+                    no_wait: true,
+                    no_daemon: true,
+                    ignore_usage: false,
+                };
                 let quiet = crate::commands::up::cmd_up(Some(&self.project.root), &args);
                 if quiet.is_ok() {
                     self.refresh_panes();
@@ -592,13 +846,14 @@ impl Shell<'_> {
                 }
             }
             Action::Notify { kind, message } => {
-                eprintln!("\x07[baton] {kind}: {message}");
+                self.notify(&kind, &message);
                 self.journal(None, None, &format!("notify-{kind}"), &message);
             }
             Action::Journal { agent, task, what } => {
                 self.journal(agent.as_deref(), task, "engine", &what)
             }
             Action::Finished { summary } => {
+                self.notify("finished", &summary);
                 self.journal(None, None, "run-finished", &summary);
                 if let Err(e) = crate::report::write(self.project, &self.store, &summary) {
                     eprintln!("warning: REPORT.md: {}", e.message);
@@ -694,4 +949,25 @@ impl Shell<'_> {
             println!("{line}");
         }
     }
+}
+
+/// The notifier `baton.toml`'s `[notify]` asks for.
+fn notifier_from_config(c: &baton_core::config::NotifyConfig) -> crate::notify::Notifier {
+    use crate::notify::Backend;
+    use crate::notify::NoticeFilter;
+    use crate::notify::NoticeKind;
+    use crate::notify::Notifier;
+    let mut filter = NoticeFilter::all();
+    for name in &c.disable {
+        if let Ok(kind) = name.parse::<NoticeKind>() {
+            filter.set(kind, false);
+        }
+    }
+    let backend = match c.backend.as_str() {
+        "auto" => Backend::detect(),
+        "bell" => Backend::Bell,
+        "off" => Backend::Off,
+        program => Backend::Command(PathBuf::from(program)),
+    };
+    Notifier::new(backend, filter)
 }

@@ -7,10 +7,14 @@ mod daemon;
 mod delivery;
 mod error;
 mod memory_sync;
+mod notify;
 mod orchlog;
 mod project;
+mod quota_watch;
 mod report;
 mod store;
+mod tui;
+mod usage_oauth;
 mod watch;
 
 fn main() -> std::process::ExitCode {

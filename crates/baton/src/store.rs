@@ -888,28 +888,91 @@ impl Store {
         Ok(true)
     }
 
-    /// Returns an agent's quota readings, oldest first.
-    #[allow(dead_code)] // Quota watch (issue 5) reads them; hooks only write for now.
-    pub fn quota_readings(&self, agent: &str) -> StoreResult<Vec<QuotaReading>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT agent, window, used_percent, resets_at_ms, source, observed_ms FROM quota_readings WHERE agent = ?1 ORDER BY observed_ms, id",
+    /// Records what the daemon sees of an agent (its state, pane); `since_ms` moves only when
+    /// the state changes, so it says how long the agent has been in it.
+    pub fn set_agent_state(
+        &mut self,
+        name: &str,
+        cli: &str,
+        state: &str,
+        pane: Option<&str>,
+    ) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT INTO agents (name, cli, state, pane, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (name) DO UPDATE SET cli = excluded.cli, pane = excluded.pane,
+                 updated_ms = CASE WHEN agents.state IS excluded.state THEN agents.updated_ms ELSE excluded.updated_ms END,
+                 state = excluded.state",
+            params![name, cli, state, pane, now_ms()],
         )?;
-        let rows = stmt.query_map([agent], |r| {
-            Ok(QuotaReading {
-                agent: r.get(0)?,
-                window: r.get(1)?,
-                used_percent: r.get(2)?,
-                resets_at_ms: r.get(3)?,
-                source: r.get(4)?,
-                observed_ms: r.get(5)?,
+        Ok(())
+    }
+
+    /// Returns every agent the daemon has seen, by name.
+    pub fn agents(&self) -> StoreResult<Vec<AgentRow>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, cli, state, pane, updated_ms FROM agents ORDER BY name")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(AgentRow {
+                name: r.get(0)?,
+                cli: r.get(1)?,
+                state: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                pane: r.get(3)?,
+                since_ms: r.get(4)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+
+    /// Returns the newest reading of each (agent, window).
+    pub fn latest_quota(&self) -> StoreResult<Vec<QuotaReading>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT agent, window, used_percent, resets_at_ms, source, observed_ms FROM quota_readings q
+             WHERE id = (SELECT id FROM quota_readings r WHERE r.agent = q.agent AND r.window = q.window
+                         ORDER BY observed_ms DESC, id DESC LIMIT 1)
+             ORDER BY agent, window",
+        )?;
+        let rows = stmt.query_map([], quota_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Returns an agent's quota readings, oldest first.
+    pub fn quota_readings(&self, agent: &str) -> StoreResult<Vec<QuotaReading>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT agent, window, used_percent, resets_at_ms, source, observed_ms FROM quota_readings WHERE agent = ?1 ORDER BY observed_ms, id",
+        )?;
+        let rows = stmt.query_map([agent], quota_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn quota_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QuotaReading> {
+    Ok(QuotaReading {
+        agent: r.get(0)?,
+        window: r.get(1)?,
+        used_percent: r.get(2)?,
+        resets_at_ms: r.get(3)?,
+        source: r.get(4)?,
+        observed_ms: r.get(5)?,
+    })
+}
+
+/// What the daemon last saw of an agent.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AgentRow {
+    /// The agent's name.
+    pub name: String,
+    /// Its profile.
+    pub cli: String,
+    /// Its state (`idle`, `working`, `dead`…), empty when never seen.
+    pub state: String,
+    /// Its tmux pane, when up.
+    pub pane: Option<String>,
+    /// Since when it is in this state (ms since the epoch).
+    pub since_ms: i64,
 }
 
 /// One quota reading of an agent's window.
-#[allow(dead_code)] // See `Store::quota_readings`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct QuotaReading {
     /// The agent.
@@ -1083,6 +1146,123 @@ fn dep_graph(conn: &Connection) -> StoreResult<BTreeMap<TaskId, Vec<TaskId>>> {
         g.entry(TaskId(t)).or_default().push(TaskId(d));
     }
     Ok(g)
+}
+
+// Read-only queries of the `baton watch` dashboard (`src/tui/`): it polls the store, so each
+// is bounded (a page, a tail) and `data_version` says cheaply whether anything changed.
+impl Store {
+    /// Returns SQLite's data version: it changes whenever another connection commits, so a
+    /// reader that polls it knows whether anything changed since it last looked.
+    pub fn data_version(&self) -> StoreResult<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
+    /// Returns one page of the tasks with one of `statuses` (all when empty), in the
+    /// dashboard's order — IN_PROGRESS, BLOCKED, PENDING by priority, then COMPLETED and
+    /// CANCELLED newest first — and how many tasks match in all.
+    pub fn tasks_page(
+        &self,
+        statuses: &[Status],
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<(Vec<Task>, usize)> {
+        let list: Vec<&str> = statuses.iter().map(|s| s.as_str()).collect();
+        let list = serde_json::to_string(&list).unwrap_or_else(|_| "[]".into());
+        let filter = "(?1 = '[]' OR status IN (SELECT value FROM json_each(?1)))";
+        let ids: Vec<u32> = {
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT id FROM tasks WHERE {filter}
+                 ORDER BY CASE status WHEN 'IN_PROGRESS' THEN 0 WHEN 'BLOCKED' THEN 1
+                     WHEN 'PENDING' THEN 2 WHEN 'COMPLETED' THEN 3 ELSE 4 END,
+                   CASE WHEN status IN ('COMPLETED', 'CANCELLED') THEN -updated_ms ELSE 0 END,
+                   CASE priority WHEN 'HIGH' THEN 0 WHEN 'MED' THEN 1 ELSE 2 END, id
+                 LIMIT ?2 OFFSET ?3"
+            ))?;
+            stmt.query_map(params![list, limit as i64, offset as i64], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let total: i64 = self.conn.query_row(
+            &format!("SELECT COUNT(*) FROM tasks WHERE {filter}"),
+            [&list],
+            |r| r.get(0),
+        )?;
+        let mut by_id: BTreeMap<u32, Task> = load_tasks(&self.conn, &ids)?
+            .into_iter()
+            .map(|t| (t.id.0, t))
+            .collect();
+        let page = ids.iter().filter_map(|id| by_id.remove(id)).collect();
+        Ok((page, usize::try_from(total).unwrap_or(0)))
+    }
+
+    /// Returns the last `limit` journal entries, oldest first.
+    pub fn journal_tail(&self, limit: usize) -> StoreResult<Vec<JournalEntry>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "{JOURNAL_SELECT} WHERE seq > (SELECT COALESCE(MAX(seq), 0) FROM journal) - ?1 ORDER BY seq"
+        ))?;
+        let rows = stmt.query_map([limit as i64], journal_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Returns the newest journal entry after `after_seq` whose action starts with `prefix`
+    /// (`handoff-`); a poller passes the last sequence it scanned, so only new entries are read.
+    pub fn journal_last_prefixed(
+        &self,
+        prefix: &str,
+        after_seq: i64,
+    ) -> StoreResult<Option<JournalEntry>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "{JOURNAL_SELECT} WHERE seq > ?2 AND substr(action, 1, length(?1)) = ?1 ORDER BY seq DESC LIMIT 1"
+                ),
+                params![prefix, after_seq],
+                journal_row,
+            )
+            .optional()?)
+    }
+
+    /// Returns the quota readings recorded after the one with id `after_id`, with their ids,
+    /// oldest first: a poller keeps the newest reading of each window and reads only new ones.
+    pub fn quota_readings_after(&self, after_id: i64) -> StoreResult<Vec<(i64, QuotaReading)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT agent, window, used_percent, resets_at_ms, source, observed_ms, id FROM quota_readings WHERE id > ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([after_id], |r| Ok((r.get(6)?, quota_row(r)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Returns the `lead` table's row — who leads, since when, in which state — when one was
+    /// written.
+    pub fn lead_row(&self) -> StoreResult<Option<LeadRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT agent, since_ms, state FROM lead WHERE id = 1 AND agent IS NOT NULL",
+                [],
+                |r| {
+                    Ok(LeadRow {
+                        agent: r.get(0)?,
+                        since_ms: r.get(1)?,
+                        state: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+}
+
+/// The `lead` table's row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeadRow {
+    /// The agent that leads.
+    pub agent: String,
+    /// Since when.
+    pub since_ms: Option<i64>,
+    /// The lead's state (the handoff work writes it).
+    pub state: Option<String>,
 }
 
 #[cfg(test)]

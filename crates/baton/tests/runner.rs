@@ -5,6 +5,8 @@ mod test_cli;
 mod test_control;
 mod test_detect;
 mod test_memory;
+mod test_quota;
 mod test_run;
 mod test_send;
 mod test_task;
+mod test_watch;

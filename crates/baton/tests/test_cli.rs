@@ -64,10 +64,10 @@ fn up_ls_peek_down() {
     let agents = p.fake_agent("claude", "claude", "quota_percent = 42\n")
         + &p.fake_agent("codex", "codex", "");
     p.write_config(&agents);
-    let out = p.ok(&["up"]);
+    let out = p.ok(&["up", "--no-daemon"]);
     assert!(out.contains("claude") && out.contains("ready"), "{out}");
     // up again is idempotent.
-    let again = p.ok(&["up"]);
+    let again = p.ok(&["up", "--no-daemon"]);
     assert!(again.contains("already running"), "{again}");
 
     let ls: serde_json::Value = serde_json::from_str(&p.ok(&["ls", "--json"])).unwrap();

@@ -56,7 +56,7 @@ fn deaths_are_noticed_within_a_second() {
         + &p.fake_agent("a2", "codex", "")
         + &p.fake_agent("a3", "amp", "");
     p.write_config(&agents);
-    p.ok(&["up"]);
+    p.ok(&["up", "--no-daemon"]);
     let tmux = Tmux::new(Socket::Name(p.socket.clone())).with_config_file(Some("/dev/null".into()));
     let (_conn, rx) = ControlConnection::start(tmux, p.session.clone(), Vec::new());
     // The connection is up once a command answers.

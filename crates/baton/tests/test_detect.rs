@@ -99,7 +99,7 @@ fn every_persona_state_is_detected_on_the_live_screen() {
         .map(|n| p.fake_agent(n, n, script))
         .collect();
     p.write_config(&agents);
-    p.ok(&["up", "--no-wait"]);
+    p.ok(&["up", "--no-wait", "--no-daemon"]);
     std::thread::scope(|s| {
         for persona in personas {
             let p = &p;

@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
+use crate::common;
 use crate::common::TestProject;
 use crate::common::baton_bin;
 
@@ -88,11 +90,13 @@ fn the_demo_runs_to_a_correct_report() {
         "demo failed:\n{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // 9 planned tasks, one fix task, and a test task for each of the 5 features (the tasks
+    // with skills rust or refactoring; design, review and docs are no features).
     assert!(
-        stdout.contains("finished: 10 completed, 0 blocked, 0 waiting, last verify passed"),
+        stdout.contains("finished: 15 completed, 0 blocked, 0 waiting, last verify passed"),
         "{stdout}"
     );
-    assert_all_done_once(&root, 10);
+    assert_all_done_once(&root, 15);
     let report = std::fs::read_to_string(root.join("REPORT.md")).unwrap();
     assert!(
         report.contains("`sh check.sh` FAILED") && report.contains("`sh check.sh` passed"),
@@ -113,6 +117,28 @@ fn the_demo_runs_to_a_correct_report() {
         has("stuck: Ctrl-C and the prompt again"),
         "the hung agent was recovered"
     );
+    // Each feature's test task went to the agent that built it.
+    let rows: Vec<Vec<&str>> = report
+        .lines()
+        .filter(|l| l.starts_with("| T-"))
+        .map(|l| l.split(" | ").collect())
+        .collect();
+    for feature in [
+        "Write hello.sh",
+        "Write the French greeting",
+        "Add shell tests",
+    ] {
+        let built = rows.iter().find(|r| r[1] == feature).expect(feature);
+        let id = built[0].trim_start_matches("| ");
+        let test = rows
+            .iter()
+            .find(|r| r[1] == format!("Test {id}: {feature}"))
+            .unwrap_or_else(|| panic!("no test task for {feature}: {report}"));
+        assert_eq!(
+            test[2], built[2],
+            "{feature} tested by its builder: {report}"
+        );
+    }
     let codex = std::fs::read_to_string(root.join(".baton/codex.events.log")).unwrap();
     assert!(
         codex.contains("enter-swallowed"),
@@ -161,7 +187,7 @@ fn forty_tasks_with_dependencies_all_done_once() {
         );
     let agents = agents.replace("cli = \"codex\"\n", "cli = \"codex\"\nskills = [\"fix\"]\n");
     p.write_config(&format!(
-        "{agents}[verify]\ncommands = [\"test -f fixed.txt\"]\nmax_fix_cycles = 2\n\n[run]\nstuck_after_secs = 2\n"
+        "{agents}[verify]\ncommands = [\"test -f fixed.txt\"]\nmax_fix_cycles = 2\n\n[run]\nstuck_after_secs = 2\ntest_tasks = false\n"
     ));
     let mut list = String::new();
     for i in 1..=40 {
@@ -224,7 +250,9 @@ fn kill_9_of_the_daemon_loses_nothing() {
         )
         + &p.fake_agent("amp", "amp", step)
         + &p.fake_agent("gemini", "gemini", step);
-    p.write_config(&format!("{agents}[run]\nstuck_after_secs = 2\n"));
+    p.write_config(&format!(
+        "{agents}[run]\nstuck_after_secs = 2\ntest_tasks = false\n"
+    ));
     let mut list = String::new();
     for i in 1..=30 {
         let after = if i > 6 {
@@ -243,7 +271,7 @@ fn kill_9_of_the_daemon_loses_nothing() {
             .spawn()
             .unwrap();
         // The fault: kill -9 at a moment that moves through start-up, dispatch and delivery.
-        std::thread::sleep(std::time::Duration::from_millis(150 + (round * 97) % 900));
+        std::thread::sleep(Duration::from_millis(150 + (round * 97) % 900));
         let _ = child.kill();
         let _ = child.wait();
     }
@@ -290,7 +318,7 @@ fn many_agents_reporting_at_once_are_all_heard() {
     let agents: String = (0..20)
         .map(|i| p.fake_agent(&format!("a{i:02}"), "claude", step))
         .collect();
-    p.write_config(&agents);
+    p.write_config(&format!("{agents}[run]\ntest_tasks = false\n"));
     let list: String = (0..80).map(|i| format!("- [ ] quick {i}\n")).collect();
     std::fs::write(p.root().join("plan.md"), list).unwrap();
     let out = p.run(&["run", "plan.md", "--quiet"]);
@@ -302,4 +330,42 @@ fn many_agents_reporting_at_once_are_all_heard() {
     );
     assert!(stdout.contains("finished: 80 completed"), "{stdout}");
     assert_all_done_once(p.root(), 80);
+}
+
+/// `baton up` starts the daemon in the background: a task added afterwards is done without a
+/// `baton run`; `baton run` then follows that daemon instead of starting another; `baton down`
+/// stops it.
+#[test]
+fn up_starts_the_daemon_and_run_follows_it() {
+    let p = TestProject::new();
+    let step = "[[task]]\nrepeat = true\nwork_ms = 100\nrun = [\"baton task done \\\"$BATON_FAKE_TASK\\\" --note bg\"]\n";
+    let agents = p.fake_agent("a1", "claude", step) + &p.fake_agent("a2", "codex", step);
+    p.write_config(&format!("{agents}[run]\ntest_tasks = false\n"));
+    let up = p.ok(&["up"]);
+    assert!(up.contains("daemon started (pid "), "{up}");
+    let again = p.ok(&["up"]);
+    assert!(again.contains("daemon already running"), "{again}");
+    p.ok(&["task", "add", "first job"]);
+    common::wait_until(Duration::from_secs(60), "T-001 done by the daemon", || {
+        p.ok(&["task", "show", "T-001", "--json"])
+            .contains("\"COMPLETED\"")
+    });
+    p.ok(&["task", "add", "second job"]);
+    let out = p.run(&["run", "--quiet"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("following the daemon"), "{stdout}");
+    assert!(stdout.contains("finished: 2 completed"), "{stdout}");
+    assert_all_done_once(p.root(), 2);
+    let down = p.ok(&["down"]);
+    assert!(down.contains("stopped the daemon"), "{down}");
+    assert!(
+        !std::fs::read_to_string(p.root().join(".baton/daemon.log"))
+            .unwrap_or_default()
+            .contains("panicked")
+    );
 }

@@ -72,7 +72,7 @@ fn a_thousand_prompts_arrive_byte_exact_and_once() {
         + &p.fake_agent("amp", "amp", script)
         + &p.fake_agent("gemini", "gemini", script);
     p.write_config(&agents);
-    p.ok(&["up"]);
+    p.ok(&["up", "--no-daemon"]);
 
     let texts = corpus(1000);
     let names = ["claude", "codex", "amp", "gemini"];
@@ -128,7 +128,7 @@ fn a_prompt_is_never_typed_into_a_shell() {
     p.write_config(
         "[[agent]]\nname = \"sh\"\ncli = \"generic\"\ncommand = \"bash --norc --noprofile\"\n",
     );
-    p.ok(&["up", "--no-wait"]);
+    p.ok(&["up", "--no-wait", "--no-daemon"]);
     let marker = p.root().join("pwned");
     wait_until(Duration::from_secs(5), "bash to start", || {
         p.capture("sh").contains('$') || p.capture("sh").contains('#')
@@ -148,7 +148,7 @@ fn a_prompt_is_never_typed_into_a_shell() {
 fn escape_sequences_cannot_act_as_keys() {
     let p = TestProject::new();
     p.write_config(&p.fake_agent("claude", "claude", "default_work_ms = 10\n"));
-    p.ok(&["up"]);
+    p.ok(&["up", "--no-daemon"]);
     // Clear screen, end-of-paste injection followed by a fake Enter, Shift+Tab (mode change),
     // cursor moves, a bell, a NUL-free C1 CSI.
     let evil = "start\x1b[2J\x1b[201~\rinjected\x1b[Z\x1b[Z\x1b[10;10H\x07 \u{9b}31m end";
@@ -181,7 +181,7 @@ fn escape_sequences_cannot_act_as_keys() {
 fn sending_to_an_agent_with_a_dialog_is_refused() {
     let p = TestProject::new();
     p.write_config(&p.fake_agent("claude", "claude", "trust_dialog = true\n"));
-    let up = p.run(&["up"]);
+    let up = p.run(&["up", "--no-daemon"]);
     assert_eq!(up.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&up.stderr).contains("waits for a person"));
     let out = p.run(&["send", "claude", "hello"]);

@@ -24,6 +24,7 @@
 //!   `max_fix_cycles` per command.
 
 pub mod prompt;
+mod quota;
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -61,8 +62,18 @@ pub struct Settings {
     pub stuck_after_ms: u64,
     /// Failed attempts after which a task needs a person.
     pub max_attempts: u32,
-    /// Quota % at which an agent gets no new task.
+    /// Quota % at which the person and the lead are warned, once per crossing.
+    pub warn_percent: f64,
+    /// Quota % at which an agent gets no new task (its current one finishes).
     pub critical_percent: f64,
+    /// An agent projected to reach `critical_percent` within this long is treated as there.
+    pub quota_lookahead_ms: u64,
+    /// At critical, stop the agent's work too (Ctrl-C, its task to another agent).
+    pub auto_stop: bool,
+    /// Emergency override: quota never holds work back (`--ignore-usage`).
+    pub ignore_usage: bool,
+    /// The lead, told of quota warnings.
+    pub lead: Option<String>,
     /// Verify commands run after each wave.
     pub verify_commands: Vec<String>,
     /// Fix tasks per failing verify command, at most.
@@ -75,6 +86,12 @@ pub struct Settings {
     pub restart_base_ms: u64,
     /// Longest restart delay.
     pub restart_max_ms: u64,
+    /// Nudges, reminders and test tasks, in the run's language.
+    pub texts: prompt::Texts,
+    /// Once every feature task is done, one test task per feature to the agent that built it.
+    pub test_tasks: bool,
+    /// Tasks with one of these skills are not features (no test task of their own).
+    pub not_features: Vec<String>,
 }
 
 impl Default for Settings {
@@ -82,13 +99,31 @@ impl Default for Settings {
         Settings {
             stuck_after_ms: 10 * 60 * 1000,
             max_attempts: 3,
+            warn_percent: 80.0,
             critical_percent: 90.0,
+            quota_lookahead_ms: 10 * 60 * 1000,
+            auto_stop: false,
+            ignore_usage: false,
+            lead: None,
             verify_commands: Vec::new(),
             max_fix_cycles: 3,
             template: prompt::TEMPLATE_EN.to_owned(),
             memory_file: "CLAUDE.md".to_owned(),
             restart_base_ms: 1000,
             restart_max_ms: 60_000,
+            texts: prompt::Texts::default(),
+            test_tasks: false,
+            not_features: [
+                "fix",
+                "test",
+                "plan",
+                "review",
+                "docs",
+                "design",
+                "architecture",
+            ]
+            .map(String::from)
+            .to_vec(),
         }
     }
 }
@@ -152,11 +187,20 @@ pub enum Event {
     Quota {
         /// The agent.
         agent: String,
-        /// Percent of its session window used.
+        /// The window: `session-5h`, `weekly`, `model:<name>`…
+        window: String,
+        /// Percent of the window used.
         used_percent: f64,
+        /// When the window resets, on the engine's clock, when known.
+        resets_at: Option<u64>,
+        /// The burn rate, in percentage points per hour, when the history gives one.
+        burn_per_hour: Option<f64>,
     },
     /// Dispatch paused (true) or resumed (false).
     Pause(bool),
+    /// Someone waits for the end of the run: say `Finished` again if it holds (a daemon that
+    /// finished earlier keeps running under `baton up`).
+    Rearm,
 }
 
 /// What the shell must do. Task changes are committed to the store before anything else.
@@ -226,7 +270,7 @@ pub enum Action {
     },
     /// Tell the person (desktop notification, bell).
     Notify {
-        /// What kind (blocked, needs-input, dead, verify-failed, finished).
+        /// What kind (blocked, needs-input, dead, verify-failed, quota-warn, quota-critical).
         kind: String,
         /// The message.
         message: String,
@@ -259,7 +303,8 @@ struct TaskRt {
 struct Sending {
     /// A notice (nudge, reminder) is dropped when it cannot be delivered; a task prompt is not.
     notice: bool,
-    task: TaskId,
+    /// The task it is about; none for a message (a quota warning to the lead).
+    task: Option<TaskId>,
     text: String,
     delivery: Delivery,
     hash_at_enter: u64,
@@ -287,7 +332,9 @@ struct AgentRt {
     tasks: Vec<TaskId>,
     sending: Option<Sending>,
     turn: Turn,
-    quota: Option<f64>,
+    quota: BTreeMap<String, quota::WindowRt>,
+    /// Messages waiting for the agent to be free (dropped if not taken).
+    inbox: Vec<String>,
     limited: bool,
     restarts: u32,
     restart_at: Option<u64>,
@@ -320,6 +367,14 @@ pub struct Engine {
     waiting_on: BTreeMap<TaskId, Vec<TaskId>>,
     wave_closed: usize,
     skilled: BTreeMap<String, Vec<String>>,
+    /// Feature tasks PENDING or IN_PROGRESS.
+    open_features: usize,
+    /// Features that have a test task.
+    tested: BTreeSet<TaskId>,
+    /// COMPLETED features without a test task yet.
+    untested: BTreeSet<TaskId>,
+    /// The time of the step being handled.
+    now: u64,
 }
 
 impl Engine {
@@ -349,7 +404,8 @@ impl Engine {
                             tasks: Vec::new(),
                             sending: None,
                             turn: Turn::default(),
-                            quota: None,
+                            quota: BTreeMap::new(),
+                            inbox: Vec::new(),
                             limited: false,
                             restarts: 0,
                             restart_at: None,
@@ -372,6 +428,10 @@ impl Engine {
             waiting_on: BTreeMap::new(),
             wave_closed: 0,
             skilled,
+            open_features: 0,
+            tested: BTreeSet::new(),
+            untested: BTreeSet::new(),
+            now: 0,
         }
     }
 
@@ -430,6 +490,7 @@ impl Engine {
     /// Handles one event at time `now` (milliseconds, from any fixed origin).
     pub fn step(&mut self, now: u64, event: Event) -> Vec<Action> {
         let mut out = Vec::new();
+        self.now = now;
         match event {
             Event::Tick => {}
             Event::Screen {
@@ -460,19 +521,26 @@ impl Engine {
             } => self.verify_finished(wave, &command, ok, &excerpt, &mut out),
             Event::Quota {
                 agent,
+                window,
                 used_percent,
-            } => {
-                if let Some(a) = self.agents.get_mut(&agent) {
-                    a.quota = Some(used_percent);
-                    if used_percent < self.settings.critical_percent {
-                        a.limited = false;
-                    }
-                }
-            }
+                resets_at,
+                burn_per_hour,
+            } => self.on_quota(
+                &agent,
+                &window,
+                quota::Reading {
+                    used: used_percent,
+                    resets_at,
+                    burn_per_hour,
+                },
+                &mut out,
+            ),
             Event::Pause(p) => self.paused = p,
+            Event::Rearm => self.finished = false,
         }
         self.timers(now, &mut out);
         self.dispatch(now, &mut out);
+        self.check_tests(&mut out);
         self.check_waves(&mut out);
         self.check_finished(&mut out);
         out
@@ -497,6 +565,16 @@ impl Engine {
             }
         }
         let dependents = self.waiting_on.remove(&id).unwrap_or_default();
+        if let Some(old) = self.tasks.get(&id).map(|t| t.task.clone()) {
+            self.count_feature(&old, false);
+        }
+        self.count_feature(&task, true);
+        if task.skills.iter().any(|s| s == "test") {
+            for d in &task.deps {
+                self.tested.insert(*d);
+                self.untested.remove(d);
+            }
+        }
         let status = task.status;
         let assignee = task.assignee.clone();
         self.tasks.insert(
@@ -525,6 +603,33 @@ impl Engine {
         self.refresh_ready(id);
     }
 
+    fn is_feature(&self, t: &Task) -> bool {
+        !t.skills
+            .iter()
+            .any(|s| self.settings.not_features.contains(s))
+    }
+
+    /// Counts a task in (or out of) the feature bookkeeping of the test-task rule.
+    fn count_feature(&mut self, t: &Task, add: bool) {
+        if !self.is_feature(t) {
+            return;
+        }
+        if matches!(t.status, Status::Pending | Status::InProgress) {
+            if add {
+                self.open_features += 1;
+            } else {
+                self.open_features = self.open_features.saturating_sub(1);
+            }
+        }
+        if t.status == Status::Completed && !self.tested.contains(&t.id) {
+            if add {
+                self.untested.insert(t.id);
+            } else {
+                self.untested.remove(&t.id);
+            }
+        }
+    }
+
     fn refresh_ready(&mut self, id: TaskId) {
         let Some(t) = self.tasks.get(&id) else { return };
         let key = (t.task.priority, id);
@@ -540,6 +645,17 @@ impl Engine {
             return;
         };
         let was = t.task.status;
+        if was != status {
+            let mut before = t.task.clone();
+            before.status = was;
+            let mut after = before.clone();
+            after.status = status;
+            self.count_feature(&before, false);
+            self.count_feature(&after, true);
+        }
+        let Some(t) = self.tasks.get_mut(&id) else {
+            return;
+        };
         t.task.status = status;
         if (status.is_final() || status == Status::Blocked) && self.wave_tasks.remove(&id) {
             self.wave_closed += 1;
@@ -558,7 +674,7 @@ impl Engine {
     fn release(&mut self, agent: &str, task: TaskId) {
         if let Some(a) = self.agents.get_mut(agent) {
             a.tasks.retain(|t| *t != task);
-            if a.sending.as_ref().is_some_and(|s| s.task == task) {
+            if a.sending.as_ref().is_some_and(|s| s.task == Some(task)) {
                 a.sending = None;
             }
             if a.tasks.is_empty() {
@@ -658,8 +774,8 @@ impl Engine {
         if state != AgentState::NeedsInput {
             a.notified_input = false;
         }
-        if state.is_ready() && a.tasks.is_empty() {
-            a.limited = a.limited && a.quota.is_some_and(|q| q >= self.settings.critical_percent);
+        if state.is_ready() && a.tasks.is_empty() && a.limited {
+            a.limited = quota::gating(a, now) >= self.settings.critical_percent;
         }
         if a.sending.is_some() {
             self.observe_delivery(now, agent, out);
@@ -723,10 +839,15 @@ impl Engine {
                 a.turn.resumed = false;
                 out.push(Action::Journal {
                     agent: Some(agent.to_owned()),
-                    task: Some(task),
-                    what: format!("prompt delivered (Enter ×{enters}, {state})"),
+                    task,
+                    what: format!(
+                        "{} delivered (Enter ×{enters}, {state})",
+                        if task.is_some() { "prompt" } else { "message" }
+                    ),
                 });
-                if matches!(state, AgentState::RateLimited | AgentState::Error) {
+                if let Some(task) = task
+                    && matches!(state, AgentState::RateLimited | AgentState::Error)
+                {
                     a.limited = state == AgentState::RateLimited;
                     self.take_back(agent, task, "the agent refused the prompt", true, out);
                 }
@@ -737,7 +858,7 @@ impl Engine {
                     a.sending = None;
                     out.push(Action::Journal {
                         agent: Some(agent.to_owned()),
-                        task: Some(task),
+                        task,
                         what: format!("a notice was not taken ({reason})"),
                     });
                 } else if !s.retried {
@@ -754,18 +875,20 @@ impl Engine {
                     });
                     out.push(Action::Journal {
                         agent: Some(agent.to_owned()),
-                        task: Some(task),
+                        task,
                         what: format!("delivery failed ({reason}): Ctrl-C and the prompt again"),
                     });
                 } else {
                     a.sending = None;
-                    self.take_back(
-                        agent,
-                        task,
-                        &format!("agent unresponsive: {reason}"),
-                        true,
-                        out,
-                    );
+                    if let Some(task) = task {
+                        self.take_back(
+                            agent,
+                            task,
+                            &format!("agent unresponsive: {reason}"),
+                            true,
+                            out,
+                        );
+                    }
                     self.schedule_restart(now, agent, out);
                 }
             }
@@ -867,7 +990,7 @@ impl Engine {
         if !a.turn.nudged {
             a.turn.nudged = true;
             if let Some(t) = self.tasks.get(&task) {
-                let text = prompt::short(prompt::NUDGE_EN, &t.task);
+                let text = prompt::short(&self.settings.texts.nudge, &t.task);
                 self.send(now, agent, task, text, true, out);
             }
         } else {
@@ -881,6 +1004,7 @@ impl Engine {
     }
 
     fn timers(&mut self, now: u64, out: &mut Vec<Action>) {
+        self.quota_resets(now, out);
         let names: Vec<String> = self.agents.keys().cloned().collect();
         for name in names {
             let Some(a) = self.agents.get_mut(&name) else {
@@ -922,7 +1046,7 @@ impl Engine {
             };
             match a.turn.checks {
                 1 => {
-                    let text = prompt::short(prompt::REMINDER_EN, &t.task);
+                    let text = prompt::short(&self.settings.texts.reminder, &t.task);
                     self.send(now, &name, task, text, true, out);
                 }
                 2 => {}
@@ -971,7 +1095,7 @@ impl Engine {
         };
         a.sending = Some(Sending {
             notice,
-            task,
+            task: Some(task),
             text: text.clone(),
             delivery: Delivery::after_paste(&a.spec.submit, now),
             hash_at_enter: a.hash,
@@ -1005,7 +1129,7 @@ impl Engine {
             && a.restart_at.is_none()
             && (a.tasks.len() as u32) < a.spec.max_tasks
             && a.state().is_ready()
-            && a.quota.is_none_or(|q| q < self.settings.critical_percent)
+            && !self.held_back(a)
     }
 
     fn fits(&self, a: &AgentRt, t: &TaskRt) -> bool {
@@ -1039,6 +1163,7 @@ impl Engine {
     }
 
     fn dispatch(&mut self, now: u64, out: &mut Vec<Action>) {
+        self.deliver_messages(now, out);
         if self.paused {
             return;
         }
@@ -1087,7 +1212,7 @@ impl Engine {
             a.turn = Turn::default();
             a.sending = Some(Sending {
                 notice: false,
-                task: id,
+                task: Some(id),
                 text: text.clone(),
                 delivery: Delivery::after_paste(&a.spec.submit, now),
                 hash_at_enter: a.hash,
@@ -1099,6 +1224,39 @@ impl Engine {
             });
             out.push(Action::Paste { agent, text });
             free = self.agents.values().filter(|a| self.available(a)).count();
+        }
+    }
+
+    /// Once no feature is PENDING or IN_PROGRESS, each COMPLETED feature without a test task
+    /// gets one, reserved for the agent that built it.
+    fn check_tests(&mut self, out: &mut Vec<Action>) {
+        if !self.settings.test_tasks || self.open_features > 0 || self.untested.is_empty() {
+            return;
+        }
+        for id in std::mem::take(&mut self.untested) {
+            let Some(t) = self.tasks.get(&id) else {
+                continue;
+            };
+            let agent = t.task.assignee.clone();
+            let (title, body) = prompt::test_task_text(
+                &self.settings.texts,
+                &t.task,
+                agent.as_deref().unwrap_or("an agent"),
+            );
+            let priority = t.task.priority;
+            self.tested.insert(id);
+            self.adds_due += 1;
+            out.push(Action::AddTask {
+                task: NewTask {
+                    title,
+                    body,
+                    priority: Some(priority),
+                    skills: vec!["test".to_owned()],
+                    deps: vec![id],
+                    assignee: agent,
+                },
+                reason: format!("every feature is done: {id} gets its test task"),
+            });
         }
     }
 

@@ -74,6 +74,72 @@ pub const NUDGE_EN: &str = "Your turn ended but {id} is not reported. If it is d
 /// The reminder sent to an agent whose screen has not changed for a long time.
 pub const REMINDER_EN: &str = "Status check on {id}: are you still working on it? If it is done, run: baton task done {id} --note \"…\"; if you are blocked, run: baton task block {id} --reason \"…\".";
 
+/// The French nudge.
+pub const NUDGE_FR: &str = "Ton tour est terminé mais {id} n'est pas signalée. Si elle est finie, lance : baton task done {id} --note \"…\". Si quelque chose te bloque, lance : baton task block {id} --reason \"…\".";
+
+/// The French reminder.
+pub const REMINDER_FR: &str = "Point sur {id} : est-ce que tu travailles toujours dessus ? Si elle est finie, lance : baton task done {id} --note \"…\" ; si tu es bloqué, lance : baton task block {id} --reason \"…\".";
+
+/// The short texts the engine sends or writes besides task prompts, in one language.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Texts {
+    /// The nudge after a turn that ended unreported (`{id}`).
+    pub nudge: String,
+    /// The reminder to a quiet agent (`{id}`).
+    pub reminder: String,
+    /// The title of a feature's test task (`{id}`, `{title}`).
+    pub test_title: String,
+    /// The body of a feature's test task (`{id}`, `{title}`, `{agent}`).
+    pub test_body: String,
+}
+
+impl Texts {
+    /// Returns the built-in texts for a language code: `fr`, or English for anything else.
+    pub fn for_language(lang: &str) -> Texts {
+        let (nudge, reminder, test_title, test_body) = if lang == "fr" {
+            (
+                NUDGE_FR,
+                REMINDER_FR,
+                "Tester {id} : {title}",
+                "{id} ({title}) est terminée ; {agent} l'a réalisée. Écris les tests qui prouvent qu'elle marche comme ses critères de validation le demandent, lance-les, et corrige ce qu'ils trouvent. Range les tests là où le projet les met d'habitude.",
+            )
+        } else {
+            (
+                NUDGE_EN,
+                REMINDER_EN,
+                "Test {id}: {title}",
+                "{id} ({title}) is done; {agent} built it. Write the tests that prove it works as its validation criteria ask, run them, and fix what they find. Put the tests where the project keeps its tests.",
+            )
+        };
+        Texts {
+            nudge: nudge.to_owned(),
+            reminder: reminder.to_owned(),
+            test_title: test_title.to_owned(),
+            test_body: test_body.to_owned(),
+        }
+    }
+}
+
+impl Default for Texts {
+    fn default() -> Self {
+        Texts::for_language("en")
+    }
+}
+
+/// Fills a test task's title and body for a finished feature.
+pub fn test_task_text(texts: &Texts, feature: &Task, agent: &str) -> (String, String) {
+    let fill = |t: &str| {
+        t.replace("{id}", &feature.id.to_string())
+            .replace("{title}", &feature.title)
+            .replace("{agent}", agent)
+    };
+    let mut title = fill(&texts.test_title);
+    if let Some((cut, _)) = title.char_indices().nth(300) {
+        title.truncate(cut);
+    }
+    (title, fill(&texts.test_body))
+}
+
 /// What a template is filled with.
 pub struct PromptContext<'a> {
     /// The task.

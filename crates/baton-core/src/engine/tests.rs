@@ -50,6 +50,16 @@ fn screen(agent: &str, state: AgentState, input: Option<&str>, hash: u64) -> Eve
     }
 }
 
+fn quota(agent: &str, window: &str, used: f64) -> Event {
+    Event::Quota {
+        agent: agent.into(),
+        window: window.into(),
+        used_percent: used,
+        resets_at: None,
+        burn_per_hour: None,
+    }
+}
+
 fn assigned(actions: &[Action]) -> Vec<(u32, String)> {
     actions
         .iter()
@@ -379,21 +389,9 @@ fn a_task_that_keeps_failing_needs_a_person() {
 #[test]
 fn an_agent_at_critical_quota_gets_nothing_new() {
     let mut e = engine(Settings::default(), vec![agent("a", &[])]);
-    e.step(
-        0,
-        Event::Quota {
-            agent: "a".into(),
-            used_percent: 91.0,
-        },
-    );
+    e.step(0, quota("a", "session-5h", 91.0));
     assert!(assigned(&e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])))).is_empty());
-    let acts = e.step(
-        2,
-        Event::Quota {
-            agent: "a".into(),
-            used_percent: 10.0,
-        },
-    );
+    let acts = e.step(2, quota("a", "session-5h", 10.0));
     assert_eq!(assigned(&acts), vec![(1, "a".to_string())]);
 }
 
@@ -578,4 +576,282 @@ fn nothing_is_decided_before_every_task_is_loaded() {
         "{acts:?}"
     );
     assert_eq!(assigned(&acts), vec![(2, "a".to_string())]);
+}
+
+fn added(actions: &[Action]) -> Vec<NewTask> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::AddTask { task, .. } => Some(task.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Plays the shell's part for an `AddTask`: the store gives it the next ID.
+fn store_task(e: &mut Engine, now: u64, id: u32, new: &NewTask) -> Vec<Action> {
+    let t = Task {
+        title: new.title.clone(),
+        body: new.body.clone(),
+        priority: new.priority.unwrap_or(Priority::Med),
+        skills: new.skills.clone(),
+        deps: new.deps.clone(),
+        assignee: new.assignee.clone(),
+        ..task(id, Priority::Med, &[], &[])
+    };
+    e.step(now, Event::TaskAdded(t))
+}
+
+#[test]
+fn test_tasks_come_once_every_feature_is_done_and_go_to_the_builder() {
+    let settings = Settings {
+        test_tasks: true,
+        ..Settings::default()
+    };
+    let mut e = engine(settings, vec![agent("a", &[]), agent("b", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::High, &[], &[])));
+    e.step(1, Event::TaskAdded(task(2, Priority::Med, &[], &[])));
+    e.step(1, Event::TaskAdded(task(3, Priority::Med, &["docs"], &[])));
+    let builder = |e: &Engine, id: u32| e.task(TaskId(id)).unwrap().assignee.clone().unwrap();
+    let (b1, b2) = (builder(&e, 1), builder(&e, 2));
+    deliver(&mut e, 10, &b1, 500);
+    deliver(&mut e, 10, &b2, 600);
+    // One feature done, one still open: no test task yet.
+    assert!(added(&done(&mut e, 100, 1)).is_empty());
+    e.step(105, screen(&b1, AgentState::Idle, None, 650));
+    let holder = builder(&e, 3);
+    deliver(&mut e, 110, &holder, 700);
+    let acts = done(&mut e, 200, 2);
+    let tests = added(&acts);
+    assert_eq!(tests.len(), 2, "{acts:?}");
+    assert_eq!(tests[0].title, "Test T-001: task 1");
+    assert_eq!(tests[0].assignee.as_deref(), Some(b1.as_str()));
+    assert_eq!(tests[0].deps, vec![TaskId(1)]);
+    assert_eq!(tests[0].skills, vec!["test".to_owned()]);
+    assert_eq!(tests[1].assignee.as_deref(), Some(b2.as_str()));
+    // Not finished while the test tasks are on their way to the store.
+    assert!(!acts.iter().any(|a| matches!(a, Action::Finished { .. })));
+    // The docs task (not a feature) gets none; test tasks get none; nothing is asked twice.
+    done(&mut e, 210, 3);
+    assert_eq!(holder, b1);
+    e.step(215, screen(&b1, AgentState::Idle, None, 900));
+    let a1 = store_task(&mut e, 220, 4, &tests[0]);
+    assert!(assigned(&a1).contains(&(4, b1.clone())), "{a1:?}");
+    store_task(&mut e, 220, 5, &tests[1]);
+    deliver(&mut e, 230, &b1, 1000);
+    assert!(added(&done(&mut e, 300, 4)).is_empty());
+    assert!(added(&e.step(400, Event::Tick)).is_empty());
+}
+
+#[test]
+fn test_tasks_are_not_asked_again_after_a_restart() {
+    let settings = Settings {
+        test_tasks: true,
+        ..Settings::default()
+    };
+    let mut e = Engine::new(settings, vec![agent("a", &[])]);
+    let mut feature = task(1, Priority::Med, &[], &[]);
+    feature.status = Status::Completed;
+    feature.assignee = Some("a".into());
+    let mut test = task(2, Priority::Med, &["test"], &[1]);
+    test.status = Status::Completed;
+    e.load([feature, test]);
+    let acts = e.step(10, Event::AgentUp { agent: "a".into() });
+    assert!(added(&acts).is_empty(), "{acts:?}");
+    // Off by default: a finished feature alone gets nothing either.
+    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    deliver(&mut e, 10, "a", 500);
+    assert!(added(&done(&mut e, 100, 1)).is_empty());
+}
+
+#[test]
+fn nudges_speak_the_run_language() {
+    let settings = Settings {
+        texts: prompt::Texts::for_language("fr"),
+        stuck_after_ms: 1000,
+        ..Settings::default()
+    };
+    let mut e = engine(settings, vec![agent("a", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    deliver(&mut e, 10, "a", 500);
+    let acts = e.step(2000, Event::Tick);
+    assert!(
+        acts.iter().any(
+            |a| matches!(a, Action::Paste { text, .. } if text.starts_with("Point sur T-001"))
+        ),
+        "{acts:?}"
+    );
+}
+
+#[test]
+fn rearm_says_finished_again_when_it_holds() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    deliver(&mut e, 10, "a", 500);
+    let finished = |acts: &[Action]| acts.iter().any(|a| matches!(a, Action::Finished { .. }));
+    assert!(finished(&done(&mut e, 100, 1)));
+    assert!(!finished(&e.step(200, Event::Tick)));
+    assert!(finished(&e.step(300, Event::Rearm)));
+    // Not while work remains.
+    e.step(400, Event::TaskAdded(task(2, Priority::Med, &[], &[])));
+    assert!(!finished(&e.step(500, Event::Rearm)));
+}
+
+fn notices(actions: &[Action], kind: &str) -> usize {
+    actions
+        .iter()
+        .filter(|a| matches!(a, Action::Notify { kind: k, .. } if k == kind))
+        .count()
+}
+
+#[test]
+fn quota_warn_fires_once_per_crossing_and_tells_the_lead() {
+    let settings = Settings {
+        lead: Some("lead".into()),
+        ..Settings::default()
+    };
+    let mut e = engine(settings, vec![agent("a", &[]), agent("lead", &[])]);
+    let mut warns = 0;
+    let mut to_lead = Vec::new();
+    for (t, used) in [(10, 40.0), (20, 79.0), (30, 81.0), (40, 85.0), (50, 88.0)] {
+        let acts = e.step(t, quota("a", "session-5h", used));
+        warns += notices(&acts, "quota-warn");
+        to_lead.extend(acts.into_iter().filter_map(|a| match a {
+            Action::Paste { agent, text } if agent == "lead" => Some(text),
+            _ => None,
+        }));
+    }
+    assert_eq!(warns, 1, "one notification for one crossing");
+    assert_eq!(to_lead.len(), 1, "{to_lead:?}");
+    assert!(
+        to_lead[0].contains("a has used 81% of its session-5h quota"),
+        "{to_lead:?}"
+    );
+    // Back under (a reset), then over again: a second crossing, a second warning.
+    e.step(60, quota("a", "session-5h", 5.0));
+    assert_eq!(
+        notices(&e.step(70, quota("a", "session-5h", 82.0)), "quota-warn"),
+        1
+    );
+}
+
+#[test]
+fn at_critical_the_current_task_finishes_and_nothing_new_comes() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[]), agent("b", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    let holder = e.task(TaskId(1)).unwrap().assignee.clone().unwrap();
+    let other = if holder == "a" { "b" } else { "a" };
+    deliver(&mut e, 10, &holder, 500);
+    // The other agent is busy too, so that only the holder could take the next task.
+    e.step(11, Event::TaskAdded(task(2, Priority::Med, &[], &[])));
+    deliver(&mut e, 20, other, 600);
+    let acts = e.step(30, quota(&holder, "session-5h", 91.0));
+    assert_eq!(notices(&acts, "quota-critical"), 1, "{acts:?}");
+    assert!(
+        !acts.iter().any(|a| matches!(a, Action::Requeue { .. })),
+        "it keeps its task"
+    );
+    e.step(40, Event::TaskAdded(task(3, Priority::Med, &[], &[])));
+    done(&mut e, 50, 1);
+    let acts = e.step(60, screen(&holder, AgentState::Idle, None, 700));
+    assert!(
+        assigned(&acts).is_empty(),
+        "nothing new at critical: {acts:?}"
+    );
+    // The other agent finishes and takes T-003.
+    done(&mut e, 70, 2);
+    let acts = e.step(80, screen(other, AgentState::Idle, None, 800));
+    assert_eq!(assigned(&acts), vec![(3, other.to_owned())]);
+}
+
+#[test]
+fn at_the_limit_the_task_goes_to_another_agent() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[]), agent("b", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    let holder = e.task(TaskId(1)).unwrap().assignee.clone().unwrap();
+    let other = if holder == "a" { "b" } else { "a" };
+    deliver(&mut e, 10, &holder, 500);
+    let acts = e.step(20, quota(&holder, "session-5h", 100.0));
+    assert!(
+        acts.iter().any(|a| matches!(
+            a,
+            Action::Requeue {
+                task: TaskId(1),
+                ..
+            }
+        )),
+        "{acts:?}"
+    );
+    assert_eq!(assigned(&acts), vec![(1, other.to_owned())]);
+}
+
+#[test]
+fn auto_stop_interrupts_at_critical_and_ignore_usage_overrides() {
+    let settings = Settings {
+        auto_stop: true,
+        ..Settings::default()
+    };
+    let mut e = engine(settings, vec![agent("a", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    deliver(&mut e, 10, "a", 500);
+    let acts = e.step(20, quota("a", "weekly", 92.0));
+    assert!(acts.contains(&Action::Press {
+        agent: "a".into(),
+        key: Key::CtrlC
+    }));
+    assert!(
+        acts.iter().any(|a| matches!(a, Action::Requeue { .. })),
+        "{acts:?}"
+    );
+
+    let settings = Settings {
+        auto_stop: true,
+        ignore_usage: true,
+        ..Settings::default()
+    };
+    let mut e = engine(settings, vec![agent("a", &[])]);
+    e.step(1, quota("a", "session-5h", 95.0));
+    let acts = e.step(2, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    assert_eq!(assigned(&acts), vec![(1, "a".to_owned())], "--ignore-usage");
+}
+
+#[test]
+fn a_reset_window_or_a_model_window_holds_nothing_back() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
+    e.step(
+        1,
+        Event::Quota {
+            agent: "a".into(),
+            window: "session-5h".into(),
+            used_percent: 95.0,
+            resets_at: Some(1000),
+            burn_per_hour: None,
+        },
+    );
+    e.step(2, quota("a", "model:opus", 100.0));
+    assert!(assigned(&e.step(3, Event::TaskAdded(task(1, Priority::Med, &[], &[])))).is_empty());
+    let acts = e.step(1000, Event::Tick);
+    assert_eq!(assigned(&acts), vec![(1, "a".to_owned())], "{acts:?}");
+    assert!(acts.iter().any(
+        |a| matches!(a, Action::Journal { what, .. } if what == "quota window session-5h reset")
+    ));
+}
+
+#[test]
+fn a_projected_crossing_holds_new_work_back_early() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
+    let reading = |rate: f64| Event::Quota {
+        agent: "a".into(),
+        window: "session-5h".into(),
+        used_percent: 70.0,
+        resets_at: None,
+        burn_per_hour: Some(rate),
+    };
+    // 20 points to critical at 240 %/h: there in 5 minutes (within the 10-minute lookahead).
+    e.step(1, reading(240.0));
+    assert!(assigned(&e.step(2, Event::TaskAdded(task(1, Priority::Med, &[], &[])))).is_empty());
+    // At 20 %/h: an hour away, work again.
+    let acts = e.step(3, reading(20.0));
+    assert_eq!(assigned(&acts), vec![(1, "a".to_owned())]);
 }

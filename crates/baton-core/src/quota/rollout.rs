@@ -60,12 +60,12 @@ pub fn latest(text: &str) -> Vec<QuotaReading> {
             None => out.push(r),
         }
     }
-    out.sort_by_key(|r| r.window);
+    out.sort_by(|a, b| a.window.cmp(&b.window));
     out
 }
 
 /// Parses the UTC timestamps Codex writes (`2026-11-21T06:20:12.220Z`) into milliseconds
-/// since the Unix epoch. (baton-core has no date library; this is the one format needed.)
+/// since the Unix epoch (the one format needed here; no time zone is involved).
 pub fn utc_ms(t: &str) -> Option<i64> {
     let t = t.strip_suffix('Z')?;
     let (date, time) = t.split_once('T')?;

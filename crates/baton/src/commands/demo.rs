@@ -140,6 +140,7 @@ pub fn cmd_demo(args: &DemoArgs) -> CliResult<ExitCode> {
             file: Some(dir.join("tasks.md")),
             goal: None,
             quiet: args.quiet,
+            ignore_usage: false,
         },
     );
     if !args.keep {

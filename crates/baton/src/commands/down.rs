@@ -1,4 +1,4 @@
-//! `baton down`: stop the agents and the session.
+//! `baton down`: stop the daemon, the agents and the session.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -17,6 +17,9 @@ pub struct DownArgs {}
 /// Kills the session, and the private server when no other session is left on it.
 pub fn cmd_down(dir: Option<&Path>, _args: &DownArgs) -> CliResult<ExitCode> {
     let project = Project::load(&start_dir(dir)?)?;
+    if let Some(pid) = crate::daemon::stop(&project)? {
+        println!("stopped the daemon (pid {pid})");
+    }
     if !project.tmux.server_running() || !project.tmux.has_session(&project.session)? {
         println!("session `{}` is not running", project.session);
         return ok();

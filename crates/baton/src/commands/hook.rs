@@ -189,6 +189,9 @@ fn statusline(dir: Option<&Path>, agent: &str) -> CliResult<()> {
         return Ok(());
     }
     let project = Project::load(&start_dir(dir)?)?;
+    if !crate::quota_watch::enabled(&project, "hook") {
+        return Ok(());
+    }
     let mut store = project.store()?;
     for w in windows {
         store

@@ -85,6 +85,9 @@ pub fn cmd_ls(dir: Option<&Path>, args: &LsArgs) -> CliResult<ExitCode> {
         listing.socket,
         if running { "running" } else { "not running" }
     );
+    if let Some(line) = crate::commands::usage::one_line(&project) {
+        println!("{line}");
+    }
     println!(
         "{:<12} {:<8} {:<14} {:<6} {:<8} {:<12} {:<12} QUOTA",
         "AGENT", "CLI", "WINDOW", "PANE", "PID", "COMMAND", "STATE"

@@ -16,6 +16,8 @@ pub mod run;
 pub mod send;
 pub mod task;
 pub mod up;
+pub mod usage;
+pub mod watch;
 
 use std::process::ExitCode;
 

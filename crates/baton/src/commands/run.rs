@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use baton_core::task::NewTask;
 use baton_core::task::Priority;
+use baton_core::task::Status;
 use clap::Args;
 
 use crate::commands::ok;
@@ -28,6 +29,9 @@ pub struct RunArgs {
     /// Print only the summary, not the progress lines
     #[arg(long)]
     pub quiet: bool,
+    /// Give agents work even at critical quota (an emergency override, journaled)
+    #[arg(long)]
+    pub ignore_usage: bool,
 }
 
 /// The text of the task that hands a goal to the lead.
@@ -38,7 +42,7 @@ fn goal_task(goal: &str) -> NewTask {
             "GOAL:\n{goal}\n\nYou lead this run. Break the goal into long, self-contained tasks that agents can do in parallel. For each, run:\n\n    baton task add \"<title>\" --body \"<context, objective, files, validation criteria>\" --priority HIGH|MED|LOW --skill <skill> --after T-XXX\n\nThen report this task done with the number of tasks you created. baton hands them out as agents free up."
         ),
         priority: Some(Priority::High),
-        skills: Vec::new(),
+        skills: vec!["plan".to_owned()],
         deps: Vec::new(),
         assignee: None,
     }
@@ -112,24 +116,115 @@ pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
     }
     crate::commands::up::cmd_up(
         Some(&project.root),
-        &crate::commands::up::UpArgs { no_wait: false },
+        &crate::commands::up::UpArgs {
+            no_wait: false,
+            no_daemon: true,
+            ignore_usage: false,
+        },
     )?;
     println!(
         "running; watch with: baton -C {} attach",
         project.root.display()
     );
-    let outcome = crate::daemon::run(
-        &project,
-        &crate::daemon::Options {
-            exit_when_finished: true,
-            progress: !args.quiet,
-        },
-    )?;
-    println!("finished: {}", outcome.summary);
+    let summary = if let Some(pid) = crate::daemon::running_pid(&project) {
+        // `baton up` started one: it does the work; follow it.
+        println!("following the daemon that runs (pid {pid})");
+        follow(&project, !args.quiet)?
+    } else {
+        crate::daemon::run(
+            &project,
+            &crate::daemon::Options {
+                exit_when_finished: true,
+                progress: !args.quiet,
+                background: false,
+                ignore_usage: args.ignore_usage,
+            },
+        )?
+        .summary
+    };
+    println!("finished: {summary}");
     println!(
         "report: {}",
         project.root.join(crate::report::REPORT).display()
     );
+    ok()
+}
+
+/// The journal action of a `baton run` that follows a running daemon.
+pub const FOLLOW: &str = "run-follow";
+
+/// Follows a daemon that already runs until it says the run is finished; returns its summary.
+fn follow(project: &Project, progress: bool) -> CliResult<String> {
+    let e = |e: crate::store::StoreError| CliError::user(e.to_string());
+    let mut store = project.store()?;
+    // Ask the daemon to say again whether the run is finished, from now on.
+    let asked = store
+        .journal(
+            "user",
+            FOLLOW,
+            None,
+            "",
+            "waiting for the end of the run",
+            "",
+        )
+        .map_err(e)?;
+    let mut seq = asked.seq;
+    crate::daemon::poke(&project.root);
+    let started = std::time::Instant::now();
+    let mut last = String::new();
+    loop {
+        for j in store.journal_since(seq, 1000).map_err(e)? {
+            seq = seq.max(j.seq);
+            if j.action == "run-finished" {
+                return Ok(j.result);
+            }
+        }
+        if crate::daemon::running_pid(project).is_none() {
+            return Err(CliError::user("the daemon stopped before the run finished")
+                .hint("see .baton/daemon.log, then run `baton run` again to resume"));
+        }
+        if progress {
+            let counts = store.counts().map_err(e)?;
+            let n = |s: Status| counts.get(&s).copied().unwrap_or(0);
+            let total: u64 = counts.values().sum();
+            let agents = store.agents().map_err(e)?;
+            let states: Vec<String> = agents
+                .iter()
+                .map(|a| format!("{} {}", a.name, a.state))
+                .collect();
+            let line = format!(
+                "{}/{total} done{} · {}",
+                n(Status::Completed),
+                if n(Status::Blocked) > 0 {
+                    format!(", {} blocked", n(Status::Blocked))
+                } else {
+                    String::new()
+                },
+                states.join(" · ")
+            );
+            if line != last {
+                println!("[baton {:>4}s] {line}", started.elapsed().as_secs());
+                last = line;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
+/// Runs the daemon in the background (what `baton up` starts): dispatch, watch, recover,
+/// until the session is gone or `baton down` stops it.
+pub fn cmd_daemon(dir: Option<&Path>, ignore_usage: bool) -> CliResult<ExitCode> {
+    let project = Project::load(&start_dir(dir)?)?;
+    let outcome = crate::daemon::run(
+        &project,
+        &crate::daemon::Options {
+            exit_when_finished: false,
+            progress: false,
+            background: true,
+            ignore_usage,
+        },
+    )?;
+    eprintln!("daemon stopped: {}", outcome.summary);
     ok()
 }
 

@@ -1,4 +1,5 @@
-//! `baton up`: start the session, one window per agent, and wait for the agents to be ready.
+//! `baton up`: start the session, one window per agent, and the daemon (in the background);
+//! wait for the agents to be ready.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -24,6 +25,12 @@ pub struct UpArgs {
     /// Return once the windows exist, without waiting for the agents to be ready
     #[arg(long)]
     pub no_wait: bool,
+    /// Start only the agents, not the daemon that hands out tasks and watches them
+    #[arg(long)]
+    pub no_daemon: bool,
+    /// Give agents work even at critical quota (an emergency override, journaled)
+    #[arg(long)]
+    pub ignore_usage: bool,
 }
 
 /// Characters that make a command line more than one simple command.
@@ -174,6 +181,16 @@ pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
                     agent.name, p.pane_id, agent.command
                 );
                 started.push(agent);
+            }
+        }
+    }
+    if !args.no_daemon {
+        match crate::daemon::spawn_background(&project, args.ignore_usage)? {
+            crate::daemon::Spawned::Started(pid) => println!(
+                "daemon started (pid {pid}); it dispatches tasks as they are added (log: .baton/daemon.log)"
+            ),
+            crate::daemon::Spawned::AlreadyRunning(pid) => {
+                println!("daemon already running (pid {pid})");
             }
         }
     }

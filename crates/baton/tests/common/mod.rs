@@ -162,6 +162,8 @@ impl TestProject {
 
 impl Drop for TestProject {
     fn drop(&mut self) {
+        // Stops a daemon `baton up` started (and the session), then the whole server.
+        let _ = self.cmd(&["down"]).output();
         let _ = self.tmux(&["kill-server"]);
     }
 }

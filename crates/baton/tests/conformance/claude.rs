@@ -235,7 +235,7 @@ pub fn run(bin: &Path) -> Report {
 
     report.check("baton up (3 agents ready)", || {
         let child = project
-            .cmd(&["up"])
+            .cmd(&["up", "--no-daemon"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -130,7 +130,7 @@ pub fn run(bin: &Path) -> Report {
     };
 
     report.check("baton up (agent ready)", || {
-        let out = project.run(&["up"]);
+        let out = project.run(&["up", "--no-daemon"]);
         if !out.status.success() {
             return Err(format!(
                 "baton up failed: {}{}",

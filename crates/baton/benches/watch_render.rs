@@ -1,0 +1,314 @@
+//! `baton watch` with 100 agents and 10,000 tasks: how long a snapshot takes to read, a frame
+//! to draw, an idle poll, a scroll; how much CPU the dashboard uses idle and while the store
+//! changes a few times a second; how soon a change reaches the screen.
+//! Run: `cargo bench -p baton --bench watch_render`.
+//!
+//! The store is filled by `baton task import`, then with SQL for what only a daemon writes
+//! (agent states, quota readings, the journal of a long run). The in-process figures come from
+//! the hidden `baton watch --bench-frames N`; the CPU and latency figures from a real
+//! `baton watch` in a private tmux server, read from `/proc/<pid>/stat`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use std::time::Instant;
+
+use rusqlite::Connection;
+use rusqlite::params;
+
+fn baton(dir: &Path, args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(args)
+        .current_dir(dir)
+        .env("BATON_TMUX_CONFIG", "/dev/null")
+        .env_remove("TMUX")
+        .output()
+        .expect("run baton");
+    assert!(
+        out.status.success(),
+        "baton {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn percentile(sorted: &[u64], p: f64) -> u64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn report(name: &str, mut us: Vec<u64>) {
+    us.sort_unstable();
+    let ms = |u: u64| u as f64 / 1000.0;
+    println!(
+        "{name:<40} n={:<4} p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms",
+        us.len(),
+        ms(percentile(&us, 0.5)),
+        ms(percentile(&us, 0.99)),
+        ms(*us.last().unwrap())
+    );
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Writes a project with `agents` agents and `tasks` tasks in every state.
+fn project(root: &Path, socket: &str, agents: usize, tasks: usize) {
+    let mut config = format!("[session]\nname = \"bench\"\nsocket = \"{socket}\"\n\n");
+    for i in 0..agents {
+        config.push_str(&format!(
+            "[[agent]]\nname = \"agent{i:03}\"\ncli = \"{}\"\n\n",
+            ["claude", "codex", "amp", "gemini"][i % 4]
+        ));
+    }
+    config.push_str("[lead]\nchain = [\"agent000\", \"agent001\"]\n");
+    std::fs::write(root.join("baton.toml"), config).unwrap();
+    let list: String = (0..tasks)
+        .map(|i| {
+            format!(
+                "- [ ] task number {i}: make the thing work !{}\n",
+                ["high", "med", "low"][i % 3]
+            )
+        })
+        .collect();
+    std::fs::write(root.join("tasks.md"), list).unwrap();
+    baton(root, &["task", "import", "tasks.md"]);
+    let db = Connection::open(root.join(".baton/state.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    let now = now_ms();
+    db.execute_batch("BEGIN").unwrap();
+    // Half done, one in progress per agent, a few blocked and cancelled.
+    db.execute(
+        "UPDATE tasks SET status = 'COMPLETED', assignee = 'agent' || printf('%03d', id % ?1) WHERE id > ?2 AND id % 2 = 0",
+        params![agents as i64, agents as i64],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE tasks SET status = 'IN_PROGRESS', assignee = 'agent' || printf('%03d', id - 1) WHERE id <= ?1",
+        params![agents as i64],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE tasks SET status = 'BLOCKED', blocked_reason = 'no credits' WHERE id % 97 = 0 AND status = 'PENDING'",
+        [],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE tasks SET status = 'CANCELLED' WHERE id % 89 = 0 AND status = 'PENDING'",
+        [],
+    )
+    .unwrap();
+    for i in 0..agents {
+        let name = format!("agent{i:03}");
+        db.execute(
+            "INSERT INTO agents (name, cli, state, pane, updated_ms) VALUES (?1, 'claude', ?2, ?3, ?4)",
+            params![name, ["working", "idle", "working", "needs-input"][i % 4], format!("%{i}"), now - (i as i64) * 7_000],
+        )
+        .unwrap();
+        // Fifty readings of each window, as a long run leaves them.
+        for k in 0..50 {
+            for (window, base) in [("session-5h", 10.0), ("weekly", 30.0)] {
+                db.execute(
+                    "INSERT INTO quota_readings (agent, window, used_percent, resets_at_ms, source, observed_ms) VALUES (?1, ?2, ?3, NULL, 'bench', ?4)",
+                    params![name, window, (base + (i % 60) as f64 + k as f64 * 0.5).min(100.0), now - (50 - k) * 60_000],
+                )
+                .unwrap();
+            }
+        }
+    }
+    // The journal of a long run: ten entries per task.
+    for i in 0..tasks * 9 {
+        db.execute(
+            "INSERT INTO journal (at_ms, actor, action, task, target, result, detail) VALUES (?1, 'baton', 'engine', ?2, 'agent000', 'screen changed', '')",
+            params![now - 1000, (i % tasks) as i64 + 1],
+        )
+        .unwrap();
+    }
+    db.execute_batch("COMMIT").unwrap();
+}
+
+fn bench_frames(root: &Path, frames: usize, size: &str) {
+    let out = baton(
+        root,
+        &[
+            "watch",
+            "--bench-frames",
+            &frames.to_string(),
+            "--bench-size",
+            size,
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let list = |k: &str| -> Vec<u64> {
+        v[k].as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap())
+            .collect()
+    };
+    println!("-- {size}: {} agents, {} tasks", v["agents"], v["tasks"]);
+    report("read a whole snapshot", list("load_us"));
+    report("draw a frame", list("render_us"));
+    report("idle poll (nothing changed)", list("poll_us"));
+    report("PgDn in the queue: read page + draw", list("scroll_us"));
+}
+
+/// CPU time (user + system) of a process, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    n(11) + n(12)
+}
+
+fn ticks_per_second() -> u64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(100)
+}
+
+struct Server(String);
+
+impl Server {
+    fn tmux(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(["-f", "/dev/null", "-L", &self.0])
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+fn live(root: &Path, seconds: u64) {
+    if Command::new("tmux").arg("-V").output().is_err() || !Path::new("/proc/self").exists() {
+        println!("(no tmux or no /proc: the live figures are skipped)");
+        return;
+    }
+    let server = Server(format!("baton-bench-watch-{}", std::process::id()));
+    let line = format!(
+        "cd '{}' && exec '{}' watch",
+        root.display(),
+        env!("CARGO_BIN_EXE_baton")
+    );
+    let out = server.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "w",
+        "-x",
+        "160",
+        "-y",
+        "48",
+        "-P",
+        "-F",
+        "#{pane_pid}",
+        &line,
+    ]);
+    let pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    let screen = || {
+        String::from_utf8_lossy(&server.tmux(&["capture-pane", "-p", "-t", "w"]).stdout)
+            .into_owned()
+    };
+    let start = Instant::now();
+    while !screen().contains("Agents ·") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the dashboard did not start:\n{}",
+            screen()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let hz = ticks_per_second() as f64;
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_secs(seconds));
+    let idle = (cpu_ticks(pid) - before) as f64 / hz;
+    println!(
+        "idle CPU over {seconds} s: {:.3} s ({:.2} %)",
+        idle,
+        idle / seconds as f64 * 100.0
+    );
+    // A busy run: a task changes two to four times a second; each change must reach the screen.
+    let db = Connection::open(root.join(".baton/state.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    let before = cpu_ticks(pid);
+    let began = Instant::now();
+    let mut latency = Vec::new();
+    let mut n = 0;
+    while began.elapsed() < Duration::from_secs(seconds) {
+        n += 1;
+        let title = format!("changed live {n:05}");
+        let t = Instant::now();
+        db.execute(
+            "UPDATE tasks SET title = ?1, updated_ms = ?2 WHERE id = 1",
+            params![title, now_ms()],
+        )
+        .unwrap();
+        db.execute(
+            "INSERT INTO journal (at_ms, actor, action, task, target, result, detail) VALUES (?1, 'bench', 'task-edit', 1, '', ?2, '')",
+            params![now_ms(), title],
+        )
+        .unwrap();
+        // Wait for it on screen (capture-pane costs a few ms; it is what a person sees).
+        while !screen().contains(&title) {
+            assert!(
+                t.elapsed() < Duration::from_secs(5),
+                "change {n} never showed"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        latency.push(t.elapsed().as_micros() as u64);
+        // Wait a pseudo-random 0–250 ms before the next change, so that changes land at any
+        // moment of the dashboard's 250 ms poll (a fixed pause would lock onto its phase).
+        std::thread::sleep(Duration::from_millis((n as u64 * 7_919) % 250));
+    }
+    let busy = (cpu_ticks(pid) - before) as f64 / hz;
+    let took = began.elapsed().as_secs_f64();
+    println!(
+        "CPU with {n} changes over {took:.0} s: {busy:.3} s ({:.1} %)",
+        busy / took * 100.0
+    );
+    report("store change → on screen", latency);
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` passes nothing: run a small version.
+    let full = std::env::args().any(|a| a == "--bench");
+    let (agents, tasks, frames, seconds) = if full {
+        (100, 10_000, 200, 10)
+    } else {
+        (10, 300, 5, 1)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let started = Instant::now();
+    project(
+        root,
+        &format!("baton-bench-w{}", std::process::id()),
+        agents,
+        tasks,
+    );
+    println!(
+        "project: {agents} agents, {tasks} tasks, {} journal entries, {} quota readings (set up in {:.1} s)",
+        tasks * 10,
+        agents * 100,
+        started.elapsed().as_secs_f64()
+    );
+    bench_frames(root, frames, "160x48");
+    bench_frames(root, frames, "80x24");
+    live(root, seconds);
+}

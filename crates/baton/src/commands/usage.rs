@@ -1,0 +1,215 @@
+//! `baton usage`: each agent's quota windows — % used, band, reset, source, age of the
+//! reading, burn rate and projection.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use baton_core::quota::bands::Bands;
+use baton_core::quota::projection::format_duration_short;
+use baton_core::quota::projection::format_relative;
+use clap::Args;
+use serde::Serialize;
+
+use crate::commands::ok;
+use crate::commands::print_json;
+use crate::error::CliResult;
+use crate::project::Project;
+use crate::project::start_dir;
+use crate::quota_watch::WindowView;
+use crate::store::now_ms;
+
+/// Arguments of `baton usage`.
+#[derive(Args, Debug)]
+pub struct UsageArgs {
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Read the sources now (screens, Codex rollouts, and the OAuth endpoint when enabled)
+    #[arg(long)]
+    pub refresh: bool,
+}
+
+/// One window as printed.
+#[derive(Serialize)]
+struct Row {
+    #[serde(flatten)]
+    view: WindowView,
+    band: &'static str,
+    age_ms: i64,
+}
+
+/// One agent as printed.
+#[derive(Serialize)]
+struct AgentUsage {
+    agent: String,
+    cli: String,
+    windows: Vec<Row>,
+}
+
+/// The whole listing.
+#[derive(Serialize)]
+struct Usage {
+    warn: u8,
+    critical: u8,
+    agents: Vec<AgentUsage>,
+}
+
+fn collect(project: &Project, now: i64) -> CliResult<Usage> {
+    let store = project.store()?;
+    let bands = project.config.quota.bands();
+    let critical = f64::from(project.config.quota.critical);
+    let views = crate::quota_watch::views(&store, critical);
+    let agents = project
+        .config
+        .agents
+        .iter()
+        .map(|a| AgentUsage {
+            agent: a.name.clone(),
+            cli: a.cli.clone(),
+            windows: views
+                .iter()
+                .filter(|v| v.agent == a.name)
+                .map(|v| Row {
+                    band: bands.band(v.used_percent).name(),
+                    age_ms: now.saturating_sub(v.observed_ms).max(0),
+                    view: v.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Usage {
+        warn: project.config.quota.warn,
+        critical: project.config.quota.critical,
+        agents,
+    })
+}
+
+/// Reads the sources now: every running agent's screen, the Codex rollouts, the OAuth
+/// endpoint when `[quota] sources` has it.
+fn refresh(project: &Project) -> CliResult<()> {
+    let mut store = project.store()?;
+    if crate::quota_watch::enabled(project, "screen") {
+        let panes = project.panes().unwrap_or_default();
+        for agent in &project.config.agents {
+            let Some(p) = panes
+                .iter()
+                .find(|p| p.window_name == agent.name && !p.dead)
+            else {
+                continue;
+            };
+            if let Ok((d, _)) = crate::delivery::look(&project.tmux, &p.pane_id, &agent.profile) {
+                crate::quota_watch::record_screen(&mut store, &agent.name, &d.quota);
+            }
+        }
+    }
+    if crate::quota_watch::enabled(project, "rollout") {
+        crate::quota_watch::record_rollouts(project, &mut store);
+    }
+    if crate::quota_watch::enabled(project, "oauth") {
+        crate::quota_watch::record_oauth(project, &mut store, true)?;
+    }
+    Ok(())
+}
+
+/// The one-line summary `baton ls` prints: each agent's session and weekly %.
+pub fn one_line(project: &Project) -> Option<String> {
+    let usage = collect(project, now_ms()).ok()?;
+    let parts: Vec<String> = usage
+        .agents
+        .iter()
+        .filter(|a| !a.windows.is_empty())
+        .map(|a| {
+            let pct = |w: &str| {
+                a.windows
+                    .iter()
+                    .find(|r| r.view.window == w && !r.view.reset_passed)
+                    .map_or("?".to_owned(), |r| format!("{:.0}%", r.view.used_percent))
+            };
+            let worst = a
+                .windows
+                .iter()
+                .filter(|r| !r.view.reset_passed)
+                .max_by(|x, y| x.view.used_percent.total_cmp(&y.view.used_percent))
+                .map_or("", |r| r.band);
+            format!(
+                "{} {}/{} {worst}",
+                a.agent,
+                pct("session-5h"),
+                pct("weekly")
+            )
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("usage (5h/weekly): {}", parts.join(" · ")))
+}
+
+fn band_label(bands: &Bands, used: f64) -> String {
+    let b = bands.band(used);
+    b.name().to_uppercase()
+}
+
+/// Runs `baton usage`.
+pub fn cmd_usage(dir: Option<&Path>, args: &UsageArgs) -> CliResult<ExitCode> {
+    let project = Project::load(&start_dir(dir)?)?;
+    if args.refresh {
+        refresh(&project)?;
+    }
+    let now = now_ms();
+    let usage = collect(&project, now)?;
+    if args.json {
+        return print_json(&usage);
+    }
+    let bands = project.config.quota.bands();
+    println!(
+        "{:<12} {:<14} {:>5}  {:<9} {:<12} {:<18} {:<9} PROJECTION",
+        "AGENT", "WINDOW", "USED", "BAND", "RESETS", "SOURCE", "READ"
+    );
+    for a in &usage.agents {
+        if a.windows.is_empty() {
+            println!("{:<12} {:<14} {:>5}  no reading yet", a.agent, "-", "-");
+            continue;
+        }
+        for r in &a.windows {
+            let v = &r.view;
+            let resets = match v.resets_at_ms {
+                Some(t) if t > now => format!("in {}", format_duration_short(t - now)),
+                Some(_) => "passed".to_owned(),
+                None => "?".to_owned(),
+            };
+            let projection = if v.reset_passed {
+                "window reset since: waiting for a new reading".to_owned()
+            } else {
+                let mut p = Vec::new();
+                if let Some(rate) = v.burn_per_hour {
+                    p.push(format!("{rate:.1} %/h"));
+                }
+                if let Some(t) = v.critical_at_ms
+                    && v.used_percent < f64::from(usage.critical)
+                {
+                    p.push(format!("{}% {}", usage.critical, format_relative(t, now)));
+                }
+                if let Some(t) = v.full_at_ms
+                    && v.used_percent < 100.0
+                {
+                    p.push(format!("full {}", format_relative(t, now)));
+                }
+                if p.is_empty() {
+                    "-".to_owned()
+                } else {
+                    p.join(" · ")
+                }
+            };
+            println!(
+                "{:<12} {:<14} {:>4.0}%  {:<9} {:<12} {:<18} {:<9} {}",
+                a.agent,
+                v.window,
+                v.used_percent,
+                band_label(&bands, v.used_percent),
+                resets,
+                v.source,
+                format!("{} ago", format_duration_short(r.age_ms)),
+                projection
+            );
+        }
+    }
+    ok()
+}

@@ -1,0 +1,171 @@
+//! Quota watch end to end: fake Claude agents whose footers climb from 40 % to their limit,
+//! read from their screens by the daemon that `baton up` starts.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::common;
+use crate::common::TestProject;
+
+fn json(p: &TestProject, args: &[&str]) -> serde_json::Value {
+    serde_json::from_str(&p.ok(args)).unwrap()
+}
+
+fn journal(p: &TestProject) -> Vec<serde_json::Value> {
+    json(p, &["log", "--json", "-n", "100000"])
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn status(p: &TestProject, id: &str) -> String {
+    json(p, &["task", "show", id, "--json"])["status"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn has_entry(p: &TestProject, action: &str, needle: &str) -> bool {
+    journal(p)
+        .iter()
+        .any(|j| j["action"] == action && j["result"].as_str().unwrap_or("").contains(needle))
+}
+
+fn log_text(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// `hot` climbs 40 → 85 % (warn) → 92 % (critical) over two tasks and then gets nothing new;
+/// `warm` is at 70 % when its task starts and hits its limit in the middle of it: the task
+/// goes to `cool`, the lead, which was told of the warnings. All of it in `baton usage --json`
+/// and the journal.
+#[test]
+fn a_climbing_quota_warns_once_holds_back_then_hands_the_task_over() {
+    let p = TestProject::new();
+    let done = "run = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n";
+    // The footers say when the session resets, two hours from now, as Claude prints it.
+    let reset = jiff::Zoned::now()
+        .checked_add(jiff::SignedDuration::from_hours(2))
+        .unwrap()
+        .strftime("%-I:%M%P")
+        .to_string();
+    let hot = format!(
+        "quota_percent = 40\nquota_reset = \"{reset}\"\n\
+         [[task]]\nmatch = \"job h1\"\nwork_ms = 300\nquota_to = 85\n{done}\
+         [[task]]\nmatch = \"job h2\"\nwork_ms = 300\nquota_to = 92\n{done}"
+    );
+    let warm = format!(
+        "quota_percent = 40\nquota_reset = \"{reset}\"\n\
+         [[task]]\nmatch = \"job w1\"\nwork_ms = 60000\nquota_to = 70\nlimit_after_ms = 1500\n"
+    );
+    let cool = format!("[[task]]\nrepeat = true\nwork_ms = 200\n{done}");
+    let agents = p.fake_agent("hot", "claude", &hot)
+        + &p.fake_agent("warm", "claude", &warm)
+        + &p.fake_agent("cool", "codex", &cool);
+    p.write_config(&format!(
+        "{agents}[lead]\nchain = [\"cool\"]\n\n[quota]\nwarn = 80\ncritical = 90\nsources = [\"screen\"]\n\n[run]\ntest_tasks = false\n"
+    ));
+    p.ok(&["up"]);
+    p.ok(&["task", "add", "job h1", "--to", "hot"]);
+    p.ok(&["task", "add", "job h2", "--to", "hot", "--after", "T-001"]);
+    let deadline = Duration::from_secs(90);
+    common::wait_until(deadline, "hot at critical", || {
+        status(&p, "T-002") == "COMPLETED" && has_entry(&p, "notify-quota-critical", "hot")
+    });
+    // hot is idle at 92 %: nothing new for it.
+    p.ok(&["task", "add", "job w1", "--to", "warm"]);
+    common::wait_until(deadline, "warm's task handed over at its limit", || {
+        journal(&p).iter().any(|j| {
+            j["action"] == "task-requeue"
+                && j["task"] == "T-003"
+                && j["detail"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("usage limit reached")
+        })
+    });
+    p.ok(&["task", "add", "free 1"]);
+    p.ok(&["task", "add", "free 2"]);
+    common::wait_until(deadline, "every task done", || {
+        ["T-003", "T-004", "T-005"]
+            .iter()
+            .all(|id| status(&p, id) == "COMPLETED")
+    });
+
+    let entries = journal(&p);
+    let count = |action: &str, who: &str| {
+        entries
+            .iter()
+            .filter(|j| {
+                j["action"] == action
+                    && j["result"]
+                        .as_str()
+                        .unwrap_or("")
+                        .starts_with(&format!("{who} has used"))
+            })
+            .count()
+    };
+    assert_eq!(
+        count("notify-quota-warn", "hot"),
+        1,
+        "one warning per crossing"
+    );
+    assert_eq!(count("notify-quota-warn", "warm"), 1);
+    assert_eq!(count("notify-quota-critical", "hot"), 1);
+    // No task started on hot after it reached critical, nor on warm after its limit.
+    for (who, after) in [("hot", "T-002"), ("warm", "T-003")] {
+        let started: Vec<&serde_json::Value> = entries
+            .iter()
+            .filter(|j| j["action"] == "task-start" && j["target"] == who)
+            .collect();
+        assert!(
+            started.iter().all(|j| j["task"].as_str().unwrap() <= after),
+            "{who} got work at critical: {started:?}"
+        );
+    }
+    for id in ["T-003", "T-004", "T-005"] {
+        assert_eq!(
+            json(&p, &["task", "show", id, "--json"])["assignee"],
+            "cool",
+            "{id}"
+        );
+    }
+    // The lead was told.
+    assert!(
+        log_text(&p.prompt_log("cool"))
+            .contains("[baton] Quota: hot has used 85% of its session-5h quota"),
+        "{}",
+        log_text(&p.prompt_log("cool"))
+    );
+    // `baton usage --json` shows it.
+    let usage = json(&p, &["usage", "--json"]);
+    let window = |agent: &str| {
+        usage["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["agent"] == agent)
+            .and_then(|a| {
+                a["windows"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|w| w["window"] == "session-5h")
+                    .cloned()
+            })
+            .unwrap_or_else(|| panic!("no session window for {agent}: {usage}"))
+    };
+    assert_eq!(window("hot")["used_percent"], 92.0);
+    assert_eq!(window("hot")["band"], "critical");
+    assert_eq!(window("hot")["source"], "screen");
+    assert!(window("hot")["resets_at_ms"].as_i64().is_some(), "{usage}");
+    assert_eq!(window("warm")["used_percent"], 100.0);
+    assert_eq!(window("warm")["band"], "alert");
+    let text = p.ok(&["usage"]);
+    assert!(
+        text.contains("CRITICAL") && text.contains("ALERT"),
+        "{text}"
+    );
+    let ls = p.ok(&["ls"]);
+    assert!(ls.contains("usage (5h/weekly): "), "{ls}");
+}

@@ -1,0 +1,242 @@
+//! `baton watch` in a real terminal: a tmux pane runs the dashboard against a running
+//! `baton run` with fake agents; keys go in with `send-keys`, the screen is read back with
+//! `capture-pane` until it shows what the keys should have done.
+
+use std::path::Path;
+use std::process::Child;
+use std::process::Command;
+use std::process::Stdio;
+use std::time::Duration;
+use std::time::Instant;
+
+use crate::common::TestProject;
+use crate::common::baton_bin;
+use crate::common::wait_until;
+
+/// A second private tmux server for the dashboard's own terminal, killed when dropped.
+struct Terminal {
+    socket: String,
+}
+
+impl Terminal {
+    /// Starts `baton watch` (then a marker line, so its exit can be seen) in a 120×40 pane.
+    fn start(project: &TestProject, size: (u16, u16)) -> Terminal {
+        let t = Terminal {
+            socket: format!("{}-watch", project.socket),
+        };
+        let line = format!(
+            "cd '{}' && BATON_TMUX_CONFIG=/dev/null '{}' watch; echo \"watch exited $?\"; sleep 600",
+            project.root().display(),
+            baton_bin().display()
+        );
+        let out = t.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "w",
+            "-x",
+            &size.0.to_string(),
+            "-y",
+            &size.1.to_string(),
+            "sh",
+            "-c",
+            &line,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t
+    }
+
+    fn tmux(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(["-f", "/dev/null", "-L", &self.socket])
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .unwrap()
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-t", "w"]).stdout).into_owned()
+    }
+
+    /// Types keys (tmux key names: `Tab`, `Enter`, `Escape`, or plain letters).
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            let out = self.tmux(&["send-keys", "-t", "w", k]);
+            assert!(out.status.success());
+        }
+    }
+
+    /// Waits until the screen satisfies `cond`; panics with the screen after `secs`.
+    fn wait(&self, secs: u64, what: &str, cond: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if cond(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(secs),
+                "timed out after {secs} s waiting for {what}; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// Kills the `baton run` child when dropped (by its own pid).
+struct Run(Child);
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn task_status(root: &Path, id: &str) -> String {
+    let out = Command::new(baton_bin())
+        .args(["task", "show", id, "--json"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v["status"].as_str().unwrap_or("").to_owned()
+}
+
+fn journal_actions(root: &Path, actor: &str) -> Vec<String> {
+    let out = Command::new(baton_bin())
+        .args(["log", "--json", "-n", "100000"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == actor)
+        .map(|e| e["action"].as_str().unwrap_or("").to_owned())
+        .collect()
+}
+
+/// The lines of the tasks pane: from its title to the log's.
+fn tasks_pane(screen: &str) -> String {
+    screen
+        .lines()
+        .skip_while(|l| !l.contains("Tasks · filter"))
+        .take_while(|l| !l.contains("Log ─"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn watch_follows_a_live_run_and_acts_on_keys() {
+    let p = TestProject::new();
+    // Tasks take ten minutes: the run stays busy while the dashboard is driven.
+    let slow = "[[task]]\nrepeat = true\nwork_ms = 600000\n";
+    let agents = p.fake_agent("claude", "claude", slow) + &p.fake_agent("codex", "codex", slow);
+    p.write_config(&format!(
+        "{agents}[lead]\nchain = [\"claude\", \"codex\"]\n"
+    ));
+    std::fs::write(
+        p.root().join("plan.md"),
+        "- [ ] Design the tool\n- [ ] Write the code\n- [ ] Write the docs\n- [ ] Review it\n",
+    )
+    .unwrap();
+    let run = Run(p
+        .cmd(&["run", "plan.md", "--quiet"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap());
+    wait_until(Duration::from_secs(30), "two tasks in progress", || {
+        task_status(p.root(), "T-001") == "IN_PROGRESS"
+            && task_status(p.root(), "T-002") == "IN_PROGRESS"
+    });
+    p.ok(&["task", "block", "T-004", "--reason", "needs a decision"]);
+
+    let term = Terminal::start(&p, (120, 40));
+    term.wait(20, "the dashboard with both agents working", |s| {
+        s.contains("★claude") && s.matches("working").count() >= 2 && s.contains("T-001")
+    });
+
+    // Filter the queue to BLOCKED: all → open → PENDING → IN_PROGRESS → BLOCKED.
+    term.keys(&["Tab", "f", "f", "f", "f"]);
+    let s = term.wait(10, "the BLOCKED filter", |s| {
+        s.contains("filter BLOCKED · 1–1 of 1")
+    });
+    let pane = tasks_pane(&s);
+    assert!(
+        pane.contains("T-004") && pane.contains("needs a decision"),
+        "{s}"
+    );
+    assert!(!pane.contains("T-001") && !pane.contains("T-003"), "{s}");
+    // Back to all.
+    term.keys(&["F", "F", "F", "F"]);
+    term.wait(10, "the unfiltered queue", |s| {
+        s.contains("filter all · 1–4 of 4")
+    });
+
+    // Open an agent: a read-only peek at claude's live screen.
+    term.keys(&["BTab", "Enter"]);
+    term.wait(10, "claude's screen inside the dashboard", |s| {
+        s.contains("claude · working") && s.contains("read-only") && s.contains("esc to interrupt")
+    });
+    term.keys(&["Escape"]);
+    term.wait(10, "the peek closed", |s| !s.contains("read-only"));
+
+    // Cancel T-003 (PENDING, last in the queue) from the tasks pane; it asks first.
+    term.keys(&["Tab", "End", "c"]);
+    term.wait(10, "the confirmation", |s| s.contains("Cancel T-003"));
+    term.keys(&["y"]);
+    term.wait(10, "the cancelled task", |s| {
+        s.contains("T-003 is CANCELLED") && s.contains("done 0/4")
+    });
+    assert_eq!(task_status(p.root(), "T-003"), "CANCELLED");
+
+    // Pause dispatch.
+    term.keys(&["p"]);
+    term.wait(10, "dispatch paused", |s| s.contains("dispatch PAUSED"));
+    assert_eq!(
+        journal_actions(p.root(), "watch"),
+        ["task-cancel", "dispatch-pause"]
+    );
+
+    // A change made elsewhere shows up without a key.
+    p.ok(&["task", "add", "Added while watching"]);
+    term.wait(10, "the new task", |s| s.contains("Added while watching"));
+
+    // Quit: the terminal is given back, and the run goes on.
+    term.keys(&["q"]);
+    let s = term.wait(10, "the dashboard's exit", |s| s.contains("watch exited 0"));
+    assert!(
+        !s.contains("Agents ·"),
+        "the alternate screen was left: {s}"
+    );
+    let mut run = run;
+    assert!(
+        run.0.try_wait().unwrap().is_none(),
+        "baton run still runs after the dashboard quit"
+    );
+    assert_eq!(task_status(p.root(), "T-001"), "IN_PROGRESS");
+}
+
+#[test]
+fn watch_without_a_terminal_says_so() {
+    let p = TestProject::new();
+    p.write_config("[[agent]]\nname = \"claude\"\ncli = \"claude\"\n");
+    let out = p.run(&["watch"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("baton watch needs a terminal"), "{err}");
+}
