@@ -142,6 +142,8 @@ pub struct LeadConfig {
     /// Whether the role comes back after the first lead's reset.
     #[serde(rename = "return")]
     pub return_after_reset: bool,
+    /// How long the lead's notes are waited for before the handoff goes on without them.
+    pub notes_deadline_secs: u64,
 }
 
 impl Default for LeadConfig {
@@ -152,6 +154,7 @@ impl Default for LeadConfig {
             handoff_at: 93,
             return_below: 50,
             return_after_reset: true,
+            notes_deadline_secs: 180,
         }
     }
 }

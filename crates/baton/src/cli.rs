@@ -50,6 +50,10 @@ pub enum Command {
     Log(commands::log::LogArgs),
     /// Show each agent's quota: % used, band, reset, source, burn rate and projection
     Usage(commands::usage::UsageArgs),
+    /// Show who leads, the chain with each one's quota, and the handoffs so far
+    Lead(commands::lead::LeadArgs),
+    /// Pass the lead role on now (to an agent, or the next one of the chain)
+    Handoff(commands::lead::HandoffArgs),
     /// Watch the run live: agents, quotas, the task queue, the journal; act with keys
     Watch(commands::watch::WatchArgs),
     /// Sync or watch the shared memory file (CLAUDE.md)
@@ -99,6 +103,8 @@ fn dispatch(cli: Cli) -> CliResult<ExitCode> {
         Command::Task(args) => commands::task::cmd_task(dir, &args),
         Command::Log(args) => commands::log::cmd_log(dir, &args),
         Command::Usage(args) => commands::usage::cmd_usage(dir, &args),
+        Command::Lead(args) => commands::lead::cmd_lead(dir, &args),
+        Command::Handoff(args) => commands::lead::cmd_handoff(dir, &args),
         Command::Watch(args) => commands::watch::cmd_watch(dir, &args),
         Command::Memory(args) => commands::memory::cmd_memory(dir, &args),
         Command::Doctor(args) => commands::doctor::cmd_doctor(dir, &args),

@@ -224,7 +224,12 @@ fn engine_for(project: &Project, ignore_usage: bool) -> CliResult<Engine> {
         critical_percent: f64::from(c.quota.critical),
         auto_stop: c.quota.auto_stop,
         ignore_usage,
-        lead: c.lead.chain.first().cloned(),
+        lead_chain: c.lead.chain.clone(),
+        prepare_at: f64::from(c.lead.prepare_at),
+        handoff_at: f64::from(c.lead.handoff_at),
+        return_below: f64::from(c.lead.return_below),
+        return_after_reset: c.lead.return_after_reset,
+        notes_deadline_ms: c.lead.notes_deadline_secs.saturating_mul(1000),
         verify_commands: c.verify.commands.clone(),
         max_fix_cycles: c.verify.max_fix_cycles,
         template,
@@ -271,6 +276,7 @@ struct Shell<'p> {
     quota_fed: BTreeMap<(String, String), i64>,
     last_rollout: Option<Instant>,
     last_oauth: Option<Instant>,
+    notes_stamp: Option<std::time::SystemTime>,
     oauth_busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
@@ -301,6 +307,9 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
         quota_fed: BTreeMap::new(),
         last_rollout: None,
         last_oauth: None,
+        notes_stamp: std::fs::metadata(project.root.join(crate::handoff::NOTES))
+            .and_then(|m| m.modified())
+            .ok(),
         oauth_busy: std::sync::Arc::default(),
     };
     let listener = listen(project, wake_tx.clone())?;
@@ -369,6 +378,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
                 shell.read_store_changes()?;
                 shell.capture_dirty(true)?;
                 shell.poll_quota()?;
+                shell.poll_notes()?;
                 shell.feed(Event::Tick)?;
                 shell.status_line();
             },
@@ -430,6 +440,20 @@ impl Shell<'_> {
         if let Err(e) = self.notifier.notify(kind, &title, message) {
             eprintln!("warning: notification: {e}");
         }
+    }
+
+    /// Tells the engine when the lead wrote its notes (`.baton/lead-notes.md` changed).
+    fn poll_notes(&mut self) -> CliResult<()> {
+        let stamp = std::fs::metadata(self.project.root.join(crate::handoff::NOTES))
+            .and_then(|m| m.modified())
+            .ok();
+        if stamp != self.notes_stamp {
+            self.notes_stamp = stamp;
+            if stamp.is_some() {
+                self.feed(Event::LeadNotes)?;
+            }
+        }
+        Ok(())
     }
 
     /// Reads the sources the daemon polls itself (Codex rollouts, every 5 s) and feeds what
@@ -543,6 +567,12 @@ impl Shell<'_> {
         self.journal_seq = seen.last().map_or(0, |j| j.seq);
         let tasks = self.store.tasks(&TaskFilter::default()).map_err(e)?;
         self.engine.load(tasks);
+        if let Some(snap) = self.store.lead_snapshot().map_err(e)? {
+            self.feed(Event::LeadRestore(snap))?;
+        }
+        if self.store.meta("dispatch_paused").map_err(e)?.as_deref() == Some("1") {
+            self.feed(Event::Pause(true))?;
+        }
         let names: Vec<String> = self.panes.keys().cloned().collect();
         for agent in names {
             self.feed(Event::AgentUp {
@@ -676,6 +706,8 @@ impl Shell<'_> {
         let mut touched = BTreeSet::new();
         let mut turns_ended = Vec::new();
         let mut rearm = false;
+        let mut pause = None;
+        let mut handoffs = Vec::new();
         for j in &entries {
             self.journal_seq = self.journal_seq.max(j.seq);
             // The agent's CLI said its turn ended (Claude Stop hook, Codex notify).
@@ -686,6 +718,14 @@ impl Shell<'_> {
             }
             if j.action == crate::commands::run::FOLLOW {
                 rearm = true;
+            }
+            match j.action.as_str() {
+                "dispatch-pause" => pause = Some(true),
+                "dispatch-resume" => pause = Some(false),
+                crate::commands::lead::REQUEST if j.actor != ACTOR => {
+                    handoffs.push((!j.target.is_empty()).then(|| j.target.clone()));
+                }
+                _ => {}
             }
             if j.actor != ACTOR
                 && let Some(t) = j.task
@@ -706,6 +746,12 @@ impl Shell<'_> {
         // After the task changes: a turn that ended with `baton task done` is no unreported turn.
         for agent in turns_ended {
             self.feed(Event::TurnEnded { agent })?;
+        }
+        if let Some(p) = pause {
+            self.feed(Event::Pause(p))?;
+        }
+        for to in handoffs {
+            self.feed(Event::HandoffRequested { to })?;
         }
         if rearm {
             self.feed(Event::Rearm)?;
@@ -834,6 +880,7 @@ impl Shell<'_> {
                     no_wait: true,
                     no_daemon: true,
                     ignore_usage: false,
+                    quiet: true,
                 };
                 let quiet = crate::commands::up::cmd_up(Some(&self.project.root), &args);
                 if quiet.is_ok() {
@@ -851,6 +898,42 @@ impl Shell<'_> {
             }
             Action::Journal { agent, task, what } => {
                 self.journal(agent.as_deref(), task, "engine", &what)
+            }
+            Action::Lead {
+                snapshot,
+                what,
+                detail,
+            } => {
+                if let Err(e) = self.store.set_lead(&snapshot) {
+                    eprintln!("warning: cannot record the lead: {e}");
+                }
+                let lead = snapshot.lead.clone().unwrap_or_default();
+                self.journal(Some(&lead), None, &what, &detail);
+            }
+            Action::WriteHandoff { from, to, reason } => {
+                match crate::handoff::write(self.project, &self.store, &from, &to, &reason) {
+                    Ok(path) => {
+                        let name = path
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default();
+                        self.journal(
+                            Some(&to),
+                            None,
+                            "handoff-document",
+                            &format!("{name} written for {to}"),
+                        );
+                        queue.push(Event::HandoffWritten { to });
+                    }
+                    Err(e) => {
+                        self.journal(
+                            Some(&to),
+                            None,
+                            "handoff-failed",
+                            &format!("cannot write the handoff document: {}", e.message),
+                        );
+                    }
+                }
             }
             Action::Finished { summary } => {
                 self.notify("finished", &summary);

@@ -6,6 +6,7 @@ mod commands;
 mod daemon;
 mod delivery;
 mod error;
+mod handoff;
 mod memory_sync;
 mod notify;
 mod orchlog;

@@ -349,7 +349,7 @@ fn view(store: &Store) -> CliResult<View> {
 
 /// Replaces a file's content: temp file in the same directory, fsync, rename; the file's
 /// permissions are kept.
-fn write_atomically(path: &Path, bytes: &[u8]) -> CliResult<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> CliResult<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()

@@ -8,7 +8,6 @@ use baton_core::task::TaskId;
 
 use crate::error::CliError;
 use crate::error::CliResult;
-use crate::error::io_error;
 use crate::orchlog::cell;
 use crate::orchlog::local_time;
 use crate::project::Project;
@@ -150,13 +149,6 @@ pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<Strin
             j.result
         );
     }
-    let path = project.root.join(REPORT);
-    let tmp = project
-        .root
-        .join(format!(".{REPORT}.tmp-{}", std::process::id()));
-    std::fs::write(&tmp, &out)
-        .map_err(|e| io_error(format!("cannot write {}", tmp.display()), e))?;
-    std::fs::rename(&tmp, &path)
-        .map_err(|e| io_error(format!("cannot write {}", path.display()), e))?;
+    crate::memory_sync::write_atomically(&project.root.join(REPORT), out.as_bytes())?;
     Ok(out)
 }

@@ -7,26 +7,8 @@ use std::time::Duration;
 use crate::common;
 use crate::common::TestProject;
 
-fn json(p: &TestProject, args: &[&str]) -> serde_json::Value {
-    serde_json::from_str(&p.ok(args)).unwrap()
-}
-
-fn journal(p: &TestProject) -> Vec<serde_json::Value> {
-    json(p, &["log", "--json", "-n", "100000"])
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn status(p: &TestProject, id: &str) -> String {
-    json(p, &["task", "show", id, "--json"])["status"]
-        .as_str()
-        .unwrap_or("")
-        .to_owned()
-}
-
 fn has_entry(p: &TestProject, action: &str, needle: &str) -> bool {
-    journal(p)
+    p.journal()
         .iter()
         .any(|j| j["action"] == action && j["result"].as_str().unwrap_or("").contains(needle))
 }
@@ -44,11 +26,7 @@ fn a_climbing_quota_warns_once_holds_back_then_hands_the_task_over() {
     let p = TestProject::new();
     let done = "run = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n";
     // The footers say when the session resets, two hours from now, as Claude prints it.
-    let reset = jiff::Zoned::now()
-        .checked_add(jiff::SignedDuration::from_hours(2))
-        .unwrap()
-        .strftime("%-I:%M%P")
-        .to_string();
+    let reset = common::reset_in_two_hours();
     let hot = format!(
         "quota_percent = 40\nquota_reset = \"{reset}\"\n\
          [[task]]\nmatch = \"job h1\"\nwork_ms = 300\nquota_to = 85\n{done}\
@@ -70,12 +48,12 @@ fn a_climbing_quota_warns_once_holds_back_then_hands_the_task_over() {
     p.ok(&["task", "add", "job h2", "--to", "hot", "--after", "T-001"]);
     let deadline = Duration::from_secs(90);
     common::wait_until(deadline, "hot at critical", || {
-        status(&p, "T-002") == "COMPLETED" && has_entry(&p, "notify-quota-critical", "hot")
+        p.status("T-002") == "COMPLETED" && has_entry(&p, "notify-quota-critical", "hot")
     });
     // hot is idle at 92 %: nothing new for it.
     p.ok(&["task", "add", "job w1", "--to", "warm"]);
     common::wait_until(deadline, "warm's task handed over at its limit", || {
-        journal(&p).iter().any(|j| {
+        p.journal().iter().any(|j| {
             j["action"] == "task-requeue"
                 && j["task"] == "T-003"
                 && j["detail"]
@@ -89,10 +67,10 @@ fn a_climbing_quota_warns_once_holds_back_then_hands_the_task_over() {
     common::wait_until(deadline, "every task done", || {
         ["T-003", "T-004", "T-005"]
             .iter()
-            .all(|id| status(&p, id) == "COMPLETED")
+            .all(|id| p.status(id) == "COMPLETED")
     });
 
-    let entries = journal(&p);
+    let entries = p.journal();
     let count = |action: &str, who: &str| {
         entries
             .iter()
@@ -125,7 +103,7 @@ fn a_climbing_quota_warns_once_holds_back_then_hands_the_task_over() {
     }
     for id in ["T-003", "T-004", "T-005"] {
         assert_eq!(
-            json(&p, &["task", "show", id, "--json"])["assignee"],
+            p.json(&["task", "show", id, "--json"])["assignee"],
             "cool",
             "{id}"
         );
@@ -138,7 +116,7 @@ fn a_climbing_quota_warns_once_holds_back_then_hands_the_task_over() {
         log_text(&p.prompt_log("cool"))
     );
     // `baton usage --json` shows it.
-    let usage = json(&p, &["usage", "--json"]);
+    let usage = p.json(&["usage", "--json"]);
     let window = |agent: &str| {
         usage["agents"]
             .as_array()

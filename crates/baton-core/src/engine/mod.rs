@@ -23,8 +23,12 @@
 //!   verify commands run; each failure becomes a fix task (skill `fix`), at most
 //!   `max_fix_cycles` per command.
 
+mod lead;
 pub mod prompt;
 mod quota;
+
+pub use lead::LeadPhase;
+pub use lead::LeadSnapshot;
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -72,8 +76,20 @@ pub struct Settings {
     pub auto_stop: bool,
     /// Emergency override: quota never holds work back (`--ignore-usage`).
     pub ignore_usage: bool,
-    /// The lead, told of quota warnings.
-    pub lead: Option<String>,
+    /// `[lead] chain`: who leads, in order of handoff.
+    pub lead_chain: Vec<String>,
+    /// Quota % at which the lead prepares its handoff (notes, no new work).
+    pub prepare_at: f64,
+    /// Quota % at which the lead role moves on.
+    pub handoff_at: f64,
+    /// A resting lead whose quota is below this may lead again.
+    pub return_below: f64,
+    /// Whether the role comes back to an earlier lead of the chain after its reset.
+    pub return_after_reset: bool,
+    /// How long the lead's notes are waited for.
+    pub notes_deadline_ms: u64,
+    /// After a handoff found no successor, the next try.
+    pub lead_retry_ms: u64,
     /// Verify commands run after each wave.
     pub verify_commands: Vec<String>,
     /// Fix tasks per failing verify command, at most.
@@ -104,7 +120,13 @@ impl Default for Settings {
             quota_lookahead_ms: 10 * 60 * 1000,
             auto_stop: false,
             ignore_usage: false,
-            lead: None,
+            lead_chain: Vec::new(),
+            prepare_at: 85.0,
+            handoff_at: 93.0,
+            return_below: 50.0,
+            return_after_reset: true,
+            notes_deadline_ms: 180_000,
+            lead_retry_ms: 60_000,
             verify_commands: Vec::new(),
             max_fix_cycles: 3,
             template: prompt::TEMPLATE_EN.to_owned(),
@@ -201,6 +223,20 @@ pub enum Event {
     /// Someone waits for the end of the run: say `Finished` again if it holds (a daemon that
     /// finished earlier keeps running under `baton up`).
     Rearm,
+    /// The lead role as the store kept it (on start).
+    LeadRestore(LeadSnapshot),
+    /// A person asked for a handoff (to this agent, or the next in the chain).
+    HandoffRequested {
+        /// The successor asked for.
+        to: Option<String>,
+    },
+    /// The lead wrote its notes for its successor.
+    LeadNotes,
+    /// The shell wrote the handoff document for this successor.
+    HandoffWritten {
+        /// The successor.
+        to: String,
+    },
 }
 
 /// What the shell must do. Task changes are committed to the store before anything else.
@@ -284,6 +320,24 @@ pub enum Action {
         /// What.
         what: String,
     },
+    /// Write `HANDOFF_TO_<TO>.md` from the store; report it as `HandoffWritten`.
+    WriteHandoff {
+        /// The lead handing over.
+        from: String,
+        /// The successor.
+        to: String,
+        /// Why.
+        reason: String,
+    },
+    /// Commit: the lead role's new state, with a journal entry.
+    Lead {
+        /// The state.
+        snapshot: LeadSnapshot,
+        /// The journal action: lead-set, handoff-prepare, handoff-start, handoff-done…
+        what: String,
+        /// One line.
+        detail: String,
+    },
     /// Nothing more to do: every task is closed or waits for a person, and verify passed.
     Finished {
         /// One line.
@@ -303,12 +357,40 @@ struct TaskRt {
 struct Sending {
     /// A notice (nudge, reminder) is dropped when it cannot be delivered; a task prompt is not.
     notice: bool,
+    /// The takeover prompt of a lead handoff.
+    takeover: bool,
     /// The task it is about; none for a message (a quota warning to the lead).
     task: Option<TaskId>,
     text: String,
     delivery: Delivery,
     hash_at_enter: u64,
     retried: bool,
+}
+
+impl Sending {
+    /// A paste into `a`'s prompt box whose delivery is watched from `now`.
+    fn new(a: &AgentRt, now: u64, text: String, task: Option<TaskId>, kind: SendKind) -> Sending {
+        Sending {
+            notice: kind == SendKind::Notice,
+            takeover: kind == SendKind::Takeover,
+            task,
+            text,
+            delivery: Delivery::after_paste(&a.spec.submit, now),
+            hash_at_enter: a.hash,
+            retried: false,
+        }
+    }
+}
+
+/// What a paste is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SendKind {
+    /// A task prompt: resent once, then the agent is unresponsive.
+    Prompt,
+    /// A nudge, reminder or message: dropped if not taken.
+    Notice,
+    /// The takeover prompt of a lead handoff.
+    Takeover,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -375,6 +457,7 @@ pub struct Engine {
     untested: BTreeSet<TaskId>,
     /// The time of the step being handled.
     now: u64,
+    lead: lead::LeadRt,
 }
 
 impl Engine {
@@ -432,6 +515,7 @@ impl Engine {
             tested: BTreeSet::new(),
             untested: BTreeSet::new(),
             now: 0,
+            lead: lead::LeadRt::default(),
         }
     }
 
@@ -537,8 +621,13 @@ impl Engine {
             ),
             Event::Pause(p) => self.paused = p,
             Event::Rearm => self.finished = false,
+            Event::LeadRestore(snap) => self.lead_restore(snap),
+            Event::HandoffRequested { to } => self.handoff_requested(to),
+            Event::LeadNotes => self.lead_notes(),
+            Event::HandoffWritten { to } => self.handoff_written(&to, &mut out),
         }
         self.timers(now, &mut out);
+        self.lead_step(now, &mut out);
         self.dispatch(now, &mut out);
         self.check_tests(&mut out);
         self.check_waves(&mut out);
@@ -832,6 +921,7 @@ impl Engine {
             }
             Step::Delivered { state, enters } => {
                 let task = s.task;
+                let takeover = s.takeover;
                 a.sending = None;
                 a.last_change_ms = now;
                 a.turn.seen_working = state == AgentState::Working;
@@ -842,7 +932,13 @@ impl Engine {
                     task,
                     what: format!(
                         "{} delivered (Enter ×{enters}, {state})",
-                        if task.is_some() { "prompt" } else { "message" }
+                        if takeover {
+                            "takeover prompt"
+                        } else if task.is_some() {
+                            "prompt"
+                        } else {
+                            "message"
+                        }
                     ),
                 });
                 if let Some(task) = task
@@ -850,6 +946,9 @@ impl Engine {
                 {
                     a.limited = state == AgentState::RateLimited;
                     self.take_back(agent, task, "the agent refused the prompt", true, out);
+                }
+                if takeover {
+                    self.takeover_verified(agent, out);
                 }
             }
             Step::Failed { reason, .. } => {
@@ -879,7 +978,11 @@ impl Engine {
                         what: format!("delivery failed ({reason}): Ctrl-C and the prompt again"),
                     });
                 } else {
+                    let takeover = s.takeover;
                     a.sending = None;
+                    if takeover {
+                        self.takeover_failed(agent, &format!("unresponsive: {reason}"), out);
+                    }
                     if let Some(task) = task {
                         self.take_back(
                             agent,
@@ -954,8 +1057,14 @@ impl Engine {
             return;
         };
         let tasks = std::mem::take(&mut a.tasks);
+        let taking_over = a.sending.as_ref().is_some_and(|s| s.takeover);
         a.sending = None;
         a.turn = Turn::default();
+        if taking_over
+            || matches!(&self.lead.snap.phase, LeadPhase::Takeover { to, .. } if to == agent)
+        {
+            self.takeover_failed(agent, "it died", out);
+        }
         out.push(Action::Notify {
             kind: "dead".into(),
             message: format!("{agent} exited"),
@@ -1093,14 +1202,12 @@ impl Engine {
         let Some(a) = self.agents.get_mut(agent) else {
             return;
         };
-        a.sending = Some(Sending {
-            notice,
-            task: Some(task),
-            text: text.clone(),
-            delivery: Delivery::after_paste(&a.spec.submit, now),
-            hash_at_enter: a.hash,
-            retried: false,
-        });
+        let kind = if notice {
+            SendKind::Notice
+        } else {
+            SendKind::Prompt
+        };
+        a.sending = Some(Sending::new(a, now, text.clone(), Some(task), kind));
         out.push(Action::Paste {
             agent: agent.to_owned(),
             text,
@@ -1130,6 +1237,7 @@ impl Engine {
             && (a.tasks.len() as u32) < a.spec.max_tasks
             && a.state().is_ready()
             && !self.held_back(a)
+            && !self.lead_holds(a)
     }
 
     fn fits(&self, a: &AgentRt, t: &TaskRt) -> bool {
@@ -1144,10 +1252,13 @@ impl Engine {
         }
         // `--to agent` reserves a task until it is first given out; after that the assignee
         // is only who had it last, and a requeued task may go anywhere not excluded.
+        // A reservation lapses while its agent cannot work for a while (resting after a
+        // handoff, held back by quota, limited): the task goes elsewhere rather than wait.
         if t.task.attempts == 0
             && let Some(to) = &t.task.assignee
-            && self.agents.contains_key(to)
+            && let Some(reserved) = self.agents.get(to)
             && *to != a.spec.name
+            && !(reserved.limited || self.held_back(reserved) || self.lead_holds(reserved))
         {
             return false;
         }
@@ -1210,14 +1321,13 @@ impl Engine {
             };
             a.tasks.push(id);
             a.turn = Turn::default();
-            a.sending = Some(Sending {
-                notice: false,
-                task: Some(id),
-                text: text.clone(),
-                delivery: Delivery::after_paste(&a.spec.submit, now),
-                hash_at_enter: a.hash,
-                retried: false,
-            });
+            a.sending = Some(Sending::new(
+                a,
+                now,
+                text.clone(),
+                Some(id),
+                SendKind::Prompt,
+            ));
             out.push(Action::Assign {
                 task: id,
                 agent: agent.clone(),

@@ -91,11 +91,20 @@ pub struct Texts {
     pub test_title: String,
     /// The body of a feature's test task (`{id}`, `{title}`, `{agent}`).
     pub test_body: String,
+    /// To the lead near its limit: write notes (`{from}`, `{pct}`, `{handoff_at}`).
+    pub prepare: String,
+    /// To the successor: take over (`{from}`, `{to}`, `{file}`).
+    pub takeover: String,
 }
 
 impl Texts {
     /// Returns the built-in texts for a language code: `fr`, or English for anything else.
     pub fn for_language(lang: &str) -> Texts {
+        let (prepare, takeover) = if lang == "fr" {
+            (PREPARE_FR, TAKEOVER_FR)
+        } else {
+            (PREPARE_EN, TAKEOVER_EN)
+        };
         let (nudge, reminder, test_title, test_body) = if lang == "fr" {
             (
                 NUDGE_FR,
@@ -116,6 +125,8 @@ impl Texts {
             reminder: reminder.to_owned(),
             test_title: test_title.to_owned(),
             test_body: test_body.to_owned(),
+            prepare: prepare.to_owned(),
+            takeover: takeover.to_owned(),
         }
     }
 }
@@ -124,6 +135,55 @@ impl Default for Texts {
     fn default() -> Self {
         Texts::for_language("en")
     }
+}
+
+/// Asks the lead near its limit for its notes.
+pub const PREPARE_EN: &str = "[baton] {from}, your quota is at {pct}%: at {handoff_at}% the lead role passes to the next agent of the chain. You get no new task from now on. Write your notes for your successor into .baton/lead-notes.md now: the decisions taken and why, what you were about to do, what to watch out for. Keep it short and concrete, then stop.";
+
+/// The French request for notes.
+pub const PREPARE_FR: &str = "[baton] {from}, ton quota est à {pct}% : à {handoff_at}% le rôle d'orchestrateur passe à l'agent suivant de la chaîne. Tu ne reçois plus de nouvelle tâche. Écris maintenant tes notes pour ton successeur dans .baton/lead-notes.md : les décisions prises et pourquoi, ce que tu allais faire, les points d'attention. Sois bref et concret, puis arrête-toi.";
+
+/// Hands the lead role to the successor.
+pub const TAKEOVER_EN: &str = "[HANDOFF: {from} -> {to}] You are now the lead (orchestrator) of this project.
+
+1. Read {file} now: what was done, what is in progress, what remains, the decisions taken, every agent's state and quota.
+2. Read the shared memory file for the task queue.
+3. Take over: review finished work, add tasks with `baton task add`, watch the agents with `baton ls`, `baton log` and `baton usage`. baton hands the tasks out and watches the agents; you decide what comes next.
+
+Start now by reading {file}.";
+
+/// The French takeover prompt.
+pub const TAKEOVER_FR: &str = "[HANDOFF ORCHESTRATEUR : {from} -> {to}] Tu deviens maintenant l'orchestrateur principal de ce projet.
+
+1. Lis immédiatement {file} : ce qui a été fait, ce qui est en cours, ce qui reste, les décisions prises, l'état et le quota de chaque agent.
+2. Lis le fichier mémoire partagé pour la file des tâches.
+3. Prends le contrôle : valide le travail terminé, ajoute des tâches avec `baton task add`, surveille les agents avec `baton ls`, `baton log` et `baton usage`. baton distribue les tâches et surveille les agents ; toi, tu décides de la suite.
+
+Commence maintenant par lire {file}.";
+
+/// The handoff document's name for a successor: `HANDOFF_TO_AMP.md`.
+pub fn handoff_file(to: &str) -> String {
+    let name: String = to
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("HANDOFF_TO_{name}.md")
+}
+
+/// Fills a lead text.
+pub fn fill_lead(template: &str, from: &str, to: &str, pct: f64, handoff_at: f64) -> String {
+    template
+        .replace("{from}", from)
+        .replace("{to}", to)
+        .replace("{file}", &handoff_file(to))
+        .replace("{pct}", &format!("{pct:.0}"))
+        .replace("{handoff_at}", &format!("{handoff_at:.0}"))
 }
 
 /// Fills a test task's title and body for a finished feature.

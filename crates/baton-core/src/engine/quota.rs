@@ -14,9 +14,9 @@
 
 use super::Action;
 use super::AgentRt;
-use super::Delivery;
 use super::Engine;
 use super::Key;
+use super::SendKind;
 use super::Sending;
 
 /// One reading as the engine takes it.
@@ -66,6 +66,14 @@ impl WindowRt {
     }
 }
 
+/// Whether the agent has a reading of a holding window that has not reset (or was reset to
+/// zero by its reset time).
+pub(super) fn known(a: &AgentRt, now: u64) -> bool {
+    a.quota
+        .iter()
+        .any(|(name, w)| holds_back(name) && current(w, now))
+}
+
 /// The soonest time one of the agent's holding windows reaches `target` %.
 pub(super) fn eta(a: &AgentRt, target: f64, now: u64) -> Option<u64> {
     a.quota
@@ -104,7 +112,7 @@ impl Engine {
         out: &mut Vec<Action>,
     ) {
         let (warn, critical) = (self.settings.warn_percent, self.settings.critical_percent);
-        let lead = self.settings.lead.clone();
+        let lead = self.lead().map(str::to_owned);
         let (auto_stop, ignore) = (self.settings.auto_stop, self.settings.ignore_usage);
         let Some(a) = self.agents.get_mut(agent) else {
             return;
@@ -236,14 +244,7 @@ impl Engine {
                 continue;
             }
             let text = a.inbox.remove(0);
-            a.sending = Some(Sending {
-                notice: true,
-                task: None,
-                text: text.clone(),
-                delivery: Delivery::after_paste(&a.spec.submit, now),
-                hash_at_enter: a.hash,
-                retried: false,
-            });
+            a.sending = Some(Sending::new(a, now, text.clone(), None, SendKind::Notice));
             out.push(Action::Paste {
                 agent: name.clone(),
                 text,

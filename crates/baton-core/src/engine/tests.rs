@@ -708,7 +708,7 @@ fn notices(actions: &[Action], kind: &str) -> usize {
 #[test]
 fn quota_warn_fires_once_per_crossing_and_tells_the_lead() {
     let settings = Settings {
-        lead: Some("lead".into()),
+        lead_chain: vec!["lead".into()],
         ..Settings::default()
     };
     let mut e = engine(settings, vec![agent("a", &[]), agent("lead", &[])]);
@@ -854,4 +854,234 @@ fn a_projected_crossing_holds_new_work_back_early() {
     // At 20 %/h: an hour away, work again.
     let acts = e.step(3, reading(20.0));
     assert_eq!(assigned(&acts), vec![(1, "a".to_owned())]);
+}
+
+fn lead_settings(chain: &[&str]) -> Settings {
+    Settings {
+        lead_chain: chain.iter().map(|s| s.to_string()).collect(),
+        notes_deadline_ms: 5_000,
+        ..Settings::default()
+    }
+}
+
+fn lead_actions(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Lead { what, .. } => Some(what.clone()),
+            Action::WriteHandoff { from, to, .. } => Some(format!("write {from}->{to}")),
+            _ => None,
+        })
+        .collect()
+}
+
+fn pasted_to(actions: &[Action], agent: &str) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Paste { agent: to, text } if to == agent => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Runs a handoff from `claude` (at 95 %) to the next agent up to the written document.
+fn handoff_to_written(e: &mut Engine, t: u64, to: &str) -> Vec<Action> {
+    let mut all = e.step(t, quota("claude", "session-5h", 95.0));
+    all.extend(e.step(t + 1, Event::LeadNotes));
+    assert!(
+        lead_actions(&all).contains(&format!("write claude->{to}")),
+        "{all:?}"
+    );
+    all.extend(e.step(t + 2, Event::HandoffWritten { to: to.into() }));
+    all
+}
+
+#[test]
+fn the_lead_prepares_then_hands_over_and_rests() {
+    let mut e = engine(
+        lead_settings(&["claude", "amp"]),
+        vec![agent("claude", &[]), agent("amp", &[])],
+    );
+    let acts = e.step(10, quota("claude", "session-5h", 86.0));
+    assert_eq!(lead_actions(&acts), ["handoff-prepare"]);
+    let notes = pasted_to(&acts, "claude");
+    assert!(notes[0].contains(".baton/lead-notes.md"), "{notes:?}");
+    // Preparing: no new work for the lead.
+    e.step(20, screen("claude", AgentState::Working, None, 900));
+    e.step(30, screen("claude", AgentState::Idle, None, 901));
+    e.step(35, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    assert_eq!(e.task(TaskId(1)).unwrap().assignee.as_deref(), Some("amp"));
+    done(&mut e, 40, 1);
+    e.step(45, screen("amp", AgentState::Idle, None, 950));
+    // At the handoff threshold with the notes in: the document, then the takeover.
+    let acts = handoff_to_written(&mut e, 100, "amp");
+    assert_eq!(
+        lead_actions(&acts),
+        ["write claude->amp", "handoff-start"],
+        "{acts:?}"
+    );
+    let takeover = pasted_to(&acts, "amp");
+    assert!(takeover[0].contains("HANDOFF_TO_AMP.md"), "{takeover:?}");
+    // amp starts working on it: verified.
+    let acts = deliver(&mut e, 200, "amp", 1000);
+    assert_eq!(lead_actions(&acts), ["handoff-done"]);
+    assert_eq!(e.lead(), Some("amp"));
+    assert_eq!(e.lead_snapshot().resting, ["claude"]);
+    // claude rests: nothing for it.
+    e.step(300, screen("amp", AgentState::Working, None, 1100));
+    let acts = e.step(310, Event::TaskAdded(task(2, Priority::Med, &[], &[])));
+    assert!(assigned(&acts).is_empty(), "{acts:?}");
+}
+
+#[test]
+fn the_role_comes_back_after_the_reset() {
+    let mut e = engine(
+        lead_settings(&["claude", "amp"]),
+        vec![agent("claude", &[]), agent("amp", &[])],
+    );
+    e.step(10, quota("claude", "session-5h", 86.0));
+    deliver(&mut e, 20, "claude", 5000);
+    e.step(30, screen("claude", AgentState::Idle, None, 5100));
+    handoff_to_written(&mut e, 100, "amp");
+    deliver(&mut e, 200, "amp", 1000);
+    e.step(250, screen("amp", AgentState::Idle, None, 1001));
+    assert_eq!(e.lead(), Some("amp"));
+    // claude's window reset: it stops resting and gets the role back.
+    let acts = e.step(300, quota("claude", "session-5h", 4.0));
+    assert_eq!(
+        lead_actions(&acts),
+        ["lead-rest-end", "write amp->claude"],
+        "{acts:?}"
+    );
+    let acts = e.step(
+        310,
+        Event::HandoffWritten {
+            to: "claude".into(),
+        },
+    );
+    assert!(pasted_to(&acts, "claude")[0].contains("HANDOFF_TO_CLAUDE.md"));
+    let acts = deliver(&mut e, 400, "claude", 2000);
+    assert_eq!(lead_actions(&acts), ["handoff-done"]);
+    assert_eq!(e.lead(), Some("claude"));
+    // amp handed back for claude's reset, not for its own quota: it works on.
+    assert!(e.lead_snapshot().resting.is_empty());
+    e.step(450, screen("claude", AgentState::Working, None, 2100));
+    let acts = e.step(510, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    assert_eq!(assigned(&acts), vec![(1, "amp".to_owned())]);
+}
+
+#[test]
+fn no_successor_keeps_the_lead_and_tries_again() {
+    let mut e = engine(
+        lead_settings(&["claude", "amp"]),
+        vec![agent("claude", &[]), agent("amp", &[])],
+    );
+    e.step(1, quota("amp", "session-5h", 95.0));
+    e.step(10, quota("claude", "session-5h", 94.0));
+    let acts = e.step(20, Event::LeadNotes);
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Notify { kind, .. } if kind == "handoff-failed")),
+        "{acts:?}"
+    );
+    assert_eq!(e.lead(), Some("claude"));
+    // Still none: no notice before the retry time.
+    assert!(lead_actions(&e.step(1000, Event::Tick)).is_empty());
+    // amp's quota came back: the next try finds it.
+    e.step(30_000, quota("amp", "session-5h", 20.0));
+    let acts = e.step(61_000, Event::Tick);
+    assert_eq!(lead_actions(&acts), ["write claude->amp"], "{acts:?}");
+    // Never twice at once.
+    assert!(lead_actions(&e.step(61_100, quota("claude", "session-5h", 97.0))).is_empty());
+}
+
+#[test]
+fn a_successor_that_dies_during_the_takeover_passes_it_on() {
+    let mut e = engine(
+        lead_settings(&["claude", "amp", "codex"]),
+        vec![agent("claude", &[]), agent("amp", &[]), agent("codex", &[])],
+    );
+    e.step(10, quota("claude", "session-5h", 86.0));
+    deliver(&mut e, 20, "claude", 5000);
+    e.step(30, screen("claude", AgentState::Idle, None, 5100));
+    handoff_to_written(&mut e, 100, "amp");
+    let acts = e.step(
+        150,
+        Event::AgentDied {
+            agent: "amp".into(),
+        },
+    );
+    assert_eq!(
+        lead_actions(&acts),
+        ["handoff-failed", "write claude->codex"],
+        "{acts:?}"
+    );
+    let acts = e.step(160, Event::HandoffWritten { to: "codex".into() });
+    assert!(pasted_to(&acts, "codex")[0].contains("HANDOFF_TO_CODEX.md"));
+    let acts = deliver(&mut e, 200, "codex", 3000);
+    assert_eq!(lead_actions(&acts), ["handoff-done"]);
+    assert_eq!(e.lead(), Some("codex"));
+}
+
+#[test]
+fn a_takeover_under_way_resumes_after_a_restart() {
+    let snap = LeadSnapshot {
+        lead: Some("claude".into()),
+        phase: LeadPhase::Takeover {
+            from: "claude".into(),
+            to: "amp".into(),
+            reason: "quota".into(),
+            rest: true,
+        },
+        resting: Vec::new(),
+    };
+    let mut e = Engine::new(
+        lead_settings(&["claude", "amp"]),
+        vec![agent("claude", &[]), agent("amp", &[])],
+    );
+    e.step(0, Event::LeadRestore(snap));
+    e.step(
+        1,
+        Event::AgentUp {
+            agent: "amp".into(),
+        },
+    );
+    let acts = e.step(2, screen("amp", AgentState::Idle, None, 10));
+    assert!(pasted_to(&acts, "amp")[0].contains("HANDOFF_TO_AMP.md"));
+    assert!(lead_actions(&acts).is_empty(), "no second start: {acts:?}");
+    let acts = deliver(&mut e, 100, "amp", 20);
+    assert_eq!(lead_actions(&acts), ["handoff-done"]);
+    assert_eq!(e.lead(), Some("amp"));
+}
+
+#[test]
+fn a_person_can_ask_for_a_handoff() {
+    let mut e = engine(
+        lead_settings(&["claude", "amp", "codex"]),
+        vec![agent("claude", &[]), agent("amp", &[]), agent("codex", &[])],
+    );
+    let acts = e.step(
+        10,
+        Event::HandoffRequested {
+            to: Some("codex".into()),
+        },
+    );
+    assert_eq!(lead_actions(&acts), ["write claude->codex"]);
+}
+
+#[test]
+fn a_reservation_lapses_while_its_agent_is_held_back() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[]), agent("b", &[])]);
+    e.step(1, quota("a", "session-5h", 95.0));
+    let mut t = task(1, Priority::Med, &[], &[]);
+    t.assignee = Some("a".into());
+    let acts = e.step(2, Event::TaskAdded(t));
+    assert_eq!(assigned(&acts), vec![(1, "b".to_owned())], "{acts:?}");
+    // While a can work, the reservation holds.
+    e.step(3, quota("a", "session-5h", 10.0));
+    let mut t = task(2, Priority::Med, &[], &[]);
+    t.assignee = Some("a".into());
+    let acts = e.step(4, Event::TaskAdded(t));
+    assert_eq!(assigned(&acts), vec![(2, "a".to_owned())], "{acts:?}");
 }

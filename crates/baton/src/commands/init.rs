@@ -97,15 +97,28 @@ chain = [{chain}]            # who leads, in order of handoff
 prepare_at = 85              # % session used: finish current work, write notes
 handoff_at = 93              # % session used: hand the lead role over
 return_below = 50            # % after reset at which the role comes back
+# return = true              # give the role back after the first lead's reset
+# notes_deadline_secs = 180  # how long the lead's notes are waited for
 
 [quota]
-warn = 80
-critical = 90
+warn = 80                    # one notification, and a message to the lead
+critical = 90                # no new task for that agent
 sources = ["hook", "screen", "rollout"]   # "oauth" is opt-in
+# auto_stop = false          # stop agents' work at critical
+# oauth_ttl_secs = 120
+
+# [notify]
+# backend = "auto"           # auto | bell | off | a notify-send-like program
+# disable = []               # e.g. ["run-finished"]
 
 [verify]
 commands = []                # e.g. ["cargo build", "cargo test"]
 max_fix_cycles = 3
+
+[run]
+# template = "en"            # "en", "fr", or a file of your own
+# test_tasks = true          # a test task per feature once all are done
+# stuck_after_secs = 600
 "#,
         chain = found
             .iter()

@@ -8,6 +8,7 @@ pub mod down;
 pub mod fake_agent;
 pub mod hook;
 pub mod init;
+pub mod lead;
 pub mod log;
 pub mod ls;
 pub mod memory;

@@ -31,6 +31,9 @@ pub struct UpArgs {
     /// Give agents work even at critical quota (an emergency override, journaled)
     #[arg(long)]
     pub ignore_usage: bool,
+    /// Print nothing (the daemon restarting an agent).
+    #[arg(skip)]
+    pub quiet: bool,
 }
 
 /// Characters that make a command line more than one simple command.
@@ -124,6 +127,14 @@ fn with_own_dir_on_path(line: &str) -> String {
 
 /// Starts what is not running and reports each agent's state.
 pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
+    let quiet = args.quiet;
+    macro_rules! say {
+        ($($arg:tt)*) => {
+            if !quiet {
+                println!($($arg)*);
+            }
+        };
+    }
     let project = Project::load(&start_dir(dir)?)?;
     project.check_tmux()?;
     project.state_dir()?;
@@ -158,7 +169,7 @@ pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
             "history-limit",
             "20000",
         ])?;
-        println!(
+        say!(
             "started session `{}` on tmux socket `{}`",
             project.session,
             project.socket_name()
@@ -168,17 +179,19 @@ pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
     let mut started = Vec::new();
     for agent in &project.config.agents {
         match panes.iter().find(|p| p.window_name == agent.name) {
-            Some(p) if !p.dead => println!("{:<12} already running in {}", agent.name, p.pane_id),
+            Some(p) if !p.dead => say!("{:<12} already running in {}", agent.name, p.pane_id),
             Some(p) => {
                 tmux.respawn_pane(&p.pane_id, &agent_window(&project, agent))?;
-                println!("{:<12} restarted in {}", agent.name, p.pane_id);
+                say!("{:<12} restarted in {}", agent.name, p.pane_id);
                 started.push(agent);
             }
             None => {
                 let p = tmux.new_window(&project.session, &agent_window(&project, agent))?;
-                println!(
+                say!(
                     "{:<12} started in {} ({})",
-                    agent.name, p.pane_id, agent.command
+                    agent.name,
+                    p.pane_id,
+                    agent.command
                 );
                 started.push(agent);
             }
@@ -186,11 +199,11 @@ pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
     }
     if !args.no_daemon {
         match crate::daemon::spawn_background(&project, args.ignore_usage)? {
-            crate::daemon::Spawned::Started(pid) => println!(
+            crate::daemon::Spawned::Started(pid) => say!(
                 "daemon started (pid {pid}); it dispatches tasks as they are added (log: .baton/daemon.log)"
             ),
             crate::daemon::Spawned::AlreadyRunning(pid) => {
-                println!("daemon already running (pid {pid})");
+                say!("daemon already running (pid {pid})");
             }
         }
     }
@@ -198,7 +211,7 @@ pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
         return ok();
     }
     let problems = wait_for_agents(&project, &started)?;
-    println!(
+    say!(
         "attach with: baton attach   (tmux -L {} attach -t {})",
         project.socket_name(),
         project.session

@@ -542,7 +542,7 @@ impl App {
                     let detail = serde_json::json!({ "from": from }).to_string();
                     match self.loader.store_mut().journal(
                         ACTOR,
-                        "handoff-request",
+                        crate::commands::lead::REQUEST,
                         None,
                         &to,
                         "requested",

@@ -80,43 +80,23 @@ impl Filter {
     }
 }
 
-/// A quota band: how close an agent is to the end of its window.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Band {
-    /// Under 50 %.
-    Ok,
-    /// 50 to 74 %.
-    Attention,
-    /// 75 to 84 %.
-    High,
-    /// 85 to 92 %: no new task; the lead prepares its handoff.
-    Critical,
-    /// 93 % and more: the lead role moves on.
-    Alert,
+pub use baton_core::quota::bands::Band;
+use baton_core::quota::bands::Bands;
+
+/// A band's word, readable without colour (louder as it gets worse).
+pub fn band_word(band: Band) -> &'static str {
+    match band {
+        Band::Ok => "ok",
+        Band::Attention => "attn",
+        Band::High => "high",
+        Band::Critical => "CRIT",
+        Band::Alert => "ALERT",
+    }
 }
 
-impl Band {
-    /// Returns the band of a percentage used.
-    pub fn of(percent: f64) -> Band {
-        match percent {
-            p if p >= 93.0 => Band::Alert,
-            p if p >= 85.0 => Band::Critical,
-            p if p >= 75.0 => Band::High,
-            p if p >= 50.0 => Band::Attention,
-            _ => Band::Ok,
-        }
-    }
-
-    /// Returns its word, readable without colour (louder as it gets worse).
-    pub fn word(self) -> &'static str {
-        match self {
-            Band::Ok => "ok",
-            Band::Attention => "attn",
-            Band::High => "high",
-            Band::Critical => "CRIT",
-            Band::Alert => "ALERT",
-        }
-    }
+/// The band of a percentage used, with the default thresholds (50/75/85/93).
+pub fn default_band(percent: f64) -> Band {
+    Bands::FIVE.band(percent)
 }
 
 /// The newest reading of one quota window.
@@ -126,12 +106,24 @@ pub struct Quota {
     pub percent: f64,
     /// When the window resets (ms since the epoch), when known.
     pub resets_at_ms: Option<i64>,
+    /// Its band, by `[quota]`'s thresholds.
+    pub band: Band,
 }
 
 impl Quota {
+    /// A reading banded with the default thresholds (tests and benches build views by hand).
+    #[cfg(test)]
+    pub fn new(percent: f64, resets_at_ms: Option<i64>) -> Quota {
+        Quota {
+            percent,
+            resets_at_ms,
+            band: default_band(percent),
+        }
+    }
+
     /// Returns its band.
     pub fn band(self) -> Band {
-        Band::of(self.percent)
+        self.band
     }
 }
 
@@ -343,6 +335,7 @@ impl Loader {
             .map(|a| (a.name.clone(), a))
             .collect();
         // Only the readings recorded since the last load are read.
+        let bands = config.quota.bands();
         for (id, q) in self.store.quota_readings_after(self.quota_seen)? {
             self.quota_seen = self.quota_seen.max(id);
             let newer = |(at, old_id, _): &(i64, i64, Quota)| (q.observed_ms, id) >= (*at, *old_id);
@@ -351,6 +344,7 @@ impl Loader {
                 let reading = Quota {
                     percent: q.used_percent,
                     resets_at_ms: q.resets_at_ms,
+                    band: bands.band(q.used_percent),
                 };
                 self.quota.insert(key, (q.observed_ms, id, reading));
             }
@@ -485,7 +479,7 @@ mod tests {
 
     #[test]
     fn bands_follow_the_thresholds() {
-        let b = |p| Band::of(p);
+        let b = default_band;
         assert_eq!(
             [0.0, 49.9, 50.0, 74.9, 75.0, 84.9, 85.0, 92.9, 93.0, 100.0].map(b),
             [
@@ -517,14 +511,8 @@ mod tests {
     fn usage_is_the_leads_else_the_highest() {
         let a = |name: &str, s: Option<f64>, w: Option<f64>, lead: bool| AgentView {
             name: name.into(),
-            session: s.map(|percent| Quota {
-                percent,
-                resets_at_ms: None,
-            }),
-            weekly: w.map(|percent| Quota {
-                percent,
-                resets_at_ms: None,
-            }),
+            session: s.map(|percent| Quota::new(percent, None)),
+            weekly: w.map(|percent| Quota::new(percent, None)),
             lead,
             ..AgentView::default()
         };

@@ -44,10 +44,7 @@ fn clock() -> Clock {
 }
 
 fn q(percent: f64) -> Option<Quota> {
-    Some(Quota {
-        percent,
-        resets_at_ms: None,
-    })
+    Some(Quota::new(percent, None))
 }
 
 fn agent(name: &str, cli: &str, state: &str, ago_ms: i64) -> AgentView {

@@ -36,6 +36,8 @@ use super::model::AgentView;
 use super::model::Band;
 use super::model::Quota;
 use super::model::Snapshot;
+use super::model::band_word;
+use super::model::default_band;
 use super::ui::Ask;
 use super::ui::Overlay;
 use super::ui::Pane;
@@ -328,7 +330,7 @@ fn header(buf: &mut Buffer, area: Rect, snap: &Snapshot, clock: &Clock) {
         spans.push(Span::styled(
             format!(
                 "{} {} {:.0}% {}",
-                q.band().word(),
+                band_word(q.band()),
                 a.name,
                 q.percent,
                 window
@@ -355,7 +357,7 @@ fn quota_cell(q: Option<Quota>, bar_width: usize) -> Line<'static> {
         Span::styled("█".repeat(filled), colour),
         Span::styled("░".repeat(bar_width - filled), dim()),
         Span::styled(format!(" {:>3.0}% ", q.percent), colour),
-        Span::styled(band.word(), band_style(band)),
+        Span::styled(band_word(band), band_style(band)),
     ])
 }
 
@@ -367,7 +369,7 @@ fn weekly_cell(q: Option<Quota>) -> Line<'static> {
                 format!("{:>3.0}% ", q.percent),
                 band_style(q.band()).remove_modifier(Modifier::REVERSED | Modifier::BOLD),
             ),
-            Span::styled(q.band().word(), band_style(q.band())),
+            Span::styled(band_word(q.band()), band_style(q.band())),
         ]),
     }
 }
@@ -666,7 +668,7 @@ fn percent(p: Option<f64>) -> Span<'static> {
     match p {
         Some(p) => Span::styled(
             format!("{p:.0}%"),
-            band_style(Band::of(p)).remove_modifier(Modifier::REVERSED),
+            band_style(default_band(p)).remove_modifier(Modifier::REVERSED),
         ),
         None => Span::raw("?"),
     }

@@ -114,6 +114,27 @@ impl TestProject {
         self.cmd(args).output().unwrap()
     }
 
+    /// Runs `baton` (a command with `--json`) and parses its output.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
+    /// Returns the whole journal, oldest first.
+    pub fn journal(&self) -> Vec<serde_json::Value> {
+        self.json(&["log", "--json", "-n", "100000"])
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Returns a task's status (`COMPLETED`…).
+    pub fn status(&self, id: &str) -> String {
+        self.json(&["task", "show", id, "--json"])["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+
     /// Runs `baton` and panics with its output unless it succeeds; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
@@ -186,4 +207,13 @@ pub fn prompts(path: &Path) -> Vec<Vec<u8>> {
         return Vec::new();
     }
     baton_fake_agent::read_prompt_log(path).unwrap()
+}
+
+/// Two hours from now, as Claude prints a reset time (`3:45pm`).
+pub fn reset_in_two_hours() -> String {
+    jiff::Zoned::now()
+        .checked_add(jiff::SignedDuration::from_hours(2))
+        .unwrap()
+        .strftime("%-I:%M%P")
+        .to_string()
 }

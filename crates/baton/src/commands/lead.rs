@@ -1,0 +1,207 @@
+//! `baton lead`: who leads, the chain with each one's quota, and the handoffs so far;
+//! `baton handoff [--to AGENT]`: ask the daemon to pass the lead role on now.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use baton_core::engine::LeadPhase;
+use baton_core::engine::LeadSnapshot;
+use clap::Args;
+use serde::Serialize;
+
+use crate::commands::ok;
+use crate::commands::print_json;
+use crate::error::CliError;
+use crate::error::CliResult;
+use crate::orchlog::local_time;
+use crate::project::Project;
+use crate::project::start_dir;
+
+/// The journal action of a handoff asked for by a person (`baton handoff`, `baton watch`).
+pub const REQUEST: &str = "handoff-request";
+
+/// Arguments of `baton lead`.
+#[derive(Args, Debug)]
+pub struct LeadArgs {
+    /// Print as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `baton handoff`.
+#[derive(Args, Debug)]
+pub struct HandoffArgs {
+    /// The agent to hand the lead role to (default: the next one of `[lead] chain`)
+    #[arg(long)]
+    pub to: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ChainEntry {
+    agent: String,
+    lead: bool,
+    resting: bool,
+    session_percent: Option<f64>,
+    weekly_percent: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct HistoryEntry {
+    seq: i64,
+    at_ms: i64,
+    action: String,
+    agent: String,
+    detail: String,
+}
+
+#[derive(Serialize)]
+struct LeadView {
+    lead: Option<String>,
+    since_ms: Option<i64>,
+    state: LeadSnapshot,
+    chain: Vec<ChainEntry>,
+    history: Vec<HistoryEntry>,
+}
+
+/// Runs `baton lead`.
+pub fn cmd_lead(dir: Option<&Path>, args: &LeadArgs) -> CliResult<ExitCode> {
+    let project = Project::load(&start_dir(dir)?)?;
+    let store = project.store()?;
+    let e = |e: crate::store::StoreError| CliError::user(e.to_string());
+    let row = store.lead_row().map_err(e)?;
+    let state = store.lead_snapshot().map_err(e)?.unwrap_or_default();
+    let lead = state
+        .lead
+        .clone()
+        .or_else(|| project.config.lead.chain.first().cloned());
+    let quota = store.latest_quota().map_err(e)?;
+    let pct = |agent: &str, window: &str| {
+        quota
+            .iter()
+            .find(|r| r.agent == agent && r.window == window)
+            .map(|r| r.used_percent)
+    };
+    let chain = project
+        .config
+        .lead
+        .chain
+        .iter()
+        .map(|a| ChainEntry {
+            agent: a.clone(),
+            lead: lead.as_deref() == Some(a.as_str()),
+            resting: state.resting.contains(a),
+            session_percent: pct(a, "session-5h"),
+            weekly_percent: pct(a, "weekly"),
+        })
+        .collect();
+    let history = store
+        .journal_since(0, usize::MAX)
+        .map_err(e)?
+        .into_iter()
+        .filter(|j| j.action.starts_with("handoff-") || j.action.starts_with("lead-"))
+        .map(|j| HistoryEntry {
+            seq: j.seq,
+            at_ms: j.at_ms,
+            action: j.action,
+            agent: j.target,
+            detail: j.result,
+        })
+        .collect();
+    let view = LeadView {
+        lead,
+        since_ms: row.and_then(|r| r.since_ms),
+        state,
+        chain,
+        history,
+    };
+    if args.json {
+        return print_json(&view);
+    }
+    match &view.lead {
+        Some(l) => println!(
+            "lead: {l}{}",
+            view.since_ms
+                .map(|t| format!(" (since {})", local_time(t)))
+                .unwrap_or_default()
+        ),
+        None => println!("no lead: `[lead] chain` in baton.toml names none"),
+    }
+    match &view.state.phase {
+        LeadPhase::Leading => {}
+        LeadPhase::Preparing => println!("preparing its handoff: notes asked for, no new work"),
+        LeadPhase::Takeover {
+            from, to, reason, ..
+        } => {
+            println!("handing over: {from} -> {to} ({reason}), waiting for {to} to take over");
+        }
+    }
+    println!(
+        "\n{:<12} {:<6} {:>6} {:>7}",
+        "CHAIN", "ROLE", "5H", "WEEKLY"
+    );
+    for c in &view.chain {
+        let role = if c.lead {
+            "lead"
+        } else if c.resting {
+            "rests"
+        } else {
+            "-"
+        };
+        let p = |v: Option<f64>| v.map_or("?".to_owned(), |v| format!("{v:.0}%"));
+        println!(
+            "{:<12} {:<6} {:>6} {:>7}",
+            c.agent,
+            role,
+            p(c.session_percent),
+            p(c.weekly_percent)
+        );
+    }
+    if !view.history.is_empty() {
+        println!("\nhistory:");
+        for h in &view.history {
+            println!(
+                "  {}  {:<16} {:<10} {}",
+                local_time(h.at_ms),
+                h.action,
+                h.agent,
+                h.detail
+            );
+        }
+    }
+    ok()
+}
+
+/// Runs `baton handoff`.
+pub fn cmd_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<ExitCode> {
+    let project = Project::load(&start_dir(dir)?)?;
+    if project.config.lead.chain.is_empty() {
+        return Err(CliError::user(
+            "no `[lead] chain` in baton.toml: there is no lead role to hand over",
+        ));
+    }
+    if let Some(to) = &args.to
+        && project.config.agent(to).is_none()
+    {
+        return Err(CliError::user(format!("no agent `{to}` in baton.toml")));
+    }
+    let mut store = project.store()?;
+    let target = args.to.clone().unwrap_or_default();
+    let entry = store
+        .journal("user", REQUEST, None, &target, "handoff asked for", "")
+        .map_err(|e| CliError::user(e.to_string()))?;
+    crate::orchlog::append(&project.root, &[entry])?;
+    crate::daemon::poke(&project.root);
+    match crate::daemon::running_pid(&project) {
+        Some(_) => println!(
+            "handoff asked for{}; follow it with `baton lead`",
+            args.to
+                .as_ref()
+                .map(|t| format!(" (to {t})"))
+                .unwrap_or_default()
+        ),
+        None => println!(
+            "handoff asked for; it happens once the daemon runs (`baton up` or `baton run`)"
+        ),
+    }
+    ok()
+}

@@ -1,0 +1,199 @@
+//! Lead handoff end to end: a fake Claude lead whose quota climbs hands the role to a fake
+//! Amp, rests, and gets the role back after its (simulated) reset; and a daemon killed in the
+//! middle of a takeover finishes it once after a restart.
+
+use std::time::Duration;
+
+use crate::common;
+use crate::common::TestProject;
+
+const DEADLINE: Duration = Duration::from_secs(90);
+
+fn count(p: &TestProject, action: &str) -> usize {
+    p.journal().iter().filter(|j| j["action"] == action).count()
+}
+
+const DONE: &str =
+    "run = [\"[ -z \\\"$BATON_FAKE_TASK\\\" ] || baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n";
+
+fn config(p: &TestProject, claude: &str, amp: &str, codex: &str) {
+    let agents = p.fake_agent("claude", "claude", claude)
+        + &p.fake_agent("amp", "amp", amp)
+        + &p.fake_agent("codex", "codex", codex);
+    p.write_config(&format!(
+        "{agents}[lead]\nchain = [\"claude\", \"amp\"]\nprepare_at = 85\nhandoff_at = 93\nnotes_deadline_secs = 30\n\n\
+         [quota]\nsources = [\"screen\"]\n\n[run]\ntest_tasks = false\n"
+    ));
+}
+
+#[test]
+fn the_lead_hands_over_rests_and_gets_the_role_back() {
+    let p = TestProject::new();
+    let claude = format!(
+        "quota_percent = 40\nquota_reset = \"{}\"\n\
+         [[task]]\nmatch = \"job c1\"\nwork_ms = 300\nquota_to = 88\n{DONE}\
+         [[task]]\nmatch = \"lead-notes.md\"\nwork_ms = 300\nquota_to = 95\n\
+         run = [\"printf 'Decided: keep the CLI flags stable.\\\\n' > .baton/lead-notes.md\"]\n\
+         [[task]]\nmatch = \"quota reset\"\nwork_ms = 200\nquota_to = 5\n\
+         [[task]]\nrepeat = true\nwork_ms = 300\n{DONE}",
+        common::reset_in_two_hours()
+    );
+    let amp = format!("[[task]]\nrepeat = true\nwork_ms = 300\n{DONE}");
+    let codex = format!(
+        "[[task]]\nmatch = \"long job\"\nwork_ms = 8000\n{DONE}[[task]]\nrepeat = true\nwork_ms = 300\n{DONE}"
+    );
+    config(&p, &claude, &amp, &codex);
+    p.ok(&["up"]);
+    p.ok(&["task", "add", "long job", "--to", "codex"]);
+    p.ok(&["task", "add", "later job", "--after", "T-001"]);
+    p.ok(&["task", "add", "job c1", "--to", "claude"]);
+    common::wait_until(DEADLINE, "amp leads", || {
+        p.journal().iter().any(|j| {
+            j["action"] == "handoff-done"
+                && j["result"].as_str().unwrap_or("").starts_with("amp leads")
+        })
+    });
+    // The document: done, in progress, remaining, the notes.
+    let doc = std::fs::read_to_string(p.root().join("HANDOFF_TO_AMP.md")).unwrap();
+    assert!(doc.starts_with("# HANDOFF: claude -> amp"), "{doc}");
+    let section = |name: &str| {
+        let start = doc.find(name).unwrap_or_else(|| panic!("no {name}: {doc}"));
+        let rest = &doc[start + name.len()..];
+        rest[..rest.find("\n## ").unwrap_or(rest.len())].to_owned()
+    };
+    assert!(
+        section("## Done").contains("| T-003 | job c1 | claude |"),
+        "{doc}"
+    );
+    assert!(
+        section("## In progress").contains("| T-001 | long job | codex |"),
+        "{doc}"
+    );
+    assert!(
+        section("## Remaining").contains("| MED | T-002 | later job |"),
+        "{doc}"
+    );
+    assert!(
+        section("## Decisions").contains("Decided: keep the CLI flags stable."),
+        "{doc}"
+    );
+    assert!(doc.contains("claude's quota**: session-5h 95%"), "{doc}");
+    let amp_log = std::fs::read_to_string(p.prompt_log("amp")).unwrap();
+    assert!(amp_log.contains("[HANDOFF: claude -> amp]") && amp_log.contains("HANDOFF_TO_AMP.md"));
+
+    // claude rests: new work goes elsewhere.
+    p.ok(&["task", "add", "work 1"]);
+    p.ok(&["task", "add", "work 2"]);
+    common::wait_until(DEADLINE, "work done", || {
+        ["T-001", "T-002", "T-004", "T-005"]
+            .iter()
+            .all(|id| p.status(id) == "COMPLETED")
+    });
+    for id in ["T-004", "T-005"] {
+        assert_ne!(
+            p.json(&["task", "show", id, "--json"])["assignee"],
+            "claude"
+        );
+    }
+    let lead = p.json(&["lead", "--json"]);
+    assert_eq!(lead["lead"], "amp", "{lead}");
+    assert_eq!(
+        lead["state"]["resting"],
+        serde_json::json!(["claude"]),
+        "{lead}"
+    );
+
+    // The reset: claude's footer drops to 5 %; the role comes back.
+    p.ok(&["send", "claude", "quota reset"]);
+    common::wait_until(DEADLINE, "claude leads again", || {
+        p.json(&["lead", "--json"])["lead"] == "claude" && count(&p, "handoff-done") == 2
+    });
+    let back = std::fs::read_to_string(p.root().join("HANDOFF_TO_CLAUDE.md")).unwrap();
+    assert!(back.starts_with("# HANDOFF: amp -> claude"), "{back}");
+    let claude_log = std::fs::read_to_string(p.prompt_log("claude")).unwrap();
+    assert_eq!(
+        claude_log.matches("[TASK").count(),
+        1,
+        "claude got no task while resting: {claude_log}"
+    );
+    assert!(claude_log.contains("[HANDOFF: amp -> claude]"));
+    let lead = p.json(&["lead", "--json"]);
+    let history: Vec<&str> = lead["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        history.iter().filter(|a| **a == "handoff-done").count(),
+        2,
+        "{history:?}"
+    );
+    assert!(history.contains(&"handoff-prepare") && history.contains(&"lead-rest-end"));
+    let orchlog = std::fs::read_to_string(p.root().join("ORCHESTRATION_LOG.md")).unwrap();
+    assert_eq!(orchlog.matches("| handoff-done |").count(), 2, "{orchlog}");
+    assert!(
+        orchlog.contains("claude's quota came back: the role returns"),
+        "{orchlog}"
+    );
+}
+
+#[test]
+fn a_daemon_killed_during_a_takeover_finishes_it_once() {
+    let p = TestProject::new();
+    let claude = format!(
+        "quota_percent = 40\nquota_reset = \"{}\"\n\
+         [[task]]\nmatch = \"job c1\"\nwork_ms = 300\nquota_to = 95\n\
+         run = [\"printf 'notes\\\\n' > .baton/lead-notes.md\", \"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n\
+         [[task]]\nrepeat = true\nwork_ms = 300\n{DONE}",
+        common::reset_in_two_hours()
+    );
+    // amp is busy while the handoff starts: the takeover waits for it.
+    let amp = format!(
+        "[[task]]\nmatch = \"busy job\"\nwork_ms = 6000\n{DONE}[[task]]\nrepeat = true\nwork_ms = 300\n{DONE}"
+    );
+    let codex = format!("[[task]]\nrepeat = true\nwork_ms = 300\n{DONE}");
+    config(&p, &claude, &amp, &codex);
+    p.ok(&["up"]);
+    p.ok(&["task", "add", "busy job", "--to", "amp"]);
+    common::wait_until(DEADLINE, "amp busy", || p.status("T-001") == "IN_PROGRESS");
+    p.ok(&["task", "add", "job c1", "--to", "claude"]);
+    common::wait_until(DEADLINE, "the handoff document written", || {
+        count(&p, "handoff-start") == 1
+    });
+    assert_eq!(count(&p, "handoff-done"), 0, "amp is still busy");
+    let pid: u32 = std::fs::read_to_string(p.root().join(".baton/daemon.lock"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    // Gone, or a zombie nobody reaped yet (its lock is released either way).
+    common::wait_until(DEADLINE, "the killed daemon gone", || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        })
+    });
+    let up = p.ok(&["up"]);
+    assert!(up.contains("daemon started"), "{up}");
+    common::wait_until(DEADLINE, "the takeover verified", || {
+        count(&p, "handoff-done") >= 1
+    });
+    assert_eq!(count(&p, "handoff-done"), 1);
+    assert_eq!(count(&p, "handoff-start"), 1, "not started twice");
+    let lead = p.json(&["lead", "--json"]);
+    assert_eq!(lead["lead"], "amp", "{lead}");
+    assert_eq!(lead["state"]["phase"], "leading", "{lead}");
+    let amp_log = std::fs::read_to_string(p.prompt_log("amp")).unwrap();
+    assert_eq!(
+        amp_log.matches("[HANDOFF: claude -> amp]").count(),
+        1,
+        "{amp_log}"
+    );
+}
