@@ -433,7 +433,8 @@ impl Shell<'_> {
             "handoff-done" => NoticeKind::HandoffDone,
             _ => NoticeKind::RunFinished,
         };
-        if self.progress {
+        // The run prints its own end.
+        if self.progress && kind != NoticeKind::RunFinished {
             println!("[baton] {kind}: {message}");
         }
         let title = format!("baton · {} · {kind}", self.project.session);

@@ -104,10 +104,25 @@ pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<Strin
     for j in verify {
         let _ = writeln!(out, "- {} {}", local_time(j.at_ms), j.result);
     }
+    let lead: Vec<_> = journal
+        .iter()
+        .filter(|j| {
+            matches!(
+                j.action.as_str(),
+                "handoff-prepare" | "handoff-start" | "handoff-done" | "handoff-failed"
+            )
+        })
+        .collect();
+    if !lead.is_empty() {
+        let _ = writeln!(out, "\n## Lead\n");
+        for j in lead {
+            let _ = writeln!(out, "- {} {}: {}", local_time(j.at_ms), j.action, j.result);
+        }
+    }
     let problems: Vec<_> = journal
         .iter()
         .filter(|j| {
-            j.action.starts_with("notify-")
+            (j.action.starts_with("notify-") && j.action != "notify-handoff-done")
                 || matches!(
                     j.action.as_str(),
                     "task-review"

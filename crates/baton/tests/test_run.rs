@@ -106,6 +106,16 @@ fn the_demo_runs_to_a_correct_report() {
         report.contains("| Fix: `sh check.sh` fails | codex | COMPLETED |"),
         "{report}"
     );
+    // The lead's quota climbed: it handed the role to amp with its notes.
+    assert!(
+        report.contains("handoff-done: amp leads, takeover verified"),
+        "{report}"
+    );
+    let handoff = std::fs::read_to_string(root.join("HANDOFF_TO_AMP.md")).unwrap();
+    assert!(
+        handoff.contains("Decided: hello.sh stays POSIX sh"),
+        "{handoff}"
+    );
     let actions: Vec<String> = journal(&root)
         .iter()
         .map(|j| format!("{} {}", j["action"], j["result"]))

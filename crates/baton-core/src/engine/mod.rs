@@ -1240,6 +1240,12 @@ impl Engine {
             && !self.lead_holds(a)
     }
 
+    /// Whether an agent cannot work for a while (limited, held back by quota, resting or
+    /// handing the lead over): its reservations lapse and its skills count for nothing.
+    fn out_for_now(&self, a: &AgentRt) -> bool {
+        a.limited || self.held_back(a) || self.lead_holds(a)
+    }
+
     fn fits(&self, a: &AgentRt, t: &TaskRt) -> bool {
         // Excluded agents are tried again only once every agent has been excluded.
         let workers = self
@@ -1258,18 +1264,22 @@ impl Engine {
             && let Some(to) = &t.task.assignee
             && let Some(reserved) = self.agents.get(to)
             && *to != a.spec.name
-            && !(reserved.limited || self.held_back(reserved) || self.lead_holds(reserved))
+            && !self.out_for_now(reserved)
         {
             return false;
         }
         // A skilled task goes to an agent with one of its skills; to anyone when no agent that
-        // has them may take it (none exists, or all were excluded from it).
+        // has them may take it (none exists, all were excluded from it, or they cannot work
+        // for a while).
         t.task.skills.is_empty()
             || t.task.skills.iter().any(|s| a.spec.skills.contains(s))
             || !t.task.skills.iter().any(|s| {
-                self.skilled
-                    .get(s)
-                    .is_some_and(|names| names.iter().any(|n| !t.excluded.contains(n)))
+                self.skilled.get(s).is_some_and(|names| {
+                    names.iter().any(|n| {
+                        !t.excluded.contains(n)
+                            && self.agents.get(n).is_some_and(|sa| !self.out_for_now(sa))
+                    })
+                })
             })
     }
 

@@ -1085,3 +1085,17 @@ fn a_reservation_lapses_while_its_agent_is_held_back() {
     let acts = e.step(4, Event::TaskAdded(t));
     assert_eq!(assigned(&acts), vec![(2, "a".to_owned())], "{acts:?}");
 }
+
+#[test]
+fn a_skill_only_a_resting_agent_has_goes_to_anyone() {
+    let mut e = engine(
+        Settings::default(),
+        vec![agent("a", &["review"]), agent("b", &[])],
+    );
+    e.step(1, quota("a", "session-5h", 96.0));
+    let acts = e.step(
+        2,
+        Event::TaskAdded(task(1, Priority::Med, &["review"], &[])),
+    );
+    assert_eq!(assigned(&acts), vec![(1, "b".to_owned())], "{acts:?}");
+}

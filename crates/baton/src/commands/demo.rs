@@ -44,13 +44,35 @@ const CHECK: &str = "#!/bin/sh\n# The demo's verify command: passes once a fix t
 test -f fixed.txt || { echo \"check: FAILED: hello.sh prints no trailing newline (fixed.txt missing)\"; exit 1; }\necho \"check: ok\"\n";
 
 fn script(persona: &str, work_ms: u64, extra: &str, dir: &Path) -> String {
+    // The default entry reports the task it was given; a message without a task (the lead's
+    // notes request, a takeover) is just answered.
     format!(
-        "persona = \"{persona}\"\nlog = \"{log}\"\nevents = \"{events}\"\nstart_delay_ms = 400\nquota_percent = 35\nquota_step = 3\n{extra}\n\
+        "persona = \"{persona}\"\nlog = \"{log}\"\nevents = \"{events}\"\nstart_delay_ms = 400\n{quota}{extra}\n\
 [[task]]\nrepeat = true\nwork_ms = {work_ms}\nreply = \"Done; reported with baton task done.\"\n\
-run = [\"echo \\\"$BATON_FAKE_TASK by {persona}\\\" >> work.log\", \"baton task done \\\"$BATON_FAKE_TASK\\\" --note \\\"{persona} did it\\\"\"]\n",
+run = [\"[ -z \\\"$BATON_FAKE_TASK\\\" ] || echo \\\"$BATON_FAKE_TASK by {persona}\\\" >> work.log\", \"[ -z \\\"$BATON_FAKE_TASK\\\" ] || baton task done \\\"$BATON_FAKE_TASK\\\" --note \\\"{persona} did it\\\"\"]\n",
+        quota = if persona == "claude" {
+            // The lead's footer climbs 8 points a task from 70 %: past warn (80 %), to the
+            // handoff's preparation (85 %); its notes take it to 95 %, and amp takes over.
+            format!(
+                "quota_percent = 70\nquota_step = 8\nquota_reset = \"{}\"\n\
+[[task]]\nmatch = \"lead-notes.md\"\nwork_ms = 800\nquota_to = 95\nreply = \"Notes written.\"\n\
+run = [\"printf 'Decided: hello.sh stays POSIX sh; greetings in English and French.\\\\n' > .baton/lead-notes.md\"]\n",
+                reset_in_two_hours()
+            )
+        } else {
+            "quota_percent = 35\nquota_step = 3\n".to_owned()
+        },
         log = dir.join(format!(".baton/{persona}.prompts.log")).display(),
         events = dir.join(format!(".baton/{persona}.events.log")).display(),
     )
+}
+
+/// Two hours from now, as Claude prints a reset time (`3:45pm`).
+fn reset_in_two_hours() -> String {
+    jiff::Zoned::now()
+        .checked_add(jiff::SignedDuration::from_hours(2))
+        .map(|t| t.strftime("%-I:%M%P").to_string())
+        .unwrap_or_default()
 }
 
 /// Writes the demo project into `dir`.
