@@ -163,7 +163,26 @@ pub struct Pattern {
     pub source: String,
     /// Names of its capture groups.
     pub groups: Vec<String>,
-    compiled: std::sync::OnceLock<Regex>,
+    compiled: std::sync::OnceLock<std::sync::Arc<Regex>>,
+}
+
+/// Returns the one compiled regex of a source, compiling it the first time.
+fn shared_regex(source: &str) -> std::sync::Arc<Regex> {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use std::sync::Mutex;
+    use std::sync::OnceLock;
+    static COMPILED: OnceLock<Mutex<HashMap<String, Arc<Regex>>>> = OnceLock::new();
+    let mut map = COMPILED
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    Arc::clone(map.entry(source.to_owned()).or_insert_with(|| {
+        Arc::new(
+            Regex::new(source)
+                .unwrap_or_else(|_| Regex::new(r"[^\s\S]").expect("a regex that matches nothing")),
+        )
+    }))
 }
 
 impl Pattern {
@@ -183,11 +202,11 @@ impl Pattern {
 
     /// Returns the compiled regex. A pattern that parses but exceeds the regex size limit
     /// matches nothing (`baton doctor` reports it).
+    ///
+    /// Patterns with the same source share one compiled regex (and its matching caches): a
+    /// hundred agents of one profile cost one set of regexes, not a hundred.
     pub fn regex(&self) -> &Regex {
-        self.compiled.get_or_init(|| {
-            Regex::new(&self.source)
-                .unwrap_or_else(|_| Regex::new(r"[^\s\S]").expect("a regex that matches nothing"))
-        })
+        self.compiled.get_or_init(|| shared_regex(&self.source))
     }
 
     /// Compiles the pattern now, returning the error if it cannot be.

@@ -55,8 +55,8 @@ pub enum TmuxError {
         /// The lines of the `%error` block.
         lines: Vec<String>,
     },
-    /// A control-mode command got no reply in time.
-    #[error("control-mode command `{command}` got no reply within {timeout:?}")]
+    /// A command got no reply in time (a hung tmux server?); a tmux process is killed.
+    #[error("`{command}` got no reply from tmux within {timeout:?}")]
     Timeout {
         /// The command line sent.
         command: String,

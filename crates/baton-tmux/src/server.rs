@@ -26,7 +26,11 @@ pub struct Tmux {
     binary: PathBuf,
     socket: Socket,
     config_file: Option<PathBuf>,
+    timeout: Duration,
 }
+
+/// How long one tmux command may take before it is killed and reported.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Tmux {
     /// A handle on the server at `socket`, using the `tmux` binary found on `PATH`.
@@ -35,7 +39,14 @@ impl Tmux {
             binary: PathBuf::from("tmux"),
             socket,
             config_file: None,
+            timeout: DEFAULT_TIMEOUT,
         }
+    }
+
+    /// Kill a tmux command that takes longer than this, and report it
+    /// ([`TmuxError::Timeout`]): a hung server must not hang its caller.
+    pub fn with_timeout(self, timeout: Duration) -> Tmux {
+        Tmux { timeout, ..self }
     }
 
     /// Use another tmux binary.
@@ -144,9 +155,15 @@ impl Tmux {
                 });
             }
         }
-        let output = child.wait_with_output().map_err(|source| TmuxError::Io {
-            command: self.describe(args),
-            source,
+        let output = self.wait(child).map_err(|e| match e {
+            Waited::Io(source) => TmuxError::Io {
+                command: self.describe(args),
+                source,
+            },
+            Waited::TimedOut => TmuxError::Timeout {
+                command: self.describe(args),
+                timeout: self.timeout,
+            },
         })?;
         if output.status.success() {
             Ok(String::from_utf8_lossy(&output.stdout).into_owned())
@@ -160,6 +177,41 @@ impl Tmux {
                 stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
             })
         }
+    }
+
+    /// Waits for a tmux process, reading its output, for at most `self.timeout`.
+    fn wait(&self, mut child: std::process::Child) -> Result<std::process::Output, Waited> {
+        use std::io::Read;
+        fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(mut p) = pipe {
+                    let _ = p.read_to_end(&mut buf);
+                }
+                buf
+            })
+        }
+        let out = reader(child.stdout.take());
+        let err = reader(child.stderr.take());
+        let start = Instant::now();
+        let mut pause = Duration::from_micros(200);
+        let status = loop {
+            if let Some(status) = child.try_wait().map_err(Waited::Io)? {
+                break status;
+            }
+            if start.elapsed() >= self.timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(Waited::TimedOut);
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(5));
+        };
+        Ok(std::process::Output {
+            status,
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+        })
     }
 
     fn describe(&self, args: &[&OsStr]) -> String {
@@ -378,4 +430,10 @@ impl Tmux {
 /// A session target that matches this exact name only (no prefix or pattern matching).
 pub(crate) fn exact(session: &str) -> String {
     format!("={session}")
+}
+
+/// Why waiting for a tmux process failed.
+enum Waited {
+    Io(std::io::Error),
+    TimedOut,
 }

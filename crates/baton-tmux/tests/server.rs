@@ -258,3 +258,23 @@ fn new_windows_close_when_their_process_exits_even_if_the_config_says_otherwise(
     });
     assert!(closed.is_some(), "{:?}", tmux.list_panes("main"));
 }
+
+/// A tmux that never answers (a hung server) is stopped after the timeout, with an error
+/// naming the command; the caller is not hung.
+#[test]
+fn a_hung_tmux_command_times_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("tmux");
+    std::fs::write(&fake, "#!/bin/sh\nexec sleep 30\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let tmux = baton_tmux::Tmux::new(baton_tmux::Socket::Name("baton-tmux-test-hung".into()))
+        .with_binary(&fake)
+        .with_timeout(Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let err = tmux.run(&["list-sessions"]).unwrap_err();
+    assert!(matches!(err, TmuxError::Timeout { .. }), "{err}");
+    assert!(err.to_string().contains("list-sessions"), "{err}");
+    // Killed at the deadline, not after the 30 s sleep.
+    assert!(started.elapsed() < Duration::from_secs(10));
+}

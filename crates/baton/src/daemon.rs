@@ -66,6 +66,9 @@ pub struct Options {
 /// How long the background daemon waits for a lost tmux session to come back.
 const SESSION_GONE_AFTER: Duration = Duration::from_secs(5);
 
+/// How long `baton run` waits for a lost tmux session before starting it again.
+const SERVER_LOST_AFTER: Duration = Duration::from_secs(1);
+
 /// What `spawn_background` did.
 pub enum Spawned {
     /// A daemon was started with this pid.
@@ -375,6 +378,12 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
                     let _ = std::fs::remove_file(socket_path(&project.root));
                     return Ok(Outcome { summary: "the tmux session is gone".into() });
                 }
+                if !opts.background
+                    && shell.disconnected.is_some_and(|t| t.elapsed() >= SERVER_LOST_AFTER)
+                    && !project.tmux.has_session(&project.session).unwrap_or(false)
+                {
+                    shell.session_lost()?;
+                }
                 shell.read_store_changes()?;
                 shell.capture_dirty(true)?;
                 shell.poll_quota()?;
@@ -526,6 +535,32 @@ impl Shell<'_> {
                 resets_at: v.resets_at_ms.map(on_engine_clock),
                 burn_per_hour: v.burn_per_hour,
             })?;
+        }
+        Ok(())
+    }
+
+    /// The session (or the whole tmux server) is gone under a run: every agent died with it.
+    /// Their tasks go back to the queue and the engine restarts them, which starts the
+    /// session again; the control-mode client reattaches by itself.
+    fn session_lost(&mut self) -> CliResult<()> {
+        self.disconnected = None;
+        self.journal(
+            None,
+            None,
+            "session-lost",
+            "the tmux session is gone: its agents are started again",
+        );
+        let agents: Vec<String> = self
+            .project
+            .config
+            .agents
+            .iter()
+            .map(|a| a.name.clone())
+            .collect();
+        self.panes.clear();
+        for agent in agents {
+            self.record_state(&agent, "dead", None);
+            self.feed(Event::AgentDied { agent })?;
         }
         Ok(())
     }

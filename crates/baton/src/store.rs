@@ -109,6 +109,16 @@ CREATE INDEX journal_by_task ON journal (task, seq);
 "#,
 )];
 
+/// SQLite's message, with what it most likely means when the disk is at fault.
+fn explain(e: &rusqlite::Error) -> String {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure) => format!(
+            "{e}: the disk is full (or failing); nothing was changed — free some space and run the command again"
+        ),
+        _ => e.to_string(),
+    }
+}
+
 /// Why the store could not do something.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -139,7 +149,7 @@ pub enum StoreError {
     #[error("{0}")]
     Invalid(String),
     /// SQLite failed.
-    #[error("store: {0}")]
+    #[error("store: {}", explain(.0))]
     Sqlite(#[from] rusqlite::Error),
     /// Reading the file failed.
     #[error("store: {0}")]

@@ -316,6 +316,7 @@ fn kill_9_of_the_daemon_loses_nothing() {
         .filter(|j| j["action"] == "daemon-start")
         .count();
     assert!(starts >= 2, "the daemon did start several times ({starts})");
+    fault_row("daemon kill -9", 20, p.root());
 }
 
 /// Many agents reporting at once: an agent's `task done` committed between two of the
@@ -377,5 +378,229 @@ fn up_starts_the_daemon_and_run_follows_it() {
         !std::fs::read_to_string(p.root().join(".baton/daemon.log"))
             .unwrap_or_default()
             .contains("panicked")
+    );
+}
+
+/// Prints one row of the fault table (`cargo test -- --nocapture` shows them together).
+fn fault_row(fault: &str, injected: usize, root: &Path) {
+    let out = std::process::Command::new(baton_bin())
+        .args(["task", "list", "--json"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let lost = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["status"] != "COMPLETED")
+        .count();
+    let mut done: BTreeMap<String, usize> = BTreeMap::new();
+    for j in journal(root) {
+        if j["action"] == "task-done" {
+            *done
+                .entry(j["task"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+    }
+    let dups: usize = done.values().map(|n| n.saturating_sub(1)).sum();
+    println!("| {fault:<32} | {injected:>8} | {lost:>10} | {dups:>10} |");
+}
+
+/// A run with 3 agents and 18 tasks, started in the background; returns it once some tasks
+/// are done.
+fn run_under_fault(p: &TestProject) -> std::process::Child {
+    let step = "[[task]]\nrepeat = true\nwork_ms = 300\nrun = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n";
+    let agents = p.fake_agent("claude", "claude", step)
+        + &p.fake_agent("codex", "codex", step)
+        + &p.fake_agent("amp", "amp", step);
+    p.write_config(&format!(
+        "{agents}[run]\nstuck_after_secs = 3\ntest_tasks = false\n"
+    ));
+    let list: String = (1..=18).map(|i| format!("- [ ] job {i}\n")).collect();
+    std::fs::write(p.root().join("plan.md"), list).unwrap();
+    let child = p
+        .cmd(&["run", "plan.md", "--quiet"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::wait_until(Duration::from_secs(60), "some tasks done", || {
+        journal(p.root())
+            .iter()
+            .filter(|j| j["action"] == "task-done")
+            .count()
+            >= 3
+    });
+    child
+}
+
+/// The whole tmux server killed in the middle of a run: `baton run` starts the session
+/// again, the tasks that were out go back to the queue, and every task is done once.
+#[test]
+fn a_killed_tmux_server_is_started_again() {
+    let p = TestProject::new();
+    let child = run_under_fault(&p);
+    let killed = p.tmux(&["kill-server"]);
+    assert!(killed.status.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("finished: 18 completed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_all_done_once(p.root(), 18);
+    assert!(
+        journal(p.root())
+            .iter()
+            .any(|j| j["action"] == "session-lost")
+    );
+    fault_row("tmux server killed", 1, p.root());
+}
+
+/// The tmux server frozen (SIGSTOP) for 12 s in the middle of a run: every tmux command
+/// hangs meanwhile; none hangs baton for good, and the run ends with every task done once.
+#[test]
+fn a_frozen_tmux_server_hangs_nothing_for_good() {
+    let p = TestProject::new();
+    let child = run_under_fault(&p);
+    let pid = String::from_utf8_lossy(&p.tmux(&["display-message", "-p", "#{pid}"]).stdout)
+        .trim()
+        .to_owned();
+    assert!(!pid.is_empty());
+    let signal = |sig: &str| {
+        std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+    };
+    assert!(signal("-STOP").success());
+    // The fault lasts 12 s: longer than a tmux command may take (10 s).
+    std::thread::sleep(Duration::from_secs(12));
+    assert!(signal("-CONT").success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("finished: 18 completed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_all_done_once(p.root(), 18);
+    fault_row("tmux server frozen 12 s", 1, p.root());
+}
+
+/// Unmounts a scratch tmpfs when dropped.
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The disk full under the store: `baton task add` fails with a clear message and changes
+/// nothing; once there is room again everything works and nothing was lost. Needs to mount a
+/// small tmpfs (root); says SKIPPED where it cannot.
+#[test]
+fn a_full_disk_loses_nothing() {
+    let base = tempfile::tempdir().unwrap();
+    let mnt = base.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&mnt)
+        .output();
+    if !mounted.is_ok_and(|o| o.status.success()) {
+        println!("SKIPPED a_full_disk_loses_nothing: cannot mount a tmpfs here");
+        return;
+    }
+    let _guard = Mount(mnt.clone());
+    let baton = |args: &[&str]| {
+        std::process::Command::new(baton_bin())
+            .args(args)
+            .current_dir(&mnt)
+            .output()
+            .unwrap()
+    };
+    std::fs::write(
+        mnt.join("baton.toml"),
+        "[session]\nname = \"full\"\nsocket = \"baton-test-full\"\n",
+    )
+    .unwrap();
+    for i in 0..20 {
+        let out = baton(&["task", "add", &format!("before {i}")]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Fill the disk.
+    let filler = mnt.join("filler");
+    let mut f = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![0u8; 64 * 1024];
+    use std::io::Write;
+    while f.write_all(&chunk).is_ok() {}
+    let _ = f.sync_all();
+    let mut refused = 0;
+    for i in 0..5 {
+        let out = baton(&[
+            "task",
+            "add",
+            &format!("while full {i}"),
+            "--body",
+            &"x".repeat(20_000),
+        ]);
+        if !out.status.success() {
+            refused += 1;
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("full") || err.contains("space") || err.contains("disk"),
+                "a clear message: {err}"
+            );
+        }
+    }
+    assert!(refused > 0, "the full disk was never noticed");
+    drop(f);
+    std::fs::remove_file(&filler).unwrap();
+    let out = baton(&["task", "add", "after"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = baton(&["task", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let titles: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["title"].as_str().unwrap())
+        .collect();
+    for i in 0..20 {
+        assert!(
+            titles.contains(&format!("before {i}").as_str()),
+            "lost before {i}"
+        );
+    }
+    assert!(titles.contains(&"after"));
+    // IDs stay dense: a refused add took no ID.
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), titles.len());
+    let doctor = baton(&["doctor"]);
+    assert!(
+        !String::from_utf8_lossy(&doctor.stdout).contains("store integrity: FAIL"),
+        "{}",
+        String::from_utf8_lossy(&doctor.stdout)
+    );
+    println!(
+        "| {:<32} | {:>8} | {:>10} | {:>10} |",
+        "disk full under the store", refused, 0, 0
     );
 }
