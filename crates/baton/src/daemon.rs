@@ -943,8 +943,12 @@ impl Shell<'_> {
                 if let Err(e) = self.store.set_lead(&snapshot) {
                     eprintln!("warning: cannot record the lead: {e}");
                 }
-                let lead = snapshot.lead.clone().unwrap_or_default();
-                self.journal(Some(&lead), None, &what, &detail);
+                // The entry names whom it concerns: the successor while one takes over.
+                let target = match &snapshot.phase {
+                    baton_core::engine::LeadPhase::Takeover { to, .. } => to.clone(),
+                    _ => snapshot.lead.clone().unwrap_or_default(),
+                };
+                self.journal(Some(&target), None, &what, &detail);
             }
             Action::WriteHandoff { from, to, reason } => {
                 match crate::handoff::write(self.project, &self.store, &from, &to, &reason) {
