@@ -179,39 +179,26 @@ impl Tmux {
         }
     }
 
-    /// Waits for a tmux process, reading its output, for at most `self.timeout`.
-    fn wait(&self, mut child: std::process::Child) -> Result<std::process::Output, Waited> {
-        use std::io::Read;
-        fn reader<R: Read + Send + 'static>(pipe: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                if let Some(mut p) = pipe {
-                    let _ = p.read_to_end(&mut buf);
-                }
-                buf
-            })
+    /// Waits for a tmux process, reading its output, for at most `self.timeout`. The wait
+    /// runs on a thread of its own and this one blocks on its answer, so a command costs no
+    /// polling delay; a process past the deadline is killed (it is not reaped before, so its
+    /// pid cannot have been reused).
+    fn wait(&self, child: std::process::Child) -> Result<std::process::Output, Waited> {
+        let pid = child.id();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait_with_output());
+        });
+        match rx.recv_timeout(self.timeout) {
+            Ok(output) => output.map_err(Waited::Io),
+            Err(_) => {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .stderr(Stdio::null())
+                    .status();
+                Err(Waited::TimedOut)
+            }
         }
-        let out = reader(child.stdout.take());
-        let err = reader(child.stderr.take());
-        let start = Instant::now();
-        let mut pause = Duration::from_micros(200);
-        let status = loop {
-            if let Some(status) = child.try_wait().map_err(Waited::Io)? {
-                break status;
-            }
-            if start.elapsed() >= self.timeout {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(Waited::TimedOut);
-            }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_millis(5));
-        };
-        Ok(std::process::Output {
-            status,
-            stdout: out.join().unwrap_or_default(),
-            stderr: err.join().unwrap_or_default(),
-        })
     }
 
     fn describe(&self, args: &[&OsStr]) -> String {

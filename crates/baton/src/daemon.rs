@@ -266,6 +266,8 @@ struct Shell<'p> {
     panes: BTreeMap<String, (String, String)>,
     dirty: BTreeSet<String>,
     states: BTreeMap<String, (String, Option<String>)>,
+    states_due: BTreeMap<String, crate::store::AgentRow>,
+    memory_due: bool,
     last_capture: BTreeMap<String, Instant>,
     journal_seq: i64,
     wake_tx: Sender<Wake>,
@@ -297,6 +299,8 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
         panes: BTreeMap::new(),
         dirty: BTreeSet::new(),
         states: BTreeMap::new(),
+        states_due: BTreeMap::new(),
+        memory_due: false,
         last_capture: BTreeMap::new(),
         journal_seq: 0,
         wake_tx: wake_tx.clone(),
@@ -344,6 +348,8 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
         if let Some(summary) = shell.finished.clone()
             && opts.exit_when_finished
         {
+            shell.flush_states();
+            shell.sync_memory();
             drop(listener);
             let _ = std::fs::remove_file(socket_path(&project.root));
             return Ok(Outcome { summary });
@@ -374,6 +380,8 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
                     && !project.tmux.has_session(&project.session).unwrap_or(false)
                 {
                     shell.journal(None, None, "daemon-stop", "the tmux session is gone");
+                    shell.flush_states();
+                    shell.sync_memory();
                     drop(listener);
                     let _ = std::fs::remove_file(socket_path(&project.root));
                     return Ok(Outcome { summary: "the tmux session is gone".into() });
@@ -388,6 +396,8 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
                 shell.capture_dirty(true)?;
                 shell.poll_quota()?;
                 shell.poll_notes()?;
+                shell.flush_states();
+                shell.sync_memory();
                 shell.feed(Event::Tick)?;
                 shell.status_line();
             },
@@ -566,18 +576,49 @@ impl Shell<'_> {
     }
 
     /// Keeps the store's view of an agent (for `baton ls`, `baton watch`) when it changes.
+    /// (Writes go to the store in one batch per tick: one write per screen change would cost
+    /// a dispatch with many agents.)
     fn record_state(&mut self, agent: &str, state: &str, pane: Option<&str>) {
         let now = (state.to_owned(), pane.map(str::to_owned));
         if self.states.get(agent) == Some(&now) {
             return;
         }
+        self.states.insert(agent.to_owned(), now);
         let cli = self
             .project
             .config
             .agent(agent)
             .map_or("", |a| a.cli.as_str());
-        if self.store.set_agent_state(agent, cli, state, pane).is_ok() {
-            self.states.insert(agent.to_owned(), now);
+        self.states_due.insert(
+            agent.to_owned(),
+            crate::store::AgentRow {
+                name: agent.to_owned(),
+                cli: cli.to_owned(),
+                state: state.to_owned(),
+                pane: pane.map(str::to_owned),
+                since_ms: crate::store::now_ms(),
+            },
+        );
+    }
+
+    /// Renders the memory file when tasks changed since the last render.
+    fn sync_memory(&mut self) {
+        if std::mem::take(&mut self.memory_due)
+            && let Err(e) = crate::memory_sync::sync(self.project, &mut self.store, ACTOR)
+        {
+            eprintln!("warning: memory file: {}", e.message);
+        }
+    }
+
+    /// Writes the agent states seen since the last tick.
+    fn flush_states(&mut self) {
+        if self.states_due.is_empty() {
+            return;
+        }
+        let rows: Vec<crate::store::AgentRow> =
+            std::mem::take(&mut self.states_due).into_values().collect();
+        if let Err(e) = self.store.set_agent_states(&rows) {
+            eprintln!("warning: cannot record agent states: {e}");
         }
     }
 
@@ -807,9 +848,9 @@ impl Shell<'_> {
             }
             if !journal.is_empty() {
                 let _ = crate::orchlog::append(&self.project.root, &journal);
-                if let Err(e) = crate::memory_sync::sync(self.project, &mut self.store, ACTOR) {
-                    eprintln!("warning: memory file: {}", e.message);
-                }
+                // Rendered on the next tick (at most 200 ms later): one render and fsync for
+                // a burst of changes, not one per change.
+                self.memory_due = true;
             }
         }
         Ok(())

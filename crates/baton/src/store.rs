@@ -898,23 +898,30 @@ impl Store {
         Ok(true)
     }
 
-    /// Records what the daemon sees of an agent (its state, pane); `since_ms` moves only when
-    /// the state changes, so it says how long the agent has been in it.
-    pub fn set_agent_state(
-        &mut self,
-        name: &str,
-        cli: &str,
-        state: &str,
-        pane: Option<&str>,
-    ) -> StoreResult<()> {
-        self.conn.execute(
-            "INSERT INTO agents (name, cli, state, pane, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)
-             ON CONFLICT (name) DO UPDATE SET cli = excluded.cli, pane = excluded.pane,
-                 updated_ms = CASE WHEN agents.state IS excluded.state THEN agents.updated_ms ELSE excluded.updated_ms END,
-                 state = excluded.state",
-            params![name, cli, state, pane, now_ms()],
-        )?;
-        Ok(())
+    /// Records what the daemon sees of agents, in one transaction: each one's state and pane,
+    /// and since when it is in that state (kept when the state did not change).
+    pub fn set_agent_states(&mut self, rows: &[AgentRow]) -> StoreResult<()> {
+        // A view of what the screens show: not worth an fsync (the next task change's commit
+        // syncs the log with it).
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let written = (|| -> StoreResult<()> {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for r in rows {
+                tx.execute(
+                    "INSERT INTO agents (name, cli, state, pane, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (name) DO UPDATE SET cli = excluded.cli, pane = excluded.pane,
+                         updated_ms = CASE WHEN agents.state IS excluded.state THEN agents.updated_ms ELSE excluded.updated_ms END,
+                         state = excluded.state",
+                    params![r.name, r.cli, r.state, r.pane, r.since_ms],
+                )?;
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        written
     }
 
     /// Returns every agent the daemon has seen, by name.

@@ -123,6 +123,8 @@ fn the_demo_runs_to_a_correct_report() {
     let has = |needle: &str| actions.iter().any(|a| a.contains(needle));
     assert!(has("agent-died"), "the crash was noticed");
     assert!(has("agent-restart"), "the crashed agent was restarted");
+    fault_row("agent crashed (demo)", 1, &root);
+    fault_row("agent hung (demo)", 1, &root);
     assert!(
         has("stuck: Ctrl-C and the prompt again"),
         "the hung agent was recovered"
@@ -404,7 +406,25 @@ fn fault_row(fault: &str, injected: usize, root: &Path) {
         }
     }
     let dups: usize = done.values().map(|n| n.saturating_sub(1)).sum();
-    println!("| {fault:<32} | {injected:>8} | {lost:>10} | {dups:>10} |");
+    print_fault_row(&format!(
+        "| {fault:<32} | {injected:>8} | {lost:>10} | {dups:>10} |"
+    ));
+}
+
+/// Prints a row of the fault table, and appends it to `$BATON_FAULT_TABLE` when set (`.ci/run`
+/// prints the whole table after the tests).
+fn print_fault_row(row: &str) {
+    println!("{row}");
+    if let Some(path) = std::env::var_os("BATON_FAULT_TABLE") {
+        use std::io::Write;
+        if let Ok(mut f) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = f.write_all(format!("{row}\n").as_bytes());
+        }
+    }
 }
 
 /// A run with 3 agents and 18 tasks, started in the background; returns it once some tasks
@@ -511,6 +531,10 @@ fn a_full_disk_loses_nothing() {
         .output();
     if !mounted.is_ok_and(|o| o.status.success()) {
         println!("SKIPPED a_full_disk_loses_nothing: cannot mount a tmpfs here");
+        print_fault_row(&format!(
+            "| {:<32} | {:>8} | {:>10} | {:>10} |",
+            "disk full (SKIPPED: no tmpfs)", 0, "-", "-"
+        ));
         return;
     }
     let _guard = Mount(mnt.clone());
@@ -597,8 +621,8 @@ fn a_full_disk_loses_nothing() {
         "{}",
         String::from_utf8_lossy(&doctor.stdout)
     );
-    println!(
+    print_fault_row(&format!(
         "| {:<32} | {:>8} | {:>10} | {:>10} |",
         "disk full under the store", refused, 0, 0
-    );
+    ));
 }

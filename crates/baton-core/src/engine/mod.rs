@@ -421,6 +421,11 @@ struct AgentRt {
     restarts: u32,
     restart_at: Option<u64>,
     notified_input: bool,
+    /// baton's own text may be left in the prompt box (a prompt taken back mid-delivery).
+    stale_input: bool,
+    /// When the box was last cleared with Ctrl-C, and how many times for this episode.
+    cleared_at: Option<u64>,
+    clears: u32,
 }
 
 impl AgentRt {
@@ -493,6 +498,9 @@ impl Engine {
                             restarts: 0,
                             restart_at: None,
                             notified_input: false,
+                            stale_input: false,
+                            cleared_at: None,
+                            clears: 0,
                         },
                     )
                 })
@@ -764,7 +772,10 @@ impl Engine {
         if let Some(a) = self.agents.get_mut(agent) {
             a.tasks.retain(|t| *t != task);
             if a.sending.as_ref().is_some_and(|s| s.task == Some(task)) {
+                // Its text may still sit unsubmitted in the prompt box: cleared before the
+                // next prompt is pasted, or the two would be submitted as one.
                 a.sending = None;
+                a.stale_input = true;
             }
             if a.tasks.is_empty() {
                 a.turn = Turn::default();
@@ -862,6 +873,28 @@ impl Engine {
         }
         if state != AgentState::NeedsInput {
             a.notified_input = false;
+        }
+        if a.stale_input && a.sending.is_none() {
+            let text_left = a.detection.as_ref().is_some_and(|d| d.input.is_some());
+            if !text_left || a.clears >= 2 {
+                // Empty, or two Ctrl-C did not empty it (what shows is not ours): go on.
+                a.stale_input = false;
+                a.clears = 0;
+            } else if state.is_ready() && a.cleared_at.is_none_or(|t| now.saturating_sub(t) >= 2000)
+            {
+                // One Ctrl-C clears the box (it never exits a CLI whose box holds text).
+                a.cleared_at = Some(now);
+                a.clears += 1;
+                out.push(Action::Press {
+                    agent: agent.to_owned(),
+                    key: Key::CtrlC,
+                });
+                out.push(Action::Journal {
+                    agent: Some(agent.to_owned()),
+                    task: None,
+                    what: "cleared a prompt left unsubmitted in the box".into(),
+                });
+            }
         }
         if state.is_ready() && a.tasks.is_empty() && a.limited {
             a.limited = quota::gating(a, now) >= self.settings.critical_percent;
@@ -1236,6 +1269,7 @@ impl Engine {
             && a.restart_at.is_none()
             && (a.tasks.len() as u32) < a.spec.max_tasks
             && a.state().is_ready()
+            && !a.stale_input
             && !self.held_back(a)
             && !self.lead_holds(a)
     }

@@ -1099,3 +1099,28 @@ fn a_skill_only_a_resting_agent_has_goes_to_anyone() {
     );
     assert_eq!(assigned(&acts), vec![(1, "b".to_owned())], "{acts:?}");
 }
+
+#[test]
+fn a_prompt_left_in_the_box_is_cleared_before_the_next_one() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    // The prompt is pasted but not yet submitted when T-001 is reported done (a resend).
+    e.step(10, screen("a", AgentState::Idle, Some("[TASK T-001"), 500));
+    done(&mut e, 20, 1);
+    e.step(21, Event::TaskAdded(task(2, Priority::Med, &[], &[])));
+    let acts = e.step(30, screen("a", AgentState::Idle, Some("[TASK T-001"), 501));
+    assert!(
+        acts.contains(&Action::Press {
+            agent: "a".into(),
+            key: Key::CtrlC
+        }),
+        "{acts:?}"
+    );
+    assert!(
+        assigned(&acts).is_empty(),
+        "nothing pasted on top: {acts:?}"
+    );
+    // The box is empty again: T-002 goes out.
+    let acts = e.step(40, screen("a", AgentState::Idle, None, 502));
+    assert_eq!(assigned(&acts), vec![(2, "a".to_owned())]);
+}

@@ -502,7 +502,13 @@ impl Scratch {
             )
             .unwrap();
         store
-            .set_agent_state("claude", "claude", "working", Some("%1"))
+            .set_agent_states(&[crate::store::AgentRow {
+                name: "claude".into(),
+                cli: "claude".into(),
+                state: "working".into(),
+                pane: Some("%1".into()),
+                since_ms: crate::store::now_ms(),
+            }])
             .unwrap();
         store
             .record_quota("claude", "session-5h", 45.0, None, "test")
