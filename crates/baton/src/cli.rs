@@ -32,7 +32,7 @@ pub enum Command {
     Demo(commands::demo::DemoArgs),
     /// Write a commented baton.toml for this directory
     Init(commands::init::InitArgs),
-    /// Start the tmux session and one window per agent
+    /// Start the tmux session, one window per agent, and the daemon (in the background)
     Up(commands::up::UpArgs),
     /// List the agents with their window, process and detected state
     Ls(commands::ls::LsArgs),
