@@ -278,7 +278,8 @@ struct Shell<'p> {
     disconnected: Option<Instant>,
     screen_quota: bool,
     notifier: crate::notify::Notifier,
-    quota_fed: BTreeMap<(String, String), i64>,
+    /// The id of the last quota reading fed to the engine.
+    quota_seen: i64,
     last_rollout: Option<Instant>,
     last_oauth: Option<Instant>,
     notes_stamp: Option<std::time::SystemTime>,
@@ -311,7 +312,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
         disconnected: None,
         screen_quota: crate::quota_watch::enabled(project, "screen"),
         notifier: notifier_from_config(&project.config.notify),
-        quota_fed: BTreeMap::new(),
+        quota_seen: 0,
         last_rollout: None,
         last_oauth: None,
         notes_stamp: std::fs::metadata(project.root.join(crate::handoff::NOTES))
@@ -514,21 +515,25 @@ impl Shell<'_> {
     }
 
     /// Feeds the engine each reading it has not seen, with its projection, on its clock.
+    ///
+    /// Only the readings recorded since the last call are read (this runs on every tick; the
+    /// newest-per-window query costs milliseconds once the history is long).
     fn feed_quota(&mut self) -> CliResult<()> {
-        let Ok(latest) = self.store.latest_quota() else {
+        let Ok(rows) = self.store.quota_readings_after(self.quota_seen) else {
             return Ok(());
         };
-        let new: Vec<_> = latest
-            .into_iter()
-            .filter(|r| {
-                self.project.config.agent(&r.agent).is_some()
-                    && self.quota_fed.get(&(r.agent.clone(), r.window.clone()))
-                        != Some(&r.observed_ms)
-            })
-            .collect();
-        if new.is_empty() {
+        let mut newest: BTreeMap<(String, String), crate::store::QuotaReading> = BTreeMap::new();
+        for (id, r) in rows {
+            self.quota_seen = self.quota_seen.max(id);
+            if self.project.config.agent(&r.agent).is_some() {
+                // Rows come in id order: the last one of a window is its newest.
+                newest.insert((r.agent.clone(), r.window.clone()), r);
+            }
+        }
+        if newest.is_empty() {
             return Ok(());
         }
+        let new: Vec<_> = newest.into_values().collect();
         let critical = f64::from(self.project.config.quota.critical);
         let engine_now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let wall_now = crate::store::now_ms();
@@ -536,13 +541,11 @@ impl Shell<'_> {
             engine_now.saturating_add(u64::try_from(t.saturating_sub(wall_now)).unwrap_or(0))
         };
         for v in crate::quota_watch::views_of(&self.store, critical, new) {
-            self.quota_fed
-                .insert((v.agent.clone(), v.window.clone()), v.observed_ms);
             self.feed(Event::Quota {
-                agent: v.agent,
-                window: v.window,
-                used_percent: v.used_percent,
-                resets_at: v.resets_at_ms.map(on_engine_clock),
+                agent: v.reading.agent,
+                window: v.reading.window,
+                used_percent: v.reading.used_percent,
+                resets_at: v.reading.resets_at_ms.map(on_engine_clock),
                 burn_per_hour: v.burn_per_hour,
             })?;
         }

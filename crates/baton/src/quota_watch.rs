@@ -18,6 +18,7 @@ use std::path::PathBuf;
 use baton_core::detector::QuotaHint;
 use baton_core::quota::QuotaReading;
 use baton_core::quota::projection::BurnRate;
+use baton_core::quota::projection::DEFAULT_SPAN_MS;
 use baton_core::quota::projection::Sample;
 use baton_core::quota::rollout;
 use baton_core::quota::screen;
@@ -132,18 +133,9 @@ pub fn record_rollouts(project: &Project, store: &mut Store) -> usize {
 /// A window's newest reading with its projection, as `baton usage` and the engine see it.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct WindowView {
-    /// The agent.
-    pub agent: String,
-    /// The window's name.
-    pub window: String,
-    /// Percent used.
-    pub used_percent: f64,
-    /// When it resets (ms since the epoch), when known.
-    pub resets_at_ms: Option<i64>,
-    /// Where the reading came from.
-    pub source: String,
-    /// When it was read (ms since the epoch).
-    pub observed_ms: i64,
+    /// The reading (its fields are at the top level in JSON).
+    #[serde(flatten)]
+    pub reading: crate::store::QuotaReading,
     /// Percentage points per hour, when enough readings exist.
     pub burn_per_hour: Option<f64>,
     /// When it reaches `critical` (ms since the epoch), by the burn rate.
@@ -166,34 +158,31 @@ pub fn views_of(
     latest: Vec<crate::store::QuotaReading>,
 ) -> Vec<WindowView> {
     let now = now_ms();
-    let mut history: BTreeMap<String, Vec<crate::store::QuotaReading>> = BTreeMap::new();
     latest
         .into_iter()
         .map(|r| {
-            let readings = history
-                .entry(r.agent.clone())
-                .or_insert_with(|| store.quota_readings(&r.agent).unwrap_or_default());
-            let samples: Vec<Sample> = readings
-                .iter()
-                .filter(|h| h.window == r.window)
-                .map(|h| Sample {
-                    observed_ms: h.observed_ms,
-                    used_percent: h.used_percent,
-                    resets_at_ms: h.resets_at_ms,
-                })
-                .collect();
+            // The rate is fitted on the last DEFAULT_SPAN_MS only: older readings change
+            // nothing (but the newest one is always there, for the "already over" case).
+            let since = now.saturating_sub(DEFAULT_SPAN_MS);
+            let mut history = store
+                .quota_readings(&r.agent, &r.window, since)
+                .unwrap_or_default();
+            if r.observed_ms < since {
+                history.push(r.clone());
+            }
+            let sample = |h: &crate::store::QuotaReading| Sample {
+                observed_ms: h.observed_ms,
+                used_percent: h.used_percent,
+                resets_at_ms: h.resets_at_ms,
+            };
+            let samples: Vec<Sample> = history.iter().map(sample).collect();
             let burn = BurnRate::new(&samples, now);
             WindowView {
                 burn_per_hour: burn.burn_rate_per_hour(),
                 critical_at_ms: burn.eta_ms(critical, now),
                 full_at_ms: burn.eta_ms(100.0, now),
                 reset_passed: r.resets_at_ms.is_some_and(|t| t <= now),
-                agent: r.agent,
-                window: r.window,
-                used_percent: r.used_percent,
-                resets_at_ms: r.resets_at_ms,
-                source: r.source,
-                observed_ms: r.observed_ms,
+                reading: r,
             }
         })
         .collect()

@@ -953,12 +953,19 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Returns an agent's quota readings, oldest first.
-    pub fn quota_readings(&self, agent: &str) -> StoreResult<Vec<QuotaReading>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT agent, window, used_percent, resets_at_ms, source, observed_ms FROM quota_readings WHERE agent = ?1 ORDER BY observed_ms, id",
+    /// Returns the readings of one window of an agent observed since `since_ms`, oldest first
+    /// (the history a burn rate is fitted on).
+    pub fn quota_readings(
+        &self,
+        agent: &str,
+        window: &str,
+        since_ms: i64,
+    ) -> StoreResult<Vec<QuotaReading>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT agent, window, used_percent, resets_at_ms, source, observed_ms FROM quota_readings
+             WHERE agent = ?1 AND window = ?2 AND observed_ms >= ?3 ORDER BY observed_ms, id",
         )?;
-        let rows = stmt.query_map([agent], quota_row)?;
+        let rows = stmt.query_map(params![agent, window, since_ms], quota_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }

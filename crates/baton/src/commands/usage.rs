@@ -68,10 +68,10 @@ fn collect(project: &Project, now: i64) -> CliResult<Usage> {
             cli: a.cli.clone(),
             windows: views
                 .iter()
-                .filter(|v| v.agent == a.name)
+                .filter(|v| v.reading.agent == a.name)
                 .map(|v| Row {
-                    band: bands.band(v.used_percent).name(),
-                    age_ms: now.saturating_sub(v.observed_ms).max(0),
+                    band: bands.band(v.reading.used_percent).name(),
+                    age_ms: now.saturating_sub(v.reading.observed_ms).max(0),
                     view: v.clone(),
                 })
                 .collect(),
@@ -122,14 +122,21 @@ pub fn one_line(project: &Project) -> Option<String> {
             let pct = |w: &str| {
                 a.windows
                     .iter()
-                    .find(|r| r.view.window == w && !r.view.reset_passed)
-                    .map_or("?".to_owned(), |r| format!("{:.0}%", r.view.used_percent))
+                    .find(|r| r.view.reading.window == w && !r.view.reset_passed)
+                    .map_or("?".to_owned(), |r| {
+                        format!("{:.0}%", r.view.reading.used_percent)
+                    })
             };
             let worst = a
                 .windows
                 .iter()
                 .filter(|r| !r.view.reset_passed)
-                .max_by(|x, y| x.view.used_percent.total_cmp(&y.view.used_percent))
+                .max_by(|x, y| {
+                    x.view
+                        .reading
+                        .used_percent
+                        .total_cmp(&y.view.reading.used_percent)
+                })
                 .map_or("", |r| r.band);
             format!(
                 "{} {}/{} {worst}",
@@ -170,7 +177,7 @@ pub fn cmd_usage(dir: Option<&Path>, args: &UsageArgs) -> CliResult<ExitCode> {
         }
         for r in &a.windows {
             let v = &r.view;
-            let resets = match v.resets_at_ms {
+            let resets = match v.reading.resets_at_ms {
                 Some(t) if t > now => format!("in {}", format_duration_short(t - now)),
                 Some(_) => "passed".to_owned(),
                 None => "?".to_owned(),
@@ -183,12 +190,12 @@ pub fn cmd_usage(dir: Option<&Path>, args: &UsageArgs) -> CliResult<ExitCode> {
                     p.push(format!("{rate:.1} %/h"));
                 }
                 if let Some(t) = v.critical_at_ms
-                    && v.used_percent < f64::from(usage.critical)
+                    && v.reading.used_percent < f64::from(usage.critical)
                 {
                     p.push(format!("{}% {}", usage.critical, format_relative(t, now)));
                 }
                 if let Some(t) = v.full_at_ms
-                    && v.used_percent < 100.0
+                    && v.reading.used_percent < 100.0
                 {
                     p.push(format!("full {}", format_relative(t, now)));
                 }
@@ -201,11 +208,11 @@ pub fn cmd_usage(dir: Option<&Path>, args: &UsageArgs) -> CliResult<ExitCode> {
             println!(
                 "{:<12} {:<14} {:>4.0}%  {:<9} {:<12} {:<18} {:<9} {}",
                 a.agent,
-                v.window,
-                v.used_percent,
-                band_label(&bands, v.used_percent),
+                v.reading.window,
+                v.reading.used_percent,
+                band_label(&bands, v.reading.used_percent),
                 resets,
-                v.source,
+                v.reading.source,
                 format!("{} ago", format_duration_short(r.age_ms)),
                 projection
             );
