@@ -16,6 +16,7 @@ use crate::error::CliError;
 use crate::error::CliResult;
 use crate::orchlog::local_time;
 use crate::project::Project;
+use crate::store::QuotaReading;
 use crate::store::Store;
 use crate::store::TaskFilter;
 use crate::store::now_ms;
@@ -27,8 +28,7 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace(['\n', '\r'], " ")
 }
 
-fn quota_line(store: &Store, agent: &str, now: i64) -> String {
-    let readings = store.latest_quota().unwrap_or_default();
+fn quota_line(readings: &[QuotaReading], agent: &str, now: i64) -> String {
     let parts: Vec<String> = readings
         .iter()
         .filter(|r| r.agent == agent)
@@ -118,7 +118,8 @@ pub fn write(
     let _ = writeln!(w, "# HANDOFF: {from} -> {to}\n");
     let _ = writeln!(w, "- **Date**: {}", local_time(now));
     let _ = writeln!(w, "- **Reason**: {reason}");
-    let _ = writeln!(w, "- **{from}'s quota**: {}", quota_line(store, from, now));
+    let quota = store.latest_quota().unwrap_or_default();
+    let _ = writeln!(w, "- **{from}'s quota**: {}", quota_line(&quota, from, now));
     let _ = writeln!(w, "- **New lead**: {to}\n");
     let _ = writeln!(
         w,
@@ -264,7 +265,7 @@ pub fn write(
             "| {}{role} | {} | {state} | {task} | {} |",
             a.name,
             a.cli,
-            quota_line(store, &a.name, now)
+            quota_line(&quota, &a.name, now)
         );
     }
     let _ = writeln!(w);
