@@ -28,6 +28,21 @@ fn journal(root: &Path) -> Vec<serde_json::Value> {
         .clone()
 }
 
+/// Writes `plan.md`: `count` tasks, each after the one `stride` places before it.
+fn write_chained_plan(root: &Path, count: usize, stride: usize, title: impl Fn(usize) -> String) {
+    let list: String = (1..=count)
+        .map(|i| {
+            let after = if i > stride {
+                format!(" after:#{}", i - stride)
+            } else {
+                String::new()
+            };
+            format!("- [ ] {}{after}\n", title(i))
+        })
+        .collect();
+    std::fs::write(root.join("plan.md"), list).unwrap();
+}
+
 /// Every task COMPLETED, and `task-done` journaled exactly once for each.
 fn assert_all_done_once(root: &Path, tasks: usize) {
     let out = std::process::Command::new(baton_bin())
@@ -201,16 +216,7 @@ fn forty_tasks_with_dependencies_all_done_once() {
     p.write_config(&format!(
         "{agents}[verify]\ncommands = [\"test -f fixed.txt\"]\nmax_fix_cycles = 2\n\n[run]\nstuck_after_secs = 2\ntest_tasks = false\n"
     ));
-    let mut list = String::new();
-    for i in 1..=40 {
-        let after = if i > 4 {
-            format!(" after:#{}", i - 4)
-        } else {
-            String::new()
-        };
-        list.push_str(&format!("- [ ] task {i} of the plan{after}\n"));
-    }
-    std::fs::write(p.root().join("plan.md"), list).unwrap();
+    write_chained_plan(p.root(), 40, 4, |i| format!("task {i} of the plan"));
     let out = p.run(&["run", "plan.md", "--quiet"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -265,16 +271,7 @@ fn kill_9_of_the_daemon_loses_nothing() {
     p.write_config(&format!(
         "{agents}[run]\nstuck_after_secs = 2\ntest_tasks = false\n"
     ));
-    let mut list = String::new();
-    for i in 1..=30 {
-        let after = if i > 6 {
-            format!(" after:#{}", i - 6)
-        } else {
-            String::new()
-        };
-        list.push_str(&format!("- [ ] job {i}{after}\n"));
-    }
-    std::fs::write(p.root().join("plan.md"), list).unwrap();
+    write_chained_plan(p.root(), 30, 6, |i| format!("job {i}"));
     for round in 0..20u64 {
         let mut child = p
             .cmd(&["run", "plan.md", "--quiet"])
