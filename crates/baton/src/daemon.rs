@@ -450,7 +450,8 @@ impl Shell<'_> {
             "needs-input" => NoticeKind::NeedsInput,
             "dead" => NoticeKind::AgentDead,
             "verify-failed" => NoticeKind::VerifyFailed,
-            "handoff-done" => NoticeKind::HandoffDone,
+            // A handoff that found no successor is news of the same kind as one done.
+            "handoff-done" | "handoff-failed" => NoticeKind::HandoffDone,
             _ => NoticeKind::RunFinished,
         };
         // The run prints its own end.
