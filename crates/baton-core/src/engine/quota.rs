@@ -251,11 +251,4 @@ impl Engine {
             });
         }
     }
-
-    /// The agent's windows as the engine sees them: (window, % used), for tests and views.
-    pub fn quota_of(&self, agent: &str) -> Vec<(String, f64)> {
-        self.agents.get(agent).map_or_else(Vec::new, |a| {
-            a.quota.iter().map(|(n, w)| (n.clone(), w.used)).collect()
-        })
-    }
 }
