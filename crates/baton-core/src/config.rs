@@ -97,6 +97,7 @@ struct RawAgent {
     #[serde(default)]
     env: BTreeMap<String, String>,
     workdir: Option<PathBuf>,
+    isolation: Option<Isolation>,
 }
 
 /// `[session]`: the tmux session and shared files.
@@ -113,6 +114,23 @@ pub struct SessionConfig {
     pub width: u16,
     /// Height of new agent windows.
     pub height: u16,
+    /// Where agents work: all in the project's checkout, or each in a git worktree of its own.
+    pub isolation: Isolation,
+    /// The branch verified work is merged into (worktree mode); default: the branch checked
+    /// out in the project root.
+    pub integration_branch: Option<String>,
+}
+
+/// Where an agent works.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Isolation {
+    /// In the project's own checkout, with every other shared agent (the hand-run way).
+    #[default]
+    Shared,
+    /// In `.baton/worktrees/<agent>` on branch `baton/<agent>`; its work reaches the
+    /// integration branch only through the verified merge queue.
+    Worktree,
 }
 
 impl Default for SessionConfig {
@@ -123,6 +141,8 @@ impl Default for SessionConfig {
             socket: None,
             width: 160,
             height: 48,
+            isolation: Isolation::Shared,
+            integration_branch: None,
         }
     }
 }
@@ -311,8 +331,11 @@ pub struct AgentConfig {
     pub command: String,
     /// Extra environment for the agent's process.
     pub env: BTreeMap<String, String>,
-    /// Where the agent works, relative to the project root ("." by default).
+    /// Where the agent works, relative to the project root ("." by default); in worktree
+    /// mode, relative to its worktree.
     pub workdir: PathBuf,
+    /// `[session] isolation`, or the agent's own `isolation`.
+    pub isolation: Isolation,
     /// The resolved profile.
     pub profile: Profile,
 }
@@ -461,12 +484,26 @@ impl Config {
                 command,
                 env: a.env.clone(),
                 workdir: a.workdir.clone().unwrap_or_else(|| PathBuf::from(".")),
+                isolation: a.isolation.unwrap_or(raw.session.isolation),
                 profile,
             });
         }
 
         if let Some(name) = &raw.session.name {
             check_name(name).map_err(|m| error(None, "session.name", m))?;
+        }
+        if let Some(b) = &raw.session.integration_branch
+            && (b.is_empty()
+                || b.starts_with('-')
+                || b.starts_with("baton/")
+                || b.chars()
+                    .any(|c| c.is_whitespace() || "~^:?*[\\".contains(c)))
+        {
+            return Err(error(
+                None,
+                "session.integration_branch",
+                format!("`{b}` is not a branch name baton can merge into"),
+            ));
         }
         if let Some(sock) = &raw.session.socket {
             check_name(sock).map_err(|m| error(None, "session.socket", m))?;
@@ -553,6 +590,13 @@ impl Config {
     /// Returns the agent with this name.
     pub fn agent(&self, name: &str) -> Option<&AgentConfig> {
         self.agents.iter().find(|a| a.name == name)
+    }
+
+    /// True when some agent works in a worktree of its own.
+    pub fn uses_worktrees(&self) -> bool {
+        self.agents
+            .iter()
+            .any(|a| a.isolation == Isolation::Worktree)
     }
 
     /// Returns the session name, defaulting to a sanitized form of the project directory's name.
@@ -724,5 +768,22 @@ max_fix_cycles = 3
         let c = parse("").unwrap();
         assert!(c.agents.is_empty());
         assert_eq!(c.session_name(Path::new("/tmp/my project")), "my-project");
+    }
+
+    #[test]
+    fn isolation_default_session_and_per_agent_override() {
+        let c = parse(
+            "[session]\nisolation = \"worktree\"\n[[agent]]\nname = \"a\"\n[[agent]]\nname = \"b\"\nisolation = \"shared\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.agents[0].isolation, Isolation::Worktree);
+        assert_eq!(c.agents[1].isolation, Isolation::Shared);
+        assert!(c.uses_worktrees());
+        assert!(!parse("").unwrap().uses_worktrees());
+        let e = parse("[session]\nisolation = \"chroot\"\n").unwrap_err();
+        assert_eq!(e.position.map(|p| p.0), Some(2), "{e}");
+        assert!(e.to_string().contains("chroot"), "{e}");
+        let e = parse("[session]\nintegration_branch = \"baton/x\"\n").unwrap_err();
+        assert_eq!(e.key, "session.integration_branch", "{e}");
     }
 }

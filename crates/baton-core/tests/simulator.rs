@@ -80,6 +80,7 @@ fn run(agents: usize, tasks: u32, seed: u64) {
             skills: vec![SKILLS[i % SKILLS.len()].to_owned()],
             max_tasks: 1,
             submit: submit(),
+            worktree: None,
         })
         .collect();
     let index: BTreeMap<String, usize> = specs

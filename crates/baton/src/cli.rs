@@ -46,6 +46,10 @@ pub enum Command {
     Down(commands::down::DownArgs),
     /// Manage the task queue
     Task(commands::task::TaskArgs),
+    /// Show the verified merge queue (worktree isolation): each merge, and what is unmerged
+    MergeQueue(commands::merge::MergeQueueArgs),
+    /// Show an agent's pending change: what its worktree has that the integration branch lacks
+    Diff(commands::merge::DiffArgs),
     /// Show the journal: every change, with who made it and why
     Log(commands::log::LogArgs),
     /// Show each agent's quota: % used, band, reset, source, burn rate and projection
@@ -101,6 +105,8 @@ fn dispatch(cli: Cli) -> CliResult<ExitCode> {
         Command::Attach(args) => commands::attach::cmd_attach(dir, &args),
         Command::Down(args) => commands::down::cmd_down(dir, &args),
         Command::Task(args) => commands::task::cmd_task(dir, &args),
+        Command::MergeQueue(args) => commands::merge::cmd_merge_queue(dir, &args),
+        Command::Diff(args) => commands::merge::cmd_diff(dir, &args),
         Command::Log(args) => commands::log::cmd_log(dir, &args),
         Command::Usage(args) => commands::usage::cmd_usage(dir, &args),
         Command::Lead(args) => commands::lead::cmd_lead(dir, &args),

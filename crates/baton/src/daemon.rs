@@ -161,6 +161,11 @@ pub struct Outcome {
 
 enum Wake {
     Poke,
+    Merge {
+        id: i64,
+        task: TaskId,
+        result: crate::worktrees::MergeResult,
+    },
     Verify {
         wave: u64,
         command: String,
@@ -211,8 +216,41 @@ fn lock(project: &Project) -> CliResult<File> {
 }
 
 /// Builds the engine's settings and agents from the configuration.
-fn engine_for(project: &Project, ignore_usage: bool) -> CliResult<Engine> {
+/// The working-directory line of an isolated agent's prompts; `None` for a shared agent.
+fn worktree_note(
+    project: &Project,
+    a: &baton_core::config::AgentConfig,
+    integration: Option<&str>,
+) -> Option<String> {
+    match (a.isolation, integration) {
+        (baton_core::config::Isolation::Worktree, Some(b)) => {
+            Some(crate::worktrees::prompt_note(project, a, b))
+        }
+        _ => None,
+    }
+}
+
+fn engine_for(
+    project: &Project,
+    ignore_usage: bool,
+    integration: Option<&str>,
+) -> CliResult<Engine> {
     let c = &project.config;
+    // Every agent merges through the queue, which verifies each merge: no waves.
+    let all_isolated = !c.agents.is_empty()
+        && c.agents
+            .iter()
+            .all(|a| a.isolation == baton_core::config::Isolation::Worktree);
+    // Agents in worktrees read the memory file of the project root, by its full path.
+    let memory_file = if c.uses_worktrees() {
+        project
+            .root
+            .join(&c.session.memory_file)
+            .display()
+            .to_string()
+    } else {
+        c.session.memory_file.display().to_string()
+    };
     let template = match c.run.template.as_str() {
         lang if prompt::builtin(lang).is_some() => prompt::builtin(lang)
             .unwrap_or(prompt::TEMPLATE_EN)
@@ -233,10 +271,14 @@ fn engine_for(project: &Project, ignore_usage: bool) -> CliResult<Engine> {
         return_below: f64::from(c.lead.return_below),
         return_after_reset: c.lead.return_after_reset,
         notes_deadline_ms: c.lead.notes_deadline_secs.saturating_mul(1000),
-        verify_commands: c.verify.commands.clone(),
+        verify_commands: if all_isolated {
+            Vec::new()
+        } else {
+            c.verify.commands.clone()
+        },
         max_fix_cycles: c.verify.max_fix_cycles,
         template,
-        memory_file: c.session.memory_file.display().to_string(),
+        memory_file,
         texts: prompt::Texts::for_language(c.run.language()),
         test_tasks: c.run.test_tasks,
         ..Settings::default()
@@ -253,6 +295,7 @@ fn engine_for(project: &Project, ignore_usage: bool) -> CliResult<Engine> {
                 a.max_tasks
             },
             submit: a.profile.submit.clone(),
+            worktree: worktree_note(project, a, integration),
         })
         .collect();
     Ok(Engine::new(settings, agents))
@@ -284,13 +327,23 @@ struct Shell<'p> {
     last_oauth: Option<Instant>,
     notes_stamp: Option<std::time::SystemTime>,
     oauth_busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The integration branch, when some agent works in a worktree.
+    integration: Option<String>,
+    /// A merge runs on its thread.
+    merging: bool,
 }
 
 /// Runs the daemon until it is finished (with `exit_when_finished`) or killed.
 pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
     let _lock = lock(project)?;
-    let store = project.store()?;
-    let engine = engine_for(project, opts.ignore_usage)?;
+    let mut store = project.store()?;
+    let integration = if project.config.uses_worktrees() {
+        crate::worktrees::prepare(project, &mut store)?;
+        Some(crate::worktrees::integration_branch(project, &store)?)
+    } else {
+        None
+    };
+    let engine = engine_for(project, opts.ignore_usage, integration.as_deref())?;
     let (wake_tx, wake_rx) = crossbeam_channel::unbounded::<Wake>();
     let mut shell = Shell {
         project,
@@ -319,6 +372,8 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
             .and_then(|m| m.modified())
             .ok(),
         oauth_busy: std::sync::Arc::default(),
+        integration,
+        merging: false,
     };
     let listener = listen(project, wake_tx.clone())?;
     let (mem_tx, mem_rx) = crossbeam_channel::unbounded();
@@ -344,7 +399,9 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
         );
     }
     shell.refresh_panes();
+    shell.restore_merges()?;
     shell.replay()?;
+    shell.pump_merges();
     loop {
         if let Some(summary) = shell.finished.clone()
             && opts.exit_when_finished
@@ -362,6 +419,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
             },
             recv(wake_rx) -> w => match w {
                 Ok(Wake::Poke) => shell.read_store_changes()?,
+                Ok(Wake::Merge { id, task, result }) => shell.merge_done(id, task, result)?,
                 Ok(Wake::Verify { wave, command, ok, excerpt }) => {
                     let detail = if ok { "passed".to_owned() } else { format!("FAILED: {}", excerpt.lines().last().unwrap_or("")) };
                     shell.journal(None, None, "verify", &format!("wave {wave}: `{command}` {detail}"));
@@ -400,6 +458,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
                 shell.flush_states();
                 shell.sync_memory();
                 shell.feed(Event::Tick)?;
+                shell.pump_merges();
                 shell.status_line();
             },
         }
@@ -639,6 +698,183 @@ impl Shell<'_> {
                 })
                 .collect();
         }
+    }
+
+    /// Restores the merge queue after a stop: merges left running go back in the queue, tasks
+    /// reported done while no daemon ran are queued, and the engine learns which completed
+    /// work is not merged yet (before the tasks are loaded, so their dependents wait).
+    fn restore_merges(&mut self) -> CliResult<()> {
+        if self.integration.is_none() {
+            return Ok(());
+        }
+        let e = |e: crate::store::StoreError| CliError::user(e.to_string());
+        let requeued = self.store.requeue_running_merges().map_err(e)?;
+        if requeued > 0 {
+            self.journal(
+                None,
+                None,
+                crate::worktrees::JOURNAL_MERGE,
+                &format!("{requeued} merge(s) interrupted by a stop: queued again"),
+            );
+        }
+        let isolated: Vec<String> = crate::worktrees::isolated(self.project)
+            .iter()
+            .map(|a| a.name.clone())
+            .collect();
+        for (task, agent) in self.store.completed_without_merge(&isolated).map_err(e)? {
+            let mut queue = Vec::new();
+            self.queue_merge(task, &agent, &mut queue)?;
+        }
+        let pending = self.store.pending_merges().map_err(e)?;
+        self.engine.load_merges(pending);
+        Ok(())
+    }
+
+    /// Commits what the agent left for a task it reported done and queues its branch; a
+    /// conflict met while continuing its resolution is reported at once.
+    fn queue_merge(&mut self, task: TaskId, agent: &str, queue: &mut Vec<Event>) -> CliResult<()> {
+        let e = |e: crate::store::StoreError| CliError::user(e.to_string());
+        let t = self.store.task(task).map_err(e)?;
+        let committed = crate::worktrees::commit_done(&self.project.root, agent, &t);
+        let outcome = match committed {
+            Ok(crate::worktrees::Committed::Ready(commit)) => {
+                let id = self.store.queue_merge(task, agent).map_err(e)?;
+                let what = match commit {
+                    Some(c) => format!("committed {} and queued (#{id})", &c[..c.len().min(12)]),
+                    None => format!("queued (#{id})"),
+                };
+                self.journal(
+                    Some(agent),
+                    Some(task),
+                    crate::worktrees::JOURNAL_MERGE,
+                    &what,
+                );
+                return Ok(());
+            }
+            Ok(crate::worktrees::Committed::Conflict(outcome)) => outcome,
+            Err(err) => baton_core::engine::MergeOutcome::Error {
+                message: err.to_string(),
+            },
+        };
+        let (state, detail) = merge_state(&outcome);
+        self.store
+            .record_merge(task, agent, state, &detail)
+            .map_err(e)?;
+        self.journal(
+            Some(agent),
+            Some(task),
+            crate::worktrees::JOURNAL_MERGE,
+            &format!(
+                "not queued: {state}: {}",
+                detail.lines().next().unwrap_or("")
+            ),
+        );
+        queue.push(Event::MergeFinished {
+            task,
+            agent: agent.to_owned(),
+            outcome,
+        });
+        Ok(())
+    }
+
+    /// Starts the next queued merge when none runs.
+    fn pump_merges(&mut self) {
+        let Some(integration) = self.integration.clone() else {
+            return;
+        };
+        if self.merging {
+            return;
+        }
+        let row = match self.store.next_queued_merge() {
+            Ok(Some(row)) => row,
+            Ok(None) => return,
+            Err(err) => {
+                eprintln!("warning: merge queue: {err}");
+                return;
+            }
+        };
+        if let Err(err) = self
+            .store
+            .set_merge(row.id, "running", None, None, None, "")
+        {
+            eprintln!("warning: merge queue: {err}");
+            return;
+        }
+        self.merging = true;
+        self.journal(
+            Some(&row.agent),
+            Some(row.task),
+            crate::worktrees::JOURNAL_MERGE,
+            &format!("#{} started: rebase onto {integration}, verify", row.id),
+        );
+        let job = crate::worktrees::MergeJob {
+            id: row.id,
+            root: self.project.root.clone(),
+            agent: row.agent.clone(),
+            integration,
+            verify: self.project.config.verify.commands.clone(),
+        };
+        let tx = self.wake_tx.clone();
+        let task = row.task;
+        std::thread::spawn(move || {
+            let result = crate::worktrees::run_merge(&job);
+            let _ = tx.send(Wake::Merge {
+                id: job.id,
+                task,
+                result,
+            });
+        });
+    }
+
+    /// Records a finished merge and tells the engine.
+    fn merge_done(
+        &mut self,
+        id: i64,
+        task: TaskId,
+        result: crate::worktrees::MergeResult,
+    ) -> CliResult<()> {
+        self.merging = false;
+        let (state, detail) = merge_state(&result.outcome);
+        let commit = match &result.outcome {
+            baton_core::engine::MergeOutcome::Merged { commit } => Some(commit.as_str()),
+            _ => None,
+        };
+        let agent = self
+            .store
+            .merges(0)
+            .ok()
+            .and_then(|rows| rows.into_iter().find(|r| r.id == id))
+            .map(|r| r.agent)
+            .unwrap_or_default();
+        if let Err(err) = self.store.set_merge(
+            id,
+            state,
+            result.base.as_deref(),
+            result.head.as_deref(),
+            commit,
+            &detail,
+        ) {
+            eprintln!("warning: merge queue: {err}");
+        }
+        self.journal(
+            Some(&agent),
+            Some(task),
+            crate::worktrees::JOURNAL_MERGE,
+            &format!("#{id} {}", result.summary),
+        );
+        if state != "merged" {
+            self.notify(
+                "verify-failed",
+                &format!("merge of {task} ({agent}): {}", result.summary),
+            );
+        }
+        self.feed(Event::MergeFinished {
+            task,
+            agent,
+            outcome: result.outcome,
+        })?;
+        self.pump_merges();
+        Ok(())
     }
 
     /// Replays the store into the engine: every task, then the running agents.
@@ -899,6 +1135,26 @@ impl Shell<'_> {
                     if let Ok(t) = self.store.task(task) {
                         queue.push(Event::TaskChanged(t));
                     }
+                } else if let Some(integration) = self.integration.clone()
+                    && self
+                        .project
+                        .config
+                        .agent(&agent)
+                        .is_some_and(|a| a.isolation == baton_core::config::Isolation::Worktree)
+                {
+                    // It starts from everyone's merged work (a conflict fix: at the conflict).
+                    let fix = self
+                        .engine
+                        .task(task)
+                        .is_some_and(|t| t.skills.iter().any(|s| s == "fix"));
+                    if let Some(line) = crate::worktrees::sync_for_task(
+                        &self.project.root,
+                        &agent,
+                        &integration,
+                        fix,
+                    ) {
+                        self.journal(Some(&agent), Some(task), "worktree", &line);
+                    }
                 }
             }
             Action::Paste { agent, text } => {
@@ -956,6 +1212,7 @@ impl Shell<'_> {
                 }
             }
             Action::RunVerify { wave, commands } => self.run_verify(wave, commands),
+            Action::QueueMerge { task, agent } => self.queue_merge(task, &agent, queue)?,
             Action::StartAgent { agent } => {
                 let args = crate::commands::up::UpArgs {
                     no_wait: true,
@@ -1120,6 +1377,19 @@ impl Shell<'_> {
 }
 
 /// The notifier `baton.toml`'s `[notify]` asks for.
+/// The queue state and detail a merge outcome is recorded with.
+fn merge_state(outcome: &baton_core::engine::MergeOutcome) -> (&'static str, String) {
+    use baton_core::engine::MergeOutcome;
+    match outcome {
+        MergeOutcome::Merged { .. } => ("merged", String::new()),
+        MergeOutcome::Conflict { files, excerpt } => {
+            ("conflict", format!("{}\n{excerpt}", files.join(", ")))
+        }
+        MergeOutcome::Failed { command, excerpt } => ("failed", format!("`{command}`\n{excerpt}")),
+        MergeOutcome::Error { message } => ("error", message.clone()),
+    }
+}
+
 fn notifier_from_config(c: &baton_core::config::NotifyConfig) -> crate::notify::Notifier {
     use crate::notify::Backend;
     use crate::notify::NoticeFilter;

@@ -6,6 +6,7 @@ mod commands;
 mod daemon;
 mod delivery;
 mod error;
+mod git;
 mod handoff;
 mod memory_sync;
 mod notify;
@@ -17,6 +18,7 @@ mod store;
 mod tui;
 mod usage_oauth;
 mod watch;
+mod worktrees;
 
 fn main() -> std::process::ExitCode {
     cli::run()

@@ -32,12 +32,21 @@ pub struct Project {
     pub tmux: Tmux,
 }
 
-/// Returns the nearest directory at or above `start` that holds `baton.toml`.
+/// Returns the nearest directory at or above `start` that holds `baton.toml`. Inside a
+/// project's `.baton/` (an agent's worktree holds its own copy of a committed baton.toml),
+/// that project.
 pub fn find_root(start: &Path) -> Option<PathBuf> {
-    start
+    let owner = start
         .ancestors()
-        .find(|d| d.join(FILE_NAME).is_file())
-        .map(Path::to_path_buf)
+        .filter(|d| d.file_name().is_some_and(|n| n == ".baton"))
+        .filter_map(Path::parent)
+        .find(|d| d.join(FILE_NAME).is_file());
+    owner.map(Path::to_path_buf).or_else(|| {
+        start
+            .ancestors()
+            .find(|d| d.join(FILE_NAME).is_file())
+            .map(Path::to_path_buf)
+    })
 }
 
 /// Environment variable naming the project root, set in every agent's pane by `baton up`.
@@ -182,5 +191,26 @@ impl Project {
                 CliError::user(format!("agent `{agent}` is not running"))
                     .hint("start the agents with `baton up`")
             })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worktree_inside_baton_belongs_to_the_project_holding_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let wt = root.join(".baton/worktrees/a/src");
+        std::fs::create_dir_all(&wt).unwrap();
+        std::fs::write(root.join(FILE_NAME), "").unwrap();
+        // The worktree's own checkout of a committed baton.toml.
+        std::fs::write(root.join(".baton/worktrees/a").join(FILE_NAME), "").unwrap();
+        assert_eq!(find_root(&wt).as_deref(), Some(root));
+        let other = root.join("sub");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(other.join(FILE_NAME), "").unwrap();
+        assert_eq!(find_root(&other).as_deref(), Some(other.as_path()));
     }
 }

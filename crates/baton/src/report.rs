@@ -104,6 +104,30 @@ pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<Strin
     for j in verify {
         let _ = writeln!(out, "- {} {}", local_time(j.at_ms), j.result);
     }
+    let merges = store.merges(0).map_err(e)?;
+    if !merges.is_empty() {
+        let _ = writeln!(out, "\n## Merges\n");
+        let _ = writeln!(
+            out,
+            "Each task's work reached the integration branch through the verified merge queue.\n"
+        );
+        let _ = writeln!(out, "| # | Task | Agent | State | Merge commit | Detail |");
+        let _ = writeln!(out, "|---|------|-------|-------|--------------|--------|");
+        for m in &merges {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} |",
+                m.id,
+                m.task,
+                m.agent,
+                m.state,
+                m.merge_commit
+                    .as_deref()
+                    .map_or("-".to_owned(), |c| format!("`{}`", &c[..c.len().min(12)])),
+                cell(m.detail.lines().next().unwrap_or(""))
+            );
+        }
+    }
     let lead: Vec<_> = journal
         .iter()
         .filter(|j| {

@@ -29,13 +29,14 @@ use rusqlite::params;
 use serde::Serialize;
 
 /// The schema version this baton writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The migrations, in order: `(version, description, SQL)`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "tasks, agents, lead, quota readings, journal",
-    r#"
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "tasks, agents, lead, quota readings, journal",
+        r#"
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 INSERT INTO meta (key, value) VALUES ('next_task_id', '1');
 CREATE TABLE tasks (
@@ -107,7 +108,28 @@ CREATE TABLE journal (
 );
 CREATE INDEX journal_by_task ON journal (task, seq);
 "#,
-)];
+    ),
+    (
+        2,
+        "the merge queue (worktree isolation)",
+        r#"
+CREATE TABLE merges (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    task INTEGER NOT NULL REFERENCES tasks (id),
+    agent TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'merged', 'conflict', 'failed', 'error')),
+    base TEXT,
+    head TEXT,
+    merge_commit TEXT,
+    detail TEXT NOT NULL DEFAULT '',
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE INDEX merges_by_state ON merges (state, id);
+CREATE INDEX merges_by_task ON merges (task, id);
+"#,
+    ),
+];
 
 /// SQLite's message, with what it most likely means when the disk is at fault.
 fn explain(e: &rusqlite::Error) -> String {
@@ -1297,6 +1319,183 @@ impl Store {
                 },
             )
             .optional()?)
+    }
+}
+
+/// A row of the merge queue.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct MergeRow {
+    /// Its number, in queue order.
+    pub id: i64,
+    /// The task whose completion queued it.
+    pub task: TaskId,
+    /// The agent whose branch it merges.
+    pub agent: String,
+    /// queued, running, merged, conflict, failed or error.
+    pub state: String,
+    /// The integration branch's head it was rebased onto.
+    pub base: Option<String>,
+    /// The agent branch's head it merged.
+    pub head: Option<String>,
+    /// The integration branch's head after the merge.
+    pub merge_commit: Option<String>,
+    /// One line, or the conflict / error excerpt.
+    pub detail: String,
+    /// When it was queued.
+    pub created_ms: i64,
+    /// When it last changed.
+    pub updated_ms: i64,
+}
+
+fn merge_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MergeRow> {
+    Ok(MergeRow {
+        id: r.get(0)?,
+        task: TaskId(r.get(1)?),
+        agent: r.get(2)?,
+        state: r.get(3)?,
+        base: r.get(4)?,
+        head: r.get(5)?,
+        merge_commit: r.get(6)?,
+        detail: r.get(7)?,
+        created_ms: r.get(8)?,
+        updated_ms: r.get(9)?,
+    })
+}
+
+const MERGE_COLUMNS: &str =
+    "id, task, agent, state, base, head, merge_commit, detail, created_ms, updated_ms";
+
+impl Store {
+    /// Queues a merge for a task; a task already queued or running keeps its row.
+    pub fn queue_merge(&mut self, task: TaskId, agent: &str) -> StoreResult<i64> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let open: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM merges WHERE task = ?1 AND state IN ('queued', 'running')",
+                [task.0],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let id = match open {
+            Some(id) => id,
+            None => {
+                let now = now_ms();
+                tx.execute(
+                    "INSERT INTO merges (task, agent, state, created_ms, updated_ms) VALUES (?1, ?2, 'queued', ?3, ?3)",
+                    params![task.0, agent, now],
+                )?;
+                tx.last_insert_rowid()
+            }
+        };
+        tx.commit()?;
+        Ok(id)
+    }
+
+    /// Records a merge that ended before it was queued (a conflict while committing).
+    pub fn record_merge(
+        &mut self,
+        task: TaskId,
+        agent: &str,
+        state: &str,
+        detail: &str,
+    ) -> StoreResult<i64> {
+        let now = now_ms();
+        self.conn.execute(
+            "INSERT INTO merges (task, agent, state, detail, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+            params![task.0, agent, state, detail, now],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Sets a merge's state and what is known of it.
+    pub fn set_merge(
+        &mut self,
+        id: i64,
+        state: &str,
+        base: Option<&str>,
+        head: Option<&str>,
+        merge_commit: Option<&str>,
+        detail: &str,
+    ) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE merges SET state = ?2, base = COALESCE(?3, base), head = COALESCE(?4, head),
+                 merge_commit = COALESCE(?5, merge_commit), detail = ?6, updated_ms = ?7 WHERE id = ?1",
+            params![id, state, base, head, merge_commit, detail, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Puts merges a stopped daemon left running back in the queue; returns how many.
+    pub fn requeue_running_merges(&mut self) -> StoreResult<usize> {
+        Ok(self.conn.execute(
+            "UPDATE merges SET state = 'queued', updated_ms = ?1 WHERE state = 'running'",
+            [now_ms()],
+        )?)
+    }
+
+    /// Returns the oldest queued merge.
+    pub fn next_queued_merge(&self) -> StoreResult<Option<MergeRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {MERGE_COLUMNS} FROM merges WHERE state = 'queued' ORDER BY id LIMIT 1"
+                ),
+                [],
+                merge_row,
+            )
+            .optional()?)
+    }
+
+    /// Returns the newest merges, oldest first (`limit` 0: all).
+    pub fn merges(&self, limit: usize) -> StoreResult<Vec<MergeRow>> {
+        let limit = if limit == 0 { i64::MAX } else { limit as i64 };
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {MERGE_COLUMNS} FROM (SELECT * FROM merges ORDER BY id DESC LIMIT ?1) ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([limit], merge_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Completed work not on the integration branch yet, for the engine on start-up: each
+    /// task whose newest merge is queued or running (`true`), or failed with no later merge
+    /// of its agent (`false`: a fix task is due).
+    pub fn pending_merges(&self) -> StoreResult<Vec<(TaskId, String, bool)>> {
+        let rows = self.merges(0)?;
+        let mut last_merged: BTreeMap<&str, i64> = BTreeMap::new();
+        for r in rows.iter().filter(|r| r.state == "merged") {
+            last_merged.insert(&r.agent, r.id);
+        }
+        let mut newest: BTreeMap<TaskId, &MergeRow> = BTreeMap::new();
+        for r in &rows {
+            newest.insert(r.task, r);
+        }
+        Ok(newest
+            .into_values()
+            .filter_map(|r| match r.state.as_str() {
+                "queued" | "running" => Some((r.task, r.agent.clone(), true)),
+                "merged" => None,
+                _ if last_merged.get(r.agent.as_str()).is_some_and(|m| *m > r.id) => None,
+                _ => Some((r.task, r.agent.clone(), false)),
+            })
+            .collect())
+    }
+
+    /// COMPLETED tasks of these agents that never had a merge (the daemon stopped between
+    /// the report and the queue).
+    pub fn completed_without_merge(&self, agents: &[String]) -> StoreResult<Vec<(TaskId, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, assignee FROM tasks WHERE status = 'COMPLETED' AND assignee IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM merges WHERE merges.task = tasks.id) ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((TaskId(r.get(0)?), r.get::<_, String>(1)?)))?;
+        let all: Vec<(TaskId, String)> = rows.collect::<Result<_, _>>()?;
+        Ok(all
+            .into_iter()
+            .filter(|(_, a)| agents.contains(a))
+            .collect())
     }
 }
 

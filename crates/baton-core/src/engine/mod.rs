@@ -24,6 +24,7 @@
 //!   `max_fix_cycles` per command.
 
 mod lead;
+mod merge;
 pub mod prompt;
 mod quota;
 
@@ -45,6 +46,7 @@ use crate::task::Priority;
 use crate::task::Status;
 use crate::task::Task;
 use crate::task::TaskId;
+pub use merge::MergeOutcome;
 
 /// What the engine knows of one agent from the configuration.
 #[derive(Clone, Debug)]
@@ -57,6 +59,9 @@ pub struct AgentSpec {
     pub max_tasks: u32,
     /// Its profile's submission timings.
     pub submit: Submit,
+    /// Where it works when it has a git worktree of its own (the prompt's working directory,
+    /// with how its work is merged); `None`: the project's shared checkout.
+    pub worktree: Option<String>,
 }
 
 /// The engine's settings.
@@ -237,6 +242,15 @@ pub enum Event {
         /// The successor.
         to: String,
     },
+    /// A merge queued with `QueueMerge` ended.
+    MergeFinished {
+        /// The task whose completion queued it.
+        task: TaskId,
+        /// The agent whose branch it merged.
+        agent: String,
+        /// How it ended.
+        outcome: MergeOutcome,
+    },
 }
 
 /// What the shell must do. Task changes are committed to the store before anything else.
@@ -337,6 +351,14 @@ pub enum Action {
         what: String,
         /// One line.
         detail: String,
+    },
+    /// The agent (in a worktree of its own) reported the task done: commit what it left and
+    /// queue its branch for a verified merge; report the end as `MergeFinished`.
+    QueueMerge {
+        /// The task.
+        task: TaskId,
+        /// The agent.
+        agent: String,
     },
     /// Nothing more to do: every task is closed or waits for a person, and verify passed.
     Finished {
@@ -463,6 +485,12 @@ pub struct Engine {
     /// The time of the step being handled.
     now: u64,
     lead: lead::LeadRt,
+    /// Merges queued or running.
+    merging: BTreeSet<TaskId>,
+    /// COMPLETED tasks whose work is not on the integration branch yet, and their agent.
+    unmerged: BTreeMap<TaskId, String>,
+    /// Failed merges in a row, per agent.
+    merge_fixes: BTreeMap<String, u32>,
 }
 
 impl Engine {
@@ -524,6 +552,9 @@ impl Engine {
             untested: BTreeSet::new(),
             now: 0,
             lead: lead::LeadRt::default(),
+            merging: BTreeSet::new(),
+            unmerged: BTreeMap::new(),
+            merge_fixes: BTreeMap::new(),
         }
     }
 
@@ -633,6 +664,11 @@ impl Engine {
             Event::HandoffRequested { to } => self.handoff_requested(to),
             Event::LeadNotes => self.lead_notes(),
             Event::HandoffWritten { to } => self.handoff_written(&to, &mut out),
+            Event::MergeFinished {
+                task,
+                agent,
+                outcome,
+            } => self.merge_finished(task, &agent, outcome, &mut out),
         }
         self.timers(now, &mut out);
         self.lead_step(now, &mut out);
@@ -649,9 +685,11 @@ impl Engine {
             .deps
             .iter()
             .filter(|d| {
-                self.tasks
-                    .get(d)
-                    .is_none_or(|t| t.task.status != Status::Completed)
+                self.unmerged_dep(**d)
+                    || self
+                        .tasks
+                        .get(d)
+                        .is_none_or(|t| t.task.status != Status::Completed)
             })
             .count();
         for d in &task.deps {
@@ -757,15 +795,23 @@ impl Engine {
         if (status.is_final() || status == Status::Blocked) && self.wave_tasks.remove(&id) {
             self.wave_closed += 1;
         }
-        if status == Status::Completed && was != Status::Completed {
-            for d in t.dependents.clone() {
-                if let Some(dt) = self.tasks.get_mut(&d) {
-                    dt.open_deps = dt.open_deps.saturating_sub(1);
-                }
-                self.refresh_ready(d);
-            }
+        if status == Status::Completed && was != Status::Completed && !self.unmerged_dep(id) {
+            self.release_dependents(id);
         }
         self.refresh_ready(id);
+    }
+
+    /// A dependency of these tasks is satisfied.
+    fn release_dependents(&mut self, id: TaskId) {
+        let Some(t) = self.tasks.get(&id) else {
+            return;
+        };
+        for d in t.dependents.clone() {
+            if let Some(dt) = self.tasks.get_mut(&d) {
+                dt.open_deps = dt.open_deps.saturating_sub(1);
+            }
+            self.refresh_ready(d);
+        }
     }
 
     fn release(&mut self, agent: &str, task: TaskId) {
@@ -803,6 +849,9 @@ impl Engine {
             t.task.attempts = task.attempts;
             t.task.blocked_reason = task.blocked_reason.clone();
             t.task.priority = task.priority;
+        }
+        if status == Status::Completed {
+            self.queue_merge(id, out);
         }
         // Priority may have changed: re-key.
         self.ready.retain(|(_, t)| *t != id);
@@ -1141,6 +1190,7 @@ impl Engine {
                 task,
                 reason: format!("{agent} ended two turns without reporting it"),
             });
+            self.queue_merge(task, out);
             self.set_status(task, Status::Completed);
         }
     }
@@ -1256,7 +1306,11 @@ impl Engine {
             &prompt::PromptContext {
                 task: &t.task,
                 agent,
-                workdir: ".",
+                workdir: self
+                    .agents
+                    .get(agent)
+                    .and_then(|a| a.spec.worktree.as_deref())
+                    .unwrap_or("."),
                 memory_file: &self.settings.memory_file,
             },
         )
@@ -1509,6 +1563,7 @@ impl Engine {
             || dispatchable
             || self.adds_due > 0
             || self.verifying.is_some()
+            || !self.merging.is_empty()
             || !self.waiting_waves.is_empty()
             || !self.wave_tasks.is_empty()
         {

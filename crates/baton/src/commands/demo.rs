@@ -166,7 +166,10 @@ pub fn cmd_demo(args: &DemoArgs) -> CliResult<ExitCode> {
         },
     );
     if !args.keep {
-        let _ = crate::commands::down::cmd_down(Some(&dir), &crate::commands::down::DownArgs {});
+        let _ = crate::commands::down::cmd_down(
+            Some(&dir),
+            &crate::commands::down::DownArgs { prune: false },
+        );
     }
     if result.is_ok() {
         let report = std::fs::read_to_string(dir.join(crate::report::REPORT)).unwrap_or_default();

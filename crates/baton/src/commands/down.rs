@@ -6,23 +6,29 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::commands::ok;
+use crate::error::CliError;
 use crate::error::CliResult;
 use crate::project::Project;
 use crate::project::start_dir;
 
 /// Arguments of `baton down`.
 #[derive(Args, Debug)]
-pub struct DownArgs {}
+pub struct DownArgs {
+    /// Also remove the agents' worktrees and branches (worktree isolation) that hold nothing
+    /// unmerged; the others are kept and listed
+    #[arg(long)]
+    pub prune: bool,
+}
 
 /// Kills the session, and the private server when no other session is left on it.
-pub fn cmd_down(dir: Option<&Path>, _args: &DownArgs) -> CliResult<ExitCode> {
+pub fn cmd_down(dir: Option<&Path>, args: &DownArgs) -> CliResult<ExitCode> {
     let project = Project::load(&start_dir(dir)?)?;
     if let Some(pid) = crate::daemon::stop(&project)? {
         println!("stopped the daemon (pid {pid})");
     }
     if !project.tmux.server_running() || !project.tmux.has_session(&project.session)? {
         println!("session `{}` is not running", project.session);
-        return ok();
+        return if args.prune { prune(&project) } else { ok() };
     }
     let agents = project.panes()?.len().saturating_sub(1);
     project.tmux.kill_session(&project.session)?;
@@ -39,5 +45,69 @@ pub fn cmd_down(dir: Option<&Path>, _args: &DownArgs) -> CliResult<ExitCode> {
         project.session,
         if agents == 1 { "" } else { "s" }
     );
+    if args.prune {
+        return prune(&project);
+    }
     ok()
+}
+
+/// Removes the worktrees and branches that hold nothing unmerged (and the scratch worktree);
+/// refuses, with the list, for the others.
+fn prune(project: &Project) -> CliResult<ExitCode> {
+    use crate::worktrees;
+    let root = &project.root;
+    let store = project.store()?;
+    let has_any =
+        worktrees::worktree_path(root, "").exists() || worktrees::scratch_path(root).exists();
+    if !has_any && !project.config.uses_worktrees() {
+        println!("no worktrees to prune");
+        return ok();
+    }
+    let branch = worktrees::integration_branch(project, &store)?;
+    // Every agent that ever had a worktree here, configured or not any more.
+    let mut agents: Vec<String> = std::fs::read_dir(worktrees::worktree_path(root, ""))
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    for a in worktrees::isolated(project) {
+        if !agents.contains(&a.name)
+            && crate::git::branch_exists(root, &worktrees::agent_branch(&a.name))
+        {
+            agents.push(a.name.clone());
+        }
+    }
+    agents.sort();
+    let mut kept = Vec::new();
+    for agent in agents {
+        let lost = worktrees::unmerged_work(root, &agent, &branch);
+        if !lost.is_empty() {
+            kept.push(format!("  {agent}: {}", lost.join("; ")));
+            continue;
+        }
+        let path = worktrees::worktree_path(root, &agent);
+        if path.exists() {
+            crate::git::remove_worktree(root, &path).map_err(|e| CliError::user(e.to_string()))?;
+        }
+        let b = worktrees::agent_branch(&agent);
+        if crate::git::branch_exists(root, &b) {
+            crate::git::delete_branch(root, &b).map_err(|e| CliError::user(e.to_string()))?;
+        }
+        println!("removed the worktree and branch {b}");
+    }
+    let scratch = worktrees::scratch_path(root);
+    if scratch.exists() {
+        crate::git::remove_worktree(root, &scratch).map_err(|e| CliError::user(e.to_string()))?;
+    }
+    if kept.is_empty() {
+        return ok();
+    }
+    Err(CliError::user(format!(
+        "kept {} worktree(s) whose work is not on {branch}; pruning them would lose:\n{}",
+        kept.len(),
+        kept.join("\n")
+    ))
+    .hint("merge or drop that work (`baton diff <agent>` shows it), then prune again"))
 }

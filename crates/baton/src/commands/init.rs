@@ -77,8 +77,7 @@ pub fn cmd_init(dir: Option<&Path>, args: &InitArgs) -> CliResult<ExitCode> {
 
 [session]
 name = "{name}"              # tmux session name
-memory_file = "CLAUDE.md"    # the shared memory file (baton owns one marked region in it)
-# socket = "baton-{name}"    # tmux server socket (tmux -L); baton never uses your default server
+{isolation}# socket = "baton-{name}"    # tmux server socket (tmux -L); baton never uses your default server
 # width = 160                # size of agent windows
 # height = 48
 
@@ -112,7 +111,7 @@ sources = ["hook", "screen", "rollout"]   # "oauth" is opt-in
 # disable = []               # e.g. ["run-finished"]
 
 [verify]
-commands = []                # e.g. ["cargo build", "cargo test"]
+commands = []                # e.g. ["cargo build", "cargo test"]; in worktree mode, run on each merge
 max_fix_cycles = 3
 
 [run]
@@ -120,6 +119,20 @@ max_fix_cycles = 3
 # test_tasks = true          # a test task per feature once all are done
 # stuck_after_secs = 600
 "#,
+        isolation = if crate::git::toplevel(&root).is_some() {
+            r#"# Each agent works in its own git worktree (.baton/worktrees/<agent>, branch baton/<agent>);
+# its work reaches the integration branch only through the merge queue, once [verify] passes.
+# Your checkout is never touched. "shared" = every agent in this checkout, as by hand.
+isolation = "worktree"
+# integration_branch = "main" # default: the branch checked out here at the first `baton up`
+memory_file = ".baton/BOARD.md"  # the shared board (baton owns one marked region in it)
+"#
+        } else {
+            r#"# isolation = "worktree"    # inside a git repository: a worktree per agent, merged when verified
+isolation = "shared"         # every agent works in this directory
+memory_file = "CLAUDE.md"    # the shared memory file (baton owns one marked region in it)
+"#
+        },
         chain = found
             .iter()
             .map(|c| format!("\"{c}\""))

@@ -12,6 +12,7 @@ pub mod lead;
 pub mod log;
 pub mod ls;
 pub mod memory;
+pub mod merge;
 pub mod peek;
 pub mod run;
 pub mod send;

@@ -99,7 +99,7 @@ fn agent_window(project: &Project, agent: &AgentConfig) -> WindowSpec {
     let s = &project.config.session;
     let command = command_with_hooks(&agent.command, &agent.profile.hooks, &agent.name);
     let mut spec = WindowSpec::new(agent.name.clone())
-        .cwd(project.root.join(&agent.workdir))
+        .cwd(crate::worktrees::agent_dir(project, agent))
         .command(with_own_dir_on_path(&launch_line(&command)))
         .size(s.width, s.height)
         .env("BATON_AGENT", agent.name.clone())
@@ -144,8 +144,14 @@ pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
                 .hint("add agents, or run `baton init` in a new directory"),
         );
     }
+    if project.config.uses_worktrees() {
+        let mut store = project.store()?;
+        for line in crate::worktrees::prepare(&project, &mut store)? {
+            say!("{line}");
+        }
+    }
     for agent in &project.config.agents {
-        let dir = project.root.join(&agent.workdir);
+        let dir = crate::worktrees::agent_dir(&project, agent);
         if !dir.is_dir() {
             return Err(CliError::user(format!(
                 "agent `{}`: workdir {} is not a directory",

@@ -1,0 +1,196 @@
+//! Worktree isolation: the engine's side of the verified merge queue.
+//!
+//! An agent with a worktree of its own (`AgentSpec::worktree`) works on branch `baton/<agent>`.
+//! When one of its tasks goes COMPLETED the engine asks the shell to queue a merge
+//! (`QueueMerge`); the shell commits what the agent left, rebases the branch onto the
+//! integration branch in a scratch worktree, runs the verify commands there and fast-forwards
+//! the integration branch only if they pass, one merge at a time, then reports
+//! `MergeFinished`. The rules kept here:
+//!
+//! - A completed task whose work is not merged yet does not satisfy its dependents: a task
+//!   built on it would start from an integration branch without it.
+//! - A conflict or a failed verify becomes a fix task reserved for the same agent (priority
+//!   high), with the conflicting files or the error excerpt; after `max_fix_cycles` failed
+//!   merges in a row the person is told instead.
+//! - A merge of the agent's branch brings everything it committed, so it also settles the
+//!   agent's earlier tasks whose merge failed.
+//! - The run is not finished while a merge is queued or running.
+
+use serde::Deserialize;
+use serde::Serialize;
+
+use super::Action;
+use super::Engine;
+use crate::task::NewTask;
+use crate::task::Priority;
+use crate::task::Status;
+use crate::task::TaskId;
+
+/// How a queued merge ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum MergeOutcome {
+    /// The integration branch was fast-forwarded to `commit` (or already held the change).
+    Merged {
+        /// The integration branch's new head.
+        commit: String,
+    },
+    /// The rebase onto the integration branch stopped on conflicts.
+    Conflict {
+        /// The conflicting files.
+        files: Vec<String>,
+        /// The conflicting hunks, as git showed them.
+        excerpt: String,
+    },
+    /// A verify command failed on the rebased change.
+    Failed {
+        /// The command.
+        command: String,
+        /// The end of its output.
+        excerpt: String,
+    },
+    /// git itself failed (a missing worktree, a broken repository).
+    Error {
+        /// What git said.
+        message: String,
+    },
+}
+
+impl Engine {
+    /// Restores merges that were queued or waiting for a fix when the daemon stopped: call it
+    /// before [`Engine::load`], so dependents of unmerged work are held from the start.
+    /// `queued` is true for a merge still to run, false for one whose fix task is pending.
+    pub fn load_merges(&mut self, pending: impl IntoIterator<Item = (TaskId, String, bool)>) {
+        for (task, agent, queued) in pending {
+            if queued {
+                self.merging.insert(task);
+            }
+            self.unmerged.insert(task, agent);
+        }
+    }
+
+    /// Returns true when the task's dependents must wait: it is done but not merged.
+    pub(super) fn unmerged_dep(&self, task: TaskId) -> bool {
+        self.unmerged.contains_key(&task)
+    }
+
+    /// A task is going COMPLETED: if its agent works in a worktree, its merge is queued.
+    pub(super) fn queue_merge(&mut self, task: TaskId, out: &mut Vec<Action>) {
+        let Some(t) = self.tasks.get(&task) else {
+            return;
+        };
+        if t.task.status == Status::Completed || self.merging.contains(&task) {
+            return;
+        }
+        let Some(agent) = t.task.assignee.clone() else {
+            return;
+        };
+        if self
+            .agents
+            .get(&agent)
+            .is_none_or(|a| a.spec.worktree.is_none())
+        {
+            return;
+        }
+        self.merging.insert(task);
+        self.unmerged.insert(task, agent.clone());
+        out.push(Action::QueueMerge { task, agent });
+    }
+
+    pub(super) fn merge_finished(
+        &mut self,
+        task: TaskId,
+        agent: &str,
+        outcome: MergeOutcome,
+        out: &mut Vec<Action>,
+    ) {
+        self.merging.remove(&task);
+        if let MergeOutcome::Merged { .. } = outcome {
+            self.merge_fixes.remove(agent);
+            let settled: Vec<TaskId> = self
+                .unmerged
+                .iter()
+                .filter(|(t, a)| a.as_str() == agent && (**t == task || !self.merging.contains(t)))
+                .map(|(t, _)| *t)
+                .collect();
+            for t in settled {
+                self.unmerged.remove(&t);
+                if self
+                    .tasks
+                    .get(&t)
+                    .is_some_and(|rt| rt.task.status == Status::Completed)
+                {
+                    self.release_dependents(t);
+                }
+            }
+            return;
+        }
+        let (what, detail) = match &outcome {
+            MergeOutcome::Conflict { files, excerpt } => (
+                format!(
+                    "conflicts with the integration branch in {}",
+                    files.join(", ")
+                ),
+                excerpt.clone(),
+            ),
+            MergeOutcome::Failed { command, excerpt } => {
+                (format!("fails `{command}` once rebased"), excerpt.clone())
+            }
+            MergeOutcome::Error { message } => ("cannot be merged".to_owned(), message.clone()),
+            MergeOutcome::Merged { .. } => unreachable!("handled above"),
+        };
+        let cycles = self.merge_fixes.entry(agent.to_owned()).or_insert(0);
+        if *cycles >= self.settings.max_fix_cycles {
+            out.push(Action::Notify {
+                kind: "verify-failed".into(),
+                message: format!(
+                    "{agent}'s change for {task} still {what} after {} fix tasks: a person must look",
+                    self.settings.max_fix_cycles
+                ),
+            });
+            return;
+        }
+        *cycles += 1;
+        let cycle = *cycles;
+        let max = self.settings.max_fix_cycles;
+        let worktree = self
+            .agents
+            .get(agent)
+            .and_then(|a| a.spec.worktree.clone())
+            .unwrap_or_default();
+        let (title, body) = match &outcome {
+            MergeOutcome::Conflict { files, .. } => (
+                format!("Resolve the merge conflict of {task}"),
+                format!(
+                    "Your change for {task} conflicts with work merged meanwhile (fix {cycle} of {max}).\n\
+                     Your worktree ({worktree}) has been rebased onto the integration branch and stopped at the conflict in: {}.\n\
+                     Edit those files so both changes are kept and the conflict markers are gone. Do not run `git rebase --continue` or `--abort`: report this task done and baton continues the rebase, then merges once verify passes.\n\n\
+                     The conflict, as git showed it:\n\n```\n{}\n```",
+                    files.join(", "),
+                    detail.trim_end()
+                ),
+            ),
+            _ => (
+                format!("Fix: {task} {what}"),
+                format!(
+                    "Your change for {task} {what} (fix {cycle} of {max}); it was not merged.\n\
+                     Your worktree ({worktree}) now starts from the integration branch with your change on top. Fix it there without weakening the check, then report this task done: baton merges once verify passes.\n\n\
+                     End of the output:\n\n```\n{}\n```",
+                    detail.trim_end()
+                ),
+            ),
+        };
+        self.adds_due += 1;
+        out.push(Action::AddTask {
+            task: NewTask {
+                title,
+                body,
+                priority: Some(Priority::High),
+                skills: vec!["fix".to_owned()],
+                deps: Vec::new(),
+                assignee: Some(agent.to_owned()),
+            },
+            reason: format!("merge of {task}: {what}"),
+        });
+    }
+}

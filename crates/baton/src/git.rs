@@ -1,0 +1,775 @@
+//! Small synchronous wrappers around the `git` binary for agent worktrees and the merge queue.
+//!
+//! Every command runs as `git -C <dir> ...` with prompts, editors and gpg signing off. Nothing
+//! here checks out, resets or touches the index of the user's main worktree: it is only ever
+//! the target of ref updates and `git worktree add/remove`, which write `.git/` metadata.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A git command that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitError {
+    /// The command as shown to the user, without `-C <dir>`, e.g. `git rebase main`.
+    pub command: String,
+    /// The last lines of its stderr and stdout, trimmed.
+    pub message: String,
+}
+
+impl fmt::Display for GitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "`{}` failed: {}", self.command, self.message)
+    }
+}
+
+impl std::error::Error for GitError {}
+
+/// The result of a git operation.
+pub type GitResult<T> = Result<T, GitError>;
+
+/// What a finished git command printed and how it exited.
+struct Out {
+    command: String,
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+
+    /// The failure as an error: the last 20 lines of stderr then stdout.
+    fn error(&self) -> GitError {
+        let all = format!("{}\n{}", self.stderr, self.stdout);
+        let lines: Vec<&str> = all.trim().lines().collect();
+        let mut message = lines[lines.len().saturating_sub(20)..].join("\n");
+        if message.is_empty() {
+            message = match self.code {
+                Some(code) => format!("exit status {code}"),
+                None => "killed by a signal".to_owned(),
+            };
+        }
+        GitError {
+            command: self.command.clone(),
+            message,
+        }
+    }
+
+    /// Stdout when the command succeeded, the error otherwise.
+    fn ok(self) -> GitResult<String> {
+        if self.success() {
+            Ok(self.stdout)
+        } else {
+            Err(self.error())
+        }
+    }
+
+    /// `true` on exit 0, `false` on exit 1, an error otherwise.
+    fn yes_no(self) -> GitResult<bool> {
+        match self.code {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(self.error()),
+        }
+    }
+}
+
+/// One git invocation being built.
+struct Git {
+    cmd: Command,
+    shown: String,
+    input: Option<String>,
+}
+
+impl Git {
+    fn new(dir: &Path) -> Self {
+        let mut cmd = Command::new("git");
+        cmd.arg("-C").arg(dir);
+        cmd.args(["-c", "commit.gpgsign=false", "-c", "rebase.autoStash=false"]);
+        cmd.envs([
+            ("GIT_TERMINAL_PROMPT", "0"),
+            ("LC_ALL", "C"),
+            ("GIT_EDITOR", "true"),
+            ("GIT_SEQUENCE_EDITOR", "true"),
+            ("GIT_MERGE_AUTOEDIT", "no"),
+        ]);
+        // An inherited repository location (baton started from a hook) would override `-C`.
+        for var in [
+            "GIT_DIR",
+            "GIT_WORK_TREE",
+            "GIT_INDEX_FILE",
+            "GIT_COMMON_DIR",
+        ] {
+            cmd.env_remove(var);
+        }
+        Git {
+            cmd,
+            shown: "git".to_owned(),
+            input: None,
+        }
+    }
+
+    fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
+        self.shown.push(' ');
+        self.shown.push_str(&arg.as_ref().to_string_lossy());
+        self.cmd.arg(arg);
+        self
+    }
+
+    fn args<S: AsRef<OsStr>>(self, args: impl IntoIterator<Item = S>) -> Self {
+        args.into_iter().fold(self, Git::arg)
+    }
+
+    fn env(mut self, key: &str, value: &str) -> Self {
+        self.cmd.env(key, value);
+        self
+    }
+
+    /// Falls back to a `baton` identity when `dir` has no `user.email`, for commits and rebases.
+    fn identity(self, dir: &Path) -> Self {
+        let email = Git::new(dir).args(["config", "user.email"]).run();
+        if email.is_ok_and(|out| !out.stdout.trim().is_empty()) {
+            return self;
+        }
+        self.env("GIT_AUTHOR_NAME", "baton")
+            .env("GIT_COMMITTER_NAME", "baton")
+            .env("GIT_AUTHOR_EMAIL", "baton@localhost")
+            .env("GIT_COMMITTER_EMAIL", "baton@localhost")
+    }
+
+    /// Runs it; an error only when git could not be started at all.
+    fn run(mut self) -> GitResult<Out> {
+        let fail = |shown: &str, e: std::io::Error| GitError {
+            command: shown.to_owned(),
+            message: e.to_string(),
+        };
+        self.cmd.stdin(if self.input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = self.cmd.spawn().map_err(|e| fail(&self.shown, e))?;
+        if let (Some(input), Some(mut stdin)) = (self.input.take(), child.stdin.take()) {
+            stdin
+                .write_all(input.as_bytes())
+                .map_err(|e| fail(&self.shown, e))?;
+        }
+        let output = child.wait_with_output().map_err(|e| fail(&self.shown, e))?;
+        Ok(Out {
+            command: self.shown,
+            code: output.status.code(),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        })
+    }
+
+    /// Runs it and returns stdout, or the error when it exits non-zero.
+    fn ok(self) -> GitResult<String> {
+        self.run()?.ok()
+    }
+}
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The top directory of the worktree containing `dir`; `None` when it is not in a repository.
+pub fn toplevel(dir: &Path) -> Option<PathBuf> {
+    let out = Git::new(dir)
+        .args(["rev-parse", "--show-toplevel"])
+        .ok()
+        .ok()?;
+    let top = out.trim_end_matches(['\n', '\r']);
+    (!top.is_empty()).then(|| PathBuf::from(top))
+}
+
+/// The branch checked out in `dir`; `None` when HEAD is detached.
+pub fn current_branch(dir: &Path) -> GitResult<Option<String>> {
+    let out = Git::new(dir)
+        .args(["symbolic-ref", "--short", "-q", "HEAD"])
+        .run()?;
+    match out.code {
+        Some(0) => Ok(Some(out.stdout.trim().to_owned())),
+        Some(1) => Ok(None),
+        _ => Err(out.error()),
+    }
+}
+
+/// The full hash of the commit `rev` names; `None` when it does not exist.
+pub fn rev_parse(dir: &Path, rev: &str) -> GitResult<Option<String>> {
+    let out = Git::new(dir)
+        .args(["rev-parse", "--verify", "-q", &format!("{rev}^{{commit}}")])
+        .run()?;
+    match out.code {
+        Some(0) => Ok(Some(out.stdout.trim().to_owned())),
+        Some(1) => Ok(None),
+        _ => Err(out.error()),
+    }
+}
+
+/// Whether the local branch `branch` exists.
+pub fn branch_exists(dir: &Path, branch: &str) -> bool {
+    let out = Git::new(dir).args([
+        "show-ref",
+        "--verify",
+        "-q",
+        &format!("refs/heads/{branch}"),
+    ]);
+    out.run().is_ok_and(|o| o.success())
+}
+
+/// The shared `.git` directory of the repository containing `dir`.
+fn common_dir(dir: &Path) -> Option<PathBuf> {
+    let out = Git::new(dir).args(["rev-parse", "--path-format=absolute", "--git-common-dir"]);
+    let out = out.ok().ok()?;
+    PathBuf::from(out.trim_end_matches(['\n', '\r']))
+        .canonicalize()
+        .ok()
+}
+
+/// Whether `path` is the top of a worktree of the repository at `root`.
+fn is_worktree_of(root: &Path, path: &Path) -> bool {
+    if !path.join(".git").exists() {
+        return false;
+    }
+    let (Some(top), Ok(path)) = (toplevel(path), path.canonicalize()) else {
+        return false;
+    };
+    top.canonicalize().is_ok_and(|top| top == path)
+        && common_dir(&path).is_some_and(|c| Some(c) == common_dir(root))
+}
+
+/// What [`ensure_worktree`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ensured {
+    /// A new worktree was added.
+    Created,
+    /// `path` already was a worktree of this repository.
+    Reused,
+}
+
+/// Makes `path` a worktree of the repository at `root` on `branch`, creating the branch at
+/// `from` when it does not exist.
+pub fn ensure_worktree(root: &Path, path: &Path, branch: &str, from: &str) -> GitResult<Ensured> {
+    if is_worktree_of(root, path) {
+        return Ok(Ensured::Reused);
+    }
+    Git::new(root).args(["worktree", "prune"]).ok()?;
+    let add = Git::new(root).args(["worktree", "add"]);
+    if branch_exists(root, branch) {
+        add.arg(path).arg(branch).ok()?;
+    } else {
+        add.args(["-b", branch]).arg(path).arg(from).ok()?;
+    }
+    Ok(Ensured::Created)
+}
+
+/// Whether the worktree has any change, untracked files included.
+pub fn is_dirty(wt: &Path) -> GitResult<bool> {
+    let out = Git::new(wt)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .args(["status", "--porcelain"]);
+    Ok(!out.ok()?.trim().is_empty())
+}
+
+/// Whether a rebase is stopped in the worktree.
+pub fn rebase_in_progress(wt: &Path) -> bool {
+    let out = Git::new(wt).args(["rev-parse", "--git-path", "rebase-merge"]);
+    let Ok(out) = out.args(["--git-path", "rebase-apply"]).ok() else {
+        return false;
+    };
+    out.lines().any(|p| wt.join(p).exists())
+}
+
+/// Stages everything and commits it with `message`; the new HEAD, or `None` when there was
+/// nothing to commit.
+pub fn commit_all(wt: &Path, message: &str) -> GitResult<Option<String>> {
+    Git::new(wt).args(["add", "-A"]).ok()?;
+    if !Git::new(wt)
+        .args(["diff", "--cached", "--quiet"])
+        .run()?
+        .yes_no()?
+    {
+        let mut commit = Git::new(wt).identity(wt).args(["commit", "-q", "-F", "-"]);
+        commit.input = Some(message.to_owned());
+        commit.ok()?;
+        return rev_parse(wt, "HEAD");
+    }
+    Ok(None)
+}
+
+/// How a rebase ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rebase {
+    /// Every commit applied.
+    Clean,
+    /// It stopped on a conflict.
+    Conflict {
+        /// The conflicted paths.
+        files: Vec<String>,
+        /// Git's `CONFLICT` lines, then the start of the conflicted diff with its markers.
+        excerpt: String,
+    },
+}
+
+/// The conflict a stopped rebase is on, or `None` when no path is unmerged.
+fn conflict(wt: &Path, output: &Out) -> GitResult<Option<Rebase>> {
+    let files = Git::new(wt)
+        .args(["diff", "--name-only", "--diff-filter=U"])
+        .ok()?;
+    let files = lines(&files);
+    if files.is_empty() {
+        return Ok(None);
+    }
+    let said = format!("{}\n{}", output.stdout, output.stderr);
+    let mut excerpt: Vec<&str> = said.lines().filter(|l| l.contains("CONFLICT")).collect();
+    let diff = Git::new(wt)
+        .args(["diff", "--no-color", "--no-ext-diff"])
+        .ok()?;
+    let diff: Vec<&str> = diff.lines().collect();
+    excerpt.extend(diff.iter().take(60));
+    let mut excerpt = excerpt.join("\n");
+    if diff.len() > 60 {
+        excerpt.push_str(&format!("\n... ({} more diff lines)", diff.len() - 60));
+    }
+    Ok(Some(Rebase::Conflict { files, excerpt }))
+}
+
+/// Rebases the worktree's HEAD onto `upstream`. On a conflict the rebase is aborted unless
+/// `keep_conflict`, which leaves it stopped with the markers in place for someone to resolve.
+pub fn rebase(wt: &Path, upstream: &str, keep_conflict: bool) -> GitResult<Rebase> {
+    let out = Git::new(wt).identity(wt).args(["rebase", upstream]).run()?;
+    if out.success() {
+        return Ok(Rebase::Clean);
+    }
+    if !rebase_in_progress(wt) {
+        return Err(out.error());
+    }
+    match conflict(wt, &out) {
+        Ok(Some(found)) => {
+            if !keep_conflict {
+                abort_rebase(wt);
+            }
+            Ok(found)
+        }
+        Ok(None) => {
+            abort_rebase(wt);
+            Err(out.error())
+        }
+        Err(e) => {
+            abort_rebase(wt);
+            Err(e)
+        }
+    }
+}
+
+/// Stages the resolution and continues a stopped rebase, skipping steps left empty. Leaves the
+/// rebase stopped and returns the conflict when a later commit conflicts.
+pub fn continue_rebase(wt: &Path) -> GitResult<Rebase> {
+    for _ in 0..10_000 {
+        if !rebase_in_progress(wt) {
+            return Ok(Rebase::Clean);
+        }
+        Git::new(wt).args(["add", "-A"]).ok()?;
+        let step = Git::new(wt).identity(wt).args(["-c", "core.editor=true"]);
+        let out = step.args(["rebase", "--continue"]).run()?;
+        if out.success() {
+            continue;
+        }
+        if let Some(found) = conflict(wt, &out)? {
+            return Ok(found);
+        }
+        let said = format!("{}\n{}", out.stdout, out.stderr);
+        if !(said.contains("nothing to commit") || said.contains("No changes")) {
+            return Err(out.error());
+        }
+        let out = Git::new(wt).identity(wt).args(["rebase", "--skip"]).run()?;
+        if !out.success() {
+            if let Some(found) = conflict(wt, &out)? {
+                return Ok(found);
+            }
+            return Err(out.error());
+        }
+    }
+    Err(GitError {
+        command: "git rebase --continue".to_owned(),
+        message: "did not finish".into(),
+    })
+}
+
+/// Aborts a rebase in the worktree, if any; errors are ignored.
+pub fn abort_rebase(wt: &Path) {
+    let _ = Git::new(wt).args(["rebase", "--abort"]).run();
+}
+
+/// Makes `path` a clean detached worktree of `root`'s repository at commit `at`. Ignored files
+/// survive (so verify builds stay incremental); a stale non-worktree directory at `path` is
+/// removed, which is only allowed inside `<root>/.baton`.
+pub fn prepare_scratch(root: &Path, path: &Path, at: &str) -> GitResult<()> {
+    if is_worktree_of(root, path) {
+        if rebase_in_progress(path) {
+            abort_rebase(path);
+        }
+        Git::new(path).args(["reset", "-q", "--hard"]).ok()?;
+        Git::new(path).args(["clean", "-fdq"]).ok()?;
+        Git::new(path)
+            .args(["checkout", "-q", "--detach", at])
+            .ok()?;
+        return Ok(());
+    }
+    Git::new(root).args(["worktree", "prune"]).ok()?;
+    if path.exists() {
+        let inside = match (path.canonicalize(), root.join(".baton").canonicalize()) {
+            (Ok(path), Ok(baton)) => path.starts_with(&baton) && path != baton,
+            _ => false,
+        };
+        let shown = format!("remove {}", path.display());
+        if !inside {
+            let message = "refusing to remove a directory outside .baton".to_owned();
+            return Err(GitError {
+                command: shown,
+                message,
+            });
+        }
+        std::fs::remove_dir_all(path).map_err(|e| GitError {
+            command: shown,
+            message: e.to_string(),
+        })?;
+    }
+    Git::new(root)
+        .args(["worktree", "add", "--detach"])
+        .arg(path)
+        .arg(at)
+        .ok()?;
+    Ok(())
+}
+
+/// Whether commit `a` is an ancestor of (or equal to) `b`.
+pub fn is_ancestor(dir: &Path, a: &str, b: &str) -> GitResult<bool> {
+    Git::new(dir)
+        .args(["merge-base", "--is-ancestor", a, b])
+        .run()?
+        .yes_no()
+}
+
+/// The reflog message of the merge queue's ref updates.
+pub const MERGE_QUEUE_REFLOG: &str = "baton: merge queue";
+
+/// The reflog of the local branch `branch`, newest first, as `(full hash, message)`.
+pub fn reflog(dir: &Path, branch: &str) -> GitResult<Vec<(String, String)>> {
+    let log = Git::new(dir).args(["log", "-g", "--no-color", "--format=%H%x09%gs"]);
+    let out = log.arg(format!("refs/heads/{branch}")).arg("--").ok()?;
+    let entry = |l: &str| {
+        l.split_once('\t')
+            .map(|(h, m)| (h.to_owned(), m.to_owned()))
+    };
+    Ok(out.lines().filter_map(entry).collect())
+}
+
+/// Moves `refs/heads/<branch>` from `old` to `new` atomically. `Ok(false)` when the ref no
+/// longer is `old` (someone moved or deleted it first).
+pub fn update_ref_cas(dir: &Path, branch: &str, new: &str, old: &str) -> GitResult<bool> {
+    let name = format!("refs/heads/{branch}");
+    let out = Git::new(dir).args(["update-ref", "-m", MERGE_QUEUE_REFLOG, &name, new, old]);
+    let out = out.run()?;
+    if out.success() {
+        return Ok(true);
+    }
+    let (now, expected) = (rev_parse(dir, &name)?, rev_parse(dir, old)?);
+    if now != expected {
+        Ok(false)
+    } else {
+        Err(out.error())
+    }
+}
+
+/// The commits of `branch` whose change is not in `integration`, as `<short hash> <subject>`.
+pub fn unmerged_commits(dir: &Path, branch: &str, integration: &str) -> GitResult<Vec<String>> {
+    let range = format!("{integration}...{branch}");
+    let log = Git::new(dir).args(["log", "--cherry-pick", "--right-only", "--no-merges"]);
+    Ok(lines(
+        &log.args(["--no-color", "--format=%h %s", &range]).ok()?,
+    ))
+}
+
+/// What the worktree at `dir` would bring into `integration`: the diff from their merge base
+/// to the working tree (uncommitted changes included), then one line per untracked file.
+pub fn diff_against(dir: &Path, integration: &str) -> GitResult<String> {
+    let base = Git::new(dir)
+        .args(["merge-base", integration, "HEAD"])
+        .ok()?;
+    let quiet = |git: Git| git.env("GIT_OPTIONAL_LOCKS", "0");
+    let diff = quiet(Git::new(dir)).args(["diff", "--no-color", "--no-ext-diff", base.trim()]);
+    let mut text = diff.ok()?;
+    let untracked = quiet(Git::new(dir)).args(["ls-files", "--others", "--exclude-standard"]);
+    for file in lines(&untracked.ok()?) {
+        text.push_str(&format!("new file (untracked): {file}\n"));
+    }
+    Ok(text)
+}
+
+/// Removes the worktree at `path` (changes in it are lost) and prunes stale worktree entries.
+pub fn remove_worktree(root: &Path, path: &Path) -> GitResult<()> {
+    if path.exists() {
+        Git::new(root)
+            .args(["worktree", "remove", "--force"])
+            .arg(path)
+            .ok()?;
+    }
+    Git::new(root).args(["worktree", "prune"]).ok()?;
+    Ok(())
+}
+
+/// Deletes the local branch `branch`, merged or not.
+pub fn delete_branch(root: &Path, branch: &str) -> GitResult<()> {
+    Git::new(root).args(["branch", "-D", branch]).ok().map(drop)
+}
+
+#[cfg(test)]
+/// Up to `max` commits of `range`, newest first, as `<short hash> <subject>`.
+pub fn log_oneline(dir: &Path, range: &str, max: usize) -> GitResult<Vec<String>> {
+    let log = Git::new(dir).args(["log", "--no-color", "--format=%h %s"]);
+    Ok(lines(&log.arg(format!("-n{max}")).arg(range).ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        Git::new(dir).args(args).ok().unwrap()
+    }
+
+    fn write(dir: &Path, file: &str, text: &str) {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
+
+    /// A repository on `main` with one commit of `f`, plus its `.baton` directory.
+    fn repo() -> (tempfile::TempDir, PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("repo");
+        std::fs::create_dir_all(root.join(".baton")).unwrap();
+        git(&root, &["init", "-q", "-b", "main"]);
+        git(&root, &["config", "user.name", "Test"]);
+        git(&root, &["config", "user.email", "test@example.com"]);
+        write(&root, ".gitignore", ".baton/\n*.o\n");
+        write(&root, "f", "one\n");
+        commit_all(&root, "initial").unwrap().unwrap();
+        (tmp, root)
+    }
+
+    /// An agent worktree on `baton/a` with a commit changing `f` to `text`.
+    fn agent(root: &Path, text: &str) -> PathBuf {
+        let wt = root.join(".baton/worktrees/a");
+        ensure_worktree(root, &wt, "baton/a", "main").unwrap();
+        write(&wt, "f", text);
+        commit_all(&wt, "agent change").unwrap().unwrap();
+        wt
+    }
+
+    /// Commits `f` = `text` on `main` without touching the main worktree.
+    fn advance_main(root: &Path, text: &str) -> String {
+        let side = root.join(".baton/side");
+        prepare_scratch(root, &side, "main").unwrap();
+        write(&side, "f", text);
+        let new = commit_all(&side, "main change").unwrap().unwrap();
+        let old = rev_parse(root, "main").unwrap().unwrap();
+        assert!(update_ref_cas(root, "main", &new, &old).unwrap());
+        new
+    }
+
+    #[test]
+    fn worktrees_are_created_then_reused_and_commit_all() {
+        let (_tmp, root) = repo();
+        let wt = root.join(".baton/worktrees/a");
+        assert_eq!(
+            ensure_worktree(&root, &wt, "baton/a", "main").unwrap(),
+            Ensured::Created
+        );
+        assert_eq!(
+            ensure_worktree(&root, &wt, "baton/a", "main").unwrap(),
+            Ensured::Reused
+        );
+        assert_eq!(current_branch(&wt).unwrap().as_deref(), Some("baton/a"));
+        assert!(branch_exists(&root, "baton/a") && !branch_exists(&root, "nope"));
+        assert_eq!(
+            toplevel(&wt).unwrap().canonicalize().unwrap(),
+            wt.canonicalize().unwrap()
+        );
+        assert_eq!(commit_all(&wt, "nothing").unwrap(), None);
+        write(&wt, "new", "x\n");
+        assert!(is_dirty(&wt).unwrap());
+        let head = commit_all(&wt, "add new\n\nbody").unwrap().unwrap();
+        assert_eq!(rev_parse(&wt, "HEAD").unwrap(), Some(head));
+        assert!(!is_dirty(&wt).unwrap());
+        assert_eq!(log_oneline(&wt, "main..HEAD", 5).unwrap().len(), 1);
+        assert_eq!(unmerged_commits(&root, "baton/a", "main").unwrap().len(), 1);
+        assert!(diff_against(&wt, "main").unwrap().contains("+x"));
+        remove_worktree(&root, &wt).unwrap();
+        assert!(!wt.exists());
+        delete_branch(&root, "baton/a").unwrap();
+        assert!(!branch_exists(&root, "baton/a"));
+    }
+
+    #[test]
+    fn rebase_clean_and_cherry_picked_work_is_merged() {
+        let (_tmp, root) = repo();
+        let wt = root.join(".baton/worktrees/a");
+        ensure_worktree(&root, &wt, "baton/a", "main").unwrap();
+        write(&wt, "g", "agent\n");
+        commit_all(&wt, "add g").unwrap().unwrap();
+        let main = advance_main(&root, "two\n");
+        assert_eq!(rebase(&wt, "main", false).unwrap(), Rebase::Clean);
+        assert!(is_ancestor(&wt, &main, "HEAD").unwrap());
+        assert!(!is_ancestor(&wt, "HEAD", &main).unwrap());
+        let head = rev_parse(&wt, "HEAD").unwrap().unwrap();
+        assert!(update_ref_cas(&root, "main", &head, &main).unwrap());
+        // The agent commits the same change again on a branch that predates it.
+        git(&wt, &["reset", "-q", "--hard", &main]);
+        write(&wt, "g", "agent\n");
+        commit_all(&wt, "add g again").unwrap().unwrap();
+        assert_eq!(rebase(&wt, "main", false).unwrap(), Rebase::Clean);
+        assert!(
+            unmerged_commits(&root, "baton/a", "main")
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn conflicts_abort_or_stay_for_resolution() {
+        let (_tmp, root) = repo();
+        let wt = agent(&root, "agent\n");
+        let main = advance_main(&root, "main\n");
+        let before = rev_parse(&wt, "HEAD").unwrap();
+        let Rebase::Conflict { files, excerpt } = rebase(&wt, "main", false).unwrap() else {
+            panic!("expected a conflict")
+        };
+        assert_eq!(files, ["f"]);
+        assert!(
+            excerpt.contains("CONFLICT") && excerpt.contains("<<<<<<<"),
+            "{excerpt}"
+        );
+        assert!(!rebase_in_progress(&wt) && !is_dirty(&wt).unwrap());
+        assert_eq!(rev_parse(&wt, "HEAD").unwrap(), before);
+
+        assert!(matches!(
+            rebase(&wt, "main", true).unwrap(),
+            Rebase::Conflict { .. }
+        ));
+        assert!(rebase_in_progress(&wt));
+        assert!(
+            std::fs::read_to_string(wt.join("f"))
+                .unwrap()
+                .contains(">>>>>>>")
+        );
+        write(&wt, "f", "resolved\n");
+        assert_eq!(continue_rebase(&wt).unwrap(), Rebase::Clean);
+        assert!(!rebase_in_progress(&wt) && !is_dirty(&wt).unwrap());
+        assert_eq!(rev_parse(&wt, "HEAD~1").unwrap(), Some(main));
+        assert_eq!(current_branch(&wt).unwrap().as_deref(), Some("baton/a"));
+        assert_eq!(log_oneline(&wt, "HEAD", 10).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn empty_resolution_is_skipped_and_identity_falls_back() {
+        let (_tmp, root) = repo();
+        let wt = agent(&root, "agent\n");
+        write(&wt, "g", "more\n");
+        commit_all(&wt, "second").unwrap().unwrap();
+        let main = advance_main(&root, "main\n");
+        git(&root, &["config", "user.email", ""]);
+        assert!(matches!(
+            rebase(&wt, "main", true).unwrap(),
+            Rebase::Conflict { .. }
+        ));
+        write(&wt, "f", "main\n");
+        assert_eq!(continue_rebase(&wt).unwrap(), Rebase::Clean);
+        assert_eq!(rev_parse(&wt, "HEAD~1").unwrap(), Some(main));
+        let email = git(&wt, &["log", "-1", "--format=%ae %ce"]);
+        assert_eq!(email.trim(), "test@example.com baton@localhost");
+    }
+
+    #[test]
+    fn scratch_is_reset_to_the_commit() {
+        let (_tmp, root) = repo();
+        let wt = agent(&root, "agent\n");
+        let main = advance_main(&root, "main\n");
+        let scratch = root.join(".baton/scratch");
+        std::fs::create_dir_all(&scratch).unwrap();
+        write(&scratch, "stale", "leftover\n");
+        prepare_scratch(&root, &scratch, "baton/a").unwrap();
+        assert!(matches!(
+            rebase(&scratch, "main", true).unwrap(),
+            Rebase::Conflict { .. }
+        ));
+        write(&scratch, "junk", "x\n");
+        write(&scratch, "ignored.o", "keep\n");
+        prepare_scratch(&root, &scratch, &main).unwrap();
+        assert!(!rebase_in_progress(&scratch) && !is_dirty(&scratch).unwrap());
+        assert!(!scratch.join("junk").exists() && scratch.join("ignored.o").exists());
+        assert_eq!(rev_parse(&scratch, "HEAD").unwrap(), Some(main));
+        assert_eq!(current_branch(&scratch).unwrap(), None);
+        assert!(wt.exists());
+        let outside = tempfile::tempdir().unwrap();
+        assert!(prepare_scratch(&root, outside.path(), "main").is_err());
+        assert!(outside.path().exists());
+    }
+
+    #[test]
+    fn ref_cas_refuses_a_stale_old_value() {
+        let (_tmp, root) = repo();
+        let base = rev_parse(&root, "main").unwrap().unwrap();
+        let wt = agent(&root, "agent\n");
+        let new = rev_parse(&wt, "HEAD").unwrap().unwrap();
+        git(&root, &["branch", "integration", &base]);
+        assert!(update_ref_cas(&root, "integration", &new, &base).unwrap());
+        assert!(!update_ref_cas(&root, "integration", &base, &base).unwrap());
+        assert_eq!(
+            rev_parse(&root, "integration").unwrap().as_ref(),
+            Some(&new)
+        );
+        assert_eq!(rev_parse(&root, "nope").unwrap(), None);
+        let log = reflog(&root, "integration").unwrap();
+        assert_eq!(log[0], (new, MERGE_QUEUE_REFLOG.to_owned()));
+        assert_eq!(log.len(), 2);
+    }
+
+    #[test]
+    fn the_main_worktree_is_never_touched() {
+        let (_tmp, root) = repo();
+        write(&root, "f", "user edit\n");
+        write(&root, "untracked", "mine\n");
+        git(&root, &["add", "untracked"]);
+        write(&root, "untracked", "mine, edited\n");
+        let status = git(&root, &["status", "--porcelain"]);
+        let staged = git(&root, &["diff", "--cached"]);
+        let head = rev_parse(&root, "HEAD").unwrap();
+
+        let base = head.clone().unwrap();
+        git(&root, &["branch", "integration", &base]);
+        let wt = agent(&root, "agent\n");
+        prepare_scratch(&root, &root.join(".baton/scratch"), "baton/a").unwrap();
+        prepare_scratch(&root, &root.join(".baton/scratch"), "integration").unwrap();
+        let new = rev_parse(&wt, "HEAD").unwrap().unwrap();
+        assert!(update_ref_cas(&root, "integration", &new, &base).unwrap());
+
+        assert_eq!(git(&root, &["status", "--porcelain"]), status);
+        assert_eq!(git(&root, &["diff", "--cached"]), staged);
+        assert_eq!(rev_parse(&root, "HEAD").unwrap(), head);
+        assert_eq!(current_branch(&root).unwrap().as_deref(), Some("main"));
+        assert_eq!(
+            std::fs::read_to_string(root.join("f")).unwrap(),
+            "user edit\n"
+        );
+    }
+}

@@ -1,0 +1,435 @@
+//! Worktree isolation: one git worktree per agent, and the verified merge queue.
+//!
+//! - An agent with `isolation = "worktree"` works in `.baton/worktrees/<agent>` on branch
+//!   `baton/<agent>`, made from the integration branch at `baton up` and reused after.
+//! - When it reports a task done, [`commit_done`] commits what it left (`T-007: <title>`, the
+//!   agent as co-author) and the daemon queues the branch.
+//! - [`run_merge`] (on a thread, one at a time) rebases the branch onto the integration
+//!   branch in the scratch worktree `.baton/merge`, runs `[verify]` there, and moves the
+//!   integration branch with a compare-and-swap only when every command passed. The branch is
+//!   only ever fast-forwarded to a verified commit, never rewritten; a daemon killed anywhere
+//!   leaves it where it was or at a verified commit, and the merge runs again on restart.
+//! - Before an agent gets a task, [`sync_for_task`] rebases its worktree onto the integration
+//!   branch, so it starts from everyone's merged work (for a conflict fix, the rebase is left
+//!   stopped at the conflict for the agent to resolve).
+//!
+//! The user's checkout is never touched: no checkout, reset or index change there; only the
+//! integration branch's ref moves. `.baton/.gitignore` (`*`) keeps baton's directory, worktrees
+//! included, out of the user's `git status`.
+
+use std::path::Path;
+use std::path::PathBuf;
+
+use baton_core::config::AgentConfig;
+use baton_core::config::Isolation;
+use baton_core::engine::MergeOutcome;
+use baton_core::task::Task;
+
+use crate::error::CliError;
+use crate::error::CliResult;
+use crate::git;
+use crate::project::Project;
+use crate::store::Store;
+
+/// The `meta` key that records the integration branch chosen at the first `baton up`.
+const META_BRANCH: &str = "integration_branch";
+
+/// The journal action of merge queue entries.
+pub const JOURNAL_MERGE: &str = "merge";
+
+/// Returns an agent's worktree.
+pub fn worktree_path(root: &Path, agent: &str) -> PathBuf {
+    root.join(".baton").join("worktrees").join(agent)
+}
+
+/// Returns the scratch worktree where merges are rebased and verified.
+pub fn scratch_path(root: &Path) -> PathBuf {
+    root.join(".baton").join("merge")
+}
+
+/// Returns an agent's branch.
+pub fn agent_branch(agent: &str) -> String {
+    format!("baton/{agent}")
+}
+
+/// The agents that work in a worktree.
+pub fn isolated(project: &Project) -> Vec<&AgentConfig> {
+    project
+        .config
+        .agents
+        .iter()
+        .filter(|a| a.isolation == Isolation::Worktree)
+        .collect()
+}
+
+/// Returns the directory an agent works in: its worktree (plus `workdir`) or the project's.
+pub fn agent_dir(project: &Project, agent: &AgentConfig) -> PathBuf {
+    match agent.isolation {
+        Isolation::Worktree => worktree_path(&project.root, &agent.name).join(&agent.workdir),
+        Isolation::Shared => project.root.join(&agent.workdir),
+    }
+}
+
+/// Returns the integration branch: `[session] integration_branch`, else the one recorded at
+/// the first `baton up` in worktree mode, else the branch checked out in the project root.
+pub fn integration_branch(project: &Project, store: &Store) -> CliResult<String> {
+    if let Some(b) = &project.config.session.integration_branch {
+        return Ok(b.clone());
+    }
+    if let Ok(Some(b)) = store.meta(META_BRANCH) {
+        return Ok(b);
+    }
+    match git::current_branch(&project.root) {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) => Err(CliError::user(
+            "worktree isolation: the project root is on a detached HEAD, so there is no branch to merge into",
+        )
+        .hint("check out a branch, or set `[session] integration_branch` in baton.toml")),
+        Err(e) => Err(CliError::user(format!(
+            "worktree isolation needs a git repository at {}: {e}",
+            project.root.display()
+        ))
+        .hint("run `git init` and commit, or set `isolation = \"shared\"`")),
+    }
+}
+
+/// Creates (or reuses) every isolated agent's worktree; returns one line per agent.
+pub fn prepare(project: &Project, store: &mut Store) -> CliResult<Vec<String>> {
+    let agents = isolated(project);
+    if agents.is_empty() {
+        return Ok(Vec::new());
+    }
+    if git::toplevel(&project.root).is_none() {
+        return Err(CliError::user(format!(
+            "worktree isolation: {} is not inside a git repository",
+            project.root.display()
+        ))
+        .hint("run `git init` and commit, or set `isolation = \"shared\"` in baton.toml"));
+    }
+    let branch = integration_branch(project, store)?;
+    let head = git::rev_parse(&project.root, &format!("refs/heads/{branch}"))
+        .map_err(|e| CliError::user(e.to_string()))?
+        .ok_or_else(|| {
+            CliError::user(format!(
+                "worktree isolation: the integration branch `{branch}` does not exist (or has no commit yet)"
+            ))
+            .hint("commit once, or set `[session] integration_branch` to an existing branch")
+        })?;
+    if project.config.session.integration_branch.is_none() {
+        store
+            .set_meta(META_BRANCH, &branch)
+            .map_err(|e| CliError::user(e.to_string()))?;
+    }
+    keep_out_of_git_status(project)?;
+    let mut lines = Vec::new();
+    for a in agents {
+        let path = worktree_path(&project.root, &a.name);
+        let what = git::ensure_worktree(&project.root, &path, &agent_branch(&a.name), &head)
+            .map_err(|e| CliError::user(format!("agent `{}`: {e}", a.name)))?;
+        lines.push(format!(
+            "{:<12} works in .baton/worktrees/{} on branch {} ({})",
+            a.name,
+            a.name,
+            agent_branch(&a.name),
+            match what {
+                git::Ensured::Created => format!("new, from {branch}"),
+                git::Ensured::Reused => "reused".to_owned(),
+            }
+        ));
+    }
+    Ok(lines)
+}
+
+/// Writes `.baton/.gitignore` so baton's state and worktrees never show in the user's
+/// `git status` (nor get added by a `git add -A` there).
+fn keep_out_of_git_status(project: &Project) -> CliResult<()> {
+    let path = project.state_dir()?.join(".gitignore");
+    if !path.exists() {
+        std::fs::write(
+            &path,
+            "# baton's state, worktrees included: never committed\n*\n",
+        )
+        .map_err(|e| crate::error::io_error(format!("cannot write {}", path.display()), e))?;
+    }
+    Ok(())
+}
+
+/// The working-directory line of an isolated agent's prompts.
+pub fn prompt_note(project: &Project, agent: &AgentConfig, integration: &str) -> String {
+    let dir = agent_dir(project, agent);
+    match project.config.run.language() {
+        "fr" => format!(
+            "{} — ton propre worktree git, branche {}. Travaille et lance tes commandes uniquement ici, jamais dans le dépôt de l'utilisateur. Quand tu signales la tâche terminée, baton commite ce que tu as laissé et le fusionne dans {integration} une fois la vérification passée.",
+            dir.display(),
+            agent_branch(&agent.name)
+        ),
+        _ => format!(
+            "{} — your own git worktree, on branch {}. Work and run commands only here, never in the user's checkout. When you report the task done, baton commits what you left and merges it into {integration} once verify passes.",
+            dir.display(),
+            agent_branch(&agent.name)
+        ),
+    }
+}
+
+/// The commit message of a task's work.
+pub fn commit_message(task: &Task, agent: &str) -> String {
+    let mut title: String = task.title.lines().next().unwrap_or("").to_owned();
+    if let Some((cut, _)) = title.char_indices().nth(120) {
+        title.truncate(cut);
+    }
+    format!(
+        "{}: {title}\n\nCo-authored-by: {agent} <{agent}@baton.invalid>\n",
+        task.id
+    )
+}
+
+/// What committing a done task's work gave.
+pub enum Committed {
+    /// The branch holds the work (a new commit, or nothing was left uncommitted).
+    Ready(Option<String>),
+    /// Continuing the agent's conflict resolution stopped on another conflict.
+    Conflict(MergeOutcome),
+}
+
+/// Commits what the agent left for a task it reported done; when its worktree was stopped at
+/// a conflict (a fix task), the resolution is staged and the rebase continued first.
+pub fn commit_done(root: &Path, agent: &str, task: &Task) -> git::GitResult<Committed> {
+    let wt = worktree_path(root, agent);
+    if git::rebase_in_progress(&wt)
+        && let git::Rebase::Conflict { files, excerpt } = git::continue_rebase(&wt)?
+    {
+        return Ok(Committed::Conflict(MergeOutcome::Conflict {
+            files,
+            excerpt,
+        }));
+    }
+    Ok(Committed::Ready(git::commit_all(
+        &wt,
+        &commit_message(task, agent),
+    )?))
+}
+
+/// Brings an agent's worktree onto the integration branch before it starts a task; returns
+/// a line for the journal when something happened or was left alone.
+pub fn sync_for_task(root: &Path, agent: &str, integration: &str, fix: bool) -> Option<String> {
+    let wt = worktree_path(root, agent);
+    if git::rebase_in_progress(&wt) {
+        return Some("its worktree is stopped in a rebase: left as it is".into());
+    }
+    match git::is_dirty(&wt) {
+        Ok(false) => {}
+        Ok(true) => {
+            return Some("its worktree has uncommitted changes: not rebased".into());
+        }
+        Err(e) => return Some(format!("cannot read its worktree: {e}")),
+    }
+    let onto = format!("refs/heads/{integration}");
+    let before = git::rev_parse(&wt, "HEAD").ok().flatten();
+    match git::rebase(&wt, &onto, fix) {
+        Ok(git::Rebase::Clean) => {
+            let after = git::rev_parse(&wt, "HEAD").ok().flatten();
+            (before != after).then(|| format!("worktree rebased onto {integration}"))
+        }
+        Ok(git::Rebase::Conflict { files, .. }) if fix => Some(format!(
+            "worktree rebased onto {integration}: stopped at the conflict in {}",
+            files.join(", ")
+        )),
+        Ok(git::Rebase::Conflict { files, .. }) => Some(format!(
+            "worktree not rebased onto {integration}: it conflicts in {} (its merge will say so)",
+            files.join(", ")
+        )),
+        Err(e) => Some(format!("cannot rebase its worktree: {e}")),
+    }
+}
+
+/// One merge for the worker thread.
+#[derive(Clone, Debug)]
+pub struct MergeJob {
+    /// The queue row.
+    pub id: i64,
+    /// The project root.
+    pub root: PathBuf,
+    /// The agent whose branch is merged.
+    pub agent: String,
+    /// The integration branch.
+    pub integration: String,
+    /// The verify commands, run in the scratch worktree.
+    pub verify: Vec<String>,
+}
+
+/// What a merge gave.
+#[derive(Clone, Debug)]
+pub struct MergeResult {
+    /// The integration head it was rebased onto.
+    pub base: Option<String>,
+    /// The agent branch's head it merged.
+    pub head: Option<String>,
+    /// How it ended.
+    pub outcome: MergeOutcome,
+    /// One line for the journal.
+    pub summary: String,
+}
+
+/// Runs one merge: rebase in the scratch worktree, verify, compare-and-swap. Never touches
+/// the user's checkout nor the agent's worktree.
+pub fn run_merge(job: &MergeJob) -> MergeResult {
+    let mut result = MergeResult {
+        base: None,
+        head: None,
+        outcome: MergeOutcome::Error {
+            message: String::new(),
+        },
+        summary: String::new(),
+    };
+    let error = |mut r: MergeResult, e: &dyn std::fmt::Display| {
+        r.summary = format!("git failed: {e}");
+        r.outcome = MergeOutcome::Error {
+            message: e.to_string(),
+        };
+        r
+    };
+    let root = &job.root;
+    let integ_ref = format!("refs/heads/{}", job.integration);
+    // The integration branch may move under us (a person commits): rebase again, a few times.
+    for _ in 0..5 {
+        let old = match git::rev_parse(root, &integ_ref) {
+            Ok(Some(h)) => h,
+            Ok(None) => {
+                return error(
+                    result,
+                    &format!("the integration branch `{}` is gone", job.integration),
+                );
+            }
+            Err(e) => return error(result, &e),
+        };
+        let head = match git::rev_parse(root, &format!("refs/heads/{}", agent_branch(&job.agent))) {
+            Ok(Some(h)) => h,
+            Ok(None) => {
+                return error(
+                    result,
+                    &format!("the branch {} is gone", agent_branch(&job.agent)),
+                );
+            }
+            Err(e) => return error(result, &e),
+        };
+        result.base = Some(old.clone());
+        result.head = Some(head.clone());
+        let already = |mut r: MergeResult| {
+            r.summary = format!("nothing new: already in {}", job.integration);
+            r.outcome = MergeOutcome::Merged {
+                commit: old.clone(),
+            };
+            r
+        };
+        match git::is_ancestor(root, &head, &old) {
+            Ok(true) => return already(result),
+            Ok(false) => {}
+            Err(e) => return error(result, &e),
+        }
+        let scratch = scratch_path(root);
+        if let Err(e) = git::prepare_scratch(root, &scratch, &head) {
+            return error(result, &e);
+        }
+        match git::rebase(&scratch, &old, false) {
+            Ok(git::Rebase::Clean) => {}
+            Ok(git::Rebase::Conflict { files, excerpt }) => {
+                result.summary =
+                    format!("CONFLICT with {} in {}", job.integration, files.join(", "));
+                result.outcome = MergeOutcome::Conflict { files, excerpt };
+                return result;
+            }
+            Err(e) => return error(result, &e),
+        }
+        let new = match git::rev_parse(&scratch, "HEAD") {
+            Ok(Some(h)) => h,
+            Ok(None) => return error(result, &"the rebased HEAD is unreadable"),
+            Err(e) => return error(result, &e),
+        };
+        if new == old {
+            return already(result);
+        }
+        if let Some((command, excerpt)) = verify(root, &scratch, job) {
+            result.summary = format!("verify FAILED: `{command}`");
+            result.outcome = MergeOutcome::Failed { command, excerpt };
+            return result;
+        }
+        match git::update_ref_cas(root, &job.integration, &new, &old) {
+            Ok(true) => {
+                result.summary = format!(
+                    "{} fast-forwarded to {} (verified)",
+                    job.integration,
+                    &new[..new.len().min(12)]
+                );
+                result.outcome = MergeOutcome::Merged { commit: new };
+                return result;
+            }
+            Ok(false) => continue,
+            Err(e) => return error(result, &e),
+        }
+    }
+    error(
+        result,
+        &format!(
+            "{} kept moving during the merge; try again",
+            job.integration
+        ),
+    )
+}
+
+/// Runs the verify commands in the scratch worktree; the first failure, if any.
+fn verify(root: &Path, scratch: &Path, job: &MergeJob) -> Option<(String, String)> {
+    let logs = root.join(".baton").join("verify");
+    let _ = std::fs::create_dir_all(&logs);
+    for (i, command) in job.verify.iter().enumerate() {
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(command)
+            .current_dir(scratch)
+            .env("BATON_MERGE_AGENT", &job.agent)
+            .stdin(std::process::Stdio::null())
+            .output();
+        let (ok, text) = match out {
+            Ok(o) => {
+                let mut t = String::from_utf8_lossy(&o.stdout).into_owned();
+                t.push_str(&String::from_utf8_lossy(&o.stderr));
+                (o.status.success(), t)
+            }
+            Err(e) => (false, format!("cannot run: {e}")),
+        };
+        let _ = std::fs::write(logs.join(format!("merge-{}-{i}.log", job.id)), &text);
+        if !ok {
+            let lines: Vec<&str> = text.lines().collect();
+            return Some((
+                command.clone(),
+                lines[lines.len().saturating_sub(40)..].join("\n"),
+            ));
+        }
+    }
+    None
+}
+
+/// What `baton down --prune` would lose in an agent's worktree: uncommitted changes, a
+/// rebase under way, commits not on the integration branch.
+pub fn unmerged_work(root: &Path, agent: &str, integration: &str) -> Vec<String> {
+    let wt = worktree_path(root, agent);
+    let mut found = Vec::new();
+    if wt.exists() {
+        if git::rebase_in_progress(&wt) {
+            found.push("a rebase stopped at a conflict".to_owned());
+        }
+        match git::is_dirty(&wt) {
+            Ok(true) => found.push("uncommitted changes".to_owned()),
+            Ok(false) => {}
+            Err(e) => found.push(format!("unreadable worktree ({e})")),
+        }
+    }
+    let branch = agent_branch(agent);
+    if git::branch_exists(root, &branch) {
+        match git::unmerged_commits(root, &branch, integration) {
+            Ok(c) if c.is_empty() => {}
+            Ok(c) => found.extend(c.into_iter().map(|l| format!("commit {l}"))),
+            Err(e) => found.push(format!("cannot compare with {integration} ({e})")),
+        }
+    }
+    found
+}
