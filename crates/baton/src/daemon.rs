@@ -708,6 +708,7 @@ impl Shell<'_> {
             return Ok(());
         }
         let e = |e: crate::store::StoreError| CliError::user(e.to_string());
+        crate::worktrees::kill_stale_verify(&self.project.root);
         let requeued = self.store.requeue_running_merges().map_err(e)?;
         if requeued > 0 {
             self.journal(
@@ -834,7 +835,10 @@ impl Shell<'_> {
         result: crate::worktrees::MergeResult,
     ) -> CliResult<()> {
         self.merging = false;
-        let (state, detail) = merge_state(&result.outcome);
+        let (state, mut detail) = merge_state(&result.outcome);
+        if state == "merged" {
+            detail.clone_from(&result.summary);
+        }
         let commit = match &result.outcome {
             baton_core::engine::MergeOutcome::Merged { commit } => Some(commit.as_str()),
             _ => None,

@@ -65,6 +65,9 @@ pub fn isolated(project: &Project) -> Vec<&AgentConfig> {
 /// Returns the directory an agent works in: its worktree (plus `workdir`) or the project's.
 pub fn agent_dir(project: &Project, agent: &AgentConfig) -> PathBuf {
     match agent.isolation {
+        Isolation::Worktree if agent.workdir == Path::new(".") => {
+            worktree_path(&project.root, &agent.name)
+        }
         Isolation::Worktree => worktree_path(&project.root, &agent.name).join(&agent.workdir),
         Isolation::Shared => project.root.join(&agent.workdir),
     }
@@ -381,13 +384,25 @@ fn verify(root: &Path, scratch: &Path, job: &MergeJob) -> Option<(String, String
     let logs = root.join(".baton").join("verify");
     let _ = std::fs::create_dir_all(&logs);
     for (i, command) in job.verify.iter().enumerate() {
+        use std::os::unix::process::CommandExt;
+        use std::process::Stdio;
+        // Its own process group, recorded: a daemon killed mid-verify leaves no verify
+        // running in the scratch worktree once the next one starts.
         let out = std::process::Command::new("sh")
             .arg("-c")
             .arg(command)
             .current_dir(scratch)
             .env("BATON_MERGE_AGENT", &job.agent)
-            .stdin(std::process::Stdio::null())
-            .output();
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .and_then(|child| {
+                let _ = std::fs::write(verify_pid_file(root), child.id().to_string());
+                child.wait_with_output()
+            });
+        let _ = std::fs::remove_file(verify_pid_file(root));
         let (ok, text) = match out {
             Ok(o) => {
                 let mut t = String::from_utf8_lossy(&o.stdout).into_owned();
@@ -406,6 +421,32 @@ fn verify(root: &Path, scratch: &Path, job: &MergeJob) -> Option<(String, String
         }
     }
     None
+}
+
+fn verify_pid_file(root: &Path) -> PathBuf {
+    root.join(".baton").join("merge-verify.pid")
+}
+
+/// Kills what is left of a verify a killed daemon was running (its process group), if it
+/// still runs in the scratch worktree.
+pub fn kill_stale_verify(root: &Path) {
+    let file = verify_pid_file(root);
+    let Some(pid) = std::fs::read_to_string(&file)
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    let scratch = scratch_path(root);
+    let in_scratch =
+        std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(&scratch));
+    if in_scratch {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+    let _ = std::fs::remove_file(file);
 }
 
 /// What `baton down --prune` would lose in an agent's worktree: uncommitted changes, a

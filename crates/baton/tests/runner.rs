@@ -11,3 +11,4 @@ mod test_run;
 mod test_send;
 mod test_task;
 mod test_watch;
+mod test_worktree;

@@ -153,17 +153,12 @@ impl Engine {
         *cycles += 1;
         let cycle = *cycles;
         let max = self.settings.max_fix_cycles;
-        let worktree = self
-            .agents
-            .get(agent)
-            .and_then(|a| a.spec.worktree.clone())
-            .unwrap_or_default();
         let (title, body) = match &outcome {
             MergeOutcome::Conflict { files, .. } => (
                 format!("Resolve the merge conflict of {task}"),
                 format!(
                     "Your change for {task} conflicts with work merged meanwhile (fix {cycle} of {max}).\n\
-                     Your worktree ({worktree}) has been rebased onto the integration branch and stopped at the conflict in: {}.\n\
+                     Your worktree has been rebased onto the integration branch and stopped at the conflict in: {}.\n\
                      Edit those files so both changes are kept and the conflict markers are gone. Do not run `git rebase --continue` or `--abort`: report this task done and baton continues the rebase, then merges once verify passes.\n\n\
                      The conflict, as git showed it:\n\n```\n{}\n```",
                     files.join(", "),
@@ -174,7 +169,7 @@ impl Engine {
                 format!("Fix: {task} {what}"),
                 format!(
                     "Your change for {task} {what} (fix {cycle} of {max}); it was not merged.\n\
-                     Your worktree ({worktree}) now starts from the integration branch with your change on top. Fix it there without weakening the check, then report this task done: baton merges once verify passes.\n\n\
+                     Your worktree now starts from the integration branch with your change on top. Fix it there without weakening the check, then report this task done: baton merges once verify passes.\n\n\
                      End of the output:\n\n```\n{}\n```",
                     detail.trim_end()
                 ),

@@ -1,0 +1,380 @@
+//! Worktree isolation and the verified merge queue, end to end: fake agents in a real tmux
+//! server, each in its own git worktree of a real repository, writing conflicting changes.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::common;
+use crate::common::TestProject;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        // `git status` would otherwise refresh the user's index file, which the tests hash.
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The verify script, committed in the repository: fails on conflict markers or a file
+/// named BROKEN; on success appends the commit it verified to the log given as `$1`. With a
+/// second argument, a directory, it first creates `running.<its pid>` there and waits for the
+/// file to go away (so a test can kill the daemon while a verify runs).
+const CHECK: &str = r#"#!/bin/sh
+set -e
+if [ -n "$2" ]; then
+    : > "$2/running.$$"
+    while [ -e "$2/running.$$" ]; do sleep 0.05; done
+fi
+if grep -q '^<<<<<<<\|^>>>>>>>\|^=======' shared.txt; then echo "conflict markers left in shared.txt"; exit 1; fi
+if [ -e BROKEN ]; then echo "error: BROKEN is there"; exit 1; fi
+git rev-parse HEAD >> "$1"
+"#;
+
+/// A repository with a commit on `main`, the user's own uncommitted edit to a tracked file
+/// and an untracked file of theirs.
+fn repo(p: &TestProject) {
+    let root = p.root();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["config", "user.name", "Person"]);
+    git(root, &["config", "user.email", "person@example.invalid"]);
+    std::fs::write(root.join("shared.txt"), "base\n").unwrap();
+    std::fs::write(root.join("README.md"), "# project\n").unwrap();
+    std::fs::write(root.join("check.sh"), CHECK).unwrap();
+    git(root, &["add", "shared.txt", "README.md", "check.sh"]);
+    git(root, &["commit", "-q", "-m", "initial"]);
+    std::fs::write(
+        root.join("README.md"),
+        "# project\n\nmy edit, not committed\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("my-notes.txt"), "mine\n").unwrap();
+}
+
+/// Hashes what is the user's: the tracked files and theirs uncommitted, the index, HEAD.
+fn user_state(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    [
+        "shared.txt",
+        "README.md",
+        "check.sh",
+        "my-notes.txt",
+        ".git/index",
+        ".git/HEAD",
+    ]
+    .iter()
+    .map(|f| ((*f).to_owned(), std::fs::read(root.join(f)).unwrap()))
+    .collect()
+}
+
+/// Fake-agent steps shared by both agents: each writes its side of shared.txt; a conflict fix
+/// writes both; a verify fix removes BROKEN.
+fn steps() -> String {
+    let done = "run = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]";
+    format!(
+        "[[task]]\nmatch = \"Resolve the merge conflict\"\nrepeat = true\nwork_ms = 200\nwrite = [{{ path = \"shared.txt\", content = \"base\\nalpha\\nbeta\\n\" }}]\n{done}\n\
+         [[task]]\nmatch = \"Fix: \"\nrepeat = true\nwork_ms = 200\nrun = [\"rm -f BROKEN\", \"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n\
+         [[task]]\nmatch = \"alpha feature\"\nrepeat = true\nwork_ms = 300\nwrite = [{{ path = \"shared.txt\", content = \"base\\nalpha\\n\" }}]\n{done}\n\
+         [[task]]\nmatch = \"beta feature\"\nrepeat = true\nwork_ms = 300\nwrite = [{{ path = \"shared.txt\", content = \"base\\nbeta\\n\" }}]\n{done}\n\
+         [[task]]\nmatch = \"broken feature\"\nrepeat = true\nwork_ms = 300\nwrite = [{{ path = \"BROKEN\", content = \"x\\n\" }}]\n{done}\n"
+    )
+}
+
+fn config(p: &TestProject, verify: &str) {
+    let agents = p.fake_agent("a", "claude", &steps()) + &p.fake_agent("b", "claude", &steps());
+    p.write_config(&format!(
+        "isolation = \"worktree\"\nmemory_file = \".baton/BOARD.md\"\n\n{agents}[verify]\ncommands = [{verify:?}]\nmax_fix_cycles = 3\n\n[run]\nstuck_after_secs = 5\ntest_tasks = false\n"
+    ));
+}
+
+/// Every value the integration branch took, oldest first (its reflog).
+fn history(root: &Path) -> Vec<String> {
+    let mut h: Vec<String> = git(root, &["reflog", "show", "--format=%H", "refs/heads/main"])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    h.reverse();
+    h
+}
+
+/// The integration branch only ever moved forward (each value a descendant of the one before),
+/// and only to commits whose verify passed.
+fn assert_only_verified_fast_forwards(root: &Path, verified_log: &Path) {
+    let verified: BTreeSet<String> = std::fs::read_to_string(verified_log)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let h = history(root);
+    assert!(h.len() >= 2, "main never moved: {h:?}");
+    for w in h.windows(2) {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["merge-base", "--is-ancestor", &w[0], &w[1]])
+            .status()
+            .unwrap()
+            .success();
+        assert!(
+            ok,
+            "main was rewritten: {} is not an ancestor of {}",
+            w[0], w[1]
+        );
+        assert!(
+            verified.contains(&w[1]),
+            "main moved to {} whose verify never passed (verified: {verified:?})",
+            w[1]
+        );
+    }
+}
+
+/// Two agents change the same line; one merge conflicts and becomes a fix task for its agent,
+/// a third change breaks verify and becomes another; in the end main holds both changes, only
+/// ever moved to verified commits, and the user's checkout is byte for byte as it was.
+#[test]
+fn conflicting_agents_merge_through_the_verified_queue() {
+    let p = TestProject::new();
+    repo(&p);
+    let verified = p.root().join("verified.log");
+    config(&p, &format!("sh check.sh {}", verified.display()));
+    let before = user_state(p.root());
+    std::fs::write(
+        p.root().join("plan.md"),
+        "- [ ] alpha feature\n- [ ] beta feature\n",
+    )
+    .unwrap();
+    let out = p.run(&["run", "plan.md", "--quiet"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Both changes are in, through the queue.
+    let root = p.root();
+    assert_eq!(git(root, &["show", "main:shared.txt"]), "base\nalpha\nbeta");
+    assert_only_verified_fast_forwards(root, &verified);
+    // The second merge conflicted: a fix task for the same agent, with the conflict.
+    let tasks = p.json(&["task", "list", "--json"]);
+    let tasks = tasks.as_array().unwrap();
+    let fix = tasks
+        .iter()
+        .find(|t| {
+            t["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("Resolve the merge conflict")
+        })
+        .unwrap_or_else(|| panic!("no conflict fix task: {tasks:#?}"));
+    assert_eq!(fix["status"], "COMPLETED");
+    assert!(
+        fix["body"].as_str().unwrap().contains("shared.txt"),
+        "{fix}"
+    );
+    let queue = p.json(&["merge-queue", "--json"]);
+    let merges = queue["merges"].as_array().unwrap();
+    let conflicted = merges
+        .iter()
+        .find(|m| m["state"] == "conflict")
+        .unwrap_or_else(|| panic!("no conflict in the queue: {merges:#?}"));
+    assert_eq!(
+        fix["assignee"], conflicted["agent"],
+        "the fix goes to its author"
+    );
+    assert!(merges.iter().any(|m| m["state"] == "merged"));
+    assert!(
+        queue["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["pending"].as_array().unwrap().is_empty()),
+        "{queue:#}"
+    );
+    // Each commit says which task it is, with its agent as co-author.
+    let log = git(root, &["log", "--format=%s%n%b", "main"]);
+    assert!(log.contains("T-001: alpha feature") || log.contains("T-002: beta feature"));
+    assert!(
+        log.contains("Co-authored-by: a <a@baton.invalid>")
+            || log.contains("Co-authored-by: b <b@baton.invalid>"),
+        "{log}"
+    );
+    // The report names each merge commit.
+    let report = std::fs::read_to_string(root.join("REPORT.md")).unwrap();
+    assert!(report.contains("## Merges"), "{report}");
+    let head = git(root, &["rev-parse", "main"]);
+    assert!(report.contains(&head[..12]), "{report}");
+    // The user's checkout: not a byte changed, nothing of baton's in its status.
+    assert_eq!(user_state(root), before);
+    let status = git(root, &["status", "--porcelain", "--untracked-files=all"]);
+    assert!(!status.contains(".baton"), "{status}");
+
+    // A change that breaks verify never reaches main: a fix task, then it is merged.
+    let main_before = git(root, &["rev-parse", "main"]);
+    std::fs::write(root.join("plan2.md"), "- [ ] broken feature\n").unwrap();
+    let out = p.run(&["run", "plan2.md", "--quiet"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tasks = p.json(&["task", "list", "--json"]);
+    assert!(
+        tasks.as_array().unwrap().iter().any(|t| t["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Fix: T-004")
+            && t["body"].as_str().unwrap().contains("BROKEN is there")),
+        "{tasks:#}"
+    );
+    assert!(
+        p.json(&["merge-queue", "--json"])["merges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["state"] == "failed" && m["detail"].as_str().unwrap().contains("BROKEN")),
+    );
+    assert_only_verified_fast_forwards(root, &verified);
+    assert_ne!(git(root, &["rev-parse", "main"]), main_before);
+    assert!(!git(root, &["ls-tree", "--name-only", "main"]).contains("BROKEN"));
+    // `baton diff` has nothing left to show; prune removes every worktree and branch.
+    let diff = p.ok(&["diff", "a"]);
+    assert!(diff.contains("nothing unmerged"), "{diff}");
+    p.ok(&["down", "--prune"]);
+    assert!(!root.join(".baton/worktrees/a").exists());
+    assert!(git(root, &["branch", "--list", "baton/*"]).is_empty());
+    assert_eq!(user_state(root), before);
+}
+
+/// The verifies waiting at the gate: their pids.
+fn waiting(gate: &Path) -> BTreeSet<u32> {
+    std::fs::read_dir(gate)
+        .unwrap()
+        .filter_map(|e| {
+            e.ok()?
+                .file_name()
+                .to_str()?
+                .strip_prefix("running.")?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// kill -9 of the daemon during a merge — right as it starts (preparing the scratch worktree,
+/// rebasing), then twice while its verify runs: the integration branch stays where it was or
+/// moves forward to a verified commit, never rewritten; the restarted daemon kills the
+/// orphaned verify and runs the merge again; everything is merged in the end.
+#[test]
+fn kill_9_during_a_merge_leaves_no_half_merged_state() {
+    let p = TestProject::new();
+    repo(&p);
+    let root = p.root();
+    let verified = root.join("verified.log");
+    let gate = root.join("gate");
+    std::fs::create_dir(&gate).unwrap();
+    config(
+        &p,
+        &format!("sh check.sh {} {}", verified.display(), gate.display()),
+    );
+    let before = user_state(root);
+    std::fs::write(
+        root.join("plan.md"),
+        "- [ ] alpha feature\n- [ ] beta feature\n",
+    )
+    .unwrap();
+    let merge_starts = |p: &TestProject| {
+        p.journal()
+            .iter()
+            .filter(|j| {
+                j["action"] == "merge" && j["result"].as_str().unwrap_or("").contains("started")
+            })
+            .count()
+    };
+    let mut orphans = BTreeSet::new();
+    for round in 0..3 {
+        let main_before = git(root, &["rev-parse", "main"]);
+        let starts = merge_starts(&p);
+        let seen = waiting(&gate);
+        let mut child = p
+            .cmd(&["run", "plan.md", "--quiet"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        if round == 0 {
+            common::wait_until(Duration::from_secs(60), "a merge started", || {
+                merge_starts(&p) > starts
+            });
+        } else {
+            common::wait_until(Duration::from_secs(60), "a verify running", || {
+                !waiting(&gate).is_subset(&seen)
+            });
+            orphans.extend(waiting(&gate).difference(&seen).copied());
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Killed before its verify passed: main did not move.
+        assert_eq!(git(root, &["rev-parse", "main"]), main_before);
+        assert!(
+            !git(root, &["worktree", "list"]).is_empty(),
+            "the repository still reads"
+        );
+    }
+    // The last run goes through. Its daemon first kills the verifies the killed ones left
+    // waiting at the gate (nothing lets them past yet)...
+    assert!(!orphans.is_empty());
+    let child = p
+        .cmd(&["run", "plan.md", "--quiet"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    common::wait_until(Duration::from_secs(30), "orphaned verifies killed", || {
+        orphans
+            .iter()
+            .all(|pid| !Path::new(&format!("/proc/{pid}")).exists())
+    });
+    // ... then verifies are let past the gate.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let opener = {
+        let (stop, gate) = (stop.clone(), gate.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                for pid in waiting(&gate) {
+                    let _ = std::fs::remove_file(gate.join(format!("running.{pid}")));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let out = child.wait_with_output().unwrap();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    opener.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(git(root, &["show", "main:shared.txt"]), "base\nalpha\nbeta");
+    assert_only_verified_fast_forwards(root, &verified);
+    assert!(
+        p.journal().iter().any(|j| j["action"] == "merge"
+            && j["result"]
+                .as_str()
+                .unwrap_or("")
+                .contains("interrupted by a stop")),
+        "the restarted daemon queued the interrupted merge again"
+    );
+    assert_eq!(user_state(root), before);
+}
