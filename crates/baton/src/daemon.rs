@@ -258,6 +258,18 @@ fn engine_for(
         path => std::fs::read_to_string(project.root.join(path))
             .map_err(|e| io_error(format!("[run] template: cannot read {path}"), e))?,
     };
+    let mut texts = prompt::Texts::for_language(c.run.language());
+    if c.uses_worktrees() {
+        // An agent in a worktree finds the notes file and the handoff document by full path.
+        let root = project.root.display().to_string();
+        texts.prepare = texts.prepare.replace(
+            crate::handoff::NOTES,
+            &format!("{root}/{}", crate::handoff::NOTES),
+        );
+        texts.takeover = texts
+            .takeover
+            .replace("{file}", &format!("{root}/{{file}}"));
+    }
     let settings = Settings {
         stuck_after_ms: c.run.stuck_after_secs * 1000,
         max_attempts: c.run.max_attempts,
@@ -279,7 +291,7 @@ fn engine_for(
         max_fix_cycles: c.verify.max_fix_cycles,
         template,
         memory_file,
-        texts: prompt::Texts::for_language(c.run.language()),
+        texts,
         test_tasks: c.run.test_tasks,
         ..Settings::default()
     };

@@ -1619,6 +1619,51 @@ mod tests {
     }
 
     #[test]
+    fn the_merge_queue_restores_what_is_not_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("state.db")).unwrap();
+        s.add_tasks(&[new("a"), new("b"), new("c"), new("d")], "u")
+            .unwrap();
+        let q1 = s.queue_merge(TaskId(1), "x").unwrap();
+        assert_eq!(s.queue_merge(TaskId(1), "x").unwrap(), q1, "queued once");
+        let q2 = s.queue_merge(TaskId(2), "y").unwrap();
+        s.set_merge(q1, "running", Some("b0"), Some("h1"), None, "")
+            .unwrap();
+        assert_eq!(s.next_queued_merge().unwrap().unwrap().id, q2);
+        // A stop: the running merge goes back in the queue, first again.
+        assert_eq!(s.requeue_running_merges().unwrap(), 1);
+        assert_eq!(s.next_queued_merge().unwrap().unwrap().id, q1);
+        s.set_merge(q1, "conflict", None, None, None, "f.rs")
+            .unwrap();
+        s.record_merge(TaskId(3), "y", "failed", "`make`").unwrap();
+        s.set_merge(q2, "merged", None, None, Some("c2"), "ok")
+            .unwrap();
+        let pending = s.pending_merges().unwrap();
+        // x's conflict waits for its fix; y's failure came after y's merge, so it waits too.
+        assert_eq!(
+            pending,
+            vec![
+                (TaskId(1), "x".to_string(), false),
+                (TaskId(3), "y".to_string(), false)
+            ]
+        );
+        let q4 = s.queue_merge(TaskId(4), "x").unwrap();
+        s.set_merge(q4, "merged", None, None, Some("c4"), "")
+            .unwrap();
+        assert_eq!(
+            s.pending_merges().unwrap(),
+            vec![(TaskId(3), "y".to_string(), false)],
+            "x's later merge settled its conflict"
+        );
+        assert_eq!(
+            s.completed_without_merge(&["x".into()]).unwrap(),
+            Vec::<(TaskId, String)>::new()
+        );
+        assert_eq!(s.merges(2).unwrap().len(), 2);
+        assert_eq!(s.merges(0).unwrap().len(), 4);
+    }
+
+    #[test]
     fn a_file_that_is_not_sqlite_is_refused_untouched() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("state.db");

@@ -49,6 +49,60 @@ fn check(
     }
 }
 
+/// Worktree isolation needs a git repository whose integration branch has a commit.
+fn worktree_check(project: &Project) -> Check {
+    let hint = Some(
+        "commit once in a git repository, set `[session] integration_branch`, or use `isolation = \"shared\"`"
+            .to_owned(),
+    );
+    if crate::git::toplevel(&project.root).is_none() {
+        return check(
+            "worktrees",
+            false,
+            format!("{} is not in a git repository", project.root.display()),
+            hint,
+        );
+    }
+    let db = project.root.join(".baton").join("state.db");
+    let store = if db.exists() {
+        crate::store::Store::open(&db).ok()
+    } else {
+        None
+    };
+    let branch = match (&project.config.session.integration_branch, store) {
+        (Some(b), _) => Ok(b.clone()),
+        (None, Some(store)) => {
+            crate::worktrees::integration_branch(project, &store).map_err(|e| e.message)
+        }
+        (None, None) => match crate::git::current_branch(&project.root) {
+            Ok(Some(b)) => Ok(b),
+            Ok(None) => Err("detached HEAD: no branch to merge into".to_owned()),
+            Err(e) => Err(e.to_string()),
+        },
+    };
+    match branch {
+        Err(m) => check("worktrees", false, m, hint),
+        Ok(b) => match crate::git::rev_parse(&project.root, &format!("refs/heads/{b}")) {
+            Ok(Some(h)) => check(
+                "worktrees",
+                true,
+                format!(
+                    "{} agent(s) in worktrees, merged into `{b}` (at {})",
+                    crate::worktrees::isolated(project).len(),
+                    &h[..h.len().min(10)]
+                ),
+                None,
+            ),
+            _ => check(
+                "worktrees",
+                false,
+                format!("the integration branch `{b}` has no commit"),
+                hint,
+            ),
+        },
+    }
+}
+
 /// Runs every check; exits 1 when one fails.
 pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> {
     let start = start_dir(dir)?;
@@ -131,6 +185,9 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                             agent.cli, agent.name
                         )),
                     ));
+                }
+                if project.config.uses_worktrees() {
+                    checks.push(worktree_check(&project));
                 }
                 let dir = project.root.join(".baton");
                 let probe = dir.join(format!(".doctor-{}", std::process::id()));
