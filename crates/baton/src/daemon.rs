@@ -878,12 +878,6 @@ impl Shell<'_> {
             crate::worktrees::JOURNAL_MERGE,
             &format!("#{id} {}", result.summary),
         );
-        if state != "merged" {
-            self.notify(
-                "verify-failed",
-                &format!("merge of {task} ({agent}): {}", result.summary),
-            );
-        }
         self.feed(Event::MergeFinished {
             task,
             agent,

@@ -98,13 +98,18 @@ pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<Strin
     }
     let verify: Vec<_> = journal.iter().filter(|j| j.action == "verify").collect();
     let _ = writeln!(out, "\n## Verify\n");
-    if verify.is_empty() {
+    let merges = store.merges(0).map_err(e)?;
+    if verify.is_empty() && !merges.is_empty() {
+        let _ = writeln!(
+            out,
+            "Verify ran on every merge, in the merge queue: see Merges."
+        );
+    } else if verify.is_empty() {
         let _ = writeln!(out, "No verify command ran.");
     }
     for j in verify {
         let _ = writeln!(out, "- {} {}", local_time(j.at_ms), j.result);
     }
-    let merges = store.merges(0).map_err(e)?;
     if !merges.is_empty() {
         let _ = writeln!(out, "\n## Merges\n");
         let _ = writeln!(

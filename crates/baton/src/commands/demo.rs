@@ -27,6 +27,10 @@ pub struct DemoArgs {
     /// Print only the summary, not the progress lines
     #[arg(long)]
     pub quiet: bool,
+    /// Worktree isolation instead: a git repository, each agent in its own worktree, two
+    /// changes that conflict and one that breaks verify, all merged through the queue
+    #[arg(long)]
+    pub worktree: bool,
 }
 
 const TASKS: &str = "# Demo plan\n\n\
@@ -142,6 +146,112 @@ pub fn write_project(dir: &Path, socket: &str) -> CliResult<()> {
     w("baton.toml", &config)
 }
 
+const WT_TASKS: &str = "# Demo plan (worktree isolation)\n\n\
+- [ ] Add the English greeting to greetings.txt !high {en}\n\
+- [ ] Add the French greeting to greetings.txt !high {fr}\n\
+- [ ] Write greet.sh, which prints greetings.txt after:en\n\
+- [ ] Write the docs for greet.sh after:fr #docs\n";
+
+const WT_CHECK: &str = "#!/bin/sh\n# The demo's verify command, run on every merge before it reaches main.\n\
+if grep -n '^<<<<<<<\\|^>>>>>>>' greetings.txt; then echo \"check: FAILED: conflict markers in greetings.txt\"; exit 1; fi\n\
+if [ -f greet.sh ] && ! sh -n greet.sh; then echo \"check: FAILED: greet.sh does not parse\"; exit 1; fi\n\
+echo \"check: ok\"\n";
+
+/// The fake agents' script of the worktree demo: the same for all, so whoever gets a task
+/// does it the same way. The English and French greetings change one line each: the second
+/// merge conflicts; the first greet.sh has a syntax error: its merge fails verify.
+fn wt_script(persona: &str, dir: &Path) -> String {
+    let done = "run = [\"baton task done \\\"$BATON_FAKE_TASK\\\" --note \\\"done\\\"\"]";
+    format!(
+        "persona = \"{persona}\"\nlog = \"{log}\"\nevents = \"{events}\"\nstart_delay_ms = 400\nquota_percent = 30\nquota_step = 2\n\
+[[task]]\nmatch = \"Resolve the merge conflict\"\nrepeat = true\nwork_ms = 1500\nreply = \"Kept both greetings.\"\n\
+write = [{{ path = \"greetings.txt\", content = \"Greetings:\\nHello\\nBonjour\\n\" }}]\n{done}\n\
+[[task]]\nmatch = \"Fix: \"\nrepeat = true\nwork_ms = 1500\nreply = \"Fixed the syntax error.\"\n\
+write = [{{ path = \"greet.sh\", content = \"#!/bin/sh\\ncat \\\"$(dirname \\\"$0\\\")/greetings.txt\\\"\\n\" }}]\n{done}\n\
+[[task]]\nmatch = \"English greeting\"\nrepeat = true\nwork_ms = 1500\n\
+write = [{{ path = \"greetings.txt\", content = \"Greetings:\\nHello\\n\" }}]\n{done}\n\
+[[task]]\nmatch = \"French greeting\"\nrepeat = true\nwork_ms = 2500\n\
+write = [{{ path = \"greetings.txt\", content = \"Greetings:\\nBonjour\\n\" }}]\n{done}\n\
+[[task]]\nmatch = \"Write greet.sh\"\nrepeat = true\nwork_ms = 1500\n\
+write = [{{ path = \"greet.sh\", content = \"#!/bin/sh\\ncat greetings.txt |\\n\" }}]\n{done}\n\
+[[task]]\nmatch = \"docs\"\nrepeat = true\nwork_ms = 1500\n\
+write = [{{ path = \"DOCS.md\", content = \"# greet.sh\\n\\nPrints the greetings.\\n\" }}]\n{done}\n\
+[[task]]\nrepeat = true\nwork_ms = 1000\nrun = [\"[ -z \\\"$BATON_FAKE_TASK\\\" ] || baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n",
+        log = dir.join(format!(".baton/{persona}.prompts.log")).display(),
+        events = dir.join(format!(".baton/{persona}.events.log")).display(),
+    )
+}
+
+/// Runs git in the demo project.
+fn demo_git(dir: &Path, args: &[&str]) -> CliResult<()> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .map_err(|e| io_error("cannot run git (the worktree demo needs it)", e))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(crate::error::CliError::user(format!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// Writes the worktree demo project into `dir`: a git repository with one commit on `main`.
+pub fn write_worktree_project(dir: &Path, socket: &str) -> CliResult<()> {
+    let w = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).map_err(|e| io_error(format!("cannot write {}", p.display()), e))
+    };
+    std::fs::create_dir_all(dir.join(".baton"))
+        .map_err(|e| io_error(format!("cannot create {}", dir.display()), e))?;
+    let exe = std::env::current_exe().map_err(|e| io_error("cannot find the baton binary", e))?;
+    w(
+        "README.md",
+        "# greet\n\nA tiny tool built by baton's demo team, each agent in its own worktree.\n",
+    )?;
+    w("greetings.txt", "Greetings:\n")?;
+    w("check.sh", WT_CHECK)?;
+    w(
+        ".gitignore",
+        "/baton.toml\n/tasks.md\n/*.fake.toml\n/REPORT.md\n/ORCHESTRATION_LOG.md\n",
+    )?;
+    demo_git(dir, &["init", "-q", "-b", "main"])?;
+    demo_git(dir, &["config", "user.name", "baton demo"])?;
+    demo_git(dir, &["config", "user.email", "demo@baton.invalid"])?;
+    demo_git(
+        dir,
+        &[
+            "add",
+            "README.md",
+            "greetings.txt",
+            "check.sh",
+            ".gitignore",
+        ],
+    )?;
+    demo_git(dir, &["commit", "-q", "-m", "greet: the empty project"])?;
+    w("tasks.md", WT_TASKS)?;
+    let mut agents = String::new();
+    for name in ["claude", "codex", "gemini"] {
+        w(&format!("{name}.fake.toml"), &wt_script(name, dir))?;
+        agents.push_str(&format!(
+            "[[agent]]\nname = \"{name}\"\ncli = \"{name}\"\ncommand = \"{} fake-agent --script {}\"\n\n",
+            exe.display(),
+            dir.join(format!("{name}.fake.toml")).display()
+        ));
+    }
+    let config = format!(
+        "# baton demo: three fake agents, each in its own git worktree.\n[session]\nname = \"demo\"\nsocket = \"{socket}\"\n\
+isolation = \"worktree\"\nmemory_file = \".baton/BOARD.md\"\n\n{agents}\
+[verify]\ncommands = [\"sh check.sh\"]\nmax_fix_cycles = 2\n\n[run]\nstuck_after_secs = 6\ntest_tasks = false\n"
+    );
+    w("baton.toml", &config)
+}
+
 /// Builds the demo and runs it.
 pub fn cmd_demo(args: &DemoArgs) -> CliResult<ExitCode> {
     crate::commands::doctor::ensure_tmux()?;
@@ -150,7 +260,11 @@ pub fn cmd_demo(args: &DemoArgs) -> CliResult<ExitCode> {
         None => std::env::temp_dir().join(format!("baton-demo-{}", std::process::id())),
     };
     let socket = format!("baton-demo-{}", std::process::id());
-    write_project(&dir, &socket)?;
+    if args.worktree {
+        write_worktree_project(&dir, &socket)?;
+    } else {
+        write_project(&dir, &socket)?;
+    }
     println!("demo project: {}", dir.display());
     println!(
         "watch it live: baton -C {} attach   (Ctrl-b d to detach)",
@@ -174,6 +288,20 @@ pub fn cmd_demo(args: &DemoArgs) -> CliResult<ExitCode> {
     if result.is_ok() {
         let report = std::fs::read_to_string(dir.join(crate::report::REPORT)).unwrap_or_default();
         println!("\n{report}");
+        if args.worktree {
+            println!("main, as the merge queue built it (every commit verified):\n");
+            let _ = std::process::Command::new("git")
+                .arg("-C")
+                .arg(&dir)
+                .args(["log", "--oneline", "main"])
+                .status();
+            println!("\ngreetings.txt on main:");
+            let _ = std::process::Command::new("git")
+                .arg("-C")
+                .arg(&dir)
+                .args(["show", "main:greetings.txt"])
+                .status();
+        }
     }
     result
 }
