@@ -1310,25 +1310,14 @@ impl Shell<'_> {
         );
         std::thread::spawn(move || {
             let dir = root.join(".baton").join("verify");
-            let _ = std::fs::create_dir_all(&dir);
             for (i, command) in commands.into_iter().enumerate() {
-                let out = std::process::Command::new("sh")
-                    .arg("-c")
-                    .arg(&command)
-                    .current_dir(&root)
-                    .stdin(std::process::Stdio::null())
-                    .output();
-                let (ok, text) = match out {
-                    Ok(o) => {
-                        let mut t = String::from_utf8_lossy(&o.stdout).into_owned();
-                        t.push_str(&String::from_utf8_lossy(&o.stderr));
-                        (o.status.success(), t)
-                    }
-                    Err(e) => (false, format!("cannot run: {e}")),
-                };
-                let _ = std::fs::write(dir.join(format!("wave-{wave}-{i}.log")), &text);
-                let lines: Vec<&str> = text.lines().collect();
-                let excerpt = lines[lines.len().saturating_sub(40)..].join("\n");
+                let (ok, excerpt) = crate::verify::run_check(
+                    &command,
+                    &root,
+                    &dir.join(format!("wave-{wave}-{i}.log")),
+                    None,
+                    &[],
+                );
                 if tx
                     .send(Wake::Verify {
                         wave,

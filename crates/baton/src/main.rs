@@ -17,6 +17,7 @@ mod report;
 mod store;
 mod tui;
 mod usage_oauth;
+mod verify;
 mod watch;
 mod worktrees;
 

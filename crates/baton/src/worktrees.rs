@@ -382,42 +382,18 @@ pub fn run_merge(job: &MergeJob) -> MergeResult {
 /// Runs the verify commands in the scratch worktree; the first failure, if any.
 fn verify(root: &Path, scratch: &Path, job: &MergeJob) -> Option<(String, String)> {
     let logs = root.join(".baton").join("verify");
-    let _ = std::fs::create_dir_all(&logs);
     for (i, command) in job.verify.iter().enumerate() {
-        use std::os::unix::process::CommandExt;
-        use std::process::Stdio;
         // Its own process group, recorded: a daemon killed mid-verify leaves no verify
         // running in the scratch worktree once the next one starts.
-        let out = std::process::Command::new("sh")
-            .arg("-c")
-            .arg(command)
-            .current_dir(scratch)
-            .env("BATON_MERGE_AGENT", &job.agent)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .and_then(|child| {
-                let _ = std::fs::write(verify_pid_file(root), child.id().to_string());
-                child.wait_with_output()
-            });
-        let _ = std::fs::remove_file(verify_pid_file(root));
-        let (ok, text) = match out {
-            Ok(o) => {
-                let mut t = String::from_utf8_lossy(&o.stdout).into_owned();
-                t.push_str(&String::from_utf8_lossy(&o.stderr));
-                (o.status.success(), t)
-            }
-            Err(e) => (false, format!("cannot run: {e}")),
-        };
-        let _ = std::fs::write(logs.join(format!("merge-{}-{i}.log", job.id)), &text);
+        let (ok, excerpt) = crate::verify::run_check(
+            command,
+            scratch,
+            &logs.join(format!("merge-{}-{i}.log", job.id)),
+            Some(&verify_pid_file(root)),
+            &[("BATON_MERGE_AGENT", &job.agent)],
+        );
         if !ok {
-            let lines: Vec<&str> = text.lines().collect();
-            return Some((
-                command.clone(),
-                lines[lines.len().saturating_sub(40)..].join("\n"),
-            ));
+            return Some((command.clone(), excerpt));
         }
     }
     None

@@ -71,40 +71,11 @@ fn assert_all_done_once(root: &Path, tasks: usize) {
     );
 }
 
-/// Kills the private server named in a project's baton.toml when dropped.
-struct KillServer(String);
-
-impl Drop for KillServer {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .output();
-    }
-}
-
 #[test]
 fn the_demo_runs_to_a_correct_report() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("demo");
-    let out = std::process::Command::new(baton_bin())
-        .args(["demo", "--quiet", "--dir", root.to_str().unwrap()])
-        .env("BATON_TMUX_CONFIG", "/dev/null")
-        .env_remove("TMUX")
-        .output()
-        .unwrap();
-    let config = std::fs::read_to_string(root.join("baton.toml")).unwrap_or_default();
-    let socket = config
-        .lines()
-        .find_map(|l| l.strip_prefix("socket = \""))
-        .unwrap_or("")
-        .trim_end_matches('"');
-    let _guard = KillServer(socket.to_owned());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "demo failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::run_demo(&root, &[]);
     // 9 planned tasks, one fix task, and a test task for each of the 5 features (the tasks
     // with skills rust or refactoring; design, review and docs are no features).
     assert!(

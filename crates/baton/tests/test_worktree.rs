@@ -385,32 +385,7 @@ fn kill_9_during_a_merge_leaves_no_half_merged_state() {
 fn the_worktree_demo_merges_everything() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("demo");
-    let out = Command::new(common::baton_bin())
-        .args([
-            "demo",
-            "--worktree",
-            "--quiet",
-            "--dir",
-            root.to_str().unwrap(),
-        ])
-        .env("BATON_TMUX_CONFIG", "/dev/null")
-        .env_remove("TMUX")
-        .output()
-        .unwrap();
-    let config = std::fs::read_to_string(root.join("baton.toml")).unwrap_or_default();
-    let socket = config
-        .lines()
-        .find_map(|l| l.strip_prefix("socket = \""))
-        .unwrap_or("")
-        .trim_end_matches('"')
-        .to_owned();
-    let _kill = KillServer(socket);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::run_demo(&root, &["--worktree"]);
     assert_eq!(
         git(&root, &["show", "main:greetings.txt"]),
         "Greetings:\nHello\nBonjour"
@@ -419,17 +394,4 @@ fn the_worktree_demo_merges_everything() {
     assert!(stdout.contains("| conflict |"), "{stdout}");
     assert!(stdout.contains("| failed |"), "{stdout}");
     assert!(stdout.contains("Resolve the merge conflict"), "{stdout}");
-}
-
-/// Kills a private tmux server when dropped.
-struct KillServer(String);
-
-impl Drop for KillServer {
-    fn drop(&mut self) {
-        if !self.0.is_empty() {
-            let _ = Command::new("tmux")
-                .args(["-L", &self.0, "kill-server"])
-                .output();
-        }
-    }
 }

@@ -79,15 +79,24 @@ fn reset_in_two_hours() -> String {
         .unwrap_or_default()
 }
 
-/// Writes the demo project into `dir`.
-pub fn write_project(dir: &Path, socket: &str) -> CliResult<()> {
-    let w = |name: &str, text: &str| {
-        let p = dir.join(name);
-        std::fs::write(&p, text).map_err(|e| io_error(format!("cannot write {}", p.display()), e))
-    };
+/// Creates the demo directory (and its `.baton/`); returns the running baton, which the
+/// fake agents' command lines name.
+fn start_project(dir: &Path) -> CliResult<PathBuf> {
     std::fs::create_dir_all(dir.join(".baton"))
         .map_err(|e| io_error(format!("cannot create {}", dir.display()), e))?;
-    let exe = std::env::current_exe().map_err(|e| io_error("cannot find the baton binary", e))?;
+    std::env::current_exe().map_err(|e| io_error("cannot find the baton binary", e))
+}
+
+/// Writes one file of the demo project.
+fn write_file(dir: &Path, name: &str, text: &str) -> CliResult<()> {
+    let p = dir.join(name);
+    std::fs::write(&p, text).map_err(|e| io_error(format!("cannot write {}", p.display()), e))
+}
+
+/// Writes the demo project into `dir`.
+pub fn write_project(dir: &Path, socket: &str) -> CliResult<()> {
+    let exe = start_project(dir)?;
+    let w = |name: &str, text: &str| write_file(dir, name, text);
     w(
         "README.md",
         "# greet\n\nA tiny shell tool built by baton's demo team.\n",
@@ -203,13 +212,8 @@ fn demo_git(dir: &Path, args: &[&str]) -> CliResult<()> {
 
 /// Writes the worktree demo project into `dir`: a git repository with one commit on `main`.
 pub fn write_worktree_project(dir: &Path, socket: &str) -> CliResult<()> {
-    let w = |name: &str, text: &str| {
-        let p = dir.join(name);
-        std::fs::write(&p, text).map_err(|e| io_error(format!("cannot write {}", p.display()), e))
-    };
-    std::fs::create_dir_all(dir.join(".baton"))
-        .map_err(|e| io_error(format!("cannot create {}", dir.display()), e))?;
-    let exe = std::env::current_exe().map_err(|e| io_error("cannot find the baton binary", e))?;
+    let exe = start_project(dir)?;
+    let w = |name: &str, text: &str| write_file(dir, name, text);
     w(
         "README.md",
         "# greet\n\nA tiny tool built by baton's demo team, each agent in its own worktree.\n",

@@ -217,3 +217,47 @@ pub fn reset_in_two_hours() -> String {
         .strftime("%-I:%M%P")
         .to_string()
 }
+
+/// Kills a private tmux server when dropped (for tests whose project is not a TestProject).
+pub struct KillServer(pub String);
+
+impl Drop for KillServer {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            let _ = Command::new("tmux")
+                .args(["-L", &self.0, "kill-server"])
+                .output();
+        }
+    }
+}
+
+/// Returns the tmux socket a project's baton.toml names (empty when none).
+pub fn configured_socket(root: &Path) -> String {
+    std::fs::read_to_string(root.join("baton.toml"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("socket = \""))
+        .unwrap_or("")
+        .trim_end_matches('"')
+        .to_owned()
+}
+
+/// Runs `baton demo --quiet --dir <root> <extra>` to its end; returns its stdout, with the
+/// demo's tmux server killed once the guard goes. Fails the test when the demo fails.
+pub fn run_demo(root: &Path, extra: &[&str]) -> String {
+    let out = Command::new(baton_bin())
+        .args(["demo", "--quiet", "--dir", root.to_str().unwrap()])
+        .args(extra)
+        .env("BATON_TMUX_CONFIG", "/dev/null")
+        .env_remove("TMUX")
+        .output()
+        .unwrap();
+    let _guard = KillServer(configured_socket(root));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "demo failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
