@@ -22,5 +22,24 @@ mod watch;
 mod worktrees;
 
 fn main() -> std::process::ExitCode {
+    quiet_broken_pipe();
     cli::run()
+}
+
+/// `baton log | head`: once the reader is gone, stop quietly (exit 141, as a shell reports
+/// SIGPIPE) instead of panicking on the next print.
+fn quiet_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }
