@@ -130,3 +130,91 @@ fn detect_reads_a_capture_from_stdin() {
     let unknown = p.run(&["detect", "--agent", "nope"]);
     assert_eq!(unknown.status.code(), Some(2));
 }
+
+#[test]
+fn init_in_a_git_repository_proposes_worktrees_and_doctor_checks_them() {
+    let p = TestProject::new();
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(p.root())
+            .args(args)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q", "-b", "trunk"]);
+    p.ok(&["init"]);
+    let text = std::fs::read_to_string(p.root().join("baton.toml")).unwrap();
+    assert!(text.contains("\nisolation = \"worktree\""), "{text}");
+    // With an agent, doctor checks the repository: no commit yet on `trunk`.
+    let agent = p.fake_agent("a", "claude", "");
+    std::fs::write(p.root().join("baton.toml"), format!("{text}\n{agent}")).unwrap();
+    let checks: serde_json::Value =
+        serde_json::from_slice(&p.run(&["doctor", "--json"]).stdout).unwrap();
+    let wt = checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "worktrees")
+        .cloned()
+        .unwrap_or_else(|| panic!("{checks:#}"));
+    assert_eq!(wt["ok"], false, "{wt}");
+    assert!(wt["detail"].as_str().unwrap().contains("trunk"), "{wt}");
+    git(&[
+        "-c",
+        "user.name=t",
+        "-c",
+        "user.email=t@t.invalid",
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        "first",
+    ]);
+    let checks: serde_json::Value =
+        serde_json::from_slice(&p.run(&["doctor", "--json"]).stdout).unwrap();
+    assert!(
+        checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["name"] == "worktrees" && c["ok"] == true),
+        "{checks:#}"
+    );
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_output_quietly() {
+    use std::io::Read;
+    let p = TestProject::new();
+    p.write_config("");
+    let plan: String = (0..300)
+        .map(|i| format!("- [ ] task number {i}\n"))
+        .collect();
+    std::fs::write(p.root().join("plan.md"), plan).unwrap();
+    p.ok(&["task", "import", "plan.md"]);
+    let mut child = p
+        .cmd(&["log", "-n", "100000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut first)
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        matches!(out.status.code(), Some(0 | 141)),
+        "{:?} {stderr}",
+        out.status
+    );
+}

@@ -88,6 +88,9 @@ pub fn cmd_ls(dir: Option<&Path>, args: &LsArgs) -> CliResult<ExitCode> {
     if let Some(line) = crate::commands::usage::one_line(&project) {
         println!("{line}");
     }
+    if let Some(line) = crate::commands::merge::one_line(&project) {
+        println!("{line}");
+    }
     println!(
         "{:<12} {:<8} {:<14} {:<6} {:<8} {:<12} {:<12} QUOTA",
         "AGENT", "CLI", "WINDOW", "PANE", "PID", "COMMAND", "STATE"

@@ -106,6 +106,30 @@ fn checkout_advice(root: &Path, branch: &str) -> Option<String> {
     })
 }
 
+/// One line for `baton ls` in worktree mode: the queue's counts and the last merge.
+pub fn one_line(project: &Project) -> Option<String> {
+    if !project.config.uses_worktrees() {
+        return None;
+    }
+    let db = project.root.join(".baton").join("state.db");
+    let store = crate::store::Store::open(&db).ok()?;
+    let branch = worktrees::integration_branch(project, &store).ok()?;
+    let rows = store.merges(0).ok()?;
+    let count = |state: &str| rows.iter().filter(|m| m.state == state).count();
+    let last = rows
+        .iter()
+        .rev()
+        .find(|m| m.state == "merged")
+        .map(|m| format!(", last: {} as {}", m.task, short(m.merge_commit.as_deref())))
+        .unwrap_or_default();
+    Some(format!(
+        "merge queue into {branch}: {} running, {} queued, {} merged{last}",
+        count("running"),
+        count("queued"),
+        count("merged")
+    ))
+}
+
 /// Shows the merge queue.
 pub fn cmd_merge_queue(dir: Option<&Path>, args: &MergeQueueArgs) -> CliResult<ExitCode> {
     let (project, store, branch) = load(dir)?;
