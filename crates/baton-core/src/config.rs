@@ -476,6 +476,14 @@ impl Config {
                     ));
                 }
             }
+            let isolation = a.isolation.unwrap_or(raw.session.isolation);
+            if isolation == Isolation::Worktree && a.max_tasks.is_some_and(|n| n > 1) {
+                return Err(error(
+                    Some(agent.span()),
+                    &key("max_tasks"),
+                    "an agent in a worktree holds one task at a time (its branch is committed and merged per task)".into(),
+                ));
+            }
             agents.push(AgentConfig {
                 name,
                 cli,
@@ -484,7 +492,7 @@ impl Config {
                 command,
                 env: a.env.clone(),
                 workdir: a.workdir.clone().unwrap_or_else(|| PathBuf::from(".")),
-                isolation: a.isolation.unwrap_or(raw.session.isolation),
+                isolation,
                 profile,
             });
         }
@@ -783,6 +791,11 @@ max_fix_cycles = 3
         let e = parse("[session]\nisolation = \"chroot\"\n").unwrap_err();
         assert_eq!(e.position.map(|p| p.0), Some(2), "{e}");
         assert!(e.to_string().contains("chroot"), "{e}");
+        let e =
+            parse("[session]\nisolation = \"worktree\"\n[[agent]]\nname = \"a\"\nmax_tasks = 2\n")
+                .unwrap_err();
+        assert_eq!(e.key, "agent[0].max_tasks", "{e}");
+        assert_eq!(e.position.map(|p| p.0), Some(3), "{e}");
         let e = parse("[session]\nintegration_branch = \"baton/x\"\n").unwrap_err();
         assert_eq!(e.key, "session.integration_branch", "{e}");
     }

@@ -50,6 +50,9 @@ pub enum Command {
     MergeQueue(commands::merge::MergeQueueArgs),
     /// Show an agent's pending change: what its worktree has that the integration branch lacks
     Diff(commands::merge::DiffArgs),
+    /// Bring your checkout's files up to the integration branch the merge queue moved,
+    /// keeping your uncommitted edits
+    Sync(commands::merge::SyncArgs),
     /// Show the journal: every change, with who made it and why
     Log(commands::log::LogArgs),
     /// Show each agent's quota: % used, band, reset, source, burn rate and projection
@@ -107,6 +110,7 @@ fn dispatch(cli: Cli) -> CliResult<ExitCode> {
         Command::Task(args) => commands::task::cmd_task(dir, &args),
         Command::MergeQueue(args) => commands::merge::cmd_merge_queue(dir, &args),
         Command::Diff(args) => commands::merge::cmd_diff(dir, &args),
+        Command::Sync(args) => commands::merge::cmd_sync(dir, &args),
         Command::Log(args) => commands::log::cmd_log(dir, &args),
         Command::Usage(args) => commands::usage::cmd_usage(dir, &args),
         Command::Lead(args) => commands::lead::cmd_lead(dir, &args),

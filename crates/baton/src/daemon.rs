@@ -164,6 +164,7 @@ enum Wake {
     Merge {
         id: i64,
         task: TaskId,
+        agent: String,
         result: crate::worktrees::MergeResult,
     },
     Verify {
@@ -343,6 +344,10 @@ struct Shell<'p> {
     integration: Option<String>,
     /// A merge runs on its thread.
     merging: bool,
+    /// Merge outcomes to record: with the fix task they lead to, or after the step.
+    merge_due: Vec<crate::store::MergeWrite>,
+    /// Outcomes met while restoring the queue, fed once the tasks are loaded.
+    restart_events: Vec<Event>,
 }
 
 /// Runs the daemon until it is finished (with `exit_when_finished`) or killed.
@@ -386,6 +391,8 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
         oauth_busy: std::sync::Arc::default(),
         integration,
         merging: false,
+        merge_due: Vec::new(),
+        restart_events: Vec::new(),
     };
     let listener = listen(project, wake_tx.clone())?;
     let (mem_tx, mem_rx) = crossbeam_channel::unbounded();
@@ -413,6 +420,9 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
     shell.refresh_panes();
     shell.restore_merges()?;
     shell.replay()?;
+    for ev in std::mem::take(&mut shell.restart_events) {
+        shell.feed(ev)?;
+    }
     shell.pump_merges();
     loop {
         if let Some(summary) = shell.finished.clone()
@@ -431,7 +441,9 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
             },
             recv(wake_rx) -> w => match w {
                 Ok(Wake::Poke) => shell.read_store_changes()?,
-                Ok(Wake::Merge { id, task, result }) => shell.merge_done(id, task, result)?,
+                Ok(Wake::Merge { id, task, agent, result }) => {
+                    shell.merge_done(id, task, agent, result)?;
+                }
                 Ok(Wake::Verify { wave, command, ok, excerpt }) => {
                     let detail = if ok { "passed".to_owned() } else { format!("FAILED: {}", excerpt.lines().last().unwrap_or("")) };
                     shell.journal(None, None, "verify", &format!("wave {wave}: `{command}` {detail}"));
@@ -712,9 +724,11 @@ impl Shell<'_> {
         }
     }
 
-    /// Restores the merge queue after a stop: merges left running go back in the queue, tasks
-    /// reported done while no daemon ran are queued, and the engine learns which completed
-    /// work is not merged yet (before the tasks are loaded, so their dependents wait).
+    /// Restores the merge queue after a stop: kills a verify the stopped daemon left
+    /// running, puts merges left running back in the queue, queues tasks reported done while
+    /// no daemon ran, and tells the engine which completed work is not merged yet (before
+    /// the tasks are loaded, so their dependents wait). What committing those tasks met (a
+    /// conflict) reaches the engine once the tasks are loaded.
     fn restore_merges(&mut self) -> CliResult<()> {
         if self.integration.is_none() {
             return Ok(());
@@ -734,22 +748,29 @@ impl Shell<'_> {
             .iter()
             .map(|a| a.name.clone())
             .collect();
+        let mut events = Vec::new();
         for (task, agent) in self.store.completed_without_merge(&isolated).map_err(e)? {
-            let mut queue = Vec::new();
-            self.queue_merge(task, &agent, &mut queue)?;
+            self.queue_merge(task, &agent, &mut events)?;
         }
-        let pending = self.store.pending_merges().map_err(e)?;
+        // Outcomes met while committing are recorded with their fix task, once fed.
+        let mut pending = self.store.pending_merges().map_err(e)?;
+        for ev in &events {
+            if let Event::MergeFinished { task, agent, .. } = ev {
+                pending.push((*task, agent.clone(), true));
+            }
+        }
         self.engine.load_merges(pending);
+        self.restart_events = events;
         Ok(())
     }
 
-    /// Commits what the agent left for a task it reported done and queues its branch; a
-    /// conflict met while continuing its resolution is reported at once.
+    /// Commits what the agent left for a task it reported done and queues its branch; an
+    /// outcome met on the way (conflict markers left, another conflict, a wrong branch) is
+    /// reported at once.
     fn queue_merge(&mut self, task: TaskId, agent: &str, queue: &mut Vec<Event>) -> CliResult<()> {
         let e = |e: crate::store::StoreError| CliError::user(e.to_string());
         let t = self.store.task(task).map_err(e)?;
-        let committed = crate::worktrees::commit_done(&self.project.root, agent, &t);
-        let outcome = match committed {
+        let outcome = match crate::worktrees::commit_done(&self.project.root, agent, &t) {
             Ok(crate::worktrees::Committed::Ready(commit)) => {
                 let id = self.store.queue_merge(task, agent).map_err(e)?;
                 let what = match commit {
@@ -764,15 +785,12 @@ impl Shell<'_> {
                 );
                 return Ok(());
             }
-            Ok(crate::worktrees::Committed::Conflict(outcome)) => outcome,
+            Ok(crate::worktrees::Committed::Outcome(outcome)) => outcome,
             Err(err) => baton_core::engine::MergeOutcome::Error {
                 message: err.to_string(),
             },
         };
         let (state, detail) = merge_state(&outcome);
-        self.store
-            .record_merge(task, agent, state, &detail)
-            .map_err(e)?;
         self.journal(
             Some(agent),
             Some(task),
@@ -782,6 +800,16 @@ impl Shell<'_> {
                 detail.lines().next().unwrap_or("")
             ),
         );
+        self.merge_due.push(crate::store::MergeWrite {
+            id: None,
+            task,
+            agent: agent.to_owned(),
+            state: state.to_owned(),
+            base: None,
+            head: None,
+            merge_commit: None,
+            detail,
+        });
         queue.push(Event::MergeFinished {
             task,
             agent: agent.to_owned(),
@@ -790,7 +818,9 @@ impl Shell<'_> {
         Ok(())
     }
 
-    /// Starts the next queued merge when none runs.
+    /// Starts the next queued merge when none runs. A merge of an agent whose earlier merge
+    /// failed waits for that failure's fix (it would fail the same way and spend a fix
+    /// cycle); the fix's own merge goes first.
     fn pump_merges(&mut self) {
         let Some(integration) = self.integration.clone() else {
             return;
@@ -798,13 +828,27 @@ impl Shell<'_> {
         if self.merging {
             return;
         }
-        let row = match self.store.next_queued_merge() {
-            Ok(Some(row)) => row,
-            Ok(None) => return,
+        let rows = match self.store.merges(0) {
+            Ok(rows) => rows,
             Err(err) => {
                 eprintln!("warning: merge queue: {err}");
                 return;
             }
+        };
+        let is_fix = |task: TaskId| {
+            self.engine.task(task).is_some_and(|t| {
+                t.skills
+                    .iter()
+                    .any(|s| s == baton_core::engine::MERGE_SKILL)
+            })
+        };
+        let Some(row) = rows
+            .iter()
+            .filter(|r| r.state == "queued")
+            .find(|r| !self.engine.open_merge_fix(&r.agent) || is_fix(r.task))
+            .cloned()
+        else {
+            return;
         };
         if let Err(err) = self
             .store
@@ -830,20 +874,32 @@ impl Shell<'_> {
         let tx = self.wake_tx.clone();
         let task = row.task;
         std::thread::spawn(move || {
-            let result = crate::worktrees::run_merge(&job);
+            // A panic must not stall the queue: it is reported like any git failure.
+            let result = std::panic::catch_unwind(|| crate::worktrees::run_merge(&job))
+                .unwrap_or_else(|_| crate::worktrees::MergeResult {
+                    base: None,
+                    head: None,
+                    outcome: baton_core::engine::MergeOutcome::Error {
+                        message: "the merge worker panicked".into(),
+                    },
+                    summary: "the merge worker panicked".into(),
+                });
             let _ = tx.send(Wake::Merge {
                 id: job.id,
                 task,
+                agent: job.agent.clone(),
                 result,
             });
         });
     }
 
-    /// Records a finished merge and tells the engine.
+    /// Records a finished merge and tells the engine; a fix task it leads to is committed
+    /// in the same transaction as the outcome.
     fn merge_done(
         &mut self,
         id: i64,
         task: TaskId,
+        agent: String,
         result: crate::worktrees::MergeResult,
     ) -> CliResult<()> {
         self.merging = false;
@@ -851,33 +907,26 @@ impl Shell<'_> {
         if state == "merged" {
             detail.clone_from(&result.summary);
         }
-        let commit = match &result.outcome {
-            baton_core::engine::MergeOutcome::Merged { commit } => Some(commit.as_str()),
+        let merge_commit = match &result.outcome {
+            baton_core::engine::MergeOutcome::Merged { commit } => Some(commit.clone()),
             _ => None,
         };
-        let agent = self
-            .store
-            .merges(0)
-            .ok()
-            .and_then(|rows| rows.into_iter().find(|r| r.id == id))
-            .map(|r| r.agent)
-            .unwrap_or_default();
-        if let Err(err) = self.store.set_merge(
-            id,
-            state,
-            result.base.as_deref(),
-            result.head.as_deref(),
-            commit,
-            &detail,
-        ) {
-            eprintln!("warning: merge queue: {err}");
-        }
         self.journal(
             Some(&agent),
             Some(task),
             crate::worktrees::JOURNAL_MERGE,
             &format!("#{id} {}", result.summary),
         );
+        self.merge_due.push(crate::store::MergeWrite {
+            id: Some(id),
+            task,
+            agent: agent.clone(),
+            state: state.to_owned(),
+            base: result.base,
+            head: result.head,
+            merge_commit,
+            detail,
+        });
         self.feed(Event::MergeFinished {
             task,
             agent,
@@ -885,6 +934,15 @@ impl Shell<'_> {
         })?;
         self.pump_merges();
         Ok(())
+    }
+
+    /// Records the merge outcomes no fix task took along (merged, or no fix cycle left).
+    fn flush_merges(&mut self) {
+        for m in std::mem::take(&mut self.merge_due) {
+            if let Err(err) = self.store.write_merge(&m) {
+                eprintln!("warning: merge queue: {err}");
+            }
+        }
     }
 
     /// Replays the store into the engine: every task, then the running agents.
@@ -1103,6 +1161,7 @@ impl Shell<'_> {
                 self.memory_due = true;
             }
         }
+        self.flush_merges();
         Ok(())
     }
 
@@ -1153,10 +1212,11 @@ impl Shell<'_> {
                         .is_some_and(|a| a.isolation == baton_core::config::Isolation::Worktree)
                 {
                     // It starts from everyone's merged work (a conflict fix: at the conflict).
-                    let fix = self
-                        .engine
-                        .task(task)
-                        .is_some_and(|t| t.skills.iter().any(|s| s == "fix"));
+                    let fix = self.engine.task(task).is_some_and(|t| {
+                        t.skills
+                            .iter()
+                            .any(|s| s == baton_core::engine::CONFLICT_SKILL)
+                    });
                     if let Some(line) = crate::worktrees::sync_for_task(
                         &self.project.root,
                         &agent,
@@ -1210,7 +1270,19 @@ impl Shell<'_> {
                 self.journal(None, Some(task), "task-review", &reason);
             }
             Action::AddTask { task, reason } => {
-                match self.store.add_tasks(std::slice::from_ref(&task), ACTOR) {
+                // A merge's fix task: committed with the merge's outcome, all or nothing.
+                let due = self.merge_due.iter().position(|m| {
+                    reason.starts_with(&format!("merge of {}:", m.task))
+                        && task.assignee.as_deref() == Some(m.agent.as_str())
+                });
+                let added = match due {
+                    Some(i) => {
+                        let m = self.merge_due.remove(i);
+                        self.store.add_fix_for_merge(&task, ACTOR, &m)
+                    }
+                    None => self.store.add_tasks(std::slice::from_ref(&task), ACTOR),
+                };
+                match added {
                     Ok((tasks, entries)) => {
                         journal.extend(entries);
                         for t in tasks {
@@ -1288,6 +1360,8 @@ impl Shell<'_> {
                 }
             }
             Action::Finished { summary } => {
+                // The report lists every merge: the outcomes of this step too.
+                self.flush_merges();
                 self.notify("finished", &summary);
                 self.journal(None, None, "run-finished", &summary);
                 if let Err(e) = crate::report::write(self.project, &self.store, &summary) {

@@ -90,7 +90,15 @@ impl Git {
     fn new(dir: &Path) -> Self {
         let mut cmd = Command::new("git");
         cmd.arg("-C").arg(dir);
-        cmd.args(["-c", "commit.gpgsign=false", "-c", "rebase.autoStash=false"]);
+        // No signing prompt, no stash, and a rebase moves no branch but the one rebased.
+        cmd.args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "rebase.autoStash=false",
+            "-c",
+            "rebase.updateRefs=false",
+        ]);
         cmd.envs([
             ("GIT_TERMINAL_PROMPT", "0"),
             ("LC_ALL", "C"),
@@ -406,6 +414,55 @@ pub fn continue_rebase(wt: &Path) -> GitResult<Rebase> {
     })
 }
 
+/// The files of a stopped rebase that still hold conflict markers (`<<<<<<< `, `=======`,
+/// `>>>>>>> ` lines): the conflicted files, whether staged already or not.
+pub fn unresolved_markers(wt: &Path) -> GitResult<Vec<String>> {
+    let conflicted = Git::new(wt)
+        .args(["diff", "--name-only", "--diff-filter=U"])
+        .ok()?;
+    let mut files = lines(&conflicted);
+    // Staged by the agent already: the files the stopped commit touches.
+    let staged = Git::new(wt)
+        .args(["diff", "--cached", "--name-only", "HEAD"])
+        .ok()?;
+    for f in lines(&staged) {
+        if !files.contains(&f) {
+            files.push(f);
+        }
+    }
+    Ok(files
+        .into_iter()
+        .filter(|f| {
+            std::fs::read_to_string(wt.join(f)).is_ok_and(|text| {
+                text.lines().any(|l| {
+                    l.starts_with("<<<<<<< ") || l == "=======" || l.starts_with(">>>>>>> ")
+                })
+            })
+        })
+        .collect())
+}
+
+/// Tracked files that differ from HEAD (staged or not): what a command changed in a clean
+/// checkout.
+pub fn tracked_changes(dir: &Path) -> GitResult<Vec<String>> {
+    let out = Git::new(dir)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .args(["diff", "--name-only", "HEAD"])
+        .ok()?;
+    Ok(lines(&out))
+}
+
+/// Brings a checkout whose branch was moved from `from` to `to` under it up to date: index and
+/// files go from `from`'s tree to `to`'s, local edits kept (`git read-tree -m -u`, the
+/// two-tree merge a checkout does). git refuses, changing nothing, when a local edit touches
+/// a file that changed. Only `baton sync` calls it, on the person's request.
+pub fn checkout_forward(root: &Path, from: &str, to: &str) -> GitResult<()> {
+    Git::new(root)
+        .args(["read-tree", "-m", "-u", from, to])
+        .ok()
+        .map(|_| ())
+}
+
 /// Aborts a rebase in the worktree, if any; errors are ignored.
 pub fn abort_rebase(wt: &Path) {
     let _ = Git::new(wt).args(["rebase", "--abort"]).run();
@@ -539,6 +596,58 @@ pub fn delete_branch(root: &Path, branch: &str) -> GitResult<()> {
 pub fn log_oneline(dir: &Path, range: &str, max: usize) -> GitResult<Vec<String>> {
     let log = Git::new(dir).args(["log", "--no-color", "--format=%h %s"]);
     Ok(lines(&log.arg(format!("-n{max}")).arg(range).ok()?))
+}
+
+#[cfg(test)]
+mod marker_tests {
+    use super::*;
+
+    fn sh(dir: &Path, args: &[&str]) {
+        let ok = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
+    #[test]
+    fn markers_left_in_a_conflict_are_found_and_tracked_changes_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        sh(d, &["init", "-q", "-b", "main"]);
+        sh(d, &["config", "user.name", "t"]);
+        sh(d, &["config", "user.email", "t@t.invalid"]);
+        std::fs::write(d.join("f"), "base\n").unwrap();
+        sh(d, &["add", "f"]);
+        sh(d, &["commit", "-qm", "base"]);
+        sh(d, &["checkout", "-qb", "side"]);
+        std::fs::write(d.join("f"), "side\n").unwrap();
+        sh(d, &["commit", "-qam", "side"]);
+        sh(d, &["checkout", "-q", "main"]);
+        std::fs::write(d.join("f"), "main\n").unwrap();
+        sh(d, &["commit", "-qam", "main"]);
+        sh(d, &["checkout", "-q", "side"]);
+        assert!(matches!(
+            rebase(d, "main", true).unwrap(),
+            Rebase::Conflict { .. }
+        ));
+        assert_eq!(unresolved_markers(d).unwrap(), vec!["f".to_string()]);
+        // Staged with its markers still in: still unresolved.
+        sh(d, &["add", "f"]);
+        assert_eq!(unresolved_markers(d).unwrap(), vec!["f".to_string()]);
+        std::fs::write(d.join("f"), "main\nside\n").unwrap();
+        assert!(unresolved_markers(d).unwrap().is_empty());
+        assert_eq!(continue_rebase(d).unwrap(), Rebase::Clean);
+        assert!(tracked_changes(d).unwrap().is_empty());
+        std::fs::write(d.join("f"), "changed by a formatter\n").unwrap();
+        assert_eq!(tracked_changes(d).unwrap(), vec!["f".to_string()]);
+    }
 }
 
 #[cfg(test)]

@@ -381,6 +381,39 @@ impl Store {
         local: &[Vec<usize>],
         actor: &str,
     ) -> StoreResult<(Vec<Task>, Vec<JournalEntry>)> {
+        self.add_batch_then(tasks, local, actor, |_| Ok(()))
+    }
+
+    /// Adds a merge's fix task and records the merge's outcome in one transaction: a stop
+    /// between the two can neither lose the fix nor leave the merge looking unsettled.
+    pub fn add_fix_for_merge(
+        &mut self,
+        task: &NewTask,
+        actor: &str,
+        merge: &MergeWrite,
+    ) -> StoreResult<(Vec<Task>, Vec<JournalEntry>)> {
+        self.add_batch_then(std::slice::from_ref(task), &[Vec::new()], actor, |tx| {
+            write_merge(tx, merge)
+        })
+    }
+
+    /// Records a merge's outcome (a new row when `merge.id` is `None`).
+    pub fn write_merge(&mut self, merge: &MergeWrite) -> StoreResult<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        write_merge(&tx, merge)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn add_batch_then(
+        &mut self,
+        tasks: &[NewTask],
+        local: &[Vec<usize>],
+        actor: &str,
+        then: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<()>,
+    ) -> StoreResult<(Vec<Task>, Vec<JournalEntry>)> {
         let now = now_ms();
         let tx = self
             .conn
@@ -490,6 +523,7 @@ impl Store {
         )?;
         let ids: Vec<u32> = (0..tasks.len()).map(|i| id_of(i).0).collect();
         let created = load_tasks(&tx, &ids)?;
+        then(&tx)?;
         tx.commit()?;
         Ok((created, journal))
     }
@@ -1362,6 +1396,44 @@ fn merge_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MergeRow> {
     })
 }
 
+/// A merge outcome to record: a row's new state, or a new row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MergeWrite {
+    /// The row; `None`: a new one (an outcome met before the merge was queued).
+    pub id: Option<i64>,
+    /// The task.
+    pub task: TaskId,
+    /// The agent.
+    pub agent: String,
+    /// merged, conflict, failed or error.
+    pub state: String,
+    /// The integration head it was rebased onto.
+    pub base: Option<String>,
+    /// The agent branch's head.
+    pub head: Option<String>,
+    /// The integration head after the merge.
+    pub merge_commit: Option<String>,
+    /// One line, or the excerpt.
+    pub detail: String,
+}
+
+fn write_merge(tx: &rusqlite::Transaction<'_>, m: &MergeWrite) -> StoreResult<()> {
+    let now = now_ms();
+    match m.id {
+        Some(id) => tx.execute(
+            "UPDATE merges SET state = ?2, base = COALESCE(?3, base), head = COALESCE(?4, head),
+                 merge_commit = COALESCE(?5, merge_commit), detail = ?6, updated_ms = ?7 WHERE id = ?1",
+            params![id, m.state, m.base, m.head, m.merge_commit, m.detail, now],
+        )?,
+        None => tx.execute(
+            "INSERT INTO merges (task, agent, state, base, head, merge_commit, detail, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            params![m.task.0, m.agent, m.state, m.base, m.head, m.merge_commit, m.detail, now],
+        )?,
+    };
+    Ok(())
+}
+
 const MERGE_COLUMNS: &str =
     "id, task, agent, state, base, head, merge_commit, detail, created_ms, updated_ms";
 
@@ -1393,22 +1465,6 @@ impl Store {
         Ok(id)
     }
 
-    /// Records a merge that ended before it was queued (a conflict while committing).
-    pub fn record_merge(
-        &mut self,
-        task: TaskId,
-        agent: &str,
-        state: &str,
-        detail: &str,
-    ) -> StoreResult<i64> {
-        let now = now_ms();
-        self.conn.execute(
-            "INSERT INTO merges (task, agent, state, detail, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-            params![task.0, agent, state, detail, now],
-        )?;
-        Ok(self.conn.last_insert_rowid())
-    }
-
     /// Sets a merge's state and what is known of it.
     pub fn set_merge(
         &mut self,
@@ -1427,26 +1483,21 @@ impl Store {
         Ok(())
     }
 
+    /// Queues again the merges git could not do (state `error`); returns how many.
+    pub fn retry_failed_merges(&mut self) -> StoreResult<usize> {
+        Ok(self.conn.execute(
+            "UPDATE merges SET state = 'queued', detail = '', updated_ms = ?1 WHERE state = 'error'
+                 AND id = (SELECT MAX(m.id) FROM merges m WHERE m.task = merges.task)",
+            [now_ms()],
+        )?)
+    }
+
     /// Puts merges a stopped daemon left running back in the queue; returns how many.
     pub fn requeue_running_merges(&mut self) -> StoreResult<usize> {
         Ok(self.conn.execute(
             "UPDATE merges SET state = 'queued', updated_ms = ?1 WHERE state = 'running'",
             [now_ms()],
         )?)
-    }
-
-    /// Returns the oldest queued merge.
-    pub fn next_queued_merge(&self) -> StoreResult<Option<MergeRow>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!(
-                    "SELECT {MERGE_COLUMNS} FROM merges WHERE state = 'queued' ORDER BY id LIMIT 1"
-                ),
-                [],
-                merge_row,
-            )
-            .optional()?)
     }
 
     /// Returns the newest merges, oldest first (`limit` 0: all).
@@ -1629,13 +1680,31 @@ mod tests {
         let q2 = s.queue_merge(TaskId(2), "y").unwrap();
         s.set_merge(q1, "running", Some("b0"), Some("h1"), None, "")
             .unwrap();
-        assert_eq!(s.next_queued_merge().unwrap().unwrap().id, q2);
+        let queued = |s: &Store| -> Vec<i64> {
+            s.merges(0)
+                .unwrap()
+                .into_iter()
+                .filter(|m| m.state == "queued")
+                .map(|m| m.id)
+                .collect()
+        };
+        assert_eq!(queued(&s), vec![q2]);
         // A stop: the running merge goes back in the queue, first again.
         assert_eq!(s.requeue_running_merges().unwrap(), 1);
-        assert_eq!(s.next_queued_merge().unwrap().unwrap().id, q1);
+        assert_eq!(queued(&s), vec![q1, q2]);
         s.set_merge(q1, "conflict", None, None, None, "f.rs")
             .unwrap();
-        s.record_merge(TaskId(3), "y", "failed", "`make`").unwrap();
+        s.write_merge(&MergeWrite {
+            id: None,
+            task: TaskId(3),
+            agent: "y".into(),
+            state: "failed".into(),
+            base: None,
+            head: None,
+            merge_commit: None,
+            detail: "`make`".into(),
+        })
+        .unwrap();
         s.set_merge(q2, "merged", None, None, Some("c2"), "ok")
             .unwrap();
         let pending = s.pending_merges().unwrap();

@@ -125,6 +125,31 @@ pub fn prepare(project: &Project, store: &mut Store) -> CliResult<Vec<String>> {
     }
     keep_out_of_git_status(project)?;
     let mut lines = Vec::new();
+    let checked_out_here = git::current_branch(&project.root)
+        .ok()
+        .flatten()
+        .is_some_and(|b| b == branch);
+    if checked_out_here {
+        let shared: Vec<&str> = project
+            .config
+            .agents
+            .iter()
+            .filter(|a| a.isolation == Isolation::Shared)
+            .map(|a| a.name.as_str())
+            .collect();
+        if !shared.is_empty() {
+            return Err(CliError::user(format!(
+                "{} work(s) in the project's checkout, where `{branch}` is checked out, and the merge queue moves `{branch}`: their commits there would undo merged work",
+                shared.join(", ")
+            ))
+            .hint(
+                "put them in worktrees too (`isolation = \"worktree\"`), check out another branch here, or set `[session] integration_branch` to a branch not checked out here",
+            ));
+        }
+        lines.push(format!(
+            "note: `{branch}` is checked out here: the merge queue moves the branch, never your files; `baton sync` brings merged work in (keeping your edits) — do not commit here meanwhile"
+        ));
+    }
     for a in agents {
         let path = worktree_path(&project.root, &a.name);
         let what = git::ensure_worktree(&project.root, &path, &agent_branch(&a.name), &head)
@@ -190,20 +215,44 @@ pub fn commit_message(task: &Task, agent: &str) -> String {
 pub enum Committed {
     /// The branch holds the work (a new commit, or nothing was left uncommitted).
     Ready(Option<String>),
-    /// Continuing the agent's conflict resolution stopped on another conflict.
-    Conflict(MergeOutcome),
+    /// It cannot be queued: conflict markers left, another conflict met while continuing the
+    /// agent's resolution, or the worktree is not on the agent's branch.
+    Outcome(MergeOutcome),
 }
 
 /// Commits what the agent left for a task it reported done; when its worktree was stopped at
-/// a conflict (a fix task), the resolution is staged and the rebase continued first.
+/// a conflict (a fix task), the resolution is staged and the rebase continued first — unless
+/// conflict markers are still there, which are never committed.
 pub fn commit_done(root: &Path, agent: &str, task: &Task) -> git::GitResult<Committed> {
     let wt = worktree_path(root, agent);
-    if git::rebase_in_progress(&wt)
-        && let git::Rebase::Conflict { files, excerpt } = git::continue_rebase(&wt)?
-    {
-        return Ok(Committed::Conflict(MergeOutcome::Conflict {
-            files,
-            excerpt,
+    if git::rebase_in_progress(&wt) {
+        let left = git::unresolved_markers(&wt)?;
+        if !left.is_empty() {
+            let excerpt = format!(
+                "Conflict markers (<<<<<<<, =======, >>>>>>>) are still in: {}",
+                left.join(", ")
+            );
+            return Ok(Committed::Outcome(MergeOutcome::Conflict {
+                files: left,
+                excerpt,
+            }));
+        }
+        if let git::Rebase::Conflict { files, excerpt } = git::continue_rebase(&wt)? {
+            return Ok(Committed::Outcome(MergeOutcome::Conflict {
+                files,
+                excerpt,
+            }));
+        }
+    }
+    let branch = agent_branch(agent);
+    let on = git::current_branch(&wt)?;
+    if on.as_deref() != Some(branch.as_str()) {
+        return Ok(Committed::Outcome(MergeOutcome::Error {
+            message: format!(
+                "{} is on {} instead of {branch}: its work is not where the merge queue takes it from (check {branch} out again there)",
+                wt.display(),
+                on.map_or_else(|| "a detached HEAD".to_owned(), |b| format!("branch {b}"))
+            ),
         }));
     }
     Ok(Committed::Ready(git::commit_all(
@@ -355,6 +404,23 @@ pub fn run_merge(job: &MergeJob) -> MergeResult {
             result.summary = format!("verify FAILED: `{command}`");
             result.outcome = MergeOutcome::Failed { command, excerpt };
             return result;
+        }
+        // What passed must be the commit that lands: a verify that rewrote tracked files (a
+        // formatter, a generator) checked something else.
+        match git::tracked_changes(&scratch) {
+            Ok(changed) if changed.is_empty() => {}
+            Ok(changed) => {
+                result.summary = "verify FAILED: it changed tracked files".to_owned();
+                result.outcome = MergeOutcome::Failed {
+                    command: "[verify]".to_owned(),
+                    excerpt: format!(
+                        "The verify commands passed but changed tracked files, so the commit to merge is not what they checked: {}\nCommit those changes (run the tool yourself) so verify leaves the tree as it is.",
+                        changed.join(", ")
+                    ),
+                };
+                return result;
+            }
+            Err(e) => return error(result, &e),
         }
         match git::update_ref_cas(root, &job.integration, &new, &old) {
             Ok(true) => {

@@ -78,12 +78,14 @@ fn user_state(root: &Path) -> BTreeMap<String, Vec<u8>> {
     .collect()
 }
 
-/// Fake-agent steps shared by both agents: each writes its side of shared.txt; a conflict fix
-/// writes both; a verify fix removes BROKEN.
+/// Fake-agent steps shared by both agents: each writes its side of shared.txt; the first
+/// conflict fix is reported done with the markers still in (baton must not commit them), the
+/// next writes both sides; a verify fix removes BROKEN.
 fn steps() -> String {
     let done = "run = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]";
     format!(
-        "[[task]]\nmatch = \"Resolve the merge conflict\"\nrepeat = true\nwork_ms = 200\nwrite = [{{ path = \"shared.txt\", content = \"base\\nalpha\\nbeta\\n\" }}]\n{done}\n\
+        "[[task]]\nmatch = \"Resolve the merge conflict\"\nwork_ms = 200\n{done}\n\
+         [[task]]\nmatch = \"Resolve the merge conflict\"\nrepeat = true\nwork_ms = 200\nwrite = [{{ path = \"shared.txt\", content = \"base\\nalpha\\nbeta\\n\" }}]\n{done}\n\
          [[task]]\nmatch = \"Fix: \"\nrepeat = true\nwork_ms = 200\nrun = [\"rm -f BROKEN\", \"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n\
          [[task]]\nmatch = \"alpha feature\"\nrepeat = true\nwork_ms = 300\nwrite = [{{ path = \"shared.txt\", content = \"base\\nalpha\\n\" }}]\n{done}\n\
          [[task]]\nmatch = \"beta feature\"\nrepeat = true\nwork_ms = 300\nwrite = [{{ path = \"shared.txt\", content = \"base\\nbeta\\n\" }}]\n{done}\n\
@@ -182,6 +184,24 @@ fn conflicting_agents_merge_through_the_verified_queue() {
         fix["body"].as_str().unwrap().contains("shared.txt"),
         "{fix}"
     );
+    // The first fix was reported with the markers still in: not committed, fixed again.
+    let fixes = tasks
+        .iter()
+        .filter(|t| {
+            t["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("Resolve the merge conflict")
+        })
+        .count();
+    assert_eq!(fixes, 2, "{tasks:#?}");
+    let history = git(root, &["log", "-p", "--all", "--format=%H"]);
+    assert!(
+        !history
+            .lines()
+            .any(|l| l.starts_with("+<<<<<<<") || l.starts_with("+>>>>>>>")),
+        "conflict markers were committed:\n{history}"
+    );
     let queue = p.json(&["merge-queue", "--json"]);
     let merges = queue["merges"].as_array().unwrap();
     let conflicted = merges
@@ -233,7 +253,7 @@ fn conflicting_agents_merge_through_the_verified_queue() {
         tasks.as_array().unwrap().iter().any(|t| t["title"]
             .as_str()
             .unwrap()
-            .starts_with("Fix: T-004")
+            .starts_with("Fix: T-")
             && t["body"].as_str().unwrap().contains("BROKEN is there")),
         "{tasks:#}"
     );
@@ -254,6 +274,56 @@ fn conflicting_agents_merge_through_the_verified_queue() {
     assert!(!root.join(".baton/worktrees/a").exists());
     assert!(git(root, &["branch", "--list", "baton/*"]).is_empty());
     assert_eq!(user_state(root), before);
+
+    // `main` is checked out here: merge-queue says the files are behind, `baton sync` brings
+    // the merged work in on the person's request and keeps their edits.
+    let queue = p.json(&["merge-queue", "--json"]);
+    assert!(
+        queue["checkout"]
+            .as_str()
+            .unwrap_or("")
+            .contains("baton sync"),
+        "{queue:#}"
+    );
+    let out = p.ok(&["sync"]);
+    assert!(out.contains("merge(s) brought in"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(root.join("shared.txt")).unwrap(),
+        "base\nalpha\nbeta\n"
+    );
+    let after = user_state(root);
+    assert_eq!(after["README.md"], before["README.md"]);
+    assert_eq!(after["my-notes.txt"], before["my-notes.txt"]);
+    let status = git(root, &["status", "--porcelain"]);
+    assert_eq!(
+        status
+            .lines()
+            .filter(|l| !l.starts_with("??"))
+            .collect::<Vec<_>>(),
+        ["M README.md"],
+        "only the person's own edit differs from main now"
+    );
+    assert!(p.ok(&["sync"]).contains("up to date"));
+}
+
+/// Shared agents working in the checkout where the integration branch is checked out would
+/// commit the stale files over merged work: refused, with what to do.
+#[test]
+fn shared_agents_beside_the_checked_out_integration_branch_are_refused() {
+    let p = TestProject::new();
+    repo(&p);
+    let agents = p.fake_agent("a", "claude", "") + &p.fake_agent("b", "claude", "");
+    let agents = agents.replacen(
+        "[[agent]]\nname = \"b\"",
+        "[[agent]]\nname = \"b\"\nisolation = \"shared\"",
+        1,
+    );
+    p.write_config(&format!("isolation = \"worktree\"\n\n{agents}"));
+    let out = p.run(&["up", "--no-daemon", "--no-wait"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("would undo merged work"), "{stderr}");
+    assert!(stderr.contains("integration_branch"), "{stderr}");
 }
 
 /// The verifies waiting at the gate: their pids.

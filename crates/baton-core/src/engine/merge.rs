@@ -9,9 +9,12 @@
 //!
 //! - A completed task whose work is not merged yet does not satisfy its dependents: a task
 //!   built on it would start from an integration branch without it.
-//! - A conflict or a failed verify becomes a fix task reserved for the same agent (priority
-//!   high), with the conflicting files or the error excerpt; after `max_fix_cycles` failed
-//!   merges in a row the person is told instead.
+//! - A conflict or a failed verify becomes a fix task pinned to the same agent (priority
+//!   high, skills `fix` and [`MERGE_SKILL`], plus [`CONFLICT_SKILL`] for a conflict), with
+//!   the conflicting files or the error excerpt: only that agent's worktree holds the work, so
+//!   the pin never lapses. After `max_fix_cycles` failed merges in a row the person is told
+//!   instead. A merge that git itself could not do (`Error`) is the person's to look at, not
+//!   the agent's: a notice, no fix task.
 //! - A merge of the agent's branch brings everything it committed, so it also settles the
 //!   agent's earlier tasks whose merge failed.
 //! - The run is not finished while a merge is queued or running.
@@ -25,6 +28,13 @@ use crate::task::NewTask;
 use crate::task::Priority;
 use crate::task::Status;
 use crate::task::TaskId;
+
+/// The skill of fix tasks made by the merge queue: pinned to their agent.
+pub const MERGE_SKILL: &str = "merge";
+
+/// The skill of a merge fix that resolves a conflict: its worktree is left stopped at the
+/// conflict for the agent to resolve.
+pub const CONFLICT_SKILL: &str = "conflict";
 
 /// How a queued merge ended.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +77,16 @@ impl Engine {
             }
             self.unmerged.insert(task, agent);
         }
+    }
+
+    /// Returns true when a merge fix for this agent is still to be done: its other merges
+    /// would fail the same way, so they wait for the fix's.
+    pub fn open_merge_fix(&self, agent: &str) -> bool {
+        self.tasks.values().any(|t| {
+            t.task.assignee.as_deref() == Some(agent)
+                && !t.task.status.is_final()
+                && t.task.skills.iter().any(|s| s == MERGE_SKILL)
+        })
     }
 
     /// Returns true when the task's dependents must wait: it is done but not merged.
@@ -125,6 +145,16 @@ impl Engine {
             }
             return;
         }
+        if let MergeOutcome::Error { message } = &outcome {
+            out.push(Action::Notify {
+                kind: "verify-failed".into(),
+                message: format!(
+                    "the merge of {agent}'s change for {task} failed in git: {}; fix it, then `baton merge-queue --retry`",
+                    message.lines().last().unwrap_or("")
+                ),
+            });
+            return;
+        }
         let (what, detail) = match &outcome {
             MergeOutcome::Conflict { files, excerpt } => (
                 format!(
@@ -136,8 +166,9 @@ impl Engine {
             MergeOutcome::Failed { command, excerpt } => {
                 (format!("fails `{command}` once rebased"), excerpt.clone())
             }
-            MergeOutcome::Error { message } => ("cannot be merged".to_owned(), message.clone()),
-            MergeOutcome::Merged { .. } => unreachable!("handled above"),
+            MergeOutcome::Error { .. } | MergeOutcome::Merged { .. } => {
+                unreachable!("handled above")
+            }
         };
         let cycles = self.merge_fixes.entry(agent.to_owned()).or_insert(0);
         if *cycles >= self.settings.max_fix_cycles {
@@ -175,13 +206,17 @@ impl Engine {
                 ),
             ),
         };
+        let mut skills = vec!["fix".to_owned(), MERGE_SKILL.to_owned()];
+        if let MergeOutcome::Conflict { .. } = outcome {
+            skills.push(CONFLICT_SKILL.to_owned());
+        }
         self.adds_due += 1;
         out.push(Action::AddTask {
             task: NewTask {
                 title,
                 body,
                 priority: Some(Priority::High),
-                skills: vec!["fix".to_owned()],
+                skills,
                 deps: Vec::new(),
                 assignee: Some(agent.to_owned()),
             },

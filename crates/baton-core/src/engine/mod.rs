@@ -46,6 +46,8 @@ use crate::task::Priority;
 use crate::task::Status;
 use crate::task::Task;
 use crate::task::TaskId;
+pub use merge::CONFLICT_SKILL;
+pub use merge::MERGE_SKILL;
 pub use merge::MergeOutcome;
 
 /// What the engine knows of one agent from the configuration.
@@ -1343,6 +1345,13 @@ impl Engine {
             .count();
         if t.excluded.contains(&a.spec.name) && t.excluded.len() < workers {
             return false;
+        }
+        // A merge fix belongs to the agent whose worktree holds the work, whatever happens.
+        if t.task.skills.iter().any(|s| s == MERGE_SKILL)
+            && let Some(to) = &t.task.assignee
+            && self.agents.contains_key(to)
+        {
+            return *to == a.spec.name;
         }
         // `--to agent` reserves a task until it is first given out; after that the assignee
         // is only who had it last, and a requeued task may go anywhere not excluded.

@@ -1234,7 +1234,7 @@ fn a_conflict_becomes_a_fix_task_for_the_same_agent_and_the_run_waits_for_the_me
     let fix = added(&acts);
     assert_eq!(fix.len(), 1, "{acts:?}");
     assert_eq!(fix[0].assignee.as_deref(), Some("a"));
-    assert_eq!(fix[0].skills, vec!["fix".to_string()]);
+    assert_eq!(fix[0].skills, ["fix", MERGE_SKILL, CONFLICT_SKILL]);
     assert_eq!(fix[0].priority, Some(Priority::High));
     assert!(fix[0].body.contains("src/lib.rs") && fix[0].body.contains("<<<<<<< HEAD"));
     assert!(!acts.iter().any(|a| matches!(a, Action::Finished { .. })));
@@ -1312,4 +1312,58 @@ fn merges_restored_after_a_restart_hold_dependents_and_the_end() {
         MergeOutcome::Merged { commit: "c".into() },
     );
     assert_eq!(assigned(&acts), vec![(2, "a".to_string())]);
+}
+
+#[test]
+fn a_merge_fix_stays_with_its_agent_even_when_it_cannot_work() {
+    let mut e = engine(Settings::default(), vec![isolated("a"), isolated("b")]);
+    e.step(1, Event::TaskAdded(task(1, Priority::High, &[], &[])));
+    deliver(&mut e, 10, "a", 500);
+    done(&mut e, 100, 1);
+    let acts = merge(
+        &mut e,
+        200,
+        1,
+        "a",
+        MergeOutcome::Failed {
+            command: "make".into(),
+            excerpt: "boom".into(),
+        },
+    );
+    let fix = added(&acts);
+    // a is busy (its screen says working) and then resting after attempts: b never gets it.
+    let mut t = Task {
+        attempts: 1,
+        ..task(2, Priority::High, &[], &[])
+    };
+    t.title = fix[0].title.clone();
+    t.skills = fix[0].skills.clone();
+    t.assignee = fix[0].assignee.clone();
+    let acts = e.step(300, Event::TaskAdded(t));
+    assert!(assigned(&acts).is_empty(), "{acts:?}");
+    assert!(!e.could_take("b", TaskId(2)));
+    let acts = e.step(400, screen("a", AgentState::Idle, None, 901));
+    assert_eq!(assigned(&acts), vec![(2, "a".to_string())]);
+}
+
+#[test]
+fn a_merge_git_could_not_do_tells_a_person_and_makes_no_fix_task() {
+    let mut e = engine(Settings::default(), vec![isolated("a")]);
+    e.step(1, Event::TaskAdded(task(1, Priority::High, &[], &[])));
+    deliver(&mut e, 10, "a", 500);
+    done(&mut e, 100, 1);
+    let acts = merge(
+        &mut e,
+        200,
+        1,
+        "a",
+        MergeOutcome::Error {
+            message: "fatal: Unable to create index.lock".into(),
+        },
+    );
+    assert!(added(&acts).is_empty(), "{acts:?}");
+    assert!(
+        acts.iter().any(|a| matches!(a, Action::Notify { message, .. } if message.contains("index.lock") && message.contains("--retry"))),
+        "{acts:?}"
+    );
 }

@@ -25,7 +25,14 @@ pub struct MergeQueueArgs {
     /// How many of the latest merges to show (0: all)
     #[arg(long, default_value_t = 30)]
     pub last: usize,
+    /// Queue again the merges git could not do (state `error`), once the cause is fixed
+    #[arg(long)]
+    pub retry: bool,
 }
+
+/// Arguments of `baton sync`.
+#[derive(Args, Debug)]
+pub struct SyncArgs {}
 
 /// Arguments of `baton diff`.
 #[derive(Args, Debug)]
@@ -75,35 +82,80 @@ fn load(dir: Option<&Path>) -> CliResult<(Project, crate::store::Store, String)>
     Ok((project, store, branch))
 }
 
-/// The advice for a checkout whose branch baton moved: the files still match the commit the
-/// person last had there (the newest entry of the branch's reflog not written by baton).
-fn checkout_advice(root: &Path, branch: &str) -> Option<String> {
+/// When the integration branch is checked out in the project root and the queue moved it:
+/// the commit the files there still match (the newest entry of the branch's reflog not
+/// written by the queue, or the one `baton sync` last brought in), and how many merges moved
+/// it since.
+pub fn checkout_behind(
+    root: &Path,
+    branch: &str,
+    store: &crate::store::Store,
+) -> Option<(String, usize)> {
     if git::current_branch(root).ok().flatten().as_deref() != Some(branch) {
         return None;
     }
+    let synced = store.meta(SYNCED).ok().flatten();
     let log = git::reflog(root, branch).ok()?;
-    let (theirs, behind) = {
-        let mut behind = 0usize;
-        let mut theirs = None;
-        for (hash, message) in &log {
-            if message.starts_with(git::MERGE_QUEUE_REFLOG) {
-                behind += 1;
-            } else {
-                theirs = Some(hash.clone());
-                break;
-            }
+    let behind = log
+        .iter()
+        .take_while(|(h, m)| {
+            m.starts_with(git::MERGE_QUEUE_REFLOG) && synced.as_deref() != Some(h.as_str())
+        })
+        .count();
+    let theirs = log.get(behind)?.0.clone();
+    (behind > 0).then_some((theirs, behind))
+}
+
+/// The store's key for the commit `baton sync` last brought into the project root.
+const SYNCED: &str = "checkout_synced";
+
+/// The advice for a checkout whose branch the queue moved.
+fn checkout_advice(root: &Path, branch: &str, store: &crate::store::Store) -> Option<String> {
+    let (theirs, behind) = checkout_behind(root, branch, store)?;
+    Some(format!(
+        "`{branch}` is checked out in {}: the merge queue moved it {behind} time(s) without touching your files, which still match {}; \
+         `baton sync` brings the merged work into them and keeps your uncommitted edits (do not commit there before)",
+        root.display(),
+        short(Some(&theirs)),
+    ))
+}
+
+/// Brings the project root's files up to the integration branch the queue moved.
+pub fn cmd_sync(dir: Option<&Path>, _args: &SyncArgs) -> CliResult<ExitCode> {
+    let (project, mut store, branch) = load(dir)?;
+    let root = &project.root;
+    let Some((theirs, behind)) = checkout_behind(root, &branch, &store) else {
+        match git::current_branch(root).ok().flatten() {
+            Some(b) if b == branch => println!("{} is up to date with {branch}", root.display()),
+            other => println!(
+                "{} is on {}, not {branch}: nothing to sync (git merge {branch} when you want it)",
+                root.display(),
+                other.unwrap_or_else(|| "a detached HEAD".to_owned())
+            ),
         }
-        (theirs?, behind)
+        return ok();
     };
-    (behind > 0).then(|| {
-        format!(
-            "`{branch}` is checked out in {}: baton moved it {behind} time(s) without touching your files, which still match {}. \
-             To bring the merged work in and keep your uncommitted edits: git checkout -q {} && git checkout {branch}",
+    let head = git::rev_parse(root, &format!("refs/heads/{branch}"))
+        .map_err(|e| CliError::user(e.to_string()))?
+        .ok_or_else(|| CliError::user(format!("the branch {branch} is gone")))?;
+    git::checkout_forward(root, &theirs, &head).map_err(|e| {
+        CliError::user(format!(
+            "cannot sync {}: your uncommitted edits touch files the merged work changed ({})",
             root.display(),
-            short(Some(&theirs)),
-            short(Some(&theirs)),
-        )
-    })
+            e.message.lines().next().unwrap_or("")
+        ))
+        .hint("save them (git diff > my.patch), undo them (git checkout -- <file>), run `baton sync`, then `git apply my.patch`")
+    })?;
+    // Recorded so the next sync starts from here.
+    store
+        .set_meta(SYNCED, &head)
+        .map_err(|e| CliError::user(e.to_string()))?;
+    println!(
+        "{} now holds {branch} at {} ({behind} merge(s) brought in; your uncommitted edits kept)",
+        root.display(),
+        short(Some(&head))
+    );
+    ok()
 }
 
 /// One line for `baton ls` in worktree mode: the queue's counts and the last merge.
@@ -132,7 +184,16 @@ pub fn one_line(project: &Project) -> Option<String> {
 
 /// Shows the merge queue.
 pub fn cmd_merge_queue(dir: Option<&Path>, args: &MergeQueueArgs) -> CliResult<ExitCode> {
-    let (project, store, branch) = load(dir)?;
+    let (project, mut store, branch) = load(dir)?;
+    if args.retry {
+        let n = store
+            .retry_failed_merges()
+            .map_err(|e| CliError::user(e.to_string()))?;
+        println!("{n} merge(s) queued again");
+        if n > 0 {
+            crate::daemon::poke(&project.root);
+        }
+    }
     let head = git::rev_parse(&project.root, &format!("refs/heads/{branch}"))
         .ok()
         .flatten();
@@ -151,7 +212,7 @@ pub fn cmd_merge_queue(dir: Option<&Path>, args: &MergeQueueArgs) -> CliResult<E
         })
         .collect();
     let view = QueueView {
-        checkout: checkout_advice(&project.root, &branch),
+        checkout: checkout_advice(&project.root, &branch, &store),
         integration_branch: branch,
         head,
         agents,
