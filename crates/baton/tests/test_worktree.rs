@@ -465,3 +465,70 @@ fn the_worktree_demo_merges_everything() {
     assert!(stdout.contains("| failed |"), "{stdout}");
     assert!(stdout.contains("Resolve the merge conflict"), "{stdout}");
 }
+
+/// kill -9 after the integration branch moved but before the merge was recorded (held there
+/// by a reference-transaction hook): the restarted daemon finds the change already in, records
+/// the merge, and the branch is neither moved back nor merged twice.
+#[test]
+fn kill_9_between_the_branch_moving_and_its_record() {
+    let p = TestProject::new();
+    repo(&p);
+    let root = p.root();
+    let verified = root.join("verified.log");
+    config(&p, &format!("sh check.sh {}", verified.display()));
+    // Once the main branch moved (the transaction is committed), say so and wait while the
+    // hold file exists.
+    let hold = root.join("hold");
+    let moved = root.join("moved");
+    let hook = root.join(".git/hooks/reference-transaction");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = committed ] || exit 0\nwhile read old new ref; do\n  if [ \"$ref\" = refs/heads/main ] && [ -e {hold} ]; then\n    echo \"$new\" > {moved}\n    while [ -e {hold} ]; do sleep 0.05; done\n  fi\ndone\n",
+            hold = hold.display(),
+            moved = moved.display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    std::fs::write(&hold, "").unwrap();
+    std::fs::write(root.join("plan.md"), "- [ ] alpha feature\n").unwrap();
+    let mut child = p
+        .cmd(&["run", "plan.md", "--quiet"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    common::wait_until(Duration::from_secs(60), "main moved by the queue", || {
+        moved.exists()
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let landed = std::fs::read_to_string(&moved).unwrap().trim().to_owned();
+    assert_eq!(git(root, &["rev-parse", "main"]), landed);
+    let queue = p.json(&["merge-queue", "--json"]);
+    assert_eq!(queue["merges"][0]["state"], "running", "{queue:#}");
+    std::fs::remove_file(&hold).unwrap();
+    let out = p.run(&["run", "plan.md", "--quiet"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(git(root, &["rev-parse", "main"]), landed, "not moved again");
+    assert_eq!(git(root, &["show", "main:shared.txt"]), "base\nalpha");
+    let queue = p.json(&["merge-queue", "--json"]);
+    let merges = queue["merges"].as_array().unwrap();
+    assert_eq!(merges.len(), 1, "{queue:#}");
+    assert_eq!(merges[0]["state"], "merged");
+    assert_eq!(merges[0]["merge_commit"].as_str(), Some(landed.as_str()));
+    assert!(
+        merges[0]["detail"].as_str().unwrap().contains("already in"),
+        "{queue:#}"
+    );
+    assert_only_verified_fast_forwards(root, &verified);
+    assert_eq!(history(root).len(), 2, "main moved exactly once");
+}
