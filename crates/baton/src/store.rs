@@ -1534,12 +1534,15 @@ impl Store {
             .collect())
     }
 
-    /// COMPLETED tasks of these agents that never had a merge (the daemon stopped between
-    /// the report and the queue).
+    /// COMPLETED tasks of these agents with no merge since they were completed (the daemon
+    /// stopped between the report and the queue, or the task was reopened and completed
+    /// again while no daemon ran).
     pub fn completed_without_merge(&self, agents: &[String]) -> StoreResult<Vec<(TaskId, String)>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, assignee FROM tasks WHERE status = 'COMPLETED' AND assignee IS NOT NULL
-                 AND NOT EXISTS (SELECT 1 FROM merges WHERE merges.task = tasks.id) ORDER BY id",
+                 AND NOT EXISTS (SELECT 1 FROM merges WHERE merges.task = tasks.id
+                                 AND merges.created_ms >= COALESCE(tasks.finished_ms, 0))
+                 ORDER BY id",
         )?;
         let rows = stmt.query_map([], |r| Ok((TaskId(r.get(0)?), r.get::<_, String>(1)?)))?;
         let all: Vec<(TaskId, String)> = rows.collect::<Result<_, _>>()?;
@@ -1728,8 +1731,30 @@ mod tests {
             s.completed_without_merge(&["x".into()]).unwrap(),
             Vec::<(TaskId, String)>::new()
         );
+        // T-004 completed (again) after its merge, while no daemon ran: to be queued; not for
+        // an agent in the shared checkout.
+        let to_x = || StatusChange {
+            assignee: Some("x".into()),
+            ..StatusChange::default()
+        };
+        // The store's clock counts milliseconds: completed after the merge row, not with it.
+        let queued_at = now_ms();
+        while now_ms() <= queued_at {
+            std::hint::spin_loop();
+        }
+        s.set_status(TaskId(4), Status::InProgress, "u", to_x())
+            .unwrap();
+        s.set_status(TaskId(4), Status::Completed, "x", StatusChange::default())
+            .unwrap();
+        assert_eq!(
+            s.completed_without_merge(&["x".into()]).unwrap(),
+            vec![(TaskId(4), "x".to_string())]
+        );
+        assert!(s.completed_without_merge(&["y".into()]).unwrap().is_empty());
+        s.queue_merge(TaskId(4), "x").unwrap();
+        assert!(s.completed_without_merge(&["x".into()]).unwrap().is_empty());
         assert_eq!(s.merges(2).unwrap().len(), 2);
-        assert_eq!(s.merges(0).unwrap().len(), 4);
+        assert_eq!(s.merges(0).unwrap().len(), 5);
     }
 
     #[test]
