@@ -1483,6 +1483,15 @@ impl Store {
         Ok(())
     }
 
+    /// Merges running and queued.
+    pub fn merge_counts(&self) -> StoreResult<(usize, usize)> {
+        Ok(self.conn.query_row(
+            "SELECT COUNT(*) FILTER (WHERE state = 'running'), COUNT(*) FILTER (WHERE state = 'queued') FROM merges",
+            [],
+            |r| Ok((r.get::<_, i64>(0)? as usize, r.get::<_, i64>(1)? as usize)),
+        )?)
+    }
+
     /// Queues again the merges git could not do (state `error`); returns how many.
     pub fn retry_failed_merges(&mut self) -> StoreResult<usize> {
         Ok(self.conn.execute(
@@ -1692,6 +1701,7 @@ mod tests {
                 .collect()
         };
         assert_eq!(queued(&s), vec![q2]);
+        assert_eq!(s.merge_counts().unwrap(), (1, 1));
         // A stop: the running merge goes back in the queue, first again.
         assert_eq!(s.requeue_running_merges().unwrap(), 1);
         assert_eq!(queued(&s), vec![q1, q2]);

@@ -214,6 +214,8 @@ pub struct Snapshot {
     pub paused: bool,
     /// Whether the daemon runs (`None`: cannot tell on this system).
     pub daemon: Option<bool>,
+    /// The merge queue, in worktree mode: merges running and queued.
+    pub merges: Option<(usize, usize)>,
 }
 
 impl Snapshot {
@@ -398,6 +400,11 @@ impl Loader {
             .as_ref()
             .and_then(|e| handoff_view(e, lead.as_deref()));
         let paused = self.store.meta(PAUSE_KEY)?.as_deref() == Some("1");
+        let merges = if config.uses_worktrees() {
+            Some(self.store.merge_counts()?)
+        } else {
+            None
+        };
         Ok(Snapshot {
             session: session.to_owned(),
             agents,
@@ -408,6 +415,7 @@ impl Loader {
             handoff,
             paused,
             daemon: self.daemon,
+            merges,
         })
     }
 

@@ -273,6 +273,7 @@ fn busy_run() -> Snapshot {
         handoff: None,
         paused: false,
         daemon: Some(true),
+        merges: None,
     }
 }
 
@@ -361,6 +362,19 @@ fn snapshot_quota_alert() {
     assert_eq!(cell.fg, Color::Red);
     assert!(cell.modifier.contains(Modifier::REVERSED));
     insta::assert_snapshot!("quota_alert", text);
+}
+
+#[test]
+fn the_footer_shows_the_merge_queue_in_worktree_mode() {
+    let (text, _) = draw(&busy_run(), &Ui::default(), 120, 32);
+    assert!(!text.contains("merge "), "{text}");
+    let snap = Snapshot {
+        merges: Some((1, 3)),
+        ..busy_run()
+    };
+    let (text, _) = draw(&snap, &Ui::default(), 120, 32);
+    let footer = text.lines().last().unwrap();
+    assert!(footer.contains("merge 1 running · 3 queued"), "{footer}");
 }
 
 #[test]

@@ -696,6 +696,12 @@ fn footer(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &Ui, now_ms: i64) {
         Span::styled(" │ ", dim()),
         Span::raw(format!("running {} · pending {}", c.running, c.pending)),
     ];
+    if let Some((running, queued)) = snap.merges {
+        left.push(Span::styled(" │ ", dim()));
+        left.push(Span::raw(format!(
+            "merge {running} running · {queued} queued"
+        )));
+    }
     if snap.paused {
         left.push(Span::styled(" │ ", dim()));
         left.push(Span::styled(
