@@ -1,0 +1,147 @@
+//! What the verified merge queue costs: 4 fake agents, each in its own git worktree, do 40
+//! small tasks (one new file each, no conflicts) with a verify command that does nothing
+//! (`true`), so the figures are the queue's own work — commit, rebase in the scratch worktree,
+//! compare-and-swap — plus the wait behind other merges.
+//! Run: `cargo bench -p baton --bench merge_queue`.
+//!
+//! Prints, per task: from `baton task done` to the commit being queued, the merge itself
+//! (started → integration branch moved), and from `task done` to landed on the branch.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+const AGENTS: usize = 4;
+const TASKS: usize = 40;
+
+fn git(dir: &Path, args: &[&str]) {
+    let ok = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("run git")
+        .status
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+fn percentile(sorted: &[i64], p: f64) -> i64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i]
+}
+
+fn report(name: &str, mut ms: Vec<i64>) {
+    ms.sort_unstable();
+    println!(
+        "{name:<34} n={:<3} p50 {:>5} ms   p90 {:>5} ms   max {:>5} ms",
+        ms.len(),
+        percentile(&ms, 0.5),
+        percentile(&ms, 0.9),
+        ms.last().copied().unwrap_or(0)
+    );
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["config", "user.name", "bench"]);
+    git(root, &["config", "user.email", "bench@baton.invalid"]);
+    std::fs::write(root.join("README.md"), "bench\n").unwrap();
+    git(root, &["add", "README.md"]);
+    git(root, &["commit", "-q", "-m", "start"]);
+    let socket = format!("baton-bench-merge-{}", std::process::id());
+    let exe = env!("CARGO_BIN_EXE_baton");
+    let mut agents = String::new();
+    for i in 0..AGENTS {
+        let script = root.join(format!("a{i}.fake.toml"));
+        std::fs::write(
+            &script,
+            "persona = \"claude\"\nstart_delay_ms = 100\n[[task]]\nrepeat = true\nwork_ms = 100\n\
+             run = [\"echo done > \\\"$BATON_FAKE_TASK.txt\\\"\", \"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n",
+        )
+        .unwrap();
+        agents.push_str(&format!(
+            "[[agent]]\nname = \"a{i}\"\ncli = \"claude\"\ncommand = \"{exe} fake-agent --script {}\"\n\n",
+            script.display()
+        ));
+    }
+    std::fs::write(
+        root.join("baton.toml"),
+        format!(
+            "[session]\nname = \"bench\"\nsocket = \"{socket}\"\nisolation = \"worktree\"\nmemory_file = \".baton/BOARD.md\"\n\n{agents}\
+             [verify]\ncommands = [\"true\"]\n\n[run]\ntest_tasks = false\n"
+        ),
+    )
+    .unwrap();
+    let plan: String = (1..=TASKS).map(|i| format!("- [ ] job {i}\n")).collect();
+    std::fs::write(root.join("plan.md"), plan).unwrap();
+    let out = Command::new(exe)
+        .args(["run", "plan.md", "--quiet"])
+        .current_dir(root)
+        .env("BATON_TMUX_CONFIG", "/dev/null")
+        .env_remove("TMUX")
+        .output()
+        .expect("run baton");
+    let _ = Command::new(exe)
+        .args(["down", "--prune"])
+        .current_dir(root)
+        .output();
+    let _ = Command::new("tmux")
+        .args(["-L", &socket, "kill-server"])
+        .output();
+    assert!(
+        out.status.success(),
+        "baton run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = Command::new(exe)
+        .args(["log", "--json", "-n", "100000"])
+        .current_dir(root)
+        .output()
+        .expect("baton log");
+    let journal: Vec<serde_json::Value> = serde_json::from_slice(&log.stdout).expect("json");
+    let mut done: BTreeMap<String, i64> = BTreeMap::new();
+    let mut queued: BTreeMap<String, i64> = BTreeMap::new();
+    let mut started: BTreeMap<String, i64> = BTreeMap::new();
+    let mut landed: BTreeMap<String, i64> = BTreeMap::new();
+    for j in &journal {
+        let (Some(task), Some(at)) = (j["task"].as_str(), j["at_ms"].as_i64()) else {
+            continue;
+        };
+        let result = j["result"].as_str().unwrap_or("");
+        match j["action"].as_str() {
+            Some("task-done") => {
+                done.insert(task.to_owned(), at);
+            }
+            Some("merge") if result.contains("queued") => {
+                queued.insert(task.to_owned(), at);
+            }
+            Some("merge") if result.contains("started") => {
+                started.insert(task.to_owned(), at);
+            }
+            Some("merge") if result.contains("fast-forwarded") || result.contains("already in") => {
+                landed.insert(task.to_owned(), at);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(landed.len(), TASKS, "every task landed: {landed:?}");
+    let span = |from: &BTreeMap<String, i64>, to: &BTreeMap<String, i64>| -> Vec<i64> {
+        from.iter()
+            .filter_map(|(t, a)| to.get(t).map(|b| b - a))
+            .collect()
+    };
+    println!("merge queue: {AGENTS} agents in worktrees, {TASKS} tasks, verify = `true`");
+    report("task done → committed and queued", span(&done, &queued));
+    report("merge (rebase, verify, CAS)", span(&started, &landed));
+    report("task done → on the branch", span(&done, &landed));
+    let first = done.values().min().copied().unwrap_or(0);
+    let last = landed.values().max().copied().unwrap_or(0);
+    println!(
+        "{:<34} {:.1} merges/s over the run",
+        "throughput",
+        TASKS as f64 / ((last - first).max(1) as f64 / 1000.0)
+    );
+}
