@@ -442,6 +442,23 @@ pub fn unresolved_markers(wt: &Path) -> GitResult<Vec<String>> {
         .collect())
 }
 
+/// Sets the worktree's uncommitted changes (untracked files included) aside: commits them,
+/// points `ref_name` at that commit, and moves the branch back, leaving a clean worktree.
+/// Nothing is lost (the ref keeps it) and `refs/stash`, which every worktree shares, is not
+/// used. Returns the commit, or `None` when there was nothing to set aside.
+pub fn set_aside(wt: &Path, ref_name: &str, message: &str) -> GitResult<Option<String>> {
+    let Some(commit) = commit_all(wt, message)? else {
+        return Ok(None);
+    };
+    Git::new(wt)
+        .args(["update-ref", "-m", message, ref_name, &commit])
+        .ok()?;
+    Git::new(wt)
+        .args(["reset", "-q", "--hard", "HEAD~1"])
+        .ok()?;
+    Ok(Some(commit))
+}
+
 /// Tracked files that differ from HEAD (staged or not): what a command changed in a clean
 /// checkout.
 pub fn tracked_changes(dir: &Path) -> GitResult<Vec<String>> {
@@ -647,6 +664,27 @@ mod marker_tests {
         assert!(tracked_changes(d).unwrap().is_empty());
         std::fs::write(d.join("f"), "changed by a formatter\n").unwrap();
         assert_eq!(tracked_changes(d).unwrap(), vec!["f".to_string()]);
+        // Set aside, untracked files included: clean again, the branch where it was.
+        std::fs::write(d.join("new.txt"), "half done\n").unwrap();
+        let head = rev_parse(d, "HEAD").unwrap();
+        let kept = set_aside(d, "refs/baton/set-aside/x/1", "left")
+            .unwrap()
+            .unwrap();
+        assert!(!is_dirty(d).unwrap());
+        assert_eq!(rev_parse(d, "HEAD").unwrap(), head);
+        assert_eq!(
+            rev_parse(d, "refs/baton/set-aside/x/1").unwrap().as_deref(),
+            Some(kept.as_str())
+        );
+        let shown = Git::new(d).args(["show", "--stat", &kept]).ok().unwrap();
+        assert!(
+            shown.contains("new.txt") && shown.contains(" f "),
+            "{shown}"
+        );
+        assert_eq!(
+            set_aside(d, "refs/baton/set-aside/x/2", "left").unwrap(),
+            None
+        );
     }
 }
 

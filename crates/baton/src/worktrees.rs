@@ -268,16 +268,26 @@ pub fn sync_for_task(root: &Path, agent: &str, integration: &str, fix: bool) -> 
     if git::rebase_in_progress(&wt) {
         return Some("its worktree is stopped in a rebase: left as it is".into());
     }
+    // The agent holds no task when it gets one (one at a time in a worktree): what is left
+    // uncommitted belongs to a task that went elsewhere (requeued, blocked, cancelled). It
+    // must not ride along with the next task's commit: it is set aside, kept under a ref.
+    let mut said = Vec::new();
     match git::is_dirty(&wt) {
         Ok(false) => {}
         Ok(true) => {
-            return Some("its worktree has uncommitted changes: not rebased".into());
+            let name = format!("refs/baton/set-aside/{agent}/{}", crate::store::now_ms());
+            match git::set_aside(&wt, &name, &format!("baton: work {agent} left uncommitted")) {
+                Ok(_) => said.push(format!(
+                    "uncommitted work left from an earlier task set aside as {name} (git show {name})"
+                )),
+                Err(e) => return Some(format!("cannot set aside its uncommitted work: {e}")),
+            }
         }
         Err(e) => return Some(format!("cannot read its worktree: {e}")),
     }
     let onto = format!("refs/heads/{integration}");
     let before = git::rev_parse(&wt, "HEAD").ok().flatten();
-    match git::rebase(&wt, &onto, fix) {
+    let rebased = match git::rebase(&wt, &onto, fix) {
         Ok(git::Rebase::Clean) => {
             let after = git::rev_parse(&wt, "HEAD").ok().flatten();
             (before != after).then(|| format!("worktree rebased onto {integration}"))
@@ -291,7 +301,9 @@ pub fn sync_for_task(root: &Path, agent: &str, integration: &str, fix: bool) -> 
             files.join(", ")
         )),
         Err(e) => Some(format!("cannot rebase its worktree: {e}")),
-    }
+    };
+    said.extend(rebased);
+    (!said.is_empty()).then(|| said.join("; "))
 }
 
 /// One merge for the worker thread.
