@@ -760,6 +760,8 @@ impl Shell<'_> {
             }
         }
         self.engine.load_merges(pending);
+        self.engine
+            .load_merge_fixes(self.store.merge_failures_in_a_row().map_err(e)?);
         self.restart_events = events;
         Ok(())
     }
@@ -1428,11 +1430,17 @@ impl Shell<'_> {
                 None => format!("{} down", a.name),
             })
             .collect();
+        let merging = self.engine.merges_pending();
         let line = format!(
-            "[baton {:>4}s] {done}/{total} done{} · {}",
+            "[baton {:>4}s] {done}/{total} done{}{} · {}",
             self.started.elapsed().as_secs(),
             if blocked > 0 {
                 format!(", {blocked} blocked")
+            } else {
+                String::new()
+            },
+            if merging > 0 {
+                format!(", {merging} to merge")
             } else {
                 String::new()
             },
@@ -1449,7 +1457,6 @@ impl Shell<'_> {
     }
 }
 
-/// The notifier `baton.toml`'s `[notify]` asks for.
 /// The queue state and detail a merge outcome is recorded with.
 fn merge_state(outcome: &baton_core::engine::MergeOutcome) -> (&'static str, String) {
     use baton_core::engine::MergeOutcome;
@@ -1463,6 +1470,7 @@ fn merge_state(outcome: &baton_core::engine::MergeOutcome) -> (&'static str, Str
     }
 }
 
+/// The notifier `baton.toml`'s `[notify]` asks for.
 fn notifier_from_config(c: &baton_core::config::NotifyConfig) -> crate::notify::Notifier {
     use crate::notify::Backend;
     use crate::notify::NoticeFilter;

@@ -1543,6 +1543,22 @@ impl Store {
             .collect())
     }
 
+    /// Per agent, its merges that failed (conflict, verify) since its last merge: the fix
+    /// cycles already spent.
+    pub fn merge_failures_in_a_row(&self) -> StoreResult<BTreeMap<String, u32>> {
+        let mut failed: BTreeMap<String, u32> = BTreeMap::new();
+        for m in self.merges(0)? {
+            match m.state.as_str() {
+                "merged" => {
+                    failed.remove(&m.agent);
+                }
+                "conflict" | "failed" => *failed.entry(m.agent).or_default() += 1,
+                _ => {}
+            }
+        }
+        Ok(failed)
+    }
+
     /// COMPLETED tasks of these agents with no merge since they were completed (the daemon
     /// stopped between the report and the queue, or the task was reopened and completed
     /// again while no daemon ran).
@@ -1721,6 +1737,10 @@ mod tests {
         s.set_merge(q2, "merged", None, None, Some("c2"), "ok")
             .unwrap();
         let pending = s.pending_merges().unwrap();
+        assert_eq!(
+            s.merge_failures_in_a_row().unwrap(),
+            BTreeMap::from([("x".to_string(), 1), ("y".to_string(), 1)])
+        );
         // x's conflict waits for its fix; y's failure came after y's merge, so it waits too.
         assert_eq!(
             pending,

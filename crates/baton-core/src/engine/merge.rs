@@ -79,6 +79,16 @@ impl Engine {
         }
     }
 
+    /// Restores how many merges of each agent failed in a row (fix cycles already spent).
+    pub fn load_merge_fixes(&mut self, failed: impl IntoIterator<Item = (String, u32)>) {
+        self.merge_fixes.extend(failed);
+    }
+
+    /// Returns how many merges are queued or running.
+    pub fn merges_pending(&self) -> usize {
+        self.merging.len()
+    }
+
     /// Returns true when a merge fix for this agent is still to be done: its other merges
     /// would fail the same way, so they wait for the fix's.
     pub fn open_merge_fix(&self, agent: &str) -> bool {
