@@ -532,3 +532,59 @@ fn kill_9_between_the_branch_moving_and_its_record() {
     assert_only_verified_fast_forwards(root, &verified);
     assert_eq!(history(root).len(), 2, "main moved exactly once");
 }
+
+/// `baton down --prune` removes what holds nothing unmerged and refuses, with the list, where
+/// work would be lost: uncommitted changes, a commit not on the integration branch.
+#[test]
+fn prune_refuses_where_work_would_be_lost() {
+    let p = TestProject::new();
+    repo(&p);
+    let root = p.root();
+    let agents = p.fake_agent("a", "claude", "")
+        + &p.fake_agent("b", "claude", "")
+        + &p.fake_agent("c", "claude", "");
+    p.write_config(&format!(
+        "isolation = \"worktree\"\nmemory_file = \".baton/BOARD.md\"\n\n{agents}"
+    ));
+    let out = p.ok(&["up", "--no-daemon", "--no-wait"]);
+    assert!(
+        out.contains("works in .baton/worktrees/a on branch baton/a"),
+        "{out}"
+    );
+    assert!(
+        out.contains("baton sync"),
+        "the checked-out branch is pointed out: {out}"
+    );
+    let wt = |a: &str| root.join(".baton/worktrees").join(a);
+    // a: an uncommitted file; b: a commit of its own; c: nothing.
+    std::fs::write(wt("a").join("draft.txt"), "half done\n").unwrap();
+    std::fs::write(wt("b").join("shared.txt"), "base\nb's work\n").unwrap();
+    git(
+        &wt("b"),
+        &[
+            "-c",
+            "user.name=b",
+            "-c",
+            "user.email=b@x.invalid",
+            "commit",
+            "-qam",
+            "b's work",
+        ],
+    );
+    let diff = p.ok(&["diff", "b"]);
+    assert!(diff.contains("+b's work"), "{diff}");
+    let out = p.run(&["down", "--prune"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("a: uncommitted changes"), "{stderr}");
+    assert!(
+        stderr.contains("b: commit") && stderr.contains("b's work"),
+        "{stderr}"
+    );
+    assert!(wt("a").join("draft.txt").exists() && wt("b").exists());
+    assert!(!wt("c").exists(), "c had nothing unmerged");
+    assert!(git(root, &["branch", "--list", "baton/c"]).is_empty());
+    // Errors name what is wrong.
+    let out = p.run(&["diff", "nobody"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no agent named `nobody`"));
+}
