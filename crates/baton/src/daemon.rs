@@ -346,8 +346,9 @@ struct Shell<'p> {
     merging: bool,
     /// Merge outcomes to record: with the fix task they lead to, or after the step.
     merge_due: Vec<crate::store::MergeWrite>,
-    /// Outcomes met while restoring the queue, fed once the tasks are loaded.
-    restart_events: Vec<Event>,
+    /// Outcomes met while restoring the queue, with their records, fed once the tasks are
+    /// loaded.
+    restart_events: Vec<(Event, crate::store::MergeWrite)>,
 }
 
 /// Runs the daemon until it is finished (with `exit_when_finished`) or killed.
@@ -420,7 +421,8 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
     shell.refresh_panes();
     shell.restore_merges()?;
     shell.replay()?;
-    for ev in std::mem::take(&mut shell.restart_events) {
+    for (ev, write) in std::mem::take(&mut shell.restart_events) {
+        shell.merge_due.push(write);
         shell.feed(ev)?;
     }
     shell.pump_merges();
@@ -750,11 +752,16 @@ impl Shell<'_> {
             .collect();
         let mut events = Vec::new();
         for (task, agent) in self.store.completed_without_merge(&isolated).map_err(e)? {
-            self.queue_merge(task, &agent, &mut events)?;
+            let mut one = Vec::new();
+            self.queue_merge(task, &agent, &mut one)?;
+            // An outcome met while committing: its record waits for its own event (fed once
+            // the tasks are loaded), to be committed with the fix task it leads to.
+            if let (Some(ev), Some(write)) = (one.pop(), self.merge_due.pop()) {
+                events.push((ev, write));
+            }
         }
-        // Outcomes met while committing are recorded with their fix task, once fed.
         let mut pending = self.store.pending_merges().map_err(e)?;
-        for ev in &events {
+        for (ev, _) in &events {
             if let Event::MergeFinished { task, agent, .. } = ev {
                 pending.push((*task, agent.clone(), true));
             }
@@ -788,8 +795,9 @@ impl Shell<'_> {
                 return Ok(());
             }
             Ok(crate::worktrees::Committed::Outcome(outcome)) => outcome,
-            Err(err) => baton_core::engine::MergeOutcome::Error {
-                message: err.to_string(),
+            // A pre-commit hook refused it, a lock: the work is still there, for a fix.
+            Err(err) => baton_core::engine::MergeOutcome::CommitFailed {
+                excerpt: err.to_string(),
             },
         };
         let (state, detail) = merge_state(&outcome);
@@ -860,6 +868,9 @@ impl Shell<'_> {
             return;
         }
         self.merging = true;
+        // A merge queued again by a person (`--retry`) is one the run waits for, too.
+        self.engine
+            .load_merges([(row.task, row.agent.clone(), true)]);
         self.journal(
             Some(&row.agent),
             Some(row.task),
@@ -1200,6 +1211,11 @@ impl Shell<'_> {
                     assignee: Some(agent.clone()),
                     ..StatusChange::default()
                 };
+                // Given back to the agent that had it: what it left uncommitted is this task's.
+                let had_it = self
+                    .store
+                    .task(task)
+                    .is_ok_and(|t| t.attempts > 0 && t.assignee.as_deref() == Some(agent.as_str()));
                 if !self.set_status(task, Status::InProgress, change, journal) {
                     // The store disagrees (changed meanwhile): tell the engine the truth.
                     skip_paste.insert(agent);
@@ -1214,16 +1230,20 @@ impl Shell<'_> {
                         .is_some_and(|a| a.isolation == baton_core::config::Isolation::Worktree)
                 {
                     // It starts from everyone's merged work (a conflict fix: at the conflict).
-                    let fix = self.engine.task(task).is_some_and(|t| {
-                        t.skills
-                            .iter()
-                            .any(|s| s == baton_core::engine::CONFLICT_SKILL)
-                    });
+                    let has = |skill: &str| {
+                        self.engine
+                            .task(task)
+                            .is_some_and(|t| t.skills.iter().any(|s| s == skill))
+                    };
+                    let how = crate::worktrees::SyncFor {
+                        keep_conflict: has(baton_core::engine::CONFLICT_SKILL),
+                        keep_work: had_it || has(baton_core::engine::MERGE_SKILL),
+                    };
                     if let Some(line) = crate::worktrees::sync_for_task(
                         &self.project.root,
                         &agent,
                         &integration,
-                        fix,
+                        how,
                     ) {
                         self.journal(Some(&agent), Some(task), "worktree", &line);
                     }
@@ -1280,7 +1300,12 @@ impl Shell<'_> {
                 let added = match due {
                     Some(i) => {
                         let m = self.merge_due.remove(i);
-                        self.store.add_fix_for_merge(&task, ACTOR, &m)
+                        let added = self.store.add_fix_for_merge(&task, ACTOR, &m);
+                        if added.is_err() {
+                            // The outcome is still recorded (after the step), without its fix.
+                            self.merge_due.push(m);
+                        }
+                        added
                     }
                     None => self.store.add_tasks(std::slice::from_ref(&task), ACTOR),
                 };
@@ -1466,6 +1491,7 @@ fn merge_state(outcome: &baton_core::engine::MergeOutcome) -> (&'static str, Str
             ("conflict", format!("{}\n{excerpt}", files.join(", ")))
         }
         MergeOutcome::Failed { command, excerpt } => ("failed", format!("`{command}`\n{excerpt}")),
+        MergeOutcome::CommitFailed { excerpt } => ("failed", format!("`git commit`\n{excerpt}")),
         MergeOutcome::Error { message } => ("error", message.clone()),
     }
 }

@@ -245,7 +245,7 @@ fn common_dir(dir: &Path) -> Option<PathBuf> {
 }
 
 /// Whether `path` is the top of a worktree of the repository at `root`.
-fn is_worktree_of(root: &Path, path: &Path) -> bool {
+pub fn is_worktree_of(root: &Path, path: &Path) -> bool {
     if !path.join(".git").exists() {
         return false;
     }
@@ -553,16 +553,23 @@ pub fn reflog(dir: &Path, branch: &str) -> GitResult<Vec<(String, String)>> {
 /// longer is `old` (someone moved or deleted it first).
 pub fn update_ref_cas(dir: &Path, branch: &str, new: &str, old: &str) -> GitResult<bool> {
     let name = format!("refs/heads/{branch}");
-    let out = Git::new(dir).args(["update-ref", "-m", MERGE_QUEUE_REFLOG, &name, new, old]);
-    let out = out.run()?;
-    if out.success() {
-        return Ok(true);
-    }
-    let (now, expected) = (rev_parse(dir, &name)?, rev_parse(dir, old)?);
-    if now != expected {
-        Ok(false)
-    } else {
-        Err(out.error())
+    let mut tries = 0;
+    loop {
+        let out = Git::new(dir).args(["update-ref", "-m", MERGE_QUEUE_REFLOG, &name, new, old]);
+        let out = out.run()?;
+        if out.success() {
+            return Ok(true);
+        }
+        let (now, expected) = (rev_parse(dir, &name)?, rev_parse(dir, old)?);
+        if now != expected {
+            return Ok(false);
+        }
+        // Still `old`: a lock held for a moment (a `git gc --auto` packing refs). Try again.
+        tries += 1;
+        if tries >= 3 {
+            return Err(out.error());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
 

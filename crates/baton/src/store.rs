@@ -1492,11 +1492,15 @@ impl Store {
         )?)
     }
 
-    /// Queues again the merges git could not do (state `error`); returns how many.
+    /// Queues again, on a person's request, each task's newest merge that did not land (git
+    /// could not do it, or it failed and its fixes ran out); returns how many.
     pub fn retry_failed_merges(&mut self) -> StoreResult<usize> {
         Ok(self.conn.execute(
-            "UPDATE merges SET state = 'queued', detail = '', updated_ms = ?1 WHERE state = 'error'
-                 AND id = (SELECT MAX(m.id) FROM merges m WHERE m.task = merges.task)",
+            "UPDATE merges SET state = 'queued', detail = '', updated_ms = ?1
+                 WHERE state IN ('error', 'conflict', 'failed')
+                 AND id = (SELECT MAX(m.id) FROM merges m WHERE m.task = merges.task)
+                 AND NOT EXISTS (SELECT 1 FROM merges later WHERE later.agent = merges.agent
+                                 AND later.id > merges.id AND later.state = 'merged')",
             [now_ms()],
         )?)
     }
@@ -1785,6 +1789,9 @@ mod tests {
         assert!(s.completed_without_merge(&["x".into()]).unwrap().is_empty());
         assert_eq!(s.merges(2).unwrap().len(), 2);
         assert_eq!(s.merges(0).unwrap().len(), 5);
+        // A person's retry: y's failure (nothing of y merged since), not x's settled conflict.
+        assert_eq!(s.retry_failed_merges().unwrap(), 1);
+        assert_eq!(s.merge_counts().unwrap(), (0, 2));
     }
 
     #[test]

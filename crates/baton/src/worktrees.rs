@@ -225,6 +225,9 @@ pub enum Committed {
 /// conflict markers are still there, which are never committed.
 pub fn commit_done(root: &Path, agent: &str, task: &Task) -> git::GitResult<Committed> {
     let wt = worktree_path(root, agent);
+    if let Some(problem) = not_a_worktree(root, &wt) {
+        return Ok(Committed::Outcome(MergeOutcome::Error { message: problem }));
+    }
     if git::rebase_in_progress(&wt) {
         let left = git::unresolved_markers(&wt)?;
         if !left.is_empty() {
@@ -261,10 +264,34 @@ pub fn commit_done(root: &Path, agent: &str, task: &Task) -> git::GitResult<Comm
     )?))
 }
 
+/// Why `wt` must not be touched: not a worktree of this repository (git would walk up to the
+/// user's own checkout and act there). `None` when it is one.
+fn not_a_worktree(root: &Path, wt: &Path) -> Option<String> {
+    (!git::is_worktree_of(root, wt)).then(|| {
+        format!(
+            "{} is not a git worktree of this repository (removed or broken); `baton up` makes it again",
+            wt.display()
+        )
+    })
+}
+
+/// How the worktree is brought up to date before a task.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SyncFor {
+    /// A conflict fix: a conflicting rebase is left stopped for the agent to resolve.
+    pub keep_conflict: bool,
+    /// The uncommitted work there belongs to this task (given back to the same agent, or a
+    /// fix of work that could not be committed): kept as it is.
+    pub keep_work: bool,
+}
+
 /// Brings an agent's worktree onto the integration branch before it starts a task; returns
 /// a line for the journal when something happened or was left alone.
-pub fn sync_for_task(root: &Path, agent: &str, integration: &str, fix: bool) -> Option<String> {
+pub fn sync_for_task(root: &Path, agent: &str, integration: &str, how: SyncFor) -> Option<String> {
     let wt = worktree_path(root, agent);
+    if let Some(problem) = not_a_worktree(root, &wt) {
+        return Some(problem);
+    }
     if git::rebase_in_progress(&wt) {
         return Some("its worktree is stopped in a rebase: left as it is".into());
     }
@@ -274,6 +301,9 @@ pub fn sync_for_task(root: &Path, agent: &str, integration: &str, fix: bool) -> 
     let mut said = Vec::new();
     match git::is_dirty(&wt) {
         Ok(false) => {}
+        Ok(true) if how.keep_work => {
+            return Some("its uncommitted work belongs to this task: kept, not rebased".into());
+        }
         Ok(true) => {
             let name = format!("refs/baton/set-aside/{agent}/{}", crate::store::now_ms());
             match git::set_aside(&wt, &name, &format!("baton: work {agent} left uncommitted")) {
@@ -287,6 +317,7 @@ pub fn sync_for_task(root: &Path, agent: &str, integration: &str, fix: bool) -> 
     }
     let onto = format!("refs/heads/{integration}");
     let before = git::rev_parse(&wt, "HEAD").ok().flatten();
+    let fix = how.keep_conflict;
     let rebased = match git::rebase(&wt, &onto, fix) {
         Ok(git::Rebase::Clean) => {
             let after = git::rev_parse(&wt, "HEAD").ok().flatten();
@@ -417,8 +448,16 @@ pub fn run_merge(job: &MergeJob) -> MergeResult {
             result.outcome = MergeOutcome::Failed { command, excerpt };
             return result;
         }
-        // What passed must be the commit that lands: a verify that rewrote tracked files (a
-        // formatter, a generator) checked something else.
+        // What passed must be the commit that lands: a verify that committed or checked out
+        // something, or rewrote tracked files (a formatter, a generator), checked another tree.
+        if git::rev_parse(&scratch, "HEAD").ok().flatten().as_deref() != Some(new.as_str()) {
+            result.summary = "verify FAILED: it moved HEAD".to_owned();
+            result.outcome = MergeOutcome::Failed {
+                command: "[verify]".to_owned(),
+                excerpt: "The verify commands passed but moved HEAD (a commit, a checkout): the commit to merge is not what they checked.".to_owned(),
+            };
+            return result;
+        }
         match git::tracked_changes(&scratch) {
             Ok(changed) if changed.is_empty() => {}
             Ok(changed) => {
@@ -509,6 +548,9 @@ pub fn unmerged_work(root: &Path, agent: &str, integration: &str) -> Vec<String>
     let wt = worktree_path(root, agent);
     let mut found = Vec::new();
     if wt.exists() {
+        if let Some(problem) = not_a_worktree(root, &wt) {
+            return vec![problem];
+        }
         if git::rebase_in_progress(&wt) {
             found.push("a rebase stopped at a conflict".to_owned());
         }

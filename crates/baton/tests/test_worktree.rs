@@ -223,7 +223,10 @@ fn conflicting_agents_merge_through_the_verified_queue() {
     );
     // Each commit says which task it is, with its agent as co-author.
     let log = git(root, &["log", "--format=%s%n%b", "main"]);
-    assert!(log.contains("T-001: alpha feature") || log.contains("T-002: beta feature"));
+    assert!(
+        log.contains("T-001: alpha feature") && log.contains("T-002: beta feature"),
+        "{log}"
+    );
     assert!(
         log.contains("Co-authored-by: a <a@baton.invalid>")
             || log.contains("Co-authored-by: b <b@baton.invalid>"),
@@ -587,4 +590,63 @@ fn prune_refuses_where_work_would_be_lost() {
     // Errors name what is wrong.
     let out = p.run(&["diff", "nobody"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("no agent named `nobody`"));
+}
+
+/// A pre-commit hook refuses the agent's work: the work stays in its worktree, a fix task goes
+/// to the same agent (its work kept, not set aside), and the fixed work is merged.
+#[test]
+fn work_a_pre_commit_hook_refuses_becomes_a_fix_for_its_agent() {
+    let p = TestProject::new();
+    repo(&p);
+    let root = p.root();
+    let hook = root.join(".git/hooks/pre-commit");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\nif git diff --cached | grep -q '^+.*TODO'; then echo 'pre-commit: a TODO is left'; exit 1; fi\n",
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let done = "run = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]";
+    let script = format!(
+        "[[task]]\nmatch = \"could not be committed\"\nwork_ms = 200\nwrite = [{{ path = \"shared.txt\", content = \"base\\ngamma\\n\" }}]\n{done}\n\
+         [[task]]\nmatch = \"gamma feature\"\nwork_ms = 200\nwrite = [{{ path = \"shared.txt\", content = \"base\\nTODO gamma\\n\" }}]\n{done}\n"
+    );
+    let agents = p.fake_agent("a", "claude", &script);
+    p.write_config(&format!(
+        "isolation = \"worktree\"\nmemory_file = \".baton/BOARD.md\"\n\n{agents}[verify]\ncommands = [\"true\"]\n\n[run]\ntest_tasks = false\n"
+    ));
+    std::fs::write(root.join("plan.md"), "- [ ] gamma feature\n").unwrap();
+    let out = p.run(&["run", "plan.md", "--quiet"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(git(root, &["show", "main:shared.txt"]), "base\ngamma");
+    let tasks = p.json(&["task", "list", "--json"]);
+    let fix = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["title"] == "Fix: T-001 could not be committed")
+        .unwrap_or_else(|| panic!("{tasks:#}"));
+    assert_eq!(fix["assignee"], "a");
+    assert_eq!(fix["status"], "COMPLETED");
+    assert!(
+        fix["body"].as_str().unwrap().contains("a TODO is left"),
+        "{fix}"
+    );
+    // The agent's work was kept for the fix, not set aside.
+    let journal = p.journal();
+    assert!(
+        journal
+            .iter()
+            .any(|j| j["action"] == "worktree"
+                && j["result"].as_str().unwrap_or("").contains("kept")),
+        "{journal:#?}"
+    );
+    assert!(git(root, &["for-each-ref", "refs/baton/set-aside"]).is_empty());
 }

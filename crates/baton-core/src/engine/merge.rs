@@ -14,7 +14,8 @@
 //!   the conflicting files or the error excerpt: only that agent's worktree holds the work, so
 //!   the pin never lapses. After `max_fix_cycles` failed merges in a row the person is told
 //!   instead. A merge that git itself could not do (`Error`) is the person's to look at, not
-//!   the agent's: a notice, no fix task.
+//!   the agent's: a notice, no fix task, and a later merge of the agent does not count it as
+//!   merged. Work that could not be committed (a pre-commit hook refused it) is a fix task.
 //! - A merge of the agent's branch brings everything it committed, so it also settles the
 //!   agent's earlier tasks whose merge failed.
 //! - The run is not finished while a merge is queued or running.
@@ -59,7 +60,14 @@ pub enum MergeOutcome {
         /// The end of its output.
         excerpt: String,
     },
-    /// git itself failed (a missing worktree, a broken repository).
+    /// The agent's work could not be committed (a pre-commit hook refused it, a lock): it is
+    /// still uncommitted in the worktree.
+    CommitFailed {
+        /// What git (or the hook) said.
+        excerpt: String,
+    },
+    /// git itself failed (a missing worktree, a broken repository, the worktree off its
+    /// branch).
     Error {
         /// What git said.
         message: String,
@@ -70,6 +78,7 @@ impl Engine {
     /// Restores merges that were queued or waiting for a fix when the daemon stopped: call it
     /// before [`Engine::load`], so dependents of unmerged work are held from the start.
     /// `queued` is true for a merge still to run, false for one whose fix task is pending.
+    /// Also used when a person queues a merge again (`baton merge-queue --retry`).
     pub fn load_merges(&mut self, pending: impl IntoIterator<Item = (TaskId, String, bool)>) {
         for (task, agent, queued) in pending {
             if queued {
@@ -89,12 +98,13 @@ impl Engine {
         self.merging.len()
     }
 
-    /// Returns true when a merge fix for this agent is still to be done: its other merges
-    /// would fail the same way, so they wait for the fix's.
+    /// Returns true when a merge fix for this agent is waiting or under way: its other merges
+    /// would fail the same way, so they wait for the fix's. A BLOCKED fix holds nothing (it
+    /// waits for a person; the queue goes on).
     pub fn open_merge_fix(&self, agent: &str) -> bool {
         self.tasks.values().any(|t| {
             t.task.assignee.as_deref() == Some(agent)
-                && !t.task.status.is_final()
+                && matches!(t.task.status, Status::Pending | Status::InProgress)
                 && t.task.skills.iter().any(|s| s == MERGE_SKILL)
         })
     }
@@ -137,10 +147,17 @@ impl Engine {
         self.merging.remove(&task);
         if let MergeOutcome::Merged { .. } = outcome {
             self.merge_fixes.remove(agent);
+            self.merge_errors.remove(&task);
+            // The branch carried all the agent committed: its earlier failed merges are in too
+            // (not those git could not do: that work may not be on the branch).
             let settled: Vec<TaskId> = self
                 .unmerged
                 .iter()
-                .filter(|(t, a)| a.as_str() == agent && (**t == task || !self.merging.contains(t)))
+                .filter(|(t, a)| {
+                    a.as_str() == agent
+                        && (**t == task
+                            || !(self.merging.contains(t) || self.merge_errors.contains(t)))
+                })
                 .map(|(t, _)| *t)
                 .collect();
             for t in settled {
@@ -156,6 +173,7 @@ impl Engine {
             return;
         }
         if let MergeOutcome::Error { message } = &outcome {
+            self.merge_errors.insert(task);
             out.push(Action::Notify {
                 kind: "verify-failed".into(),
                 message: format!(
@@ -175,6 +193,9 @@ impl Engine {
             ),
             MergeOutcome::Failed { command, excerpt } => {
                 (format!("fails `{command}` once rebased"), excerpt.clone())
+            }
+            MergeOutcome::CommitFailed { excerpt } => {
+                ("could not be committed".to_owned(), excerpt.clone())
             }
             MergeOutcome::Error { .. } | MergeOutcome::Merged { .. } => {
                 unreachable!("handled above")
@@ -203,6 +224,15 @@ impl Engine {
                      Edit those files so both changes are kept and the conflict markers are gone. Do not run `git rebase --continue` or `--abort`: report this task done and baton continues the rebase, then merges once verify passes.\n\n\
                      The conflict, as git showed it:\n\n```\n{}\n```",
                     files.join(", "),
+                    detail.trim_end()
+                ),
+            ),
+            MergeOutcome::CommitFailed { .. } => (
+                format!("Fix: {task} {what}"),
+                format!(
+                    "baton could not commit your work for {task} in your worktree (fix {cycle} of {max}); it is still there, uncommitted.\n\
+                     Make the commit possible — fix what git or the hook says below, or commit it yourself — then report this task done: baton commits what is left and merges once verify passes.\n\n\
+                     What git said:\n\n```\n{}\n```",
                     detail.trim_end()
                 ),
             ),

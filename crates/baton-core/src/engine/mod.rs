@@ -493,6 +493,8 @@ pub struct Engine {
     unmerged: BTreeMap<TaskId, String>,
     /// Failed merges in a row, per agent.
     merge_fixes: BTreeMap<String, u32>,
+    /// Tasks whose last merge git could not do.
+    merge_errors: BTreeSet<TaskId>,
 }
 
 impl Engine {
@@ -557,6 +559,7 @@ impl Engine {
             merging: BTreeSet::new(),
             unmerged: BTreeMap::new(),
             merge_fixes: BTreeMap::new(),
+            merge_errors: BTreeSet::new(),
         }
     }
 
@@ -1337,6 +1340,14 @@ impl Engine {
     }
 
     fn fits(&self, a: &AgentRt, t: &TaskRt) -> bool {
+        // A merge fix belongs to the agent whose worktree holds the work, whatever happens
+        // (even after that agent was excluded from it: nobody else can do it).
+        if t.task.skills.iter().any(|s| s == MERGE_SKILL)
+            && let Some(to) = &t.task.assignee
+            && self.agents.contains_key(to)
+        {
+            return *to == a.spec.name;
+        }
         // Excluded agents are tried again only once every agent has been excluded.
         let workers = self
             .agents
@@ -1345,13 +1356,6 @@ impl Engine {
             .count();
         if t.excluded.contains(&a.spec.name) && t.excluded.len() < workers {
             return false;
-        }
-        // A merge fix belongs to the agent whose worktree holds the work, whatever happens.
-        if t.task.skills.iter().any(|s| s == MERGE_SKILL)
-            && let Some(to) = &t.task.assignee
-            && self.agents.contains_key(to)
-        {
-            return *to == a.spec.name;
         }
         // `--to agent` reserves a task until it is first given out; after that the assignee
         // is only who had it last, and a requeued task may go anywhere not excluded.

@@ -1367,3 +1367,88 @@ fn a_merge_git_could_not_do_tells_a_person_and_makes_no_fix_task() {
         "{acts:?}"
     );
 }
+
+#[test]
+fn an_excluded_agent_keeps_its_merge_fix_and_a_blocked_fix_holds_nothing() {
+    let mut e = engine(Settings::default(), vec![isolated("a"), isolated("b")]);
+    e.step(1, Event::TaskAdded(task(1, Priority::High, &[], &[])));
+    deliver(&mut e, 10, "a", 500);
+    done(&mut e, 100, 1);
+    let fix = added(&merge(
+        &mut e,
+        200,
+        1,
+        "a",
+        MergeOutcome::Failed {
+            command: "make".into(),
+            excerpt: "boom".into(),
+        },
+    ));
+    let t = Task {
+        title: fix[0].title.clone(),
+        skills: fix[0].skills.clone(),
+        assignee: fix[0].assignee.clone(),
+        ..task(2, Priority::High, &[], &[])
+    };
+    e.step(300, Event::TaskAdded(t));
+    // a failed to take it once (excluded), b is free: still only a may.
+    e.tasks
+        .get_mut(&TaskId(2))
+        .unwrap()
+        .excluded
+        .insert("a".into());
+    assert!(e.open_merge_fix("a"));
+    assert!(!e.could_take("b", TaskId(2)));
+    let acts = e.step(400, screen("a", AgentState::Idle, None, 901));
+    assert_eq!(assigned(&acts), vec![(2, "a".to_string())]);
+    // Blocked (a person must look): it no longer holds a's other merges.
+    let mut t2 = e.task(TaskId(2)).unwrap().clone();
+    t2.status = Status::Blocked;
+    t2.blocked_reason = Some("needs a person".into());
+    e.step(500, Event::TaskChanged(t2));
+    assert!(!e.open_merge_fix("a"));
+}
+
+#[test]
+fn work_git_could_not_merge_is_not_settled_by_a_later_merge() {
+    let mut e = engine(Settings::default(), vec![isolated("a")]);
+    e.step(1, Event::TaskAdded(task(1, Priority::High, &[], &[])));
+    e.step(2, Event::TaskAdded(task(3, Priority::Low, &[], &[1])));
+    e.step(3, Event::TaskAdded(task(2, Priority::Med, &[], &[])));
+    deliver(&mut e, 10, "a", 500);
+    done(&mut e, 100, 1);
+    merge(
+        &mut e,
+        150,
+        1,
+        "a",
+        MergeOutcome::Error {
+            message: "on branch x instead of baton/a".into(),
+        },
+    );
+    let acts = e.step(200, screen("a", AgentState::Idle, None, 600));
+    assert_eq!(assigned(&acts), vec![(2, "a".to_string())]);
+    deliver(&mut e, 210, "a", 700);
+    done(&mut e, 300, 2);
+    let acts = merge(
+        &mut e,
+        400,
+        2,
+        "a",
+        MergeOutcome::Merged { commit: "c".into() },
+    );
+    let acts = [acts, e.step(410, screen("a", AgentState::Idle, None, 800))].concat();
+    assert!(
+        !assigned(&acts).iter().any(|(t, _)| *t == 3),
+        "T-001's work may not be on the branch: T-003 waits ({acts:?})"
+    );
+    // A person fixed it and queued it again: merged, T-003 goes.
+    let acts = merge(
+        &mut e,
+        500,
+        1,
+        "a",
+        MergeOutcome::Merged { commit: "d".into() },
+    );
+    assert_eq!(assigned(&acts), vec![(3, "a".to_string())]);
+}

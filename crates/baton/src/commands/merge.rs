@@ -282,6 +282,13 @@ pub fn cmd_diff(dir: Option<&Path>, args: &DiffArgs) -> CliResult<ExitCode> {
                 .hint("`baton up` creates it"),
         );
     }
+    if !git::is_worktree_of(&project.root, &wt) {
+        return Err(CliError::user(format!(
+            "{} is not a git worktree of this repository",
+            wt.display()
+        ))
+        .hint("`baton up` makes it again"));
+    }
     let pending = worktrees::unmerged_work(&project.root, &agent.name, &branch);
     println!(
         "# {} ({}) against {branch}: {}",
