@@ -25,7 +25,8 @@ pub struct MergeQueueArgs {
     /// How many of the latest merges to show (0: all)
     #[arg(long, default_value_t = 30)]
     pub last: usize,
-    /// Queue again the merges git could not do (state `error`), once the cause is fixed
+    /// Queue again each merge that did not land (git could not do it, or its fix tasks ran
+    /// out), once you fixed the cause
     #[arg(long)]
     pub retry: bool,
 }
