@@ -352,7 +352,7 @@ fn up_starts_the_daemon_and_run_follows_it() {
 }
 
 /// Prints one row of the fault table (`cargo test -- --nocapture` shows them together).
-fn fault_row(fault: &str, injected: usize, root: &Path) {
+pub(crate) fn fault_row(fault: &str, injected: usize, root: &Path) {
     let out = std::process::Command::new(baton_bin())
         .args(["task", "list", "--json"])
         .current_dir(root)

@@ -450,6 +450,7 @@ fn kill_9_during_a_merge_leaves_no_half_merged_state() {
         "the restarted daemon queued the interrupted merge again"
     );
     assert_eq!(user_state(root), before);
+    crate::test_run::fault_row("daemon kill -9 mid-merge", 3, root);
 }
 
 /// `baton demo --worktree`: the conflict and the broken change of the demo both end merged,
@@ -534,6 +535,7 @@ fn kill_9_between_the_branch_moving_and_its_record() {
     );
     assert_only_verified_fast_forwards(root, &verified);
     assert_eq!(history(root).len(), 2, "main moved exactly once");
+    crate::test_run::fault_row("daemon kill -9 after ref moved", 1, root);
 }
 
 /// `baton down --prune` removes what holds nothing unmerged and refuses, with the list, where
