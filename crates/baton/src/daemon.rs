@@ -780,12 +780,18 @@ impl Shell<'_> {
         let e = |e: crate::store::StoreError| CliError::user(e.to_string());
         let t = self.store.task(task).map_err(e)?;
         let outcome = match crate::worktrees::commit_done(&self.project.root, agent, &t) {
-            Ok(crate::worktrees::Committed::Ready(commit)) => {
+            Ok(crate::worktrees::Committed::Ready { commit, held_back }) => {
                 let id = self.store.queue_merge(task, agent).map_err(e)?;
-                let what = match commit {
+                let mut what = match commit {
                     Some(c) => format!("committed {} and queued (#{id})", &c[..c.len().min(12)]),
                     None => format!("queued (#{id})"),
                 };
+                if !held_back.is_empty() {
+                    what.push_str(&format!(
+                        "; not committed, they look like secrets: {} (commit them yourself, or ignore them)",
+                        held_back.join(", ")
+                    ));
+                }
                 self.journal(
                     Some(agent),
                     Some(task),

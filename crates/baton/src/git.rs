@@ -298,10 +298,64 @@ pub fn rebase_in_progress(wt: &Path) -> bool {
     out.lines().any(|p| wt.join(p).exists())
 }
 
-/// Stages everything and commits it with `message`; the new HEAD, or `None` when there was
-/// nothing to commit.
+/// Whether a file's name says it holds secrets (`.env`, keys, credentials): such a file is
+/// never committed by baton unless it is tracked already.
+pub fn looks_secret(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    let samples = [".example", ".sample", ".template", ".dist"];
+    if samples.iter().any(|s| name.ends_with(s)) || name.ends_with(".pub") {
+        return false;
+    }
+    name == ".env"
+        || name.starts_with(".env.")
+        || [".pem", ".key", ".p12", ".pfx", ".jks", ".keystore"]
+            .iter()
+            .any(|e| name.ends_with(e))
+        || ["id_rsa", "id_dsa", "id_ecdsa", "id_ed25519"]
+            .iter()
+            .any(|k| name.starts_with(k))
+        || [
+            ".npmrc",
+            ".pypirc",
+            ".netrc",
+            ".git-credentials",
+            ".htpasswd",
+        ]
+        .contains(&name.as_str())
+        || name.starts_with("credentials")
+        || name.starts_with("secret")
+}
+
+/// Untracked, not ignored files of the worktree whose names say they hold secrets: what
+/// [`commit_all`] leaves out.
+pub fn untracked_secrets(wt: &Path) -> GitResult<Vec<String>> {
+    let out = Git::new(wt)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .args(["ls-files", "--others", "--exclude-standard"])
+        .ok()?;
+    Ok(lines(&out)
+        .into_iter()
+        .filter(|f| looks_secret(f))
+        .collect())
+}
+
+/// Stages everything but new files that look like secrets ([`looks_secret`]), and commits it
+/// with `message`; the new HEAD, or `None` when there was nothing to commit.
 pub fn commit_all(wt: &Path, message: &str) -> GitResult<Option<String>> {
     Git::new(wt).args(["add", "-A"]).ok()?;
+    let added = Git::new(wt)
+        .args(["diff", "--cached", "--name-only", "--diff-filter=A"])
+        .ok()?;
+    let secrets: Vec<String> = lines(&added)
+        .into_iter()
+        .filter(|f| looks_secret(f))
+        .collect();
+    if !secrets.is_empty() {
+        Git::new(wt)
+            .args(["reset", "-q", "--"])
+            .args(&secrets)
+            .ok()?;
+    }
     if !Git::new(wt)
         .args(["diff", "--cached", "--quiet"])
         .run()?
@@ -692,6 +746,49 @@ mod marker_tests {
             set_aside(d, "refs/baton/set-aside/x/2", "left").unwrap(),
             None
         );
+        // A new file that looks like secrets is never committed (nor set aside).
+        std::fs::write(d.join(".env"), "TOKEN=hunter2\n").unwrap();
+        std::fs::create_dir_all(d.join("conf")).unwrap();
+        std::fs::write(d.join("conf/server.key"), "key\n").unwrap();
+        std::fs::write(d.join("notes.txt"), "fine\n").unwrap();
+        assert_eq!(untracked_secrets(d).unwrap(), [".env", "conf/server.key"]);
+        let c = commit_all(d, "work").unwrap().unwrap();
+        let files = Git::new(d)
+            .args(["show", "--name-only", "--format=", &c])
+            .ok()
+            .unwrap();
+        assert_eq!(files.trim(), "notes.txt");
+        assert_eq!(
+            set_aside(d, "refs/baton/set-aside/x/3", "left").unwrap(),
+            None
+        );
+        assert!(d.join(".env").exists());
+    }
+
+    #[test]
+    fn secret_looking_names() {
+        for secret in [
+            ".env",
+            "app/.env.local",
+            "tls/server.pem",
+            "id_ed25519",
+            ".npmrc",
+            "credentials.json",
+            "secrets.yaml",
+            "deploy/prod.KEY",
+        ] {
+            assert!(looks_secret(secret), "{secret}");
+        }
+        for fine in [
+            ".env.example",
+            "id_ed25519.pub",
+            "src/keyboard.rs",
+            "environment.md",
+            "docs/secrecy.txt.sample",
+            "main.rs",
+        ] {
+            assert!(!looks_secret(fine), "{fine}");
+        }
     }
 }
 

@@ -213,8 +213,14 @@ pub fn commit_message(task: &Task, agent: &str) -> String {
 
 /// What committing a done task's work gave.
 pub enum Committed {
-    /// The branch holds the work (a new commit, or nothing was left uncommitted).
-    Ready(Option<String>),
+    /// The branch holds the work (a new commit, or nothing was left uncommitted); new files
+    /// that look like secrets were left out, uncommitted.
+    Ready {
+        /// The new commit.
+        commit: Option<String>,
+        /// The files left out.
+        held_back: Vec<String>,
+    },
     /// It cannot be queued: conflict markers left, another conflict met while continuing the
     /// agent's resolution, or the worktree is not on the agent's branch.
     Outcome(MergeOutcome),
@@ -258,10 +264,9 @@ pub fn commit_done(root: &Path, agent: &str, task: &Task) -> git::GitResult<Comm
             ),
         }));
     }
-    Ok(Committed::Ready(git::commit_all(
-        &wt,
-        &commit_message(task, agent),
-    )?))
+    let held_back = git::untracked_secrets(&wt)?;
+    let commit = git::commit_all(&wt, &commit_message(task, agent))?;
+    Ok(Committed::Ready { commit, held_back })
 }
 
 /// Why `wt` must not be touched: not a worktree of this repository (git would walk up to the
@@ -307,7 +312,8 @@ pub fn sync_for_task(root: &Path, agent: &str, integration: &str, how: SyncFor) 
         Ok(true) => {
             let name = format!("refs/baton/set-aside/{agent}/{}", crate::store::now_ms());
             match git::set_aside(&wt, &name, &format!("baton: work {agent} left uncommitted")) {
-                Ok(_) => said.push(format!(
+                Ok(None) => {}
+                Ok(Some(_)) => said.push(format!(
                     "uncommitted work left from an earlier task set aside as {name} (git show {name})"
                 )),
                 Err(e) => return Some(format!("cannot set aside its uncommitted work: {e}")),

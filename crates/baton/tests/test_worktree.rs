@@ -595,7 +595,8 @@ fn prune_refuses_where_work_would_be_lost() {
 }
 
 /// A pre-commit hook refuses the agent's work: the work stays in its worktree, a fix task goes
-/// to the same agent (its work kept, not set aside), and the fixed work is merged.
+/// to the same agent (its work kept, not set aside), and the fixed work is merged. The `.env`
+/// it also wrote is never committed.
 #[test]
 fn work_a_pre_commit_hook_refuses_becomes_a_fix_for_its_agent() {
     let p = TestProject::new();
@@ -614,7 +615,7 @@ fn work_a_pre_commit_hook_refuses_becomes_a_fix_for_its_agent() {
     let done = "run = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]";
     let script = format!(
         "[[task]]\nmatch = \"could not be committed\"\nwork_ms = 200\nwrite = [{{ path = \"shared.txt\", content = \"base\\ngamma\\n\" }}]\n{done}\n\
-         [[task]]\nmatch = \"gamma feature\"\nwork_ms = 200\nwrite = [{{ path = \"shared.txt\", content = \"base\\nTODO gamma\\n\" }}]\n{done}\n"
+         [[task]]\nmatch = \"gamma feature\"\nwork_ms = 200\nwrite = [{{ path = \"shared.txt\", content = \"base\\nTODO gamma\\n\" }}, {{ path = \".env\", content = \"API_TOKEN=not-for-git\\n\" }}]\n{done}\n"
     );
     let agents = p.fake_agent("a", "claude", &script);
     p.write_config(&format!(
@@ -651,4 +652,14 @@ fn work_a_pre_commit_hook_refuses_becomes_a_fix_for_its_agent() {
         "{journal:#?}"
     );
     assert!(git(root, &["for-each-ref", "refs/baton/set-aside"]).is_empty());
+    // The `.env` it wrote was never committed, and the journal says why.
+    let everything = git(root, &["log", "--all", "--name-only", "--format="]);
+    assert!(!everything.lines().any(|l| l == ".env"), "{everything}");
+    assert!(
+        journal.iter().any(|j| j["result"]
+            .as_str()
+            .unwrap_or("")
+            .contains("look like secrets: .env")),
+        "{journal:#?}"
+    );
 }
