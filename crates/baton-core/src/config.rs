@@ -264,6 +264,9 @@ pub struct VerifyConfig {
     pub commands: Vec<String>,
     /// How many fix cycles one failure may get.
     pub max_fix_cycles: u32,
+    /// Worktree mode: how many queued merges (of different agents) one verify may check at
+    /// once; a batch that fails is merged one by one. 1: one merge, one verify.
+    pub batch: u32,
 }
 
 impl Default for VerifyConfig {
@@ -271,6 +274,7 @@ impl Default for VerifyConfig {
         VerifyConfig {
             commands: Vec::new(),
             max_fix_cycles: 3,
+            batch: 1,
         }
     }
 }
@@ -574,6 +578,13 @@ impl Config {
                 None,
                 "run.language",
                 format!("`{l}` is not one of en, fr"),
+            ));
+        }
+        if raw.verify.batch == 0 {
+            return Err(error(
+                None,
+                "verify.batch",
+                "must be at least 1 (1: one merge, one verify)".into(),
             ));
         }
         if raw.run.stuck_after_secs == 0 || raw.run.max_attempts == 0 {

@@ -161,12 +161,8 @@ pub struct Outcome {
 
 enum Wake {
     Poke,
-    Merge {
-        id: i64,
-        task: TaskId,
-        agent: String,
-        result: crate::worktrees::MergeResult,
-    },
+    /// A merge, or a batch of them, ended: (row, task, agent, how).
+    Merged(Vec<(i64, TaskId, String, crate::worktrees::Batched)>),
     Verify {
         wave: u64,
         command: String,
@@ -342,8 +338,10 @@ struct Shell<'p> {
     oauth_busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The integration branch, when some agent works in a worktree.
     integration: Option<String>,
-    /// A merge runs on its thread.
+    /// A merge (or a batch) runs on its thread.
     merging: bool,
+    /// Merges sent back from a failed batch: each is merged alone.
+    solo: BTreeSet<i64>,
     /// Merge outcomes to record: with the fix task they lead to, or after the step.
     merge_due: Vec<crate::store::MergeWrite>,
     /// Outcomes met while restoring the queue, with their records, fed once the tasks are
@@ -392,6 +390,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
         oauth_busy: std::sync::Arc::default(),
         integration,
         merging: false,
+        solo: BTreeSet::new(),
         merge_due: Vec::new(),
         restart_events: Vec::new(),
     };
@@ -443,9 +442,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
             },
             recv(wake_rx) -> w => match w {
                 Ok(Wake::Poke) => shell.read_store_changes()?,
-                Ok(Wake::Merge { id, task, agent, result }) => {
-                    shell.merge_done(id, task, agent, result)?;
-                }
+                Ok(Wake::Merged(items)) => shell.merges_done(items)?,
                 Ok(Wake::Verify { wave, command, ok, excerpt }) => {
                     let detail = if ok { "passed".to_owned() } else { format!("FAILED: {}", excerpt.lines().last().unwrap_or("")) };
                     shell.journal(None, None, "verify", &format!("wave {wave}: `{command}` {detail}"));
@@ -858,58 +855,123 @@ impl Shell<'_> {
                     .any(|s| s == baton_core::engine::MERGE_SKILL)
             })
         };
-        let Some(row) = rows
+        let eligible: Vec<&crate::store::MergeRow> = rows
             .iter()
             .filter(|r| r.state == "queued")
-            .find(|r| !self.engine.open_merge_fix(&r.agent) || is_fix(r.task))
-            .cloned()
-        else {
+            .filter(|r| !self.engine.open_merge_fix(&r.agent) || is_fix(r.task))
+            .collect();
+        let Some(first) = eligible.first() else {
             return;
         };
-        if let Err(err) = self
-            .store
-            .set_merge(row.id, "running", None, None, None, "")
-        {
-            eprintln!("warning: merge queue: {err}");
-            return;
+        // A batch: the oldest queued merge of each agent, up to `[verify] batch`; one sent
+        // back from a failed batch goes alone.
+        let limit = self.project.config.verify.batch.max(1) as usize;
+        let mut batch: Vec<crate::store::MergeRow> = vec![(*first).clone()];
+        if !self.solo.contains(&first.id) {
+            for r in eligible.iter().skip(1) {
+                if batch.len() >= limit {
+                    break;
+                }
+                if !self.solo.contains(&r.id) && !batch.iter().any(|b| b.agent == r.agent) {
+                    batch.push((*r).clone());
+                }
+            }
+        }
+        for row in &batch {
+            if let Err(err) = self
+                .store
+                .set_merge(row.id, "running", None, None, None, "")
+            {
+                eprintln!("warning: merge queue: {err}");
+                return;
+            }
+            self.solo.remove(&row.id);
         }
         self.merging = true;
         // A merge queued again by a person (`--retry`) is one the run waits for, too.
-        self.engine
-            .load_merges([(row.task, row.agent.clone(), true)]);
-        self.journal(
-            Some(&row.agent),
-            Some(row.task),
-            crate::worktrees::JOURNAL_MERGE,
-            &format!("#{} started: rebase onto {integration}, verify", row.id),
+        self.engine.load_merges(
+            batch
+                .iter()
+                .map(|r| (r.task, r.agent.clone(), true))
+                .collect::<Vec<_>>(),
         );
-        let job = crate::worktrees::MergeJob {
-            id: row.id,
-            root: self.project.root.clone(),
-            agent: row.agent.clone(),
-            integration,
-            verify: self.project.config.verify.commands.clone(),
-        };
+        for row in &batch {
+            let with = if batch.len() > 1 {
+                format!(" (a batch of {}, one verify)", batch.len())
+            } else {
+                String::new()
+            };
+            self.journal(
+                Some(&row.agent),
+                Some(row.task),
+                crate::worktrees::JOURNAL_MERGE,
+                &format!(
+                    "#{} started: rebase onto {integration}, verify{with}",
+                    row.id
+                ),
+            );
+        }
+        let jobs: Vec<crate::worktrees::MergeJob> = batch
+            .iter()
+            .map(|row| crate::worktrees::MergeJob {
+                id: row.id,
+                root: self.project.root.clone(),
+                agent: row.agent.clone(),
+                integration: integration.clone(),
+                verify: self.project.config.verify.commands.clone(),
+            })
+            .collect();
         let tx = self.wake_tx.clone();
-        let task = row.task;
         std::thread::spawn(move || {
             // A panic must not stall the queue: it is reported like any git failure.
-            let result = std::panic::catch_unwind(|| crate::worktrees::run_merge(&job))
-                .unwrap_or_else(|_| crate::worktrees::MergeResult {
-                    base: None,
-                    head: None,
-                    outcome: baton_core::engine::MergeOutcome::Error {
-                        message: "the merge worker panicked".into(),
-                    },
-                    summary: "the merge worker panicked".into(),
+            let results = std::panic::catch_unwind(|| crate::worktrees::run_batch(&jobs))
+                .unwrap_or_else(|_| {
+                    let failed = crate::worktrees::MergeResult {
+                        base: None,
+                        head: None,
+                        outcome: baton_core::engine::MergeOutcome::Error {
+                            message: "the merge worker panicked".into(),
+                        },
+                        summary: "the merge worker panicked".into(),
+                    };
+                    vec![crate::worktrees::Batched::Done(failed); jobs.len()]
                 });
-            let _ = tx.send(Wake::Merge {
-                id: job.id,
-                task,
-                agent: job.agent.clone(),
-                result,
-            });
+            let items = batch
+                .into_iter()
+                .zip(results)
+                .map(|(row, how)| (row.id, row.task, row.agent, how))
+                .collect();
+            let _ = tx.send(Wake::Merged(items));
         });
+    }
+
+    /// Records the merges of a batch (or one) and tells the engine; then the next.
+    fn merges_done(
+        &mut self,
+        items: Vec<(i64, TaskId, String, crate::worktrees::Batched)>,
+    ) -> CliResult<()> {
+        self.merging = false;
+        for (id, task, agent, how) in items {
+            match how {
+                crate::worktrees::Batched::Done(result) => {
+                    self.merge_done(id, task, agent, result)?;
+                }
+                crate::worktrees::Batched::Again(why) => {
+                    if let Err(err) = self.store.set_merge(id, "queued", None, None, None, &why) {
+                        eprintln!("warning: merge queue: {err}");
+                    }
+                    self.solo.insert(id);
+                    self.journal(
+                        Some(&agent),
+                        Some(task),
+                        crate::worktrees::JOURNAL_MERGE,
+                        &format!("#{id} back in the queue: {why}"),
+                    );
+                }
+            }
+        }
+        self.pump_merges();
+        Ok(())
     }
 
     /// Records a finished merge and tells the engine; a fix task it leads to is committed
@@ -921,7 +983,6 @@ impl Shell<'_> {
         agent: String,
         result: crate::worktrees::MergeResult,
     ) -> CliResult<()> {
-        self.merging = false;
         let (state, mut detail) = merge_state(&result.outcome);
         if state == "merged" {
             detail.clone_from(&result.summary);
@@ -951,7 +1012,6 @@ impl Shell<'_> {
             agent,
             outcome: result.outcome,
         })?;
-        self.pump_merges();
         Ok(())
     }
 

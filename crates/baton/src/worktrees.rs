@@ -454,30 +454,10 @@ pub fn run_merge(job: &MergeJob) -> MergeResult {
             result.outcome = MergeOutcome::Failed { command, excerpt };
             return result;
         }
-        // What passed must be the commit that lands: a verify that committed or checked out
-        // something, or rewrote tracked files (a formatter, a generator), checked another tree.
-        if git::rev_parse(&scratch, "HEAD").ok().flatten().as_deref() != Some(new.as_str()) {
-            result.summary = "verify FAILED: it moved HEAD".to_owned();
-            result.outcome = MergeOutcome::Failed {
-                command: "[verify]".to_owned(),
-                excerpt: "The verify commands passed but moved HEAD (a commit, a checkout): the commit to merge is not what they checked.".to_owned(),
-            };
+        if let Some((summary, outcome)) = tree_moved(&scratch, &new) {
+            result.summary = summary;
+            result.outcome = outcome;
             return result;
-        }
-        match git::tracked_changes(&scratch) {
-            Ok(changed) if changed.is_empty() => {}
-            Ok(changed) => {
-                result.summary = "verify FAILED: it changed tracked files".to_owned();
-                result.outcome = MergeOutcome::Failed {
-                    command: "[verify]".to_owned(),
-                    excerpt: format!(
-                        "The verify commands passed but changed tracked files, so the commit to merge is not what they checked: {}\nCommit those changes (run the tool yourself) so verify leaves the tree as it is.",
-                        changed.join(", ")
-                    ),
-                };
-                return result;
-            }
-            Err(e) => return error(result, &e),
         }
         match git::update_ref_cas(root, &job.integration, &new, &old) {
             Ok(true) => {
@@ -500,6 +480,227 @@ pub fn run_merge(job: &MergeJob) -> MergeResult {
             job.integration
         ),
     )
+}
+
+/// What passed must be the commit that lands: a verify that committed or checked out
+/// something, or rewrote tracked files (a formatter, a generator), checked another tree.
+fn tree_moved(scratch: &Path, new: &str) -> Option<(String, MergeOutcome)> {
+    if git::rev_parse(scratch, "HEAD").ok().flatten().as_deref() != Some(new) {
+        return Some((
+            "verify FAILED: it moved HEAD".to_owned(),
+            MergeOutcome::Failed {
+                command: "[verify]".to_owned(),
+                excerpt: "The verify commands passed but moved HEAD (a commit, a checkout): the commit to merge is not what they checked.".to_owned(),
+            },
+        ));
+    }
+    match git::tracked_changes(scratch) {
+        Ok(changed) if changed.is_empty() => None,
+        Ok(changed) => Some((
+            "verify FAILED: it changed tracked files".to_owned(),
+            MergeOutcome::Failed {
+                command: "[verify]".to_owned(),
+                excerpt: format!(
+                    "The verify commands passed but changed tracked files, so the commit to merge is not what they checked: {}\nCommit those changes (run the tool yourself) so verify leaves the tree as it is.",
+                    changed.join(", ")
+                ),
+            },
+        )),
+        Err(e) => Some((
+            format!("git failed: {e}"),
+            MergeOutcome::Error {
+                message: e.to_string(),
+            },
+        )),
+    }
+}
+
+/// How one merge of a batch ended.
+#[derive(Clone, Debug)]
+pub enum Batched {
+    /// It is done, one way or another.
+    Done(MergeResult),
+    /// It goes back to the queue, to be merged alone: its batch failed verify, or it
+    /// conflicted with another change of the batch (not with the integration branch).
+    Again(String),
+}
+
+/// Runs several merges of different agents under one verify: each branch is rebased onto the
+/// one before (onto the integration head for the first), the stack verified once, and the
+/// integration branch fast-forwarded to its top by the same compare-and-swap. A conflict with
+/// the integration head itself is that merge's own; a conflict with another change of the
+/// batch, or a failed verify, sends the merges back to be done one by one. One job: exactly
+/// [`run_merge`].
+pub fn run_batch(jobs: &[MergeJob]) -> Vec<Batched> {
+    if jobs.len() <= 1 {
+        return jobs.iter().map(|j| Batched::Done(run_merge(j))).collect();
+    }
+    let first = &jobs[0];
+    let root = &first.root;
+    let integ_ref = format!("refs/heads/{}", first.integration);
+    let scratch = scratch_path(root);
+    let fail_all = |message: String| -> Vec<Batched> {
+        jobs.iter()
+            .map(|_| {
+                Batched::Done(MergeResult {
+                    base: None,
+                    head: None,
+                    outcome: MergeOutcome::Error {
+                        message: message.clone(),
+                    },
+                    summary: format!("git failed: {message}"),
+                })
+            })
+            .collect()
+    };
+    for _ in 0..5 {
+        let old = match git::rev_parse(root, &integ_ref) {
+            Ok(Some(h)) => h,
+            Ok(None) => {
+                return fail_all(format!(
+                    "the integration branch `{}` is gone",
+                    first.integration
+                ));
+            }
+            Err(e) => return fail_all(e.to_string()),
+        };
+        let mut current = old.clone();
+        let mut done: Vec<Option<Batched>> = vec![None; jobs.len()];
+        let mut included: Vec<(usize, String)> = Vec::new();
+        for (i, job) in jobs.iter().enumerate() {
+            let result = |head: Option<String>| MergeResult {
+                base: Some(old.clone()),
+                head,
+                outcome: MergeOutcome::Merged {
+                    commit: old.clone(),
+                },
+                summary: String::new(),
+            };
+            let head =
+                match git::rev_parse(root, &format!("refs/heads/{}", agent_branch(&job.agent))) {
+                    Ok(Some(h)) => h,
+                    other => {
+                        let message = match other {
+                            Err(e) => e.to_string(),
+                            _ => format!("the branch {} is gone", agent_branch(&job.agent)),
+                        };
+                        let mut r = result(None);
+                        r.summary = format!("git failed: {message}");
+                        r.outcome = MergeOutcome::Error { message };
+                        done[i] = Some(Batched::Done(r));
+                        continue;
+                    }
+                };
+            if git::is_ancestor(root, &head, &old).unwrap_or(false) {
+                let mut r = result(Some(head));
+                r.summary = format!("nothing new: already in {}", job.integration);
+                done[i] = Some(Batched::Done(r));
+                continue;
+            }
+            let rebased = git::prepare_scratch(root, &scratch, &head)
+                .and_then(|()| git::rebase(&scratch, &current, false));
+            match rebased {
+                Ok(git::Rebase::Clean) => match git::rev_parse(&scratch, "HEAD") {
+                    Ok(Some(h)) => {
+                        current = h;
+                        included.push((i, head));
+                    }
+                    _ => done[i] = Some(Batched::Again("the rebased HEAD was unreadable".into())),
+                },
+                Ok(git::Rebase::Conflict { files, excerpt }) if current == old => {
+                    let mut r = result(Some(head));
+                    r.summary =
+                        format!("CONFLICT with {} in {}", job.integration, files.join(", "));
+                    r.outcome = MergeOutcome::Conflict { files, excerpt };
+                    done[i] = Some(Batched::Done(r));
+                }
+                Ok(git::Rebase::Conflict { files, .. }) => {
+                    done[i] = Some(Batched::Again(format!(
+                        "conflicts in {} with another change of its batch: merged alone next",
+                        files.join(", ")
+                    )));
+                }
+                Err(e) => {
+                    let mut r = result(Some(head));
+                    r.summary = format!("git failed: {e}");
+                    r.outcome = MergeOutcome::Error {
+                        message: e.to_string(),
+                    };
+                    done[i] = Some(Batched::Done(r));
+                }
+            }
+        }
+        if included.is_empty() {
+            return done
+                .into_iter()
+                .map(|d| d.expect("every job decided"))
+                .collect();
+        }
+        // The stack's top, checked once.
+        let verdict = match git::prepare_scratch(root, &scratch, &current) {
+            Err(e) => Some(format!("git failed: {e}")),
+            Ok(()) => {
+                let group = MergeJob {
+                    agent: included
+                        .iter()
+                        .map(|(i, _)| jobs[*i].agent.clone())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    ..first.clone()
+                };
+                match verify(root, &scratch, &group) {
+                    Some((command, _)) => Some(format!("verify FAILED: `{command}`")),
+                    None => tree_moved(&scratch, &current).map(|(summary, _)| summary),
+                }
+            }
+        };
+        if let Some(why) = verdict {
+            if included.len() == 1 {
+                // Alone in what was verified: its own failure, told exactly as alone.
+                let (i, _) = included[0];
+                done[i] = Some(Batched::Done(run_merge(&jobs[i])));
+            } else {
+                for (i, _) in &included {
+                    done[*i] = Some(Batched::Again(format!(
+                        "its batch of {}: {why}; merged alone next",
+                        included.len()
+                    )));
+                }
+            }
+            return done
+                .into_iter()
+                .map(|d| d.expect("every job decided"))
+                .collect();
+        }
+        match git::update_ref_cas(root, &first.integration, &current, &old) {
+            Ok(true) => {
+                for (i, head) in included {
+                    done[i] = Some(Batched::Done(MergeResult {
+                        base: Some(old.clone()),
+                        head: Some(head),
+                        outcome: MergeOutcome::Merged {
+                            commit: current.clone(),
+                        },
+                        summary: format!(
+                            "{} fast-forwarded to {} (verified, in a batch)",
+                            first.integration,
+                            &current[..current.len().min(12)]
+                        ),
+                    }));
+                }
+                return done
+                    .into_iter()
+                    .map(|d| d.expect("every job decided"))
+                    .collect();
+            }
+            Ok(false) => continue,
+            Err(e) => return fail_all(e.to_string()),
+        }
+    }
+    fail_all(format!(
+        "{} kept moving during the merge; try again",
+        first.integration
+    ))
 }
 
 /// Runs the verify commands in the scratch worktree; the first failure, if any.
