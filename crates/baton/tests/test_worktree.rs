@@ -663,3 +663,160 @@ fn work_a_pre_commit_hook_refuses_becomes_a_fix_for_its_agent() {
         "{journal:#?}"
     );
 }
+
+/// `[verify] batch = 3`: merges that pile up behind a running one are checked under one verify
+/// and land together; a batch whose verify fails is merged one by one, so only the broken
+/// change becomes a fix task. The branch still only points at verified commits. The order is
+/// forced: the first change's verify waits at a gate while the others, held until it does,
+/// are reported and queued.
+#[test]
+fn batched_merges_share_a_verify_and_a_failed_batch_goes_one_by_one() {
+    let p = TestProject::new();
+    repo(&p);
+    let root = p.root();
+    let verified = root.join("verified.log");
+    let gate = root.join("gate");
+    std::fs::create_dir(&gate).unwrap();
+    let go = root.join("go");
+    let done = "\"baton task done \\\"$BATON_FAKE_TASK\\\"\"";
+    // `held`: reported only once the file `go.<round>` exists.
+    let task = |word: &str, path: &str, held: Option<u32>| {
+        let wait = held.map_or(String::new(), |r| {
+            format!(
+                "\"while [ ! -e {}.{r} ]; do sleep 0.05; done\", ",
+                go.display()
+            )
+        });
+        format!(
+            "[[task]]\nmatch = \"{word} file\"\nwork_ms = 100\nwrite = [{{ path = \"{path}\", content = \"{word}\\n\" }}]\nrun = [{wait}{done}]\n"
+        )
+    };
+    let script = format!(
+        "[[task]]\nmatch = \"Fix: \"\nrepeat = true\nwork_ms = 100\nrun = [\"rm -f BROKEN\", {done}]\n{}{}{}{}{}{}",
+        task("alpha", "alpha.txt", None),
+        task("beta", "beta.txt", Some(1)),
+        task("gamma", "gamma.txt", Some(1)),
+        task("delta", "delta.txt", None),
+        task("epsilon", "epsilon.txt", Some(2)),
+        task("broken", "BROKEN", Some(2)),
+    );
+    let agents: String = ["a", "b", "c"]
+        .iter()
+        .map(|n| p.fake_agent(n, "claude", &script))
+        .collect();
+    p.write_config(&format!(
+        "isolation = \"worktree\"\nmemory_file = \".baton/BOARD.md\"\n\n{agents}[verify]\ncommands = [{:?}]\nbatch = 3\n\n[run]\ntest_tasks = false\n",
+        format!("sh check.sh {} {}", verified.display(), gate.display())
+    ));
+    let queued = |p: &TestProject| {
+        p.json(&["merge-queue", "--json"])["merges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["state"] == "queued")
+            .count()
+    };
+    // One round: start the run; once the first merge waits at the gate, release the held
+    // tasks; once both are queued behind it, let every verify through.
+    let round = |plan: &str, n: u32| {
+        let child = p
+            .cmd(&["run", plan, "--quiet"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        common::wait_until(
+            Duration::from_secs(60),
+            "the first merge at the gate",
+            || !waiting(&gate).is_empty(),
+        );
+        std::fs::write(format!("{}.{n}", go.display()), "").unwrap();
+        common::wait_until(
+            Duration::from_secs(60),
+            "two merges queued behind it",
+            || queued(&p) >= 2,
+        );
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let opener = {
+            let (stop, gate) = (stop.clone(), gate.clone());
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    for pid in waiting(&gate) {
+                        let _ = std::fs::remove_file(gate.join(format!("running.{pid}")));
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            })
+        };
+        let out = child.wait_with_output().unwrap();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        opener.join().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+
+    // Round 1: alpha alone, then beta and gamma as one batch: three merges, two verifies.
+    std::fs::write(
+        root.join("plan.md"),
+        "- [ ] alpha file\n- [ ] beta file\n- [ ] gamma file\n",
+    )
+    .unwrap();
+    round("plan.md", 1);
+    let merges = p.json(&["merge-queue", "--json"])["merges"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let batched: Vec<&serde_json::Value> = merges
+        .iter()
+        .filter(|m| m["detail"].as_str().unwrap_or("").contains("in a batch"))
+        .collect();
+    assert_eq!(batched.len(), 2, "{merges:#?}");
+    assert_eq!(
+        batched[0]["merge_commit"], batched[1]["merge_commit"],
+        "one landing"
+    );
+    let tree = git(root, &["ls-tree", "--name-only", "main"]);
+    for f in ["alpha.txt", "beta.txt", "gamma.txt"] {
+        assert!(tree.lines().any(|l| l == f), "{f} missing: {tree}");
+    }
+    let verifies = std::fs::read_to_string(&verified).unwrap().lines().count();
+    assert_eq!(verifies, 2, "three merges, two verifies");
+    assert_only_verified_fast_forwards(root, &verified);
+
+    // Round 2: delta alone, then epsilon with the broken change: the batch fails, each goes
+    // alone; only the broken one becomes a fix task.
+    std::fs::write(
+        root.join("plan2.md"),
+        "- [ ] delta file\n- [ ] epsilon file\n- [ ] broken file\n",
+    )
+    .unwrap();
+    round("plan2.md", 2);
+    let journal = p.journal();
+    let back = journal
+        .iter()
+        .filter(|j| {
+            j["result"]
+                .as_str()
+                .unwrap_or("")
+                .contains("back in the queue")
+        })
+        .count();
+    assert_eq!(back, 2, "the failed batch of two went back to the queue");
+    let tasks = p.json(&["task", "list", "--json"]);
+    let fixes: Vec<&serde_json::Value> = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["title"].as_str().unwrap().starts_with("Fix: "))
+        .collect();
+    assert_eq!(fixes.len(), 1, "only the broken change: {fixes:#?}");
+    let tree = git(root, &["ls-tree", "--name-only", "main"]);
+    for f in ["delta.txt", "epsilon.txt"] {
+        assert!(tree.lines().any(|l| l == f), "{f} missing: {tree}");
+    }
+    assert!(!tree.lines().any(|l| l == "BROKEN"), "{tree}");
+    assert_only_verified_fast_forwards(root, &verified);
+}
