@@ -1,7 +1,8 @@
 //! What the verified merge queue costs: 4 fake agents, each in its own git worktree, do 40
-//! small tasks (one new file each, no conflicts) with a verify command that does nothing
-//! (`true`), so the figures are the queue's own work — commit, rebase in the scratch worktree,
-//! compare-and-swap — plus the wait behind other merges.
+//! small tasks (one new file each, no conflicts). With a verify that does nothing (`true`)
+//! the figures are the queue's own work — commit, rebase in the scratch worktree,
+//! compare-and-swap — plus the wait behind other merges; with a verify of 300 ms, one merge
+//! per verify (`batch = 1`) against up to four (`batch = 4`).
 //! Run: `cargo bench -p baton --bench merge_queue`.
 //!
 //! Prints, per task: from `baton task done` to the commit being queued, the merge itself
@@ -43,6 +44,12 @@ fn report(name: &str, mut ms: Vec<i64>) {
 }
 
 fn main() {
+    scenario("true", 1);
+    scenario("sleep 0.3", 1);
+    scenario("sleep 0.3", 4);
+}
+
+fn scenario(verify: &str, batch: u32) {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path();
     git(root, &["init", "-q", "-b", "main"]);
@@ -71,7 +78,7 @@ fn main() {
         root.join("baton.toml"),
         format!(
             "[session]\nname = \"bench\"\nsocket = \"{socket}\"\nisolation = \"worktree\"\nmemory_file = \".baton/BOARD.md\"\n\n{agents}\
-             [verify]\ncommands = [\"true\"]\n\n[run]\ntest_tasks = false\n"
+             [verify]\ncommands = [{verify:?}]\nbatch = {batch}\n\n[run]\ntest_tasks = false\n"
         ),
     )
     .unwrap();
@@ -133,15 +140,28 @@ fn main() {
             .filter_map(|(t, a)| to.get(t).map(|b| b - a))
             .collect()
     };
-    println!("merge queue: {AGENTS} agents in worktrees, {TASKS} tasks, verify = `true`");
+    println!(
+        "\nmerge queue: {AGENTS} agents in worktrees, {TASKS} tasks, verify = `{verify}`, batch = {batch}"
+    );
     report("task done → committed and queued", span(&done, &queued));
     report("merge (rebase, verify, CAS)", span(&started, &landed));
     report("task done → on the branch", span(&done, &landed));
     let first = done.values().min().copied().unwrap_or(0);
     let last = landed.values().max().copied().unwrap_or(0);
     println!(
-        "{:<34} {:.1} merges/s over the run",
+        "{:<34} {:.1} merges/s over the run, {} verify runs",
         "throughput",
-        TASKS as f64 / ((last - first).max(1) as f64 / 1000.0)
+        TASKS as f64 / ((last - first).max(1) as f64 / 1000.0),
+        // One log per verify run, named after the first merge it checked.
+        std::fs::read_dir(root.join(".baton/verify"))
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| {
+                        let n = e.file_name().to_string_lossy().into_owned();
+                        n.starts_with("merge-") && n.ends_with("-0.log")
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
     );
 }
