@@ -113,6 +113,7 @@ sources = ["hook", "screen", "rollout"]   # "oauth" is opt-in
 [verify]
 commands = []                # e.g. ["cargo build", "cargo test"]; in worktree mode, run on each merge
 max_fix_cycles = 3
+# batch = 1                  # worktree mode: merges one verify may check at once
 
 [run]
 # template = "en"            # "en", "fr", or a file of your own
