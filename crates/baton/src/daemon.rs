@@ -868,23 +868,34 @@ impl Shell<'_> {
         let limit = self.project.config.verify.batch.max(1) as usize;
         let mut batch: Vec<crate::store::MergeRow> = vec![(*first).clone()];
         if !self.solo.contains(&first.id) {
+            // One merge per agent (its branch's head carries its later work too); an agent
+            // with a merge sent back to go alone stays out of the batch altogether.
+            let mut seen: BTreeSet<&str> = BTreeSet::from([first.agent.as_str()]);
             for r in eligible.iter().skip(1) {
                 if batch.len() >= limit {
                     break;
                 }
-                if !self.solo.contains(&r.id) && !batch.iter().any(|b| b.agent == r.agent) {
+                if seen.insert(r.agent.as_str()) && !self.solo.contains(&r.id) {
                     batch.push((*r).clone());
                 }
             }
         }
-        for row in &batch {
+        for (n, row) in batch.iter().enumerate() {
             if let Err(err) = self
                 .store
                 .set_merge(row.id, "running", None, None, None, "")
             {
                 eprintln!("warning: merge queue: {err}");
+                // Not started: the rows already marked go back to the queue.
+                for marked in &batch[..n] {
+                    let _ = self
+                        .store
+                        .set_merge(marked.id, "queued", None, None, None, "");
+                }
                 return;
             }
+        }
+        for row in &batch {
             self.solo.remove(&row.id);
         }
         self.merging = true;
@@ -958,6 +969,7 @@ impl Shell<'_> {
                 }
                 crate::worktrees::Batched::Again(why) => {
                     if let Err(err) = self.store.set_merge(id, "queued", None, None, None, &why) {
+                        // Left `running`: a restart queues it again.
                         eprintln!("warning: merge queue: {err}");
                     }
                     self.solo.insert(id);

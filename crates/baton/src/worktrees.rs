@@ -694,13 +694,34 @@ pub fn run_batch(jobs: &[MergeJob]) -> Vec<Batched> {
                     .collect();
             }
             Ok(false) => continue,
-            Err(e) => return fail_all(e.to_string()),
+            Err(e) => {
+                // The rows decided before the compare-and-swap keep their outcome.
+                for (i, head) in included {
+                    done[i] = Some(Batched::Done(MergeResult {
+                        base: Some(old.clone()),
+                        head: Some(head),
+                        outcome: MergeOutcome::Error {
+                            message: e.to_string(),
+                        },
+                        summary: format!("git failed: {e}"),
+                    }));
+                }
+                return done
+                    .into_iter()
+                    .map(|d| d.expect("every job decided"))
+                    .collect();
+            }
         }
     }
-    fail_all(format!(
-        "{} kept moving during the merge; try again",
-        first.integration
-    ))
+    // The branch kept moving under every try: nothing was decided for good, all go again.
+    jobs.iter()
+        .map(|_| {
+            Batched::Again(format!(
+                "{} kept moving during the merge: queued again",
+                first.integration
+            ))
+        })
+        .collect()
 }
 
 /// Runs the verify commands in the scratch worktree; the first failure, if any.
