@@ -4,11 +4,12 @@
 //!   `baton/<agent>`, made from the integration branch at `baton up` and reused after.
 //! - When it reports a task done, [`commit_done`] commits what it left (`T-007: <title>`, the
 //!   agent as co-author) and the daemon queues the branch.
-//! - [`run_merge`] (on a thread, one at a time) rebases the branch onto the integration
-//!   branch in the scratch worktree `.baton/merge`, runs `[verify]` there, and moves the
-//!   integration branch with a compare-and-swap only when every command passed. The branch is
-//!   only ever fast-forwarded to a verified commit, never rewritten; a daemon killed anywhere
-//!   leaves it where it was or at a verified commit, and the merge runs again on restart.
+//! - [`run_batch`] (on a thread, one merge — or one batch — at a time) rebases the branch onto
+//!   the integration branch in the scratch worktree `.baton/merge`, runs `[verify]` there,
+//!   and moves the integration branch with a compare-and-swap only when every command passed.
+//!   The branch is only ever fast-forwarded to a verified commit, never rewritten; a daemon
+//!   killed anywhere leaves it where it was or at a verified commit, and the merge runs again
+//!   on restart.
 //! - Before an agent gets a task, [`sync_for_task`] rebases its worktree onto the integration
 //!   branch, so it starts from everyone's merged work (for a conflict fix, the rebase is left
 //!   stopped at the conflict for the agent to resolve).
@@ -371,117 +372,6 @@ pub struct MergeResult {
     pub summary: String,
 }
 
-/// Runs one merge: rebase in the scratch worktree, verify, compare-and-swap. Never touches
-/// the user's checkout nor the agent's worktree.
-pub fn run_merge(job: &MergeJob) -> MergeResult {
-    let mut result = MergeResult {
-        base: None,
-        head: None,
-        outcome: MergeOutcome::Error {
-            message: String::new(),
-        },
-        summary: String::new(),
-    };
-    let error = |mut r: MergeResult, e: &dyn std::fmt::Display| {
-        r.summary = format!("git failed: {e}");
-        r.outcome = MergeOutcome::Error {
-            message: e.to_string(),
-        };
-        r
-    };
-    let root = &job.root;
-    let integ_ref = format!("refs/heads/{}", job.integration);
-    // The integration branch may move under us (a person commits): rebase again, a few times.
-    for _ in 0..5 {
-        let old = match git::rev_parse(root, &integ_ref) {
-            Ok(Some(h)) => h,
-            Ok(None) => {
-                return error(
-                    result,
-                    &format!("the integration branch `{}` is gone", job.integration),
-                );
-            }
-            Err(e) => return error(result, &e),
-        };
-        let head = match git::rev_parse(root, &format!("refs/heads/{}", agent_branch(&job.agent))) {
-            Ok(Some(h)) => h,
-            Ok(None) => {
-                return error(
-                    result,
-                    &format!("the branch {} is gone", agent_branch(&job.agent)),
-                );
-            }
-            Err(e) => return error(result, &e),
-        };
-        result.base = Some(old.clone());
-        result.head = Some(head.clone());
-        let already = |mut r: MergeResult| {
-            r.summary = format!("nothing new: already in {}", job.integration);
-            r.outcome = MergeOutcome::Merged {
-                commit: old.clone(),
-            };
-            r
-        };
-        match git::is_ancestor(root, &head, &old) {
-            Ok(true) => return already(result),
-            Ok(false) => {}
-            Err(e) => return error(result, &e),
-        }
-        let scratch = scratch_path(root);
-        if let Err(e) = git::prepare_scratch(root, &scratch, &head) {
-            return error(result, &e);
-        }
-        match git::rebase(&scratch, &old, false) {
-            Ok(git::Rebase::Clean) => {}
-            Ok(git::Rebase::Conflict { files, excerpt }) => {
-                result.summary =
-                    format!("CONFLICT with {} in {}", job.integration, files.join(", "));
-                result.outcome = MergeOutcome::Conflict { files, excerpt };
-                return result;
-            }
-            Err(e) => return error(result, &e),
-        }
-        let new = match git::rev_parse(&scratch, "HEAD") {
-            Ok(Some(h)) => h,
-            Ok(None) => return error(result, &"the rebased HEAD is unreadable"),
-            Err(e) => return error(result, &e),
-        };
-        if new == old {
-            return already(result);
-        }
-        if let Some((command, excerpt)) = verify(root, &scratch, job) {
-            result.summary = format!("verify FAILED: `{command}`");
-            result.outcome = MergeOutcome::Failed { command, excerpt };
-            return result;
-        }
-        if let Some((summary, outcome)) = tree_moved(&scratch, &new) {
-            result.summary = summary;
-            result.outcome = outcome;
-            return result;
-        }
-        match git::update_ref_cas(root, &job.integration, &new, &old) {
-            Ok(true) => {
-                result.summary = format!(
-                    "{} fast-forwarded to {} (verified)",
-                    job.integration,
-                    &new[..new.len().min(12)]
-                );
-                result.outcome = MergeOutcome::Merged { commit: new };
-                return result;
-            }
-            Ok(false) => continue,
-            Err(e) => return error(result, &e),
-        }
-    }
-    error(
-        result,
-        &format!(
-            "{} kept moving during the merge; try again",
-            job.integration
-        ),
-    )
-}
-
 /// What passed must be the commit that lands: a verify that committed or checked out
 /// something, or rewrote tracked files (a formatter, a generator), checked another tree.
 fn tree_moved(scratch: &Path, new: &str) -> Option<(String, MergeOutcome)> {
@@ -525,94 +415,116 @@ pub enum Batched {
     Again(String),
 }
 
-/// Runs several merges of different agents under one verify: each branch is rebased onto the
-/// one before (onto the integration head for the first), the stack verified once, and the
-/// integration branch fast-forwarded to its top by the same compare-and-swap. A conflict with
-/// the integration head itself is that merge's own; a conflict with another change of the
-/// batch, or a failed verify, sends the merges back to be done one by one. One job: exactly
-/// [`run_merge`].
+/// Runs the merges of different agents under one verify (one merge: the usual case): each
+/// branch is rebased onto the one before (the first onto the integration head) in the scratch
+/// worktree, the stack verified once, and the integration branch fast-forwarded to its top by
+/// a compare-and-swap only when verify passed — never rewritten, never moved to anything
+/// unverified; a daemon killed anywhere leaves it where it was, and the merges run again on
+/// restart. Never touches the user's checkout nor the agents' worktrees.
+///
+/// A conflict with the integration head itself is that merge's own. In a batch of several, a
+/// conflict with another change of the batch, or a failed verify, sends the merges back to
+/// be done one by one (`Again`); alone, the failure is the merge's.
 pub fn run_batch(jobs: &[MergeJob]) -> Vec<Batched> {
-    if jobs.len() <= 1 {
-        return jobs.iter().map(|j| Batched::Done(run_merge(j))).collect();
-    }
-    let first = &jobs[0];
+    let Some(first) = jobs.first() else {
+        return Vec::new();
+    };
     let root = &first.root;
     let integ_ref = format!("refs/heads/{}", first.integration);
     let scratch = scratch_path(root);
-    let fail_all = |message: String| -> Vec<Batched> {
-        jobs.iter()
-            .map(|_| {
-                Batched::Done(MergeResult {
-                    base: None,
-                    head: None,
-                    outcome: MergeOutcome::Error {
-                        message: message.clone(),
-                    },
-                    summary: format!("git failed: {message}"),
-                })
-            })
+    let failed = |base: Option<&String>, head: Option<String>, message: String| {
+        Batched::Done(MergeResult {
+            base: base.cloned(),
+            head,
+            summary: format!("git failed: {message}"),
+            outcome: MergeOutcome::Error { message },
+        })
+    };
+    let finish = |done: Vec<Option<Batched>>| -> Vec<Batched> {
+        done.into_iter()
+            .map(|d| d.expect("every job decided"))
             .collect()
     };
+    // The integration branch may move under us (a person commits): everything again, a few
+    // times.
     for _ in 0..5 {
         let old = match git::rev_parse(root, &integ_ref) {
             Ok(Some(h)) => h,
-            Ok(None) => {
-                return fail_all(format!(
-                    "the integration branch `{}` is gone",
-                    first.integration
-                ));
+            other => {
+                let message = match other {
+                    Err(e) => e.to_string(),
+                    _ => format!("the integration branch `{}` is gone", first.integration),
+                };
+                return jobs
+                    .iter()
+                    .map(|_| failed(None, None, message.clone()))
+                    .collect();
             }
-            Err(e) => return fail_all(e.to_string()),
+        };
+        let already = |head: String, integration: &str| {
+            Batched::Done(MergeResult {
+                base: Some(old.clone()),
+                head: Some(head),
+                outcome: MergeOutcome::Merged {
+                    commit: old.clone(),
+                },
+                summary: format!("nothing new: already in {integration}"),
+            })
         };
         let mut current = old.clone();
         let mut done: Vec<Option<Batched>> = vec![None; jobs.len()];
         let mut included: Vec<(usize, String)> = Vec::new();
         for (i, job) in jobs.iter().enumerate() {
-            let result = |head: Option<String>| MergeResult {
-                base: Some(old.clone()),
-                head,
-                outcome: MergeOutcome::Merged {
-                    commit: old.clone(),
-                },
-                summary: String::new(),
+            let branch = agent_branch(&job.agent);
+            let head = match git::rev_parse(root, &format!("refs/heads/{branch}")) {
+                Ok(Some(h)) => h,
+                other => {
+                    let message = match other {
+                        Err(e) => e.to_string(),
+                        _ => format!("the branch {branch} is gone"),
+                    };
+                    done[i] = Some(failed(Some(&old), None, message));
+                    continue;
+                }
             };
-            let head =
-                match git::rev_parse(root, &format!("refs/heads/{}", agent_branch(&job.agent))) {
-                    Ok(Some(h)) => h,
-                    other => {
-                        let message = match other {
-                            Err(e) => e.to_string(),
-                            _ => format!("the branch {} is gone", agent_branch(&job.agent)),
-                        };
-                        let mut r = result(None);
-                        r.summary = format!("git failed: {message}");
-                        r.outcome = MergeOutcome::Error { message };
-                        done[i] = Some(Batched::Done(r));
-                        continue;
-                    }
-                };
-            if git::is_ancestor(root, &head, &old).unwrap_or(false) {
-                let mut r = result(Some(head));
-                r.summary = format!("nothing new: already in {}", job.integration);
-                done[i] = Some(Batched::Done(r));
-                continue;
+            match git::is_ancestor(root, &head, &old) {
+                Ok(true) => {
+                    done[i] = Some(already(head, &job.integration));
+                    continue;
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    done[i] = Some(failed(Some(&old), Some(head), e.to_string()));
+                    continue;
+                }
             }
             let rebased = git::prepare_scratch(root, &scratch, &head)
                 .and_then(|()| git::rebase(&scratch, &current, false));
             match rebased {
                 Ok(git::Rebase::Clean) => match git::rev_parse(&scratch, "HEAD") {
+                    // Every change of it was already there.
+                    Ok(Some(h)) if h == old => done[i] = Some(already(head, &job.integration)),
                     Ok(Some(h)) => {
                         current = h;
                         included.push((i, head));
                     }
-                    _ => done[i] = Some(Batched::Again("the rebased HEAD was unreadable".into())),
+                    Ok(None) => {
+                        let message = "the rebased HEAD is unreadable".to_owned();
+                        done[i] = Some(failed(Some(&old), Some(head), message));
+                    }
+                    Err(e) => done[i] = Some(failed(Some(&old), Some(head), e.to_string())),
                 },
                 Ok(git::Rebase::Conflict { files, excerpt }) if current == old => {
-                    let mut r = result(Some(head));
-                    r.summary =
-                        format!("CONFLICT with {} in {}", job.integration, files.join(", "));
-                    r.outcome = MergeOutcome::Conflict { files, excerpt };
-                    done[i] = Some(Batched::Done(r));
+                    done[i] = Some(Batched::Done(MergeResult {
+                        base: Some(old.clone()),
+                        head: Some(head),
+                        summary: format!(
+                            "CONFLICT with {} in {}",
+                            job.integration,
+                            files.join(", ")
+                        ),
+                        outcome: MergeOutcome::Conflict { files, excerpt },
+                    }));
                 }
                 Ok(git::Rebase::Conflict { files, .. }) => {
                     done[i] = Some(Batched::Again(format!(
@@ -620,59 +532,65 @@ pub fn run_batch(jobs: &[MergeJob]) -> Vec<Batched> {
                         files.join(", ")
                     )));
                 }
-                Err(e) => {
-                    let mut r = result(Some(head));
-                    r.summary = format!("git failed: {e}");
-                    r.outcome = MergeOutcome::Error {
-                        message: e.to_string(),
-                    };
-                    done[i] = Some(Batched::Done(r));
-                }
+                Err(e) => done[i] = Some(failed(Some(&old), Some(head), e.to_string())),
             }
         }
         if included.is_empty() {
-            return done
-                .into_iter()
-                .map(|d| d.expect("every job decided"))
-                .collect();
+            return finish(done);
         }
         // The stack's top, checked once.
-        let verdict = match git::prepare_scratch(root, &scratch, &current) {
-            Err(e) => Some(format!("git failed: {e}")),
-            Ok(()) => {
-                let group = MergeJob {
-                    agent: included
-                        .iter()
-                        .map(|(i, _)| jobs[*i].agent.clone())
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    ..first.clone()
-                };
-                match verify(root, &scratch, &group) {
-                    Some((command, _)) => Some(format!("verify FAILED: `{command}`")),
-                    None => tree_moved(&scratch, &current).map(|(summary, _)| summary),
+        let verdict: Option<(String, MergeOutcome)> =
+            match git::prepare_scratch(root, &scratch, &current) {
+                Err(e) => Some((
+                    format!("git failed: {e}"),
+                    MergeOutcome::Error {
+                        message: e.to_string(),
+                    },
+                )),
+                Ok(()) => {
+                    let group = MergeJob {
+                        agent: included
+                            .iter()
+                            .map(|(i, _)| jobs[*i].agent.clone())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        ..first.clone()
+                    };
+                    match verify(root, &scratch, &group) {
+                        Some((command, excerpt)) => Some((
+                            format!("verify FAILED: `{command}`"),
+                            MergeOutcome::Failed { command, excerpt },
+                        )),
+                        None => tree_moved(&scratch, &current),
+                    }
                 }
-            }
-        };
-        if let Some(why) = verdict {
-            if included.len() == 1 {
-                // Alone in what was verified: its own failure, told exactly as alone.
-                let (i, _) = included[0];
-                done[i] = Some(Batched::Done(run_merge(&jobs[i])));
+            };
+        if let Some((summary, outcome)) = verdict {
+            if let [(i, head)] = included.as_slice() {
+                // Alone in what was verified: the failure is its own.
+                done[*i] = Some(Batched::Done(MergeResult {
+                    base: Some(old.clone()),
+                    head: Some(head.clone()),
+                    outcome,
+                    summary,
+                }));
             } else {
                 for (i, _) in &included {
                     done[*i] = Some(Batched::Again(format!(
-                        "its batch of {}: {why}; merged alone next",
+                        "its batch of {}: {summary}; merged alone next",
                         included.len()
                     )));
                 }
             }
-            return done
-                .into_iter()
-                .map(|d| d.expect("every job decided"))
-                .collect();
+            return finish(done);
         }
+        let batch = if included.len() > 1 {
+            ", in a batch"
+        } else {
+            ""
+        };
         match git::update_ref_cas(root, &first.integration, &current, &old) {
+            Ok(false) => continue,
             Ok(true) => {
                 for (i, head) in included {
                     done[i] = Some(Batched::Done(MergeResult {
@@ -682,44 +600,35 @@ pub fn run_batch(jobs: &[MergeJob]) -> Vec<Batched> {
                             commit: current.clone(),
                         },
                         summary: format!(
-                            "{} fast-forwarded to {} (verified, in a batch)",
+                            "{} fast-forwarded to {} (verified{batch})",
                             first.integration,
                             &current[..current.len().min(12)]
                         ),
                     }));
                 }
-                return done
-                    .into_iter()
-                    .map(|d| d.expect("every job decided"))
-                    .collect();
             }
-            Ok(false) => continue,
+            // The rows decided before the compare-and-swap keep their outcome.
             Err(e) => {
-                // The rows decided before the compare-and-swap keep their outcome.
                 for (i, head) in included {
-                    done[i] = Some(Batched::Done(MergeResult {
-                        base: Some(old.clone()),
-                        head: Some(head),
-                        outcome: MergeOutcome::Error {
-                            message: e.to_string(),
-                        },
-                        summary: format!("git failed: {e}"),
-                    }));
+                    done[i] = Some(failed(Some(&old), Some(head), e.to_string()));
                 }
-                return done
-                    .into_iter()
-                    .map(|d| d.expect("every job decided"))
-                    .collect();
             }
         }
+        return finish(done);
     }
-    // The branch kept moving under every try: nothing was decided for good, all go again.
+    // The branch kept moving under every try: nothing was decided for good. Alone, a person
+    // is told; a batch goes back to the queue.
+    let message = format!(
+        "{} kept moving during the merge; try again",
+        first.integration
+    );
     jobs.iter()
         .map(|_| {
-            Batched::Again(format!(
-                "{} kept moving during the merge: queued again",
-                first.integration
-            ))
+            if jobs.len() == 1 {
+                failed(None, None, message.clone())
+            } else {
+                Batched::Again(format!("{message}: queued again"))
+            }
         })
         .collect()
 }
