@@ -135,14 +135,7 @@ fn detect_reads_a_capture_from_stdin() {
 fn init_in_a_git_repository_proposes_worktrees_and_doctor_checks_them() {
     let p = TestProject::new();
     let git = |args: &[&str]| {
-        let ok = std::process::Command::new("git")
-            .arg("-C")
-            .arg(p.root())
-            .args(args)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "git {args:?}");
+        crate::common::git(p.root(), args);
     };
     git(&["init", "-q", "-b", "trunk"]);
     p.ok(&["init"]);

@@ -9,24 +9,7 @@ use crate::common;
 use crate::common::TestProject;
 use crate::common::baton_bin;
 
-/// Journal entries of a project, as JSON.
-fn journal(root: &Path) -> Vec<serde_json::Value> {
-    let out = std::process::Command::new(baton_bin())
-        .args(["log", "--json", "-n", "100000"])
-        .current_dir(root)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<serde_json::Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
+use crate::common::journal_at as journal;
 
 /// Writes `plan.md`: `count` tasks, each after the one `stride` places before it.
 fn write_chained_plan(root: &Path, count: usize, stride: usize, title: impl Fn(usize) -> String) {

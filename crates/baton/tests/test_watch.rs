@@ -115,14 +115,7 @@ fn task_status(root: &Path, id: &str) -> String {
 }
 
 fn journal_actions(root: &Path, actor: &str) -> Vec<String> {
-    let out = Command::new(baton_bin())
-        .args(["log", "--json", "-n", "100000"])
-        .current_dir(root)
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    v.as_array()
-        .unwrap()
+    crate::common::journal_at(root)
         .iter()
         .filter(|e| e["actor"] == actor)
         .map(|e| e["action"].as_str().unwrap_or("").to_owned())

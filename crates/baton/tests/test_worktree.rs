@@ -9,24 +9,7 @@ use std::time::Duration;
 
 use crate::common;
 use crate::common::TestProject;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        // `git status` would otherwise refresh the user's index file, which the tests hash.
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use crate::common::git;
 
 /// The verify script, committed in the repository: fails on conflict markers or a file
 /// named BROKEN; on success appends the commit it verified to the log given as `$1`. With a
@@ -344,6 +327,24 @@ fn waiting(gate: &Path) -> BTreeSet<u32> {
         .collect()
 }
 
+/// Waits for a run to end while letting every verify past the gate as it arrives.
+fn wait_opening_gate(child: std::process::Child, gate: &Path) -> std::process::Output {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                for pid in waiting(gate) {
+                    let _ = std::fs::remove_file(gate.join(format!("running.{pid}")));
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let out = child.wait_with_output().unwrap();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        out
+    })
+}
+
 /// kill -9 of the daemon during a merge — right as it starts (preparing the scratch worktree,
 /// rebasing), then twice while its verify runs: the integration branch stays where it was or
 /// moves forward to a verified commit, never rewritten; the restarted daemon kills the
@@ -419,21 +420,7 @@ fn kill_9_during_a_merge_leaves_no_half_merged_state() {
             .all(|pid| !Path::new(&format!("/proc/{pid}")).exists())
     });
     // ... then verifies are let past the gate.
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let opener = {
-        let (stop, gate) = (stop.clone(), gate.clone());
-        std::thread::spawn(move || {
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                for pid in waiting(&gate) {
-                    let _ = std::fs::remove_file(gate.join(format!("running.{pid}")));
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        })
-    };
-    let out = child.wait_with_output().unwrap();
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    opener.join().unwrap();
+    let out = wait_opening_gate(child, &gate);
     assert!(
         out.status.success(),
         "{}",
@@ -736,21 +723,7 @@ fn batched_merges_share_a_verify_and_a_failed_batch_goes_one_by_one() {
             "two merges queued behind it",
             || queued(&p) >= 2,
         );
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let opener = {
-            let (stop, gate) = (stop.clone(), gate.clone());
-            std::thread::spawn(move || {
-                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    for pid in waiting(&gate) {
-                        let _ = std::fs::remove_file(gate.join(format!("running.{pid}")));
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            })
-        };
-        let out = child.wait_with_output().unwrap();
-        stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        opener.join().unwrap();
+        let out = wait_opening_gate(child, &gate);
         assert!(
             out.status.success(),
             "{}",

@@ -121,10 +121,7 @@ impl TestProject {
 
     /// Returns the whole journal, oldest first.
     pub fn journal(&self) -> Vec<serde_json::Value> {
-        self.json(&["log", "--json", "-n", "100000"])
-            .as_array()
-            .unwrap()
-            .clone()
+        journal_at(self.root())
     }
 
     /// Returns a task's status (`COMPLETED`…).
@@ -260,4 +257,42 @@ pub fn run_demo(root: &Path, extra: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
+}
+
+/// Returns the whole journal of the project at `root`, oldest first.
+pub fn journal_at(root: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new(baton_bin())
+        .args(["log", "--json", "-n", "100000"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Runs git in `dir` (no system config; the user's index is not refreshed, so tests can hash
+/// it) and returns its trimmed output; fails the test when git fails.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
