@@ -235,9 +235,14 @@ impl Engine {
     /// Whether the lead must hand over now: at `handoff_at`, or projected to get there within
     /// the quota lookahead.
     fn handoff_due(&self, lead: &str) -> bool {
-        let (used, eta) = self.lead_used(lead);
-        used >= self.settings.handoff_at
-            || eta.is_some_and(|t| t <= self.now.saturating_add(self.settings.quota_lookahead_ms))
+        self.agents.get(lead).is_some_and(|a| {
+            quota::due(
+                a,
+                self.settings.handoff_at,
+                self.now,
+                self.settings.quota_lookahead_ms,
+            )
+        })
     }
 
     /// Resting leads whose quota came back rest no more; the chain's earlier one gets the role

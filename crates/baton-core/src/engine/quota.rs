@@ -92,16 +92,23 @@ pub(super) fn gating(a: &AgentRt, now: u64) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// Whether the agent is at `target` % of a holding window, or projected to get there within
+/// `lookahead` ms: the rule of both the critical hold-back and the lead's handoff.
+pub(super) fn due(a: &AgentRt, target: f64, now: u64, lookahead: u64) -> bool {
+    let horizon = now.saturating_add(lookahead);
+    gating(a, now) >= target || eta(a, target, now).is_some_and(|t| t <= horizon)
+}
+
 impl Engine {
     /// Whether quota keeps new work from the agent.
     pub(super) fn held_back(&self, a: &AgentRt) -> bool {
-        if self.settings.ignore_usage {
-            return false;
-        }
-        let now = self.now;
-        let horizon = now.saturating_add(self.settings.quota_lookahead_ms);
-        gating(a, now) >= self.settings.critical_percent
-            || eta(a, self.settings.critical_percent, now).is_some_and(|t| t <= horizon)
+        !self.settings.ignore_usage
+            && due(
+                a,
+                self.settings.critical_percent,
+                self.now,
+                self.settings.quota_lookahead_ms,
+            )
     }
 
     pub(super) fn on_quota(
