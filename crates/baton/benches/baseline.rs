@@ -22,6 +22,8 @@
 //! runs a tiny version (2 agents, 4 tasks, N = 1 s).
 //! Target: at least 10x less idle agent-time than the loop at 80 s, and less at 5 s.
 
+mod common;
+
 use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
@@ -31,20 +33,18 @@ use std::process::Stdio;
 use std::time::Duration;
 use std::time::Instant;
 
+use common::percentile;
+
 const SESSION: &str = "bench";
 
-/// Kills the private tmux server when dropped, whatever happened.
+/// Kills the private tmux server when dropped, whatever happened, then removes its socket.
 struct Server {
     socket: String,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        drop(common::Server(self.socket.clone()));
         // tmux leaves the socket file behind (`baton down` kills the server too).
         let _ = std::fs::remove_file(socket_path(&self.socket));
     }
@@ -289,11 +289,12 @@ fn measure(project: &Project, wall: Duration) -> Figures {
     }
 }
 
-fn percentile(sorted: &[u64], p: f64) -> u64 {
+/// [`percentile`], or 0 for an empty slice (e.g. no gaps when each agent had one task).
+fn percentile_or_zero(sorted: &[u64], p: f64) -> u64 {
     if sorted.is_empty() {
         return 0;
     }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+    percentile(sorted, p)
 }
 
 fn secs(ms: u64) -> f64 {
@@ -430,7 +431,7 @@ fn row(name: &str, f: &Figures) {
         f.tasks,
         secs(f.makespan_ms),
         secs(f.idle_ms),
-        percentile(&f.gaps, 0.5),
+        percentile_or_zero(&f.gaps, 0.5),
         f.gaps.last().copied().unwrap_or(0),
         f.spread.0,
         f.spread.1,
@@ -481,11 +482,11 @@ fn throughput(agents: usize, tasks: usize, work_ms: u64) {
     );
     println!(
         "  completion -> next prompt p50 {} ms, p99 {} ms, max {} ms (paste arrived p50 {} ms, p99 {} ms); idle agent-time {:.1} s; tasks/agent {}-{}; whole `baton run` (import, start-up) {:.1} s",
-        percentile(&f.gaps, 0.5),
-        percentile(&f.gaps, 0.99),
+        percentile_or_zero(&f.gaps, 0.5),
+        percentile_or_zero(&f.gaps, 0.99),
         f.gaps.last().copied().unwrap_or(0),
-        percentile(&f.to_paste, 0.5),
-        percentile(&f.to_paste, 0.99),
+        percentile_or_zero(&f.to_paste, 0.5),
+        percentile_or_zero(&f.to_paste, 0.99),
         secs(f.idle_ms),
         f.spread.0,
         f.spread.1,

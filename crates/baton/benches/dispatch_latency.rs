@@ -4,8 +4,12 @@
 //! Both instants are read from the fake agent's own event log, so they share one clock.
 //! Run: `cargo bench -p baton --bench dispatch_latency`. Target: p99 under 1 s at 50 agents.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
+
+use common::percentile;
 
 fn baton(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_baton"))
@@ -15,10 +19,6 @@ fn baton(dir: &Path, args: &[&str]) -> std::process::Output {
         .env_remove("TMUX")
         .output()
         .expect("run baton")
-}
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn measure(agents: usize, tasks_per_agent: usize) {

@@ -8,9 +8,13 @@
 //! Prints, per task: from `baton task done` to the commit being queued, the merge itself
 //! (started → integration branch moved), and from `task done` to landed on the branch.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
+
+use common::percentile;
 
 const AGENTS: usize = 4;
 const TASKS: usize = 40;
@@ -25,11 +29,6 @@ fn git(dir: &Path, args: &[&str]) {
         .status
         .success();
     assert!(ok, "git {args:?}");
-}
-
-fn percentile(sorted: &[i64], p: f64) -> i64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
 }
 
 fn report(name: &str, mut ms: Vec<i64>) {

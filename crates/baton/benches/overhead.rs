@@ -8,21 +8,15 @@
 //! `BATON_BENCH_SECS` changes that). Targets: idle daemon < 1 % of one core with 100 agents,
 //! RSS < 50 MB.
 
+mod common;
+
 use std::path::Path;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 use std::time::Instant;
 
-struct Server(String);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .output();
-    }
-}
+use common::Server;
 
 fn baton(dir: &Path, path: &str, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_baton"))
@@ -37,26 +31,13 @@ fn baton(dir: &Path, path: &str, args: &[&str]) -> std::process::Output {
 
 /// (utime + stime in clock ticks, VmHWM in kB) of a process.
 fn usage(pid: u32) -> Option<(u64, u64)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = stat.rsplit_once(')')?.1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // After the command: state is field 3, utime 14, stime 15 (1-based in proc(5)).
-    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let ticks = common::cpu_ticks(pid)?;
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let hwm = status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())?;
     Some((ticks, hwm))
-}
-
-fn clock_ticks() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
 }
 
 fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
@@ -170,7 +151,7 @@ fn scenario(label: &str, agents: usize, streaming: bool, secs: u64) {
         .map(|s| s.lines().count())
         .unwrap_or(0)
         .saturating_sub(calls_before);
-    let cpu = (t1 - t0) as f64 / clock_ticks();
+    let cpu = (t1 - t0) as f64 / common::clk_tck() as f64;
     let share = cpu / wall * 100.0;
     let per_agent_hour = cpu / (agents as f64 * wall / 3600.0);
     println!(

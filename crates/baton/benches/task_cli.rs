@@ -4,10 +4,14 @@
 //! Targets: `baton task done` under 20 ms with 10,000 tasks; `baton ls --json` is measured
 //! with one fake agent running.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 use std::time::Instant;
+
+use common::percentile;
 
 fn baton(dir: &Path, args: &[&str]) -> Duration {
     let start = Instant::now();
@@ -23,11 +27,6 @@ fn baton(dir: &Path, args: &[&str]) -> Duration {
         String::from_utf8_lossy(&out.stderr)
     );
     took
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
 }
 
 fn report(name: &str, mut times: Vec<Duration>) {

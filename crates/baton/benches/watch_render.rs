@@ -8,11 +8,15 @@
 //! the hidden `baton watch --bench-frames N`; the CPU and latency figures from a real
 //! `baton watch` in a private tmux server, read from `/proc/<pid>/stat`.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 use std::time::Instant;
 
+use common::Server;
+use common::percentile;
 use rusqlite::Connection;
 use rusqlite::params;
 
@@ -30,10 +34,6 @@ fn baton(dir: &Path, args: &[&str]) -> std::process::Output {
         String::from_utf8_lossy(&out.stderr)
     );
     out
-}
-
-fn percentile(sorted: &[u64], p: f64) -> u64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn report(name: &str, mut us: Vec<u64>) {
@@ -155,27 +155,12 @@ fn bench_frames(root: &Path, frames: usize, size: &str) {
     report("PgDn in the queue: read page + draw", list("scroll_us"));
 }
 
-/// CPU time (user + system) of a process, in clock ticks.
+/// CPU time (user + system) of a process, in clock ticks; 0 if it cannot be read.
 fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start after the last ')'.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let n = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
-    n(11) + n(12)
+    common::cpu_ticks(pid).unwrap_or(0)
 }
 
-fn ticks_per_second() -> u64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100)
-}
-
-struct Server(String);
-
+// `common::Server` kills the server when dropped; the live figures also drive it.
 impl Server {
     fn tmux(&self, args: &[&str]) -> std::process::Output {
         Command::new("tmux")
@@ -184,12 +169,6 @@ impl Server {
             .env_remove("TMUX")
             .output()
             .unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
     }
 }
 
@@ -233,7 +212,7 @@ fn live(root: &Path, seconds: u64) {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(500));
-    let hz = ticks_per_second() as f64;
+    let hz = common::clk_tck() as f64;
     let before = cpu_ticks(pid);
     std::thread::sleep(Duration::from_secs(seconds));
     let idle = (cpu_ticks(pid) - before) as f64 / hz;
