@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use baton_core::quota::bands::Bands;
 use baton_core::quota::projection::format_duration_short;
 use baton_core::quota::projection::format_relative;
 use clap::Args;
@@ -111,47 +110,44 @@ fn refresh(project: &Project) -> CliResult<()> {
     Ok(())
 }
 
-/// The one-line summary `baton ls` prints: each agent's session and weekly %.
+/// The one-line summary `baton ls` prints: each agent's session and weekly %, and the band
+/// of its fullest window that has not reset. Only the newest readings are read (no history,
+/// no projection: the line shows neither).
 pub fn one_line(project: &Project) -> Option<String> {
-    let usage = collect(project, now_ms()).ok()?;
-    let parts: Vec<String> = usage
+    let store = project.store().ok()?;
+    let latest = store.latest_quota().ok()?;
+    let now = now_ms();
+    let bands = project.config.quota.bands();
+    let live = |r: &crate::store::QuotaReading| !r.resets_at_ms.is_some_and(|t| t <= now);
+    let parts: Vec<String> = project
+        .config
         .agents
         .iter()
-        .filter(|a| !a.windows.is_empty())
-        .map(|a| {
+        .filter_map(|a| {
+            let mine: Vec<&crate::store::QuotaReading> =
+                latest.iter().filter(|r| r.agent == a.name).collect();
+            if mine.is_empty() {
+                return None;
+            }
             let pct = |w: &str| {
-                a.windows
-                    .iter()
-                    .find(|r| r.view.reading.window == w && !r.view.reset_passed)
-                    .map_or("?".to_owned(), |r| {
-                        format!("{:.0}%", r.view.reading.used_percent)
-                    })
+                mine.iter()
+                    .find(|r| r.window == w && live(r))
+                    .map_or("?".to_owned(), |r| format!("{:.0}%", r.used_percent))
             };
-            let worst = a
-                .windows
+            let worst = mine
                 .iter()
-                .filter(|r| !r.view.reset_passed)
-                .max_by(|x, y| {
-                    x.view
-                        .reading
-                        .used_percent
-                        .total_cmp(&y.view.reading.used_percent)
-                })
-                .map_or("", |r| r.band);
-            format!(
+                .filter(|r| live(r))
+                .max_by(|x, y| x.used_percent.total_cmp(&y.used_percent))
+                .map_or("", |r| bands.band(r.used_percent).name());
+            Some(format!(
                 "{} {}/{} {worst}",
-                a.agent,
+                a.name,
                 pct("session-5h"),
                 pct("weekly")
-            )
+            ))
         })
         .collect();
     (!parts.is_empty()).then(|| format!("usage (5h/weekly): {}", parts.join(" · ")))
-}
-
-fn band_label(bands: &Bands, used: f64) -> String {
-    let b = bands.band(used);
-    b.name().to_uppercase()
 }
 
 /// Runs `baton usage`.
@@ -165,7 +161,6 @@ pub fn cmd_usage(dir: Option<&Path>, args: &UsageArgs) -> CliResult<ExitCode> {
     if args.json {
         return print_json(&usage);
     }
-    let bands = project.config.quota.bands();
     println!(
         "{:<12} {:<14} {:>5}  {:<9} {:<12} {:<18} {:<9} PROJECTION",
         "AGENT", "WINDOW", "USED", "BAND", "RESETS", "SOURCE", "READ"
@@ -210,7 +205,7 @@ pub fn cmd_usage(dir: Option<&Path>, args: &UsageArgs) -> CliResult<ExitCode> {
                 a.agent,
                 v.reading.window,
                 v.reading.used_percent,
-                band_label(&bands, v.reading.used_percent),
+                r.band.to_uppercase(),
                 resets,
                 v.reading.source,
                 format!("{} ago", format_duration_short(r.age_ms)),
