@@ -118,7 +118,7 @@ pub fn one_line(project: &Project) -> Option<String> {
     let latest = store.latest_quota().ok()?;
     let now = now_ms();
     let bands = project.config.quota.bands();
-    let live = |r: &crate::store::QuotaReading| !r.resets_at_ms.is_some_and(|t| t <= now);
+    let live = |r: &crate::store::QuotaReading| r.resets_at_ms.is_none_or(|t| t > now);
     let parts: Vec<String> = project
         .config
         .agents
