@@ -513,6 +513,16 @@ pub fn set_aside(wt: &Path, ref_name: &str, message: &str) -> GitResult<Option<S
     Ok(Some(commit))
 }
 
+/// Runs a read-only git query in `dir` (without refreshing its index, so it writes nothing
+/// there) and returns its output; `None` when it fails, e.g. `dir` is not in a repository.
+pub fn query(dir: &Path, args: &[&str]) -> Option<String> {
+    Git::new(dir)
+        .env("GIT_OPTIONAL_LOCKS", "0")
+        .args(args)
+        .ok()
+        .ok()
+}
+
 /// Tracked files that differ from HEAD (staged or not): what a command changed in a clean
 /// checkout.
 pub fn tracked_changes(dir: &Path) -> GitResult<Vec<String>> {

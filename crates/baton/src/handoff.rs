@@ -50,17 +50,7 @@ fn quota_line(readings: &[QuotaReading], agent: &str, now: i64) -> String {
 
 /// Files changed recently, from git when the project is a repository.
 fn changed_files(project: &Project) -> Option<String> {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .current_dir(&project.root)
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-    };
+    let git = |args: &[&str]| crate::git::query(&project.root, args);
     let status = git(&["status", "--porcelain"])?;
     let log = git(&[
         "log",
