@@ -71,6 +71,18 @@ fn assigned(actions: &[Action]) -> Vec<(u32, String)> {
         .collect()
 }
 
+/// True when the actions requeue task `id`.
+fn requeued(actions: &[Action], id: u32) -> bool {
+    actions
+        .iter()
+        .any(|a| matches!(a, Action::Requeue { task: TaskId(t), .. } if *t == id))
+}
+
+/// The agent task `id` is assigned to; panics when it is unknown or unassigned.
+fn assignee(e: &Engine, id: u32) -> String {
+    e.task(TaskId(id)).unwrap().assignee.clone().unwrap()
+}
+
 /// An engine whose agents are up and idle.
 fn engine(settings: Settings, agents: Vec<AgentSpec>) -> Engine {
     let names: Vec<String> = agents.iter().map(|a| a.name.clone()).collect();
@@ -229,16 +241,7 @@ fn failed_delivery_gets_ctrl_c_and_a_resend_then_the_task_moves_and_the_agent_re
         }),
         "{all:?}"
     );
-    assert!(
-        all.iter().any(|a| matches!(
-            a,
-            Action::Requeue {
-                task: TaskId(1),
-                ..
-            }
-        )),
-        "{all:?}"
-    );
+    assert!(requeued(&all, 1), "{all:?}");
     assert!(
         all.contains(&Action::StartAgent { agent: "a".into() }),
         "{all:?}"
@@ -322,13 +325,7 @@ fn a_dead_agent_is_restarted_with_backoff_and_its_task_requeued() {
     e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
     deliver(&mut e, 10, "a", 500);
     let acts = e.step(100, Event::AgentDied { agent: "a".into() });
-    assert!(acts.iter().any(|a| matches!(
-        a,
-        Action::Requeue {
-            task: TaskId(1),
-            ..
-        }
-    )));
+    assert!(requeued(&acts, 1));
     assert!(
         !e.step(1099, Event::Tick)
             .contains(&Action::StartAgent { agent: "a".into() })
@@ -400,27 +397,14 @@ fn an_agent_at_critical_quota_gets_nothing_new() {
 fn blocked_for_credits_goes_to_another_agent_at_once() {
     let mut e = engine(Settings::default(), vec![agent("a", &[]), agent("b", &[])]);
     e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
-    let holder = if e.agent_tasks("a").is_empty() {
-        "b"
-    } else {
-        "a"
-    };
+    let holder = assignee(&e, 1);
     let other = if holder == "a" { "b" } else { "a" };
-    deliver(&mut e, 10, holder, 500);
+    deliver(&mut e, 10, &holder, 500);
     let mut t = e.task(TaskId(1)).unwrap().clone();
     t.status = Status::Blocked;
     t.blocked_reason = Some("Credit balance is too low".into());
     let acts = e.step(20, Event::TaskChanged(t));
-    assert!(
-        acts.iter().any(|a| matches!(
-            a,
-            Action::Requeue {
-                task: TaskId(1),
-                ..
-            }
-        )),
-        "{acts:?}"
-    );
+    assert!(requeued(&acts, 1), "{acts:?}");
     assert_eq!(assigned(&acts), vec![(1, other.to_string())]);
 }
 
@@ -538,13 +522,7 @@ fn a_skilled_task_goes_elsewhere_when_its_skilled_agent_is_excluded() {
     assert_eq!(e.agent_tasks("a"), &[TaskId(1)], "b has not the skill");
     deliver(&mut e, 10, "a", 500);
     let acts = e.step(100, Event::AgentDied { agent: "a".into() });
-    assert!(acts.iter().any(|a| matches!(
-        a,
-        Action::Requeue {
-            task: TaskId(1),
-            ..
-        }
-    )));
+    assert!(requeued(&acts, 1));
     assert_eq!(assigned(&acts), vec![(1, "b".to_string())]);
 }
 
@@ -613,14 +591,13 @@ fn test_tasks_come_once_every_feature_is_done_and_go_to_the_builder() {
     e.step(1, Event::TaskAdded(task(1, Priority::High, &[], &[])));
     e.step(1, Event::TaskAdded(task(2, Priority::Med, &[], &[])));
     e.step(1, Event::TaskAdded(task(3, Priority::Med, &["docs"], &[])));
-    let builder = |e: &Engine, id: u32| e.task(TaskId(id)).unwrap().assignee.clone().unwrap();
-    let (b1, b2) = (builder(&e, 1), builder(&e, 2));
+    let (b1, b2) = (assignee(&e, 1), assignee(&e, 2));
     deliver(&mut e, 10, &b1, 500);
     deliver(&mut e, 10, &b2, 600);
     // One feature done, one still open: no test task yet.
     assert!(added(&done(&mut e, 100, 1)).is_empty());
     e.step(105, screen(&b1, AgentState::Idle, None, 650));
-    let holder = builder(&e, 3);
+    let holder = assignee(&e, 3);
     deliver(&mut e, 110, &holder, 700);
     let acts = done(&mut e, 200, 2);
     let tests = added(&acts);
@@ -741,7 +718,7 @@ fn quota_warn_fires_once_per_crossing_and_tells_the_lead() {
 fn at_critical_the_current_task_finishes_and_nothing_new_comes() {
     let mut e = engine(Settings::default(), vec![agent("a", &[]), agent("b", &[])]);
     e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
-    let holder = e.task(TaskId(1)).unwrap().assignee.clone().unwrap();
+    let holder = assignee(&e, 1);
     let other = if holder == "a" { "b" } else { "a" };
     deliver(&mut e, 10, &holder, 500);
     // The other agent is busy too, so that only the holder could take the next task.
@@ -770,20 +747,11 @@ fn at_critical_the_current_task_finishes_and_nothing_new_comes() {
 fn at_the_limit_the_task_goes_to_another_agent() {
     let mut e = engine(Settings::default(), vec![agent("a", &[]), agent("b", &[])]);
     e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
-    let holder = e.task(TaskId(1)).unwrap().assignee.clone().unwrap();
+    let holder = assignee(&e, 1);
     let other = if holder == "a" { "b" } else { "a" };
     deliver(&mut e, 10, &holder, 500);
     let acts = e.step(20, quota(&holder, "session-5h", 100.0));
-    assert!(
-        acts.iter().any(|a| matches!(
-            a,
-            Action::Requeue {
-                task: TaskId(1),
-                ..
-            }
-        )),
-        "{acts:?}"
-    );
+    assert!(requeued(&acts, 1), "{acts:?}");
     assert_eq!(assigned(&acts), vec![(1, other.to_owned())]);
 }
 
