@@ -841,7 +841,7 @@ impl Shell<'_> {
         if self.merging {
             return;
         }
-        let rows = match self.store.merges(0) {
+        let rows = match self.store.queued_merges() {
             Ok(rows) => rows,
             Err(err) => {
                 eprintln!("warning: merge queue: {err}");
@@ -857,7 +857,6 @@ impl Shell<'_> {
         };
         let eligible: Vec<&crate::store::MergeRow> = rows
             .iter()
-            .filter(|r| r.state == "queued")
             .filter(|r| !self.engine.open_merge_fix(&r.agent) || is_fix(r.task))
             .collect();
         let Some(first) = eligible.first() else {

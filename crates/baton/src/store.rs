@@ -1420,10 +1420,12 @@ pub struct MergeWrite {
 fn write_merge(tx: &rusqlite::Transaction<'_>, m: &MergeWrite) -> StoreResult<()> {
     let now = now_ms();
     match m.id {
-        Some(id) => tx.execute(
-            "UPDATE merges SET state = ?2, base = COALESCE(?3, base), head = COALESCE(?4, head),
-                 merge_commit = COALESCE(?5, merge_commit), detail = ?6, updated_ms = ?7 WHERE id = ?1",
-            params![id, m.state, m.base, m.head, m.merge_commit, m.detail, now],
+        Some(id) => update_merge(
+            tx,
+            id,
+            &m.state,
+            [m.base.as_deref(), m.head.as_deref(), m.merge_commit.as_deref()],
+            &m.detail,
         )?,
         None => tx.execute(
             "INSERT INTO merges (task, agent, state, base, head, merge_commit, detail, created_ms, updated_ms)
@@ -1432,6 +1434,22 @@ fn write_merge(tx: &rusqlite::Transaction<'_>, m: &MergeWrite) -> StoreResult<()
         )?,
     };
     Ok(())
+}
+
+/// Sets a merge row's state, the commits that are known (`[base, head, merge commit]`; `None`
+/// keeps what the row has) and its detail.
+fn update_merge(
+    conn: &Connection,
+    id: i64,
+    state: &str,
+    [base, head, merge_commit]: [Option<&str>; 3],
+    detail: &str,
+) -> StoreResult<usize> {
+    Ok(conn.execute(
+        "UPDATE merges SET state = ?2, base = COALESCE(?3, base), head = COALESCE(?4, head),
+             merge_commit = COALESCE(?5, merge_commit), detail = ?6, updated_ms = ?7 WHERE id = ?1",
+        params![id, state, base, head, merge_commit, detail, now_ms()],
+    )?)
 }
 
 const MERGE_COLUMNS: &str =
@@ -1475,12 +1493,17 @@ impl Store {
         merge_commit: Option<&str>,
         detail: &str,
     ) -> StoreResult<()> {
-        self.conn.execute(
-            "UPDATE merges SET state = ?2, base = COALESCE(?3, base), head = COALESCE(?4, head),
-                 merge_commit = COALESCE(?5, merge_commit), detail = ?6, updated_ms = ?7 WHERE id = ?1",
-            params![id, state, base, head, merge_commit, detail, now_ms()],
-        )?;
+        update_merge(&self.conn, id, state, [base, head, merge_commit], detail)?;
         Ok(())
+    }
+
+    /// The queued merges, oldest first (what the daemon's pump looks at every tick).
+    pub fn queued_merges(&self) -> StoreResult<Vec<MergeRow>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT {MERGE_COLUMNS} FROM merges WHERE state = 'queued' ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([], merge_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Merges running and queued.
@@ -1713,10 +1736,9 @@ mod tests {
         s.set_merge(q1, "running", Some("b0"), Some("h1"), None, "")
             .unwrap();
         let queued = |s: &Store| -> Vec<i64> {
-            s.merges(0)
+            s.queued_merges()
                 .unwrap()
                 .into_iter()
-                .filter(|m| m.state == "queued")
                 .map(|m| m.id)
                 .collect()
         };
