@@ -5,8 +5,6 @@
 //! A notice never blocks its caller: `notify-send` is spawned and reaped by a small thread,
 //! the D-Bus call runs on its own thread. Titles and bodies are kept short and free of
 //! control characters; callers never put a secret in them.
-// wired by the usage command
-#![allow(dead_code)]
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -139,6 +137,7 @@ impl NoticeFilter {
     }
 
     /// Every kind off.
+    #[cfg(test)]
     pub fn none() -> NoticeFilter {
         NoticeFilter {
             enabled: [false; NoticeKind::ALL.len()],
@@ -196,17 +195,6 @@ impl Backend {
             None => Backend::Bell,
         }
     }
-
-    /// A short name for `baton doctor` and logs.
-    pub fn name(&self) -> &'static str {
-        match self {
-            #[cfg(feature = "desktop-notify")]
-            Backend::Desktop => "desktop",
-            Backend::Command(_) => "command",
-            Backend::Bell => "bell",
-            Backend::Off => "off",
-        }
-    }
 }
 
 /// An executable file called `name` in one of the `path` directories.
@@ -234,7 +222,8 @@ enum BellTarget {
     /// The controlling terminal if there is one, else stderr if it is a terminal, else
     /// nowhere (a daemon's stderr is a log file, which a bell byte would only dirty).
     Terminal,
-    /// A given writer (tests, or a TUI that owns the terminal).
+    /// A given writer (tests).
+    #[cfg(test)]
     Writer(Box<dyn Write + Send>),
 }
 
@@ -255,6 +244,7 @@ pub enum NotifyError {
     Bell(#[source] io::Error),
     /// The desktop notification thread could not be started.
     #[error("cannot start the desktop notification: {0}")]
+    #[cfg_attr(not(feature = "desktop-notify"), allow(dead_code))]
     Desktop(#[source] io::Error),
 }
 
@@ -294,27 +284,13 @@ impl Notifier {
         }
     }
 
-    /// A notifier with the detected backend ([`Backend::detect`]).
-    pub fn detect(filter: NoticeFilter) -> Notifier {
-        Notifier::new(Backend::detect(), filter)
-    }
-
     /// Rings the bell on `writer` instead of the terminal.
+    #[cfg(test)]
     pub fn with_bell_writer(self, writer: Box<dyn Write + Send>) -> Notifier {
         Notifier {
             bell: Mutex::new(BellTarget::Writer(writer)),
             ..self
         }
-    }
-
-    /// The backend in use.
-    pub fn backend(&self) -> &Backend {
-        &self.backend
-    }
-
-    /// The per-kind filter.
-    pub fn filter(&self) -> &NoticeFilter {
-        &self.filter
     }
 
     /// Shows a notice, unless its kind is switched off. Never waits for the desktop: the
@@ -344,6 +320,7 @@ impl Notifier {
     fn ring(&self) -> Result<Delivery, NotifyError> {
         let mut target = self.bell.lock().unwrap_or_else(|e| e.into_inner());
         match &mut *target {
+            #[cfg(test)]
             BellTarget::Writer(w) => {
                 w.write_all(b"\x07")
                     .and_then(|()| w.flush())
