@@ -10,8 +10,6 @@
 //! never in an error text, a `Debug` output, a log line or the cache file, and the server's
 //! answer bodies are never echoed (they could repeat it). Time comes in as `now_ms`, so every
 //! rule here is tested with a fixed clock against a loopback server.
-// wired by the usage command
-#![allow(dead_code)]
 
 use std::fmt;
 use std::fs;
@@ -39,6 +37,7 @@ pub const DEFAULT_TTL_MS: i64 = 120_000;
 /// The whole request (connect, TLS, answer, body) must finish within this.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The macOS keychain item Claude Code keeps its login in.
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
 pub const KEYCHAIN_SERVICE: &str = "Claude Code-credentials";
 
 /// First back-off after a 429 without Retry-After; it doubles on each further 429.
@@ -76,6 +75,7 @@ impl Token {
     }
 
     /// When the token expires (ms since the Unix epoch), when known.
+    #[cfg(test)]
     pub fn expires_at_ms(&self) -> Option<i64> {
         self.expires_at_ms
     }
@@ -226,7 +226,8 @@ pub enum OauthError {
 }
 
 impl OauthError {
-    /// A stable kebab-case name for the failure, for `--json` output and logs.
+    /// A stable kebab-case name for the failure.
+    #[cfg(test)]
     pub fn kind(&self) -> &'static str {
         match self {
             OauthError::NoCredentials { .. } => "no-credentials",
@@ -390,18 +391,14 @@ impl UsageClient {
     }
 
     /// Gives up on a request after `timeout`, end to end.
+    #[cfg(test)]
     pub fn with_timeout(mut self, timeout: Duration) -> UsageClient {
         self.timeout = timeout;
         self
     }
 
-    /// Sends this User-Agent.
-    pub fn with_user_agent(mut self, user_agent: impl Into<String>) -> UsageClient {
-        self.user_agent = user_agent.into();
-        self
-    }
-
     /// The cache file.
+    #[cfg(test)]
     pub fn cache_path(&self) -> &Path {
         &self.cache_path
     }
