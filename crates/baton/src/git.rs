@@ -513,6 +513,11 @@ pub fn set_aside(wt: &Path, ref_name: &str, message: &str) -> GitResult<Option<S
     Ok(Some(commit))
 }
 
+/// Runs any git command in `dir` with the settings every call here gets; its output.
+pub fn run(dir: &Path, args: &[&str]) -> GitResult<String> {
+    Git::new(dir).args(args).ok()
+}
+
 /// Runs a read-only git query in `dir` (without refreshing its index, so it writes nothing
 /// there) and returns its output; `None` when it fails, e.g. `dir` is not in a repository.
 pub fn query(dir: &Path, args: &[&str]) -> Option<String> {

@@ -193,21 +193,9 @@ write = [{{ path = \"DOCS.md\", content = \"# greet.sh\\n\\nPrints the greetings
 
 /// Runs git in the demo project.
 fn demo_git(dir: &Path, args: &[&str]) -> CliResult<()> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .map_err(|e| io_error("cannot run git (the worktree demo needs it)", e))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(crate::error::CliError::user(format!(
-            "git {}: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        )))
-    }
+    crate::git::run(dir, args)
+        .map(|_| ())
+        .map_err(|e| crate::error::CliError::user(e.to_string()))
 }
 
 /// Writes the worktree demo project into `dir`: a git repository with one commit on `main`.
@@ -294,17 +282,15 @@ pub fn cmd_demo(args: &DemoArgs) -> CliResult<ExitCode> {
         println!("\n{report}");
         if args.worktree {
             println!("main, as the merge queue built it (every commit verified):\n");
-            let _ = std::process::Command::new("git")
-                .arg("-C")
-                .arg(&dir)
-                .args(["log", "--oneline", "main"])
-                .status();
+            print!(
+                "{}",
+                crate::git::query(&dir, &["log", "--oneline", "main"]).unwrap_or_default()
+            );
             println!("\ngreetings.txt on main:");
-            let _ = std::process::Command::new("git")
-                .arg("-C")
-                .arg(&dir)
-                .args(["show", "main:greetings.txt"])
-                .status();
+            print!(
+                "{}",
+                crate::git::query(&dir, &["show", "main:greetings.txt"]).unwrap_or_default()
+            );
         }
     }
     result
