@@ -355,7 +355,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
     let mut store = project.store()?;
     let integration = if project.config.uses_worktrees() {
         crate::worktrees::prepare(project, &mut store)?;
-        Some(crate::worktrees::integration_branch(project, &store)?)
+        Some(crate::worktrees::integration_branch(project, Some(&store))?)
     } else {
         None
     };

@@ -75,12 +75,13 @@ pub fn agent_dir(project: &Project, agent: &AgentConfig) -> PathBuf {
 }
 
 /// Returns the integration branch: `[session] integration_branch`, else the one recorded at
-/// the first `baton up` in worktree mode, else the branch checked out in the project root.
-pub fn integration_branch(project: &Project, store: &Store) -> CliResult<String> {
+/// the first `baton up` in worktree mode (in `store`, when there is one yet), else the branch
+/// checked out in the project root.
+pub fn integration_branch(project: &Project, store: Option<&Store>) -> CliResult<String> {
     if let Some(b) = &project.config.session.integration_branch {
         return Ok(b.clone());
     }
-    if let Ok(Some(b)) = store.meta(META_BRANCH) {
+    if let Some(Ok(Some(b))) = store.map(|s| s.meta(META_BRANCH)) {
         return Ok(b);
     }
     match git::current_branch(&project.root) {
@@ -110,7 +111,7 @@ pub fn prepare(project: &Project, store: &mut Store) -> CliResult<Vec<String>> {
         ))
         .hint("run `git init` and commit, or set `isolation = \"shared\"` in baton.toml"));
     }
-    let branch = integration_branch(project, store)?;
+    let branch = integration_branch(project, Some(store))?;
     let head = git::rev_parse(&project.root, &format!("refs/heads/{branch}"))
         .map_err(|e| CliError::user(e.to_string()))?
         .ok_or_else(|| {

@@ -50,7 +50,7 @@ fn check(
 }
 
 /// Worktree isolation needs a git repository whose integration branch has a commit.
-fn worktree_check(project: &Project) -> Check {
+fn worktree_check(project: &Project, store: Option<&crate::store::Store>) -> Check {
     let hint = Some(
         "commit once in a git repository, set `[session] integration_branch`, or use `isolation = \"shared\"`"
             .to_owned(),
@@ -63,23 +63,7 @@ fn worktree_check(project: &Project) -> Check {
             hint,
         );
     }
-    let db = project.root.join(".baton").join("state.db");
-    let store = if db.exists() {
-        crate::store::Store::open(&db).ok()
-    } else {
-        None
-    };
-    let branch = match (&project.config.session.integration_branch, store) {
-        (Some(b), _) => Ok(b.clone()),
-        (None, Some(store)) => {
-            crate::worktrees::integration_branch(project, &store).map_err(|e| e.message)
-        }
-        (None, None) => match crate::git::current_branch(&project.root) {
-            Ok(Some(b)) => Ok(b),
-            Ok(None) => Err("detached HEAD: no branch to merge into".to_owned()),
-            Err(e) => Err(e.to_string()),
-        },
-    };
+    let branch = crate::worktrees::integration_branch(project, store).map_err(|e| e.message);
     match branch {
         Err(m) => check("worktrees", false, m, hint),
         Ok(b) => match crate::git::rev_parse(&project.root, &format!("refs/heads/{b}")) {
@@ -186,10 +170,14 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                         )),
                     ));
                 }
-                if project.config.uses_worktrees() {
-                    checks.push(worktree_check(&project));
-                }
                 let dir = project.root.join(".baton");
+                // The store, when there is one yet (doctor creates none): opened once.
+                let db = dir.join("state.db");
+                let store = db.exists().then(|| crate::store::Store::open(&db));
+                if project.config.uses_worktrees() {
+                    let store = store.as_ref().and_then(|s| s.as_ref().ok());
+                    checks.push(worktree_check(&project, store));
+                }
                 let probe = dir.join(format!(".doctor-{}", std::process::id()));
                 let writable = std::fs::create_dir_all(&dir)
                     .and_then(|()| std::fs::write(&probe, b"ok"))
@@ -208,22 +196,19 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                         Some("check the directory's permissions".into()),
                     ),
                 });
-                let db = dir.join("state.db");
-                if db.exists() {
-                    checks.push(
-                        match crate::store::Store::open(&db).and_then(|s| s.integrity_problems()) {
-                            Ok(p) if p.is_empty() => {
-                                check("store", true, format!("{} is sound", db.display()), None)
-                            }
-                            Ok(p) => check(
-                                "store",
-                                false,
-                                p.join("; "),
-                                Some("restore .baton/state.db from a backup".into()),
-                            ),
-                            Err(e) => check("store", false, e.to_string(), None),
-                        },
-                    );
+                if let Some(opened) = store {
+                    checks.push(match opened.and_then(|s| s.integrity_problems()) {
+                        Ok(p) if p.is_empty() => {
+                            check("store", true, format!("{} is sound", db.display()), None)
+                        }
+                        Ok(p) => check(
+                            "store",
+                            false,
+                            p.join("; "),
+                            Some("restore .baton/state.db from a backup".into()),
+                        ),
+                        Err(e) => check("store", false, e.to_string(), None),
+                    });
                 }
                 let running = project.tmux.server_running()
                     && project.tmux.has_session(&project.session).unwrap_or(false);

@@ -63,7 +63,7 @@ fn prune(project: &Project) -> CliResult<ExitCode> {
         println!("no worktrees to prune");
         return ok();
     }
-    let branch = worktrees::integration_branch(project, &store)?;
+    let branch = worktrees::integration_branch(project, Some(&store))?;
     // Every agent that ever had a worktree here, configured or not any more.
     let mut agents: Vec<String> = std::fs::read_dir(worktrees::worktree_path(root, ""))
         .map(|d| {

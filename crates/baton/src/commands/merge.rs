@@ -79,7 +79,7 @@ fn load(dir: Option<&Path>) -> CliResult<(Project, crate::store::Store, String)>
         .hint("set `isolation = \"worktree\"` in [session] (or on an [[agent]]) in baton.toml"));
     }
     let store = project.store()?;
-    let branch = worktrees::integration_branch(&project, &store)?;
+    let branch = worktrees::integration_branch(&project, Some(&store))?;
     Ok((project, store, branch))
 }
 
@@ -166,7 +166,7 @@ pub fn one_line(project: &Project) -> Option<String> {
     }
     let db = project.root.join(".baton").join("state.db");
     let store = crate::store::Store::open(&db).ok()?;
-    let branch = worktrees::integration_branch(project, &store).ok()?;
+    let branch = worktrees::integration_branch(project, Some(&store)).ok()?;
     let rows = store.merges(0).ok()?;
     let count = |state: &str| rows.iter().filter(|m| m.state == state).count();
     let last = rows
