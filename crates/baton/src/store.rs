@@ -1506,13 +1506,31 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Merges running and queued.
-    pub fn merge_counts(&self) -> StoreResult<(usize, usize)> {
+    /// Merges running, queued and merged.
+    pub fn merge_counts(&self) -> StoreResult<(usize, usize, usize)> {
         Ok(self.conn.query_row(
-            "SELECT COUNT(*) FILTER (WHERE state = 'running'), COUNT(*) FILTER (WHERE state = 'queued') FROM merges",
+            "SELECT COUNT(*) FILTER (WHERE state = 'running'), COUNT(*) FILTER (WHERE state = 'queued'),
+                 COUNT(*) FILTER (WHERE state = 'merged') FROM merges",
             [],
-            |r| Ok((r.get::<_, i64>(0)? as usize, r.get::<_, i64>(1)? as usize)),
+            |r| {
+                let n = |i: usize| r.get::<_, i64>(i).map(|n| n as usize);
+                Ok((n(0)?, n(1)?, n(2)?))
+            },
         )?)
+    }
+
+    /// The newest merge that landed.
+    pub fn last_merged(&self) -> StoreResult<Option<MergeRow>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {MERGE_COLUMNS} FROM merges WHERE state = 'merged' ORDER BY id DESC LIMIT 1"
+                ),
+                [],
+                merge_row,
+            )
+            .optional()?)
     }
 
     /// Queues again, on a person's request, each task's newest merge that did not land (git
@@ -1743,7 +1761,7 @@ mod tests {
                 .collect()
         };
         assert_eq!(queued(&s), vec![q2]);
-        assert_eq!(s.merge_counts().unwrap(), (1, 1));
+        assert_eq!(s.merge_counts().unwrap(), (1, 1, 0));
         // A stop: the running merge goes back in the queue, first again.
         assert_eq!(s.requeue_running_merges().unwrap(), 1);
         assert_eq!(queued(&s), vec![q1, q2]);
@@ -1813,7 +1831,8 @@ mod tests {
         assert_eq!(s.merges(0).unwrap().len(), 5);
         // A person's retry: y's failure (nothing of y merged since), not x's settled conflict.
         assert_eq!(s.retry_failed_merges().unwrap(), 1);
-        assert_eq!(s.merge_counts().unwrap(), (0, 2));
+        assert_eq!(s.merge_counts().unwrap(), (0, 2, 2));
+        assert_eq!(s.last_merged().unwrap().map(|m| m.id), Some(q4));
     }
 
     #[test]

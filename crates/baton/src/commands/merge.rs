@@ -167,19 +167,15 @@ pub fn one_line(project: &Project) -> Option<String> {
     let db = project.root.join(".baton").join("state.db");
     let store = crate::store::Store::open(&db).ok()?;
     let branch = worktrees::integration_branch(project, Some(&store)).ok()?;
-    let rows = store.merges(0).ok()?;
-    let count = |state: &str| rows.iter().filter(|m| m.state == state).count();
-    let last = rows
-        .iter()
-        .rev()
-        .find(|m| m.state == "merged")
+    let (running, queued, merged) = store.merge_counts().ok()?;
+    let last = store
+        .last_merged()
+        .ok()
+        .flatten()
         .map(|m| format!(", last: {} as {}", m.task, short(m.merge_commit.as_deref())))
         .unwrap_or_default();
     Some(format!(
-        "merge queue into {branch}: {} running, {} queued, {} merged{last}",
-        count("running"),
-        count("queued"),
-        count("merged")
+        "merge queue into {branch}: {running} running, {queued} queued, {merged} merged{last}"
     ))
 }
 

@@ -401,7 +401,8 @@ impl Loader {
             .and_then(|e| handoff_view(e, lead.as_deref()));
         let paused = self.store.meta(PAUSE_KEY)?.as_deref() == Some("1");
         let merges = if config.uses_worktrees() {
-            Some(self.store.merge_counts()?)
+            let (running, queued, _) = self.store.merge_counts()?;
+            Some((running, queued))
         } else {
             None
         };
