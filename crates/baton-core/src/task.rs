@@ -115,7 +115,10 @@ pub enum Status {
     Pending,
     /// An agent works on it.
     InProgress,
-    /// Done.
+    /// Its agent ended its turns without reporting it: done or not, nobody said so. It waits
+    /// for a review (its dependents too) and becomes COMPLETED only when someone confirms it.
+    Unreported,
+    /// Done: reported by the agent, or confirmed by a person or the lead.
     Completed,
     /// Cannot go on; the reason says why.
     Blocked,
@@ -125,9 +128,10 @@ pub enum Status {
 
 impl Status {
     /// Every status, in lifecycle order.
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 6] = [
         Status::Pending,
         Status::InProgress,
+        Status::Unreported,
         Status::Completed,
         Status::Blocked,
         Status::Cancelled,
@@ -138,6 +142,7 @@ impl Status {
         match self {
             Status::Pending => "PENDING",
             Status::InProgress => "IN_PROGRESS",
+            Status::Unreported => "UNREPORTED",
             Status::Completed => "COMPLETED",
             Status::Blocked => "BLOCKED",
             Status::Cancelled => "CANCELLED",
@@ -149,7 +154,7 @@ impl Status {
         matches!(self, Status::Completed | Status::Cancelled)
     }
 
-    /// Returns true for PENDING, IN_PROGRESS and BLOCKED.
+    /// Returns true for PENDING, IN_PROGRESS, UNREPORTED and BLOCKED.
     pub fn is_open(self) -> bool {
         !self.is_final()
     }
@@ -160,11 +165,19 @@ impl Status {
         let why = match (self, to) {
             (a, b) if a == b => return Ok(()),
             (Pending, InProgress | Blocked | Cancelled) => return Ok(()),
-            (InProgress, Pending | Completed | Blocked | Cancelled) => return Ok(()),
+            (InProgress, Pending | Unreported | Completed | Blocked | Cancelled) => return Ok(()),
             (Blocked, Pending | InProgress | Cancelled) => return Ok(()),
+            // Confirmed, reopened or dropped after its review.
+            (Unreported, Pending | Completed | Cancelled) => return Ok(()),
+            (Unreported, _) => {
+                "it ended unreported: confirm it (COMPLETED) or reopen it (`baton task reopen`) first"
+            }
             (Pending, Completed) => "it was never started: it must be IN_PROGRESS first",
             (Blocked, Completed) => {
                 "it is blocked: unblock it (back to PENDING or IN_PROGRESS) first"
+            }
+            (Completed, Pending) => {
+                "it is COMPLETED: reopen it with `baton task reopen <ID> --reason …`"
             }
             (Completed, _) => "it is already COMPLETED, which is final",
             (Cancelled, _) => "it was CANCELLED, which is final",
@@ -186,7 +199,7 @@ impl fmt::Display for Status {
 
 /// Why a text is not a status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a status (PENDING, IN_PROGRESS, COMPLETED, BLOCKED, CANCELLED)")]
+#[error("`{0}` is not a status (PENDING, IN_PROGRESS, UNREPORTED, COMPLETED, BLOCKED, CANCELLED)")]
 pub struct BadStatus(pub String);
 
 impl FromStr for Status {
@@ -211,6 +224,7 @@ impl FromStr for Status {
         match cleaned.as_str() {
             "PENDING" | "TODO" | "QUEUED" => Ok(Status::Pending),
             "IN_PROGRESS" | "INPROGRESS" | "WIP" | "WORKING" | "STARTED" => Ok(Status::InProgress),
+            "UNREPORTED" | "DONE_UNREPORTED" => Ok(Status::Unreported),
             "COMPLETED" | "COMPLETE" | "DONE" => Ok(Status::Completed),
             "BLOCKED" => Ok(Status::Blocked),
             "CANCELLED" | "CANCELED" => Ok(Status::Cancelled),
@@ -260,6 +274,9 @@ pub struct Task {
     pub created_ms: i64,
     /// Last change, milliseconds since the Unix epoch.
     pub updated_ms: i64,
+    /// For a review task: the UNREPORTED task it reviews.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review_of: Option<TaskId>,
 }
 
 /// A task to be created.

@@ -6,9 +6,11 @@
 //! run asserts, after every step, that no agent is free while a ready task fits it, and at
 //! the end that every task was completed exactly once.
 
+use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 
 use baton_core::Detection;
 use baton_core::engine::Action;
@@ -72,7 +74,10 @@ fn state_of(code: u8) -> AgentState {
     }
 }
 
-fn run(agents: usize, tasks: u32, seed: u64) {
+/// Runs `tasks` random tasks on `agents` simulated agents; with `test_tasks`, every feature
+/// gets its test task once all are done. Returns, per agent, the priorities of the test tasks
+/// it was given, in order.
+fn run(agents: usize, tasks: u32, seed: u64, test_tasks: bool) -> BTreeMap<String, Vec<Priority>> {
     let mut rng = Rng(seed);
     let specs: Vec<AgentSpec> = (0..agents)
         .map(|i| AgentSpec {
@@ -88,7 +93,11 @@ fn run(agents: usize, tasks: u32, seed: u64) {
         .enumerate()
         .map(|(i, s)| (s.name.clone(), i))
         .collect();
-    let mut engine = Engine::new(Settings::default(), specs.clone());
+    let settings = Settings {
+        test_tasks,
+        ..Settings::default()
+    };
+    let mut engine = Engine::new(settings, specs.clone());
     let mut sims: Vec<SimAgent> = (0..agents)
         .map(|i| SimAgent {
             swallow: i % 7 == 0,
@@ -132,10 +141,13 @@ fn run(agents: usize, tasks: u32, seed: u64) {
             notes: Vec::new(),
             created_ms: 0,
             updated_ms: 0,
+            review_of: None,
         };
         generated.push(task);
     }
     let mut now;
+    let next_id = Cell::new(tasks);
+    let mut test_order: BTreeMap<String, Vec<Priority>> = BTreeMap::new();
     let mut completed: BTreeMap<u32, u32> = BTreeMap::new();
     let mut steps = 0u64;
     let mut handle = |engine: &mut Engine,
@@ -144,50 +156,84 @@ fn run(agents: usize, tasks: u32, seed: u64) {
                       push: &mut dyn FnMut(&mut Queue, u64, SimEvent),
                       now: u64,
                       event: Event| {
-        steps += 1;
-        let actions = engine.step(now, event);
-        for a in actions {
-            match a {
-                Action::Assign { task, agent } => {
-                    sims[index[&agent]].task = Some(task);
-                }
-                Action::Paste { agent, .. } => {
-                    let i = index[&agent];
-                    sims[i].box_text = true;
-                    sims[i].swallowed = false;
-                    sims[i].hash += 1;
-                    push(queue, now + 5, SimEvent::Screen(i, 0));
-                }
-                Action::Press {
-                    agent,
-                    key: Key::Enter,
-                } => {
-                    let i = index[&agent];
-                    let s = &mut sims[i];
-                    if !s.box_text {
-                        continue;
+        // Events the actions produce (a task added) are fed in order, as the daemon does.
+        let mut events = VecDeque::from([event]);
+        while let Some(event) = events.pop_front() {
+            steps += 1;
+            let actions = engine.step(now, event);
+            for a in actions {
+                match a {
+                    Action::Assign { task, agent } => {
+                        sims[index[&agent]].task = Some(task);
+                        // The tasks the engine added (test tasks), not the generated ones.
+                        if let Some(t) = engine.task(task)
+                            && task.0 > tasks
+                        {
+                            test_order
+                                .entry(agent.clone())
+                                .or_default()
+                                .push(t.priority);
+                        }
                     }
-                    if s.swallow && !s.swallowed {
-                        s.swallowed = true;
-                        continue;
+                    Action::AddTask { task, .. } => {
+                        let id = next_id.get() + 1;
+                        next_id.set(id);
+                        durations.insert(id, 1_000 + u64::from(id) % 7_000);
+                        events.push_back(Event::TaskAdded(Task {
+                            id: TaskId(id),
+                            title: task.title,
+                            body: task.body,
+                            priority: task.priority.unwrap_or(Priority::Med),
+                            skills: task.skills,
+                            deps: task.deps,
+                            assignee: task.assignee,
+                            status: Status::Pending,
+                            blocked_reason: None,
+                            attempts: 0,
+                            notes: Vec::new(),
+                            created_ms: 0,
+                            updated_ms: 0,
+                            review_of: None,
+                        }));
                     }
-                    s.box_text = false;
-                    s.hash += 1;
-                    push(queue, now + 10, SimEvent::Screen(i, 1));
-                    if let Some(t) = s.task {
-                        push(queue, now + 10 + durations[&t.0], SimEvent::Done(i, t.0));
+                    Action::Paste { agent, .. } => {
+                        let i = index[&agent];
+                        sims[i].box_text = true;
+                        sims[i].swallowed = false;
+                        sims[i].hash += 1;
+                        push(queue, now + 5, SimEvent::Screen(i, 0));
                     }
+                    Action::Press {
+                        agent,
+                        key: Key::Enter,
+                    } => {
+                        let i = index[&agent];
+                        let s = &mut sims[i];
+                        if !s.box_text {
+                            continue;
+                        }
+                        if s.swallow && !s.swallowed {
+                            s.swallowed = true;
+                            continue;
+                        }
+                        s.box_text = false;
+                        s.hash += 1;
+                        push(queue, now + 10, SimEvent::Screen(i, 1));
+                        if let Some(t) = s.task {
+                            push(queue, now + 10 + durations[&t.0], SimEvent::Done(i, t.0));
+                        }
+                    }
+                    Action::Requeue { task, reason } | Action::NeedsHuman { task, reason } => {
+                        panic!("{task} left its agent in a run without failures: {reason}")
+                    }
+                    Action::MarkUnreported { task, reason, .. } => panic!("{task}: {reason}"),
+                    _ => {}
                 }
-                Action::Requeue { task, reason } | Action::NeedsHuman { task, reason } => {
-                    panic!("{task} left its agent in a run without failures: {reason}")
-                }
-                Action::CompleteForReview { task, reason } => panic!("{task}: {reason}"),
-                _ => {}
             }
-        }
-        // The invariant: nobody free while a ready task fits.
-        if let Some((agent, task)) = engine.idle_agent_with_work() {
-            panic!("at {now} ms {agent} is free while {task} is ready for it");
+            // The invariant: nobody free while a ready task fits.
+            if let Some((agent, task)) = engine.idle_agent_with_work() {
+                panic!("at {now} ms {agent} is free while {task} is ready for it");
+            }
         }
     };
 
@@ -219,6 +265,10 @@ fn run(agents: usize, tasks: u32, seed: u64) {
     let mut finished = None;
     while let Some(Reverse((at, _, ev))) = queue.pop() {
         now = at;
+        assert!(
+            now < 1_000 * 3_600 * 1_000,
+            "the run did not finish in 1,000 simulated hours: a task can never go out"
+        );
         match ev {
             SimEvent::Tick => handle(
                 &mut engine,
@@ -268,8 +318,8 @@ fn run(agents: usize, tasks: u32, seed: u64) {
         {
             push(&mut queue, now + 500, SimEvent::Tick);
         }
-        if completed.len() == tasks as usize {
-            assert!((1..=tasks).all(|id| {
+        if completed.len() == next_id.get() as usize {
+            assert!((1..=next_id.get()).all(|id| {
                 engine
                     .task(TaskId(id))
                     .is_some_and(|t| t.status == Status::Completed)
@@ -279,7 +329,10 @@ fn run(agents: usize, tasks: u32, seed: u64) {
         }
     }
     let finished = finished.expect("every task completed");
-    assert_eq!(completed.len(), tasks as usize);
+    assert_eq!(completed.len(), next_id.get() as usize);
+    if test_tasks {
+        assert!(next_id.get() > tasks, "no test task was added");
+    }
     assert!(
         completed.values().all(|n| *n == 1),
         "a task completed twice"
@@ -291,16 +344,31 @@ fn run(agents: usize, tasks: u32, seed: u64) {
         finished / 1000,
         ideal / 1000
     );
+    test_order
 }
 
 #[test]
 fn two_hundred_agents_twenty_thousand_tasks() {
     let start = std::time::Instant::now();
-    run(200, 20_000, 0x9E37_79B9_7F4A_7C15);
+    run(200, 20_000, 0x9E37_79B9_7F4A_7C15, false);
     eprintln!("wall time {:?}", start.elapsed());
 }
 
 #[test]
 fn small_team_many_dependencies() {
-    run(4, 500, 42);
+    run(4, 500, 42, false);
+}
+
+/// Test tasks are added all at once when the last feature is done; each agent must get its
+/// own in priority order (the daemon once fed them newest first, LOW before HIGH).
+#[test]
+fn test_tasks_added_together_go_out_by_priority() {
+    let order = run(4, 60, 7, true);
+    assert!(order.values().map(Vec::len).sum::<usize>() > 10);
+    for (agent, priorities) in &order {
+        assert!(
+            priorities.is_sorted(),
+            "{agent} got its test tasks out of priority order: {priorities:?}"
+        );
+    }
 }

@@ -30,6 +30,9 @@ pub struct Job {
     pub work: Duration,
     /// The task ID the prompt names (`TASK_ID: T-007`, else the first `T-<digits>`).
     pub task_id: Option<String>,
+    /// Whether the prompt gives a task (it has a `TASK_ID` line): the one a reporting agent
+    /// reports, not any ID a message mentions.
+    pub is_task: bool,
 }
 
 /// Returns the task ID a prompt names: the one after `TASK_ID:` if present, else the first
@@ -375,12 +378,14 @@ impl App {
         self.transcript.push(Entry::Prompt(first_line));
         let task = self.pick_task(&prompt);
         let work = Duration::from_millis(task.work_ms.unwrap_or(self.script.default_work_ms));
-        let task_id = task_id_in(&String::from_utf8_lossy(&prompt));
+        let text = String::from_utf8_lossy(&prompt);
+        let task_id = task_id_in(&text);
         let job = Job {
             seq,
             task,
             work,
             task_id,
+            is_task: text.contains("TASK_ID"),
         };
         if let Some(code) = job.task.crash {
             self.events.log("crash", &code.to_string());
@@ -459,6 +464,16 @@ impl App {
         }
         for cmd in &job.task.run {
             self.run_command(cmd, job.seq, job.task_id.as_deref());
+        }
+        let report = job.task.report.unwrap_or(self.script.report);
+        if report
+            && job.is_task
+            && job.task_id.is_some()
+            && !job.task.run.iter().any(|c| c.contains("task done"))
+        {
+            let note = format!("{} finished it", self.persona.name());
+            let cmd = format!("baton task done \"$BATON_FAKE_TASK\" --note '{note}'");
+            self.run_command(&cmd, job.seq, job.task_id.as_deref());
         }
         self.events.log("work-done", &job.seq.to_string());
         let reply = job

@@ -75,6 +75,11 @@ pub struct Script {
     pub default_work_ms: u64,
     /// The reply when a task entry does not say.
     pub default_reply: String,
+    /// Whether the agent reports each task it finishes, as a well-behaved agent does: after
+    /// the work it runs `baton task done <ID>` for the task its prompt names (unless the
+    /// entry's own `run` already calls `baton task done`). `false` plays an agent that
+    /// never reports (a task entry's `report` overrides it).
+    pub report: bool,
     /// Per-prompt behaviours, tried in order.
     #[serde(rename = "task")]
     pub tasks: Vec<Task>,
@@ -96,6 +101,7 @@ impl Default for Script {
             limit_at: 100,
             default_work_ms: 1000,
             default_reply: "Done.".to_owned(),
+            report: true,
             tasks: Vec::new(),
         }
     }
@@ -133,6 +139,8 @@ pub struct Task {
     pub credits_exhausted: bool,
     /// Whether the entry may be used more than once.
     pub repeat: bool,
+    /// Overrides the script's `report` for this entry.
+    pub report: Option<bool>,
 }
 
 impl Task {

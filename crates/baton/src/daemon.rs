@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -749,11 +750,11 @@ impl Shell<'_> {
             .collect();
         let mut events = Vec::new();
         for (task, agent) in self.store.completed_without_merge(&isolated).map_err(e)? {
-            let mut one = Vec::new();
+            let mut one = VecDeque::new();
             self.queue_merge(task, &agent, &mut one)?;
             // An outcome met while committing: its record waits for its own event (fed once
             // the tasks are loaded), to be committed with the fix task it leads to.
-            if let (Some(ev), Some(write)) = (one.pop(), self.merge_due.pop()) {
+            if let (Some(ev), Some(write)) = (one.pop_back(), self.merge_due.pop()) {
                 events.push((ev, write));
             }
         }
@@ -773,7 +774,12 @@ impl Shell<'_> {
     /// Commits what the agent left for a task it reported done and queues its branch; an
     /// outcome met on the way (conflict markers left, another conflict, a wrong branch) is
     /// reported at once.
-    fn queue_merge(&mut self, task: TaskId, agent: &str, queue: &mut Vec<Event>) -> CliResult<()> {
+    fn queue_merge(
+        &mut self,
+        task: TaskId,
+        agent: &str,
+        queue: &mut VecDeque<Event>,
+    ) -> CliResult<()> {
         let e = |e: crate::store::StoreError| CliError::user(e.to_string());
         let t = self.store.task(task).map_err(e)?;
         let outcome = match crate::worktrees::commit_done(&self.project.root, agent, &t) {
@@ -823,7 +829,7 @@ impl Shell<'_> {
             merge_commit: None,
             detail,
         });
-        queue.push(Event::MergeFinished {
+        queue.push_back(Event::MergeFinished {
             task,
             agent: agent.to_owned(),
             outcome,
@@ -1235,8 +1241,10 @@ impl Shell<'_> {
     }
 
     fn feed(&mut self, event: Event) -> CliResult<()> {
-        let mut queue = vec![event];
-        while let Some(ev) = queue.pop() {
+        // In order: the events an action produced (tasks it added, …) are seen in the order
+        // they happened, so several tasks added in one step are dispatched by priority.
+        let mut queue = VecDeque::from([event]);
+        while let Some(ev) = queue.pop_front() {
             let now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let actions = self.engine.step(now, ev);
             let mut skip_paste: BTreeSet<String> = BTreeSet::new();
@@ -1275,10 +1283,98 @@ impl Shell<'_> {
         }
     }
 
+    /// A task ended without a report: UNREPORTED and, with `review`, its review task (the
+    /// agent's last screen lines and the diff of its work in it), in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    fn mark_unreported(
+        &mut self,
+        task: TaskId,
+        agent: &str,
+        reason: &str,
+        review: bool,
+        reviewer: Option<String>,
+        queue: &mut VecDeque<Event>,
+        journal: &mut Vec<JournalEntry>,
+    ) {
+        let note = format!("UNREPORTED: {reason}");
+        let baton = "baton";
+        let made = match (review, self.store.task(task)) {
+            (true, Ok(t)) => {
+                let screen = self.last_lines(agent, 40);
+                let isolated = self
+                    .project
+                    .config
+                    .agent(agent)
+                    .is_some_and(|a| a.isolation == baton_core::config::Isolation::Worktree);
+                let integration = self.integration.as_deref().filter(|_| isolated);
+                let diff = crate::review::diff_of_work(&self.project.root, integration, agent);
+                let evidence = baton_core::engine::review::Evidence {
+                    screen: &screen,
+                    diff: &diff,
+                };
+                let new = baton_core::engine::review::review_task(
+                    &t,
+                    agent,
+                    reason,
+                    reviewer.as_deref(),
+                    &evidence,
+                    baton,
+                );
+                let person = reviewer
+                    .is_none()
+                    .then(|| baton_core::engine::review::for_person(task, baton));
+                self.store
+                    .mark_unreported(task, ACTOR, &note, Some((&new, person.as_deref())))
+            }
+            _ => self.store.mark_unreported(task, ACTOR, &note, None),
+        };
+        match made {
+            Ok((_, review_task, entries)) => {
+                journal.extend(entries);
+                if let Some(r) = review_task {
+                    let who = reviewer.as_deref().unwrap_or("a person");
+                    self.journal(
+                        None,
+                        Some(r.id),
+                        "task-created",
+                        &format!("review of {task} ({reason}), for {who}"),
+                    );
+                    if reviewer.is_none() {
+                        self.notify(
+                            "blocked",
+                            &format!(
+                                "{task} ended unreported: {} waits for a person to review it",
+                                r.id
+                            ),
+                        );
+                    }
+                    queue.push_back(Event::TaskAdded(r));
+                }
+            }
+            Err(e) => {
+                eprintln!("warning: {task}: cannot mark it UNREPORTED: {e}");
+                // The engine is told the store's truth.
+                if let Ok(t) = self.store.task(task) {
+                    queue.push_back(Event::TaskChanged(t));
+                }
+            }
+        }
+    }
+
+    /// The last `n` non-empty lines of an agent's screen (empty when it cannot be read).
+    fn last_lines(&self, agent: &str, n: usize) -> String {
+        let Some((pane, _)) = self.panes.get(agent) else {
+            return String::new();
+        };
+        let screen = self.read_screen(pane).unwrap_or_default();
+        let lines: Vec<&str> = screen.trim_end().lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+
     fn act(
         &mut self,
         action: Action,
-        queue: &mut Vec<Event>,
+        queue: &mut VecDeque<Event>,
         skip_paste: &mut BTreeSet<String>,
         journal: &mut Vec<JournalEntry>,
     ) -> CliResult<()> {
@@ -1297,7 +1393,7 @@ impl Shell<'_> {
                     // The store disagrees (changed meanwhile): tell the engine the truth.
                     skip_paste.insert(agent);
                     if let Ok(t) = self.store.task(task) {
-                        queue.push(Event::TaskChanged(t));
+                        queue.push_back(Event::TaskChanged(t));
                     }
                 } else if let Some(integration) = self.integration.clone()
                     && self
@@ -1360,14 +1456,13 @@ impl Shell<'_> {
                 };
                 self.set_status(task, Status::Blocked, change, journal);
             }
-            Action::CompleteForReview { task, reason } => {
-                let change = StatusChange {
-                    note: Some(format!("REVIEW: {reason}")),
-                    ..StatusChange::default()
-                };
-                self.set_status(task, Status::Completed, change, journal);
-                self.journal(None, Some(task), "task-review", &reason);
-            }
+            Action::MarkUnreported {
+                task,
+                agent,
+                reason,
+                review,
+                reviewer,
+            } => self.mark_unreported(task, &agent, &reason, review, reviewer, queue, journal),
             Action::AddTask { task, reason } => {
                 // A merge's fix task: committed with the merge's outcome, all or nothing.
                 let due = self.merge_due.iter().position(|m| {
@@ -1391,7 +1486,7 @@ impl Shell<'_> {
                         journal.extend(entries);
                         for t in tasks {
                             self.journal(None, Some(t.id), "task-created", &reason);
-                            queue.push(Event::TaskAdded(t));
+                            queue.push_back(Event::TaskAdded(t));
                         }
                     }
                     Err(e) => eprintln!("warning: cannot add a task ({reason}): {e}"),
@@ -1410,7 +1505,7 @@ impl Shell<'_> {
                 if quiet.is_ok() {
                     self.refresh_panes();
                     self.journal(Some(&agent), None, "agent-restart", "started again");
-                    queue.push(Event::AgentUp {
+                    queue.push_back(Event::AgentUp {
                         agent: agent.clone(),
                     });
                     self.dirty.insert(agent);
@@ -1451,7 +1546,7 @@ impl Shell<'_> {
                             "handoff-document",
                             &format!("{name} written for {to}"),
                         );
-                        queue.push(Event::HandoffWritten { to });
+                        queue.push_back(Event::HandoffWritten { to });
                     }
                     Err(e) => {
                         self.journal(
@@ -1521,6 +1616,7 @@ impl Shell<'_> {
         let total: u64 = counts.values().sum();
         let done = counts.get(&Status::Completed).copied().unwrap_or(0);
         let blocked = counts.get(&Status::Blocked).copied().unwrap_or(0);
+        let unreported = counts.get(&Status::Unreported).copied().unwrap_or(0);
         let agents: Vec<String> = self
             .project
             .config
@@ -1534,8 +1630,13 @@ impl Shell<'_> {
             .collect();
         let merging = self.engine.merges_pending();
         let line = format!(
-            "[baton {:>4}s] {done}/{total} done{}{} · {}",
+            "[baton {:>4}s] {done}/{total} done{}{}{} · {}",
             self.started.elapsed().as_secs(),
+            if unreported > 0 {
+                format!(", {unreported} unreported")
+            } else {
+                String::new()
+            },
             if blocked > 0 {
                 format!(", {blocked} blocked")
             } else {

@@ -14,6 +14,7 @@ mod orchlog;
 mod project;
 mod quota_watch;
 mod report;
+mod review;
 mod store;
 mod tui;
 mod usage_oauth;

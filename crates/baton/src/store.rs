@@ -29,7 +29,7 @@ use rusqlite::params;
 use serde::Serialize;
 
 /// The schema version this baton writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// The migrations, in order: `(version, description, SQL)`.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -127,6 +127,37 @@ CREATE TABLE merges (
 );
 CREATE INDEX merges_by_state ON merges (state, id);
 CREATE INDEX merges_by_task ON merges (task, id);
+"#,
+    ),
+    (
+        3,
+        "UNREPORTED tasks and their reviews",
+        // SQLite cannot change a CHECK constraint: the table is rebuilt (foreign keys are off
+        // during migrations, checked before the commit).
+        r#"
+CREATE TABLE tasks_new (
+    id INTEGER PRIMARY KEY,
+    title TEXT NOT NULL,
+    body TEXT NOT NULL DEFAULT '',
+    priority TEXT NOT NULL CHECK (priority IN ('HIGH', 'MED', 'LOW')),
+    status TEXT NOT NULL CHECK (status IN ('PENDING', 'IN_PROGRESS', 'UNREPORTED', 'COMPLETED', 'BLOCKED', 'CANCELLED')),
+    assignee TEXT,
+    blocked_reason TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    started_ms INTEGER,
+    finished_ms INTEGER,
+    review_of INTEGER REFERENCES tasks (id)
+);
+INSERT INTO tasks_new (id, title, body, priority, status, assignee, blocked_reason, attempts,
+    created_ms, updated_ms, started_ms, finished_ms)
+SELECT id, title, body, priority, status, assignee, blocked_reason, attempts,
+    created_ms, updated_ms, started_ms, finished_ms FROM tasks;
+DROP TABLE tasks;
+ALTER TABLE tasks_new RENAME TO tasks;
+CREATE INDEX tasks_by_status ON tasks (status, id);
+CREATE INDEX tasks_by_review ON tasks (review_of) WHERE review_of IS NOT NULL;
 "#,
     ),
 ];
@@ -330,6 +361,15 @@ impl Store {
     }
 
     fn migrate(&mut self) -> StoreResult<()> {
+        // A table rebuilt by a migration must not trip the foreign keys on its way (SQLite
+        // ignores this pragma inside a transaction: it is set around it).
+        self.conn.execute_batch("PRAGMA foreign_keys = OFF;")?;
+        let migrated = self.migrate_tx();
+        self.conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+        migrated
+    }
+
+    fn migrate_tx(&mut self) -> StoreResult<()> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -349,6 +389,14 @@ impl Store {
                 )?;
                 tx.pragma_update(None, "user_version", v)?;
             }
+        }
+        let broken: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .optional()?;
+        if let Some(table) = broken {
+            return Err(StoreError::Invalid(format!(
+                "the schema migration left a broken reference in table {table}: nothing was changed"
+            )));
         }
         tx.commit()?;
         Ok(())
@@ -381,7 +429,7 @@ impl Store {
         local: &[Vec<usize>],
         actor: &str,
     ) -> StoreResult<(Vec<Task>, Vec<JournalEntry>)> {
-        self.add_batch_then(tasks, local, actor, |_| Ok(()))
+        self.add_batch_then(tasks, local, actor, |_, _| Ok(Vec::new()))
     }
 
     /// Adds a merge's fix task and records the merge's outcome in one transaction: a stop
@@ -392,8 +440,8 @@ impl Store {
         actor: &str,
         merge: &MergeWrite,
     ) -> StoreResult<(Vec<Task>, Vec<JournalEntry>)> {
-        self.add_batch_then(std::slice::from_ref(task), &[Vec::new()], actor, |tx| {
-            write_merge(tx, merge)
+        self.add_batch_then(std::slice::from_ref(task), &[Vec::new()], actor, |tx, _| {
+            write_merge(tx, merge).map(|()| Vec::new())
         })
     }
 
@@ -412,7 +460,7 @@ impl Store {
         tasks: &[NewTask],
         local: &[Vec<usize>],
         actor: &str,
-        then: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<()>,
+        then: impl FnOnce(&rusqlite::Transaction<'_>, TaskId) -> StoreResult<Vec<JournalEntry>>,
     ) -> StoreResult<(Vec<Task>, Vec<JournalEntry>)> {
         let now = now_ms();
         let tx = self
@@ -521,9 +569,9 @@ impl Store {
             "UPDATE meta SET value = ?1 WHERE key = 'next_task_id'",
             [(first + n).to_string()],
         )?;
+        journal.extend(then(&tx, id_of(0))?);
         let ids: Vec<u32> = (0..tasks.len()).map(|i| id_of(i).0).collect();
         let created = load_tasks(&tx, &ids)?;
-        then(&tx)?;
         tx.commit()?;
         Ok((created, journal))
     }
@@ -561,12 +609,12 @@ impl Store {
         load_tasks(&self.conn, &ids)
     }
 
-    /// Returns the open tasks to show first — IN_PROGRESS and BLOCKED, then PENDING by
+    /// Returns the open tasks to show first — IN_PROGRESS, UNREPORTED and BLOCKED, then PENDING by
     /// priority and ID — at most `limit`, and how many open tasks there are in all.
     pub fn open_for_view(&self, limit: usize) -> StoreResult<(Vec<Task>, usize)> {
         let ids: Vec<u32> = {
             let mut stmt = self.conn.prepare_cached(
-                "SELECT id FROM tasks WHERE status IN ('PENDING', 'IN_PROGRESS', 'BLOCKED')
+                "SELECT id FROM tasks WHERE status IN ('PENDING', 'IN_PROGRESS', 'UNREPORTED', 'BLOCKED')
                  ORDER BY status = 'PENDING', CASE priority WHEN 'HIGH' THEN 0 WHEN 'MED' THEN 1 ELSE 2 END, id
                  LIMIT ?1",
             )?;
@@ -574,7 +622,7 @@ impl Store {
                 .collect::<Result<_, _>>()?
         };
         let total: usize = self.conn.query_row(
-            "SELECT COUNT(*) FROM tasks WHERE status IN ('PENDING', 'IN_PROGRESS', 'BLOCKED')",
+            "SELECT COUNT(*) FROM tasks WHERE status IN ('PENDING', 'IN_PROGRESS', 'UNREPORTED', 'BLOCKED')",
             [],
             |r| r.get::<_, i64>(0),
         )? as usize;
@@ -617,11 +665,133 @@ impl Store {
         actor: &str,
         change: StatusChange,
     ) -> StoreResult<Outcome> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let outcome = set_status_in(&tx, id, to, actor, change)?;
+        if let Outcome::Changed(..) = outcome {
+            tx.commit()?;
+        }
+        Ok(outcome)
+    }
+
+    /// A task ended without a report: it goes UNREPORTED and, in the same transaction, its
+    /// review task is added — reserved for the reviewer it names, or BLOCKED for a person
+    /// when `for_person` gives the reason. Returns the task, the review and the journal.
+    pub fn mark_unreported(
+        &mut self,
+        id: TaskId,
+        actor: &str,
+        note: &str,
+        review: Option<(&NewTask, Option<&str>)>,
+    ) -> StoreResult<(Task, Option<Task>, Vec<JournalEntry>)> {
+        let change = || StatusChange {
+            note: Some(note.to_owned()),
+            ..StatusChange::default()
+        };
+        let Some((new, for_person)) = review else {
+            return match self.set_status(id, Status::Unreported, actor, change())? {
+                Outcome::Changed(t, journal) => Ok((t, None, journal)),
+                Outcome::Unchanged(t) => Ok((t, None, Vec::new())),
+            };
+        };
+        let (mut created, journal) = self.add_batch_then(
+            std::slice::from_ref(new),
+            &[Vec::new()],
+            actor,
+            |tx, rid| {
+                let mut journal = match set_status_in(tx, id, Status::Unreported, actor, change())?
+                {
+                    Outcome::Changed(_, j) => j,
+                    Outcome::Unchanged(_) => Vec::new(),
+                };
+                tx.execute(
+                    "UPDATE tasks SET review_of = ?2 WHERE id = ?1",
+                    params![rid.0, id.0],
+                )?;
+                if let Some(reason) = for_person {
+                    let block = StatusChange {
+                        reason: Some(reason.to_owned()),
+                        ..StatusChange::default()
+                    };
+                    if let Outcome::Changed(_, j) =
+                        set_status_in(tx, rid, Status::Blocked, actor, block)?
+                    {
+                        journal.extend(j);
+                    }
+                }
+                Ok(journal)
+            },
+        )?;
+        Ok((self.task(id)?, created.pop(), journal))
+    }
+
+    /// Reopens a COMPLETED or UNREPORTED task: PENDING again, with the reason as a note,
+    /// reserved for `to` when given (else for nobody).
+    pub fn reopen(
+        &mut self,
+        id: TaskId,
+        reason: &str,
+        to: Option<&str>,
+        actor: &str,
+    ) -> StoreResult<(Task, Vec<JournalEntry>)> {
+        if reason.trim().is_empty() {
+            return Err(StoreError::Invalid(format!(
+                "{id}: a reopen needs a reason (--reason): what is missing or wrong"
+            )));
+        }
         let now = now_ms();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let task = load_task(&tx, id)?;
+        if !matches!(task.status, Status::Completed | Status::Unreported) {
+            return Err(StoreError::Invalid(format!(
+                "{id} is {}: only a COMPLETED or UNREPORTED task can be reopened",
+                task.status
+            )));
+        }
+        tx.execute(
+            "UPDATE tasks SET status = 'PENDING', assignee = ?2, blocked_reason = NULL, updated_ms = ?3,
+                finished_ms = NULL WHERE id = ?1",
+            params![id.0, to, now],
+        )?;
+        let note = format!("reopened: {}", reason.trim());
+        tx.execute(
+            "INSERT INTO task_notes (task, at_ms, author, text) VALUES (?1, ?2, ?3, ?4)",
+            params![id.0, now, actor, note],
+        )?;
+        let e = journal_in(
+            &tx,
+            now,
+            actor,
+            "task-reopen",
+            Some(id),
+            to.unwrap_or(""),
+            &format!("{} → PENDING", task.status),
+            reason.trim(),
+        )?;
+        let mut journal = vec![e];
+        if task.status == Status::Unreported {
+            journal.extend(close_reviews_in(&tx, id, Status::Pending, actor, now)?);
+        }
+        let task = load_task(&tx, id)?;
+        tx.commit()?;
+        Ok((task, journal))
+    }
+}
+
+/// Changes a task's status inside `tx` (see [`Store::set_status`]); the caller commits.
+fn set_status_in(
+    tx: &rusqlite::Transaction<'_>,
+    id: TaskId,
+    to: Status,
+    actor: &str,
+    change: StatusChange,
+) -> StoreResult<Outcome> {
+    {
+        let now = now_ms();
+        let task = load_task(tx, id)?;
         if task.status == to && change.assignee.is_none() {
             if let Some(note) = change.note.as_deref().filter(|n| !n.trim().is_empty())
                 && !task.notes.iter().any(|n| n == note)
@@ -630,18 +800,8 @@ impl Store {
                     "INSERT INTO task_notes (task, at_ms, author, text) VALUES (?1, ?2, ?3, ?4)",
                     params![id.0, now, actor, note],
                 )?;
-                let e = journal_in(
-                    &tx,
-                    now,
-                    actor,
-                    "task-note",
-                    Some(id),
-                    "",
-                    to.as_str(),
-                    note,
-                )?;
-                let task = load_task(&tx, id)?;
-                tx.commit()?;
+                let e = journal_in(tx, now, actor, "task-note", Some(id), "", to.as_str(), note)?;
+                let task = load_task(tx, id)?;
                 return Ok(Outcome::Changed(task, vec![e]));
             }
             return Ok(Outcome::Unchanged(task));
@@ -650,7 +810,7 @@ impl Store {
             .check_transition(to)
             .map_err(|e| StoreError::Invalid(format!("{id}: {e}")))?;
         if to == Status::InProgress {
-            let open: Vec<TaskId> = open_deps(&tx, id)?;
+            let open: Vec<TaskId> = open_deps(tx, id)?;
             if !open.is_empty() && !change.ignore_deps {
                 let list: Vec<String> = open.iter().map(ToString::to_string).collect();
                 return Err(StoreError::Invalid(format!(
@@ -662,7 +822,7 @@ impl Store {
         }
         let assignee = change.assignee.clone().or(task.assignee.clone());
         let started = (to == Status::InProgress).then_some(now);
-        let finished = to.is_final().then_some(now);
+        let finished = (to.is_final() || to == Status::Unreported).then_some(now);
         let attempts = task.attempts
             + u32::from(to == Status::InProgress && task.status != Status::InProgress);
         let reason = if to == Status::Blocked {
@@ -684,13 +844,14 @@ impl Store {
         let action = match to {
             Status::Pending => "task-requeue",
             Status::InProgress => "task-start",
+            Status::Unreported => "task-unreported",
             Status::Completed => "task-done",
             Status::Blocked => "task-block",
             Status::Cancelled => "task-cancel",
         };
         let detail = change.note.clone().or(reason).unwrap_or_default();
         let e = journal_in(
-            &tx,
+            tx,
             now,
             actor,
             action,
@@ -699,12 +860,74 @@ impl Store {
             &format!("{} → {}", task.status, to),
             &detail,
         )?;
-        let task = load_task(&tx, id)?;
-        tx.commit()?;
-        Ok(Outcome::Changed(task, vec![e]))
+        let mut journal = vec![e];
+        if task.status == Status::Unreported && to != Status::Unreported {
+            journal.extend(close_reviews_in(tx, id, to, actor, now)?);
+        }
+        let task = load_task(tx, id)?;
+        Ok(Outcome::Changed(task, journal))
     }
+}
 
-    /// Gives a task to another agent: an IN_PROGRESS task goes back to PENDING for it.
+/// Task `id` left UNREPORTED (confirmed, reopened or cancelled) by `actor`: its open reviews
+/// close — COMPLETED when one was under way, else CANCELLED — with a note saying why.
+fn close_reviews_in(
+    tx: &rusqlite::Transaction<'_>,
+    id: TaskId,
+    to: Status,
+    actor: &str,
+    now: i64,
+) -> StoreResult<Vec<JournalEntry>> {
+    let open: Vec<(u32, String)> = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT id, status FROM tasks WHERE review_of = ?1
+             AND status IN ('PENDING', 'IN_PROGRESS', 'BLOCKED', 'UNREPORTED')",
+        )?;
+        stmt.query_map([id.0], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    let what = match to {
+        Status::Completed => format!("{id} was confirmed COMPLETED by {actor}"),
+        Status::Pending => format!("{id} was reopened by {actor}"),
+        other => format!("{id} is {other} ({actor})"),
+    };
+    let mut journal = Vec::new();
+    for (review, status) in open {
+        let close = if matches!(status.as_str(), "IN_PROGRESS" | "UNREPORTED") {
+            Status::Completed
+        } else {
+            Status::Cancelled
+        };
+        let note = format!("{what}: review closed");
+        tx.execute(
+            "UPDATE tasks SET status = ?2, blocked_reason = NULL, updated_ms = ?3, finished_ms = ?3 WHERE id = ?1",
+            params![review, close.as_str(), now],
+        )?;
+        tx.execute(
+            "INSERT INTO task_notes (task, at_ms, author, text) VALUES (?1, ?2, ?3, ?4)",
+            params![review, now, actor, note],
+        )?;
+        journal.push(journal_in(
+            tx,
+            now,
+            actor,
+            if close == Status::Completed {
+                "task-done"
+            } else {
+                "task-cancel"
+            },
+            Some(TaskId(review)),
+            "",
+            &format!("{status} → {close}"),
+            &note,
+        )?);
+    }
+    Ok(journal)
+}
+
+impl Store {
+    /// Gives a task to another agent: an IN_PROGRESS or UNREPORTED task goes back to PENDING
+    /// for it.
     pub fn reassign(
         &mut self,
         id: TaskId,
@@ -722,7 +945,7 @@ impl Store {
                 task.status
             )));
         }
-        let status = if task.status == Status::InProgress {
+        let status = if matches!(task.status, Status::InProgress | Status::Unreported) {
             Status::Pending
         } else {
             task.status
@@ -1179,7 +1402,7 @@ fn load_tasks(conn: &Connection, ids: &[u32]) -> StoreResult<Vec<Task>> {
         }
     }
     let mut stmt = conn.prepare_cached(
-        "SELECT id, title, body, priority, status, assignee, blocked_reason, attempts, created_ms, updated_ms
+        "SELECT id, title, body, priority, status, assignee, blocked_reason, attempts, created_ms, updated_ms, review_of
          FROM tasks WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id",
     )?;
     let rows = stmt.query_map([&list], |r| {
@@ -1197,6 +1420,7 @@ fn load_tasks(conn: &Connection, ids: &[u32]) -> StoreResult<Vec<Task>> {
             deps: Vec::new(),
             created_ms: r.get(8)?,
             updated_ms: r.get(9)?,
+            review_of: r.get::<_, Option<u32>>(10)?.map(TaskId),
         })
     })?;
     let mut out = Vec::with_capacity(ids.len());
@@ -1240,7 +1464,7 @@ impl Store {
     }
 
     /// Returns one page of the tasks with one of `statuses` (all when empty), in the
-    /// dashboard's order — IN_PROGRESS, BLOCKED, PENDING by priority, then COMPLETED and
+    /// dashboard's order — IN_PROGRESS, BLOCKED and UNREPORTED, PENDING by priority, then COMPLETED and
     /// CANCELLED newest first — and how many tasks match in all.
     pub fn tasks_page(
         &self,
@@ -1255,7 +1479,7 @@ impl Store {
             let mut stmt = self.conn.prepare_cached(&format!(
                 "SELECT id FROM tasks WHERE {filter}
                  ORDER BY CASE status WHEN 'IN_PROGRESS' THEN 0 WHEN 'BLOCKED' THEN 1
-                     WHEN 'PENDING' THEN 2 WHEN 'COMPLETED' THEN 3 ELSE 4 END,
+                     WHEN 'UNREPORTED' THEN 1 WHEN 'PENDING' THEN 2 WHEN 'COMPLETED' THEN 3 ELSE 4 END,
                    CASE WHEN status IN ('COMPLETED', 'CANCELLED') THEN -updated_ms ELSE 0 END,
                    CASE priority WHEN 'HIGH' THEN 0 WHEN 'MED' THEN 1 ELSE 2 END, id
                  LIMIT ?2 OFFSET ?3"
@@ -1859,5 +2083,81 @@ mod tests {
         }
         let e = Store::open(&p).err().unwrap();
         assert!(e.to_string().contains("newer baton (schema 99"), "{e}");
+    }
+
+    /// A store written by the previous baton (schema 2) keeps its tasks, notes, skills and
+    /// dependencies when the tasks table is rebuilt for UNREPORTED (schema 3).
+    #[test]
+    fn a_schema_2_store_migrates_with_its_tasks() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.db");
+        {
+            let c = Connection::open(&p).unwrap();
+            c.execute_batch("PRAGMA foreign_keys = ON; CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL, description TEXT NOT NULL);").unwrap();
+            for (v, _, sql) in &MIGRATIONS[..2] {
+                c.execute_batch(sql).unwrap();
+                c.pragma_update(None, "user_version", v).unwrap();
+            }
+            c.execute_batch(
+                "INSERT INTO tasks (id, title, priority, status, assignee, created_ms, updated_ms) VALUES (1, 'one', 'HIGH', 'COMPLETED', 'a', 1, 2), (2, 'two', 'MED', 'IN_PROGRESS', 'b', 1, 2);
+                 INSERT INTO task_deps (task, dep) VALUES (2, 1);
+                 INSERT INTO task_skills (task, skill) VALUES (2, 'rust');
+                 INSERT INTO task_notes (task, at_ms, author, text) VALUES (1, 3, 'a', 'did it');
+                 UPDATE meta SET value = '3' WHERE key = 'next_task_id';",
+            )
+            .unwrap();
+        }
+        let mut s = Store::open(&p).unwrap();
+        let two = s.task(TaskId(2)).unwrap();
+        assert_eq!(two.deps, [TaskId(1)]);
+        assert_eq!(two.skills, ["rust"]);
+        assert_eq!(s.task(TaskId(1)).unwrap().notes, ["did it"]);
+        let (t, review, _) = s
+            .mark_unreported(
+                TaskId(2),
+                "baton",
+                "UNREPORTED: b ended two turns without reporting it",
+                Some((
+                    &NewTask {
+                        title: "Review T-002: two".into(),
+                        ..NewTask::default()
+                    },
+                    Some("needs a person: review T-002"),
+                )),
+            )
+            .unwrap();
+        assert_eq!(t.status, Status::Unreported);
+        let review = review.unwrap();
+        assert_eq!((review.id, review.review_of), (TaskId(3), Some(TaskId(2))));
+        assert_eq!(review.status, Status::Blocked);
+        assert_eq!(
+            review.blocked_reason.as_deref(),
+            Some("needs a person: review T-002")
+        );
+        // Confirming the task closes its review, in the same transaction.
+        let Outcome::Changed(_, journal) = s
+            .set_status(
+                TaskId(2),
+                Status::Completed,
+                "lead",
+                StatusChange::default(),
+            )
+            .unwrap()
+        else {
+            panic!("unchanged")
+        };
+        assert_eq!(journal.len(), 2, "{journal:?}");
+        let review = s.task(TaskId(3)).unwrap();
+        assert_eq!(review.status, Status::Cancelled);
+        assert_eq!(
+            review.notes,
+            ["T-002 was confirmed COMPLETED by lead: review closed"]
+        );
+        // Foreign keys are on again after the migration.
+        let fk: i64 = s
+            .conn
+            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(fk, 1);
     }
 }

@@ -108,6 +108,18 @@ impl Engine {
         }
     }
 
+    /// Whether the lead role keeps this agent from tasks for a while: resting, preparing, or
+    /// handing over — not the successor of a takeover, held back only until its takeover
+    /// prompt is delivered (seconds), so a task reserved for it waits for it.
+    pub(super) fn lead_holds_long(&self, a: &AgentRt) -> bool {
+        match &self.lead.snap.phase {
+            LeadPhase::Takeover { to, .. } if *to == a.spec.name => {
+                self.lead.snap.resting.contains(&a.spec.name)
+            }
+            _ => self.lead_holds(a),
+        }
+    }
+
     fn lead_used(&self, agent: &str) -> (f64, Option<u64>) {
         self.agents.get(agent).map_or((0.0, None), |a| {
             (
@@ -161,6 +173,10 @@ impl Engine {
         match self.lead.snap.phase.clone() {
             LeadPhase::Leading => {
                 if let Some((to, why)) = self.lead.requested.take() {
+                    if to.as_deref() == Some(cur.as_str()) {
+                        self.refuse_own(&cur, out);
+                        return;
+                    }
                     self.start_handoff(now, &cur, to, &why, out);
                     return;
                 }
@@ -186,11 +202,27 @@ impl Engine {
             }
             LeadPhase::Preparing => {
                 if let Some((to, why)) = self.lead.requested.take() {
+                    if to.as_deref() == Some(cur.as_str()) {
+                        self.refuse_own(&cur, out);
+                        return;
+                    }
                     self.start_handoff(now, &cur, to, &why, out);
                     return;
                 }
                 let (used, _) = self.lead_used(&cur);
                 let due = self.handoff_due(&cur);
+                // Preparing, it gets no new work, so its quota may stop short of `handoff_at`
+                // for hours: once its notes are in and it holds no task, the role moves on
+                // now (it stays a plain agent while its own limits allow).
+                let idle = self.agents.get(&cur).is_some_and(|a| a.tasks.is_empty());
+                if !due && self.lead.notes && idle && used >= self.settings.prepare_at {
+                    let reason = format!(
+                        "{cur}'s quota at {used:.0}% (prepare at {:.0}%): its notes are in and it has no task",
+                        self.settings.prepare_at
+                    );
+                    self.start_handoff(now, &cur, None, &reason, out);
+                    return;
+                }
                 if !due && used < self.settings.prepare_at {
                     self.lead.snap.phase = LeadPhase::Leading;
                     self.commit_lead(
@@ -230,6 +262,15 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// A handoff asked for to the current lead: refused (it would undo a newer request).
+    fn refuse_own(&mut self, cur: &str, out: &mut Vec<Action>) {
+        out.push(Action::Journal {
+            agent: Some(cur.to_owned()),
+            task: None,
+            what: format!("handoff refused: {cur} already leads"),
+        });
     }
 
     /// Whether the lead must hand over now: at `handoff_at`, or projected to get there within

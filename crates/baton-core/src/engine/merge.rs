@@ -119,7 +119,10 @@ impl Engine {
         let Some(t) = self.tasks.get(&task) else {
             return;
         };
-        if t.task.status == Status::Completed || self.merging.contains(&task) {
+        // An UNREPORTED task's merge was queued when it ended: confirming it queues nothing.
+        if matches!(t.task.status, Status::Completed | Status::Unreported)
+            || self.merging.contains(&task)
+        {
             return;
         }
         let Some(agent) = t.task.assignee.clone() else {

@@ -12,7 +12,8 @@
 //!   agent restarted.
 //! - **Completion**: the agent's own `baton task done` (a task change), a turn-end hook, or the
 //!   screen (ready again after working, and quiet for the profile's settle time). A turn that
-//!   ends unreported gets one nudge; the next one marks the task for review.
+//!   ends unreported gets one nudge; after the next one the task is UNREPORTED: it waits for a
+//!   review (by the lead, else a person) and its dependents wait with it (`review.rs`).
 //! - **Recovery**: no screen change for `stuck_after` → a reminder; after two more checks,
 //!   Ctrl-C and the prompt again; then the task goes to another agent. A dead agent is
 //!   restarted with backoff and its task requeued. A task that failed `max_attempts` times
@@ -27,6 +28,7 @@ mod lead;
 mod merge;
 pub mod prompt;
 mod quota;
+pub mod review;
 
 pub use lead::LeadPhase;
 pub use lead::LeadSnapshot;
@@ -299,12 +301,21 @@ pub enum Action {
         /// Why.
         reason: String,
     },
-    /// Commit: the task is COMPLETED although the agent never reported it; flag it for review.
-    CompleteForReview {
+    /// Commit: the task ended without a report: UNREPORTED (not COMPLETED: nobody said it is
+    /// done). With `review`, a review task goes with it, for `reviewer` (the lead) or, when
+    /// `None`, for a person (BLOCKED until one looks). The shell adds the agent's last screen
+    /// lines and the diff of its work to the review and reports it back as `TaskAdded`.
+    MarkUnreported {
         /// The task.
         task: TaskId,
+        /// The agent that had it.
+        agent: String,
         /// Why.
         reason: String,
+        /// Whether a review task is wanted (not for a review that itself went unreported).
+        review: bool,
+        /// Who reviews it: the lead, or `None` for a person.
+        reviewer: Option<String>,
     },
     /// Commit: add a task (a fix task); the shell reports it back as `TaskAdded`.
     AddTask {
@@ -797,11 +808,18 @@ impl Engine {
             return;
         };
         t.task.status = status;
-        if (status.is_final() || status == Status::Blocked) && self.wave_tasks.remove(&id) {
+        // Work that ended, reported or not, closes for its wave: the verify checks it too.
+        if (status.is_final() || matches!(status, Status::Blocked | Status::Unreported))
+            && self.wave_tasks.remove(&id)
+        {
             self.wave_closed += 1;
         }
         if status == Status::Completed && was != Status::Completed && !self.unmerged_dep(id) {
             self.release_dependents(id);
+        }
+        if was == Status::Completed && status != Status::Completed && !self.unmerged_dep(id) {
+            // Reopened: its dependents not started yet wait for it again.
+            self.hold_dependents(id);
         }
         self.refresh_ready(id);
     }
@@ -814,6 +832,19 @@ impl Engine {
         for d in t.dependents.clone() {
             if let Some(dt) = self.tasks.get_mut(&d) {
                 dt.open_deps = dt.open_deps.saturating_sub(1);
+            }
+            self.refresh_ready(d);
+        }
+    }
+
+    /// A dependency of these tasks is open again (its task was reopened).
+    fn hold_dependents(&mut self, id: TaskId) {
+        let Some(t) = self.tasks.get(&id) else {
+            return;
+        };
+        for d in t.dependents.clone() {
+            if let Some(dt) = self.tasks.get_mut(&d) {
+                dt.open_deps += 1;
             }
             self.refresh_ready(d);
         }
@@ -858,9 +889,13 @@ impl Engine {
         if status == Status::Completed {
             self.queue_merge(id, out);
         }
+        let was = self.tasks.get(&id).map(|t| t.task.status);
         // Priority may have changed: re-key.
         self.ready.retain(|(_, t)| *t != id);
         self.set_status(id, status);
+        if let Some(was) = was {
+            self.review_settled(id, was, status, out);
+        }
         if status != Status::InProgress
             && let Some(agent) = &holder
         {
@@ -1191,12 +1226,7 @@ impl Engine {
             }
         } else {
             self.release(agent, task);
-            out.push(Action::CompleteForReview {
-                task,
-                reason: format!("{agent} ended two turns without reporting it"),
-            });
-            self.queue_merge(task, out);
-            self.set_status(task, Status::Completed);
+            self.went_unreported(agent, task, out);
         }
     }
 
@@ -1336,7 +1366,7 @@ impl Engine {
     /// Whether an agent cannot work for a while (limited, held back by quota, resting or
     /// handing the lead over): its reservations lapse and its skills count for nothing.
     fn out_for_now(&self, a: &AgentRt) -> bool {
-        a.limited || self.held_back(a) || self.lead_holds(a)
+        a.limited || self.held_back(a) || self.lead_holds_long(a)
     }
 
     fn fits(&self, a: &AgentRt, t: &TaskRt) -> bool {
@@ -1364,10 +1394,15 @@ impl Engine {
         if t.task.attempts == 0
             && let Some(to) = &t.task.assignee
             && let Some(reserved) = self.agents.get(to)
-            && *to != a.spec.name
-            && !self.out_for_now(reserved)
         {
-            return false;
+            if *to == a.spec.name {
+                // Reserved for it: its skills do not matter (a feature's test task goes to
+                // its builder, who may not have the `test` skill another agent has).
+                return true;
+            }
+            if !self.out_for_now(reserved) {
+                return false;
+            }
         }
         // A skilled task goes to an agent with one of its skills; to anyone when no agent that
         // has them may take it (none exists, all were excluded from it, or they cannot work
@@ -1454,7 +1489,14 @@ impl Engine {
         if !self.settings.test_tasks || self.open_features > 0 || self.untested.is_empty() {
             return;
         }
-        for id in std::mem::take(&mut self.untested) {
+        // By priority, then ID: the shell adds them in this order and dispatch sees the most
+        // important first.
+        let mut features: Vec<(Priority, TaskId)> = std::mem::take(&mut self.untested)
+            .into_iter()
+            .filter_map(|id| self.tasks.get(&id).map(|t| (t.task.priority, id)))
+            .collect();
+        features.sort();
+        for (_, id) in features {
             let Some(t) = self.tasks.get(&id) else {
                 continue;
             };
@@ -1596,8 +1638,15 @@ impl Engine {
         } else {
             ", last verify FAILED".into()
         };
+        // Work nobody reported is not counted as completed: it comes first, to be reviewed.
+        let unreported = match count(Status::Unreported) {
+            0 => String::new(),
+            n => format!("{n} done, unreported: review · "),
+        };
         out.push(Action::Finished {
-            summary: format!("{done} completed, {blocked} blocked, {pending} waiting{verify}"),
+            summary: format!(
+                "{unreported}{done} completed, {blocked} blocked, {pending} waiting{verify}"
+            ),
         });
     }
 }

@@ -31,6 +31,7 @@ fn task(id: u32, prio: Priority, skills: &[&str], deps: &[u32]) -> Task {
         notes: Vec::new(),
         created_ms: 0,
         updated_ms: 0,
+        review_of: None,
     }
 }
 
@@ -271,7 +272,7 @@ fn a_turn_that_ends_unreported_gets_a_nudge_then_review() {
     assert!(
         acts.iter().any(|a| matches!(
             a,
-            Action::CompleteForReview {
+            Action::MarkUnreported {
                 task: TaskId(1),
                 ..
             }
@@ -1419,4 +1420,242 @@ fn work_git_could_not_merge_is_not_settled_by_a_later_merge() {
         MergeOutcome::Merged { commit: "d".into() },
     );
     assert_eq!(assigned(&acts), vec![(3, "a".to_string())]);
+}
+
+/// Runs task 1 on agent `a` to the end of its second unreported turn; returns those actions.
+fn end_unreported(e: &mut Engine, agent: &str) -> Vec<Action> {
+    deliver(e, 10, agent, 500);
+    e.step(2000, screen(agent, AgentState::Finished, None, 600));
+    e.step(3600, Event::Tick);
+    deliver(e, 3700, agent, 700);
+    e.step(
+        4000,
+        Event::TurnEnded {
+            agent: agent.into(),
+        },
+    )
+}
+
+fn marked(actions: &[Action]) -> Option<(u32, bool, Option<String>)> {
+    actions.iter().find_map(|a| match a {
+        Action::MarkUnreported {
+            task,
+            review,
+            reviewer,
+            ..
+        } => Some((task.0, *review, reviewer.clone())),
+        _ => None,
+    })
+}
+
+/// A review task as the shell adds it back.
+fn review_of(id: u32, of: u32, assignee: Option<&str>, status: Status) -> Task {
+    let mut t = task(id, Priority::Med, &["review"], &[]);
+    t.review_of = Some(TaskId(of));
+    t.assignee = assignee.map(str::to_owned);
+    t.status = status;
+    t
+}
+
+#[test]
+fn unreported_work_is_not_completed_its_dependents_wait_and_the_lead_reviews_it() {
+    let settings = Settings {
+        lead_chain: vec!["lead".into()],
+        ..Settings::default()
+    };
+    let mut lead = agent("lead", &[]);
+    lead.max_tasks = 1;
+    let mut e = engine(settings, vec![agent("a", &[]), lead]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &["x"], &[])));
+    e.step(1, Event::TaskAdded(task(2, Priority::Med, &[], &[1])));
+    assert_eq!(assignee(&e, 1), "a");
+    let acts = end_unreported(&mut e, "a");
+    assert_eq!(
+        marked(&acts),
+        Some((1, true, Some("lead".into()))),
+        "{acts:?}"
+    );
+    assert_eq!(e.task(TaskId(1)).unwrap().status, Status::Unreported);
+    // Its dependent waits, though both agents are free.
+    assert!(assigned(&acts).is_empty(), "{acts:?}");
+    assert!(e.idle_agent_with_work().is_none());
+    // The review goes to the lead.
+    let acts = e.step(
+        4100,
+        Event::TaskAdded(review_of(3, 1, Some("lead"), Status::Pending)),
+    );
+    assert_eq!(assigned(&acts), vec![(3, "lead".to_owned())]);
+    deliver(&mut e, 4200, "lead", 900);
+    e.step(4500, screen("a", AgentState::Idle, None, 800));
+    // The lead confirms task 1: the dependent goes out. (The store closes the review.)
+    let acts = done(&mut e, 5000, 1);
+    assert_eq!(assigned(&acts), vec![(2, "a".to_owned())], "{acts:?}");
+}
+
+#[test]
+fn the_run_summary_counts_unreported_work_apart() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    let acts = end_unreported(&mut e, "a");
+    // No lead: a person reviews.
+    assert_eq!(marked(&acts), Some((1, true, None)), "{acts:?}");
+    let acts = e.step(
+        4100,
+        Event::TaskAdded(review_of(2, 1, None, Status::Blocked)),
+    );
+    let summary = acts
+        .iter()
+        .chain(e.step(4200, Event::Tick).iter())
+        .find_map(|a| match a {
+            Action::Finished { summary } => Some(summary.clone()),
+            _ => None,
+        });
+    assert_eq!(
+        summary.as_deref(),
+        Some("1 done, unreported: review · 0 completed, 1 blocked, 0 waiting")
+    );
+}
+
+#[test]
+fn the_lead_never_reviews_its_own_work_and_a_review_gets_no_review() {
+    let settings = Settings {
+        lead_chain: vec!["a".into()],
+        ..Settings::default()
+    };
+    let mut e = engine(settings, vec![agent("a", &[])]);
+    e.step(1, Event::TaskAdded(review_of(1, 9, None, Status::Pending)));
+    let acts = end_unreported(&mut e, "a");
+    // A review that went unreported: no review of it; a person is told.
+    assert_eq!(marked(&acts), Some((1, false, None)), "{acts:?}");
+    assert!(
+        acts.iter()
+            .any(|a| matches!(a, Action::Notify { kind, .. } if kind == "blocked")),
+        "{acts:?}"
+    );
+    let mut e = engine(
+        Settings {
+            lead_chain: vec!["a".into()],
+            ..Settings::default()
+        },
+        vec![agent("a", &[])],
+    );
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    let acts = end_unreported(&mut e, "a");
+    assert_eq!(marked(&acts), Some((1, true, None)), "{acts:?}");
+}
+
+#[test]
+fn a_reopened_task_goes_out_again_and_holds_its_dependents_back() {
+    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    e.step(1, Event::TaskAdded(task(2, Priority::Low, &[], &[1])));
+    e.step(1, Event::Pause(true));
+    // Done while paused: nothing goes out.
+    deliver(&mut e, 10, "a", 500);
+    let acts = done(&mut e, 100, 1);
+    assert!(assigned(&acts).is_empty());
+    e.step(150, screen("a", AgentState::Idle, None, 800));
+    // Reopened: PENDING again; its dependent waits for it; it goes out first.
+    let mut t = e.task(TaskId(1)).unwrap().clone();
+    t.status = Status::Pending;
+    t.assignee = None;
+    e.step(200, Event::TaskChanged(t));
+    let acts = e.step(300, Event::Pause(false));
+    assert_eq!(assigned(&acts), vec![(1, "a".to_owned())], "{acts:?}");
+}
+
+#[test]
+fn test_tasks_are_added_by_priority_not_by_id() {
+    let settings = Settings {
+        test_tasks: true,
+        ..Settings::default()
+    };
+    let mut e = engine(settings, vec![agent("a", &[])]);
+    e.step(1, Event::Pause(true));
+    for (id, p) in [(1, Priority::Low), (2, Priority::High), (3, Priority::Med)] {
+        let mut t = task(id, p, &[], &[]);
+        t.status = Status::InProgress;
+        t.assignee = Some("a".into());
+        e.step(1, Event::TaskAdded(t));
+    }
+    done(&mut e, 2, 1);
+    done(&mut e, 3, 2);
+    // The last feature done: the three test tasks come together.
+    let acts = done(&mut e, 4, 3);
+    let added: Vec<Vec<TaskId>> = acts
+        .iter()
+        .filter_map(|a| match a {
+            Action::AddTask { task, .. } => Some(task.deps.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        added,
+        vec![vec![TaskId(2)], vec![TaskId(3)], vec![TaskId(1)]],
+        "{acts:?}"
+    );
+}
+
+/// A lead at 90 % (prepare at 85, hand over at 93) gets no new work, so its quota may never
+/// reach 93: once its notes are in and it holds no task, the role moves on at once, and it
+/// works on as a plain agent (no rest: it is below its limits).
+#[test]
+fn a_preparing_lead_with_its_notes_in_and_no_task_hands_over_at_once() {
+    let mut e = engine(
+        lead_settings(&["claude", "amp"]),
+        vec![agent("claude", &[]), agent("amp", &[])],
+    );
+    let acts = e.step(10, quota("claude", "session-5h", 90.0));
+    assert_eq!(lead_actions(&acts), ["handoff-prepare"]);
+    deliver(&mut e, 20, "claude", 900);
+    e.step(30, screen("claude", AgentState::Idle, None, 901));
+    // Not before the notes.
+    let acts = e.step(1_000, Event::Tick);
+    assert!(lead_actions(&acts).is_empty(), "{acts:?}");
+    let acts = e.step(1_010, Event::LeadNotes);
+    assert_eq!(lead_actions(&acts), ["write claude->amp"], "{acts:?}");
+    e.step(1_020, Event::HandoffWritten { to: "amp".into() });
+    let acts = deliver(&mut e, 1_100, "amp", 1000);
+    assert_eq!(lead_actions(&acts), ["handoff-done"]);
+    assert_eq!(e.lead(), Some("amp"));
+    assert!(e.lead_snapshot().resting.is_empty());
+}
+
+#[test]
+fn a_handoff_to_the_current_lead_is_refused_and_undoes_nothing() {
+    let mut e = engine(
+        lead_settings(&["claude", "codex"]),
+        vec![agent("claude", &[]), agent("codex", &[])],
+    );
+    e.step(1, Event::Tick);
+    let acts = e.step(
+        10,
+        Event::HandoffRequested {
+            to: Some("claude".into()),
+        },
+    );
+    assert!(lead_actions(&acts).is_empty(), "{acts:?}");
+    assert!(
+        acts.iter().any(|a| matches!(
+            a,
+            Action::Journal { what, .. } if what == "handoff refused: claude already leads"
+        )),
+        "{acts:?}"
+    );
+    assert_eq!(e.lead(), Some("claude"));
+}
+
+/// A task reserved for an agent goes to it even without the task's skill, when another agent
+/// has that skill: before, neither could take it (a feature's test task, reserved for its
+/// builder, waited forever when a tester existed).
+#[test]
+fn a_reservation_outweighs_skills() {
+    let mut e = engine(
+        Settings::default(),
+        vec![agent("builder", &["rust"]), agent("tester", &["test"])],
+    );
+    let mut t = task(1, Priority::Med, &["test"], &[]);
+    t.assignee = Some("builder".into());
+    let acts = e.step(1, Event::TaskAdded(t));
+    assert_eq!(assigned(&acts), vec![(1, "builder".to_owned())], "{acts:?}");
 }

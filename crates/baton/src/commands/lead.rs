@@ -63,6 +63,16 @@ struct LeadView {
     history: Vec<HistoryEntry>,
 }
 
+/// Returns who leads now: the lead the daemon recorded, else the chain's first.
+pub fn current_lead(project: &Project, store: &crate::store::Store) -> Option<String> {
+    store
+        .lead_snapshot()
+        .ok()
+        .flatten()
+        .and_then(|s| s.lead)
+        .or_else(|| project.config.lead.chain.first().cloned())
+}
+
 /// Runs `baton lead`.
 pub fn cmd_lead(dir: Option<&Path>, args: &LeadArgs) -> CliResult<ExitCode> {
     let project = Project::load(&start_dir(dir)?)?;
@@ -185,6 +195,15 @@ pub fn cmd_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<ExitCode
         return Err(CliError::user(format!("no agent `{to}` in baton.toml")));
     }
     let mut store = project.store()?;
+    if let Some(to) = &args.to
+        && current_lead(&project, &store).as_deref() == Some(to.as_str())
+    {
+        // A request for the lead itself would later undo a newer one (codex → claude).
+        return Err(
+            CliError::user(format!("{to} already leads: nothing to hand over"))
+                .hint("`baton handoff` alone passes the role to the next agent of the chain"),
+        );
+    }
     let target = args.to.clone().unwrap_or_default();
     let entry = store
         .journal("user", REQUEST, None, &target, "handoff asked for", "")

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use baton_core::AgentState;
 use baton_core::detector::QuotaHint;
+use baton_core::task::Status;
 use clap::Args;
 use serde::Serialize;
 
@@ -43,6 +44,33 @@ struct Listing {
     socket: String,
     running: bool,
     agents: Vec<AgentRow>,
+    /// Tasks by status (absent before the first task).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tasks: Option<std::collections::BTreeMap<Status, u64>>,
+}
+
+/// One line on the task queue: what is done, and apart from it, what ended unreported.
+fn tasks_line(counts: &std::collections::BTreeMap<Status, u64>) -> String {
+    let n = |s: Status| counts.get(&s).copied().unwrap_or(0);
+    let total: u64 = counts.values().sum();
+    let mut parts = vec![format!("{}/{total} completed", n(Status::Completed))];
+    if n(Status::Unreported) > 0 {
+        parts.push(format!(
+            "{} done, unreported: review (baton task list --status unreported)",
+            n(Status::Unreported)
+        ));
+    }
+    for (s, word) in [
+        (Status::InProgress, "in progress"),
+        (Status::Pending, "pending"),
+        (Status::Blocked, "blocked"),
+        (Status::Cancelled, "cancelled"),
+    ] {
+        if n(s) > 0 {
+            parts.push(format!("{} {word}", n(s)));
+        }
+    }
+    format!("tasks: {}", parts.join(", "))
 }
 
 /// Lists the configured agents.
@@ -70,11 +98,22 @@ pub fn cmd_ls(dir: Option<&Path>, args: &LsArgs) -> CliResult<ExitCode> {
             quota: seen.map(|d| d.quota).unwrap_or_default(),
         });
     }
+    // Only an existing store is read: `ls` never creates one.
+    let tasks = if project.root.join(".baton").join("state.db").exists() {
+        project
+            .store()
+            .ok()
+            .and_then(|s| s.counts().ok())
+            .filter(|c| !c.is_empty())
+    } else {
+        None
+    };
     let listing = Listing {
         session: project.session.clone(),
         socket: project.socket_name(),
         running,
         agents: rows,
+        tasks,
     };
     if args.json {
         return print_json(&listing);
@@ -90,6 +129,9 @@ pub fn cmd_ls(dir: Option<&Path>, args: &LsArgs) -> CliResult<ExitCode> {
     }
     if let Some(line) = crate::commands::merge::one_line(&project) {
         println!("{line}");
+    }
+    if let Some(counts) = &listing.tasks {
+        println!("{}", tasks_line(counts));
     }
     println!(
         "{:<12} {:<8} {:<14} {:<6} {:<8} {:<12} {:<12} QUOTA",

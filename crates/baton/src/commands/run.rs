@@ -95,15 +95,11 @@ pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
         import_once(&project, file)?;
     }
     if let Some(goal) = &args.goal {
-        let lead = project
-            .config
-            .lead
-            .chain
-            .first()
-            .cloned()
+        let mut store = project.store()?;
+        // The agent leading now (after a handoff, not the chain's first).
+        let lead = crate::commands::lead::current_lead(&project, &store)
             .or_else(|| project.config.agents.first().map(|a| a.name.clone()))
             .ok_or_else(|| CliError::user("no agent to give the goal to: add an [[agent]]"))?;
-        let mut store = project.store()?;
         let task = NewTask {
             assignee: Some(lead.clone()),
             ..goal_task(goal)
@@ -194,8 +190,13 @@ fn follow(project: &Project, progress: bool) -> CliResult<String> {
                 .map(|a| format!("{} {}", a.name, a.state))
                 .collect();
             let line = format!(
-                "{}/{total} done{} · {}",
+                "{}/{total} done{}{} · {}",
                 n(Status::Completed),
+                if n(Status::Unreported) > 0 {
+                    format!(", {} unreported", n(Status::Unreported))
+                } else {
+                    String::new()
+                },
                 if n(Status::Blocked) > 0 {
                     format!(", {} blocked", n(Status::Blocked))
                 } else {

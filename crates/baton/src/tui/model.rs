@@ -170,6 +170,8 @@ pub struct Counts {
     pub total: u64,
     /// COMPLETED.
     pub done: u64,
+    /// UNREPORTED: ended without a report, waiting for a review.
+    pub unreported: u64,
     /// BLOCKED.
     pub blocked: u64,
     /// IN_PROGRESS.
@@ -439,6 +441,7 @@ impl Loader {
         Ok(Counts {
             total: by.values().sum(),
             done: n(Status::Completed),
+            unreported: n(Status::Unreported),
             blocked: n(Status::Blocked),
             running: n(Status::InProgress),
             pending: n(Status::Pending),

@@ -73,6 +73,7 @@ fn task(id: u32, title: &str, status: Status, priority: Priority, who: Option<&s
         notes: Vec::new(),
         created_ms: NOW - i64::from(40 - id) * 3 * MIN,
         updated_ms: NOW - MIN,
+        review_of: None,
     }
 }
 
@@ -102,6 +103,7 @@ fn counts(rows: &[Task]) -> Counts {
     Counts {
         total: rows.len() as u64,
         done: n(Status::Completed),
+        unreported: n(Status::Unreported),
         blocked: n(Status::Blocked),
         running: n(Status::InProgress),
         pending: n(Status::Pending),

@@ -224,6 +224,7 @@ pub fn status_style(status: Status) -> Style {
     match status {
         Status::Pending => Style::new(),
         Status::InProgress => Style::new().fg(Color::Cyan),
+        Status::Unreported => Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
         Status::Completed => Style::new().fg(Color::Green),
         Status::Blocked => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
         Status::Cancelled => Style::new().fg(Color::DarkGray),

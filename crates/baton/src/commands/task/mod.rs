@@ -5,6 +5,7 @@ pub mod add;
 pub mod edit;
 pub mod import;
 pub mod list;
+pub mod reopen;
 pub mod status;
 
 use std::path::Path;
@@ -51,6 +52,8 @@ pub enum TaskCommand {
     Block(status::BlockArgs),
     /// Put a task back in the queue (PENDING)
     Requeue(status::RequeueArgs),
+    /// Reopen a COMPLETED or UNREPORTED task (back to PENDING), saying what is missing
+    Reopen(reopen::ReopenArgs),
     /// Cancel a task
     Cancel(status::CancelArgs),
     /// Give a task to another agent
@@ -78,6 +81,7 @@ pub fn cmd_task(dir: Option<&Path>, args: &TaskArgs) -> CliResult<ExitCode> {
         TaskCommand::Done(a) => status::cmd_task_done(&ctx, a),
         TaskCommand::Block(a) => status::cmd_task_block(&ctx, a),
         TaskCommand::Requeue(a) => status::cmd_task_requeue(&ctx, a),
+        TaskCommand::Reopen(a) => reopen::cmd_task_reopen(&ctx, a),
         TaskCommand::Cancel(a) => status::cmd_task_cancel(&ctx, a),
         TaskCommand::Reassign(a) => edit::cmd_task_reassign(&ctx, a),
         TaskCommand::Import(a) => import::cmd_task_import(&ctx, a),

@@ -1,0 +1,190 @@
+//! What baton says happened is what happened: tasks go out in priority order, work nobody
+//! reported is not called COMPLETED, and the review settles it.
+
+use crate::common::TestProject;
+use crate::common::journal_at as journal;
+
+/// The order in which tasks were started, from the journal.
+fn starts(p: &TestProject) -> Vec<String> {
+    journal(p.root())
+        .iter()
+        .filter(|j| j["action"] == "task-start")
+        .filter_map(|j| j["task"].as_str().map(str::to_owned))
+        .collect()
+}
+
+fn task_json(p: &TestProject, id: &str) -> serde_json::Value {
+    p.json(&["task", "show", id, "--json"])
+}
+
+/// Features LOW, HIGH, MED (in that order of IDs) built by `a` while `b` works on a slow
+/// one: when `b` finishes, every test task is added in one step while `a` is free, and `a`
+/// takes its own HIGH, MED, LOW. The daemon once fed the events of one step newest first, so
+/// the LOW feature's test went out first.
+#[test]
+fn test_tasks_added_together_go_out_by_priority() {
+    let p = TestProject::new();
+    p.write_config(&format!(
+        "{}{}[run]\nstuck_after_secs = 30\n",
+        p.fake_agent("a", "claude", "default_work_ms = 200\n"),
+        p.fake_agent(
+            "b",
+            "codex",
+            "default_work_ms = 200\n[[task]]\nmatch = \"slow feature\"\nwork_ms = 4000\n"
+        )
+    ));
+    std::fs::write(
+        p.root().join("plan.md"),
+        "- [ ] low feature !low @a\n- [ ] high feature !high @a\n- [ ] med feature !med @a\n- [ ] slow feature @b\n",
+    )
+    .unwrap();
+    let out = p.run(&["run", "plan.md", "--quiet"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("finished: 8 completed, 0 blocked, 0 waiting"),
+        "{stdout}"
+    );
+    let list = p.json(&["task", "list", "--json"]);
+    let test_of = |feature: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["deps"].as_array().unwrap().iter().any(|d| d == feature))
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("no test task for {feature}: {list}"))
+    };
+    let tests_of_a = [test_of("T-001"), test_of("T-002"), test_of("T-003")];
+    let order: Vec<String> = starts(&p)
+        .into_iter()
+        .filter(|t| tests_of_a.contains(t))
+        .collect();
+    assert_eq!(
+        order,
+        [test_of("T-002"), test_of("T-003"), test_of("T-001")],
+        "a's test tasks by priority (HIGH, MED, LOW)"
+    );
+}
+
+/// Agents that never report: their work is UNREPORTED, not COMPLETED; the run says so; with
+/// no lead a person gets a review task (BLOCKED for a person) with the agent's screen and the
+/// diff; dependents wait; confirming the task closes its review and lets the dependent go.
+#[test]
+fn work_nobody_reported_waits_for_a_review() {
+    let p = TestProject::new();
+    p.write_config(&format!(
+        "{}[run]\nstuck_after_secs = 30\ntest_tasks = false\n",
+        p.fake_agent(
+            "claude",
+            "claude",
+            "report = false\ndefault_work_ms = 200\n[[task]]\nrepeat = true\nwork_ms = 200\nreply = \"I wrote notes.txt.\"\nwrite = [{ path = \"notes.txt\", content = \"some work\\n\" }]\n"
+        )
+    ));
+    std::fs::write(
+        p.root().join("plan.md"),
+        "- [ ] write the notes {notes}\n- [ ] publish the notes after:notes\n",
+    )
+    .unwrap();
+    let out = p.run(&["run", "plan.md", "--quiet"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("finished: 1 done, unreported: review · 0 completed, 1 blocked, 1 waiting"),
+        "{stdout}"
+    );
+    let t1 = task_json(&p, "T-001");
+    assert_eq!(t1["status"], "UNREPORTED", "{t1}");
+    // The dependent never started.
+    assert_eq!(task_json(&p, "T-002")["status"], "PENDING");
+    // The review: for a person, with the agent's screen lines.
+    let review = task_json(&p, "T-003");
+    assert_eq!(review["status"], "BLOCKED", "{review}");
+    assert_eq!(review["review_of"], "T-001", "{review}");
+    let body = review["body"].as_str().unwrap();
+    assert!(body.contains("I wrote notes.txt."), "{body}");
+    assert!(body.contains("baton task reopen T-001"), "{body}");
+    assert!(
+        review["blocked_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("needs a person: review T-001"),
+        "{review}"
+    );
+    let ls = p.ok(&["ls"]);
+    assert!(ls.contains("unreported"), "{ls}");
+    let report = std::fs::read_to_string(p.root().join("REPORT.md")).unwrap();
+    assert!(report.contains("UNREPORTED"), "{report}");
+
+    // The person confirms T-001: its review closes; T-002 can now go.
+    p.ok(&["task", "done", "T-001", "--note", "checked notes.txt"]);
+    assert_eq!(task_json(&p, "T-001")["status"], "COMPLETED");
+    let done = journal(p.root())
+        .into_iter()
+        .rfind(|j| j["action"] == "task-done" && j["task"] == "T-001")
+        .unwrap();
+    assert_eq!(done["actor"], "user", "the journal says who confirmed it");
+    assert_eq!(done["result"], "UNREPORTED → COMPLETED");
+    let out = p.run(&["run", "plan.md", "--quiet"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        task_json(&p, "T-003")["status"],
+        "CANCELLED",
+        "the review closed: {stdout}"
+    );
+    assert_eq!(task_json(&p, "T-002")["status"], "UNREPORTED", "{stdout}");
+}
+
+/// `baton task reopen`: a COMPLETED task goes back to PENDING with the reason as a note; a
+/// PENDING one cannot be reopened; the reason is required.
+#[test]
+fn a_completed_task_can_be_reopened_with_a_reason() {
+    let p = TestProject::new();
+    p.write_config("");
+    p.ok(&["task", "add", "Parse the config"]);
+    p.ok(&["task", "start", "T-001"]);
+    p.ok(&["task", "done", "T-001"]);
+    let no_reason = p.run(&["task", "reopen", "T-001", "--reason", " "]);
+    assert_eq!(no_reason.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&no_reason.stderr).contains("needs a reason"));
+    p.ok(&[
+        "task",
+        "reopen",
+        "T-001",
+        "--reason",
+        "the tests fail on CRLF files",
+    ]);
+    let t = task_json(&p, "T-001");
+    assert_eq!(t["status"], "PENDING", "{t}");
+    assert!(
+        t["notes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n == "reopened: the tests fail on CRLF files"),
+        "{t}"
+    );
+    let again = p.run(&["task", "reopen", "T-001", "--reason", "x"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("only a COMPLETED or UNREPORTED task"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    // Reopening is the way back from COMPLETED: `requeue` says so.
+    p.ok(&["task", "start", "T-001"]);
+    p.ok(&["task", "done", "T-001"]);
+    let requeue = p.run(&["task", "requeue", "T-001"]);
+    assert!(
+        String::from_utf8_lossy(&requeue.stderr).contains("baton task reopen"),
+        "{}",
+        String::from_utf8_lossy(&requeue.stderr)
+    );
+}
