@@ -30,7 +30,8 @@ pub enum Command {
     Run(commands::run::RunArgs),
     /// Run a full orchestration with fake agents, no account needed
     Demo(commands::demo::DemoArgs),
-    /// Write a commented baton.toml for this directory
+    /// Write a commented baton.toml for this directory (in a git repository, also add .baton/
+    /// to .gitignore)
     Init(commands::init::InitArgs),
     /// Start the tmux session, one window per agent, and the daemon (in the background)
     Up(commands::up::UpArgs),

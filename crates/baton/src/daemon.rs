@@ -248,13 +248,7 @@ fn engine_for(
     } else {
         c.session.memory_file.display().to_string()
     };
-    let template = match c.run.template.as_str() {
-        lang if prompt::builtin(lang).is_some() => prompt::builtin(lang)
-            .unwrap_or(prompt::TEMPLATE_EN)
-            .to_owned(),
-        path => std::fs::read_to_string(project.root.join(path))
-            .map_err(|e| io_error(format!("[run] template: cannot read {path}"), e))?,
-    };
+    let template = project.template()?;
     let mut texts = prompt::Texts::for_language(c.run.language());
     if c.uses_worktrees() {
         // An agent in a worktree finds the notes file and the handoff document by full path.
@@ -263,10 +257,11 @@ fn engine_for(
             crate::handoff::NOTES,
             &format!("{root}/{}", crate::handoff::NOTES),
         );
-        texts.takeover = texts
-            .takeover
-            .replace("{file}", &format!("{root}/{{file}}"));
     }
+    // The handoff document is in the reports directory (by full path from a worktree).
+    texts.takeover = texts
+        .takeover
+        .replace("{file}", &crate::handoff::takeover_file(project));
     let settings = Settings {
         stuck_after_ms: c.run.stuck_after_secs * 1000,
         max_attempts: c.run.max_attempts,
@@ -517,7 +512,7 @@ impl Shell<'_> {
         {
             // The read position moves only in read_store_changes: an agent's entry committed
             // between two of ours must still be read.
-            let _ = crate::orchlog::append(&self.project.root, &[e]);
+            let _ = crate::orchlog::append(self.project, &[e]);
         }
     }
 
@@ -1245,7 +1240,7 @@ impl Shell<'_> {
                 self.act(a, &mut queue, &mut skip_paste, &mut journal)?;
             }
             if !journal.is_empty() {
-                let _ = crate::orchlog::append(&self.project.root, &journal);
+                let _ = crate::orchlog::append(self.project, &journal);
                 // Rendered on the next tick (at most 200 ms later): one render and fsync for
                 // a burst of changes, not one per change.
                 self.memory_due = true;

@@ -153,7 +153,7 @@ pub fn sync(project: &Project, store: &mut Store, _actor: &str) -> CliResult<Syn
         )))
     })();
     drop(lock);
-    crate::orchlog::append(&project.root, &journal)?;
+    crate::orchlog::append(project, &journal)?;
     result.map(|()| report)
 }
 

@@ -14,7 +14,8 @@ use crate::project::Project;
 use crate::store::Store;
 use crate::store::TaskFilter;
 
-/// The report's file name, at the project root.
+/// The report's file name, in the reports directory (`[session] reports_dir`, default the
+/// project root).
 pub const REPORT: &str = "REPORT.md";
 
 fn duration(ms: i64) -> String {
@@ -193,6 +194,9 @@ pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<Strin
             j.result
         );
     }
-    crate::memory_sync::write_atomically(&project.root.join(REPORT), out.as_bytes())?;
+    let dir = project.reports_dir();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| crate::error::io_error(format!("cannot create {}", dir.display()), e))?;
+    crate::memory_sync::write_atomically(&dir.join(REPORT), out.as_bytes())?;
     Ok(out)
 }

@@ -2,6 +2,7 @@
 
 mod common;
 mod test_cli;
+mod test_config;
 mod test_control;
 mod test_detect;
 mod test_lead;

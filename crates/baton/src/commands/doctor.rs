@@ -33,6 +33,9 @@ struct Check {
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     hint: Option<String>,
+    /// Passes, but is most likely not what was meant (a configuration warning).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    warning: bool,
 }
 
 fn check(
@@ -46,6 +49,7 @@ fn check(
         ok,
         detail: detail.into(),
         hint: if ok { None } else { hint },
+        warning: false,
     }
 }
 
@@ -151,6 +155,21 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                     ),
                     None,
                 ));
+                for w in &project.config.warnings {
+                    checks.push(Check {
+                        warning: true,
+                        ..check("config", true, w.to_string(), None)
+                    });
+                }
+                checks.push(match project.template() {
+                    Ok(_) => check(
+                        "template",
+                        true,
+                        format!("[run] template = \"{}\"", project.config.run.template),
+                        None,
+                    ),
+                    Err(e) => check("template", false, e.message, e.hints.first().cloned()),
+                });
                 for agent in &project.config.agents {
                     let program = agent.command.split_whitespace().next().unwrap_or_default();
                     let found = which(program).or_else(|| {
@@ -233,7 +252,11 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
         for c in &checks {
             println!(
                 "{} {:<16} {}",
-                if c.ok { "ok  " } else { "FAIL" },
+                match (c.ok, c.warning) {
+                    (true, false) => "ok  ",
+                    (true, true) => "warn",
+                    (false, _) => "FAIL",
+                },
                 c.name,
                 c.detail
             );
@@ -241,7 +264,15 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                 println!("     {:<16} hint: {h}", "");
             }
         }
-        println!("{} check(s), {failed} failed", checks.len());
+        let warned = checks.iter().filter(|c| c.warning).count();
+        if warned > 0 {
+            println!(
+                "{} check(s), {failed} failed, {warned} warning(s)",
+                checks.len()
+            );
+        } else {
+            println!("{} check(s), {failed} failed", checks.len());
+        }
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS

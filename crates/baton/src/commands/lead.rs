@@ -189,7 +189,7 @@ pub fn cmd_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<ExitCode
     let entry = store
         .journal("user", REQUEST, None, &target, "handoff asked for", "")
         .map_err(|e| CliError::user(e.to_string()))?;
-    crate::orchlog::append(&project.root, &[entry])?;
+    crate::orchlog::append(&project, &[entry])?;
     crate::daemon::poke(&project.root);
     match crate::daemon::running_pid(&project) {
         Some(_) => println!(

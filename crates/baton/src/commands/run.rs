@@ -91,6 +91,8 @@ fn import_once(project: &Project, file: &Path) -> CliResult<()> {
 pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
     let project = Project::load(root)?;
     project.check_tmux()?;
+    // A template that cannot be read fails now, before any task or the session exists.
+    project.template()?;
     if let Some(file) = &args.file {
         import_once(&project, file)?;
     }
@@ -111,7 +113,7 @@ pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
         let (tasks, journal) = store
             .add_tasks(&[task], "user")
             .map_err(|e| CliError::user(e.to_string()))?;
-        crate::orchlog::append(&project.root, &journal)?;
+        crate::orchlog::append(&project, &journal)?;
         println!("goal given to {lead} as {}", tasks[0].id);
     }
     crate::commands::up::cmd_up(
@@ -146,7 +148,7 @@ pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
     println!("finished: {summary}");
     println!(
         "report: {}",
-        project.root.join(crate::report::REPORT).display()
+        project.reports_dir().join(crate::report::REPORT).display()
     );
     ok()
 }

@@ -138,6 +138,11 @@ pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
     let project = Project::load(&start_dir(dir)?)?;
     project.check_tmux()?;
     project.state_dir()?;
+    if !quiet {
+        for w in &project.config.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     if project.config.agents.is_empty() {
         return Err(
             CliError::user("no [[agent]] in baton.toml: nothing to start")

@@ -101,7 +101,7 @@ impl TaskContext {
     /// Mirrors committed journal entries to the logs and refreshes the memory file. The change
     /// is already committed: a problem here is a warning, not a failure of the command.
     pub fn after_change(&self, store: &mut Store, entries: &[JournalEntry]) -> CliResult<()> {
-        if let Err(e) = crate::orchlog::append(&self.project.root, entries) {
+        if let Err(e) = crate::orchlog::append(&self.project, entries) {
             eprintln!("warning: {}", e.message);
         }
         match crate::memory_sync::sync(&self.project, store, &self.actor) {
