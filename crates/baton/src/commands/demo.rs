@@ -281,7 +281,10 @@ pub fn cmd_demo(args: &DemoArgs) -> CliResult<ExitCode> {
         let report = std::fs::read_to_string(dir.join(crate::report::REPORT)).unwrap_or_default();
         println!("\n{report}");
         if args.worktree {
-            println!("main, as the merge queue built it (every commit verified):\n");
+            println!(
+                "main, as the merge queue built it (it moved main only to commits whose verify \
+                 passed; the report's \"Integration branch\" section says which commits those are):\n"
+            );
             print!(
                 "{}",
                 crate::git::query(&dir, &["log", "--oneline", "main"]).unwrap_or_default()
