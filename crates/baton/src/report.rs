@@ -45,10 +45,13 @@ fn merge_failed(state: &str) -> bool {
     matches!(state, "conflict" | "failed" | "error")
 }
 
-fn merge_state_words(state: &str) -> &str {
-    match state {
+/// How a merge ended, in words: a `failed` merge's detail starts with the command that
+/// failed (`git commit` when baton could not commit the agent's work).
+fn merge_state_words(m: &MergeRow) -> &str {
+    match m.state.as_str() {
         "conflict" => "conflict",
-        "failed" => "verify or commit failed",
+        "failed" if m.detail.starts_with("`git commit`") => "commit failed",
+        "failed" => "verify failed",
         "error" => "git error",
         other => other,
     }
@@ -173,7 +176,7 @@ pub fn integration_history(
             let failed: Vec<String> = merges
                 .iter()
                 .filter(|m| m.task.to_string() == task && merge_failed(&m.state))
-                .map(|m| format!("#{} ({})", m.id, merge_state_words(&m.state)))
+                .map(|m| format!("#{} ({})", m.id, merge_state_words(m)))
                 .collect();
             if !failed.is_empty() {
                 v.push_str(&format!(
@@ -336,7 +339,7 @@ pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<Strin
             format!(
                 "- {} merge failed ({}) {} {}: merge #{} — {first}{last}",
                 local_time(m.updated_ms),
-                merge_state_words(&m.state),
+                merge_state_words(m),
                 m.task,
                 m.agent,
                 m.id,

@@ -48,9 +48,10 @@ fn the_report_lists_a_failed_merge_and_a_recovered_hang() {
         .unwrap();
     assert!(!problems.contains("None"), "{report}");
     assert!(
-        problems.lines().any(|l| l
-            .contains("merge failed (verify or commit failed) T-001 a: merge #1")
-            && l.contains("test ! -e BROKEN")),
+        problems.lines().any(
+            |l| l.contains("merge failed (verify failed) T-001 a: merge #1")
+                && l.contains("test ! -e BROKEN")
+        ),
         "{report}"
     );
     assert!(
