@@ -5,6 +5,7 @@ mod test_cli;
 mod test_config;
 mod test_control;
 mod test_detect;
+mod test_exits;
 mod test_lead;
 mod test_memory;
 mod test_quota;

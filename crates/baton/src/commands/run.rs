@@ -116,6 +116,11 @@ pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
         crate::orchlog::append(&project, &journal)?;
         println!("goal given to {lead} as {}", tasks[0].id);
     }
+    // Ctrl-C from here on says what goes on and how to resume, and exits 130.
+    let _interrupt = crate::interrupt::on_interrupt({
+        let root = project.root.clone();
+        move || interrupted_note(&root)
+    });
     crate::commands::up::cmd_up(
         Some(&project.root),
         &crate::commands::up::UpArgs {
@@ -229,6 +234,60 @@ pub fn cmd_daemon(dir: Option<&Path>, ignore_usage: bool) -> CliResult<ExitCode>
     )?;
     eprintln!("daemon stopped: {}", outcome.summary);
     ok()
+}
+
+/// What Ctrl-C during `baton run` leaves going, and how to resume or stop it.
+fn interrupted_note(root: &Path) -> String {
+    let Ok(project) = Project::load(root) else {
+        return "baton run: interrupted; the agents keep running: `baton run` again resumes, `baton down` stops them".to_owned();
+    };
+    let here = std::env::current_dir().is_ok_and(|d| d == project.root);
+    let baton = if here {
+        "baton".to_owned()
+    } else {
+        format!("baton -C {}", project.root.display())
+    };
+    let busy: Vec<String> = project
+        .store()
+        .ok()
+        .and_then(|s| {
+            s.tasks(&crate::store::TaskFilter {
+                statuses: vec![Status::InProgress],
+                assignee: None,
+            })
+            .ok()
+        })
+        .unwrap_or_default()
+        .iter()
+        .map(|t| match &t.assignee {
+            Some(a) => format!("{} ({a})", t.id),
+            None => t.id.to_string(),
+        })
+        .collect();
+    let tasks = if busy.is_empty() {
+        "no task is IN_PROGRESS".to_owned()
+    } else {
+        format!("{} stay IN_PROGRESS", busy.join(", "))
+    };
+    let daemon = crate::daemon::running_pid(&project).filter(|pid| *pid != std::process::id());
+    let mut lines = vec![
+        "baton run: interrupted.".to_owned(),
+        format!(
+            "  The agents keep running in tmux session `{}` (socket {}; look with `{baton} attach`); {tasks}.",
+            project.session,
+            project.socket_name()
+        ),
+    ];
+    match daemon {
+        Some(pid) => lines.push(format!(
+            "  The daemon `baton up` started (pid {pid}) goes on handing out tasks; `{baton} run` follows it again."
+        )),
+        None => lines.push(format!(
+            "  No new task is handed out and nothing is verified until `{baton} run` runs again: it resumes from .baton/state.db."
+        )),
+    }
+    lines.push(format!("  `{baton} down` stops the agents."));
+    lines.join("\n")
 }
 
 /// Runs `baton run`.
