@@ -23,7 +23,7 @@ pub struct MergeQueueArgs {
     #[arg(long)]
     pub json: bool,
     /// How many of the latest merges to show (0: all)
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, short = 'n', default_value_t = 30, value_name = "N")]
     pub last: usize,
     /// Queue again each merge that did not land (git could not do it, or its fix tasks ran
     /// out), once you fixed the cause
