@@ -28,6 +28,20 @@ fn duration(ms: i64) -> String {
     }
 }
 
+/// Whether a journal entry is one of the problems the report lists.
+pub fn is_problem(j: &crate::store::JournalEntry) -> bool {
+    (j.action.starts_with("notify-") && j.action != "notify-handoff-done")
+        || matches!(
+            j.action.as_str(),
+            "task-review"
+                | "memory-edit-rejected"
+                | "paste-failed"
+                | "agent-died"
+                | "agent-restart"
+                | "task-requeue"
+        )
+}
+
 /// Writes REPORT.md (atomically) and returns its text.
 pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<String> {
     let e = |e: crate::store::StoreError| CliError::user(e.to_string());
@@ -148,21 +162,7 @@ pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<Strin
             let _ = writeln!(out, "- {} {}: {}", local_time(j.at_ms), j.action, j.result);
         }
     }
-    let problems: Vec<_> = journal
-        .iter()
-        .filter(|j| {
-            (j.action.starts_with("notify-") && j.action != "notify-handoff-done")
-                || matches!(
-                    j.action.as_str(),
-                    "task-review"
-                        | "memory-edit-rejected"
-                        | "paste-failed"
-                        | "agent-died"
-                        | "agent-restart"
-                        | "task-requeue"
-                )
-        })
-        .collect();
+    let problems: Vec<_> = journal.iter().filter(|j| is_problem(j)).collect();
     let _ = writeln!(out, "\n## Problems\n");
     if problems.is_empty() {
         let _ = writeln!(out, "None.");
