@@ -10,5 +10,6 @@ mod test_quota;
 mod test_run;
 mod test_send;
 mod test_task;
+mod test_trial;
 mod test_watch;
 mod test_worktree;
