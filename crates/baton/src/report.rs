@@ -202,6 +202,11 @@ pub fn integration_history(
     Some(out)
 }
 
+/// Whether a journal entry is one of the problems the report lists.
+pub fn is_problem(j: &JournalEntry) -> bool {
+    problem(j).is_some()
+}
+
 /// Writes REPORT.md (atomically) and returns its text.
 pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<String> {
     let e = |e: crate::store::StoreError| CliError::user(e.to_string());

@@ -646,9 +646,13 @@ impl Store {
             }
             return Ok(Outcome::Unchanged(task));
         }
-        task.status
-            .check_transition(to)
-            .map_err(|e| StoreError::Invalid(format!("{id}: {e}")))?;
+        let skip_start =
+            change.skip_start && task.status == Status::Pending && to == Status::Completed;
+        if !skip_start {
+            task.status
+                .check_transition(to)
+                .map_err(|e| StoreError::Invalid(format!("{id}: {e}")))?;
+        }
         if to == Status::InProgress {
             let open: Vec<TaskId> = open_deps(&tx, id)?;
             if !open.is_empty() && !change.ignore_deps {
@@ -696,7 +700,11 @@ impl Store {
             action,
             Some(id),
             assignee.as_deref().unwrap_or(""),
-            &format!("{} → {}", task.status, to),
+            &if skip_start {
+                format!("{} → {to}, never started (--force)", task.status)
+            } else {
+                format!("{} → {}", task.status, to)
+            },
             &detail,
         )?;
         let task = load_task(&tx, id)?;
@@ -1080,6 +1088,8 @@ pub struct StatusChange {
     pub note: Option<String>,
     /// Start it even when a dependency is not COMPLETED.
     pub ignore_deps: bool,
+    /// A person marks a PENDING task COMPLETED without a start (`task done --force`).
+    pub skip_start: bool,
 }
 
 #[allow(clippy::too_many_arguments)]

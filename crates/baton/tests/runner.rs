@@ -13,5 +13,6 @@ mod test_report;
 mod test_run;
 mod test_send;
 mod test_task;
+mod test_trial;
 mod test_watch;
 mod test_worktree;

@@ -299,6 +299,7 @@ pub fn cmd_demo(args: &DemoArgs) -> CliResult<ExitCode> {
             goal: None,
             quiet: args.quiet,
             ignore_usage: false,
+            json: false,
         },
     );
     drop(teardown);

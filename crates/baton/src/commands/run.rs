@@ -32,6 +32,10 @@ pub struct RunArgs {
     /// Give agents work even at critical quota (an emergency override, journaled)
     #[arg(long)]
     pub ignore_usage: bool,
+    /// Print one JSON summary on stdout at the end (tasks by status, verify, duration,
+    /// problems); the progress goes to stderr
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The text of the task that hands a goal to the lead.
@@ -294,5 +298,147 @@ fn interrupted_note(root: &Path) -> String {
 pub fn cmd_run(dir: Option<&Path>, args: &RunArgs) -> CliResult<ExitCode> {
     let start = start_dir(dir)?;
     let root = crate::project::find_root(&start).unwrap_or(start);
+    if args.json {
+        return run_json(&root, args);
+    }
     run_in(&root, args)
+}
+
+/// `baton run --json`: what the run ended with, from the store.
+#[derive(serde::Serialize)]
+struct RunSummary {
+    /// Whether the run got to its end (every task done, or nothing more can be done).
+    finished: bool,
+    /// The run's own summary line, when it finished.
+    summary: Option<String>,
+    /// The exit code of the run.
+    exit_code: i32,
+    duration_ms: u64,
+    /// `total` and the count of each status.
+    tasks: std::collections::BTreeMap<String, u64>,
+    verify: VerifySummary,
+    /// Worktree mode: the merge queue's counts.
+    merges: Option<MergeSummary>,
+    /// The problems REPORT.md lists.
+    problems: usize,
+    report: String,
+}
+
+#[derive(serde::Serialize)]
+struct VerifySummary {
+    /// How many verify commands ran (after waves; worktree mode verifies in merges instead).
+    runs: usize,
+    /// `passed` or `failed`: the last one; `None` when none ran.
+    last: Option<&'static str>,
+}
+
+#[derive(serde::Serialize)]
+struct MergeSummary {
+    running: usize,
+    queued: usize,
+    merged: usize,
+}
+
+/// Runs the job as a child `baton run` whose stdout is this process's stderr — so everything
+/// it and the programs it starts print is progress on stderr, whoever prints it — then prints
+/// the summary, read from the store, as the only thing on stdout.
+fn run_json(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
+    let started = std::time::Instant::now();
+    let exe = std::env::current_exe().map_err(|e| io_error("cannot find the baton binary", e))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("-C").arg(root).arg("run");
+    if let Some(file) = &args.file {
+        cmd.arg(file);
+    }
+    if let Some(goal) = &args.goal {
+        cmd.arg("--goal").arg(goal);
+    }
+    if args.quiet {
+        cmd.arg("--quiet");
+    }
+    if args.ignore_usage {
+        cmd.arg("--ignore-usage");
+    }
+    let status = cmd
+        .stdout(std::process::Stdio::from(std::io::stderr()))
+        .status()
+        .map_err(|e| io_error("cannot start `baton run`", e))?;
+    let code = status.code().unwrap_or(-1);
+    match summarize(root, status.success(), code, started) {
+        Ok(summary) => crate::commands::print_json(&summary)?,
+        // The run failed before there was a project to read (its error is on stderr).
+        Err(e) => crate::commands::print_json(&serde_json::json!({
+            "finished": false,
+            "exit_code": code,
+            "error": e.message,
+        }))?,
+    };
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(u8::try_from(code).unwrap_or(1))
+    })
+}
+
+/// Reads what the run ended with from the store.
+fn summarize(
+    root: &Path,
+    success: bool,
+    exit_code: i32,
+    started: std::time::Instant,
+) -> CliResult<RunSummary> {
+    let project = Project::load(root)?;
+    let store = project.store()?;
+    let e = |e: crate::store::StoreError| CliError::user(e.to_string());
+    let counts = store.counts().map_err(e)?;
+    let mut tasks: std::collections::BTreeMap<String, u64> = Status::ALL
+        .iter()
+        .map(|s| (s.as_str().to_owned(), counts.get(s).copied().unwrap_or(0)))
+        .collect();
+    tasks.insert("total".into(), counts.values().sum());
+    let journal = store.journal_since(0, usize::MAX).map_err(e)?;
+    let verify: Vec<_> = journal.iter().filter(|j| j.action == "verify").collect();
+    let last = verify.last().map(|j| {
+        if j.result.ends_with("` passed") {
+            "passed"
+        } else {
+            "failed"
+        }
+    });
+    let summary = journal
+        .iter()
+        .rev()
+        .find(|j| j.action == "run-finished")
+        .map(|j| j.result.clone());
+    let merges = if project.config.uses_worktrees() {
+        let (running, queued, merged) = store.merge_counts().map_err(e)?;
+        Some(MergeSummary {
+            running,
+            queued,
+            merged,
+        })
+    } else {
+        None
+    };
+    Ok(RunSummary {
+        finished: success && summary.is_some(),
+        summary,
+        exit_code,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        tasks,
+        verify: VerifySummary {
+            runs: verify.len(),
+            last,
+        },
+        merges,
+        problems: journal
+            .iter()
+            .filter(|j| crate::report::is_problem(j))
+            .count(),
+        report: project
+            .root
+            .join(crate::report::REPORT)
+            .display()
+            .to_string(),
+    })
 }

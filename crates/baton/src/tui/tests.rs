@@ -763,3 +763,36 @@ fn without_colour_the_words_remain() {
     // Bands still stand out by their word and, for ALERT, reverse video.
     assert!(before.contains("95% ALERT") && before.contains("45% ok"));
 }
+
+#[test]
+fn at_80x24_a_handoff_and_a_pause_keep_the_counts_readable() {
+    // The busiest header and footer: a handoff under way, dispatch paused, a quota alert,
+    // the merge queue, and a message in the footer.
+    let mut s = handoff_in_progress();
+    s.paused = true;
+    s.agents[1].session = q(95.0);
+    s.merges = Some((1, 12));
+    let ui = ui_on(Pane::Agents);
+    let (text, _) = draw(&s, &ui, 80, 24);
+    let header = text.lines().next().unwrap();
+    let footer = text.lines().last().unwrap();
+    for l in text.lines() {
+        assert!(l.chars().count() <= 80, "{l}");
+    }
+    for needle in ["HANDOFF claude → amp", "PAUSED"] {
+        assert!(header.contains(needle), "{needle} missing: {header:?}");
+    }
+    for needle in [
+        "88%/70%",
+        "done 3/10",
+        "blocked 1",
+        "run 2",
+        "pend 3",
+        "merge 1",
+        "12 queued",
+        "PAUSED",
+    ] {
+        assert!(footer.contains(needle), "{needle} missing: {footer:?}");
+    }
+    insta::assert_snapshot!("handoff_paused_80x24", text);
+}
