@@ -622,6 +622,8 @@ impl Store {
     /// key (`keys[i]` for `tasks[i]`) in the same transaction, so a later import of the file
     /// skips them; an item recorded meanwhile by another import fails the whole batch. With
     /// `dry_run` every check runs and nothing is kept: the tasks it would have added.
+    /// `known` records items found imported otherwise (by an older baton) as those tasks.
+    #[allow(clippy::too_many_arguments)]
     pub fn import_batch(
         &mut self,
         tasks: &[NewTask],
@@ -629,10 +631,17 @@ impl Store {
         actor: &str,
         file: &str,
         keys: &[String],
+        known: &[(String, TaskId)],
         dry_run: bool,
     ) -> StoreResult<(Vec<Task>, Vec<JournalEntry>)> {
         let prefix = import_prefix(file);
         self.add_batch_then(tasks, local, actor, !dry_run, |tx, created| {
+            for (key, id) in known {
+                tx.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+                    params![format!("{prefix}{key}"), id.to_string()],
+                )?;
+            }
             for (key, task) in keys.iter().zip(created) {
                 let mark = format!("{prefix}{key}");
                 let before: Option<String> = tx
@@ -2139,5 +2148,47 @@ mod tests {
         }
         let e = Store::open(&p).err().unwrap();
         assert!(e.to_string().contains("newer baton (schema 99"), "{e}");
+    }
+
+    #[test]
+    fn the_project_store_is_recorded_and_a_store_from_before_gets_an_identity() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path();
+        // A store made before identities: no store_id, no .baton/store-id.
+        {
+            let s = Store::open(&state.join(STORE_FILE)).unwrap();
+            s.conn
+                .execute("DELETE FROM meta WHERE key = ?1", [STORE_ID_KEY])
+                .unwrap();
+        }
+        let s = Store::open_project(state).unwrap();
+        let id = s.id().unwrap();
+        assert_eq!(id.len(), 32, "{id}");
+        let recorded = std::fs::read_to_string(state.join(STORE_ID_FILE)).unwrap();
+        assert_eq!(recorded.trim(), id);
+        s.check_in_place().unwrap();
+        drop(s);
+        assert_eq!(Store::open_project(state).unwrap().id().unwrap(), id);
+
+        // Replaced under an open store, then at the path.
+        let s = Store::open_project(state).unwrap();
+        let other = tempfile::tempdir().unwrap();
+        drop(Store::open(&other.path().join(STORE_FILE)).unwrap());
+        std::fs::rename(other.path().join(STORE_FILE), state.join(STORE_FILE)).unwrap();
+        let e = s.check_in_place().unwrap_err();
+        assert!(e.to_string().contains("replaced by another file"), "{e}");
+        let e = Store::open_project(state).err().unwrap();
+        assert!(matches!(e, StoreError::Replaced { .. }), "{e}");
+        // Deleted.
+        std::fs::remove_file(state.join(STORE_FILE)).unwrap();
+        assert!(
+            s.check_in_place()
+                .unwrap_err()
+                .to_string()
+                .contains("was deleted")
+        );
+        let e = Store::open_project(state).err().unwrap();
+        assert!(matches!(e, StoreError::Deleted { .. }), "{e}");
+        assert!(!state.join(STORE_FILE).exists());
     }
 }

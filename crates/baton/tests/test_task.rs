@@ -548,3 +548,33 @@ fn editing_and_rerunning_a_plan_adds_only_the_new_items() {
         "T-002"
     );
 }
+
+/// A plan `baton run` imported before items had keys (it recorded the file's hash): its items
+/// whose title is a task's title count as imported.
+#[test]
+fn a_plan_imported_before_item_keys_is_not_imported_again() {
+    let p = project();
+    let plan = p.root().join("plan.md");
+    std::fs::write(&plan, "- [ ] First\n- [ ] Second\n").unwrap();
+    p.ok(&["task", "import", "plan.md"]);
+    // What an older baton left: no item rows, the file's hash row.
+    let db = p.root().join(".baton/state.db");
+    let sql = "DELETE FROM meta WHERE key LIKE 'import|%'; \
+               INSERT INTO meta (key, value) VALUES ('imported.00ff00ff00ff00ff', 'plan.md');";
+    let Ok(out) = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg(sql)
+        .output()
+    else {
+        eprintln!("SKIPPED: no sqlite3 command");
+        return;
+    };
+    assert!(out.status.success(), "{out:?}");
+    std::fs::write(&plan, "- [ ] First\n- [ ] Second\n- [ ] Third\n").unwrap();
+    let out = p.ok(&["task", "import", "plan.md"]);
+    assert!(out.contains("skipped 2 items"), "{out}");
+    assert_eq!(task_count(&p), 3);
+    // Recorded per item now.
+    let out = p.ok(&["task", "import", "plan.md"]);
+    assert!(out.contains("skipped 3 items"), "{out}");
+}

@@ -128,8 +128,16 @@ pub fn import(ctx: &TaskContext, args: &ImportArgs) -> CliResult<Imported> {
         ctx.store()?
     };
     let mut marks = store.import_marks(&file).map_err(store_err)?;
-    if marks.is_empty() {
-        marks = imported_before_per_item_keys(&store, path, &parsed, &keys)?;
+    // Items recorded the old way (see `imported_before_per_item_keys`): recorded per item
+    // with this import, so the old way is looked at once.
+    let mut known = Vec::new();
+    if keys.iter().any(|k| !marks.contains_key(k)) {
+        for (key, id) in imported_before_per_item_keys(&store, path, &parsed, &keys)? {
+            if !marks.contains_key(&key) {
+                marks.insert(key.clone(), id);
+                known.push((key, id));
+            }
+        }
     }
     // Which items are new; a new item's dependency on an item imported before is that task.
     let mut index_of_new = vec![None; parsed.len()];
@@ -182,11 +190,19 @@ pub fn import(ctx: &TaskContext, args: &ImportArgs) -> CliResult<Imported> {
         )));
     }
     let name = path.display().to_string();
-    let added = if tasks.is_empty() {
+    let added = if tasks.is_empty() && known.is_empty() {
         Vec::new()
     } else {
         let (added, journal) = store
-            .import_batch(&tasks, &local, &ctx.actor, &file, &new_keys, args.dry_run)
+            .import_batch(
+                &tasks,
+                &local,
+                &ctx.actor,
+                &file,
+                &new_keys,
+                &known,
+                args.dry_run,
+            )
             .map_err(|e| {
                 CliError::user(format!(
                     "{name}: {}; nothing was imported",
