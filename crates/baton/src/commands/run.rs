@@ -63,7 +63,7 @@ fn import_once(project: &Project, file: &Path) -> CliResult<()> {
     let done = crate::commands::task::import::import(&ctx, &args)?;
     if done.added.is_empty() {
         println!(
-            "{}: nothing new to import: resuming from the store",
+            "{}: every item was imported before: resuming from the store",
             file.display()
         );
     }
