@@ -452,6 +452,16 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
                 shell.read_store_changes()?;
             },
             recv(ticker) -> _ => {
+                // The store deleted or replaced under the daemon: stop, saying so, rather
+                // than run on with a file nobody else reads.
+                if let Err(e) = shell.store.check_in_place() {
+                    let message = e.to_string();
+                    shell.journal(None, None, "daemon-stop", &message);
+                    drop(listener);
+                    let _ = std::fs::remove_file(socket_path(&project.root));
+                    return Err(CliError::user(message)
+                        .hint("restart with `baton up` once the store is in order"));
+                }
                 if opts.background
                     && shell.disconnected.is_some_and(|t| t.elapsed() >= SESSION_GONE_AFTER)
                     && !project.tmux.has_session(&project.session).unwrap_or(false)

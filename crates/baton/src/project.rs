@@ -154,10 +154,11 @@ impl Project {
             .hint("give \"en\", \"fr\", or a template file relative to the project root"))
     }
 
-    /// Opens the store, `.baton/state.db`.
+    /// Opens the store, `.baton/state.db` — the project's own: a deleted or replaced store is
+    /// an error that says so (see `Store::open_project`).
     pub fn store(&self) -> CliResult<crate::store::Store> {
-        let path = self.state_dir()?.join("state.db");
-        crate::store::Store::open(&path).map_err(|e| CliError::user(e.to_string()))
+        crate::store::Store::open_project(&self.state_dir()?)
+            .map_err(|e| CliError::user(e.to_string()))
     }
 
     /// Checks that `name` is an agent of baton.toml.

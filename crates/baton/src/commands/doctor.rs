@@ -190,9 +190,11 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                     ));
                 }
                 let dir = project.root.join(".baton");
-                // The store, when there is one yet (doctor creates none): opened once.
-                let db = dir.join("state.db");
-                let store = db.exists().then(|| crate::store::Store::open(&db));
+                // The store, when there is one yet or one is recorded (doctor creates none):
+                // opened once; a deleted or replaced store is reported.
+                let db = dir.join(crate::store::STORE_FILE);
+                let store = (db.exists() || dir.join(crate::store::STORE_ID_FILE).exists())
+                    .then(|| crate::store::Store::open_project(&dir));
                 if project.config.uses_worktrees() {
                     let store = store.as_ref().and_then(|s| s.as_ref().ok());
                     checks.push(worktree_check(&project, store));

@@ -181,8 +181,7 @@ pub fn one_line(project: &Project) -> Option<String> {
     if !project.config.uses_worktrees() {
         return None;
     }
-    let db = project.root.join(".baton").join("state.db");
-    let store = crate::store::Store::open(&db).ok()?;
+    let store = project.store().ok()?;
     let branch = worktrees::integration_branch(project, Some(&store)).ok()?;
     let (running, queued, merged) = store.merge_counts().ok()?;
     let last = store

@@ -14,14 +14,14 @@ use crate::commands::ok;
 use crate::commands::task::TaskContext;
 use crate::error::CliError;
 use crate::error::CliResult;
-use crate::error::io_error;
 use crate::project::Project;
 use crate::project::start_dir;
 
 /// Arguments of `baton run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// A task list to import first (.md checklist or table, .toml, .json); imported once
+    /// A task list to import first (.md checklist or table, .toml, .json); each item is
+    /// imported once: run it again after editing the file and only new items are added
     pub file: Option<PathBuf>,
     /// A goal for the lead agent to break into tasks with `baton task add`
     #[arg(long, conflicts_with = "file")]
@@ -52,29 +52,9 @@ fn goal_task(goal: &str) -> NewTask {
     }
 }
 
-/// Imports a task list once: a file already imported (same content) is skipped.
+/// Imports a task list: only its items not imported before (each item is recorded with its
+/// task), so a file edited since the last run adds just its new items.
 fn import_once(project: &Project, file: &Path) -> CliResult<()> {
-    let bytes =
-        std::fs::read(file).map_err(|e| io_error(format!("cannot read {}", file.display()), e))?;
-    let key = {
-        use std::hash::Hash;
-        use std::hash::Hasher;
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        bytes.hash(&mut h);
-        format!("imported.{:016x}", h.finish())
-    };
-    let mut store = project.store()?;
-    if store
-        .meta(&key)
-        .map_err(|e| CliError::user(e.to_string()))?
-        .is_some()
-    {
-        println!(
-            "{} was imported before: resuming from the store",
-            file.display()
-        );
-        return Ok(());
-    }
     let ctx = TaskContext {
         project: Project::load(&project.root)?,
         actor: "user".into(),
@@ -84,10 +64,13 @@ fn import_once(project: &Project, file: &Path) -> CliResult<()> {
         dry_run: false,
         json: false,
     };
-    crate::commands::task::import::cmd_task_import(&ctx, &args)?;
-    store
-        .set_meta(&key, &file.display().to_string())
-        .map_err(|e| CliError::user(e.to_string()))?;
+    let done = crate::commands::task::import::import(&ctx, &args)?;
+    if done.added.is_empty() {
+        println!(
+            "{}: every item was imported before: resuming from the store",
+            file.display()
+        );
+    }
     Ok(())
 }
 

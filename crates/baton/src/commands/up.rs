@@ -149,8 +149,10 @@ pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
                 .hint("add agents, or run `baton init` in a new directory"),
         );
     }
+    // The project's store (a new one on the first run): a deleted or replaced store stops
+    // `baton up` here, before anything starts.
+    let mut store = project.store()?;
     if project.config.uses_worktrees() {
-        let mut store = project.store()?;
         for line in crate::worktrees::prepare(&project, &mut store)? {
             say!("{line}");
         }
