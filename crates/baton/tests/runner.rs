@@ -7,6 +7,7 @@ mod test_detect;
 mod test_lead;
 mod test_memory;
 mod test_quota;
+mod test_report;
 mod test_run;
 mod test_send;
 mod test_task;

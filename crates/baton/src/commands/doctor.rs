@@ -30,6 +30,9 @@ pub struct DoctorArgs {
 struct Check {
     name: String,
     ok: bool,
+    /// Works, but worth knowing (does not fail the run).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    warn: bool,
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     hint: Option<String>,
@@ -44,6 +47,7 @@ fn check(
     Check {
         name: name.into(),
         ok,
+        warn: false,
         detail: detail.into(),
         hint: if ok { None } else { hint },
     }
@@ -85,6 +89,52 @@ fn worktree_check(project: &Project, store: Option<&crate::store::Store>) -> Che
             ),
         },
     }
+}
+
+/// Agents whose CLI runs commands in a login shell (`login_shell` in the profile: Codex's
+/// `bash -lc`) lose the baton directory `baton up` puts on their PATH, since the shell's
+/// profile sets PATH anew: warn when such a shell does not find this very baton (prompts then
+/// name it by its absolute path, which works, but an installed baton is simpler).
+fn login_shell_check(project: &Project) -> Option<Check> {
+    let agents: Vec<&str> = project
+        .config
+        .agents
+        .iter()
+        .filter(|a| a.profile.login_shell)
+        .map(|a| a.name.as_str())
+        .collect();
+    if agents.is_empty() {
+        return None;
+    }
+    let lookup = crate::baton_cmd::lookup();
+    let found = lookup.finds_this();
+    let mut c = check(
+        "login shell",
+        true,
+        if found {
+            format!(
+                "{}: {} runs this baton",
+                agents.join(", "),
+                lookup.describe()
+            )
+        } else {
+            format!(
+                "{}: {}, not this one; their prompts name it as {}",
+                agents.join(", "),
+                lookup.describe(),
+                lookup.path()
+            )
+        },
+        None,
+    );
+    if !found {
+        c.warn = true;
+        c.hint = Some(
+            "install baton on the system PATH (`cargo install --path crates/baton`) for shorter prompts"
+                .into(),
+        );
+    }
+    Some(c)
 }
 
 /// Runs every check; exits 1 when one fails.
@@ -170,6 +220,9 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                         )),
                     ));
                 }
+                if let Some(c) = login_shell_check(&project) {
+                    checks.push(c);
+                }
                 let dir = project.root.join(".baton");
                 // The store, when there is one yet (doctor creates none): opened once.
                 let db = dir.join("state.db");
@@ -233,11 +286,15 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
         for c in &checks {
             println!(
                 "{} {:<16} {}",
-                if c.ok { "ok  " } else { "FAIL" },
+                match (c.ok, c.warn) {
+                    (false, _) => "FAIL",
+                    (true, true) => "warn",
+                    (true, false) => "ok  ",
+                },
                 c.name,
                 c.detail
             );
-            if let Some(h) = &c.hint {
+            if let Some(h) = c.hint.as_ref().filter(|_| !c.ok || c.warn) {
                 println!("     {:<16} hint: {h}", "");
             }
         }
