@@ -395,8 +395,8 @@ mod tests {
     #[test]
     fn scan_finds_failed_baton_calls() {
         let screens = [
-            // Codex (bash -lc): the command and its output under it.
-            "• Ran baton task done T-001 --note \"did it\"\n  └ bash: line 1: baton: command not found\n",
+            // Codex 0.169.0 (bash -lc), as the conformance tier saw it.
+            "• Ran baton task done T-001 --note naive\n  └ /bin/bash: line 1: baton: command not found\n",
             "zsh:1: command not found: baton\n",
             "sh: 1: baton: not found\n",
             "/bin/bash: line 1: /tmp/gone/baton: No such file or directory\n",
