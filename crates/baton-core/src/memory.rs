@@ -21,7 +21,8 @@ pub const END: &str = "<!-- /baton:tasks -->";
 /// The comment rendered first inside the region, telling readers what baton reads back.
 pub const NOTICE: &str = "<!-- Managed by baton: change a task's Status here (PENDING, \
 IN_PROGRESS, COMPLETED, BLOCKED, CANCELLED) or add a line to the Task Completion Log, and baton \
-applies it. Prefer: baton task done T-XXX --note \"…\" -->";
+applies it. Prefer the report command your task prompt gives (baton task done T-XXX --note \"…\", \
+baton named by its full path when a login shell would not find it) -->";
 
 /// How the line naming the store the region was rendered from starts; the store's identity
 /// follows, then ` -->`. Rows rendered from another store are never applied.
@@ -1142,7 +1143,7 @@ mod tests {
         }
     }
 
-    const SAMPLE_INNER: &str = "<!-- Managed by baton: change a task's Status here (PENDING, IN_PROGRESS, COMPLETED, BLOCKED, CANCELLED) or add a line to the Task Completion Log, and baton applies it. Prefer: baton task done T-XXX --note \"…\" -->
+    const SAMPLE_INNER: &str = "<!-- Managed by baton: change a task's Status here (PENDING, IN_PROGRESS, COMPLETED, BLOCKED, CANCELLED) or add a line to the Task Completion Log, and baton applies it. Prefer the report command your task prompt gives (baton task done T-XXX --note \"…\", baton named by its full path when a login shell would not find it) -->
 
 ## Task Assignment Queue
 

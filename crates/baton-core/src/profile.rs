@@ -105,6 +105,9 @@ pub struct ProfileSpec {
     pub binaries: Option<Vec<String>>,
     /// Which completion hook the CLI supports: "claude-settings", "codex-notify" or "none".
     pub hooks: Option<String>,
+    /// Whether the CLI runs the agent's commands in a login shell, whose profile resets PATH
+    /// (`baton doctor` then checks that such a shell finds baton).
+    pub login_shell: Option<bool>,
     /// How prompts are submitted.
     pub submit: Option<SubmitSpec>,
     /// The screen patterns.
@@ -279,6 +282,8 @@ pub struct Profile {
     pub binaries: Vec<String>,
     /// Which completion hook the CLI supports.
     pub hooks: String,
+    /// Whether the CLI runs the agent's commands in a login shell.
+    pub login_shell: bool,
     /// Submission settings.
     pub submit: Submit,
     /// Patterns for each state.
@@ -327,6 +332,7 @@ impl ProfileSpec {
         pick(&mut self.args, &over.args);
         pick(&mut self.binaries, &over.binaries);
         pick(&mut self.hooks, &over.hooks);
+        pick(&mut self.login_shell, &over.login_shell);
         if let Some(o) = &over.submit {
             let s = self.submit.get_or_insert_with(SubmitSpec::default);
             pick(&mut s.method, &o.method);
@@ -452,6 +458,7 @@ impl ProfileSpec {
             args: self.args.clone().unwrap_or_default(),
             binaries: self.binaries.clone().unwrap_or_default(),
             hooks,
+            login_shell: self.login_shell.unwrap_or(false),
             submit,
             states,
             quota,

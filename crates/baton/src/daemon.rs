@@ -285,6 +285,9 @@ fn engine_for(
         memory_file,
         texts,
         test_tasks: c.run.test_tasks,
+        // How prompts name baton: a login shell (Codex's) may not find it by name.
+        baton_cmd: crate::baton_cmd::lookup().command(),
+        baton_path: crate::baton_cmd::lookup().path(),
         ..Settings::default()
     };
     let agents = c
@@ -342,6 +345,8 @@ struct Shell<'p> {
     /// Outcomes met while restoring the queue, with their records, fed once the tasks are
     /// loaded.
     restart_events: Vec<(Event, crate::store::MergeWrite)>,
+    /// Failed-report lines last seen on each agent's screen (fed when the count changes).
+    report_lines: BTreeMap<String, usize>,
 }
 
 /// Runs the daemon until it is finished (with `exit_when_finished`) or killed.
@@ -388,6 +393,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
         solo: BTreeSet::new(),
         merge_due: Vec::new(),
         restart_events: Vec::new(),
+        report_lines: BTreeMap::new(),
     };
     let listener = listen(project, wake_tx.clone())?;
     let (mem_tx, mem_rx) = crossbeam_channel::unbounded();
@@ -1126,37 +1132,52 @@ impl Shell<'_> {
             .cloned()
             .collect();
         for agent in due {
-            self.dirty.remove(&agent);
-            self.last_capture.insert(agent.clone(), now);
-            let Some((pane, _)) = self.panes.get(&agent).cloned() else {
-                continue;
-            };
-            let Some(cfg) = self.project.config.agent(&agent) else {
-                continue;
-            };
-            let Some(screen) = self.read_screen(&pane) else {
-                continue;
-            };
-            let detection = detect(&cfg.profile, &screen);
-            let hash = {
-                use std::hash::Hash;
-                use std::hash::Hasher;
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                screen.hash(&mut h);
-                h.finish()
-            };
-            if self.screen_quota
-                && crate::quota_watch::record_screen(&mut self.store, &agent, &detection.quota) > 0
-            {
-                self.feed_quota()?;
-            }
-            self.record_state(&agent, detection.state.as_str(), Some(&pane));
-            self.feed(Event::Screen {
-                agent,
-                detection,
-                hash,
+            self.capture(agent, now)?;
+        }
+        Ok(())
+    }
+
+    /// Reads one agent's screen now and feeds the detection.
+    fn capture(&mut self, agent: String, now: Instant) -> CliResult<()> {
+        self.dirty.remove(&agent);
+        self.last_capture.insert(agent.clone(), now);
+        let Some((pane, _)) = self.panes.get(&agent).cloned() else {
+            return Ok(());
+        };
+        let Some(cfg) = self.project.config.agent(&agent) else {
+            return Ok(());
+        };
+        let Some(screen) = self.read_screen(&pane) else {
+            return Ok(());
+        };
+        let detection = detect(&cfg.profile, &screen);
+        // A `baton` call that failed on screen (a report that did not reach baton).
+        let failures = baton_core::engine::report_failed::scan(&screen);
+        if self.report_lines.get(&agent).copied().unwrap_or(0) != failures.len() {
+            self.report_lines.insert(agent.clone(), failures.len());
+            self.feed(Event::ReportFailures {
+                agent: agent.clone(),
+                lines: failures,
             })?;
         }
+        let hash = {
+            use std::hash::Hash;
+            use std::hash::Hasher;
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            screen.hash(&mut h);
+            h.finish()
+        };
+        if self.screen_quota
+            && crate::quota_watch::record_screen(&mut self.store, &agent, &detection.quota) > 0
+        {
+            self.feed_quota()?;
+        }
+        self.record_state(&agent, detection.state.as_str(), Some(&pane));
+        self.feed(Event::Screen {
+            agent,
+            detection,
+            hash,
+        })?;
         Ok(())
     }
 
@@ -1225,6 +1246,8 @@ impl Shell<'_> {
         }
         // After the task changes: a turn that ended with `baton task done` is no unreported turn.
         for agent in turns_ended {
+            // Its screen first: a report that failed just before the turn ended must be seen.
+            self.capture(agent.clone(), Instant::now())?;
             self.feed(Event::TurnEnded { agent })?;
         }
         if let Some(p) = pause {
@@ -1427,6 +1450,9 @@ impl Shell<'_> {
             }
             Action::Journal { agent, task, what } => {
                 self.journal(agent.as_deref(), task, "engine", &what)
+            }
+            Action::ReportFailed { agent, task, line } => {
+                self.journal(Some(&agent), task, "report-failed", &line)
             }
             Action::Lead {
                 snapshot,

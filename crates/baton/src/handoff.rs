@@ -273,18 +273,20 @@ pub fn write(
         );
     }
     let _ = writeln!(w);
+    // Named so that any shell finds it (a login shell may not have baton on its PATH).
+    let b = crate::baton_cmd::lookup().command();
     let _ = writeln!(
         w,
         "## Commands\n\n\
          ```sh\n\
-         baton task list --status open        # the queue\n\
-         baton task add \"<title>\" --body \"<context, objective, files, criteria>\" --priority HIGH --skill <skill> --after T-XXX\n\
-         baton task show T-XXX                # a task with its notes and history\n\
-         baton task block T-XXX --reason \"…\"  # or requeue, reassign, cancel\n\
-         baton ls                             # agents and their states\n\
-         baton usage                          # every agent's quota\n\
-         baton log                            # what happened, who did it and why\n\
-         baton lead                           # the lead role and its handoffs\n\
+         {b} task list --status open        # the queue\n\
+         {b} task add \"<title>\" --body \"<context, objective, files, criteria>\" --priority HIGH --skill <skill> --after T-XXX\n\
+         {b} task show T-XXX                # a task with its notes and history\n\
+         {b} task block T-XXX --reason \"…\"  # or requeue, reassign, cancel\n\
+         {b} ls                             # agents and their states\n\
+         {b} usage                          # every agent's quota\n\
+         {b} log                            # what happened, who did it and why\n\
+         {b} lead                           # the lead role and its handoffs\n\
          ```"
     );
     let dir = project.reports_dir();

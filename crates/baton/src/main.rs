@@ -1,6 +1,7 @@
 //! `baton`: runs a team of coding-agent CLIs in tmux.
 #![forbid(unsafe_code)]
 
+mod baton_cmd;
 mod cli;
 mod commands;
 mod daemon;

@@ -9,6 +9,7 @@ mod test_exits;
 mod test_lead;
 mod test_memory;
 mod test_quota;
+mod test_reach;
 mod test_report;
 mod test_run;
 mod test_send;

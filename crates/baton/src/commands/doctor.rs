@@ -91,6 +91,52 @@ fn worktree_check(project: &Project, store: Option<&crate::store::Store>) -> Che
     }
 }
 
+/// Agents whose CLI runs commands in a login shell (`login_shell` in the profile: Codex's
+/// `bash -lc`) lose the baton directory `baton up` puts on their PATH, since the shell's
+/// profile sets PATH anew: warn when such a shell does not find this very baton (prompts then
+/// name it by its absolute path, which works, but an installed baton is simpler).
+fn login_shell_check(project: &Project) -> Option<Check> {
+    let agents: Vec<&str> = project
+        .config
+        .agents
+        .iter()
+        .filter(|a| a.profile.login_shell)
+        .map(|a| a.name.as_str())
+        .collect();
+    if agents.is_empty() {
+        return None;
+    }
+    let lookup = crate::baton_cmd::lookup();
+    let found = lookup.finds_this();
+    let mut c = check(
+        "login shell",
+        true,
+        if found {
+            format!(
+                "{}: {} runs this baton",
+                agents.join(", "),
+                lookup.describe()
+            )
+        } else {
+            format!(
+                "{}: {}, not this one; their prompts name it as {}",
+                agents.join(", "),
+                lookup.describe(),
+                lookup.path()
+            )
+        },
+        None,
+    );
+    if !found {
+        c.warning = true;
+        c.hint = Some(
+            "install baton on the system PATH (`cargo install --path crates/baton`) for shorter prompts"
+                .into(),
+        );
+    }
+    Some(c)
+}
+
 /// Runs every check; exits 1 when one fails.
 pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> {
     let start = start_dir(dir)?;
@@ -189,6 +235,9 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                         )),
                     ));
                 }
+                if let Some(c) = login_shell_check(&project) {
+                    checks.push(c);
+                }
                 let dir = project.root.join(".baton");
                 // The store, when there is one yet or one is recorded (doctor creates none):
                 // opened once; a deleted or replaced store is reported.
@@ -262,7 +311,7 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                 c.name,
                 c.detail
             );
-            if let Some(h) = &c.hint {
+            if let Some(h) = c.hint.as_ref().filter(|_| !c.ok || c.warning) {
                 println!("     {:<16} hint: {h}", "");
             }
         }

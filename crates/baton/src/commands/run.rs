@@ -40,10 +40,12 @@ pub struct RunArgs {
 
 /// The text of the task that hands a goal to the lead.
 fn goal_task(goal: &str) -> NewTask {
+    // Named so that the lead's shell finds it (a login shell may not have it on its PATH).
+    let baton = crate::baton_cmd::lookup().command();
     NewTask {
         title: "Break the goal into tasks".into(),
         body: format!(
-            "GOAL:\n{goal}\n\nYou lead this run. Break the goal into long, self-contained tasks that agents can do in parallel. For each, run:\n\n    baton task add \"<title>\" --body \"<context, objective, files, validation criteria>\" --priority HIGH|MED|LOW --skill <skill> --after T-XXX\n\nThen report this task done with the number of tasks you created. baton hands them out as agents free up."
+            "GOAL:\n{goal}\n\nYou lead this run. Break the goal into long, self-contained tasks that agents can do in parallel. For each, run:\n\n    {baton} task add \"<title>\" --body \"<context, objective, files, validation criteria>\" --priority HIGH|MED|LOW --skill <skill> --after T-XXX\n\nThen report this task done with the number of tasks you created. baton hands them out as agents free up."
         ),
         priority: Some(Priority::High),
         skills: vec!["plan".to_owned()],
