@@ -14,6 +14,7 @@ use crate::commands::ok;
 use crate::commands::task::TaskContext;
 use crate::error::CliError;
 use crate::error::CliResult;
+use crate::error::io_error;
 use crate::project::Project;
 use crate::project::start_dir;
 
