@@ -63,6 +63,45 @@ pub fn line_col(text: &str, span: Option<Range<usize>>) -> Option<(usize, usize)
     Some((line, col))
 }
 
+/// Returns the span of a key's entry in `text`: `key` is dotted, with `[n]` for an array's
+/// element (`lead.chain[1]`, `profile.x.patterns.working[0]`). A key names its entry (the
+/// line where it is set), an element its value. `None` when the text does not set it.
+pub fn key_span(text: &str, key: &str) -> Option<Range<usize>> {
+    use toml::de::DeTable;
+    use toml::de::DeValue;
+    let doc = DeTable::parse(text).ok()?;
+    let mut table: &DeTable<'_> = doc.get_ref();
+    let mut found: Option<Range<usize>> = None;
+    let mut value: Option<&DeValue<'_>> = None;
+    for part in key.split('.') {
+        let (name, indexes) = match part.find('[') {
+            Some(i) => (&part[..i], &part[i..]),
+            None => (part, ""),
+        };
+        if let Some(DeValue::Table(t)) = value {
+            table = t;
+        } else if value.is_some() {
+            return None;
+        }
+        let (k, v) = table.iter().find(|(k, _)| k.get_ref() == name)?;
+        found = Some(k.span());
+        value = Some(v.get_ref());
+        for index in indexes
+            .split(']')
+            .filter_map(|s| s.strip_prefix('['))
+            .map(str::parse::<usize>)
+        {
+            let DeValue::Array(a) = value? else {
+                return None;
+            };
+            let item = a.get(index.ok()?)?;
+            found = Some(item.span());
+            value = Some(item.get_ref());
+        }
+    }
+    found
+}
+
 /// The configuration as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -119,6 +158,9 @@ pub struct SessionConfig {
     /// The branch verified work is merged into (worktree mode); default: the branch checked
     /// out in the project root.
     pub integration_branch: Option<String>,
+    /// Where ORCHESTRATION_LOG.md, REPORT.md and HANDOFF_TO_*.md are written, relative to the
+    /// project root and inside it; default: the project root.
+    pub reports_dir: PathBuf,
 }
 
 /// Where an agent works.
@@ -143,6 +185,7 @@ impl Default for SessionConfig {
             height: 48,
             isolation: Isolation::Shared,
             integration_branch: None,
+            reports_dir: PathBuf::from("."),
         }
     }
 }
@@ -363,6 +406,9 @@ pub struct Config {
     pub verify: VerifyConfig,
     /// `[run]`.
     pub run: RunConfig,
+    /// What is valid but most likely not what was meant (a profile no agent uses, a pattern
+    /// group nothing reads), with where it is; `baton doctor` and `baton up` print them.
+    pub warnings: Vec<ConfigError>,
 }
 
 impl Config {
@@ -374,6 +420,8 @@ impl Config {
             key: key.to_owned(),
             message,
         };
+        // A value error: where the key is set in the file.
+        let at = |key: &str, message: String| error(key_span(text, key), key, message);
         let raw: RawConfig = toml::from_str(text)
             .map_err(|e| error(e.span(), "", e.message().trim_end().to_owned()))?;
 
@@ -460,7 +508,7 @@ impl Config {
             let command = match &a.command {
                 Some(c) if c.trim().is_empty() => {
                     return Err(error(
-                        Some(agent.span()),
+                        key_span(text, &key("command")).or(Some(agent.span())),
                         &key("command"),
                         "is empty".into(),
                     ));
@@ -474,7 +522,7 @@ impl Config {
             for k in a.env.keys() {
                 if k.is_empty() || k.contains('=') || k.contains('\0') {
                     return Err(error(
-                        Some(agent.span()),
+                        key_span(text, &key("env")).or(Some(agent.span())),
                         &key("env"),
                         format!("`{k}` is not a valid variable name"),
                     ));
@@ -483,7 +531,7 @@ impl Config {
             let isolation = a.isolation.unwrap_or(raw.session.isolation);
             if isolation == Isolation::Worktree && a.max_tasks.is_some_and(|n| n > 1) {
                 return Err(error(
-                    Some(agent.span()),
+                    key_span(text, &key("max_tasks")).or(Some(agent.span())),
                     &key("max_tasks"),
                     "an agent in a worktree holds one task at a time (its branch is committed and merged per task)".into(),
                 ));
@@ -502,7 +550,7 @@ impl Config {
         }
 
         if let Some(name) = &raw.session.name {
-            check_name(name).map_err(|m| error(None, "session.name", m))?;
+            check_name(name).map_err(|m| at("session.name", m))?;
         }
         if let Some(b) = &raw.session.integration_branch
             && (b.is_empty()
@@ -511,61 +559,85 @@ impl Config {
                 || b.chars()
                     .any(|c| c.is_whitespace() || "~^:?*[\\".contains(c)))
         {
-            return Err(error(
-                None,
+            return Err(at(
                 "session.integration_branch",
                 format!("`{b}` is not a branch name baton can merge into"),
             ));
         }
         if let Some(sock) = &raw.session.socket {
-            check_name(sock).map_err(|m| error(None, "session.socket", m))?;
+            check_name(sock).map_err(|m| at("session.socket", m))?;
         }
-        if raw.session.width < 20 || raw.session.height < 5 {
-            return Err(error(
-                None,
-                "session.width",
-                "windows must be at least 20x5".into(),
-            ));
+        if raw.session.width < 20 {
+            return Err(at("session.width", "must be at least 20".into()));
         }
-        for member in &raw.lead.chain {
+        if raw.session.height < 5 {
+            return Err(at("session.height", "must be at least 5".into()));
+        }
+        check_reports_dir(&raw.session.reports_dir).map_err(|m| at("session.reports_dir", m))?;
+        for (i, member) in raw.lead.chain.iter().enumerate() {
             if !seen.contains(member) {
-                return Err(error(
-                    None,
-                    "lead.chain",
-                    format!("`{member}` is not the name of an [[agent]]"),
+                return Err(at(
+                    &format!("lead.chain[{i}]"),
+                    format!(
+                        "`{member}` is not the name of an [[agent]] (agents: {})",
+                        if seen.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            seen.iter().cloned().collect::<Vec<_>>().join(", ")
+                        }
+                    ),
                 ));
             }
         }
         let l = &raw.lead;
-        if !(l.prepare_at <= l.handoff_at && l.handoff_at <= 100 && l.return_below <= 100) {
-            return Err(error(
-                None,
-                "lead",
-                "needs prepare_at <= handoff_at <= 100 and return_below <= 100".into(),
+        for (key, v) in [
+            ("lead.handoff_at", l.handoff_at),
+            ("lead.return_below", l.return_below),
+        ] {
+            if v > 100 {
+                return Err(at(key, format!("`{v}` is above 100 (a percentage)")));
+            }
+        }
+        if l.prepare_at > l.handoff_at {
+            return Err(at(
+                "lead.prepare_at",
+                format!(
+                    "`{}` is above handoff_at ({}): the lead prepares before it hands off",
+                    l.prepare_at, l.handoff_at
+                ),
             ));
         }
         let q = &raw.quota;
-        if !(q.warn <= q.critical && q.critical <= 100) {
-            return Err(error(None, "quota", "needs warn <= critical <= 100".into()));
+        if q.critical > 100 {
+            return Err(at(
+                "quota.critical",
+                format!("`{}` is above 100 (a percentage)", q.critical),
+            ));
         }
-        for k in &raw.notify.disable {
+        if q.warn > q.critical {
+            return Err(at(
+                "quota.warn",
+                format!(
+                    "`{}` is above critical ({}): the warning comes first",
+                    q.warn, q.critical
+                ),
+            ));
+        }
+        for (i, k) in raw.notify.disable.iter().enumerate() {
             if !NOTICE_KINDS.contains(&k.as_str()) {
-                return Err(error(
-                    None,
-                    "notify.disable",
+                return Err(at(
+                    &format!("notify.disable[{i}]"),
                     format!("`{k}` is not one of {}", NOTICE_KINDS.join(", ")),
                 ));
             }
         }
         if let Some(b) = &q.bands {
-            b.validate()
-                .map_err(|e| error(None, "quota.bands", e.0.clone()))?;
+            b.validate().map_err(|e| at("quota.bands", e.0.clone()))?;
         }
-        for s in &q.sources {
+        for (i, s) in q.sources.iter().enumerate() {
             if !["hook", "screen", "rollout", "oauth"].contains(&s.as_str()) {
-                return Err(error(
-                    None,
-                    "quota.sources",
+                return Err(at(
+                    &format!("quota.sources[{i}]"),
                     format!("`{s}` is not one of hook, screen, rollout, oauth"),
                 ));
             }
@@ -574,26 +646,27 @@ impl Config {
         if let Some(l) = &raw.run.language
             && !["en", "fr"].contains(&l.as_str())
         {
-            return Err(error(
-                None,
-                "run.language",
-                format!("`{l}` is not one of en, fr"),
+            return Err(at("run.language", format!("`{l}` is not one of en, fr")));
+        }
+        if raw.run.template.trim().is_empty() {
+            return Err(at(
+                "run.template",
+                "is empty: \"en\", \"fr\", or a file of your own".into(),
             ));
         }
         if raw.verify.batch == 0 {
-            return Err(error(
-                None,
+            return Err(at(
                 "verify.batch",
                 "must be at least 1 (1: one merge, one verify)".into(),
             ));
         }
-        if raw.run.stuck_after_secs == 0 || raw.run.max_attempts == 0 {
-            return Err(error(
-                None,
-                "run",
-                "stuck_after_secs and max_attempts must be at least 1".into(),
-            ));
+        if raw.run.stuck_after_secs == 0 {
+            return Err(at("run.stuck_after_secs", "must be at least 1".into()));
         }
+        if raw.run.max_attempts == 0 {
+            return Err(at("run.max_attempts", "must be at least 1".into()));
+        }
+        let warnings = warnings(file, text, &raw, &agents, &profiles);
         Ok(Config {
             session: raw.session,
             agents,
@@ -603,7 +676,18 @@ impl Config {
             notify: raw.notify,
             verify: raw.verify,
             run: raw.run,
+            warnings,
         })
+    }
+
+    /// Where ORCHESTRATION_LOG.md, REPORT.md and HANDOFF_TO_*.md go, relative to the project
+    /// root: empty for the root itself.
+    pub fn reports_dir(&self) -> PathBuf {
+        self.session
+            .reports_dir
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect()
     }
 
     /// Returns the agent with this name.
@@ -633,6 +717,107 @@ impl Config {
             .clone()
             .unwrap_or_else(|| format!("baton-{}", self.session_name(root)))
     }
+}
+
+/// The warnings of a configuration that validated: `[profile.x]` tables no agent uses (a
+/// `[profile.clude]` typo makes a new profile), and named groups in a file's patterns that
+/// nothing reads.
+fn warnings(
+    file: &Path,
+    text: &str,
+    raw: &RawConfig,
+    agents: &[AgentConfig],
+    profiles: &BTreeMap<String, Profile>,
+) -> Vec<ConfigError> {
+    let error = |span: Option<Range<usize>>, key: &str, message: String| ConfigError {
+        file: file.to_owned(),
+        position: line_col(text, span),
+        key: key.to_owned(),
+        message,
+    };
+    let mut out = Vec::new();
+    for (name, spec) in &raw.profile {
+        let key = format!("profile.{name}");
+        let span = key_span(text, &key).or(Some(spec.span()));
+        if !agents.iter().any(|a| &a.cli == name) {
+            let known = builtin_names()
+                .map(str::to_owned)
+                .chain(agents.iter().map(|a| a.cli.clone()))
+                .filter(|k| k != name);
+            let near = known
+                .filter(|k| edit_distance(k, name) <= 2)
+                .min_by_key(|k| edit_distance(k, name));
+            let mut message = format!(
+                "no [[agent]] uses profile `{name}` (an agent picks one with `cli = \"{name}\"`)"
+            );
+            if let Some(n) = near {
+                message.push_str(&format!("; a typo of `{n}`?"));
+            }
+            out.push(error(span.clone(), &key, message));
+        }
+        let Some(profile) = profiles.get(name) else {
+            continue;
+        };
+        for (field, i, group) in profile.unread_groups() {
+            let key = format!("{key}.patterns.{field}[{i}]");
+            let read = crate::profile::read_groups(&field);
+            out.push(error(
+                key_span(text, &key).or(span.clone()),
+                &key,
+                format!(
+                    "named group `{group}` is read by nothing ({})",
+                    if read.is_empty() {
+                        format!("baton reads no group of `{field}` patterns: use `(?:…)`")
+                    } else {
+                        format!("`{field}` patterns are read for: {}", read.join(", "))
+                    }
+                ),
+            ));
+        }
+    }
+    out
+}
+
+/// The number of single-character edits between two short names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// Checks `[session] reports_dir`: relative to the project root and inside it.
+fn check_reports_dir(dir: &Path) -> Result<(), String> {
+    use std::path::Component;
+    if dir.as_os_str().is_empty() {
+        return Err("is empty: \".\" is the project root".into());
+    }
+    for c in dir.components() {
+        match c {
+            Component::Normal(_) | Component::CurDir => {}
+            Component::ParentDir => {
+                return Err(format!(
+                    "`{}` leaves the project: give a directory inside it",
+                    dir.display()
+                ));
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(format!(
+                    "`{}` is absolute: give a directory relative to the project root",
+                    dir.display()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks a name used for tmux sessions, windows and sockets.
@@ -778,8 +963,108 @@ max_fix_cycles = 3
     #[test]
     fn lead_chain_must_name_agents() {
         let e = parse("[[agent]]\nname = \"a\"\n[lead]\nchain = [\"a\", \"b\"]\n").unwrap_err();
-        assert_eq!(e.key, "lead.chain");
+        assert_eq!(e.key, "lead.chain[1]");
         assert!(e.message.contains("`b`"));
+    }
+
+    #[test]
+    fn value_errors_give_the_line_of_their_key() {
+        let e = parse("[quota]\ncritical = 90\nwarn = 95\n").unwrap_err();
+        assert_eq!(e.key, "quota.warn", "{e}");
+        assert_eq!(e.position, Some((3, 1)), "{e}");
+        assert!(e.message.contains("above critical (90)"), "{e}");
+        let e =
+            parse("[[agent]]\nname = \"a\"\n\n[lead]\nprepare_at = 80\nchain = [\"a\", \"b\"]\n")
+                .unwrap_err();
+        assert_eq!(e.key, "lead.chain[1]", "{e}");
+        assert_eq!(e.position, Some((6, 15)), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("baton.toml:6:15: lead.chain[1]: `b`"),
+            "{e}"
+        );
+        let e = parse("[lead]\nhandoff_at = 70\nprepare_at = 85\n").unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.position),
+            ("lead.prepare_at", Some((3, 1))),
+            "{e}"
+        );
+        let e = parse("[notify]\ndisable = [\"run-finished\",\n  \"quota-wrn\"]\n").unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.position),
+            ("notify.disable[1]", Some((3, 3))),
+            "{e}"
+        );
+        let e = parse("[run]\n\nmax_attempts = 0\n").unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.position),
+            ("run.max_attempts", Some((3, 1))),
+            "{e}"
+        );
+        let e = parse("[session]\nheight = 2\n").unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.position),
+            ("session.height", Some((2, 1))),
+            "{e}"
+        );
+        let e = parse("[quota]\nsources = [\"hook\", \"scren\"]\n").unwrap_err();
+        assert_eq!(e.key, "quota.sources[1]", "{e}");
+        assert_eq!(e.position.map(|p| p.0), Some(2), "{e}");
+    }
+
+    #[test]
+    fn a_profile_no_agent_uses_is_a_warning_with_its_line() {
+        let c = parse(
+            "[[agent]]\nname = \"a\"\ncli = \"claude\"\n\n[profile.clude]\nargs = [\"--model\", \"opus\"]\n",
+        )
+        .unwrap();
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        let w = &c.warnings[0];
+        assert_eq!(w.key, "profile.clude");
+        assert_eq!(w.position.map(|p| p.0), Some(5), "{w}");
+        assert!(
+            w.message.contains("no [[agent]] uses profile `clude`"),
+            "{w}"
+        );
+        assert!(w.message.contains("a typo of `claude`?"), "{w}");
+        // Used: no warning; the design example has none either.
+        let c =
+            parse("[[agent]]\nname = \"a\"\ncli = \"mine\"\n[profile.mine]\nextends = \"codex\"\n")
+                .unwrap();
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+    }
+
+    #[test]
+    fn a_pattern_group_nothing_reads_is_a_warning() {
+        let c = parse(
+            "[[agent]]\nname = \"claude\"\n[profile.claude.patterns]\nquota = [\n  '(?P<pct>\\d+)% used',\n  '(?P<pcnt>\\d+)% left',\n]\n",
+        );
+        // `pcnt` alone: not a quota pattern at all, an error (it reads no number).
+        assert!(c.is_err(), "{c:?}");
+        let c = parse(
+            "[[agent]]\nname = \"claude\"\n[profile.claude.patterns]\nquota = [\n  '(?P<pct>\\d+)% used',\n  '(?P<left>\\d+)% left, resets (?P<rest>.+)',\n]\n",
+        )
+        .unwrap();
+        assert_eq!(c.warnings.len(), 1, "{:?}", c.warnings);
+        let w = &c.warnings[0];
+        assert_eq!(w.key, "profile.claude.patterns.quota[1]");
+        assert_eq!(w.position, Some((6, 3)), "{w}");
+        assert!(
+            w.message.contains("`rest`") && w.message.contains("reset"),
+            "{w}"
+        );
+    }
+
+    #[test]
+    fn reports_dir_stays_inside_the_project() {
+        assert_eq!(parse("").unwrap().reports_dir(), PathBuf::new());
+        let c = parse("[session]\nreports_dir = \"./docs/runs\"\n").unwrap();
+        assert_eq!(c.reports_dir(), PathBuf::from("docs/runs"));
+        for bad in ["../elsewhere", "/tmp/x", "a/../../b", ""] {
+            let e = parse(&format!("[session]\nreports_dir = {bad:?}\n")).unwrap_err();
+            assert_eq!(e.key, "session.reports_dir", "{e}");
+            assert_eq!(e.position, Some((2, 1)), "{e}");
+        }
     }
 
     #[test]
@@ -806,7 +1091,7 @@ max_fix_cycles = 3
             parse("[session]\nisolation = \"worktree\"\n[[agent]]\nname = \"a\"\nmax_tasks = 2\n")
                 .unwrap_err();
         assert_eq!(e.key, "agent[0].max_tasks", "{e}");
-        assert_eq!(e.position.map(|p| p.0), Some(3), "{e}");
+        assert_eq!(e.position.map(|p| p.0), Some(5), "{e}");
         let e = parse("[session]\nintegration_branch = \"baton/x\"\n").unwrap_err();
         assert_eq!(e.key, "session.integration_branch", "{e}");
     }

@@ -163,6 +163,36 @@ pub struct ImportedTask {
     pub deps: Vec<DepRef>,
     /// The agent it is assigned to.
     pub assignee: Option<String>,
+    /// The file's own name for it (`{label}`, the `ID` column, `id`), when it has one.
+    pub label: Option<String>,
+}
+
+/// Returns the key of each task of a file, by which a later import of the same file knows it
+/// was imported already: its label when it has one (`id:<label>`, so editing its text does
+/// not make it new), else its title with spaces collapsed and case ignored (`title:<title>`;
+/// annotations are not part of it, and a second task of the same title gets `#2`). An
+/// unlabelled task whose title was edited is a new task.
+pub fn item_keys(tasks: &[ImportedTask]) -> Vec<String> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    tasks
+        .iter()
+        .map(|t| {
+            let base = match &t.label {
+                Some(l) => format!("id:{}", label_key(l)),
+                None => format!(
+                    "title:{}",
+                    t.title
+                        .split_whitespace()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        .to_lowercase()
+                ),
+            };
+            let n = seen.entry(base.clone()).or_insert(0);
+            *n += 1;
+            if *n == 1 { base } else { format!("{base}#{n}") }
+        })
+        .collect()
 }
 
 impl ImportedTask {
@@ -465,6 +495,7 @@ fn resolve(parsed: Parsed, errors: &mut Vec<ImportError>) -> Vec<ImportedTask> {
             skills: d.skills,
             deps,
             assignee: d.assignee,
+            label: d.label,
         });
     }
     check_cycles(&tasks, &names, errors);
@@ -2175,5 +2206,28 @@ skills = "ops, deploy"
                 }
             }
         }
+    }
+
+    #[test]
+    fn item_keys_follow_labels_then_titles() {
+        let t = ok(
+            "x.md",
+            "- [ ] Write   the Parser !high {p}\n- [ ] Write the parser #rust\n- [ ] write THE parser\n- [ ] Docs\n",
+        );
+        assert_eq!(
+            item_keys(&t),
+            [
+                "id:p",
+                "title:write the parser",
+                "title:write the parser#2",
+                "title:docs"
+            ]
+        );
+        // Task-ID-like labels compare by number, as references do.
+        let t = ok(
+            "x.md",
+            "| ID | Task |\n|----|------|\n| T-01 | A |\n| b | B |\n",
+        );
+        assert_eq!(item_keys(&t), ["id:T-001", "id:b"]);
     }
 }

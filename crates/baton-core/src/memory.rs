@@ -21,7 +21,12 @@ pub const END: &str = "<!-- /baton:tasks -->";
 /// The comment rendered first inside the region, telling readers what baton reads back.
 pub const NOTICE: &str = "<!-- Managed by baton: change a task's Status here (PENDING, \
 IN_PROGRESS, COMPLETED, BLOCKED, CANCELLED) or add a line to the Task Completion Log, and baton \
-applies it. Prefer: baton task done T-XXX --note \"…\" -->";
+applies it. Prefer the report command your task prompt gives (baton task done T-XXX --note \"…\", \
+baton named by its full path when a login shell would not find it) -->";
+
+/// How the line naming the store the region was rendered from starts; the store's identity
+/// follows, then ` -->`. Rows rendered from another store are never applied.
+pub const STORE_PREFIX: &str = "<!-- baton:store ";
 
 /// The heading of the queue table.
 pub const QUEUE_HEADING: &str = "Task Assignment Queue";
@@ -311,6 +316,20 @@ pub struct View {
     pub log: Vec<LogRow>,
     /// How many older log lines are left out.
     pub hidden_log: usize,
+    /// The identity of the store the view was read from, rendered on a comment line.
+    pub store: Option<String>,
+}
+
+/// Returns the identity of the store the region's inner text was rendered from, when it
+/// names one (regions rendered before baton wrote it do not).
+pub fn store_id(inner: &str) -> Option<&str> {
+    inner.lines().find_map(|l| {
+        l.trim()
+            .strip_prefix(STORE_PREFIX)?
+            .strip_suffix("-->")
+            .map(str::trim)
+            .filter(|id| !id.is_empty())
+    })
 }
 
 /// Escapes a table cell: `|` → `\|`, `\` → `\\`, line breaks → a space.
@@ -349,6 +368,16 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 pub fn render(view: &View) -> String {
     let mut out = String::with_capacity(600 + 80 * (view.queue.len() + view.log.len()));
     out.push_str(NOTICE);
+    if let Some(id) = &view.store {
+        out.push('\n');
+        out.push_str(STORE_PREFIX);
+        // An identity is one word: nothing in it may close the comment or break the line.
+        out.extend(
+            id.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-'),
+        );
+        out.push_str(" -->");
+    }
     out.push_str("\n\n## ");
     out.push_str(QUEUE_HEADING);
     out.push_str("\n\n| ID | Task | Assigned To | Priority | Status | Created |\n");
@@ -1110,10 +1139,11 @@ mod tests {
             hidden_closed: 3,
             log: vec![l(1, "claude", Status::Completed, "tests pass")],
             hidden_log: 0,
+            store: None,
         }
     }
 
-    const SAMPLE_INNER: &str = "<!-- Managed by baton: change a task's Status here (PENDING, IN_PROGRESS, COMPLETED, BLOCKED, CANCELLED) or add a line to the Task Completion Log, and baton applies it. Prefer: baton task done T-XXX --note \"…\" -->
+    const SAMPLE_INNER: &str = "<!-- Managed by baton: change a task's Status here (PENDING, IN_PROGRESS, COMPLETED, BLOCKED, CANCELLED) or add a line to the Task Completion Log, and baton applies it. Prefer the report command your task prompt gives (baton task done T-XXX --note \"…\", baton named by its full path when a login shell would not find it) -->
 
 ## Task Assignment Queue
 
@@ -1262,6 +1292,7 @@ _3 older closed tasks are not shown: baton task list --status COMPLETED_
             hidden_closed: 2,
             log,
             hidden_log: 9,
+            store: None,
         };
         let inner = render(&v);
         let p = parse_ok(&inner);
@@ -1982,6 +2013,7 @@ in progress | T-1 | x | Build it | amp (w4)
                 .map(|i| l(i, "claude", Status::Completed, "same note"))
                 .collect(),
             hidden_log: 0,
+            store: None,
         };
         let inner = render(&view);
         let text = splice("user\r\n", &inner).unwrap();
@@ -1994,5 +2026,30 @@ in progress | T-1 | x | Build it | amp (w4)
         // Many errors are collected too.
         let bad = inner.replace("| MED |", "| MEDD |");
         assert_eq!(parse(&bad, 1).unwrap_err().len(), n as usize);
+    }
+
+    #[test]
+    fn the_store_identity_is_rendered_and_read_back_and_ignored_by_the_parser() {
+        let v = View {
+            store: Some("1f2e-3d4c".into()),
+            ..sample_view()
+        };
+        let inner = render(&v);
+        assert!(
+            inner.contains("\n<!-- baton:store 1f2e-3d4c -->\n"),
+            "{inner}"
+        );
+        assert_eq!(store_id(&inner), Some("1f2e-3d4c"));
+        let plain = parse_ok(&render(&sample_view()));
+        assert_eq!(rows(&parse_ok(&inner)), rows(&plain));
+        assert_eq!(logs(&parse_ok(&inner)), logs(&plain));
+        // Regions rendered before the identity existed name none.
+        assert_eq!(store_id(SAMPLE_INNER), None);
+        // Nothing in an identity can close the comment.
+        let odd = render(&View {
+            store: Some("ab --> cd\n".into()),
+            ..View::default()
+        });
+        assert_eq!(store_id(&odd), Some("ab--cd"));
     }
 }

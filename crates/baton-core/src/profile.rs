@@ -105,6 +105,9 @@ pub struct ProfileSpec {
     pub binaries: Option<Vec<String>>,
     /// Which completion hook the CLI supports: "claude-settings", "codex-notify" or "none".
     pub hooks: Option<String>,
+    /// Whether the CLI runs the agent's commands in a login shell, whose profile resets PATH
+    /// (`baton doctor` then checks that such a shell finds baton).
+    pub login_shell: Option<bool>,
     /// How prompts are submitted.
     pub submit: Option<SubmitSpec>,
     /// The screen patterns.
@@ -279,6 +282,8 @@ pub struct Profile {
     pub binaries: Vec<String>,
     /// Which completion hook the CLI supports.
     pub hooks: String,
+    /// Whether the CLI runs the agent's commands in a login shell.
+    pub login_shell: bool,
     /// Submission settings.
     pub submit: Submit,
     /// Patterns for each state.
@@ -327,6 +332,7 @@ impl ProfileSpec {
         pick(&mut self.args, &over.args);
         pick(&mut self.binaries, &over.binaries);
         pick(&mut self.hooks, &over.hooks);
+        pick(&mut self.login_shell, &over.login_shell);
         if let Some(o) = &over.submit {
             let s = self.submit.get_or_insert_with(SubmitSpec::default);
             pick(&mut s.method, &o.method);
@@ -452,6 +458,7 @@ impl ProfileSpec {
             args: self.args.clone().unwrap_or_default(),
             binaries: self.binaries.clone().unwrap_or_default(),
             hooks,
+            login_shell: self.login_shell.unwrap_or(false),
             submit,
             states,
             quota,
@@ -484,9 +491,46 @@ impl Profile {
         Ok(())
     }
 
+    /// The named groups of its patterns that baton never reads, as `(field, index, group)`
+    /// (`("quota", 0, "pcnt")`): valid regexes, but most likely a typo (see [`read_groups`]).
+    pub fn unread_groups(&self) -> Vec<(String, usize, String)> {
+        let lists = self
+            .states
+            .iter()
+            .map(|(s, p)| (s.as_str().replace('-', "_"), p))
+            .chain([
+                ("quota".to_owned(), &self.quota),
+                ("input".to_owned(), &self.input),
+            ]);
+        let mut out = Vec::new();
+        for (field, list) in lists {
+            let read = read_groups(&field);
+            for (i, p) in list.iter().enumerate() {
+                for g in &p.groups {
+                    if !read.contains(&g.as_str()) {
+                        out.push((field.clone(), i, g.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     /// Returns the patterns of one state.
     pub fn patterns(&self, state: AgentState) -> &[Pattern] {
         self.states.get(&state).map(Vec::as_slice).unwrap_or(&[])
+    }
+}
+
+/// The named groups baton reads from the patterns of a field (`quota`, `input`,
+/// `rate_limited`, …): the quota numbers and words, the input box's text, a reached limit's
+/// window and reset. Other state patterns have none read.
+pub fn read_groups(field: &str) -> &'static [&'static str] {
+    match field {
+        "quota" => &["pct", "left", "remaining", "total", "window", "reset"],
+        "input" => &["text"],
+        "rate_limited" => &["window", "reset"],
+        _ => &[],
     }
 }
 
@@ -556,6 +600,31 @@ mod tests {
         .unwrap();
         let e = spec.resolve("x").unwrap_err();
         assert_eq!(e.field, "patterns.quota[0]");
+    }
+
+    #[test]
+    fn builtins_read_every_group_they_name() {
+        for name in builtin_names() {
+            let p = builtin_spec(name).unwrap().resolve(name).unwrap();
+            assert_eq!(p.unread_groups(), Vec::new(), "{name}");
+        }
+    }
+
+    #[test]
+    fn a_group_nothing_reads_is_found() {
+        let spec = ProfileSpec::parse(
+            "x",
+            "command = \"x\"\n[patterns]\nidle = [\"ok\"]\nworking = [\"(?P<what>busy)\"]\nquota = [\"(?P<pcnt>\\\\d+)% (?P<pct>\\\\d+)\"]\n",
+        )
+        .unwrap();
+        let p = spec.resolve("x").unwrap();
+        assert_eq!(
+            p.unread_groups(),
+            vec![
+                ("working".to_owned(), 0, "what".to_owned()),
+                ("quota".to_owned(), 0, "pcnt".to_owned()),
+            ]
+        );
     }
 
     #[test]

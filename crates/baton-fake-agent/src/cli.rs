@@ -21,8 +21,22 @@ Options:
   -c <KEY=VALUE>        accepted as Codex does (config override); kept, not applied
   -h, --help            print this help
 
+A script is TOML: screen settings and defaults at the top, then [[task]] entries tried in
+order on each submitted prompt (the first that matches is used, once unless repeat = true):
+
+  persona = \"codex\"
+  quota_percent = 40
+  [[task]]
+  match = \"T-001\"
+  work_ms = 2000
+  write = [{ path = \"a.txt\", content = \"hi\\n\" }]
+  run = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]
+
+Other keys: permission, hang, crash, limit_reached, limit_after_ms, quota_to,
+credits_exhausted, reply, ...; an unknown key is an error naming its line.
 Commands in a script's `run` list see $BATON_FAKE_SEQ (the prompt's number) and
 $BATON_FAKE_TASK (the task ID the prompt names, e.g. after TASK_ID:).
+Every key, with examples: docs/fake-agent.md.
 ";
 
 /// Parsed command-line options; each one overrides the script.
@@ -144,5 +158,71 @@ mod tests {
         assert!(parse(args(&["--quota", "lots"])).is_err());
         assert!(parse(args(&["extra"])).is_err());
         assert!(parse(args(&["--help"])).unwrap().help);
+    }
+
+    /// The script format is documented in docs/fake-agent.md, which `--help` names: every
+    /// key is there, and every TOML example of it loads.
+    #[test]
+    fn the_script_format_is_documented() {
+        assert!(USAGE.contains("docs/fake-agent.md"), "{USAGE}");
+        let path =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/fake-agent.md");
+        let doc = std::fs::read_to_string(&path).expect("docs/fake-agent.md");
+        for key in [
+            "persona",
+            "log",
+            "events",
+            "start_delay_ms",
+            "trust_dialog",
+            "swallow_first_enter",
+            "quota_percent",
+            "quota_step",
+            "quota_window",
+            "quota_reset",
+            "limit_at",
+            "default_work_ms",
+            "default_reply",
+            "report",
+            "[[task]]",
+            "match",
+            "work_ms",
+            "reply",
+            "write",
+            "run",
+            "permission",
+            "hang",
+            "crash",
+            "limit_reached",
+            "quota_to",
+            "limit_after_ms",
+            "credits_exhausted",
+            "repeat",
+            "BATON_FAKE_TASK",
+            "BATON_FAKE_SEQ",
+        ] {
+            assert!(
+                doc.contains(&format!("`{key}`")),
+                "`{key}` is not in docs/fake-agent.md"
+            );
+        }
+        let mut examples = 0;
+        let mut block: Option<String> = None;
+        for line in doc.lines() {
+            match (&mut block, line) {
+                (None, "```toml") => block = Some(String::new()),
+                (Some(text), "```") => {
+                    crate::script::Script::parse(text)
+                        .unwrap_or_else(|e| panic!("docs/fake-agent.md example:\n{text}\n{e}"));
+                    examples += 1;
+                    block = None;
+                }
+                (Some(text), l) => {
+                    text.push_str(l);
+                    text.push('\n');
+                }
+                (None, _) => {}
+            }
+        }
+        assert!(examples >= 3, "{examples} TOML examples");
     }
 }

@@ -23,7 +23,7 @@ pub use capture::CaptureRange;
 pub use error::{SendError, TmuxError};
 pub use keys::Key;
 pub use pane::PaneInfo;
-pub use sanitize::{Sanitized, Stripped, sanitize};
+pub use sanitize::{MAX_CSI, MAX_STRING, Sanitized, Stripped, StrippedKind, sanitize};
 pub use send::PasteReport;
 pub use server::{Socket, Tmux};
 pub use shell::is_shell;

@@ -13,7 +13,7 @@ use crate::shell::is_shell;
 pub struct PasteReport {
     /// Bytes pasted (after sanitizing).
     pub bytes: usize,
-    /// Control characters removed before pasting.
+    /// Escape sequences and control characters removed before pasting.
     pub stripped: Vec<Stripped>,
     /// Name of the (now deleted) tmux buffer used.
     pub buffer: String,
@@ -34,7 +34,8 @@ fn buffer_name() -> String {
 impl Tmux {
     /// Paste `text` into the pane as typed input, without pressing Enter.
     ///
-    /// Control characters are stripped first (see [`crate::sanitize`]); the pane must be alive
+    /// Escape sequences and control characters are stripped first (see [`crate::sanitize()`]);
+    /// the pane must be alive
     /// and must not have a shell in the foreground. The text goes through a uniquely named
     /// buffer (`load-buffer -` from stdin, so no size limit) and `paste-buffer -p -d`, which
     /// wraps it in bracketed-paste markers when the application asked for them.
@@ -59,7 +60,10 @@ impl Tmux {
     }
 
     /// Refuse dead panes and panes with a shell in the foreground; returns the pane id.
-    fn check_pane_accepts_text(&self, target: &str) -> Result<String, SendError> {
+    ///
+    /// [`Tmux::paste`] runs this check itself; callers that wait for the agent first (for
+    /// readiness) run it before waiting too, so a shell is refused at once.
+    pub fn check_pane_accepts_text(&self, target: &str) -> Result<String, SendError> {
         let line =
             self.display_strict(target, "#{pane_id} #{pane_dead} #{pane_current_command}")?;
         let mut fields = line.splitn(3, ' ');

@@ -110,19 +110,25 @@ fn control_characters_are_stripped_and_reported() {
     let server = TestServer::new();
     let dir = tempfile::tempdir().unwrap();
     let (pane, out) = recorder(&server.tmux, dir.path(), false);
-    let text = "before\x1b[31mred\x1b[0m after\x07\r\n\u{9b}2J end";
+    let text = "before\x1b[31mred\x1b[0m after\x07\r\n\u{9b}2J end\x1b]0;title\x07";
     let report = server.tmux.paste(&pane.pane_id, text).unwrap();
-    let clean = "before[31mred[0m after\n2J end";
+    // Whole sequences go, not only their ESC.
+    let clean = "beforered after\n end";
     assert_eq!(report.bytes, clean.len());
-    let stripped: Vec<(usize, char)> = report.stripped.iter().map(|s| (s.offset, s.ch)).collect();
+    let stripped: Vec<(usize, &str)> = report
+        .stripped
+        .iter()
+        .map(|s| (s.offset, s.removed.as_str()))
+        .collect();
     assert_eq!(
         stripped,
         vec![
-            (6, '\x1b'),
-            (14, '\x1b'),
-            (24, '\x07'),
-            (25, '\r'),
-            (27, '\u{9b}')
+            (6, "\x1b[31m"),
+            (14, "\x1b[0m"),
+            (24, "\x07"),
+            (25, "\r"),
+            (27, "\u{9b}2J"),
+            (35, "\x1b]0;title\x07"),
         ]
     );
     let got = read_when_len(&out, clean.len());

@@ -30,7 +30,8 @@ pub enum Command {
     Run(commands::run::RunArgs),
     /// Run a full orchestration with fake agents, no account needed
     Demo(commands::demo::DemoArgs),
-    /// Write a commented baton.toml for this directory
+    /// Write a commented baton.toml for this directory (in a git repository, also add .baton/
+    /// to .gitignore)
     Init(commands::init::InitArgs),
     /// Start the tmux session, one window per agent, and the daemon (in the background)
     Up(commands::up::UpArgs),
@@ -122,5 +123,66 @@ fn dispatch(cli: Cli) -> CliResult<ExitCode> {
         Command::Hook(args) => commands::hook::cmd_hook(dir, &args),
         Command::Daemon { ignore_usage } => commands::run::cmd_daemon(dir, ignore_usage),
         Command::FakeAgent(args) => Ok(commands::fake_agent::cmd_fake_agent(args)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every (sub)command's path and the command itself.
+    fn all(cmd: &clap::Command, path: String, out: &mut Vec<(String, clap::Command)>) {
+        for sub in cmd.get_subcommands() {
+            let p = format!("{path} {}", sub.get_name());
+            all(sub, p.clone(), out);
+            out.push((p, sub.clone()));
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    /// `-n` means one thing everywhere: how many of the newest to show (`--limit`, `--last`),
+    /// a number.
+    #[test]
+    fn short_n_means_how_many_everywhere() {
+        let mut cmds = Vec::new();
+        all(&Cli::command(), "baton".into(), &mut cmds);
+        let mut seen = Vec::new();
+        for (path, cmd) in &cmds {
+            for arg in cmd.get_arguments().filter(|a| a.get_short() == Some('n')) {
+                let long = arg.get_long().unwrap_or("");
+                assert!(
+                    matches!(long, "limit" | "last"),
+                    "`{path} -n` is --{long}, not how many (--limit / --last)"
+                );
+                assert_eq!(
+                    arg.get_value_names().map(<[_]>::to_vec),
+                    Some(vec![clap::builder::Str::from("N")]),
+                    "`{path} -n` takes a number N"
+                );
+                seen.push(path.clone());
+            }
+        }
+        assert!(seen.contains(&"baton log".to_owned()), "{seen:?}");
+        assert!(seen.contains(&"baton merge-queue".to_owned()), "{seen:?}");
+    }
+
+    /// The README's install line builds with the versions of Cargo.lock.
+    #[test]
+    fn the_readme_installs_with_the_lock_file() {
+        let readme = include_str!("../../../README.md");
+        let installs: Vec<&str> = readme
+            .lines()
+            .filter(|l| l.contains("cargo install"))
+            .collect();
+        assert!(!installs.is_empty());
+        for l in installs {
+            assert!(l.contains("--locked"), "{l}");
+        }
     }
 }

@@ -249,13 +249,7 @@ fn engine_for(
     } else {
         c.session.memory_file.display().to_string()
     };
-    let template = match c.run.template.as_str() {
-        lang if prompt::builtin(lang).is_some() => prompt::builtin(lang)
-            .unwrap_or(prompt::TEMPLATE_EN)
-            .to_owned(),
-        path => std::fs::read_to_string(project.root.join(path))
-            .map_err(|e| io_error(format!("[run] template: cannot read {path}"), e))?,
-    };
+    let template = project.template()?;
     let mut texts = prompt::Texts::for_language(c.run.language());
     if c.uses_worktrees() {
         // An agent in a worktree finds the notes file and the handoff document by full path.
@@ -264,10 +258,11 @@ fn engine_for(
             crate::handoff::NOTES,
             &format!("{root}/{}", crate::handoff::NOTES),
         );
-        texts.takeover = texts
-            .takeover
-            .replace("{file}", &format!("{root}/{{file}}"));
     }
+    // The handoff document is in the reports directory (by full path from a worktree).
+    texts.takeover = texts
+        .takeover
+        .replace("{file}", &crate::handoff::takeover_file(project));
     let settings = Settings {
         stuck_after_ms: c.run.stuck_after_secs * 1000,
         max_attempts: c.run.max_attempts,
@@ -291,6 +286,9 @@ fn engine_for(
         memory_file,
         texts,
         test_tasks: c.run.test_tasks,
+        // How prompts name baton: a login shell (Codex's) may not find it by name.
+        baton_cmd: crate::baton_cmd::lookup().command(),
+        baton_path: crate::baton_cmd::lookup().path(),
         ..Settings::default()
     };
     let agents = c
@@ -348,6 +346,8 @@ struct Shell<'p> {
     /// Outcomes met while restoring the queue, with their records, fed once the tasks are
     /// loaded.
     restart_events: Vec<(Event, crate::store::MergeWrite)>,
+    /// Failed-report lines last seen on each agent's screen (fed when the count changes).
+    report_lines: BTreeMap<String, usize>,
 }
 
 /// Runs the daemon until it is finished (with `exit_when_finished`) or killed.
@@ -394,6 +394,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
         solo: BTreeSet::new(),
         merge_due: Vec::new(),
         restart_events: Vec::new(),
+        report_lines: BTreeMap::new(),
     };
     let listener = listen(project, wake_tx.clone())?;
     let (mem_tx, mem_rx) = crossbeam_channel::unbounded();
@@ -458,6 +459,16 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
                 shell.read_store_changes()?;
             },
             recv(ticker) -> _ => {
+                // The store deleted or replaced under the daemon: stop, saying so, rather
+                // than run on with a file nobody else reads.
+                if let Err(e) = shell.store.check_in_place() {
+                    let message = e.to_string();
+                    shell.journal(None, None, "daemon-stop", &message);
+                    drop(listener);
+                    let _ = std::fs::remove_file(socket_path(&project.root));
+                    return Err(CliError::user(message)
+                        .hint("restart with `baton up` once the store is in order"));
+                }
                 if opts.background
                     && shell.disconnected.is_some_and(|t| t.elapsed() >= SESSION_GONE_AFTER)
                     && !project.tmux.has_session(&project.session).unwrap_or(false)
@@ -518,7 +529,7 @@ impl Shell<'_> {
         {
             // The read position moves only in read_store_changes: an agent's entry committed
             // between two of ours must still be read.
-            let _ = crate::orchlog::append(&self.project.root, &[e]);
+            let _ = crate::orchlog::append(self.project, &[e]);
         }
     }
 
@@ -1127,37 +1138,52 @@ impl Shell<'_> {
             .cloned()
             .collect();
         for agent in due {
-            self.dirty.remove(&agent);
-            self.last_capture.insert(agent.clone(), now);
-            let Some((pane, _)) = self.panes.get(&agent).cloned() else {
-                continue;
-            };
-            let Some(cfg) = self.project.config.agent(&agent) else {
-                continue;
-            };
-            let Some(screen) = self.read_screen(&pane) else {
-                continue;
-            };
-            let detection = detect(&cfg.profile, &screen);
-            let hash = {
-                use std::hash::Hash;
-                use std::hash::Hasher;
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                screen.hash(&mut h);
-                h.finish()
-            };
-            if self.screen_quota
-                && crate::quota_watch::record_screen(&mut self.store, &agent, &detection.quota) > 0
-            {
-                self.feed_quota()?;
-            }
-            self.record_state(&agent, detection.state.as_str(), Some(&pane));
-            self.feed(Event::Screen {
-                agent,
-                detection,
-                hash,
+            self.capture(agent, now)?;
+        }
+        Ok(())
+    }
+
+    /// Reads one agent's screen now and feeds the detection.
+    fn capture(&mut self, agent: String, now: Instant) -> CliResult<()> {
+        self.dirty.remove(&agent);
+        self.last_capture.insert(agent.clone(), now);
+        let Some((pane, _)) = self.panes.get(&agent).cloned() else {
+            return Ok(());
+        };
+        let Some(cfg) = self.project.config.agent(&agent) else {
+            return Ok(());
+        };
+        let Some(screen) = self.read_screen(&pane) else {
+            return Ok(());
+        };
+        let detection = detect(&cfg.profile, &screen);
+        // A `baton` call that failed on screen (a report that did not reach baton).
+        let failures = baton_core::engine::report_failed::scan(&screen);
+        if self.report_lines.get(&agent).copied().unwrap_or(0) != failures.len() {
+            self.report_lines.insert(agent.clone(), failures.len());
+            self.feed(Event::ReportFailures {
+                agent: agent.clone(),
+                lines: failures,
             })?;
         }
+        let hash = {
+            use std::hash::Hash;
+            use std::hash::Hasher;
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            screen.hash(&mut h);
+            h.finish()
+        };
+        if self.screen_quota
+            && crate::quota_watch::record_screen(&mut self.store, &agent, &detection.quota) > 0
+        {
+            self.feed_quota()?;
+        }
+        self.record_state(&agent, detection.state.as_str(), Some(&pane));
+        self.feed(Event::Screen {
+            agent,
+            detection,
+            hash,
+        })?;
         Ok(())
     }
 
@@ -1226,6 +1252,8 @@ impl Shell<'_> {
         }
         // After the task changes: a turn that ended with `baton task done` is no unreported turn.
         for agent in turns_ended {
+            // Its screen first: a report that failed just before the turn ended must be seen.
+            self.capture(agent.clone(), Instant::now())?;
             self.feed(Event::TurnEnded { agent })?;
         }
         if let Some(p) = pause {
@@ -1253,7 +1281,7 @@ impl Shell<'_> {
                 self.act(a, &mut queue, &mut skip_paste, &mut journal)?;
             }
             if !journal.is_empty() {
-                let _ = crate::orchlog::append(&self.project.root, &journal);
+                let _ = crate::orchlog::append(self.project, &journal);
                 // Rendered on the next tick (at most 200 ms later): one render and fsync for
                 // a burst of changes, not one per change.
                 self.memory_due = true;
@@ -1517,6 +1545,9 @@ impl Shell<'_> {
             }
             Action::Journal { agent, task, what } => {
                 self.journal(agent.as_deref(), task, "engine", &what)
+            }
+            Action::ReportFailed { agent, task, line } => {
+                self.journal(Some(&agent), task, "report-failed", &line)
             }
             Action::Lead {
                 snapshot,

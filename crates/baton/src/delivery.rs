@@ -28,7 +28,8 @@ const POLL: Duration = Duration::from_millis(30);
 pub struct Sent {
     /// Bytes pasted.
     pub bytes: usize,
-    /// Control characters removed, with their byte offsets in the original text.
+    /// Escape sequences and control characters removed, with their byte offsets in the
+    /// original text.
     pub stripped: Vec<StrippedChar>,
     /// Times Enter was pressed.
     pub enters: u32,
@@ -38,13 +39,24 @@ pub struct Sent {
     pub elapsed_ms: u64,
 }
 
-/// A removed control character, for output.
+/// A removed escape sequence or control character, for output.
 #[derive(Debug, Serialize)]
 pub struct StrippedChar {
     /// Byte offset in the original text.
     pub offset: usize,
-    /// The character as `U+001B`.
+    /// Its first character as `U+001B`.
     pub code: String,
+    /// Bytes removed from the original text.
+    pub bytes: usize,
+    /// `control`, `escape`, `csi`, `osc`, `dcs`, `sos`, `pm` or `apc`.
+    pub kind: &'static str,
+    /// What was removed, in visible characters (`ESC[2J`), at most 40 of them.
+    pub text: String,
+    /// False for a sequence whose end never came: only its introducer was removed.
+    pub complete: bool,
+    /// One line for people: `CSI ESC[2J`, `U+000D`.
+    #[serde(skip)]
+    pub description: String,
 }
 
 impl From<&Stripped> for StrippedChar {
@@ -52,8 +64,38 @@ impl From<&Stripped> for StrippedChar {
         StrippedChar {
             offset: s.offset,
             code: format!("U+{:04X}", u32::from(s.ch)),
+            bytes: s.removed.len(),
+            kind: s.kind.name(),
+            text: s.printable(),
+            complete: s.complete,
+            description: s.describe(),
         }
     }
+}
+
+/// Says what [`StrippedChar`]s were removed, in one line: `removed 2 escape sequence(s) and
+/// 1 control character(s) that would act as keys: CSI ESC[2J at byte 5, …`; none if none.
+pub fn stripped_warning(stripped: &[StrippedChar]) -> Option<String> {
+    if stripped.is_empty() {
+        return None;
+    }
+    let controls = stripped.iter().filter(|s| s.kind == "control").count();
+    let sequences = stripped.len() - controls;
+    let counts = match (sequences, controls) {
+        (0, c) => format!("{c} control character(s)"),
+        (s, 0) => format!("{s} escape sequence(s)"),
+        (s, c) => format!("{s} escape sequence(s) and {c} control character(s)"),
+    };
+    let list: Vec<String> = stripped
+        .iter()
+        .take(8)
+        .map(|s| format!("{} at byte {}", s.description, s.offset))
+        .collect();
+    Some(format!(
+        "removed {counts} that would act as keys: {}{}",
+        list.join(", "),
+        if stripped.len() > 8 { ", …" } else { "" }
+    ))
 }
 
 /// Returns the detection of a pane's visible screen, and the screen.

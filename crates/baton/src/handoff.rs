@@ -84,7 +84,21 @@ fn changed_files(project: &Project) -> Option<String> {
     Some(out)
 }
 
-/// Writes `HANDOFF_TO_<TO>.md` in the project root (atomically) and returns its path.
+/// How the takeover prompt names the handoff document: `{file}` (its name) in the reports
+/// directory, from the project root (`docs/runs/{file}`; just `{file}` at the root), or by
+/// its full path when agents work in worktrees of their own.
+pub fn takeover_file(project: &Project) -> String {
+    let rel = project.config.reports_dir();
+    if project.config.uses_worktrees() {
+        format!("{}/{{file}}", project.reports_dir().display())
+    } else if rel.as_os_str().is_empty() {
+        "{file}".to_owned()
+    } else {
+        format!("{}/{{file}}", rel.display())
+    }
+}
+
+/// Writes `HANDOFF_TO_<TO>.md` in the reports directory (atomically) and returns its path.
 pub fn write(
     project: &Project,
     store: &Store,
@@ -259,21 +273,58 @@ pub fn write(
         );
     }
     let _ = writeln!(w);
+    // Named so that any shell finds it (a login shell may not have baton on its PATH).
+    let b = crate::baton_cmd::lookup().command();
     let _ = writeln!(
         w,
         "## Commands\n\n\
          ```sh\n\
-         baton task list --status open        # the queue\n\
-         baton task add \"<title>\" --body \"<context, objective, files, criteria>\" --priority HIGH --skill <skill> --after T-XXX\n\
-         baton task show T-XXX                # a task with its notes and history\n\
-         baton task block T-XXX --reason \"…\"  # or requeue, reassign, cancel\n\
-         baton ls                             # agents and their states\n\
-         baton usage                          # every agent's quota\n\
-         baton log                            # what happened, who did it and why\n\
-         baton lead                           # the lead role and its handoffs\n\
+         {b} task list --status open        # the queue\n\
+         {b} task add \"<title>\" --body \"<context, objective, files, criteria>\" --priority HIGH --skill <skill> --after T-XXX\n\
+         {b} task show T-XXX                # a task with its notes and history\n\
+         {b} task block T-XXX --reason \"…\"  # or requeue, reassign, cancel\n\
+         {b} ls                             # agents and their states\n\
+         {b} usage                          # every agent's quota\n\
+         {b} log                            # what happened, who did it and why\n\
+         {b} lead                           # the lead role and its handoffs\n\
          ```"
     );
-    let path = project.root.join(handoff_file(to));
+    let dir = project.reports_dir();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| crate::error::io_error(format!("cannot create {}", dir.display()), e))?;
+    let path = dir.join(handoff_file(to));
     crate::memory_sync::write_atomically(&path, out.as_bytes())?;
     Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn project(config: &str) -> (tempfile::TempDir, Project) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(baton_core::config::FILE_NAME), config).unwrap();
+        let project = Project::load(dir.path()).unwrap();
+        (dir, project)
+    }
+
+    #[test]
+    fn the_handoff_document_goes_to_the_reports_dir_and_the_prompt_names_it_there() {
+        let (dir, p) = project("[session]\nreports_dir = \"docs/runs\"\n");
+        let store = p.store().unwrap();
+        let path = write(&p, &store, "claude", "amp", "a test").unwrap();
+        assert_eq!(path, dir.path().join("docs/runs/HANDOFF_TO_AMP.md"));
+        assert!(path.is_file());
+        assert!(!dir.path().join("HANDOFF_TO_AMP.md").exists());
+        assert_eq!(takeover_file(&p), "docs/runs/{file}");
+        let (dir, p) = project(
+            "[session]\nreports_dir = \"docs\"\nisolation = \"worktree\"\n[[agent]]\nname = \"a\"\n",
+        );
+        assert_eq!(
+            takeover_file(&p),
+            format!("{}/{{file}}", dir.path().join("docs").display())
+        );
+        let (_dir, p) = project("");
+        assert_eq!(takeover_file(&p), "{file}");
+    }
 }

@@ -1,6 +1,7 @@
 //! `baton`: runs a team of coding-agent CLIs in tmux.
 #![forbid(unsafe_code)]
 
+mod baton_cmd;
 mod cli;
 mod commands;
 mod daemon;
@@ -8,6 +9,7 @@ mod delivery;
 mod error;
 mod git;
 mod handoff;
+mod interrupt;
 mod memory_sync;
 mod notify;
 mod orchlog;
@@ -28,7 +30,8 @@ fn main() -> std::process::ExitCode {
 }
 
 /// `baton log | head`: once the reader is gone, stop quietly (exit 141, as a shell reports
-/// SIGPIPE) instead of panicking on the next print.
+/// SIGPIPE) instead of panicking on the next print; what must be stopped first (the demo's
+/// tmux server) is stopped.
 fn quiet_broken_pipe() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -39,6 +42,7 @@ fn quiet_broken_pipe() {
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or("");
         if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            interrupt::run_teardowns(interrupt::Why::BrokenPipe);
             std::process::exit(141);
         }
         default(info);

@@ -153,7 +153,7 @@ pub fn sync(project: &Project, store: &mut Store, _actor: &str) -> CliResult<Syn
         )))
     })();
     drop(lock);
-    crate::orchlog::append(&project.root, &journal)?;
+    crate::orchlog::append(project, &journal)?;
     result.map(|()| report)
 }
 
@@ -200,6 +200,39 @@ fn ingest(
         return Ok(());
     };
     let inner = &text[split.inner.clone()];
+    let base_text = store
+        .meta(RENDERED_KEY)
+        .map_err(|e| CliError::user(e.to_string()))?;
+    // Rows rendered from another store (the region names a store that is not this one, or
+    // names none while this store never rendered it) say nothing about this store's tasks:
+    // T-001 there is not T-001 here. They are never applied; the region is rendered again.
+    let ours = store.id().map_err(|e| CliError::user(e.to_string()))?;
+    let foreign = match memory::store_id(inner) {
+        Some(theirs) => theirs != ours,
+        None => base_text.is_none(),
+    };
+    if foreign {
+        let has_rows = memory::parse(inner, split.inner_first_line)
+            .map_or(true, |p| !p.queue.is_empty() || !p.log.is_empty());
+        if has_rows {
+            let from = memory::store_id(inner)
+                .map_or_else(|| "another store".to_owned(), |id| format!("store {id}"));
+            reject(
+                store,
+                journal,
+                report,
+                &name,
+                split.inner_first_line.saturating_sub(1).max(1),
+                None,
+                format!(
+                    "the task tables were rendered from {from}, not from this project's store \
+                     {ours}: none of their rows was applied (the region was rendered again from \
+                     the store)"
+                ),
+            );
+        }
+        return Ok(());
+    }
     let edited = match memory::parse(inner, split.inner_first_line) {
         Ok(p) => p,
         Err(errors) => {
@@ -220,9 +253,6 @@ fn ingest(
             return Ok(());
         }
     };
-    let base_text = store
-        .meta(RENDERED_KEY)
-        .map_err(|e| CliError::user(e.to_string()))?;
     let base = base_text
         .as_deref()
         .and_then(|b| memory::parse(b, 1).ok())
@@ -274,6 +304,11 @@ fn reject(
     message: String,
 ) {
     let msg = format!("{name}:{line}: {message}");
+    // A sync that reads the file again (a writer was still at it) meets the same refused
+    // edit again: it is journaled and reported once.
+    if report.rejected.contains(&msg) {
+        return;
+    }
     if let Ok(e) = store.journal(
         MEMORY_ACTOR,
         "memory-edit-rejected",
@@ -344,6 +379,7 @@ fn view(store: &Store) -> CliResult<View> {
             + open_total.saturating_sub(OPEN_SHOWN),
         log,
         hidden_log: log_total.saturating_sub(log_entries.len()),
+        store: Some(store.id().map_err(e)?).filter(|id| !id.is_empty()),
     })
 }
 

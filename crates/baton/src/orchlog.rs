@@ -7,9 +7,11 @@ use std::path::Path;
 
 use crate::error::CliResult;
 use crate::error::io_error;
+use crate::project::Project;
 use crate::store::JournalEntry;
 
-/// The orchestration log's file name, at the project root.
+/// The orchestration log's file name, in the reports directory (`[session] reports_dir`,
+/// default the project root).
 pub const ORCHESTRATION_LOG: &str = "ORCHESTRATION_LOG.md";
 
 const HEADER: &str = "# Orchestration log\n\nWritten by baton: one line per change, newest last.\n\n| time | actor | action | target | result |\n|------|-------|--------|--------|--------|\n";
@@ -32,13 +34,18 @@ pub fn cell(text: &str) -> String {
         .replace(['\n', '\r'], " ")
 }
 
-/// Appends entries to both logs. Each file gets one write, so lines of concurrent writers
-/// never interleave.
-pub fn append(root: &Path, entries: &[JournalEntry]) -> CliResult<()> {
+/// Appends entries to both logs: ORCHESTRATION_LOG.md in the reports directory (created
+/// when missing), `.baton/journal.jsonl`. Each file gets one write, so lines of concurrent
+/// writers never interleave.
+pub fn append(project: &Project, entries: &[JournalEntry]) -> CliResult<()> {
     if entries.is_empty() {
         return Ok(());
     }
-    let md_path = root.join(ORCHESTRATION_LOG);
+    let root = project.root.as_path();
+    let dir = project.reports_dir();
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| io_error(format!("cannot create {}", dir.display()), e))?;
+    let md_path = dir.join(ORCHESTRATION_LOG);
     let mut md = String::new();
     let mut jsonl = String::new();
     for e in entries {

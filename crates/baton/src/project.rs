@@ -116,10 +116,49 @@ impl Project {
         Ok(dir)
     }
 
-    /// Opens the store, `.baton/state.db`.
+    /// The directory ORCHESTRATION_LOG.md, REPORT.md and HANDOFF_TO_*.md are written to
+    /// (`[session] reports_dir`; default: the root). Not created here.
+    pub fn reports_dir(&self) -> PathBuf {
+        let rel = self.config.reports_dir();
+        if rel.as_os_str().is_empty() {
+            self.root.clone()
+        } else {
+            self.root.join(rel)
+        }
+    }
+
+    /// Returns the prompt template `[run] template` names: a built-in one, or the text of
+    /// the file (relative to the root). A file that cannot be read, or is empty, is an error
+    /// naming the line of `template` in baton.toml.
+    pub fn template(&self) -> CliResult<String> {
+        let name = &self.config.run.template;
+        if let Some(t) = baton_core::engine::prompt::builtin(name) {
+            return Ok(t.to_owned());
+        }
+        let path = self.root.join(name);
+        let problem = match std::fs::read_to_string(&path) {
+            Ok(t) if !t.trim().is_empty() => return Ok(t),
+            Ok(_) => format!("`{name}` is empty ({})", path.display()),
+            Err(e) => format!("cannot read `{name}` ({}): {e}", path.display()),
+        };
+        let file = self.root.join(FILE_NAME);
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        let at = baton_core::config::key_span(&text, "run.template");
+        let error = baton_core::config::ConfigError {
+            position: baton_core::config::line_col(&text, at),
+            file,
+            key: "run.template".into(),
+            message: problem,
+        };
+        Err(CliError::user(error.to_string())
+            .hint("give \"en\", \"fr\", or a template file relative to the project root"))
+    }
+
+    /// Opens the store, `.baton/state.db` — the project's own: a deleted or replaced store is
+    /// an error that says so (see `Store::open_project`).
     pub fn store(&self) -> CliResult<crate::store::Store> {
-        let path = self.state_dir()?.join("state.db");
-        crate::store::Store::open(&path).map_err(|e| CliError::user(e.to_string()))
+        crate::store::Store::open_project(&self.state_dir()?)
+            .map_err(|e| CliError::user(e.to_string()))
     }
 
     /// Checks that `name` is an agent of baton.toml.

@@ -172,9 +172,90 @@ fn explain(e: &rusqlite::Error) -> String {
     }
 }
 
+/// The `meta` key holding the store's identity, a random word written once when the store
+/// is created (or first opened by a baton that knows identities).
+pub const STORE_ID_KEY: &str = "store_id";
+
+/// The file beside the store (`.baton/store-id`) that remembers the identity of the project's
+/// store, so that a deleted or replaced `state.db` is noticed instead of silently replaced.
+pub const STORE_ID_FILE: &str = "store-id";
+
+/// The store's file name in the state directory.
+pub const STORE_FILE: &str = "state.db";
+
+/// Returns a new random store identity: 16 bytes of the system's random source in hex (the
+/// time and the pid when it cannot be read).
+fn new_store_id() -> String {
+    let mut bytes = [0u8; 16];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if read.is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes[..12].copy_from_slice(&nanos.to_le_bytes()[..12]);
+        bytes[12..].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// What a person can do when the store is not the project's.
+fn way_out(marker: &Path) -> String {
+    format!(
+        "put the project's store back (a backup of it is accepted), or, to start afresh with \
+         the file now there (or a new empty store when there is none), stop baton (`baton \
+         down`) and delete {}",
+        marker.display()
+    )
+}
+
 /// Why the store could not do something.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The project's store was deleted (its identity is recorded beside it); no empty store
+    /// is created in its place.
+    #[error(
+        "{path} was deleted: this project's store {id} is gone, and baton does not start an \
+         empty one in its place (task IDs would start again at T-001 while agents and the \
+         memory file still speak of the old ones); {}",
+        way_out(marker)
+    )]
+    Deleted {
+        /// The store's path.
+        path: PathBuf,
+        /// The identity recorded for the project.
+        id: String,
+        /// Where it is recorded.
+        marker: PathBuf,
+    },
+    /// Another store was put in the project's store's place.
+    #[error(
+        "{path} was replaced: it is store {found}, but this project's store is {expected} \
+         (recorded in {}); {}",
+        marker.display(),
+        way_out(marker)
+    )]
+    Replaced {
+        /// The store's path.
+        path: PathBuf,
+        /// The identity recorded for the project.
+        expected: String,
+        /// The identity of the file found.
+        found: String,
+        /// Where the project's identity is recorded.
+        marker: PathBuf,
+    },
+    /// The file this process opened was deleted or replaced under it.
+    #[error(
+        "{path} was {} while this process had it open: it stops rather than go on with a \
+         store nobody else reads",
+        if *.deleted { "deleted" } else { "replaced by another file" }
+    )]
+    Moved {
+        /// The store's path.
+        path: PathBuf,
+        /// Deleted (else replaced).
+        deleted: bool,
+    },
     /// The file is not a SQLite database (or is damaged); it was not modified.
     #[error(
         "{path} is not a baton store (not a SQLite database, or damaged); it was left untouched"
@@ -273,9 +354,28 @@ pub struct TaskEdit {
 /// An open store.
 pub struct Store {
     conn: Connection,
+    /// The file opened, and its (device, inode) then.
+    path: PathBuf,
+    file: Option<(u64, u64)>,
+}
+
+/// Returns a file's (device, inode), `None` when it does not exist.
+fn file_key(path: &Path) -> std::io::Result<Option<(u64, u64)>> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(Some((m.dev(), m.ino()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// The `meta` key prefix of the items imported from a file: `import|<file>|<item key>` →
+/// the task ID.
+fn import_prefix(file: &str) -> String {
+    format!("import|{file}|")
+}
 
 /// Returns the current time in milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
@@ -353,11 +453,107 @@ impl Store {
             conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))?;
         }
         conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")?;
-        let mut store = Store { conn };
+        let file = file_key(path)?;
+        let mut store = Store {
+            conn,
+            path: path.to_owned(),
+            file,
+        };
         if version < SCHEMA_VERSION {
             store.migrate()?;
         }
         Ok(store)
+    }
+
+    /// Opens an empty store in memory: what a project with no store yet holds, for a dry run
+    /// that must run every check of the real thing and keep nothing.
+    pub fn open_in_memory() -> StoreResult<Store> {
+        let conn = Connection::open_in_memory()?;
+        conn.execute_batch("PRAGMA foreign_keys = ON;")?;
+        let mut store = Store {
+            conn,
+            path: PathBuf::new(),
+            file: None,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Opens the project's store in its state directory (`.baton/state.db`), checking it is
+    /// the project's: a store is created only when none exists and none is recorded in
+    /// `.baton/store-id`; a recorded store that is missing, or another store in its place, is
+    /// an error that says so (and what to do). The first open records the identity.
+    pub fn open_project(state_dir: &Path) -> StoreResult<Store> {
+        let path = state_dir.join(STORE_FILE);
+        let marker = state_dir.join(STORE_ID_FILE);
+        let recorded = match std::fs::read_to_string(&marker) {
+            Ok(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(StoreError::Io(e)),
+        };
+        if let Some(id) = &recorded
+            && file_key(&path)?.is_none()
+        {
+            return Err(StoreError::Deleted {
+                path,
+                id: id.clone(),
+                marker,
+            });
+        }
+        let mut store = Store::open(&path)?;
+        let id = store.ensure_id()?;
+        match recorded {
+            Some(expected) if expected == id => {}
+            Some(expected) => {
+                return Err(StoreError::Replaced {
+                    path,
+                    expected,
+                    found: id,
+                    marker,
+                });
+            }
+            None => {
+                // Every process that gets here writes the same identity (the store's): a
+                // temporary file renamed into place, so a reader never sees half of it.
+                let tmp = state_dir.join(format!(".{STORE_ID_FILE}.{}.tmp", std::process::id()));
+                std::fs::write(&tmp, format!("{id}\n"))?;
+                std::fs::rename(&tmp, &marker)?;
+            }
+        }
+        Ok(store)
+    }
+
+    /// Returns the store's identity, giving it one when it has none yet (a store created
+    /// before identities existed).
+    fn ensure_id(&mut self) -> StoreResult<String> {
+        if let Some(id) = self.meta(STORE_ID_KEY)? {
+            return Ok(id);
+        }
+        self.conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+            params![STORE_ID_KEY, new_store_id()],
+        )?;
+        self.meta(STORE_ID_KEY)?
+            .ok_or_else(|| StoreError::Invalid("the store has no identity".into()))
+    }
+
+    /// Returns the store's identity (empty only for a store created by a baton before
+    /// identities, until [`Store::open_project`] gives it one).
+    pub fn id(&self) -> StoreResult<String> {
+        Ok(self.meta(STORE_ID_KEY)?.unwrap_or_default())
+    }
+
+    /// Checks that the file this store opened is still the one at its path: a store deleted
+    /// or replaced under a long-running process (the daemon) is an error.
+    pub fn check_in_place(&self) -> StoreResult<()> {
+        let now = file_key(&self.path)?;
+        if now.is_some() && now == self.file {
+            return Ok(());
+        }
+        Err(StoreError::Moved {
+            path: self.path.clone(),
+            deleted: now.is_none(),
+        })
     }
 
     fn migrate(&mut self) -> StoreResult<()> {
@@ -398,6 +594,13 @@ impl Store {
                 "the schema migration left a broken reference in table {table}: nothing was changed"
             )));
         }
+        if version == 0 {
+            // A new store: its identity is written with its schema.
+            tx.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+                params![STORE_ID_KEY, new_store_id()],
+            )?;
+        }
         tx.commit()?;
         Ok(())
     }
@@ -429,7 +632,84 @@ impl Store {
         local: &[Vec<usize>],
         actor: &str,
     ) -> StoreResult<(Vec<Task>, Vec<JournalEntry>)> {
-        self.add_batch_then(tasks, local, actor, |_, _| Ok(Vec::new()))
+        self.add_batch_then(tasks, local, actor, true, |_, _| Ok(Vec::new()))
+    }
+
+    /// Returns the items of a task list file imported before: item key → task
+    /// (see `baton_core::import::item_keys`).
+    pub fn import_marks(&self, file: &str) -> StoreResult<BTreeMap<String, TaskId>> {
+        let prefix = import_prefix(file);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, value FROM meta WHERE substr(key, 1, ?2) = ?1")?;
+        let rows = stmt.query_map(params![prefix, prefix.chars().count() as i64], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut marks = BTreeMap::new();
+        for row in rows {
+            let (key, value) = row?;
+            if let (Some(item), Ok(id)) = (key.strip_prefix(&prefix), value.parse::<TaskId>()) {
+                marks.insert(item.to_owned(), id);
+            }
+        }
+        Ok(marks)
+    }
+
+    /// Returns the `meta` rows whose key starts with `prefix`.
+    pub fn meta_with_prefix(&self, prefix: &str) -> StoreResult<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, value FROM meta WHERE substr(key, 1, ?2) = ?1 ORDER BY key")?;
+        let rows = stmt.query_map(params![prefix, prefix.chars().count() as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Adds the new items of a task list file (as [`Store::add_batch`]) and records each one's
+    /// key (`keys[i]` for `tasks[i]`) in the same transaction, so a later import of the file
+    /// skips them; an item recorded meanwhile by another import fails the whole batch. With
+    /// `dry_run` every check runs and nothing is kept: the tasks it would have added.
+    /// `known` records items found imported otherwise (by an older baton) as those tasks.
+    #[allow(clippy::too_many_arguments)]
+    pub fn import_batch(
+        &mut self,
+        tasks: &[NewTask],
+        local: &[Vec<usize>],
+        actor: &str,
+        file: &str,
+        keys: &[String],
+        known: &[(String, TaskId)],
+        dry_run: bool,
+    ) -> StoreResult<(Vec<Task>, Vec<JournalEntry>)> {
+        let prefix = import_prefix(file);
+        self.add_batch_then(tasks, local, actor, !dry_run, |tx, created| {
+            for (key, id) in known {
+                tx.execute(
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+                    params![format!("{prefix}{key}"), id.to_string()],
+                )?;
+            }
+            for (key, task) in keys.iter().zip(created) {
+                let mark = format!("{prefix}{key}");
+                let before: Option<String> = tx
+                    .query_row("SELECT value FROM meta WHERE key = ?1", [&mark], |r| {
+                        r.get(0)
+                    })
+                    .optional()?;
+                if let Some(id) = before {
+                    return Err(StoreError::Invalid(format!(
+                        "\"{}\" was imported from {file} meanwhile, as {id}: run the import again",
+                        task.title
+                    )));
+                }
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                    params![mark, task.id.to_string()],
+                )?;
+            }
+            Ok(Vec::new())
+        })
     }
 
     /// Adds a merge's fix task and records the merge's outcome in one transaction: a stop
@@ -440,9 +720,13 @@ impl Store {
         actor: &str,
         merge: &MergeWrite,
     ) -> StoreResult<(Vec<Task>, Vec<JournalEntry>)> {
-        self.add_batch_then(std::slice::from_ref(task), &[Vec::new()], actor, |tx, _| {
-            write_merge(tx, merge).map(|()| Vec::new())
-        })
+        self.add_batch_then(
+            std::slice::from_ref(task),
+            &[Vec::new()],
+            actor,
+            true,
+            |tx, _| write_merge(tx, merge).map(|()| Vec::new()),
+        )
     }
 
     /// Records a merge's outcome (a new row when `merge.id` is `None`).
@@ -460,7 +744,8 @@ impl Store {
         tasks: &[NewTask],
         local: &[Vec<usize>],
         actor: &str,
-        then: impl FnOnce(&rusqlite::Transaction<'_>, TaskId) -> StoreResult<Vec<JournalEntry>>,
+        commit: bool,
+        then: impl FnOnce(&rusqlite::Transaction<'_>, &[Task]) -> StoreResult<Vec<JournalEntry>>,
     ) -> StoreResult<(Vec<Task>, Vec<JournalEntry>)> {
         let now = now_ms();
         let tx = self
@@ -569,10 +854,14 @@ impl Store {
             "UPDATE meta SET value = ?1 WHERE key = 'next_task_id'",
             [(first + n).to_string()],
         )?;
-        journal.extend(then(&tx, id_of(0))?);
         let ids: Vec<u32> = (0..tasks.len()).map(|i| id_of(i).0).collect();
         let created = load_tasks(&tx, &ids)?;
-        tx.commit()?;
+        journal.extend(then(&tx, &created)?);
+        if commit {
+            tx.commit()?;
+        } else {
+            tx.rollback()?;
+        }
         Ok((created, journal))
     }
 
@@ -699,7 +988,9 @@ impl Store {
             std::slice::from_ref(new),
             &[Vec::new()],
             actor,
-            |tx, rid| {
+            true,
+            |tx, created| {
+                let rid = created[0].id;
                 let mut journal = match set_status_in(tx, id, Status::Unreported, actor, change())?
                 {
                     Outcome::Changed(_, j) => j,
@@ -723,7 +1014,9 @@ impl Store {
                 Ok(journal)
             },
         )?;
-        Ok((self.task(id)?, created.pop(), journal))
+        // As committed: with its `review_of` (and BLOCKED for a person).
+        let review = created.pop().map(|t| self.task(t.id)).transpose()?;
+        Ok((self.task(id)?, review, journal))
     }
 
     /// Reopens a COMPLETED or UNREPORTED task: PENDING again, with the reason as a note,
@@ -806,9 +1099,13 @@ fn set_status_in(
             }
             return Ok(Outcome::Unchanged(task));
         }
-        task.status
-            .check_transition(to)
-            .map_err(|e| StoreError::Invalid(format!("{id}: {e}")))?;
+        let skip_start =
+            change.skip_start && task.status == Status::Pending && to == Status::Completed;
+        if !skip_start {
+            task.status
+                .check_transition(to)
+                .map_err(|e| StoreError::Invalid(format!("{id}: {e}")))?;
+        }
         if to == Status::InProgress {
             let open: Vec<TaskId> = open_deps(tx, id)?;
             if !open.is_empty() && !change.ignore_deps {
@@ -857,7 +1154,11 @@ fn set_status_in(
             action,
             Some(id),
             assignee.as_deref().unwrap_or(""),
-            &format!("{} → {}", task.status, to),
+            &if skip_start {
+                format!("{} → {to}, never started (--force)", task.status)
+            } else {
+                format!("{} → {}", task.status, to)
+            },
             &detail,
         )?;
         let mut journal = vec![e];
@@ -1303,6 +1604,8 @@ pub struct StatusChange {
     pub note: Option<String>,
     /// Start it even when a dependency is not COMPLETED.
     pub ignore_deps: bool,
+    /// A person marks a PENDING task COMPLETED without a start (`task done --force`).
+    pub skip_start: bool,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -2085,79 +2388,45 @@ mod tests {
         assert!(e.to_string().contains("newer baton (schema 99"), "{e}");
     }
 
-    /// A store written by the previous baton (schema 2) keeps its tasks, notes, skills and
-    /// dependencies when the tasks table is rebuilt for UNREPORTED (schema 3).
     #[test]
-    fn a_schema_2_store_migrates_with_its_tasks() {
+    fn the_project_store_is_recorded_and_a_store_from_before_gets_an_identity() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("state.db");
+        let state = dir.path();
+        // A store made before identities: no store_id, no .baton/store-id.
         {
-            let c = Connection::open(&p).unwrap();
-            c.execute_batch("PRAGMA foreign_keys = ON; CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL, description TEXT NOT NULL);").unwrap();
-            for (v, _, sql) in &MIGRATIONS[..2] {
-                c.execute_batch(sql).unwrap();
-                c.pragma_update(None, "user_version", v).unwrap();
-            }
-            c.execute_batch(
-                "INSERT INTO tasks (id, title, priority, status, assignee, created_ms, updated_ms) VALUES (1, 'one', 'HIGH', 'COMPLETED', 'a', 1, 2), (2, 'two', 'MED', 'IN_PROGRESS', 'b', 1, 2);
-                 INSERT INTO task_deps (task, dep) VALUES (2, 1);
-                 INSERT INTO task_skills (task, skill) VALUES (2, 'rust');
-                 INSERT INTO task_notes (task, at_ms, author, text) VALUES (1, 3, 'a', 'did it');
-                 UPDATE meta SET value = '3' WHERE key = 'next_task_id';",
-            )
-            .unwrap();
+            let s = Store::open(&state.join(STORE_FILE)).unwrap();
+            s.conn
+                .execute("DELETE FROM meta WHERE key = ?1", [STORE_ID_KEY])
+                .unwrap();
         }
-        let mut s = Store::open(&p).unwrap();
-        let two = s.task(TaskId(2)).unwrap();
-        assert_eq!(two.deps, [TaskId(1)]);
-        assert_eq!(two.skills, ["rust"]);
-        assert_eq!(s.task(TaskId(1)).unwrap().notes, ["did it"]);
-        let (t, review, _) = s
-            .mark_unreported(
-                TaskId(2),
-                "baton",
-                "UNREPORTED: b ended two turns without reporting it",
-                Some((
-                    &NewTask {
-                        title: "Review T-002: two".into(),
-                        ..NewTask::default()
-                    },
-                    Some("needs a person: review T-002"),
-                )),
-            )
-            .unwrap();
-        assert_eq!(t.status, Status::Unreported);
-        let review = review.unwrap();
-        assert_eq!((review.id, review.review_of), (TaskId(3), Some(TaskId(2))));
-        assert_eq!(review.status, Status::Blocked);
-        assert_eq!(
-            review.blocked_reason.as_deref(),
-            Some("needs a person: review T-002")
+        let s = Store::open_project(state).unwrap();
+        let id = s.id().unwrap();
+        assert_eq!(id.len(), 32, "{id}");
+        let recorded = std::fs::read_to_string(state.join(STORE_ID_FILE)).unwrap();
+        assert_eq!(recorded.trim(), id);
+        s.check_in_place().unwrap();
+        drop(s);
+        assert_eq!(Store::open_project(state).unwrap().id().unwrap(), id);
+
+        // Replaced under an open store, then at the path.
+        let s = Store::open_project(state).unwrap();
+        let other = tempfile::tempdir().unwrap();
+        drop(Store::open(&other.path().join(STORE_FILE)).unwrap());
+        std::fs::rename(other.path().join(STORE_FILE), state.join(STORE_FILE)).unwrap();
+        let e = s.check_in_place().unwrap_err();
+        assert!(e.to_string().contains("replaced by another file"), "{e}");
+        let e = Store::open_project(state).err().unwrap();
+        assert!(matches!(e, StoreError::Replaced { .. }), "{e}");
+        // Deleted.
+        std::fs::remove_file(state.join(STORE_FILE)).unwrap();
+        assert!(
+            s.check_in_place()
+                .unwrap_err()
+                .to_string()
+                .contains("was deleted")
         );
-        // Confirming the task closes its review, in the same transaction.
-        let Outcome::Changed(_, journal) = s
-            .set_status(
-                TaskId(2),
-                Status::Completed,
-                "lead",
-                StatusChange::default(),
-            )
-            .unwrap()
-        else {
-            panic!("unchanged")
-        };
-        assert_eq!(journal.len(), 2, "{journal:?}");
-        let review = s.task(TaskId(3)).unwrap();
-        assert_eq!(review.status, Status::Cancelled);
-        assert_eq!(
-            review.notes,
-            ["T-002 was confirmed COMPLETED by lead: review closed"]
-        );
-        // Foreign keys are on again after the migration.
-        let fk: i64 = s
-            .conn
-            .query_row("PRAGMA foreign_keys", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(fk, 1);
+        let e = Store::open_project(state).err().unwrap();
+        assert!(matches!(e, StoreError::Deleted { .. }), "{e}");
+        assert!(!state.join(STORE_FILE).exists());
     }
 }

@@ -2,14 +2,19 @@
 
 mod common;
 mod test_cli;
+mod test_config;
 mod test_control;
 mod test_detect;
+mod test_exits;
 mod test_lead;
 mod test_memory;
 mod test_quota;
+mod test_reach;
+mod test_report;
 mod test_run;
 mod test_send;
 mod test_task;
+mod test_trial;
 mod test_trust;
 mod test_watch;
 mod test_worktree;

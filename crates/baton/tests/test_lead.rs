@@ -56,6 +56,12 @@ fn the_lead_hands_over_rests_and_gets_the_role_back() {
     // The document: done, in progress, remaining, the notes.
     let doc = std::fs::read_to_string(p.root().join("HANDOFF_TO_AMP.md")).unwrap();
     assert!(doc.starts_with("# HANDOFF: claude -> amp"), "{doc}");
+    // baton is not on the system PATH here: its commands are named by its absolute path.
+    let baton = std::fs::canonicalize(common::baton_bin()).unwrap();
+    assert!(
+        doc.contains(&format!("{} task list --status open", baton.display())),
+        "{doc}"
+    );
     let section = |name: &str| {
         let start = doc.find(name).unwrap_or_else(|| panic!("no {name}: {doc}"));
         let rest = &doc[start + name.len()..];

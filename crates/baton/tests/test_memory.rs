@@ -102,7 +102,9 @@ fn status_edits_are_applied_and_bad_ones_refused_with_the_line() {
         "COMPLETED",
     );
     std::fs::write(p.root().join("CLAUDE.md"), &edited).unwrap();
-    let out = p.ok(&["memory", "sync"]);
+    let out = p.run(&["memory", "sync"]);
+    assert_eq!(out.status.code(), Some(1), "an edit was refused");
+    let out = String::from_utf8(out.stdout).unwrap();
     assert!(
         out.contains("applied: CLAUDE.md:") && out.contains("T-001 → COMPLETED"),
         "{out}"
@@ -125,7 +127,9 @@ fn status_edits_are_applied_and_bad_ones_refused_with_the_line() {
         .unwrap()
         + 1;
     std::fs::write(p.root().join("CLAUDE.md"), &broken).unwrap();
-    let out = p.ok(&["memory", "sync"]);
+    let out = p.run(&["memory", "sync"]);
+    assert_eq!(out.status.code(), Some(1), "an edit was refused");
+    let out = String::from_utf8(out.stdout).unwrap();
     assert!(
         out.contains(&format!("CLAUDE.md:{line}:")) && out.contains("`COMPLETD` is not a status"),
         "{out}"
@@ -273,4 +277,37 @@ fn the_watcher_applies_edits_as_they_happen() {
         "the watcher to apply the edit",
         || status(&p, "T-001") == "COMPLETED",
     );
+}
+
+/// A refused edit is reported once — one `refused:` line, one journal entry — even when the
+/// sync meets a file written a moment ago (it waits for the writer and reads again), and
+/// `baton memory sync` then exits 1.
+#[test]
+fn a_refused_edit_is_reported_once_and_the_sync_exits_1() {
+    let p = project();
+    p.ok(&["task", "add", "one"]);
+    p.ok(&["task", "add", "two"]);
+    let path = p.root().join("CLAUDE.md");
+    let edited = set_row_status(&memory(&p), "T-002", "COMPLETED");
+    std::fs::write(&path, &edited).unwrap();
+    let out = p.run(&["memory", "sync"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(stdout.matches("refused:").count(), 1, "{stdout}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("1 edit of CLAUDE.md refused"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rejected = p
+        .journal()
+        .iter()
+        .filter(|e| e["action"] == "memory-edit-rejected")
+        .count();
+    assert_eq!(rejected, 1);
+    let log = std::fs::read_to_string(p.root().join("ORCHESTRATION_LOG.md")).unwrap();
+    assert_eq!(log.matches("memory-edit-rejected").count(), 1, "{log}");
+    assert_eq!(status(&p, "T-002"), "PENDING");
+    // Nothing left to refuse: the next sync succeeds.
+    p.ok(&["memory", "sync"]);
 }

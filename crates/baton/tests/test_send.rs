@@ -135,11 +135,24 @@ fn a_prompt_is_never_typed_into_a_shell() {
     });
     let before = p.capture("sh");
     let cmd = format!("touch {}", marker.display());
-    let out = p.run(&["send", "sh", &cmd, "--force"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("foreground process is `bash`"), "{err}");
-    assert!(err.contains("would run as shell commands"), "{err}");
+    // Refused at once (not after the profile's 30 s start-up wait), with or without --force,
+    // saying it is a shell, and never suggesting --force.
+    for force in [false, true] {
+        let mut args = vec!["send", "sh", cmd.as_str()];
+        if force {
+            args.push("--force");
+        }
+        let start = std::time::Instant::now();
+        let out = p.run(&args);
+        let took = start.elapsed();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(took < Duration::from_secs(5), "{args:?} took {took:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("runs `bash`, a shell"), "{err}");
+        assert!(err.contains("would run as shell commands"), "{err}");
+        assert!(err.contains("even with --force"), "{err}");
+        assert!(!err.contains("pass --force"), "{err}");
+    }
     assert_eq!(p.capture("sh"), before, "nothing was typed");
     assert!(!marker.exists());
 }
@@ -150,7 +163,7 @@ fn escape_sequences_cannot_act_as_keys() {
     p.write_config(&p.fake_agent("claude", "claude", "default_work_ms = 10\n"));
     p.ok(&["up", "--no-daemon"]);
     // Clear screen, end-of-paste injection followed by a fake Enter, Shift+Tab (mode change),
-    // cursor moves, a bell, a NUL-free C1 CSI.
+    // cursor moves, a bell, a NUL-free C1 CSI: each sequence goes whole, not just its ESC.
     let evil = "start\x1b[2J\x1b[201~\rinjected\x1b[Z\x1b[Z\x1b[10;10H\x07 \u{9b}31m end";
     let out = p.run(&["send", "claude", evil, "--json"]);
     assert!(
@@ -159,15 +172,19 @@ fn escape_sequences_cannot_act_as_keys() {
         String::from_utf8_lossy(&out.stderr)
     );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("removed 8 control character(s)"), "{err}");
+    assert!(
+        err.contains("removed 6 escape sequence(s) and 2 control character(s)"),
+        "{err}"
+    );
+    assert!(err.contains("CSI ESC[2J at byte 5"), "{err}");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["stripped"][0]["code"], "U+001B");
     assert_eq!(v["stripped"][0]["offset"], 5);
+    assert_eq!(v["stripped"][0]["bytes"], 4);
+    assert_eq!(v["stripped"][0]["kind"], "csi");
+    assert_eq!(v["stripped"][0]["text"], "ESC[2J");
     let got = prompts(&p.prompt_log("claude"));
-    assert_eq!(
-        got,
-        vec![b"start[2J[201~injected[Z[Z[10;10H 31m end".to_vec()]
-    );
+    assert_eq!(got, vec![b"startinjected  end".to_vec()]);
     let events = std::fs::read_to_string(p.events_log("claude")).unwrap();
     assert!(!events.contains(" mode "), "the mode changed:\n{events}");
     assert_eq!(
@@ -175,6 +192,37 @@ fn escape_sequences_cannot_act_as_keys() {
         1,
         "{events}"
     );
+}
+
+/// The case: colours, a title, a hyperlink and a charset switch reach the agent as
+/// the plain text around them; an OSC that never ends loses only its introducer.
+#[test]
+fn escape_sequences_are_removed_whole() {
+    let p = TestProject::new();
+    p.write_config(&p.fake_agent("claude", "claude", "default_work_ms = 10\n"));
+    p.ok(&["up", "--no-daemon"]);
+    let cases = [
+        ("a \x1b[2J\x1b[31mred\x1b[0m", "a red"),
+        (
+            "title\x1b]0;evil\x07, \x1b]8;;http://127.0.0.1/\x1b\\link\x1b]8;;\x1b\\ \x1b(Bok\x1b7",
+            "title, link ok",
+        ),
+        ("open \x1b]52;c;abc\nnext line", "open 52;c;abc\nnext line"),
+    ];
+    for (text, want) in cases {
+        let out = p.run(&["send", "claude", text]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let got = prompts(&p.prompt_log("claude"));
+        assert_eq!(
+            String::from_utf8_lossy(got.last().unwrap()),
+            want,
+            "{text:?}"
+        );
+    }
 }
 
 #[test]

@@ -299,3 +299,282 @@ fn kill_9_in_a_transaction_leaves_the_last_committed_state() {
     let t = json(&p, &["task", "add", "after the storm", "--json"]);
     assert_eq!(t["id"], format!("T-{:03}", n + 1));
 }
+
+fn remove_store(root: &std::path::Path) {
+    for f in ["state.db", "state.db-wal", "state.db-shm"] {
+        let _ = std::fs::remove_file(root.join(".baton").join(f));
+    }
+}
+
+/// The store is one: deleted, a command refuses instead of starting an empty store; replaced
+/// by another project's, it refuses too; a backup of the project's own is accepted; deleting
+/// `.baton/store-id` is the way out.
+#[test]
+fn a_deleted_or_replaced_store_is_refused_and_never_silently_recreated() {
+    let p = project();
+    p.ok(&["task", "add", "first"]);
+    p.ok(&["task", "add", "second"]);
+    let db = p.root().join(".baton/state.db");
+    let backup = p.root().join("backup.db");
+    // A consistent copy (the WAL folded in) of the project's own store.
+    let out = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg(format!(".backup '{}'", backup.display()))
+        .output();
+    let have_sqlite3 = out.is_ok_and(|o| o.status.success());
+
+    remove_store(p.root());
+    let e = err(&p, &["task", "add", "third"]);
+    assert!(e.contains("state.db was deleted"), "{e}");
+    assert!(e.contains("delete") && e.contains("store-id"), "{e}");
+    assert!(!db.exists(), "no empty store was created in its place");
+    let e = err(&p, &["task", "list"]);
+    assert!(e.contains("was deleted"), "{e}");
+
+    // Another project's store put in its place.
+    let q = project();
+    q.ok(&["task", "add", "elsewhere"]);
+    q.ok(&["task", "list"]);
+    std::fs::copy(q.root().join(".baton/state.db"), &db).unwrap();
+    let _ = std::fs::copy(
+        q.root().join(".baton/state.db-wal"),
+        p.root().join(".baton/state.db-wal"),
+    );
+    let e = err(&p, &["task", "list"]);
+    assert!(e.contains("state.db was replaced"), "{e}");
+
+    // The project's own store back from a backup: accepted.
+    if have_sqlite3 {
+        remove_store(p.root());
+        std::fs::copy(&backup, &db).unwrap();
+        let list = json(&p, &["task", "list", "--json"]);
+        assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    }
+
+    // The way out: forget the recorded store; the next command starts afresh.
+    remove_store(p.root());
+    std::fs::remove_file(p.root().join(".baton/store-id")).unwrap();
+    let t = json(&p, &["task", "add", "fresh", "--json"]);
+    assert_eq!(t["id"], "T-001");
+    assert!(p.root().join(".baton/store-id").exists());
+}
+
+/// An old row of the memory file, rendered from a store that is gone, is never applied to the
+/// new store's task of the same ID; it is reported once, and the region is rendered again.
+#[test]
+fn memory_file_rows_from_another_store_are_never_applied() {
+    let p = project();
+    p.ok(&["task", "add", "old one"]);
+    p.ok(&["task", "start", "T-001", "--agent", "claude"]);
+    p.ok(&["task", "done", "T-001", "--note", "old work"]);
+    let memory = p.root().join("CLAUDE.md");
+    let old = std::fs::read_to_string(&memory).unwrap();
+    assert!(old.contains("| T-001 | COMPLETED | old work |"), "{old}");
+    // Start afresh (the documented way out), keeping the memory file.
+    remove_store(p.root());
+    let _ = std::fs::remove_file(p.root().join(".baton/store-id"));
+    let out = p.run(&["task", "add", "new one"]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("rendered from store").count(), 1, "{stderr}");
+    p.ok(&["task", "start", "T-001", "--agent", "claude"]);
+    // The old file comes back (an editor's buffer, a checkout): its log row says T-001 is
+    // COMPLETED — of the old store.
+    std::fs::write(&memory, &old).unwrap();
+    let out = p.run(&["memory", "sync"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        p.status("T-001"),
+        "IN_PROGRESS",
+        "the old row was not applied"
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_eq!(stdout.matches("refused:").count(), 1, "{stdout}");
+    let now = std::fs::read_to_string(&memory).unwrap();
+    assert!(!now.contains("old work"), "{now}");
+    assert!(now.contains("| T-001 | new one |"), "{now}");
+    assert!(now.contains("<!-- baton:store "), "{now}");
+    // Rendered from this store now: nothing more to report.
+    p.ok(&["memory", "sync"]);
+}
+
+/// The daemon checks on every tick that the store it opened is still the one at
+/// `.baton/state.db`: deleted under it, it stops and says why (daemon log, journal mirror).
+#[test]
+fn the_daemon_stops_when_its_store_is_deleted() {
+    let p = TestProject::new();
+    let agent = p.fake_agent("a1", "claude", "");
+    p.write_config(&agent);
+    let up = p.ok(&["up"]);
+    assert!(up.contains("daemon started"), "{up}");
+    p.ok(&["task", "add", "something"]);
+    remove_store(p.root());
+    let lock = p.root().join(".baton/daemon.lock");
+    crate::common::wait_until(Duration::from_secs(20), "the daemon to stop", || {
+        std::fs::File::options()
+            .read(true)
+            .write(true)
+            .open(&lock)
+            .is_ok_and(|f| f.try_lock().is_ok())
+    });
+    let log = std::fs::read_to_string(p.root().join(".baton/daemon.log")).unwrap();
+    assert!(
+        log.contains("state.db was deleted while this process had it open"),
+        "{log}"
+    );
+    let mirror = std::fs::read_to_string(p.root().join("ORCHESTRATION_LOG.md")).unwrap();
+    assert!(
+        mirror.contains("daemon-stop") && mirror.contains("was deleted"),
+        "{mirror}"
+    );
+    let e = err(&p, &["up"]);
+    assert!(e.contains("state.db was deleted"), "{e}");
+}
+
+/// Importing a file again adds only the items not imported before and says what it skipped;
+/// a new item's dependency on an item imported before is that task; the dry run runs every
+/// check the import runs (a dependency on a missing ID, with file:line) and honours --json.
+#[test]
+fn importing_a_file_again_adds_only_its_new_items_and_the_dry_run_checks_everything() {
+    let p = project();
+    let plan = p.root().join("plan.md");
+    let name = plan.to_str().unwrap();
+    std::fs::write(&plan, "- [ ] Parser !high {parser}\n- [ ] Docs\n").unwrap();
+    p.ok(&["task", "import", name]);
+    assert_eq!(task_count(&p), 2);
+
+    // One item added, one edited (it keeps its label: not new), one unlabelled item retitled
+    // would be new — here the unlabelled one is left as it was.
+    std::fs::write(
+        &plan,
+        "- [ ] Parse the config !high {parser}\n- [ ] Docs\n- [ ] Tests after:parser @codex\n",
+    )
+    .unwrap();
+    let dry = json(&p, &["task", "import", name, "--dry-run", "--json"]);
+    assert_eq!(dry["would_add"].as_array().unwrap().len(), 1, "{dry}");
+    assert_eq!(dry["would_add"][0]["title"], "Tests");
+    assert_eq!(dry["would_add"][0]["line"], 3);
+    assert_eq!(dry["would_add"][0]["id"], "T-003");
+    assert_eq!(dry["would_add"][0]["deps"][0], "T-001");
+    let skipped: Vec<_> = dry["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["task"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(skipped, ["T-001", "T-002"], "{dry}");
+    assert_eq!(task_count(&p), 2, "the dry run added nothing");
+
+    let out = p.ok(&["task", "import", name]);
+    assert!(
+        out.contains("skipped 2 items already imported from") && out.contains("T-001"),
+        "{out}"
+    );
+    assert!(out.contains("1 task(s) imported"), "{out}");
+    assert_eq!(task_count(&p), 3);
+    let t3 = json(&p, &["task", "show", "T-003", "--json"]);
+    assert_eq!(t3["title"], "Tests");
+    assert_eq!(
+        t3["deps"][0], "T-001",
+        "the dependency resolved to the existing task"
+    );
+
+    // Nothing new: nothing added, exit 0.
+    let out = p.ok(&["task", "import", name]);
+    assert!(out.contains("skipped 3 items"), "{out}");
+    assert_eq!(task_count(&p), 3);
+
+    // The dry run refuses what the import refuses: a dependency on a task that does not
+    // exist, with the file and line.
+    let bad = p.root().join("bad.md");
+    std::fs::write(&bad, "- [ ] fine\n- [ ] needs a ghost after:T-099\n").unwrap();
+    for extra in [&["--dry-run"][..], &["--dry-run", "--json"], &[]] {
+        let mut args = vec!["task", "import", bad.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let e = err(&p, &args);
+        assert!(
+            e.contains("bad.md:2:") && e.contains("T-099") && e.contains("does not exist"),
+            "{extra:?}: {e}"
+        );
+    }
+    assert_eq!(task_count(&p), 3);
+}
+
+/// `baton run plan.md`, the plan edited, `baton run plan.md` again: the second run adds only
+/// the new item, and every task is done exactly once.
+#[test]
+fn editing_and_rerunning_a_plan_adds_only_the_new_items() {
+    let p = TestProject::new();
+    let step = "[[task]]\nrepeat = true\nwork_ms = 50\nrun = [\"baton task done \\\"$BATON_FAKE_TASK\\\" --note ok\"]\n";
+    let agent = p.fake_agent("a1", "claude", step);
+    p.write_config(&format!("{agent}[run]\ntest_tasks = false\n"));
+    let plan = p.root().join("plan.md");
+    std::fs::write(&plan, "# Plan\n\n- [ ] First job\n- [ ] Second job\n").unwrap();
+    let out = p.ok(&["run", "plan.md", "--quiet"]);
+    assert!(out.contains("finished: 2 completed"), "{out}");
+    std::fs::write(
+        &plan,
+        "# Plan\n\n- [ ] First job\n- [ ] Second job\n- [ ] Third job after:#2\n",
+    )
+    .unwrap();
+    let out = p.ok(&["run", "plan.md", "--quiet"]);
+    assert!(
+        out.contains("skipped 2 items already imported from plan.md"),
+        "{out}"
+    );
+    assert!(out.contains("1 task(s) imported"), "{out}");
+    let list = json(&p, &["task", "list", "--json"]);
+    let titles: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["title"].as_str().unwrap().to_owned(),
+                t["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        titles,
+        [
+            ("First job".to_owned(), "COMPLETED".to_owned()),
+            ("Second job".to_owned(), "COMPLETED".to_owned()),
+            ("Third job".to_owned(), "COMPLETED".to_owned()),
+        ]
+    );
+    assert_eq!(
+        json(&p, &["task", "show", "T-003", "--json"])["deps"][0],
+        "T-002"
+    );
+}
+
+/// A plan `baton run` imported before items had keys (it recorded the file's hash): its items
+/// whose title is a task's title count as imported.
+#[test]
+fn a_plan_imported_before_item_keys_is_not_imported_again() {
+    let p = project();
+    let plan = p.root().join("plan.md");
+    std::fs::write(&plan, "- [ ] First\n- [ ] Second\n").unwrap();
+    p.ok(&["task", "import", "plan.md"]);
+    // What an older baton left: no item rows, the file's hash row.
+    let db = p.root().join(".baton/state.db");
+    let sql = "DELETE FROM meta WHERE key LIKE 'import|%'; \
+               INSERT INTO meta (key, value) VALUES ('imported.00ff00ff00ff00ff', 'plan.md');";
+    let Ok(out) = std::process::Command::new("sqlite3")
+        .arg(&db)
+        .arg(sql)
+        .output()
+    else {
+        eprintln!("SKIPPED: no sqlite3 command");
+        return;
+    };
+    assert!(out.status.success(), "{out:?}");
+    std::fs::write(&plan, "- [ ] First\n- [ ] Second\n- [ ] Third\n").unwrap();
+    let out = p.ok(&["task", "import", "plan.md"]);
+    assert!(out.contains("skipped 2 items"), "{out}");
+    assert_eq!(task_count(&p), 3);
+    // Recorded per item now.
+    let out = p.ok(&["task", "import", "plan.md"]);
+    assert!(out.contains("skipped 3 items"), "{out}");
+}

@@ -121,7 +121,8 @@ fn work_nobody_reported_waits_for_a_review() {
     let ls = p.ok(&["ls"]);
     assert!(ls.contains("unreported"), "{ls}");
     let report = std::fs::read_to_string(p.root().join("REPORT.md")).unwrap();
-    assert!(report.contains("UNREPORTED"), "{report}");
+    assert!(report.contains("- Done, unreported: 1 (T-001)"), "{report}");
+    assert!(report.contains("| UNREPORTED |"), "{report}");
 
     // The person confirms T-001: its review closes; T-002 can now go.
     p.ok(&["task", "done", "T-001", "--note", "checked notes.txt"]);

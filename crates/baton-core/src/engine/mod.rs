@@ -28,6 +28,7 @@ mod lead;
 mod merge;
 pub mod prompt;
 mod quota;
+pub mod report_failed;
 pub mod review;
 
 pub use lead::LeadPhase;
@@ -117,6 +118,11 @@ pub struct Settings {
     pub test_tasks: bool,
     /// Tasks with one of these skills are not features (no test task of their own).
     pub not_features: Vec<String>,
+    /// How prompts name baton (`{baton}` in templates and texts): `baton` when a login shell
+    /// finds this very binary, else its absolute path, shell-quoted.
+    pub baton_cmd: String,
+    /// baton's absolute path, shell-quoted: the command given to an agent whose report failed.
+    pub baton_path: String,
 }
 
 impl Default for Settings {
@@ -155,6 +161,8 @@ impl Default for Settings {
             ]
             .map(String::from)
             .to_vec(),
+            baton_cmd: "baton".to_owned(),
+            baton_path: "baton".to_owned(),
         }
     }
 }
@@ -245,6 +253,15 @@ pub enum Event {
     HandoffWritten {
         /// The successor.
         to: String,
+    },
+    /// The lines of an agent's screen that show a failed `baton` call (a report that did not
+    /// reach baton: `baton: command not found`, baton's own `error: …`), every time they are
+    /// read; see [`report_failed::scan`].
+    ReportFailures {
+        /// The agent.
+        agent: String,
+        /// The lines, top to bottom.
+        lines: Vec<String>,
     },
     /// A merge queued with `QueueMerge` ended.
     MergeFinished {
@@ -372,6 +389,15 @@ pub enum Action {
         task: TaskId,
         /// The agent.
         agent: String,
+    },
+    /// Journal `report-failed`: the agent's screen shows a `baton` call that failed.
+    ReportFailed {
+        /// The agent.
+        agent: String,
+        /// The task it holds, if any.
+        task: Option<TaskId>,
+        /// The line that shows the failure.
+        line: String,
     },
     /// Nothing more to do: every task is closed or waits for a person, and verify passed.
     Finished {
@@ -506,12 +532,16 @@ pub struct Engine {
     merge_fixes: BTreeMap<String, u32>,
     /// Tasks whose last merge git could not do.
     merge_errors: BTreeSet<TaskId>,
+    /// Failed reports seen on each agent's screen.
+    reports: BTreeMap<String, report_failed::ReportRt>,
 }
 
 impl Engine {
     /// Creates an engine for these agents; tasks come in as `TaskAdded` events (on start-up,
     /// the shell replays the store's tasks).
-    pub fn new(settings: Settings, agents: Vec<AgentSpec>) -> Engine {
+    pub fn new(mut settings: Settings, agents: Vec<AgentSpec>) -> Engine {
+        settings.template = prompt::fill_baton(&settings.template, &settings.baton_cmd);
+        settings.texts.fill_baton(&settings.baton_cmd);
         let mut skilled: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for a in agents.iter().filter(|a| a.max_tasks > 0) {
             for s in &a.skills {
@@ -571,6 +601,7 @@ impl Engine {
             unmerged: BTreeMap::new(),
             merge_fixes: BTreeMap::new(),
             merge_errors: BTreeSet::new(),
+            reports: BTreeMap::new(),
         }
     }
 
@@ -685,6 +716,9 @@ impl Engine {
                 agent,
                 outcome,
             } => self.merge_finished(task, &agent, outcome, &mut out),
+            Event::ReportFailures { agent, lines } => {
+                self.report_failures(&agent, lines, &mut out);
+            }
         }
         self.timers(now, &mut out);
         self.lead_step(now, &mut out);
@@ -1207,12 +1241,20 @@ impl Engine {
         let Some(&task) = a.tasks.first() else { return };
         a.turn.ready_since = None;
         a.turn.seen_working = false;
+        // A turn that ended on a failed report is no silence: it gets the command instead.
+        if self.answer_failed_report(now, agent, task, out) {
+            return;
+        }
+        let Some(a) = self.agents.get_mut(agent) else {
+            return;
+        };
         if a.turn.resumed {
             // The daemon restarted while this task was out: the prompt may never have
             // arrived. Send it again; an agent that already did the work just reports it.
             a.turn.resumed = false;
             let text = format!(
-                "(baton restarted: if you already finished {task}, just report it with baton task done {task}.)\n\n{}",
+                "(baton restarted: if you already finished {task}, just report it with {} task done {task}.)\n\n{}",
+                self.settings.baton_cmd,
                 self.prompt_for(agent, task)
             );
             self.send(now, agent, task, text, false, out);

@@ -3,6 +3,10 @@
 //!
 //! Templates are plain text with `{placeholders}`; English and French ones are built in, and a
 //! project may give its own file. Unknown placeholders are left as written.
+//!
+//! Every command an agent is told to run names baton as `{baton}`: the engine fills it once
+//! with `Settings::baton_cmd` (`baton` when a login shell finds this very binary, else its
+//! absolute path), so that the agent's shell finds it whatever shell its CLI runs commands in.
 
 use crate::task::Task;
 
@@ -30,8 +34,8 @@ The shared memory file ({memory_file}) holds the task queue and the decisions ta
 - Nothing outside this task's scope was changed.
 
 === WHEN YOU ARE DONE ===
-Run: baton task done {id} --note \"<one line: what you did>\"
-If you cannot finish, run: baton task block {id} --reason \"<what blocks you>\"
+Run: {baton} task done {id} --note \"<one line: what you did>\"
+If you cannot finish, run: {baton} task block {id} --reason \"<what blocks you>\"
 (Or change the task's Status in {memory_file}.)
 
 Start now. Do not ask questions: decide, and say what you decided in the note.
@@ -61,24 +65,30 @@ Le fichier mémoire partagé ({memory_file}) contient la file des tâches et les
 - Rien en dehors de cette tâche n'a été modifié.
 
 === APRÈS COMPLÉTION ===
-Lance : baton task done {id} --note \"<une ligne : ce que tu as fait>\"
-Si tu ne peux pas finir, lance : baton task block {id} --reason \"<ce qui te bloque>\"
+Lance : {baton} task done {id} --note \"<une ligne : ce que tu as fait>\"
+Si tu ne peux pas finir, lance : {baton} task block {id} --reason \"<ce qui te bloque>\"
 (Ou change le Status de la tâche dans {memory_file}.)
 
 Commence immédiatement. Ne pose pas de questions : décide, et dis ce que tu as décidé dans la note.
 ";
 
 /// The nudge sent when a turn ends without the task being reported.
-pub const NUDGE_EN: &str = "Your turn ended but {id} is not reported. If it is done, run: baton task done {id} --note \"…\". If something blocks you, run: baton task block {id} --reason \"…\".";
+pub const NUDGE_EN: &str = "Your turn ended but {id} is not reported. If it is done, run: {baton} task done {id} --note \"…\". If something blocks you, run: {baton} task block {id} --reason \"…\".";
 
 /// The reminder sent to an agent whose screen has not changed for a long time.
-pub const REMINDER_EN: &str = "Status check on {id}: are you still working on it? If it is done, run: baton task done {id} --note \"…\"; if you are blocked, run: baton task block {id} --reason \"…\".";
+pub const REMINDER_EN: &str = "Status check on {id}: are you still working on it? If it is done, run: {baton} task done {id} --note \"…\"; if you are blocked, run: {baton} task block {id} --reason \"…\".";
 
 /// The French nudge.
-pub const NUDGE_FR: &str = "Ton tour est terminé mais {id} n'est pas signalée. Si elle est finie, lance : baton task done {id} --note \"…\". Si quelque chose te bloque, lance : baton task block {id} --reason \"…\".";
+pub const NUDGE_FR: &str = "Ton tour est terminé mais {id} n'est pas signalée. Si elle est finie, lance : {baton} task done {id} --note \"…\". Si quelque chose te bloque, lance : {baton} task block {id} --reason \"…\".";
 
 /// The French reminder.
-pub const REMINDER_FR: &str = "Point sur {id} : est-ce que tu travailles toujours dessus ? Si elle est finie, lance : baton task done {id} --note \"…\" ; si tu es bloqué, lance : baton task block {id} --reason \"…\".";
+pub const REMINDER_FR: &str = "Point sur {id} : est-ce que tu travailles toujours dessus ? Si elle est finie, lance : {baton} task done {id} --note \"…\" ; si tu es bloqué, lance : {baton} task block {id} --reason \"…\".";
+
+/// The answer to an agent whose `baton` report failed on its screen.
+pub const REPORT_FAILED_EN: &str = "[baton] Your last baton command for {id} failed, so {id} is not reported yet. Run it again with baton's full path: {path} task done {id} --note \"<one line: what you did>\" (or, if something blocks you: {path} task block {id} --reason \"…\").";
+
+/// The French answer to a failed report.
+pub const REPORT_FAILED_FR: &str = "[baton] Ta dernière commande baton pour {id} a échoué : {id} n'est pas encore signalée. Relance-la avec le chemin complet de baton : {path} task done {id} --note \"<une ligne : ce que tu as fait>\" (ou, si quelque chose te bloque : {path} task block {id} --reason \"…\").";
 
 /// The short texts the engine sends or writes besides task prompts, in one language.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,15 +105,17 @@ pub struct Texts {
     pub prepare: String,
     /// To the successor: take over (`{from}`, `{to}`, `{file}`).
     pub takeover: String,
+    /// To an agent whose report failed on screen (`{id}`, `{path}`: baton's absolute path).
+    pub report_failed: String,
 }
 
 impl Texts {
     /// Returns the built-in texts for a language code: `fr`, or English for anything else.
     pub fn for_language(lang: &str) -> Texts {
-        let (prepare, takeover) = if lang == "fr" {
-            (PREPARE_FR, TAKEOVER_FR)
+        let (prepare, takeover, report_failed) = if lang == "fr" {
+            (PREPARE_FR, TAKEOVER_FR, REPORT_FAILED_FR)
         } else {
-            (PREPARE_EN, TAKEOVER_EN)
+            (PREPARE_EN, TAKEOVER_EN, REPORT_FAILED_EN)
         };
         let (nudge, reminder, test_title, test_body) = if lang == "fr" {
             (
@@ -127,8 +139,27 @@ impl Texts {
             test_body: test_body.to_owned(),
             prepare: prepare.to_owned(),
             takeover: takeover.to_owned(),
+            report_failed: report_failed.to_owned(),
         }
     }
+
+    /// Fills `{baton}` in every text with the command that runs baton.
+    pub fn fill_baton(&mut self, baton: &str) {
+        for t in [
+            &mut self.nudge,
+            &mut self.reminder,
+            &mut self.test_body,
+            &mut self.prepare,
+            &mut self.takeover,
+        ] {
+            *t = fill_baton(t, baton);
+        }
+    }
+}
+
+/// Fills `{baton}` with the command that runs baton (`baton`, or its quoted absolute path).
+pub fn fill_baton(text: &str, baton: &str) -> String {
+    text.replace("{baton}", baton)
 }
 
 impl Default for Texts {
@@ -148,7 +179,7 @@ pub const TAKEOVER_EN: &str = "[HANDOFF: {from} -> {to}] You are now the lead (o
 
 1. Read {file} now: what was done, what is in progress, what remains, the decisions taken, every agent's state and quota.
 2. Read the shared memory file for the task queue.
-3. Take over: review finished work, add tasks with `baton task add`, watch the agents with `baton ls`, `baton log` and `baton usage`. baton hands the tasks out and watches the agents; you decide what comes next.
+3. Take over: review finished work, add tasks with `{baton} task add`, watch the agents with `{baton} ls`, `{baton} log` and `{baton} usage`. baton hands the tasks out and watches the agents; you decide what comes next.
 
 Start now by reading {file}.";
 
@@ -157,7 +188,7 @@ pub const TAKEOVER_FR: &str = "[HANDOFF ORCHESTRATEUR : {from} -> {to}] Tu devie
 
 1. Lis immédiatement {file} : ce qui a été fait, ce qui est en cours, ce qui reste, les décisions prises, l'état et le quota de chaque agent.
 2. Lis le fichier mémoire partagé pour la file des tâches.
-3. Prends le contrôle : valide le travail terminé, ajoute des tâches avec `baton task add`, surveille les agents avec `baton ls`, `baton log` et `baton usage`. baton distribue les tâches et surveille les agents ; toi, tu décides de la suite.
+3. Prends le contrôle : valide le travail terminé, ajoute des tâches avec `{baton} task add`, surveille les agents avec `{baton} ls`, `{baton} log` et `{baton} usage`. baton distribue les tâches et surveille les agents ; toi, tu décides de la suite.
 
 Commence maintenant par lire {file}.";
 

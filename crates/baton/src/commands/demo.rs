@@ -244,6 +244,30 @@ isolation = \"worktree\"\nmemory_file = \".baton/BOARD.md\"\n\n{agents}\
     w("baton.toml", &config)
 }
 
+/// Stops the demo's agents and its private tmux server. At the demo's end this is `baton down`
+/// (it says what it stopped); otherwise it says nothing on stdout (the reader may be gone).
+fn stop_demo(dir: &Path, why: crate::interrupt::Why) {
+    use crate::interrupt::Why;
+    if why == Why::Done && !std::thread::panicking() {
+        let _ = crate::commands::down::cmd_down(
+            Some(dir),
+            &crate::commands::down::DownArgs { prune: false },
+        );
+        return;
+    }
+    // The demo's daemon runs in this process (`baton run`), and its socket is its own: kill
+    // the whole server.
+    if let Ok(project) = crate::project::Project::load(dir) {
+        let _ = project.tmux.kill_server();
+    }
+    if why == Why::Interrupted {
+        eprintln!(
+            "\nbaton demo: interrupted; stopped its agents and its tmux server (the project stays in {})",
+            dir.display()
+        );
+    }
+}
+
 /// Builds the demo and runs it.
 pub fn cmd_demo(args: &DemoArgs) -> CliResult<ExitCode> {
     crate::commands::doctor::ensure_tmux()?;
@@ -252,6 +276,12 @@ pub fn cmd_demo(args: &DemoArgs) -> CliResult<ExitCode> {
         None => std::env::temp_dir().join(format!("baton-demo-{}", std::process::id())),
     };
     let socket = format!("baton-demo-{}", std::process::id());
+    // Unless --keep: the demo's tmux server (its agents with it) goes whatever ends the demo —
+    // its end, an error, a panic, Ctrl-C, or stdout's reader going away (`baton demo | head`).
+    let teardown = (!args.keep).then(|| {
+        let dir = dir.clone();
+        crate::interrupt::teardown(move |why| stop_demo(&dir, why))
+    });
     if args.worktree {
         write_worktree_project(&dir, &socket)?;
     } else {
@@ -269,19 +299,18 @@ pub fn cmd_demo(args: &DemoArgs) -> CliResult<ExitCode> {
             goal: None,
             quiet: args.quiet,
             ignore_usage: false,
+            json: false,
         },
     );
-    if !args.keep {
-        let _ = crate::commands::down::cmd_down(
-            Some(&dir),
-            &crate::commands::down::DownArgs { prune: false },
-        );
-    }
+    drop(teardown);
     if result.is_ok() {
         let report = std::fs::read_to_string(dir.join(crate::report::REPORT)).unwrap_or_default();
         println!("\n{report}");
         if args.worktree {
-            println!("main, as the merge queue built it (every commit verified):\n");
+            println!(
+                "main, as the merge queue built it (it moved main only to commits whose verify \
+                 passed; the report's \"Integration branch\" section says which commits those are):\n"
+            );
             print!(
                 "{}",
                 crate::git::query(&dir, &["log", "--oneline", "main"]).unwrap_or_default()

@@ -33,6 +33,9 @@ struct Check {
     detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     hint: Option<String>,
+    /// Passes, but is most likely not what was meant (a configuration warning).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    warning: bool,
 }
 
 fn check(
@@ -46,6 +49,7 @@ fn check(
         ok,
         detail: detail.into(),
         hint: if ok { None } else { hint },
+        warning: false,
     }
 }
 
@@ -85,6 +89,52 @@ fn worktree_check(project: &Project, store: Option<&crate::store::Store>) -> Che
             ),
         },
     }
+}
+
+/// Agents whose CLI runs commands in a login shell (`login_shell` in the profile: Codex's
+/// `bash -lc`) lose the baton directory `baton up` puts on their PATH, since the shell's
+/// profile sets PATH anew: warn when such a shell does not find this very baton (prompts then
+/// name it by its absolute path, which works, but an installed baton is simpler).
+fn login_shell_check(project: &Project) -> Option<Check> {
+    let agents: Vec<&str> = project
+        .config
+        .agents
+        .iter()
+        .filter(|a| a.profile.login_shell)
+        .map(|a| a.name.as_str())
+        .collect();
+    if agents.is_empty() {
+        return None;
+    }
+    let lookup = crate::baton_cmd::lookup();
+    let found = lookup.finds_this();
+    let mut c = check(
+        "login shell",
+        true,
+        if found {
+            format!(
+                "{}: {} runs this baton",
+                agents.join(", "),
+                lookup.describe()
+            )
+        } else {
+            format!(
+                "{}: {}, not this one; their prompts name it as {}",
+                agents.join(", "),
+                lookup.describe(),
+                lookup.path()
+            )
+        },
+        None,
+    );
+    if !found {
+        c.warning = true;
+        c.hint = Some(
+            "install baton on the system PATH (`cargo install --path crates/baton`) for shorter prompts"
+                .into(),
+        );
+    }
+    Some(c)
 }
 
 /// Runs every check; exits 1 when one fails.
@@ -151,6 +201,21 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                     ),
                     None,
                 ));
+                for w in &project.config.warnings {
+                    checks.push(Check {
+                        warning: true,
+                        ..check("config", true, w.to_string(), None)
+                    });
+                }
+                checks.push(match project.template() {
+                    Ok(_) => check(
+                        "template",
+                        true,
+                        format!("[run] template = \"{}\"", project.config.run.template),
+                        None,
+                    ),
+                    Err(e) => check("template", false, e.message, e.hints.first().cloned()),
+                });
                 for agent in &project.config.agents {
                     let program = agent.command.split_whitespace().next().unwrap_or_default();
                     let found = which(program).or_else(|| {
@@ -170,10 +235,15 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                         )),
                     ));
                 }
+                if let Some(c) = login_shell_check(&project) {
+                    checks.push(c);
+                }
                 let dir = project.root.join(".baton");
-                // The store, when there is one yet (doctor creates none): opened once.
-                let db = dir.join("state.db");
-                let store = db.exists().then(|| crate::store::Store::open(&db));
+                // The store, when there is one yet or one is recorded (doctor creates none):
+                // opened once; a deleted or replaced store is reported.
+                let db = dir.join(crate::store::STORE_FILE);
+                let store = (db.exists() || dir.join(crate::store::STORE_ID_FILE).exists())
+                    .then(|| crate::store::Store::open_project(&dir));
                 if project.config.uses_worktrees() {
                     let store = store.as_ref().and_then(|s| s.as_ref().ok());
                     checks.push(worktree_check(&project, store));
@@ -233,15 +303,27 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
         for c in &checks {
             println!(
                 "{} {:<16} {}",
-                if c.ok { "ok  " } else { "FAIL" },
+                match (c.ok, c.warning) {
+                    (true, false) => "ok  ",
+                    (true, true) => "warn",
+                    (false, _) => "FAIL",
+                },
                 c.name,
                 c.detail
             );
-            if let Some(h) = &c.hint {
+            if let Some(h) = c.hint.as_ref().filter(|_| !c.ok || c.warning) {
                 println!("     {:<16} hint: {h}", "");
             }
         }
-        println!("{} check(s), {failed} failed", checks.len());
+        let warned = checks.iter().filter(|c| c.warning).count();
+        if warned > 0 {
+            println!(
+                "{} check(s), {failed} failed, {warned} warning(s)",
+                checks.len()
+            );
+        } else {
+            println!("{} check(s), {failed} failed", checks.len());
+        }
     }
     Ok(if failed == 0 {
         ExitCode::SUCCESS

@@ -90,7 +90,7 @@ fn journal_turn_end(dir: Option<&Path>, agent: &str, result: &str, detail: Value
     let entry = store
         .journal(agent, TURN_END, None, agent, result, &detail.to_string())
         .map_err(|e| crate::error::CliError::user(e.to_string()))?;
-    crate::orchlog::append(&project.root, &[entry])
+    crate::orchlog::append(&project, &[entry])
 }
 
 fn stop(dir: Option<&Path>, agent: &str) -> CliResult<()> {

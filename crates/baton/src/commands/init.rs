@@ -38,6 +38,38 @@ pub fn which(program: &str) -> Option<PathBuf> {
     })
 }
 
+/// The lines of a `.gitignore` that already ignore the state directory.
+const IGNORES_STATE: [&str; 4] = [".baton/", ".baton", "/.baton/", "/.baton"];
+
+/// Adds `.baton/` to the `.gitignore` in `root` (created when absent), keeping what is there
+/// byte for byte; returns false when a line already ignores it.
+fn ignore_state_dir(root: &Path) -> CliResult<bool> {
+    let path = root.join(".gitignore");
+    let old = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io_error(format!("cannot read {}", path.display()), e)),
+    };
+    let has = String::from_utf8_lossy(&old)
+        .lines()
+        .any(|l| IGNORES_STATE.contains(&l.trim()));
+    if has {
+        return Ok(false);
+    }
+    let mut add = String::new();
+    if !old.is_empty() && !old.ends_with(b"\n") {
+        add.push('\n');
+    }
+    add.push_str(".baton/\n");
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(add.as_bytes()))
+        .map_err(|e| io_error(format!("cannot write {}", path.display()), e))?;
+    Ok(true)
+}
+
 /// Writes baton.toml.
 pub fn cmd_init(dir: Option<&Path>, args: &InitArgs) -> CliResult<ExitCode> {
     let root = start_dir(dir)?;
@@ -80,6 +112,7 @@ name = "{name}"              # tmux session name
 {isolation}# socket = "baton-{name}"    # tmux server socket (tmux -L); baton never uses your default server
 # width = 160                # size of agent windows
 # height = 48
+# reports_dir = "."          # where ORCHESTRATION_LOG.md, REPORT.md, HANDOFF_TO_*.md go
 
 # One [[agent]] per agent CLI. `cli` picks the profile (claude, codex, amp, gemini, generic);
 # `command` launches something else under that profile (a wrapper, a custom build):
@@ -143,6 +176,7 @@ memory_file = "CLAUDE.md"    # the shared memory file (baton owns one marked reg
     // Refuse to write something that would not load.
     baton_core::Config::parse(&path, &text)
         .map_err(|e| CliError::internal(format!("the generated file does not parse: {e}")))?;
+    let in_git = crate::git::toplevel(&root).is_some();
     let tmp = root.join(format!(".{FILE_NAME}.tmp-{}", std::process::id()));
     let mut f = std::fs::File::create(&tmp)
         .map_err(|e| io_error(format!("cannot write {}", tmp.display()), e))?;
@@ -152,6 +186,17 @@ memory_file = "CLAUDE.md"    # the shared memory file (baton owns one marked reg
     std::fs::rename(&tmp, &path)
         .map_err(|e| io_error(format!("cannot write {}", path.display()), e))?;
     println!("wrote {}", path.display());
+    if in_git {
+        match ignore_state_dir(&root)? {
+            true => println!("added .baton/ (baton's state) to .gitignore"),
+            false => println!(".gitignore already ignores .baton/ (baton's state)"),
+        }
+    }
+    println!(
+        "baton writes ORCHESTRATION_LOG.md, REPORT.md and HANDOFF_TO_<AGENT>.md in {}: \
+         set `[session] reports_dir` to put them in another directory of the project",
+        root.display()
+    );
     if found.is_empty() {
         println!(
             "no agent CLI found on PATH (looked for claude, codex, amp, gemini): the agents are commented out"

@@ -34,6 +34,26 @@ pub struct HandoffArgs {
     /// The agent to hand the lead role to (default: the next one of `[lead] chain`)
     #[arg(long)]
     pub to: Option<String>,
+    /// Print JSON: what was requested (from, to, the journal entry), or why it was refused
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `baton handoff --json`.
+#[derive(Serialize, Default)]
+struct HandoffView {
+    /// Whether the request was journaled for the daemon.
+    requested: bool,
+    /// The agent asked for; `None`: the next one of the chain.
+    to: Option<String>,
+    /// Who led when it was asked.
+    from: Option<String>,
+    /// The `handoff-request` journal entry.
+    journal_seq: Option<i64>,
+    /// Whether a daemon runs to carry it out now.
+    daemon_running: bool,
+    /// Why it was refused.
+    refused: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -183,6 +203,37 @@ pub fn cmd_lead(dir: Option<&Path>, args: &LeadArgs) -> CliResult<ExitCode> {
 
 /// Runs `baton handoff`.
 pub fn cmd_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<ExitCode> {
+    let view = match request_handoff(dir, args) {
+        Ok(view) => view,
+        Err(e) if args.json => {
+            print_json(&HandoffView {
+                to: args.to.clone(),
+                refused: Some(e.message.clone()),
+                ..HandoffView::default()
+            })?;
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
+    if args.json {
+        return print_json(&view);
+    }
+    if view.daemon_running {
+        println!(
+            "handoff asked for{}; follow it with `baton lead`",
+            view.to
+                .as_ref()
+                .map(|t| format!(" (to {t})"))
+                .unwrap_or_default()
+        );
+    } else {
+        println!("handoff asked for; it happens once the daemon runs (`baton up` or `baton run`)");
+    }
+    ok()
+}
+
+/// Journals the request for the daemon; an error is a refusal.
+fn request_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<HandoffView> {
     let project = Project::load(&start_dir(dir)?)?;
     if project.config.lead.chain.is_empty() {
         return Err(CliError::user(
@@ -208,19 +259,21 @@ pub fn cmd_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<ExitCode
     let entry = store
         .journal("user", REQUEST, None, &target, "handoff asked for", "")
         .map_err(|e| CliError::user(e.to_string()))?;
-    crate::orchlog::append(&project.root, &[entry])?;
+    let seq = entry.seq;
+    crate::orchlog::append(&project, &[entry])?;
     crate::daemon::poke(&project.root);
-    match crate::daemon::running_pid(&project) {
-        Some(_) => println!(
-            "handoff asked for{}; follow it with `baton lead`",
-            args.to
-                .as_ref()
-                .map(|t| format!(" (to {t})"))
-                .unwrap_or_default()
-        ),
-        None => println!(
-            "handoff asked for; it happens once the daemon runs (`baton up` or `baton run`)"
-        ),
-    }
-    ok()
+    let from = store
+        .lead_snapshot()
+        .ok()
+        .flatten()
+        .and_then(|s| s.lead)
+        .or_else(|| project.config.lead.chain.first().cloned());
+    Ok(HandoffView {
+        requested: true,
+        to: args.to.clone(),
+        from,
+        journal_seq: Some(seq),
+        daemon_running: crate::daemon::running_pid(&project).is_some(),
+        refused: None,
+    })
 }

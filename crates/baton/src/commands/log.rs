@@ -20,7 +20,7 @@ pub struct LogArgs {
     #[arg(long, default_value_t = 0, value_name = "SEQ")]
     pub since: i64,
     /// At most this many entries (the newest ones when --since is not given)
-    #[arg(long, short = 'n', default_value_t = 50)]
+    #[arg(long, short = 'n', default_value_t = 50, value_name = "N")]
     pub limit: usize,
     /// Print as JSON
     #[arg(long)]

@@ -25,7 +25,8 @@ pub struct MemoryArgs {
 /// The memory subcommands.
 #[derive(Subcommand, Debug)]
 pub enum MemoryCommand {
-    /// Apply the edits made in the memory file and render its task tables again
+    /// Apply the edits made in the memory file and render its task tables again (exits 1
+    /// when an edit was refused)
     Sync,
     /// Sync on every change of the memory file until interrupted
     Watch,
@@ -48,16 +49,29 @@ pub fn cmd_memory(dir: Option<&Path>, args: &MemoryArgs) -> CliResult<ExitCode> 
         MemoryCommand::Sync => {
             let r = sync(&project, &mut store, "user")?;
             print_report(&r);
+            let path = memory_path(&project);
             println!(
                 "{} {}",
-                memory_path(&project).display(),
+                path.display(),
                 if r.wrote {
                     "updated"
                 } else {
                     "already up to date"
                 }
             );
-            ok()
+            if r.rejected.is_empty() {
+                return ok();
+            }
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let n = r.rejected.len();
+            eprintln!(
+                "{n} edit{} of {name} refused (the region was rendered again from the store)",
+                if n == 1 { "" } else { "s" }
+            );
+            Ok(ExitCode::from(1))
         }
         MemoryCommand::Watch => {
             let path = memory_path(&project);

@@ -23,7 +23,7 @@ pub struct MergeQueueArgs {
     #[arg(long)]
     pub json: bool,
     /// How many of the latest merges to show (0: all)
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, short = 'n', default_value_t = 30, value_name = "N")]
     pub last: usize,
     /// Queue again each merge that did not land (git could not do it, or its fix tasks ran
     /// out), once you fixed the cause
@@ -43,6 +43,23 @@ pub struct DiffArgs {
     /// Only list the commits and files, not the diff
     #[arg(long)]
     pub stat: bool,
+    /// Print JSON: the agent, its branch, the integration branch, what is unmerged and the
+    /// diff (null with --stat)
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `baton diff --json`.
+#[derive(Serialize)]
+struct DiffView {
+    agent: String,
+    branch: String,
+    worktree: String,
+    integration_branch: String,
+    /// What is not on the integration branch yet (commits, uncommitted changes).
+    pending: Vec<String>,
+    /// The diff against the integration branch; `None` with `--stat`.
+    diff: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -164,8 +181,7 @@ pub fn one_line(project: &Project) -> Option<String> {
     if !project.config.uses_worktrees() {
         return None;
     }
-    let db = project.root.join(".baton").join("state.db");
-    let store = crate::store::Store::open(&db).ok()?;
+    let store = project.store().ok()?;
     let branch = worktrees::integration_branch(project, Some(&store)).ok()?;
     let (running, queued, merged) = store.merge_counts().ok()?;
     let last = store
@@ -287,6 +303,24 @@ pub fn cmd_diff(dir: Option<&Path>, args: &DiffArgs) -> CliResult<ExitCode> {
         .hint("`baton up` makes it again"));
     }
     let pending = worktrees::unmerged_work(&project.root, &agent.name, &branch);
+    let diff = if args.stat {
+        None
+    } else {
+        Some(
+            git::diff_against(&wt, &format!("refs/heads/{branch}"))
+                .map_err(|e| CliError::user(e.to_string()))?,
+        )
+    };
+    if args.json {
+        return print_json(&DiffView {
+            branch: worktrees::agent_branch(&agent.name),
+            worktree: wt.display().to_string(),
+            agent: agent.name,
+            integration_branch: branch,
+            pending,
+            diff,
+        });
+    }
     println!(
         "# {} ({}) against {branch}: {}",
         agent.name,
@@ -297,9 +331,7 @@ pub fn cmd_diff(dir: Option<&Path>, args: &DiffArgs) -> CliResult<ExitCode> {
             pending.join("; ")
         }
     );
-    if !args.stat {
-        let diff = git::diff_against(&wt, &format!("refs/heads/{branch}"))
-            .map_err(|e| CliError::user(e.to_string()))?;
+    if let Some(diff) = diff {
         print!("{diff}");
     }
     ok()

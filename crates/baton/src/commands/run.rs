@@ -21,7 +21,8 @@ use crate::project::start_dir;
 /// Arguments of `baton run`.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// A task list to import first (.md checklist or table, .toml, .json); imported once
+    /// A task list to import first (.md checklist or table, .toml, .json); each item is
+    /// imported once: run it again after editing the file and only new items are added
     pub file: Option<PathBuf>,
     /// A goal for the lead agent to break into tasks with `baton task add`
     #[arg(long, conflicts_with = "file")]
@@ -32,14 +33,20 @@ pub struct RunArgs {
     /// Give agents work even at critical quota (an emergency override, journaled)
     #[arg(long)]
     pub ignore_usage: bool,
+    /// Print one JSON summary on stdout at the end (tasks by status, verify, duration,
+    /// problems); the progress goes to stderr
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The text of the task that hands a goal to the lead.
 fn goal_task(goal: &str) -> NewTask {
+    // Named so that the lead's shell finds it (a login shell may not have it on its PATH).
+    let baton = crate::baton_cmd::lookup().command();
     NewTask {
         title: "Break the goal into tasks".into(),
         body: format!(
-            "GOAL:\n{goal}\n\nYou lead this run. Break the goal into long, self-contained tasks that agents can do in parallel. For each, run:\n\n    baton task add \"<title>\" --body \"<context, objective, files, validation criteria>\" --priority HIGH|MED|LOW --skill <skill> --after T-XXX\n\nThen report this task done with the number of tasks you created. baton hands them out as agents free up."
+            "GOAL:\n{goal}\n\nYou lead this run. Break the goal into long, self-contained tasks that agents can do in parallel. For each, run:\n\n    {baton} task add \"<title>\" --body \"<context, objective, files, validation criteria>\" --priority HIGH|MED|LOW --skill <skill> --after T-XXX\n\nThen report this task done with the number of tasks you created. baton hands them out as agents free up."
         ),
         priority: Some(Priority::High),
         skills: vec!["plan".to_owned()],
@@ -48,29 +55,9 @@ fn goal_task(goal: &str) -> NewTask {
     }
 }
 
-/// Imports a task list once: a file already imported (same content) is skipped.
+/// Imports a task list: only its items not imported before (each item is recorded with its
+/// task), so a file edited since the last run adds just its new items.
 fn import_once(project: &Project, file: &Path) -> CliResult<()> {
-    let bytes =
-        std::fs::read(file).map_err(|e| io_error(format!("cannot read {}", file.display()), e))?;
-    let key = {
-        use std::hash::Hash;
-        use std::hash::Hasher;
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        bytes.hash(&mut h);
-        format!("imported.{:016x}", h.finish())
-    };
-    let mut store = project.store()?;
-    if store
-        .meta(&key)
-        .map_err(|e| CliError::user(e.to_string()))?
-        .is_some()
-    {
-        println!(
-            "{} was imported before: resuming from the store",
-            file.display()
-        );
-        return Ok(());
-    }
     let ctx = TaskContext {
         project: Project::load(&project.root)?,
         actor: "user".into(),
@@ -80,10 +67,13 @@ fn import_once(project: &Project, file: &Path) -> CliResult<()> {
         dry_run: false,
         json: false,
     };
-    crate::commands::task::import::cmd_task_import(&ctx, &args)?;
-    store
-        .set_meta(&key, &file.display().to_string())
-        .map_err(|e| CliError::user(e.to_string()))?;
+    let done = crate::commands::task::import::import(&ctx, &args)?;
+    if done.added.is_empty() {
+        println!(
+            "{}: every item was imported before: resuming from the store",
+            file.display()
+        );
+    }
     Ok(())
 }
 
@@ -91,6 +81,8 @@ fn import_once(project: &Project, file: &Path) -> CliResult<()> {
 pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
     let project = Project::load(root)?;
     project.check_tmux()?;
+    // A template that cannot be read fails now, before any task or the session exists.
+    project.template()?;
     if let Some(file) = &args.file {
         import_once(&project, file)?;
     }
@@ -107,9 +99,14 @@ pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
         let (tasks, journal) = store
             .add_tasks(&[task], "user")
             .map_err(|e| CliError::user(e.to_string()))?;
-        crate::orchlog::append(&project.root, &journal)?;
+        crate::orchlog::append(&project, &journal)?;
         println!("goal given to {lead} as {}", tasks[0].id);
     }
+    // Ctrl-C from here on says what goes on and how to resume, and exits 130.
+    let _interrupt = crate::interrupt::on_interrupt({
+        let root = project.root.clone();
+        move || interrupted_note(&root)
+    });
     crate::commands::up::cmd_up(
         Some(&project.root),
         &crate::commands::up::UpArgs {
@@ -142,7 +139,7 @@ pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
     println!("finished: {summary}");
     println!(
         "report: {}",
-        project.root.join(crate::report::REPORT).display()
+        project.reports_dir().join(crate::report::REPORT).display()
     );
     ok()
 }
@@ -230,9 +227,205 @@ pub fn cmd_daemon(dir: Option<&Path>, ignore_usage: bool) -> CliResult<ExitCode>
     ok()
 }
 
+/// What Ctrl-C during `baton run` leaves going, and how to resume or stop it.
+fn interrupted_note(root: &Path) -> String {
+    let Ok(project) = Project::load(root) else {
+        return "baton run: interrupted; the agents keep running: `baton run` again resumes, `baton down` stops them".to_owned();
+    };
+    let here = std::env::current_dir().is_ok_and(|d| d == project.root);
+    let baton = if here {
+        "baton".to_owned()
+    } else {
+        format!("baton -C {}", project.root.display())
+    };
+    let busy: Vec<String> = project
+        .store()
+        .ok()
+        .and_then(|s| {
+            s.tasks(&crate::store::TaskFilter {
+                statuses: vec![Status::InProgress],
+                assignee: None,
+            })
+            .ok()
+        })
+        .unwrap_or_default()
+        .iter()
+        .map(|t| match &t.assignee {
+            Some(a) => format!("{} ({a})", t.id),
+            None => t.id.to_string(),
+        })
+        .collect();
+    let tasks = if busy.is_empty() {
+        "no task is IN_PROGRESS".to_owned()
+    } else {
+        format!("{} stay IN_PROGRESS", busy.join(", "))
+    };
+    let daemon = crate::daemon::running_pid(&project).filter(|pid| *pid != std::process::id());
+    let mut lines = vec![
+        "baton run: interrupted.".to_owned(),
+        format!(
+            "  The agents keep running in tmux session `{}` (socket {}; look with `{baton} attach`); {tasks}.",
+            project.session,
+            project.socket_name()
+        ),
+    ];
+    match daemon {
+        Some(pid) => lines.push(format!(
+            "  The daemon `baton up` started (pid {pid}) goes on handing out tasks; `{baton} run` follows it again."
+        )),
+        None => lines.push(format!(
+            "  No new task is handed out and nothing is verified until `{baton} run` runs again: it resumes from .baton/state.db."
+        )),
+    }
+    lines.push(format!("  `{baton} down` stops the agents."));
+    lines.join("\n")
+}
+
 /// Runs `baton run`.
 pub fn cmd_run(dir: Option<&Path>, args: &RunArgs) -> CliResult<ExitCode> {
     let start = start_dir(dir)?;
     let root = crate::project::find_root(&start).unwrap_or(start);
+    if args.json {
+        return run_json(&root, args);
+    }
     run_in(&root, args)
+}
+
+/// `baton run --json`: what the run ended with, from the store.
+#[derive(serde::Serialize)]
+struct RunSummary {
+    /// Whether the run got to its end (every task done, or nothing more can be done).
+    finished: bool,
+    /// The run's own summary line, when it finished.
+    summary: Option<String>,
+    /// The exit code of the run.
+    exit_code: i32,
+    duration_ms: u64,
+    /// `total` and the count of each status.
+    tasks: std::collections::BTreeMap<String, u64>,
+    verify: VerifySummary,
+    /// Worktree mode: the merge queue's counts.
+    merges: Option<MergeSummary>,
+    /// The problems REPORT.md lists.
+    problems: usize,
+    report: String,
+}
+
+#[derive(serde::Serialize)]
+struct VerifySummary {
+    /// How many verify commands ran (after waves; worktree mode verifies in merges instead).
+    runs: usize,
+    /// `passed` or `failed`: the last one; `None` when none ran.
+    last: Option<&'static str>,
+}
+
+#[derive(serde::Serialize)]
+struct MergeSummary {
+    running: usize,
+    queued: usize,
+    merged: usize,
+}
+
+/// Runs the job as a child `baton run` whose stdout is this process's stderr — so everything
+/// it and the programs it starts print is progress on stderr, whoever prints it — then prints
+/// the summary, read from the store, as the only thing on stdout.
+fn run_json(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
+    let started = std::time::Instant::now();
+    let exe = std::env::current_exe().map_err(|e| io_error("cannot find the baton binary", e))?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("-C").arg(root).arg("run");
+    if let Some(file) = &args.file {
+        cmd.arg(file);
+    }
+    if let Some(goal) = &args.goal {
+        cmd.arg("--goal").arg(goal);
+    }
+    if args.quiet {
+        cmd.arg("--quiet");
+    }
+    if args.ignore_usage {
+        cmd.arg("--ignore-usage");
+    }
+    let status = cmd
+        .stdout(std::process::Stdio::from(std::io::stderr()))
+        .status()
+        .map_err(|e| io_error("cannot start `baton run`", e))?;
+    let code = status.code().unwrap_or(-1);
+    match summarize(root, status.success(), code, started) {
+        Ok(summary) => crate::commands::print_json(&summary)?,
+        // The run failed before there was a project to read (its error is on stderr).
+        Err(e) => crate::commands::print_json(&serde_json::json!({
+            "finished": false,
+            "exit_code": code,
+            "error": e.message,
+        }))?,
+    };
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(u8::try_from(code).unwrap_or(1))
+    })
+}
+
+/// Reads what the run ended with from the store.
+fn summarize(
+    root: &Path,
+    success: bool,
+    exit_code: i32,
+    started: std::time::Instant,
+) -> CliResult<RunSummary> {
+    let project = Project::load(root)?;
+    let store = project.store()?;
+    let e = |e: crate::store::StoreError| CliError::user(e.to_string());
+    let counts = store.counts().map_err(e)?;
+    let mut tasks: std::collections::BTreeMap<String, u64> = Status::ALL
+        .iter()
+        .map(|s| (s.as_str().to_owned(), counts.get(s).copied().unwrap_or(0)))
+        .collect();
+    tasks.insert("total".into(), counts.values().sum());
+    let journal = store.journal_since(0, usize::MAX).map_err(e)?;
+    let verify: Vec<_> = journal.iter().filter(|j| j.action == "verify").collect();
+    let last = verify.last().map(|j| {
+        if j.result.ends_with("` passed") {
+            "passed"
+        } else {
+            "failed"
+        }
+    });
+    let summary = journal
+        .iter()
+        .rev()
+        .find(|j| j.action == "run-finished")
+        .map(|j| j.result.clone());
+    let merges = if project.config.uses_worktrees() {
+        let (running, queued, merged) = store.merge_counts().map_err(e)?;
+        Some(MergeSummary {
+            running,
+            queued,
+            merged,
+        })
+    } else {
+        None
+    };
+    Ok(RunSummary {
+        finished: success && summary.is_some(),
+        summary,
+        exit_code,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        tasks,
+        verify: VerifySummary {
+            runs: verify.len(),
+            last,
+        },
+        merges,
+        problems: journal
+            .iter()
+            .filter(|j| crate::report::is_problem(j))
+            .count(),
+        report: project
+            .root
+            .join(crate::report::REPORT)
+            .display()
+            .to_string(),
+    })
 }

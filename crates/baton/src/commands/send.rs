@@ -4,13 +4,16 @@ use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
+use std::time::Instant;
 
 use baton_core::AgentState;
+use baton_tmux::SendError;
 use clap::Args;
 
 use crate::commands::ok;
 use crate::commands::print_json;
 use crate::delivery::send_verified;
+use crate::delivery::stripped_warning;
 use crate::delivery::wait_ready;
 use crate::error::CliError;
 use crate::error::CliResult;
@@ -25,7 +28,8 @@ pub struct SendArgs {
     pub agent: String,
     /// The prompt; `-` reads it from stdin
     pub text: String,
-    /// Type it even when the agent is busy or shows a dialog
+    /// Type it even when the agent is busy or shows a dialog (never into a shell: a pane
+    /// running a shell is refused at once)
     #[arg(long)]
     pub force: bool,
     /// Press Enter once and do not check that the agent started
@@ -53,11 +57,40 @@ fn read_text(arg: &str) -> CliResult<String> {
     })
 }
 
+/// How long a pane may show a shell in the foreground before `baton send` refuses it: an
+/// agent just started runs `sh -c 'exec <command>'` for a moment.
+const SHELL_GRACE: Duration = Duration::from_secs(1);
+
+/// Refuses at once, before any wait for the agent, a pane whose foreground process is a shell
+/// (or that is dead): --force cannot help, a prompt typed there would run as commands.
+fn refuse_shell(project: &Project, agent: &str, pane: &str) -> CliResult<()> {
+    let start = Instant::now();
+    loop {
+        match project.tmux.check_pane_accepts_text(pane) {
+            Ok(_) => return Ok(()),
+            Err(SendError::ShellInForeground { command, .. }) => {
+                if start.elapsed() >= SHELL_GRACE {
+                    return Err(CliError::user(format!(
+                        "the pane of agent `{agent}` runs `{command}`, a shell: a prompt would run as shell commands"
+                    ))
+                    .hint("baton never types into a shell, even with --force")
+                    .hint(format!(
+                        "check the `command` of agent `{agent}` in baton.toml, then restart it with `baton down` and `baton up`"
+                    )));
+                }
+            }
+            Err(other) => return Err(other.into()),
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
+}
+
 /// Sends the prompt.
 pub fn cmd_send(dir: Option<&Path>, args: &SendArgs) -> CliResult<ExitCode> {
     let project = Project::load(&start_dir(dir)?)?;
     let text = read_text(&args.text)?;
     let pane = project.agent_pane(&args.agent)?;
+    refuse_shell(&project, &args.agent, &pane.pane_id)?;
     let profile = &project.config.agent(&args.agent).expect("checked").profile;
     if !args.force {
         let limit = Duration::from_millis(profile.submit.startup_timeout_ms);
@@ -90,19 +123,8 @@ pub fn cmd_send(dir: Option<&Path>, args: &SendArgs) -> CliResult<ExitCode> {
         &text,
         !args.no_verify,
     )?;
-    if !sent.stripped.is_empty() {
-        let list: Vec<String> = sent
-            .stripped
-            .iter()
-            .take(8)
-            .map(|s| format!("{} at byte {}", s.code, s.offset))
-            .collect();
-        eprintln!(
-            "warning: removed {} control character(s) that would act as keys: {}{}",
-            sent.stripped.len(),
-            list.join(", "),
-            if sent.stripped.len() > 8 { ", …" } else { "" }
-        );
+    if let Some(warning) = stripped_warning(&sent.stripped) {
+        eprintln!("warning: {warning}");
     }
     if args.json {
         return print_json(&sent);

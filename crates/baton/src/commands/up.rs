@@ -138,14 +138,21 @@ pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
     let project = Project::load(&start_dir(dir)?)?;
     project.check_tmux()?;
     project.state_dir()?;
+    if !quiet {
+        for w in &project.config.warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     if project.config.agents.is_empty() {
         return Err(
             CliError::user("no [[agent]] in baton.toml: nothing to start")
                 .hint("add agents, or run `baton init` in a new directory"),
         );
     }
+    // The project's store (a new one on the first run): a deleted or replaced store stops
+    // `baton up` here, before anything starts.
+    let mut store = project.store()?;
     if project.config.uses_worktrees() {
-        let mut store = project.store()?;
         for line in crate::worktrees::prepare(&project, &mut store)? {
             say!("{line}");
         }

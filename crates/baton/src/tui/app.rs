@@ -611,7 +611,7 @@ impl App {
     /// the logs mirror the journal, the memory file is rendered again, the daemon is woken,
     /// and the next poll reads the store again.
     fn after_change(&mut self, entries: &[JournalEntry]) {
-        if let Err(e) = crate::orchlog::append(&self.project.root, entries) {
+        if let Err(e) = crate::orchlog::append(&self.project, entries) {
             self.ui.complain(e.message);
         }
         if let Err(e) = crate::memory_sync::sync(&self.project, self.loader.store_mut(), ACTOR) {

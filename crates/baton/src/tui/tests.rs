@@ -765,3 +765,52 @@ fn without_colour_the_words_remain() {
     // Bands still stand out by their word and, for ALERT, reverse video.
     assert!(before.contains("95% ALERT") && before.contains("45% ok"));
 }
+
+#[test]
+fn at_80x24_a_handoff_and_a_pause_keep_the_counts_readable() {
+    // The busiest header and footer: a handoff under way, dispatch paused, a quota alert,
+    // the merge queue, and a message in the footer.
+    let mut s = handoff_in_progress();
+    s.paused = true;
+    s.agents[1].session = q(95.0);
+    s.merges = Some((1, 12));
+    let ui = ui_on(Pane::Agents);
+    let (text, _) = draw(&s, &ui, 80, 24);
+    let header = text.lines().next().unwrap();
+    let footer = text.lines().last().unwrap();
+    for l in text.lines() {
+        assert!(l.chars().count() <= 80, "{l}");
+    }
+    for needle in ["HANDOFF claude → amp", "PAUSED"] {
+        assert!(header.contains(needle), "{needle} missing: {header:?}");
+    }
+    for needle in [
+        "88%/70%",
+        "done 3/10",
+        "blocked 1",
+        "run 2",
+        "pend 3",
+        "merge 1",
+        "12 queued",
+        "PAUSED",
+    ] {
+        assert!(footer.contains(needle), "{needle} missing: {footer:?}");
+    }
+    insta::assert_snapshot!("handoff_paused_80x24", text);
+}
+
+#[test]
+fn unreported_work_is_counted_apart_in_the_footer() {
+    let mut s = handoff_in_progress();
+    s.counts.unreported = 2;
+    let (text, _) = draw(&s, &ui_on(Pane::Agents), 120, 30);
+    let footer = text.lines().last().unwrap();
+    assert!(footer.contains("unreported 2"), "{footer:?}");
+    // At 80 columns, with everything else going on, it stays (shortened).
+    s.paused = true;
+    s.merges = Some((1, 12));
+    let (text, _) = draw(&s, &ui_on(Pane::Agents), 80, 24);
+    let footer = text.lines().last().unwrap();
+    assert!(footer.contains("unrep 2"), "{footer:?}");
+    assert!(footer.contains("done 3/10"), "{footer:?}");
+}

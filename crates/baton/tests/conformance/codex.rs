@@ -279,7 +279,125 @@ pub fn run(bin: &Path) -> Report {
         }
         Ok(format!("{} requests logged", log.lines().count()))
     });
+    drop(server);
+    drop(project);
+    reports_without_baton_on_path(bin, &mut report);
     report
+}
+
+/// `baton run` of two tasks with a real Codex whose shell tool runs a login shell (`bash
+/// -lc`, the default): /etc/profile resets PATH, and baton (the test binary's directory) is
+/// not on the system PATH. The model first runs a bare `baton task done T-001`, as a model
+/// that ignores the prompt would: "command not found" on the screen is journaled and answered
+/// with baton's full path, which the model then runs. For T-002 it runs the command the prompt
+/// gives. Both end COMPLETED by the agent's own report, none for review.
+fn reports_without_baton_on_path(bin: &Path, report: &mut Report) {
+    let project = TestProject::new();
+    let home = tempfile::Builder::new()
+        .prefix("baton-conf-codex-path-")
+        .tempdir()
+        .unwrap();
+    let root = project.root().to_path_buf();
+    let baton = std::fs::canonicalize(crate::common::baton_bin()).unwrap();
+    let baton = baton.display().to_string();
+    let exec = |cmd: String| Reply::tool("exec_command", serde_json::json!({ "cmd": cmd }));
+    let server = FakeModel::start(
+        Script {
+            rules: vec![
+                Rule::new(
+                    "TASK_ID: T-001",
+                    vec![
+                        exec("baton task done T-001 --note naive".into()),
+                        Reply::text("baton is not installed here."),
+                    ],
+                ),
+                Rule::new(
+                    &format!("full path: {baton} task done T-001"),
+                    vec![
+                        exec(format!("{baton} task done T-001 --note answered")),
+                        Reply::text("Reported T-001."),
+                    ],
+                ),
+                Rule::new(
+                    &format!("Run: {baton} task done T-002"),
+                    vec![
+                        exec(format!("{baton} task done T-002 --note as-told")),
+                        Reply::text("Reported T-002."),
+                    ],
+                ),
+            ],
+            ..Script::default()
+        },
+        Some(fresh_log_path("codex-path")),
+    )
+    .unwrap();
+    write_codex_home(home.path(), &root, &server.base_url());
+    // HOME is a fresh directory too: no profile file of the test's user adds baton's directory.
+    project.write_config(&format!(
+        "[[agent]]\nname = \"codex\"\ncli = \"codex\"\ncommand = {}\nenv = {{ CODEX_HOME = {home}, HOME = {home}, FAKE_API_KEY = \"{KEY}\" }}\n\n[run]\ntest_tasks = false\n",
+        serde_json::to_string(&format!("{} --no-daemon", bin.display())).unwrap(),
+        home = serde_json::to_string(&home.path().display().to_string()).unwrap(),
+    ));
+    std::fs::write(root.join("plan.md"), "- [ ] first\n- [ ] second\n").unwrap();
+    report.check(
+        "baton not on the login shell's PATH: both tasks reported by Codex",
+        || {
+            let mut child = project
+                .cmd(&["run", "plan.md", "--quiet"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .map_err(|e| e.to_string())?;
+            let ended = wait_for(Duration::from_secs(240), "baton run to end", || {
+                child.try_wait().ok().flatten()
+            });
+            if ended.is_err() {
+                let _ = child.kill();
+            }
+            let out = child.wait_with_output().map_err(|e| e.to_string())?;
+            let screen = project.capture("codex");
+            let journal = project.journal();
+            let brief: Vec<String> = journal
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} {} {} {}",
+                        e["actor"], e["action"], e["task"], e["result"]
+                    )
+                })
+                .collect();
+            let context = || {
+                format!(
+                    "\nbaton run: {}\n{}\njournal:\n{}\nscreen:\n{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr),
+                    brief.join("\n"),
+                    trim(&screen)
+                )
+            };
+            ended.map_err(|e| format!("{e}{}", context()))?;
+            let done: Vec<(String, String)> = journal
+                .iter()
+                .filter(|e| e["action"] == "task-done")
+                .map(|e| (e["task"].to_string(), e["actor"].to_string()))
+                .collect();
+            let want = [
+                ("\"T-001\"".to_owned(), "\"codex\"".to_owned()),
+                ("\"T-002\"".to_owned(), "\"codex\"".to_owned()),
+            ];
+            if done != want || journal.iter().any(|e| e["action"] == "task-review") {
+                return Err(format!("task-done entries {done:?}{}", context()));
+            }
+            let failed = journal
+                .iter()
+                .find(|e| e["action"] == "report-failed")
+                .ok_or_else(|| format!("no report-failed entry{}", context()))?;
+            Ok(format!(
+                "T-001 after the answer to `{}`, T-002 as the prompt said",
+                failed["result"].as_str().unwrap_or("")
+            ))
+        },
+    );
 }
 
 fn rollout_files(dir: &Path) -> Vec<std::path::PathBuf> {

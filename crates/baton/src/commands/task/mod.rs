@@ -59,8 +59,21 @@ pub enum TaskCommand {
     /// Give a task to another agent
     Reassign(edit::ReassignArgs),
     /// Add every task of a file: all or nothing
+    #[command(after_help = IMPORT_HELP)]
     Import(import::ImportArgs),
 }
+
+/// The formats in short, after `baton task import --help`; docs/import.md has them in full.
+const IMPORT_HELP: &str = "\
+Formats (by extension, else by content; the full syntax is in docs/import.md):
+  Markdown checklist  - [ ] Title !high #skill after:#1,T-014 @agent {label}
+                      (indented lines under an item are its body; [x] items are skipped)
+  Markdown table      | ID | Task | Priority | Skills | Depends | Agent | Status |
+  TOML                [[task]] with title (required), id, body, priority, skills,
+                      after, assignee
+  JSON                [{\"title\": ..., \"after\": [\"#1\"]}, ...] or {\"tasks\": [...]}
+Dependencies: a label of the file ({label}, the ID column, id), #N (the file's Nth task)
+or an existing task ID (T-014). Any error imports nothing and names the file and line.";
 
 /// Runs a task subcommand.
 pub fn cmd_task(dir: Option<&Path>, args: &TaskArgs) -> CliResult<ExitCode> {
@@ -105,7 +118,7 @@ impl TaskContext {
     /// Mirrors committed journal entries to the logs and refreshes the memory file. The change
     /// is already committed: a problem here is a warning, not a failure of the command.
     pub fn after_change(&self, store: &mut Store, entries: &[JournalEntry]) -> CliResult<()> {
-        if let Err(e) = crate::orchlog::append(&self.project.root, entries) {
+        if let Err(e) = crate::orchlog::append(&self.project, entries) {
             eprintln!("warning: {}", e.message);
         }
         match crate::memory_sync::sync(&self.project, store, &self.actor) {

@@ -40,8 +40,11 @@ pub struct DoneArgs {
     #[arg(value_parser = parse_id)]
     pub id: TaskId,
     /// What was done, for the log and the lead
-    #[arg(long, short = 'n')]
+    #[arg(long, short = 'm')]
     pub note: Option<String>,
+    /// For a person: mark a PENDING task done without starting it (journaled as such)
+    #[arg(long)]
+    pub force: bool,
     /// Print the task as JSON
     #[arg(long)]
     pub json: bool,
@@ -132,11 +135,38 @@ pub fn cmd_task_start(ctx: &TaskContext, args: &StartArgs) -> CliResult<ExitCode
 
 /// Marks a task COMPLETED.
 pub fn cmd_task_done(ctx: &TaskContext, args: &DoneArgs) -> CliResult<ExitCode> {
+    if args.force && ctx.project.config.agent(&ctx.actor).is_some() {
+        return Err(crate::error::CliError::usage(format!(
+            "--force is for a person: `{}` is an agent, which reports the task it was given",
+            ctx.actor
+        ))
+        .hint(format!("start it first: baton task start {}", args.id)));
+    }
     let c = StatusChange {
         note: args.note.clone(),
+        skip_start: args.force,
         ..Default::default()
     };
-    change(ctx, args.id, Status::Completed, c, args.json)
+    change(ctx, args.id, Status::Completed, c, args.json).map_err(|e| {
+        // A task never started: say the two ways on.
+        let pending = ctx
+            .store()
+            .ok()
+            .and_then(|s| s.task(args.id).ok())
+            .is_some_and(|t| t.status == Status::Pending);
+        if pending && !args.force {
+            e.hint(format!(
+                "start it first: baton task start {id} (then baton task done {id})",
+                id = args.id
+            ))
+            .hint(format!(
+                "or, as a person who did it outside baton: baton task done {} --force",
+                args.id
+            ))
+        } else {
+            e
+        }
+    })
 }
 
 /// Marks a task BLOCKED.

@@ -1,0 +1,222 @@
+//! Clean exits: `baton demo | head` leaves nothing running, Ctrl-C during `baton run` says
+//! what goes on and how to resume, and `scripts/demo` finds the binary where cargo put it.
+
+use std::io::BufRead;
+use std::io::BufReader;
+use std::path::Path;
+use std::process::Command;
+use std::process::ExitStatus;
+use std::process::Stdio;
+use std::time::Duration;
+use std::time::Instant;
+
+use crate::common::KillServer;
+use crate::common::TestProject;
+use crate::common::baton_bin;
+use crate::common::wait_until;
+
+/// Waits for `child` to exit within `timeout` (killing it and failing the test otherwise).
+fn wait_exit(child: &mut std::process::Child, timeout: Duration, what: &str) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() >= timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("timed out after {timeout:?} waiting for {what} to exit");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The pids of live processes whose command line mentions `needle` (zombies excluded).
+fn processes_mentioning(needle: &str) -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+            continue;
+        };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let zombie = std::fs::read_to_string(entry.path().join("stat"))
+            .map(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true);
+        if !zombie && cmdline.contains(needle) {
+            found.push((pid, cmdline));
+        }
+    }
+    found
+}
+
+/// Whether a tmux server answers on socket `name`.
+fn tmux_server_runs(name: &str) -> bool {
+    Command::new("tmux")
+        .args(["-L", name, "list-sessions"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `baton demo | head`: the reader goes away once the agents are up; the demo exits quietly with
+/// 141 (as a shell reports SIGPIPE) and its tmux server, agents and daemon are gone.
+#[test]
+fn a_demo_whose_reader_goes_away_leaves_nothing_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("demo");
+    let mut child = Command::new(baton_bin())
+        .args(["demo", "--dir", root.to_str().unwrap()])
+        .env("BATON_TMUX_CONFIG", "/dev/null")
+        .env_remove("TMUX")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let socket = format!("baton-demo-{}", child.id());
+    let _guard = KillServer(socket.clone());
+    {
+        // Like `head`: read until the agents are up (the server runs), then close the pipe.
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        let mut seen = String::new();
+        while !seen.contains("running; watch with") {
+            let mut line = String::new();
+            let n = reader.read_line(&mut line).unwrap();
+            assert!(n > 0, "the demo ended early:\n{seen}");
+            seen.push_str(&line);
+        }
+        assert!(seen.starts_with("demo project:"), "{seen}");
+        assert!(tmux_server_runs(&socket), "the demo's server runs");
+    }
+    let status = wait_exit(&mut child, Duration::from_secs(60), "baton demo");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(141), "{status}; stderr:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        !tmux_server_runs(&socket),
+        "the demo's tmux server ({socket}) is still running"
+    );
+    let needle = root.to_str().unwrap();
+    wait_until(Duration::from_secs(10), "the demo's agents to exit", || {
+        processes_mentioning(needle).is_empty()
+    });
+}
+
+/// Starts `baton run` on two tasks its one fake agent works on for a minute; returns it
+/// once the first task is IN_PROGRESS, with its stderr.
+fn run_until_busy(p: &TestProject) -> std::process::Child {
+    p.write_config(&p.fake_agent(
+        "claude",
+        "claude",
+        "[[task]]\nrepeat = true\nwork_ms = 60000\n",
+    ));
+    std::fs::write(p.root().join("plan.md"), "- [ ] job one\n- [ ] job two\n").unwrap();
+    let child = p
+        .cmd(&["run", "plan.md"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until(Duration::from_secs(30), "a task in progress", || {
+        p.journal().iter().any(|j| j["action"] == "task-start")
+    });
+    child
+}
+
+/// Sends SIGINT to `pid`, as Ctrl-C in a terminal does.
+fn interrupt(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Ctrl-C during `baton run`: it says the agents go on in their tmux session, which tasks
+/// stay IN_PROGRESS, and how to resume or stop; it exits 130; the agents do go on.
+#[test]
+fn ctrl_c_during_run_says_what_goes_on_and_how_to_resume() {
+    let p = TestProject::new();
+    let mut child = run_until_busy(&p);
+    interrupt(child.id());
+    let status = wait_exit(&mut child, Duration::from_secs(10), "baton run");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(130), "{status}; stderr:\n{stderr}");
+    for needle in [
+        "interrupted",
+        "keep running",
+        &format!("tmux session `{}`", p.session),
+        "T-001",
+        "IN_PROGRESS",
+        "baton run",
+        "state.db",
+        "baton down",
+    ] {
+        assert!(stderr.contains(needle), "no {needle:?} in:\n{stderr}");
+    }
+    // What it said holds: the agent still runs and its task is still in progress.
+    assert_eq!(p.status("T-001"), "IN_PROGRESS");
+    let panes = p.tmux(&["list-panes", "-s", "-t", &p.session]);
+    assert!(panes.status.success(), "the session is gone");
+    p.pane("claude");
+}
+
+/// The repository's root (two levels above this crate).
+fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+}
+
+/// `scripts/demo` runs the binary cargo built, also when CARGO_TARGET_DIR puts it elsewhere.
+#[test]
+fn the_demo_script_runs_the_binary_where_cargo_builds_it() {
+    let target = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg(repo_root().join("scripts/demo"))
+        .arg("--print-binary")
+        .env("CARGO_TARGET_DIR", target.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        target.path().join("release/baton").to_str().unwrap()
+    );
+    // A relative CARGO_TARGET_DIR is relative to where the script is started, as for cargo.
+    let cwd = tempfile::tempdir().unwrap();
+    let out = Command::new("bash")
+        .arg(repo_root().join("scripts/demo"))
+        .arg("--print-binary")
+        .current_dir(cwd.path())
+        .env("CARGO_TARGET_DIR", "out")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        cwd.path().join("out/release/baton").to_str().unwrap()
+    );
+}

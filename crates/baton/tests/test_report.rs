@@ -1,0 +1,84 @@
+//! REPORT.md tells every problem of a run: a merge that failed verify and a hung agent
+//! recovered are listed, and the integration branch's history says which commits verify
+//! checked and which came in beneath them.
+
+use crate::common::TestProject;
+use crate::common::git;
+
+/// One agent in a worktree: it hangs on its first prompt (recovered with Ctrl-C and the
+/// prompt again), then commits a file that fails verify; its fix task removes it. The report
+/// lists both problems and says the broken commit, which is in main's history under the fix,
+/// was never verified alone.
+#[test]
+fn the_report_lists_a_failed_merge_and_a_recovered_hang() {
+    let p = TestProject::new();
+    let root = p.root();
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["config", "user.name", "Person"]);
+    git(root, &["config", "user.email", "person@example.invalid"]);
+    std::fs::write(root.join("README.md"), "# project\n").unwrap();
+    git(root, &["add", "README.md"]);
+    git(root, &["commit", "-q", "-m", "initial"]);
+    let done = "run = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]";
+    let script = format!(
+        "[[task]]\nmatch = \"broken feature\"\nhang = true\n\
+         [[task]]\nmatch = \"Fix: \"\nrepeat = true\nwork_ms = 200\nrun = [\"rm -f BROKEN\", \"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n\
+         [[task]]\nmatch = \"broken feature\"\nrepeat = true\nwork_ms = 300\nwrite = [{{ path = \"BROKEN\", content = \"x\\n\" }}]\n{done}\n"
+    );
+    let agent = p.fake_agent("a", "claude", &script);
+    p.write_config(&format!(
+        "isolation = \"worktree\"\nmemory_file = \".baton/BOARD.md\"\n\n{agent}\
+         [verify]\ncommands = [\"test ! -e BROKEN\"]\nmax_fix_cycles = 2\n\n[run]\nstuck_after_secs = 2\ntest_tasks = false\n"
+    ));
+    std::fs::write(root.join("plan.md"), "- [ ] broken feature\n").unwrap();
+    let out = p.run(&["run", "plan.md", "--quiet"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = std::fs::read_to_string(root.join("REPORT.md")).unwrap();
+    let problems = report
+        .split("## Problems")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{report}"))
+        .split("\n## ")
+        .next()
+        .unwrap();
+    assert!(!problems.contains("None"), "{report}");
+    assert!(
+        problems.lines().any(
+            |l| l.contains("merge failed (verify failed) T-001 a: merge #1")
+                && l.contains("test ! -e BROKEN")
+        ),
+        "{report}"
+    );
+    assert!(
+        problems
+            .lines()
+            .any(|l| l.contains("hang recovered T-001 a: stuck: Ctrl-C and the prompt again")),
+        "{report}"
+    );
+    // main holds the broken commit under the fix: the report says verify never checked it
+    // alone, and that its own merge failed.
+    let log = git(root, &["log", "--format=%s", "main"]);
+    assert!(log.contains("T-001: broken feature"), "{log}");
+    let history = report
+        .split("## Integration branch `main`")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{report}"));
+    let tip = git(root, &["rev-parse", "main"]);
+    assert!(
+        history
+            .lines()
+            .any(|l| l.contains(&format!("`{}`", &tip[..12])) && l.ends_with("— verified")),
+        "{report}"
+    );
+    assert!(
+        history.lines().any(|l| l.contains("T-001: broken feature")
+            && l.contains(&format!("not checked alone: came in with `{}`", &tip[..12]))
+            && l.contains("T-001's own merge failed: #1")),
+        "{report}"
+    );
+}
