@@ -369,8 +369,6 @@ fn file_key(path: &Path) -> std::io::Result<Option<(u64, u64)>> {
     }
 }
 
-const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
-
 /// The `meta` key prefix of the items imported from a file: `import|<file>|<item key>` →
 /// the task ID.
 fn import_prefix(file: &str) -> String {
@@ -406,11 +404,21 @@ impl Store {
     }
 
     fn open_once(path: &Path) -> StoreResult<Store> {
-        // Refuse a file that is not SQLite before SQLite touches it (WAL setup writes).
-        if let Ok(mut f) = std::fs::File::open(path) {
-            let mut head = [0u8; 16];
-            let n = f.read(&mut head)?;
-            if n > 0 && (n < 16 || &head != SQLITE_MAGIC) {
+        // Refuse a file that is not SQLite before SQLite touches it (WAL setup writes). The
+        // header is read through SQLite, read-only: opening and closing the file any other way
+        // in a process that holds a connection to it would drop that connection's POSIX locks
+        // (they belong to the process, not the descriptor), and another process closing its
+        // connection would then take itself for the last one and delete the WAL under the
+        // daemon.
+        if path.exists() {
+            let probe = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            let header: Result<i64, _> = probe.query_row("PRAGMA schema_version", [], |r| r.get(0));
+            if let Err(rusqlite::Error::SqliteFailure(f, _)) = &header
+                && f.code == rusqlite::ErrorCode::NotADatabase
+            {
                 return Err(StoreError::NotADatabase {
                     path: path.to_owned(),
                 });
