@@ -6,7 +6,8 @@
 //! say) is then "command not found", and the agent's report never arrives. So prompts say
 //! `baton` only when a login shell started from a clean environment (the system PATH, plus
 //! what the user's profile adds) finds this very binary; otherwise they give its absolute
-//! path. The look-up runs once per process (the daemon: at start).
+//! path. Prompts use a look-up in the system PATH's directories, once per process;
+//! `baton doctor` asks a real login shell.
 
 use std::io::Read as _;
 use std::path::Path;
@@ -65,15 +66,44 @@ impl Lookup {
     }
 }
 
-/// The look-up, done once per process.
+/// The directories of the PATH a login shell's system profile sets (/etc/profile and its
+/// kind), everywhere.
+const SYSTEM_PATH: [&str; 6] = [
+    "/usr/local/sbin",
+    "/usr/local/bin",
+    "/usr/sbin",
+    "/usr/bin",
+    "/sbin",
+    "/bin",
+];
+
+fn this_exe() -> Option<PathBuf> {
+    std::env::current_exe()
+        .ok()
+        .and_then(|e| std::fs::canonicalize(e).ok())
+}
+
+/// The look-up prompts use, done once per process without starting a shell: `baton` is found
+/// in the system PATH's directories, or not. (A login shell can take long to start — a
+/// profile waiting on a lock — and every daemon start would pay for it; `baton doctor` asks a
+/// real login shell, [`login_shell_lookup`].)
 pub fn lookup() -> &'static Lookup {
     static LOOKUP: OnceLock<Lookup> = OnceLock::new();
     LOOKUP.get_or_init(|| Lookup {
-        exe: std::env::current_exe()
-            .ok()
-            .and_then(|e| std::fs::canonicalize(e).ok()),
-        found: login_shell_which(),
+        exe: this_exe(),
+        found: Ok(SYSTEM_PATH
+            .iter()
+            .map(|d| Path::new(d).join("baton"))
+            .find(|p| p.is_file())),
     })
+}
+
+/// What a real login shell finds for `baton` (it may take up to 5 s): for `baton doctor`.
+pub fn login_shell_lookup() -> Lookup {
+    Lookup {
+        exe: this_exe(),
+        found: login_shell_which(),
+    }
 }
 
 /// Runs `command -v baton` in a login shell (bash, else sh) from a clean environment: only

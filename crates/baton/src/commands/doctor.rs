@@ -106,7 +106,7 @@ fn login_shell_check(project: &Project) -> Option<Check> {
     if agents.is_empty() {
         return None;
     }
-    let lookup = crate::baton_cmd::lookup();
+    let lookup = crate::baton_cmd::login_shell_lookup();
     let found = lookup.finds_this();
     let mut c = check(
         "login shell",
@@ -122,7 +122,7 @@ fn login_shell_check(project: &Project) -> Option<Check> {
                 "{}: {}, not this one; their prompts name it as {}",
                 agents.join(", "),
                 lookup.describe(),
-                lookup.path()
+                crate::baton_cmd::lookup().command()
             )
         },
         None,
