@@ -230,8 +230,8 @@ pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<Strin
                 review.insert(t, j.result.clone());
             }
             "task-unreported" => {
+                // Its note ("UNREPORTED: …") is in the task's notes already.
                 finished.insert(t, j.at_ms);
-                review.insert(t, j.detail.clone());
             }
             _ => {}
         }

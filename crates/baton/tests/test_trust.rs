@@ -189,3 +189,34 @@ fn a_completed_task_can_be_reopened_with_a_reason() {
         String::from_utf8_lossy(&requeue.stderr)
     );
 }
+
+/// With a lead, the review of unreported work goes to the lead, and the run does not end
+/// before the review is done (it once finished while the review was still being pasted).
+#[test]
+fn the_lead_gets_the_review_and_the_run_waits_for_it() {
+    let p = TestProject::new();
+    p.write_config(&format!(
+        "{}{}[lead]\nchain = [\"a\", \"b\"]\n\n[run]\nstuck_after_secs = 30\ntest_tasks = false\n",
+        p.fake_agent("a", "claude", "default_work_ms = 200\n"),
+        p.fake_agent("b", "codex", "report = false\ndefault_work_ms = 200\n")
+    ));
+    std::fs::write(p.root().join("plan.md"), "- [ ] Write the lexer @b\n").unwrap();
+    let out = p.run(&["run", "plan.md", "--quiet"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let review = task_json(&p, "T-002");
+    assert_eq!(review["review_of"], "T-001", "{review}");
+    assert_eq!(review["assignee"], "a", "{review}");
+    // The lead reported its review done (without deciding): the run waited for it.
+    assert_eq!(review["status"], "COMPLETED", "{review}\n{stdout}");
+    assert_eq!(task_json(&p, "T-001")["status"], "UNREPORTED");
+    assert!(
+        stdout.contains("finished: 1 done, unreported: review · 1 completed, 0 blocked, 0 waiting"),
+        "{stdout}"
+    );
+    let finished = journal(p.root())
+        .iter()
+        .filter(|j| j["action"] == "run-finished")
+        .count();
+    assert_eq!(finished, 1, "one run-finished entry");
+}

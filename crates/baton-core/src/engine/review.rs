@@ -100,6 +100,10 @@ impl Engine {
             .lead()
             .filter(|l| *l != agent && self.agents.contains_key(*l))
             .map(str::to_owned);
+        if !is_review {
+            // The review comes back as `TaskAdded`: the run is not over before it did.
+            self.adds_due += 1;
+        }
         out.push(Action::MarkUnreported {
             task,
             agent: agent.to_owned(),
