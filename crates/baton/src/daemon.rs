@@ -1072,6 +1072,26 @@ impl Shell<'_> {
             })?;
             self.dirty.insert(agent);
         }
+        // A handoff asked for while no daemon read the journal (before this one started, or
+        // between two) is not lost: the newest request after the daemon's last lead entry.
+        let last_lead = seen.iter().rposition(|j| {
+            j.actor == ACTOR && (j.action.starts_with("handoff-") || j.action.starts_with("lead-"))
+        });
+        let pending = seen
+            .iter()
+            .enumerate()
+            .filter(|(i, j)| {
+                j.action == crate::commands::lead::REQUEST
+                    && j.actor != ACTOR
+                    && last_lead.is_none_or(|l| *i > l)
+            })
+            .map(|(_, j)| j.target.clone())
+            .next_back();
+        if let Some(to) = pending {
+            self.feed(Event::HandoffRequested {
+                to: (!to.is_empty()).then_some(to),
+            })?;
+        }
         self.capture_dirty(true)
     }
 
