@@ -86,7 +86,7 @@ fn prompts_name_baton_so_a_login_shell_finds_it() {
 fn a_failed_report_on_screen_is_journaled_and_answered() {
     let p = TestProject::new();
     let script = format!(
-        "[[task]]\nmatch = \"[baton] Your last baton command\"\nrepeat = true\nwork_ms = 100\n{}\n\
+        "report = false\n[[task]]\nmatch = \"[baton] Your last baton command\"\nrepeat = true\nwork_ms = 100\n{}\n\
          [[task]]\nrepeat = true\nwork_ms = 1500\nreply = \"bash: line 1: baton: command not found\"\n",
         run_from_prompt(&p.prompt_log("codex"), "full path: ")
     );
