@@ -203,3 +203,24 @@ fn a_daemon_killed_during_a_takeover_finishes_it_once() {
         "{amp_log}"
     );
 }
+
+/// `baton handoff --to amp` before any daemon runs: it promises the handoff happens once the
+/// daemon runs, and it does (the daemon read the journal only from its own start).
+#[test]
+fn a_handoff_asked_for_before_the_daemon_runs_is_carried_out() {
+    let p = TestProject::new();
+    let any = format!("[[task]]\nrepeat = true\nwork_ms = 300\n{DONE}");
+    config(&p, &any, &any, &any);
+    let asked = p.ok(&["handoff", "--to", "amp"]);
+    assert!(asked.contains("once the daemon runs"), "{asked}");
+    // To the lead itself: refused at once.
+    let own = p.run(&["handoff", "--to", "claude"]);
+    assert_eq!(own.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&own.stderr).contains("claude already leads"));
+    p.ok(&["up"]);
+    common::wait_until(DEADLINE, "amp leads", || {
+        p.json(&["lead", "--json"])["lead"] == "amp"
+    });
+    assert_eq!(count(&p, "handoff-done"), 1);
+    p.ok(&["down"]);
+}
