@@ -217,6 +217,12 @@ fn a_handoff_asked_for_before_the_daemon_runs_is_carried_out() {
     let own = p.run(&["handoff", "--to", "claude"]);
     assert_eq!(own.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&own.stderr).contains("claude already leads"));
+    let own = p.run(&["handoff", "--to", "claude", "--json"]);
+    let view: serde_json::Value = serde_json::from_slice(&own.stdout).unwrap();
+    assert_eq!(
+        view["from"], "claude",
+        "the refusal names who leads: {view}"
+    );
     p.ok(&["up"]);
     common::wait_until(DEADLINE, "amp leads", || {
         p.json(&["lead", "--json"])["lead"] == "amp"

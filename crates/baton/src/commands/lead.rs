@@ -206,8 +206,14 @@ pub fn cmd_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<ExitCode
     let view = match request_handoff(dir, args) {
         Ok(view) => view,
         Err(e) if args.json => {
+            // Who leads, when the project can tell (a refusal for the lead itself names it).
+            let from = start_dir(dir)
+                .ok()
+                .and_then(|d| Project::load(&d).ok())
+                .and_then(|p| p.store().ok().and_then(|s| current_lead(&p, &s)));
             print_json(&HandoffView {
                 to: args.to.clone(),
+                from,
                 refused: Some(e.message.clone()),
                 ..HandoffView::default()
             })?;
@@ -262,12 +268,7 @@ fn request_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<HandoffV
     let seq = entry.seq;
     crate::orchlog::append(&project, &[entry])?;
     crate::daemon::poke(&project.root);
-    let from = store
-        .lead_snapshot()
-        .ok()
-        .flatten()
-        .and_then(|s| s.lead)
-        .or_else(|| project.config.lead.chain.first().cloned());
+    let from = current_lead(&project, &store);
     Ok(HandoffView {
         requested: true,
         to: args.to.clone(),
