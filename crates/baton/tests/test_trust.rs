@@ -220,3 +220,23 @@ fn the_lead_gets_the_review_and_the_run_waits_for_it() {
         .count();
     assert_eq!(finished, 1, "one run-finished entry");
 }
+
+/// `baton ls` in a project whose store was deleted says so (it listed the agents in silence).
+#[test]
+fn ls_says_when_the_store_was_deleted() {
+    let p = TestProject::new();
+    p.write_config("");
+    p.ok(&["task", "add", "one"]);
+    assert!(p.ok(&["ls"]).contains("tasks: 0/1 completed, 1 pending"));
+    std::fs::remove_file(p.root().join(".baton/state.db")).unwrap();
+    let out = p.run(&["ls"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning:") && stderr.contains("deleted"),
+        "{stderr}"
+    );
+    assert!(
+        !p.root().join(".baton/state.db").exists(),
+        "no empty store made"
+    );
+}

@@ -99,12 +99,16 @@ pub fn cmd_ls(dir: Option<&Path>, args: &LsArgs) -> CliResult<ExitCode> {
         });
     }
     // Only an existing store is read: `ls` never creates one.
-    let tasks = if project.root.join(".baton").join("state.db").exists() {
-        project
-            .store()
-            .ok()
-            .and_then(|s| s.counts().ok())
-            .filter(|c| !c.is_empty())
+    // A store deleted or replaced under the project is said, not passed over in silence.
+    let state = project.root.join(".baton");
+    let tasks = if state.join("state.db").exists() || state.join("store-id").exists() {
+        match project.store() {
+            Ok(s) => s.counts().ok().filter(|c| !c.is_empty()),
+            Err(e) => {
+                eprintln!("warning: {}", e.message);
+                None
+            }
+        }
     } else {
         None
     };
