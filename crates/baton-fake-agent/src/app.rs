@@ -471,8 +471,11 @@ impl App {
             && job.task_id.is_some()
             && !job.task.run.iter().any(|c| c.contains("task done"))
         {
-            let note = format!("{} finished it", self.persona.name());
-            let cmd = format!("baton task done \"$BATON_FAKE_TASK\" --note '{note}'");
+            // Named as baton names the agent in its pane ($BATON_AGENT), else by persona.
+            let cmd = format!(
+                "baton task done \"$BATON_FAKE_TASK\" --note \"${{BATON_AGENT:-{}}} finished it\"",
+                self.persona.name()
+            );
             self.run_command(&cmd, job.seq, job.task_id.as_deref());
         }
         self.events.log("work-done", &job.seq.to_string());
