@@ -38,13 +38,7 @@ fn test_tasks_added_together_go_out_by_priority() {
         "- [ ] low feature !low @a\n- [ ] high feature !high @a\n- [ ] med feature !med @a\n- [ ] slow feature @b\n",
     )
     .unwrap();
-    let out = p.run(&["run", "plan.md", "--quiet"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = p.ok(&["run", "plan.md", "--quiet"]);
     assert!(
         stdout.contains("finished: 8 completed, 0 blocked, 0 waiting"),
         "{stdout}"
@@ -89,13 +83,7 @@ fn work_nobody_reported_waits_for_a_review() {
         "- [ ] write the notes {notes}\n- [ ] publish the notes after:notes\n",
     )
     .unwrap();
-    let out = p.run(&["run", "plan.md", "--quiet"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = p.ok(&["run", "plan.md", "--quiet"]);
     assert!(
         stdout.contains("finished: 1 done, unreported: review · 0 completed, 1 blocked, 1 waiting"),
         "{stdout}"
@@ -201,9 +189,7 @@ fn the_lead_gets_the_review_and_the_run_waits_for_it() {
         p.fake_agent("b", "codex", "report = false\ndefault_work_ms = 200\n")
     ));
     std::fs::write(p.root().join("plan.md"), "- [ ] Write the lexer @b\n").unwrap();
-    let out = p.run(&["run", "plan.md", "--quiet"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}");
+    let stdout = p.ok(&["run", "plan.md", "--quiet"]);
     let review = task_json(&p, "T-002");
     assert_eq!(review["review_of"], "T-001", "{review}");
     assert_eq!(review["assignee"], "a", "{review}");
