@@ -1074,7 +1074,7 @@ impl Store {
         )?;
         let mut journal = vec![e];
         if task.status == Status::Unreported {
-            journal.extend(close_reviews_in(&tx, id, Status::Pending, actor, now)?);
+            journal.extend(close_reviews_in(&tx, id, Status::Pending, actor)?);
         }
         let task = load_task(&tx, id)?;
         tx.commit()?;
@@ -1171,7 +1171,7 @@ fn set_status_in(
         )?;
         let mut journal = vec![e];
         if task.status == Status::Unreported && to != Status::Unreported {
-            journal.extend(close_reviews_in(tx, id, to, actor, now)?);
+            journal.extend(close_reviews_in(tx, id, to, actor)?);
         }
         let task = load_task(tx, id)?;
         Ok(Outcome::Changed(task, journal))
@@ -1185,7 +1185,6 @@ fn close_reviews_in(
     id: TaskId,
     to: Status,
     actor: &str,
-    now: i64,
 ) -> StoreResult<Vec<JournalEntry>> {
     let open: Vec<(u32, String)> = {
         let mut stmt = tx.prepare_cached(
@@ -1207,29 +1206,15 @@ fn close_reviews_in(
         } else {
             Status::Cancelled
         };
-        let note = format!("{what}: review closed");
-        tx.execute(
-            "UPDATE tasks SET status = ?2, blocked_reason = NULL, updated_ms = ?3, finished_ms = ?3 WHERE id = ?1",
-            params![review, close.as_str(), now],
-        )?;
-        tx.execute(
-            "INSERT INTO task_notes (task, at_ms, author, text) VALUES (?1, ?2, ?3, ?4)",
-            params![review, now, actor, note],
-        )?;
-        journal.push(journal_in(
-            tx,
-            now,
-            actor,
-            if close == Status::Completed {
-                "task-done"
-            } else {
-                "task-cancel"
-            },
-            Some(TaskId(review)),
-            "",
-            &format!("{status} → {close}"),
-            &note,
-        )?);
+        let change = StatusChange {
+            note: Some(format!("{what}: review closed")),
+            ..StatusChange::default()
+        };
+        if let Outcome::Changed(_, entries) =
+            set_status_in(tx, TaskId(review), close, actor, change)?
+        {
+            journal.extend(entries);
+        }
     }
     Ok(journal)
 }
