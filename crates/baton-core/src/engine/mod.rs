@@ -860,25 +860,26 @@ impl Engine {
 
     /// A dependency of these tasks is satisfied.
     fn release_dependents(&mut self, id: TaskId) {
-        let Some(t) = self.tasks.get(&id) else {
-            return;
-        };
-        for d in t.dependents.clone() {
-            if let Some(dt) = self.tasks.get_mut(&d) {
-                dt.open_deps = dt.open_deps.saturating_sub(1);
-            }
-            self.refresh_ready(d);
-        }
+        self.dependency_changed(id, true);
     }
 
     /// A dependency of these tasks is open again (its task was reopened).
     fn hold_dependents(&mut self, id: TaskId) {
+        self.dependency_changed(id, false);
+    }
+
+    /// One dependency of `id`'s dependents closed (`done`) or opened again.
+    fn dependency_changed(&mut self, id: TaskId, done: bool) {
         let Some(t) = self.tasks.get(&id) else {
             return;
         };
         for d in t.dependents.clone() {
             if let Some(dt) = self.tasks.get_mut(&d) {
-                dt.open_deps += 1;
+                dt.open_deps = if done {
+                    dt.open_deps.saturating_sub(1)
+                } else {
+                    dt.open_deps + 1
+                };
             }
             self.refresh_ready(d);
         }
