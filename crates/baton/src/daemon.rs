@@ -1345,7 +1345,8 @@ impl Shell<'_> {
         journal: &mut Vec<JournalEntry>,
     ) {
         let note = format!("UNREPORTED: {reason}");
-        let baton = "baton";
+        // Named as in every prompt: by its absolute path when a login shell would not find it.
+        let baton = crate::baton_cmd::lookup().command();
         let made = match (review, self.store.task(task)) {
             (true, Ok(t)) => {
                 let screen = self.last_lines(agent, 40);
@@ -1366,11 +1367,11 @@ impl Shell<'_> {
                     reason,
                     reviewer.as_deref(),
                     &evidence,
-                    baton,
+                    &baton,
                 );
                 let person = reviewer
                     .is_none()
-                    .then(|| baton_core::engine::review::for_person(task, baton));
+                    .then(|| baton_core::engine::review::for_person(task, &baton));
                 self.store
                     .mark_unreported(task, ACTOR, &note, Some((&new, person.as_deref())))
             }
