@@ -1,21 +1,54 @@
 #!/usr/bin/env bash
-# Installs the real agent CLIs the conformance tier drives, from the npm registry, at pinned
-# versions, into a cache directory (reused when already there):
+# Installs released versions of the real agent CLIs from the npm registry into a cache
+# directory (a version already there is reused):
 #
-#   ${BATON_AGENTS_CACHE:-$HOME/.cache/baton/agents}/claude-code-<version>/…/claude
-#   ${BATON_AGENTS_CACHE:-$HOME/.cache/baton/agents}/codex-<version>/…/codex
+#   ${BATON_AGENTS_CACHE:-$HOME/.cache/baton/agents}/<package-name>-<version>/…
 #
-# On success it prints, on stdout, lines the caller can `eval`:
-#   BATON_REAL_CLAUDE=/abs/path/claude
-#   BATON_REAL_CODEX=/abs/path/codex
-# Exit status: 0 both installed, 1 at least one failed (a loud message says which; the lines
+# Usage:
+#   scripts/install-real-agents.sh            the CI set: for Claude Code and Codex the pinned
+#                                             and the newest listed version; Gemini CLI and
+#                                             opencode at their pinned version
+#   scripts/install-real-agents.sh --matrix   every version of the matrix below (the older ones
+#                                             the scenario scripts capture fixtures from)
+#   scripts/install-real-agents.sh --latest   the pinned ones plus whatever the registry calls
+#                                             `latest` today (scripts/check-latest-clis)
+#
+# On success it prints, on stdout, lines the caller can `eval`; each names one or more
+# binaries, separated by `:`, the pinned version first:
+#   BATON_REAL_CLAUDE=/abs/claude-2.1.329/…/claude:/abs/claude-2.1.332/…/claude
+#   BATON_REAL_CODEX=…   BATON_REAL_GEMINI=…   BATON_REAL_OPENCODE=…
+# Exit status: 0 all installed, 1 at least one failed (a loud message says which; the lines
 # for the ones that did install are still printed), 2 npm or node missing.
-# Pinned versions: change them here and in docs/conformance.md together.
+#
+# Versions: change them here and in docs/conformance.md together. The matrix holds, per CLI,
+# the pinned version, the newest, and ones about 3, 6 and 12 months older.
 set -uo pipefail
 
-CLAUDE_VERSION="${BATON_CLAUDE_VERSION:-2.1.329}"
-CODEX_VERSION="${BATON_CODEX_VERSION:-0.169.0}"
+CLAUDE_PINNED="${BATON_CLAUDE_VERSION:-2.1.329}"
+CLAUDE_NEWEST="2.1.332"
+CLAUDE_OLDER="2.1.258 2.1.159 2.1.49 2.0.55"
+CODEX_PINNED="${BATON_CODEX_VERSION:-0.169.0}"
+CODEX_NEWEST="0.171.0"
+CODEX_OLDER="0.152.0 0.130.0 0.64.0"
+GEMINI_PINNED="${BATON_GEMINI_VERSION:-0.61.0}"
+GEMINI_OLDER="0.43.0 0.20.0"
+OPENCODE_PINNED="${BATON_OPENCODE_VERSION:-1.18.33}"
 CACHE="${BATON_AGENTS_CACHE:-$HOME/.cache/baton/agents}"
+
+mode="ci"
+case "${1:-}" in
+"") ;;
+--matrix) mode="matrix" ;;
+--latest) mode="latest" ;;
+-h | --help)
+    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+    ;;
+*)
+    echo "install-real-agents: unknown argument '$1' (try --help)" >&2
+    exit 2
+    ;;
+esac
 
 loud() {
     {
@@ -30,7 +63,7 @@ if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
     exit 2
 fi
 
-# install PACKAGE VERSION DIR BINARY-GLOB… : prints the binary path, or fails.
+# install_one PACKAGE VERSION DIR BINARY: prints the binary path, or fails.
 install_one() {
     local pkg="$1" version="$2" dir="$3" bin="$4"
     local found
@@ -54,33 +87,71 @@ install_one() {
     echo "$found"
 }
 
-# The native binary lives in a platform package (e.g. @anthropic-ai/claude-code-linux-x64).
+# A native binary lives in a platform package (e.g. @anthropic-ai/claude-code-linux-x64);
+# a JavaScript CLI (older Claude Code, Gemini CLI) is its `.bin` link, run by node.
 find_bin() {
-    local dir="$1" bin="$2"
+    local dir="$1" bin="$2" native
     [ -d "$dir/node_modules" ] || return 0
-    find "$dir/node_modules" -type f -name "$bin" -perm -u+x 2>/dev/null |
-        grep -v '/\.bin/' | grep -E -v '\.(js|cjs|mjs)$' | head -n 1
+    native="$(find "$dir/node_modules" -type f -name "$bin" -perm -u+x 2>/dev/null |
+        grep -v '/\.bin/' | grep -E -v '\.(js|cjs|mjs)$' | head -n 1)"
+    if [ -n "$native" ]; then
+        echo "$native"
+    elif [ -e "$dir/node_modules/.bin/$bin" ]; then
+        echo "$dir/node_modules/.bin/$bin"
+    fi
+}
+
+# versions_of PINNED NEWEST OLDER PACKAGE: the versions this mode installs, pinned first.
+versions_of() {
+    local pinned="$1" newest="$2" older="$3" pkg="$4" latest
+    case "$mode" in
+    ci) echo "$pinned" "$newest" ;;
+    matrix) echo "$pinned" "$newest" "$older" ;;
+    latest)
+        latest="$(timeout 60 npm view "$pkg" version 2>/dev/null)"
+        if [ -z "$latest" ]; then
+            loud "could not ask the registry for the latest $pkg"
+            latest="$newest"
+        fi
+        echo "$pinned" "$latest"
+        ;;
+    esac
 }
 
 mkdir -p "$CACHE"
 status=0
 
-if claude="$(install_one @anthropic-ai/claude-code "$CLAUDE_VERSION" "$CACHE/claude-code-$CLAUDE_VERSION" claude)" &&
-    v="$("$claude" --version 2>/dev/null)"; then
-    echo "== claude: $claude ($v)" >&2
-    echo "BATON_REAL_CLAUDE=$claude"
-else
-    loud "could not install or run @anthropic-ai/claude-code@$CLAUDE_VERSION"
-    status=1
-fi
+# cli VAR PACKAGE DIRNAME BINARY VERSIONS…: installs each version, prints VAR=path:path.
+cli() {
+    local var="$1" pkg="$2" name="$3" bin="$4" paths="" seen=" " v path out
+    shift 4
+    for v in "$@"; do
+        [ -n "$v" ] || continue
+        case "$seen" in *" $v "*) continue ;; esac
+        seen="$seen$v "
+        if path="$(install_one "$pkg" "$v" "$CACHE/$name-$v" "$bin")" &&
+            out="$(timeout 60 "$path" --version 2>/dev/null)"; then
+            echo "== $bin $v: $path ($out)" >&2
+            paths="${paths:+$paths:}$path"
+        else
+            loud "could not install or run $pkg@$v"
+            status=1
+        fi
+    done
+    [ -z "$paths" ] || echo "$var=$paths"
+}
 
-if codex="$(install_one @openai/codex "$CODEX_VERSION" "$CACHE/codex-$CODEX_VERSION" codex)" &&
-    v="$("$codex" --version 2>/dev/null)"; then
-    echo "== codex: $codex ($v)" >&2
-    echo "BATON_REAL_CODEX=$codex"
-else
-    loud "could not install or run @openai/codex@$CODEX_VERSION"
-    status=1
-fi
+# shellcheck disable=SC2046 # word splitting of the version lists is wanted
+cli BATON_REAL_CLAUDE @anthropic-ai/claude-code claude-code claude \
+    $(versions_of "$CLAUDE_PINNED" "$CLAUDE_NEWEST" "$CLAUDE_OLDER" @anthropic-ai/claude-code)
+# shellcheck disable=SC2046
+cli BATON_REAL_CODEX @openai/codex codex codex \
+    $(versions_of "$CODEX_PINNED" "$CODEX_NEWEST" "$CODEX_OLDER" @openai/codex)
+# shellcheck disable=SC2046
+cli BATON_REAL_GEMINI @google/gemini-cli gemini-cli gemini \
+    $(versions_of "$GEMINI_PINNED" "$GEMINI_PINNED" "$GEMINI_OLDER" @google/gemini-cli)
+# shellcheck disable=SC2046
+cli BATON_REAL_OPENCODE opencode-ai opencode-ai opencode \
+    $(versions_of "$OPENCODE_PINNED" "$OPENCODE_PINNED" "" opencode-ai)
 
 exit "$status"

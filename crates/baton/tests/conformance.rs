@@ -22,9 +22,9 @@ mod harness;
 
 #[test]
 fn real_agent_clis() {
-    let claude_bin = harness::real_binary("BATON_REAL_CLAUDE");
-    let codex_bin = harness::real_binary("BATON_REAL_CODEX");
-    if claude_bin.is_none() && codex_bin.is_none() {
+    let claude_bins = harness::real_binaries("BATON_REAL_CLAUDE");
+    let codex_bins = harness::real_binaries("BATON_REAL_CODEX");
+    if claude_bins.is_empty() && codex_bins.is_empty() {
         eprintln!(
             "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
              !! conformance tier SKIPPED: BATON_REAL_CLAUDE and BATON_REAL_CODEX are not\n\
@@ -33,23 +33,28 @@ fn real_agent_clis() {
         );
         return;
     }
-    // The two CLIs run side by side, each in its own project and tmux server.
-    let claude = std::thread::spawn(move || match claude_bin {
-        Some(bin) => claude::run(&bin),
-        None => harness::Report::missing("claude", "BATON_REAL_CLAUDE"),
+    // The CLIs run side by side, each in its own project and tmux server; the versions of
+    // one CLI run one after the other.
+    let claude = std::thread::spawn(move || {
+        if claude_bins.is_empty() {
+            return vec![harness::Report::missing("claude", "BATON_REAL_CLAUDE")];
+        }
+        claude_bins.iter().map(|bin| claude::run(bin)).collect()
     });
-    let codex = std::thread::spawn(move || match codex_bin {
-        Some(bin) => codex::run(&bin),
-        None => harness::Report::missing("codex", "BATON_REAL_CODEX"),
+    let codex = std::thread::spawn(move || {
+        if codex_bins.is_empty() {
+            return vec![harness::Report::missing("codex", "BATON_REAL_CODEX")];
+        }
+        codex_bins.iter().map(|bin| codex::run(bin)).collect()
     });
-    let reports = [
-        claude
-            .join()
-            .expect("the claude checks panicked outside a check"),
+    let mut reports: Vec<harness::Report> = claude
+        .join()
+        .expect("the claude checks panicked outside a check");
+    reports.extend(
         codex
             .join()
             .expect("the codex checks panicked outside a check"),
-    ];
+    );
     let failed = harness::print_summary(&reports);
     assert_eq!(
         failed, 0,

@@ -19,15 +19,22 @@ use baton_fake_model::Recorded;
 
 use crate::common::TestProject;
 
-/// Returns the binary named by an environment variable, when it is an executable file.
-pub fn real_binary(var: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(std::env::var_os(var)?);
-    if p.is_file() {
-        Some(p)
-    } else {
-        eprintln!("!! {var}={} is not a file", p.display());
-        None
-    }
+/// Returns the binaries an environment variable names, `:`-separated (the installer puts the
+/// pinned version first); a name that is not a file is reported and left out.
+pub fn real_binaries(var: &str) -> Vec<PathBuf> {
+    let Some(value) = std::env::var_os(var) else {
+        return Vec::new();
+    };
+    std::env::split_paths(&value)
+        .filter(|p| !p.as_os_str().is_empty())
+        .filter(|p| {
+            let ok = p.is_file();
+            if !ok {
+                eprintln!("!! {var}: {} is not a file", p.display());
+            }
+            ok
+        })
+        .collect()
 }
 
 /// Returns `<bin> --version`'s first line.
