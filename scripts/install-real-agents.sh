@@ -87,13 +87,18 @@ install_one() {
     echo "$found"
 }
 
-# A native binary lives in a platform package (e.g. @anthropic-ai/claude-code-linux-x64);
-# a JavaScript CLI (older Claude Code, Gemini CLI) is its `.bin` link, run by node.
+# A native binary lives in a platform package (e.g. @anthropic-ai/claude-code-linux-x64), or in
+# a vendor folder per platform (older Codex): this machine's own is preferred. A JavaScript CLI
+# (older Claude Code, Gemini CLI) is its `.bin` link, run by node.
 find_bin() {
-    local dir="$1" bin="$2" native
+    local dir="$1" bin="$2" native arch
     [ -d "$dir/node_modules" ] || return 0
+    arch="$(uname -m)"
     native="$(find "$dir/node_modules" -type f -name "$bin" -perm -u+x 2>/dev/null |
-        grep -v '/\.bin/' | grep -E -v '\.(js|cjs|mjs)$' | head -n 1)"
+        grep -v '/\.bin/' | grep -E -v '\.(js|cjs|mjs)$' |
+        grep -E -v 'darwin|windows|apple' |
+        awk -v a="$arch" '{ print (index($0, a) > 0 || index($0, "x64") > 0 && a == "x86_64" ? 0 : 1) "\t" $0 }' |
+        sort -s -k1,1n | cut -f2- | head -n 1)"
     if [ -n "$native" ]; then
         echo "$native"
     elif [ -e "$dir/node_modules/.bin/$bin" ]; then

@@ -4,6 +4,7 @@ mod common;
 mod test_cli;
 mod test_config;
 mod test_control;
+mod test_coverage;
 mod test_detect;
 mod test_exits;
 mod test_lead;

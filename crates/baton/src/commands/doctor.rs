@@ -3,7 +3,12 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use baton_core::AgentState;
+use baton_core::config::AgentConfig;
 use baton_core::config::FILE_NAME;
+use baton_core::coverage::Coverage;
+use baton_core::coverage::compare_versions;
+use baton_core::coverage::parse_version;
 use baton_core::profile::builtin_names;
 use baton_core::profile::builtin_spec;
 use clap::Args;
@@ -138,6 +143,132 @@ fn login_shell_check(project: &Project) -> Option<Check> {
 }
 
 /// Runs every check; exits 1 when one fails.
+/// What is verified of an agent's profile on real screens (`profiles/coverage.toml`), and
+/// whether the installed CLI is newer than every verified version (a warning: its screens may
+/// have changed).
+fn states_check(agent: &AgentConfig, installed: Option<&str>) -> Check {
+    let name = format!("states {}", agent.name);
+    if builtin_spec(&agent.cli).is_none() {
+        return warn(
+            name,
+            format!(
+                "profile `{}` is your own: baton has verified none of its states",
+                agent.cli
+            ),
+            "check it with `baton detect` on screens of your CLI",
+        );
+    }
+    let coverage = Coverage::builtin();
+    let verified = coverage.verified_states(&agent.cli);
+    let doc_only: Vec<&str> = AgentState::WITH_PATTERNS
+        .into_iter()
+        .filter(|s| !agent.profile.patterns(*s).is_empty() && !verified.contains(s))
+        .map(AgentState::as_str)
+        .collect();
+    let versions = coverage.versions(&agent.cli);
+    let (Some((oldest, _)), Some(newest)) = (versions.first(), coverage.newest(&agent.cli)) else {
+        return warn(
+            name,
+            format!(
+                "{}: no state verified on the real CLI; every pattern is from documentation only",
+                agent.cli
+            ),
+            "see docs/conformance.md",
+        );
+    };
+    let mut detail = format!(
+        "{}: verified on {} ({}): {}",
+        agent.cli,
+        if oldest == newest {
+            newest.to_owned()
+        } else {
+            format!("{oldest} to {newest}")
+        },
+        match versions.len() {
+            1 => "1 version".to_owned(),
+            n => format!("{n} versions"),
+        },
+        verified
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    if !doc_only.is_empty() {
+        detail.push_str(&format!(
+            "; from documentation only: {}",
+            doc_only.join(", ")
+        ));
+    }
+    let newer = installed.filter(|v| compare_versions(v, newest) == std::cmp::Ordering::Greater);
+    if let Some(v) = installed {
+        detail.push_str(&format!("; installed {v}"));
+    }
+    match newer {
+        Some(v) => warn(
+            name,
+            detail,
+            format!(
+                "{} {v} is newer than any verified version ({newest}): its screens may have \
+                 changed; scripts/check-latest-clis runs the checks against it",
+                agent.cli
+            ),
+        ),
+        None => check(name, true, detail, None),
+    }
+}
+
+/// A check that passes with a warning and its hint.
+fn warn(name: impl Into<String>, detail: impl Into<String>, hint: impl Into<String>) -> Check {
+    Check {
+        warning: true,
+        hint: Some(hint.into()),
+        ..check(name, true, detail, None)
+    }
+}
+
+/// The version an agent's binary prints (`--version`), or None when it prints none within a
+/// few seconds.
+fn installed_version(binary: &Path) -> Option<String> {
+    use std::io::Read as _;
+    let mut child = std::process::Command::new(binary)
+        .arg("--version")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+    let mut out = String::new();
+    child
+        .stdout
+        .take()?
+        .take(4096)
+        .read_to_string(&mut out)
+        .ok()?;
+    let numbers = parse_version(&out)?;
+    Some(
+        numbers
+            .iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join("."),
+    )
+}
+
 pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> {
     let start = start_dir(dir)?;
     let mut checks = Vec::new();
@@ -222,6 +353,15 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                         let p = project.root.join(&agent.workdir).join(program);
                         p.is_file().then_some(p)
                     });
+                    // Only the CLI's own binary tells its version (not a wrapper or a stand-in).
+                    let installed = found
+                        .as_deref()
+                        .filter(|p| {
+                            p.file_name().is_some_and(|n| {
+                                agent.profile.binaries.iter().any(|b| n == b.as_str())
+                            })
+                        })
+                        .and_then(installed_version);
                     checks.push(check(
                         format!("agent {}", agent.name),
                         found.is_some(),
@@ -234,6 +374,7 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                             agent.cli, agent.name
                         )),
                     ));
+                    checks.push(states_check(agent, installed.as_deref()));
                 }
                 if let Some(c) = login_shell_check(&project) {
                     checks.push(c);
