@@ -296,3 +296,42 @@ fn a_window_past_its_reset_shows_as_reset() {
         "{text}"
     );
 }
+
+/// The engine gets each window's winner, not the row recorded last: `w`'s screen shows a
+/// 96 % notice (critical: no new work); the hook then reports 10 % (newer data) and the
+/// screen is read again with the notice still there. `w` takes its task. (Before, the screen
+/// read again was fed as the newest reading and held `w` back for good.)
+#[test]
+fn the_engine_gets_the_newest_data_not_the_last_screen_read() {
+    let p = TestProject::new();
+    let reset = common::reset_in_two_hours();
+    let done = "run = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n";
+    let w = format!(
+        "quota_percent = 96\nquota_reset = \"{reset}\"\n[[task]]\nrepeat = true\nwork_ms = 200\n{done}"
+    );
+    let spare = format!("[[task]]\nrepeat = true\nwork_ms = 100\n{done}");
+    p.write_config(&format!(
+        "{}{}[quota]\nwarn = 80\ncritical = 95\nsources = [\"hook\", \"screen\"]\n\n[run]\ntest_tasks = false\n",
+        p.fake_agent("w", "claude", &w),
+        p.fake_agent("spare", "codex", &spare)
+    ));
+    p.ok(&["up"]);
+    let deadline = Duration::from_secs(60);
+    common::wait_until(deadline, "w held back at 96 %", || {
+        has_entry(&p, "notify-quota-critical", "w has used 96%")
+    });
+    statusline(&p, "w", 10, epoch_secs() + 5 * 3600);
+    p.ok(&["usage", "--refresh"]);
+    // Everything recorded so far is fed to the engine before the daemon reads a task added
+    // after it and that task is done.
+    p.ok(&["task", "add", "probe", "--to", "spare"]);
+    common::wait_until(deadline, "the probe done", || {
+        p.status("T-001") == "COMPLETED"
+    });
+    p.ok(&["task", "add", "job for w", "--to", "w"]);
+    common::wait_until(deadline, "w's task done", || {
+        p.status("T-002") == "COMPLETED"
+    });
+    let w_session = session_window(&p.json(&["usage", "--json"]), "w").unwrap();
+    assert_eq!(w_session["used_percent"], 10.0, "{w_session}");
+}

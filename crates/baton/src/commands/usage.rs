@@ -203,7 +203,7 @@ pub fn cmd_usage(dir: Option<&Path>, args: &UsageArgs) -> CliResult<ExitCode> {
         return print_json(&usage);
     }
     println!(
-        "{:<12} {:<14} {:>5}  {:<9} {:<12} {:<40} FROM",
+        "{:<12} {:<14} {:>5}  {:<9} {:<12} {:<34} FROM",
         "AGENT", "WINDOW", "USED", "BAND", "RESETS", "PROJECTION"
     );
     for a in &usage.agents {
@@ -218,7 +218,7 @@ pub fn cmd_usage(dir: Option<&Path>, args: &UsageArgs) -> CliResult<ExitCode> {
                 None => "?".to_owned(),
             };
             let projection = if v.reset_passed {
-                "window reset since: waiting for a new reading".to_owned()
+                "reset: waiting for a new reading".to_owned()
             } else {
                 let mut p = Vec::new();
                 if let Some(rate) = v.burn_per_hour {
@@ -249,8 +249,16 @@ pub fn cmd_usage(dir: Option<&Path>, args: &UsageArgs) -> CliResult<ExitCode> {
                 )
             };
             println!(
-                "{:<12} {:<14} {:>5}  {:<9} {:<12} {:<40} {:.0}% ({})",
-                a.agent, v.reading.window, used, band, resets, projection, r.read_percent, v.why
+                "{:<12} {:<14} {:>5}  {:<9} {:<12} {:<34} {}{:.0}% ({})",
+                a.agent,
+                v.reading.window,
+                used,
+                band,
+                resets,
+                projection,
+                if v.reset_passed { "was " } else { "" },
+                r.read_percent,
+                v.why
             );
         }
         if let Some(note) = &a.note {
