@@ -299,8 +299,9 @@ fn a_window_past_its_reset_shows_as_reset() {
 
 /// The engine gets each window's winner, not the row recorded last: `w`'s screen shows a
 /// 96 % notice (critical: no new work); the hook then reports 10 % (newer data) and the
-/// screen is read again with the notice still there. `w` takes its task. (Before, the screen
-/// read again was fed as the newest reading and held `w` back for good.)
+/// screen is read again with the notice still there. `w` takes the task reserved for it.
+/// (Before, the screen read again was fed as the newest reading: `w` was held back, its
+/// reservation lapsed and `spare` did the task.)
 #[test]
 fn the_engine_gets_the_newest_data_not_the_last_screen_read() {
     let p = TestProject::new();
@@ -332,6 +333,13 @@ fn the_engine_gets_the_newest_data_not_the_last_screen_read() {
     common::wait_until(deadline, "w's task done", || {
         p.status("T-002") == "COMPLETED"
     });
+    // Held back, `w` would have let its reservation lapse and `spare` would have done it.
+    assert_eq!(
+        p.json(&["task", "show", "T-002", "--json"])["assignee"],
+        "w",
+        "{:?}",
+        p.journal()
+    );
     let w_session = session_window(&p.json(&["usage", "--json"]), "w").unwrap();
     assert_eq!(w_session["used_percent"], 10.0, "{w_session}");
 }
