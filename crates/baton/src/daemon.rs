@@ -629,12 +629,9 @@ impl Shell<'_> {
         }
         // The engine gets each touched window's winner (the newest data), which may be an
         // older row than the new one: a stale screen value never replaces a newer hook value.
-        let new: Vec<_> = self
-            .store
-            .quota_windows(None)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|w| touched.contains(&(w.winner.agent.clone(), w.winner.window.clone())))
+        let new: Vec<_> = touched
+            .iter()
+            .filter_map(|(agent, window)| self.store.quota_window(agent, window).ok().flatten())
             .collect();
         let critical = f64::from(self.project.config.quota.critical);
         let engine_now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);

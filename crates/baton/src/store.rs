@@ -1596,6 +1596,17 @@ impl Store {
             .collect())
     }
 
+    /// Returns one window's winning reading with the other sources' current readings (read
+    /// through an index: what a poller of new readings asks for each window they touch).
+    pub fn quota_window(
+        &self,
+        agent: &str,
+        window: &str,
+    ) -> StoreResult<Option<QuotaWindowReadings>> {
+        let current = current_quota(&self.conn, Some((agent, window)))?;
+        Ok(winner_and_others(current))
+    }
+
     /// Returns each (agent, window)'s winning reading with the other sources' current
     /// readings; only `agent`'s windows when given.
     pub fn quota_windows(&self, agent: Option<&str>) -> StoreResult<Vec<QuotaWindowReadings>> {
@@ -1609,18 +1620,7 @@ impl Store {
                     .push(r);
             }
         }
-        Ok(groups
-            .into_values()
-            .filter_map(|mut rows| {
-                let w = quota_winner(&rows)?.id;
-                let i = rows.iter().position(|r| r.id == w)?;
-                let winner = rows.remove(i);
-                Some(QuotaWindowReadings {
-                    winner,
-                    others: rows,
-                })
-            })
-            .collect())
+        Ok(groups.into_values().filter_map(winner_and_others).collect())
     }
 
     /// Returns the readings of one window of an agent whose data was first made since
@@ -1668,6 +1668,17 @@ fn current_quota(conn: &Connection, only: Option<(&str, &str)>) -> StoreResult<V
         None => stmt.query_map([], quota_row)?,
     };
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Splits one window's current readings into the winner and the others.
+fn winner_and_others(mut rows: Vec<QuotaReading>) -> Option<QuotaWindowReadings> {
+    let w = quota_winner(&rows)?.id;
+    let i = rows.iter().position(|r| r.id == w)?;
+    let winner = rows.remove(i);
+    Some(QuotaWindowReadings {
+        winner,
+        others: rows,
+    })
 }
 
 /// The winner among one window's current readings ([`baton_core::quota::rank::winner`]).

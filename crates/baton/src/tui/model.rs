@@ -7,6 +7,7 @@
 //! committed since the last load, so an idle dashboard reads nothing.
 
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::path::PathBuf;
 
@@ -362,15 +363,17 @@ impl Loader {
             .collect();
         // The winners are read again only when readings were recorded since the last load.
         let bands = config.quota.bands();
-        let new = self.store.quota_readings_after(self.quota_seen)?;
-        if let Some((id, _)) = new.last() {
-            self.quota_seen = self.quota_seen.max(*id);
-            self.quota = self
-                .store
-                .latest_quota()?
-                .into_iter()
-                .map(|q| ((q.agent, q.window), (q.used_percent, q.resets_at_ms)))
-                .collect();
+        let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
+        for (id, q) in self.store.quota_readings_after(self.quota_seen)? {
+            self.quota_seen = self.quota_seen.max(id);
+            touched.insert((q.agent, q.window));
+        }
+        for (agent, window) in touched {
+            if let Some(w) = self.store.quota_window(&agent, &window)? {
+                let q = w.winner;
+                self.quota
+                    .insert((agent, window), (q.used_percent, q.resets_at_ms));
+            }
         }
         let now = crate::store::now_ms();
         self.next_reset_ms = self
