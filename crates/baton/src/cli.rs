@@ -56,7 +56,7 @@ pub enum Command {
     Sync(commands::merge::SyncArgs),
     /// Show the journal: every change, with who made it and why
     Log(commands::log::LogArgs),
-    /// Show each agent's quota: % used, band, reset, source, burn rate and projection
+    /// Show each agent's quota: % used, band, reset, burn rate, projection, and which source won and why
     Usage(commands::usage::UsageArgs),
     /// Show who leads, the chain with each one's quota, and the handoffs so far
     Lead(commands::lead::LeadArgs),

@@ -611,24 +611,28 @@ impl Shell<'_> {
 
     /// Feeds the engine each reading it has not seen, with its projection, on its clock.
     ///
-    /// Only the readings recorded since the last call are read (this runs on every tick; the
-    /// newest-per-window query costs milliseconds once the history is long).
+    /// Only the readings recorded since the last call are read (this runs on every tick); the
+    /// winners are ranked again only when a reading was recorded.
     fn feed_quota(&mut self) -> CliResult<()> {
         let Ok(rows) = self.store.quota_readings_after(self.quota_seen) else {
             return Ok(());
         };
-        let mut newest: BTreeMap<(String, String), crate::store::QuotaReading> = BTreeMap::new();
+        let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
         for (id, r) in rows {
             self.quota_seen = self.quota_seen.max(id);
             if self.project.config.agent(&r.agent).is_some() {
-                // Rows come in id order: the last one of a window is its newest.
-                newest.insert((r.agent.clone(), r.window.clone()), r);
+                touched.insert((r.agent, r.window));
             }
         }
-        if newest.is_empty() {
+        if touched.is_empty() {
             return Ok(());
         }
-        let new: Vec<_> = newest.into_values().collect();
+        // The engine gets each touched window's winner (the newest data), which may be an
+        // older row than the new one: a stale screen value never replaces a newer hook value.
+        let new: Vec<_> = touched
+            .iter()
+            .filter_map(|(agent, window)| self.store.quota_window(agent, window).ok().flatten())
+            .collect();
         let critical = f64::from(self.project.config.quota.critical);
         let engine_now = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let wall_now = crate::store::now_ms();

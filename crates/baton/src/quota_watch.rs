@@ -8,8 +8,12 @@
 //!   `~/.codex`), for every agent of the codex profile using that home;
 //! - `oauth`: Claude's usage endpoint (opt-in), for every agent of the claude profile.
 //!
-//! Readings are kept as history (a reading equal to the newest one of its window is not
-//! written again), so `baton usage` can show the burn rate and when a window will be full.
+//! Every reading carries the time its DATA was made (the hook: when it fires; a rollout: the
+//! event's timestamp; OAuth: when the answer was fetched; the screen: when the notice first
+//! appeared with that value), and per agent and window the newest data wins
+//! (`baton_core::quota::rank`): a notice still on screen never replaces a newer hook value.
+//! Readings are kept as history (a source's reading equal to its current one is not written
+//! again), so `baton usage` can show the burn rate and when a window will be full.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -20,10 +24,12 @@ use baton_core::quota::QuotaReading;
 use baton_core::quota::projection::BurnRate;
 use baton_core::quota::projection::DEFAULT_SPAN_MS;
 use baton_core::quota::projection::Sample;
+use baton_core::quota::rank;
 use baton_core::quota::rollout;
 use baton_core::quota::screen;
 
 use crate::project::Project;
+use crate::store::QuotaData;
 use crate::store::Store;
 use crate::store::now_ms;
 
@@ -48,19 +54,27 @@ pub fn record_screen(store: &mut Store, agent: &str, hints: &[QuotaHint]) -> usi
     let now = jiff::Zoned::now();
     screen::readings(hints, &now)
         .into_iter()
-        .filter(|r| record(store, agent, r, SOURCE_SCREEN))
+        .filter(|r| record(store, agent, r, SOURCE_SCREEN, QuotaData::Screen))
         .count()
 }
 
-/// Records one reading; returns whether it was new.
-pub fn record(store: &mut Store, agent: &str, r: &QuotaReading, source: &str) -> bool {
+/// Records one reading whose data was made as `data` says; returns whether it was new.
+pub fn record(
+    store: &mut Store,
+    agent: &str,
+    r: &QuotaReading,
+    source: &str,
+    data: QuotaData,
+) -> bool {
     store
-        .record_quota(
+        .record_quota_data(
             agent,
             &r.window.name(),
             r.used_percent,
             r.resets_at_ms,
             source,
+            data,
+            now_ms(),
         )
         .unwrap_or(false)
 }
@@ -122,8 +136,10 @@ pub fn record_rollouts(project: &Project, store: &mut Store) -> usize {
             continue;
         };
         for r in rollout::latest(&text) {
+            // The event's timestamp is when its data was made.
+            let data = QuotaData::At(r.observed_ms.unwrap_or_else(now_ms));
             for agent in &agents {
-                new += usize::from(record(store, agent, &r, SOURCE_ROLLOUT));
+                new += usize::from(record(store, agent, &r, SOURCE_ROLLOUT, data));
             }
         }
     }
@@ -144,40 +160,53 @@ pub struct WindowView {
     pub full_at_ms: Option<i64>,
     /// Whether its reset time has passed (the reading says nothing of the new window).
     pub reset_passed: bool,
+    /// Which source won and why: `hook, 2m old; screen 90% is older`.
+    pub why: String,
+    /// The other sources' current readings of the window (their data no newer).
+    pub others: Vec<crate::store::QuotaReading>,
 }
 
 /// Returns every agent's windows with projections, by agent then window.
 pub fn views(store: &Store, critical: f64) -> Vec<WindowView> {
-    views_of(store, critical, store.latest_quota().unwrap_or_default())
+    views_of(
+        store,
+        critical,
+        store.quota_windows(None).unwrap_or_default(),
+    )
 }
 
-/// Returns these newest readings with their projections.
+/// Returns these windows' winning readings with their projections.
 pub fn views_of(
     store: &Store,
     critical: f64,
-    latest: Vec<crate::store::QuotaReading>,
+    windows: Vec<crate::store::QuotaWindowReadings>,
 ) -> Vec<WindowView> {
     let now = now_ms();
-    latest
+    windows
         .into_iter()
-        .map(|r| {
+        .map(|crate::store::QuotaWindowReadings { winner: r, others }| {
             // The rate is fitted on the last DEFAULT_SPAN_MS only: older readings change
             // nothing (but the newest one is always there, for the "already over" case).
             let since = now.saturating_sub(DEFAULT_SPAN_MS);
             let mut history = store
                 .quota_readings(&r.agent, &r.window, since)
                 .unwrap_or_default();
-            if r.observed_ms < since {
+            if r.first_data_ms < since {
                 history.push(r.clone());
             }
+            // Each value counts at the time its data was first made.
             let sample = |h: &crate::store::QuotaReading| Sample {
-                observed_ms: h.observed_ms,
+                observed_ms: h.first_data_ms,
                 used_percent: h.used_percent,
                 resets_at_ms: h.resets_at_ms,
             };
             let samples: Vec<Sample> = history.iter().map(sample).collect();
             let burn = BurnRate::new(&samples, now);
+            let losers: Vec<_> = others.iter().map(|o| o.candidate()).collect();
+            let why = rank::explain(&r.candidate(), &losers, now);
             WindowView {
+                why,
+                others,
                 burn_per_hour: burn.burn_rate_per_hour(),
                 critical_at_ms: burn.eta_ms(critical, now),
                 full_at_ms: burn.eta_ms(100.0, now),
@@ -225,9 +254,18 @@ pub fn record_oauth(
     let mut new = 0;
     for a in project.config.agents.iter().filter(|a| a.cli == "claude") {
         for r in &snap.readings {
+            // A stale answer keeps the time it was fetched: its data is that old.
             new += usize::from(
                 store
-                    .record_quota(&a.name, &r.window, r.used_percent, r.resets_at_ms, &source)
+                    .record_quota_data(
+                        &a.name,
+                        &r.window,
+                        r.used_percent,
+                        r.resets_at_ms,
+                        &source,
+                        QuotaData::At(snap.fetched_at_ms),
+                        now,
+                    )
                     .unwrap_or(false),
             );
         }

@@ -147,3 +147,199 @@ fn a_climbing_quota_warns_once_holds_back_then_hands_the_task_over() {
     let ls = p.ok(&["ls"]);
     assert!(ls.contains("usage (5h/weekly): "), "{ls}");
 }
+
+/// Runs `baton hook statusline --agent <agent>` with a statusLine payload whose 5-hour window
+/// is at `used` %, resetting at `resets_at` (epoch seconds), as Claude Code calls it.
+fn statusline(p: &TestProject, agent: &str, used: u32, resets_at: i64) {
+    use std::io::Write;
+    let payload = format!(
+        r#"{{"rate_limits":{{"five_hour":{{"used_percentage":{used},"resets_at":{resets_at}}}}}}}"#
+    );
+    let mut child = p
+        .cmd(&["hook", "statusline", "--agent", agent])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(payload.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn epoch_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .try_into()
+        .unwrap()
+}
+
+fn agent_usage(usage: &serde_json::Value, agent: &str) -> serde_json::Value {
+    usage["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["agent"] == agent)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {agent}: {usage}"))
+}
+
+fn session_window(usage: &serde_json::Value, agent: &str) -> Option<serde_json::Value> {
+    agent_usage(usage, agent)["windows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["window"] == "session-5h")
+        .cloned()
+}
+
+/// The real handoff run: the statusLine hook records 95 % then 100 % while the screen still
+/// shows the earlier "You've used 90% …" notice. Reading that screen again (every screen read
+/// of the daemon, `baton usage --refresh`) must not make 90 % the newest: the hook's data is
+/// newer. `baton usage` says which source won and why; `baton lead` shows 100 %. While the
+/// screen was the only source, `baton usage` said so under the agent.
+#[test]
+fn a_notice_still_on_screen_never_replaces_newer_hook_data() {
+    let p = TestProject::new();
+    let reset = common::reset_in_two_hours();
+    let script = format!("quota_percent = 90\nquota_reset = \"{reset}\"\n");
+    p.write_config(&format!(
+        "{}[lead]\nchain = [\"lead\"]\n\n[quota]\nsources = [\"hook\", \"screen\"]\n",
+        p.fake_agent("lead", "claude", &script)
+    ));
+    p.ok(&["up"]);
+    let deadline = Duration::from_secs(60);
+    common::wait_until(deadline, "the screen's 90 % recorded", || {
+        session_window(&p.json(&["usage", "--json"]), "lead")
+            .is_some_and(|w| w["used_percent"] == 90.0 && w["source"] == "screen")
+    });
+    let usage = p.json(&["usage", "--json"]);
+    assert!(
+        agent_usage(&usage, "lead")["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("only the screen")),
+        "the screen is its only source: {usage}"
+    );
+    let text = p.ok(&["usage"]);
+    assert!(text.contains("note: only the screen"), "{text}");
+
+    let resets_at = epoch_secs() + 7_000;
+    statusline(&p, "lead", 95, resets_at);
+    statusline(&p, "lead", 100, resets_at);
+    // The screen still shows 90 %: read it again, twice.
+    for _ in 0..2 {
+        p.ok(&["usage", "--refresh"]);
+    }
+    assert!(
+        p.capture("lead").contains("You've used 90%"),
+        "the notice is still on screen"
+    );
+    let usage = p.json(&["usage", "--refresh", "--json"]);
+    let w = session_window(&usage, "lead").unwrap();
+    assert_eq!(w["used_percent"], 100.0, "{usage}");
+    assert_eq!(w["source"], "claude-statusline", "{usage}");
+    assert_eq!(w["won"], "hook", "{usage}");
+    assert!(
+        w["why"]
+            .as_str()
+            .is_some_and(|why| why.starts_with("hook, ") && why.ends_with("; screen 90% is older")),
+        "{usage}"
+    );
+    assert!(agent_usage(&usage, "lead").get("note").is_none(), "{usage}");
+    let text = p.ok(&["usage"]);
+    assert!(text.contains("screen 90% is older"), "{text}");
+    let lead = p.json(&["lead", "--json"]);
+    assert_eq!(lead["chain"][0]["session_percent"], 100.0, "{lead}");
+}
+
+/// A window whose reset time has passed shows as reset, not its old 100 %: in `baton usage`
+/// (text and JSON), `baton lead` and `baton ls`.
+#[test]
+fn a_window_past_its_reset_shows_as_reset() {
+    let p = TestProject::new();
+    p.write_config(&format!(
+        "{}[lead]\nchain = [\"lead\"]\n",
+        p.fake_agent("lead", "claude", "")
+    ));
+    statusline(&p, "lead", 100, epoch_secs() - 60);
+    let usage = p.json(&["usage", "--json"]);
+    let w = session_window(&usage, "lead").unwrap();
+    assert_eq!(w["used_percent"], 0.0, "{usage}");
+    assert_eq!(w["read_percent"], 100.0, "{usage}");
+    assert_eq!(w["reset_passed"], true, "{usage}");
+    assert_eq!(w["band"], "ok", "{usage}");
+    let text = p.ok(&["usage"]);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("lead ") && l.contains("session-5h"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains("reset") && !row.contains("ALERT"), "{text}");
+    let lead = p.json(&["lead", "--json"]);
+    assert_eq!(lead["chain"][0]["session_percent"], 0.0, "{lead}");
+    assert_eq!(lead["chain"][0]["session_reset"], true, "{lead}");
+    let text = p.ok(&["lead"]);
+    assert!(!text.contains("100%"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("lead ") && l.contains("reset")),
+        "{text}"
+    );
+}
+
+/// The engine gets each window's winner, not the row recorded last: `w`'s screen shows a
+/// 96 % notice (critical: no new work); the hook then reports 10 % (newer data) and the
+/// screen is read again with the notice still there. `w` takes the task reserved for it.
+/// (Before, the screen read again was fed as the newest reading: `w` was held back, its
+/// reservation lapsed and `spare` did the task.)
+#[test]
+fn the_engine_gets_the_newest_data_not_the_last_screen_read() {
+    let p = TestProject::new();
+    let reset = common::reset_in_two_hours();
+    let done = "run = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n";
+    let w = format!(
+        "quota_percent = 96\nquota_reset = \"{reset}\"\n[[task]]\nrepeat = true\nwork_ms = 200\n{done}"
+    );
+    let spare = format!("[[task]]\nrepeat = true\nwork_ms = 100\n{done}");
+    p.write_config(&format!(
+        "{}{}[quota]\nwarn = 80\ncritical = 95\nsources = [\"hook\", \"screen\"]\n\n[run]\ntest_tasks = false\n",
+        p.fake_agent("w", "claude", &w),
+        p.fake_agent("spare", "codex", &spare)
+    ));
+    p.ok(&["up"]);
+    let deadline = Duration::from_secs(60);
+    common::wait_until(deadline, "w held back at 96 %", || {
+        has_entry(&p, "notify-quota-critical", "w has used 96%")
+    });
+    statusline(&p, "w", 10, epoch_secs() + 5 * 3600);
+    p.ok(&["usage", "--refresh"]);
+    // Everything recorded so far is fed to the engine before the daemon reads a task added
+    // after it and that task is done.
+    p.ok(&["task", "add", "probe", "--to", "spare"]);
+    common::wait_until(deadline, "the probe done", || {
+        p.status("T-001") == "COMPLETED"
+    });
+    p.ok(&["task", "add", "job for w", "--to", "w"]);
+    common::wait_until(deadline, "w's task done", || {
+        p.status("T-002") == "COMPLETED"
+    });
+    // Held back, `w` would have let its reservation lapse and `spare` would have done it.
+    assert_eq!(
+        p.json(&["task", "show", "T-002", "--json"])["assignee"],
+        "w",
+        "{:?}",
+        p.journal()
+    );
+    let w_session = session_window(&p.json(&["usage", "--json"]), "w").unwrap();
+    assert_eq!(w_session["used_percent"], 10.0, "{w_session}");
+}

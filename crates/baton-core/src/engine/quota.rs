@@ -6,7 +6,8 @@
 //!   task; the current one finishes. With `auto_stop`, the agent is interrupted and its task
 //!   goes to another agent.
 //! - At 100 %: the agent is limited and its task goes to another agent at once.
-//! - When a window's reset time passes, its reading no longer counts.
+//! - When a window's reset time passes, its reading no longer counts; a reading that arrives
+//!   after its window's reset time is a reset window (no warning, no hold, no handoff).
 //! - `ignore_usage` lifts the holding back (an emergency, journaled by the shell).
 //!
 //! Only the session and weekly windows hold work back: a model-scoped window at its limit
@@ -124,6 +125,17 @@ impl Engine {
         let Some(a) = self.agents.get_mut(agent) else {
             return;
         };
+        if r.resets_at.is_some_and(|t| t <= self.now) {
+            // The window has reset since this reading (the newest stored one fed again after
+            // a restart, an old rollout): it says nothing of the new window.
+            if let Some(w) = a.quota.get_mut(window) {
+                *w = WindowRt::default();
+            }
+            if gating(a, self.now) < critical {
+                a.limited = false;
+            }
+            return;
+        }
         let w = a.quota.entry(window.to_owned()).or_default();
         w.used = r.used;
         w.resets_at = r.resets_at;

@@ -808,6 +808,42 @@ fn a_reset_window_or_a_model_window_holds_nothing_back() {
     ));
 }
 
+/// A reading whose window has already reset when it arrives (the newest stored reading fed
+/// again after a daemon restart, an old rollout) is a reset window: no warning, no task taken
+/// back, no holding back, no handoff.
+#[test]
+fn a_reading_of_a_window_already_reset_counts_as_reset() {
+    let mut e = engine(
+        lead_settings(&["claude", "codex"]),
+        vec![agent("claude", &[]), agent("codex", &[]), agent("a", &[])],
+    );
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    let holder = assignee(&e, 1);
+    deliver(&mut e, 10, &holder, 500);
+    for who in ["claude", "codex", "a"] {
+        let acts = e.step(
+            5_000,
+            Event::Quota {
+                agent: who.into(),
+                window: "session-5h".into(),
+                used_percent: 100.0,
+                resets_at: Some(4_000),
+                burn_per_hour: None,
+            },
+        );
+        assert!(!requeued(&acts, 1), "{who}: {acts:?}");
+        assert_eq!(notices(&acts, "quota-warn"), 0, "{who}: {acts:?}");
+        assert_eq!(notices(&acts, "quota-critical"), 0, "{who}: {acts:?}");
+        assert!(lead_actions(&acts).is_empty(), "{who}: {acts:?}");
+    }
+    let acts = e.step(6_000, Event::Tick);
+    assert!(lead_actions(&acts).is_empty(), "{acts:?}");
+    assert_eq!(
+        e.task(TaskId(1)).unwrap().assignee.as_deref(),
+        Some(holder.as_str())
+    );
+}
+
 #[test]
 fn a_projected_crossing_holds_new_work_back_early() {
     let mut e = engine(Settings::default(), vec![agent("a", &[])]);

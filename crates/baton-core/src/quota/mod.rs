@@ -5,9 +5,11 @@
 //! - [`screen`]: quota and limit lines found on screen by the detector.
 //! - [`bands`]: OK / Attention / High / Critical / Alert.
 //! - [`projection`]: burn rate and time to a target from a window's history.
+//! - [`rank`]: which source's reading of a window wins, by the age of its data.
 
 pub mod bands;
 pub mod projection;
+pub mod rank;
 pub mod rollout;
 pub mod screen;
 

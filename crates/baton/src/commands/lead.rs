@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use baton_core::engine::LeadPhase;
 use baton_core::engine::LeadSnapshot;
+use baton_core::quota::rank;
 use clap::Args;
 use serde::Serialize;
 
@@ -61,8 +62,12 @@ struct ChainEntry {
     agent: String,
     lead: bool,
     resting: bool,
+    /// 0 once the window's reset time has passed (`session_reset`).
     session_percent: Option<f64>,
     weekly_percent: Option<f64>,
+    /// The window's reset time has passed since its reading: it shows as reset.
+    session_reset: bool,
+    weekly_reset: bool,
 }
 
 #[derive(Serialize)]
@@ -104,12 +109,20 @@ pub fn cmd_lead(dir: Option<&Path>, args: &LeadArgs) -> CliResult<ExitCode> {
         .lead
         .clone()
         .or_else(|| project.config.lead.chain.first().cloned());
+    // Each window's winning reading (the newest data); a window whose reset time has passed
+    // is reset, not its old value.
     let quota = store.latest_quota().map_err(e)?;
-    let pct = |agent: &str, window: &str| {
+    let now = crate::store::now_ms();
+    let reading = |agent: &str, window: &str| {
         quota
             .iter()
             .find(|r| r.agent == agent && r.window == window)
-            .map(|r| r.used_percent)
+    };
+    let pct = |agent: &str, window: &str| {
+        reading(agent, window).map(|r| rank::used_now(r.used_percent, r.resets_at_ms, now))
+    };
+    let reset = |agent: &str, window: &str| {
+        reading(agent, window).is_some_and(|r| rank::is_reset(r.resets_at_ms, now))
     };
     let chain = project
         .config
@@ -122,6 +135,8 @@ pub fn cmd_lead(dir: Option<&Path>, args: &LeadArgs) -> CliResult<ExitCode> {
             resting: state.resting.contains(a),
             session_percent: pct(a, "session-5h"),
             weekly_percent: pct(a, "weekly"),
+            session_reset: reset(a, "session-5h"),
+            weekly_reset: reset(a, "weekly"),
         })
         .collect();
     let history = store
@@ -177,13 +192,17 @@ pub fn cmd_lead(dir: Option<&Path>, args: &LeadArgs) -> CliResult<ExitCode> {
         } else {
             "-"
         };
-        let p = |v: Option<f64>| v.map_or("?".to_owned(), |v| format!("{v:.0}%"));
+        let p = |v: Option<f64>, reset: bool| match v {
+            _ if reset => "reset".to_owned(),
+            None => "?".to_owned(),
+            Some(v) => format!("{v:.0}%"),
+        };
         println!(
             "{:<12} {:<6} {:>6} {:>7}",
             c.agent,
             role,
-            p(c.session_percent),
-            p(c.weekly_percent)
+            p(c.session_percent, c.session_reset),
+            p(c.weekly_percent, c.weekly_reset)
         );
     }
     if !view.history.is_empty() {

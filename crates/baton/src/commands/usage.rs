@@ -1,11 +1,13 @@
-//! `baton usage`: each agent's quota windows — % used, band, reset, source, age of the
-//! reading, burn rate and projection.
+//! `baton usage`: each agent's quota windows — % used, band, reset, burn rate and projection,
+//! and which source won and why (the newest data wins: `hook, 2m old; screen 90% is older`).
+//! A window whose reset time has passed shows as reset.
 
 use std::path::Path;
 use std::process::ExitCode;
 
 use baton_core::quota::projection::format_duration_short;
 use baton_core::quota::projection::format_relative;
+use baton_core::quota::rank;
 use clap::Args;
 use serde::Serialize;
 
@@ -28,13 +30,18 @@ pub struct UsageArgs {
     pub refresh: bool,
 }
 
-/// One window as printed.
+/// One window as printed. `used_percent` is what the window is at as far as baton knows: 0
+/// once its reset time has passed (`reset_passed`); `read_percent` is what the reading said.
 #[derive(Serialize)]
 struct Row {
     #[serde(flatten)]
     view: WindowView,
+    read_percent: f64,
     band: &'static str,
+    /// How old the winning reading's data is.
     age_ms: i64,
+    /// The winning source, short: `hook`, `rollout`, `oauth`, `screen`.
+    won: String,
 }
 
 /// One agent as printed.
@@ -43,6 +50,26 @@ struct AgentUsage {
     agent: String,
     cli: String,
     windows: Vec<Row>,
+    /// A note under the agent: the screen is its only source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+/// The note under an agent whose only quota source is its screen.
+pub const SCREEN_ONLY_NOTE: &str = "note: only the screen reports this agent's quota, and Claude Code shows its quota notice for a few seconds after a reply: most readings are missed (the statusLine hook, Codex rollouts or `[quota] sources = [.., \"oauth\"]` report every response)";
+
+/// Whether the screen is an agent's only quota source: all its readings come from the screen,
+/// or it has none and the screen is the only source configured.
+fn screen_only(project: &Project, windows: &[Row]) -> bool {
+    if windows.is_empty() {
+        let sources = &project.config.quota.sources;
+        return !sources.is_empty() && sources.iter().all(|s| s == "screen");
+    }
+    windows.iter().all(|w| {
+        std::iter::once(&w.view.reading)
+            .chain(&w.view.others)
+            .all(|r| r.source == crate::quota_watch::SOURCE_SCREEN)
+    })
 }
 
 /// The whole listing.
@@ -62,18 +89,32 @@ fn collect(project: &Project, now: i64) -> CliResult<Usage> {
         .config
         .agents
         .iter()
-        .map(|a| AgentUsage {
-            agent: a.name.clone(),
-            cli: a.cli.clone(),
-            windows: views
+        .map(|a| {
+            let windows: Vec<Row> = views
                 .iter()
                 .filter(|v| v.reading.agent == a.name)
-                .map(|v| Row {
-                    band: bands.band(v.reading.used_percent).name(),
-                    age_ms: now.saturating_sub(v.reading.observed_ms).max(0),
-                    view: v.clone(),
+                .map(|v| {
+                    let mut view = v.clone();
+                    let read_percent = view.reading.used_percent;
+                    view.reading.used_percent =
+                        rank::used_now(read_percent, view.reading.resets_at_ms, now);
+                    view.reset_passed = rank::is_reset(view.reading.resets_at_ms, now);
+                    Row {
+                        band: bands.band(view.reading.used_percent).name(),
+                        age_ms: now.saturating_sub(view.reading.data_ms).max(0),
+                        won: rank::label(&view.reading.source).to_owned(),
+                        read_percent,
+                        view,
+                    }
                 })
-                .collect(),
+                .collect();
+            let note = screen_only(project, &windows).then(|| SCREEN_ONLY_NOTE.to_owned());
+            AgentUsage {
+                agent: a.name.clone(),
+                cli: a.cli.clone(),
+                windows,
+                note,
+            }
         })
         .collect();
     Ok(Usage {
@@ -129,10 +170,10 @@ pub fn one_line(project: &Project) -> Option<String> {
             if mine.is_empty() {
                 return None;
             }
-            let pct = |w: &str| {
-                mine.iter()
-                    .find(|r| r.window == w && live(r))
-                    .map_or("?".to_owned(), |r| format!("{:.0}%", r.used_percent))
+            let pct = |w: &str| match mine.iter().find(|r| r.window == w) {
+                None => "?".to_owned(),
+                Some(r) if !live(r) => "reset".to_owned(),
+                Some(r) => format!("{:.0}%", r.used_percent),
             };
             let worst = mine
                 .iter()
@@ -162,13 +203,12 @@ pub fn cmd_usage(dir: Option<&Path>, args: &UsageArgs) -> CliResult<ExitCode> {
         return print_json(&usage);
     }
     println!(
-        "{:<12} {:<14} {:>5}  {:<9} {:<12} {:<18} {:<9} PROJECTION",
-        "AGENT", "WINDOW", "USED", "BAND", "RESETS", "SOURCE", "READ"
+        "{:<12} {:<14} {:>5}  {:<9} {:<12} {:<34} FROM",
+        "AGENT", "WINDOW", "USED", "BAND", "RESETS", "PROJECTION"
     );
     for a in &usage.agents {
         if a.windows.is_empty() {
             println!("{:<12} {:<14} {:>5}  no reading yet", a.agent, "-", "-");
-            continue;
         }
         for r in &a.windows {
             let v = &r.view;
@@ -178,7 +218,7 @@ pub fn cmd_usage(dir: Option<&Path>, args: &UsageArgs) -> CliResult<ExitCode> {
                 None => "?".to_owned(),
             };
             let projection = if v.reset_passed {
-                "window reset since: waiting for a new reading".to_owned()
+                "reset: waiting for a new reading".to_owned()
             } else {
                 let mut p = Vec::new();
                 if let Some(rate) = v.burn_per_hour {
@@ -200,17 +240,29 @@ pub fn cmd_usage(dir: Option<&Path>, args: &UsageArgs) -> CliResult<ExitCode> {
                     p.join(" · ")
                 }
             };
+            let (used, band) = if v.reset_passed {
+                ("reset".to_owned(), "-".to_owned())
+            } else {
+                (
+                    format!("{:>4.0}%", v.reading.used_percent),
+                    r.band.to_uppercase(),
+                )
+            };
             println!(
-                "{:<12} {:<14} {:>4.0}%  {:<9} {:<12} {:<18} {:<9} {}",
+                "{:<12} {:<14} {:>5}  {:<9} {:<12} {:<34} {}{:.0}% ({})",
                 a.agent,
                 v.reading.window,
-                v.reading.used_percent,
-                r.band.to_uppercase(),
+                used,
+                band,
                 resets,
-                v.reading.source,
-                format!("{} ago", format_duration_short(r.age_ms)),
-                projection
+                projection,
+                if v.reset_passed { "was " } else { "" },
+                r.read_percent,
+                v.why
             );
+        }
+        if let Some(note) = &a.note {
+            println!("{:<12} {note}", "");
         }
     }
     ok()

@@ -7,6 +7,7 @@
 //! committed since the last load, so an idle dashboard reads nothing.
 
 use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::path::PathBuf;
 
@@ -99,15 +100,17 @@ pub fn default_band(percent: f64) -> Band {
     Bands::FIVE.band(percent)
 }
 
-/// The newest reading of one quota window.
+/// The winning reading of one quota window (the newest data among its sources).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Quota {
-    /// Percent used.
+    /// Percent used: 0 once the window's reset time has passed (`reset`).
     pub percent: f64,
     /// When the window resets (ms since the epoch), when known.
     pub resets_at_ms: Option<i64>,
     /// Its band, by `[quota]`'s thresholds.
     pub band: Band,
+    /// The window's reset time has passed since the reading: it shows as reset.
+    pub reset: bool,
 }
 
 impl Quota {
@@ -118,6 +121,19 @@ impl Quota {
             percent,
             resets_at_ms,
             band: default_band(percent),
+            reset: false,
+        }
+    }
+
+    /// A reading as it stands at `now_ms`: reset (0 %) once its reset time has passed.
+    pub fn at(percent: f64, resets_at_ms: Option<i64>, bands: &Bands, now_ms: i64) -> Quota {
+        let reset = baton_core::quota::rank::is_reset(resets_at_ms, now_ms);
+        let percent = baton_core::quota::rank::used_now(percent, resets_at_ms, now_ms);
+        Quota {
+            percent,
+            resets_at_ms,
+            band: bands.band(percent),
+            reset,
         }
     }
 
@@ -284,9 +300,12 @@ pub struct Loader {
     daemon: Option<bool>,
     handoff: Option<JournalEntry>,
     handoff_scanned_to: i64,
-    /// The newest reading of each (agent, window): (observed, id, reading).
-    quota: BTreeMap<(String, String), (i64, i64, Quota)>,
+    /// The winning reading of each (agent, window): (percent, resets at).
+    quota: BTreeMap<(String, String), (f64, Option<i64>)>,
     quota_seen: i64,
+    /// The soonest reset time still ahead at the last load: once it passes, the snapshot
+    /// changes (that window shows as reset).
+    next_reset_ms: Option<i64>,
 }
 
 impl Loader {
@@ -301,6 +320,7 @@ impl Loader {
             handoff_scanned_to: 0,
             quota: BTreeMap::new(),
             quota_seen: 0,
+            next_reset_ms: None,
         }
     }
 
@@ -313,7 +333,10 @@ impl Loader {
     /// process, or the daemon starting or stopping.
     pub fn changed(&mut self) -> StoreResult<bool> {
         let v = self.store.data_version()?;
-        Ok(Some(v) != self.version || daemon_running(&self.root) != self.daemon)
+        let reset = self
+            .next_reset_ms
+            .is_some_and(|t| t <= crate::store::now_ms());
+        Ok(Some(v) != self.version || daemon_running(&self.root) != self.daemon || reset)
     }
 
     /// Makes the next [`Loader::changed`] say yes (after a change made through this loader's
@@ -338,22 +361,32 @@ impl Loader {
             .into_iter()
             .map(|a| (a.name.clone(), a))
             .collect();
-        // Only the readings recorded since the last load are read.
+        // The winners are read again only when readings were recorded since the last load.
         let bands = config.quota.bands();
+        let mut touched: BTreeSet<(String, String)> = BTreeSet::new();
         for (id, q) in self.store.quota_readings_after(self.quota_seen)? {
             self.quota_seen = self.quota_seen.max(id);
-            let newer = |(at, old_id, _): &(i64, i64, Quota)| (q.observed_ms, id) >= (*at, *old_id);
-            let key = (q.agent, q.window);
-            if self.quota.get(&key).is_none_or(newer) {
-                let reading = Quota {
-                    percent: q.used_percent,
-                    resets_at_ms: q.resets_at_ms,
-                    band: bands.band(q.used_percent),
-                };
-                self.quota.insert(key, (q.observed_ms, id, reading));
+            touched.insert((q.agent, q.window));
+        }
+        for (agent, window) in touched {
+            if let Some(w) = self.store.quota_window(&agent, &window)? {
+                let q = w.winner;
+                self.quota
+                    .insert((agent, window), (q.used_percent, q.resets_at_ms));
             }
         }
-        let quota = &self.quota;
+        let now = crate::store::now_ms();
+        self.next_reset_ms = self
+            .quota
+            .values()
+            .filter_map(|(_, r)| *r)
+            .filter(|&t| t > now)
+            .min();
+        let quota: BTreeMap<&(String, String), Quota> = self
+            .quota
+            .iter()
+            .map(|(k, (p, r))| (k, Quota::at(*p, *r, &bands, now)))
+            .collect();
         let running = self.store.tasks(&TaskFilter {
             statuses: vec![Status::InProgress],
             assignee: None,
@@ -373,7 +406,7 @@ impl Loader {
             .iter()
             .map(|a| {
                 let row = rows.get(&a.name);
-                let q = |w: &str| quota.get(&(a.name.clone(), w.to_owned())).map(|r| r.2);
+                let q = |w: &str| quota.get(&(a.name.clone(), w.to_owned())).copied();
                 AgentView {
                     name: a.name.clone(),
                     cli: a.cli.clone(),

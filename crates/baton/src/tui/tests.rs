@@ -582,6 +582,71 @@ fn the_store_feeds_the_dashboard() {
     assert_eq!(app.snap.daemon, Some(false));
 }
 
+/// The dashboard shows each window's winning reading (the newest data: a notice still on
+/// screen, read again after the hook's 100 %, does not replace it) and a window whose reset
+/// time has passed as reset, not its old 100 %.
+#[test]
+fn the_dashboard_shows_the_newest_data_and_reset_windows() {
+    use crate::store::QuotaData;
+    let s = Scratch::new();
+    let mut store = s.store();
+    let now = crate::store::now_ms();
+    let reset = Some(now + 3_600_000);
+    let screen = |store: &mut crate::store::Store, at: i64| {
+        store
+            .record_quota_data(
+                "amp",
+                "session-5h",
+                90.0,
+                reset,
+                "screen",
+                QuotaData::Screen,
+                at,
+            )
+            .unwrap()
+    };
+    assert!(screen(&mut store, now - 120_000));
+    store
+        .record_quota_data(
+            "amp",
+            "session-5h",
+            100.0,
+            reset,
+            "claude-statusline",
+            QuotaData::At(now - 60_000),
+            now - 60_000,
+        )
+        .unwrap();
+    assert!(!screen(&mut store, now), "the same notice is old data");
+    store
+        .record_quota(
+            "codex",
+            "session-5h",
+            100.0,
+            Some(now - 60_000),
+            "codex-rollout",
+        )
+        .unwrap();
+    let app = s.app(120, 30);
+    let view = |name: &str| app.snap.agents.iter().find(|a| a.name == name).unwrap();
+    assert_eq!(view("amp").session.unwrap().percent, 100.0);
+    assert_eq!(view("codex").session.unwrap().percent, 0.0);
+    let text = screen_text(&app);
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!(" {name} ")))
+            .unwrap_or_else(|| panic!("{name}: {text}"))
+            .to_owned()
+    };
+    assert!(line("amp").contains("100%"), "{text}");
+    assert!(line("codex").contains("reset"), "{text}");
+    assert!(!line("codex").contains("100%"), "{text}");
+}
+
+fn screen_text(app: &App) -> String {
+    screen(app, 120, 30)
+}
+
 #[test]
 fn keys_filter_scroll_and_act_on_tasks() {
     let s = Scratch::new();

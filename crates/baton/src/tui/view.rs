@@ -439,6 +439,12 @@ fn quota_cell(q: Option<Quota>, bar_width: usize) -> Line<'static> {
             Span::styled("    ?", dim()),
         ]);
     };
+    if q.reset {
+        return Line::from(vec![
+            Span::styled("░".repeat(bar_width), dim()),
+            Span::styled(" reset", dim()),
+        ]);
+    }
     let band = q.band();
     let filled = ((q.percent.clamp(0.0, 100.0) / 100.0) * bar_width as f64).round() as usize;
     let colour = band_style(band).remove_modifier(Modifier::REVERSED | Modifier::BOLD);
@@ -453,6 +459,7 @@ fn quota_cell(q: Option<Quota>, bar_width: usize) -> Line<'static> {
 fn weekly_cell(q: Option<Quota>) -> Line<'static> {
     match q {
         None => Line::styled("   ?", dim()),
+        Some(q) if q.reset => Line::styled("reset", dim()),
         Some(q) => Line::from(vec![
             Span::styled(
                 format!("{:>3.0}% ", q.percent),
