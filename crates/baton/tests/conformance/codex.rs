@@ -23,7 +23,7 @@ fn text(marker: &str) -> Reply {
 
 /// Writes CODEX_HOME/config.toml: the fake provider, the project trusted, and the notices
 /// this version shows on a first start already seen.
-fn write_codex_home(home: &Path, project: &Path, base_url: &str) {
+pub fn write_codex_home(home: &Path, project: &Path, base_url: &str) {
     std::fs::create_dir_all(home).unwrap();
     let cfg = format!(
         r#"model = "gpt-6-sol"
@@ -60,6 +60,15 @@ hide_full_access_warning = true
         project.display()
     );
     std::fs::write(home.join("config.toml"), cfg).unwrap();
+}
+
+/// Returns the `[[agent]]` table of a Codex agent whose CODEX_HOME is `home`.
+pub fn agent_toml(name: &str, bin: &Path, home: &Path) -> String {
+    format!(
+        "[[agent]]\nname = \"{name}\"\ncli = \"codex\"\ncommand = {}\nenv = {{ CODEX_HOME = {}, FAKE_API_KEY = \"{KEY}\" }}\n",
+        serde_json::to_string(&format!("{} --no-daemon", bin.display())).unwrap(),
+        serde_json::to_string(&home.display().to_string()).unwrap(),
+    )
 }
 
 /// Runs every Codex check.
@@ -118,11 +127,7 @@ pub fn run(bin: &Path) -> Report {
     )
     .unwrap();
     write_codex_home(home.path(), &root, &server.base_url());
-    project.write_config(&format!(
-        "[[agent]]\nname = \"codex\"\ncli = \"codex\"\ncommand = {}\nenv = {{ CODEX_HOME = {}, FAKE_API_KEY = \"{KEY}\" }}\n",
-        serde_json::to_string(&format!("{} --no-daemon", bin.display())).unwrap(),
-        serde_json::to_string(&home.path().display().to_string()).unwrap(),
-    ));
+    project.write_config(&agent_toml("codex", bin, home.path()));
     let screens = Screens {
         project: &project,
         profile: profile("codex"),
