@@ -11,6 +11,7 @@
 pub mod http;
 pub mod script;
 pub mod stream;
+pub mod template;
 
 use std::io::BufReader;
 use std::io::Write;
@@ -94,6 +95,7 @@ pub struct FakeModel {
 impl FakeModel {
     /// Starts a server on 127.0.0.1 with a random port.
     pub fn start(script: Script, log_file: Option<PathBuf>) -> std::io::Result<FakeModel> {
+        script.check().map_err(std::io::Error::other)?;
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {

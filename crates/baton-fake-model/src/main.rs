@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         Some(p) => match std::fs::read_to_string(&p)
             .map_err(|e| e.to_string())
             .and_then(|t| serde_json::from_str::<Script>(&t).map_err(|e| e.to_string()))
+            .and_then(|s| s.check().map(|()| s))
         {
             Ok(s) => s,
             Err(e) => {

@@ -3,7 +3,8 @@
 //! A request is matched by its *prompt* (the text of the last user message that is not a tool
 //! result) and its *step* (how many tool results came back after that prompt): a rule whose
 //! `prompt_contains` is in the prompt answers with `steps[step]`, so a rule
-//! `[tool call, final text]` plays a whole tool turn. Requests that offer the model no tools
+//! `[tool call, final text]` plays a whole tool turn (a rule's `prompt_regex` may also read the
+//! prompt and fill its replies: see `template`). Requests that offer the model no tools
 //! (title and summary requests both CLIs send on the side) get `side`.
 //!
 //! ```json
@@ -43,8 +44,12 @@ pub struct Rule {
     /// A name for the request log.
     #[serde(default)]
     pub name: String,
-    /// The rule matches when the prompt contains this text.
+    /// The rule matches when the prompt contains this text…
+    #[serde(default)]
     pub prompt_contains: String,
+    /// …and this regex matches it; its captures fill `{{name}}` in the steps (`template`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_regex: Option<String>,
     /// The reply for each step; past the last one, the text `Done.`.
     pub steps: Vec<Reply>,
 }
@@ -119,6 +124,7 @@ impl Rule {
         Rule {
             name: marker.to_owned(),
             prompt_contains: marker.to_owned(),
+            prompt_regex: None,
             steps,
         }
     }
@@ -146,13 +152,14 @@ impl Script {
             return (r, "side".to_owned());
         }
         if let Some(p) = &turn.prompt
-            && let Some(rule) = self.rules.iter().find(|r| p.contains(&r.prompt_contains))
+            && let Some((rule, caps)) = self.rules.iter().find_map(|r| Some((r, r.captures(p)?)))
         {
             let reply = rule
                 .steps
                 .get(turn.step)
                 .cloned()
                 .unwrap_or_else(|| Reply::text("Done."));
+            let reply = crate::template::fill(reply, &caps);
             let name = if rule.name.is_empty() {
                 rule.prompt_contains.clone()
             } else {

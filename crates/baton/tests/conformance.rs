@@ -8,7 +8,8 @@
 //! the end; the test fails when any check failed. The screens the checks see are saved under
 //! `$CARGO_TARGET_TMPDIR/conformance/<cli>-<version>/`, and with
 //! `BATON_CONFORMANCE_UPDATE_FIXTURES=1` also as fixtures under
-//! `tests/fixtures/real/<cli>-<version>/` (see docs/conformance.md).
+//! `tests/fixtures/real/<cli>-<version>/` (see docs/conformance.md). Last, a whole `baton run`
+//! of a plan with dependencies runs the pinned versions side by side (`whole_run.rs`).
 
 #[path = "common/mod.rs"]
 mod common;
@@ -19,6 +20,8 @@ mod claude;
 mod codex;
 #[path = "conformance/harness.rs"]
 mod harness;
+#[path = "conformance/whole_run.rs"]
+mod whole_run;
 
 #[test]
 fn real_agent_clis() {
@@ -35,6 +38,8 @@ fn real_agent_clis() {
     }
     // The CLIs run side by side, each in its own project and tmux server; the versions of
     // one CLI run one after the other.
+    let pinned = |bins: &[std::path::PathBuf]| bins.first().cloned();
+    let (claude_pinned, codex_pinned) = (pinned(&claude_bins), pinned(&codex_bins));
     let claude = std::thread::spawn(move || {
         if claude_bins.is_empty() {
             return vec![harness::Report::missing("claude", "BATON_REAL_CLAUDE")];
@@ -55,6 +60,12 @@ fn real_agent_clis() {
             .join()
             .expect("the codex checks panicked outside a check"),
     );
+    // Then a whole `baton run` with the pinned versions side by side.
+    reports.push(whole_run::run(
+        claude_pinned.as_deref(),
+        codex_pinned.as_deref(),
+        whole_run::pinned("BATON_REAL_GEMINI").as_deref(),
+    ));
     let failed = harness::print_summary(&reports);
     assert_eq!(
         failed, 0,

@@ -22,7 +22,7 @@ use serde_json::json;
 use crate::common::TestProject;
 use crate::harness::*;
 
-const KEY: &str = "sk-ant-api03-fake-conformance-key-0123456789abcdef";
+pub const KEY: &str = "sk-ant-api03-fake-conformance-key-0123456789abcdef";
 const OAUTH: &str = "sk-ant-oat01-fake-conformance-oauth-0123456789";
 const TURN: Duration = Duration::from_secs(60);
 
@@ -32,7 +32,7 @@ fn text(marker: &str) -> Reply {
 
 /// Writes the private HOME of one agent: onboarding done, the project trusted, the API key
 /// approved.
-fn write_home(home: &Path, project: &Path) {
+pub fn write_home(home: &Path, project: &Path) {
     std::fs::create_dir_all(home).unwrap();
     let cfg = json!({
         "hasCompletedOnboarding": true,
@@ -44,7 +44,7 @@ fn write_home(home: &Path, project: &Path) {
     std::fs::write(home.join(".claude.json"), cfg.to_string()).unwrap();
 }
 
-fn agent_toml(name: &str, bin: &Path, args: &str, env: &BTreeMap<&str, String>) -> String {
+pub fn agent_toml(name: &str, bin: &Path, args: &str, env: &BTreeMap<&str, String>) -> String {
     let env: Vec<String> = env
         .iter()
         .map(|(k, v)| format!("{k} = {}", toml_str(v)))
@@ -60,7 +60,7 @@ fn toml_str(s: &str) -> String {
     serde_json::to_string(s).unwrap()
 }
 
-fn base_env(home: &Path, server: &FakeModel) -> BTreeMap<&'static str, String> {
+pub fn base_env(home: &Path, server: &FakeModel) -> BTreeMap<&'static str, String> {
     BTreeMap::from([
         ("HOME", home.display().to_string()),
         ("ANTHROPIC_BASE_URL", server.base_url()),

@@ -23,7 +23,7 @@ fn text(marker: &str) -> Reply {
 
 /// Writes CODEX_HOME/config.toml: the fake provider, the project trusted, and the notices
 /// this version shows on a first start already seen.
-fn write_codex_home(home: &Path, project: &Path, base_url: &str) {
+pub fn write_codex_home(home: &Path, project: &Path, base_url: &str) {
     std::fs::create_dir_all(home).unwrap();
     let cfg = format!(
         r#"model = "gpt-6-sol"
@@ -60,6 +60,22 @@ hide_full_access_warning = true
         project.display()
     );
     std::fs::write(home.join("config.toml"), cfg).unwrap();
+}
+
+/// Returns the `[[agent]]` table of a Codex agent whose CODEX_HOME is `home`; with
+/// `private_home`, HOME too: the login shell of its `exec_command` then reads no profile file
+/// of the test's user (which may change PATH or, with some setups, never let the shell end).
+pub fn agent_toml(name: &str, bin: &Path, home: &Path, private_home: bool) -> String {
+    let home = serde_json::to_string(&home.display().to_string()).unwrap();
+    format!(
+        "[[agent]]\nname = \"{name}\"\ncli = \"codex\"\ncommand = {}\nenv = {{ CODEX_HOME = {home}, {}FAKE_API_KEY = \"{KEY}\" }}\n",
+        serde_json::to_string(&format!("{} --no-daemon", bin.display())).unwrap(),
+        if private_home {
+            format!("HOME = {home}, ")
+        } else {
+            String::new()
+        },
+    )
 }
 
 /// Runs every Codex check.
@@ -118,11 +134,7 @@ pub fn run(bin: &Path) -> Report {
     )
     .unwrap();
     write_codex_home(home.path(), &root, &server.base_url());
-    project.write_config(&format!(
-        "[[agent]]\nname = \"codex\"\ncli = \"codex\"\ncommand = {}\nenv = {{ CODEX_HOME = {}, FAKE_API_KEY = \"{KEY}\" }}\n",
-        serde_json::to_string(&format!("{} --no-daemon", bin.display())).unwrap(),
-        serde_json::to_string(&home.path().display().to_string()).unwrap(),
-    ));
+    project.write_config(&agent_toml("codex", bin, home.path(), false));
     let screens = Screens {
         project: &project,
         profile: profile("codex"),
@@ -334,9 +346,8 @@ fn reports_without_baton_on_path(bin: &Path, report: &mut Report) {
     write_codex_home(home.path(), &root, &server.base_url());
     // HOME is a fresh directory too: no profile file of the test's user adds baton's directory.
     project.write_config(&format!(
-        "[[agent]]\nname = \"codex\"\ncli = \"codex\"\ncommand = {}\nenv = {{ CODEX_HOME = {home}, HOME = {home}, FAKE_API_KEY = \"{KEY}\" }}\n\n[run]\ntest_tasks = false\n",
-        serde_json::to_string(&format!("{} --no-daemon", bin.display())).unwrap(),
-        home = serde_json::to_string(&home.path().display().to_string()).unwrap(),
+        "{}\n[run]\ntest_tasks = false\n",
+        agent_toml("codex", bin, home.path(), true)
     ));
     std::fs::write(root.join("plan.md"), "- [ ] first\n- [ ] second\n").unwrap();
     report.check(
