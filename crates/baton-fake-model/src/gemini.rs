@@ -5,7 +5,7 @@
 //!
 //! A request's `contents` (roles `user` / `model`, parts with `text`, `functionCall` or
 //! `functionResponse`) map onto the script's rules: the prompt is the last `user` content that
-//! is not a function response, the step the number of `user` contents of function responses
+//! is not a function response (without the CLI's `<session_context>` part), the step the number of `user` contents of function responses
 //! after it. A request offering no function declarations is a side request; when it asks for
 //! JSON (`generationConfig.responseMimeType`) the side reply's text is replaced by an instance
 //! of its `responseJsonSchema` / `responseSchema`, so the CLI can parse it.
@@ -59,9 +59,11 @@ pub fn gemini_turn(body: &Value) -> Turn {
                 step += 1;
                 continue;
             }
+            // The first message carries Gemini CLI's `<session_context>` part before the prompt.
             let texts: Vec<&str> = parts
                 .iter()
                 .filter_map(|p| p.get("text").and_then(Value::as_str))
+                .filter(|t| !t.starts_with("<session_context>"))
                 .collect();
             prompt = Some(texts.join("\n"));
             break;
@@ -292,8 +294,7 @@ mod tests {
         let body = json!({
             "tools": [{"functionDeclarations": [{"name": "run_shell_command"}]}],
             "contents": [
-                {"role": "user", "parts": [{"text": "<session_context>…</session_context>"}]},
-                {"role": "user", "parts": [{"text": "go MARK"}]},
+                {"role": "user", "parts": [{"text": "<session_context>…</session_context>"}, {"text": "go MARK"}]},
                 {"role": "model", "parts": [{"functionCall": {"name": "run_shell_command", "args": {}}}]},
                 {"role": "user", "parts": [{"functionResponse": {"name": "run_shell_command", "response": {}}}]},
             ]
