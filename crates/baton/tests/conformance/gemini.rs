@@ -108,6 +108,26 @@ pub fn end_leftovers(pids: &[u32]) {
     }
 }
 
+/// Ends every process whose environment holds `HOME=<home>/…`: a Gemini CLI 0.20 relaunch
+/// can start after the pane's tree was read.
+pub fn end_by_home(home: &Path) {
+    let prefix = format!("HOME={}", home.display());
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(e.path().join("environ")) else {
+            continue;
+        };
+        if env
+            .split(|b| *b == 0)
+            .any(|v| v.starts_with(prefix.as_bytes()))
+        {
+            end_leftovers(&[pid]);
+        }
+    }
+}
+
 /// Saves a screen with the project's temp path replaced by `/tmp/project`.
 fn save(screens: &Screens<'_>, root: &Path, file: &str, screen: &str) {
     screens.save(
@@ -226,6 +246,7 @@ pub fn run(bin: &Path) -> Report {
     drop(server);
     drop(project);
     end_leftovers(&leftovers);
+    end_by_home(homes.path());
     report
 }
 

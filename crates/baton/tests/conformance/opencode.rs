@@ -18,6 +18,7 @@ use baton_fake_model::Script;
 use serde_json::json;
 
 use crate::common::TestProject;
+use crate::gemini::end_by_home;
 use crate::gemini::end_leftovers;
 use crate::gemini::pane_tree;
 use crate::harness::*;
@@ -190,6 +191,7 @@ pub fn run(bin: &Path) -> Report {
     drop(server);
     drop(project);
     end_leftovers(&leftovers);
+    end_by_home(homes.path());
     report
 }
 
