@@ -18,6 +18,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("codex", include_str!("../../../profiles/codex.toml")),
     ("amp", include_str!("../../../profiles/amp.toml")),
     ("gemini", include_str!("../../../profiles/gemini.toml")),
+    ("opencode", include_str!("../../../profiles/opencode.toml")),
     ("generic", include_str!("../../../profiles/generic.toml")),
 ];
 
@@ -556,7 +557,11 @@ mod tests {
             let spec = builtin_spec(name).unwrap();
             let p = spec.resolve(name).unwrap_or_else(|e| panic!("{e}"));
             assert!(!p.patterns(AgentState::Idle).is_empty(), "{name}");
-            assert!(!p.input.is_empty(), "{name} has an input pattern");
+            // opencode's box line cannot be told from its transcript's user messages with
+            // one-line patterns: delivery goes by the working signal alone (docs/conformance.md).
+            if name != "opencode" {
+                assert!(!p.input.is_empty(), "{name} has an input pattern");
+            }
         }
     }
 

@@ -1,5 +1,6 @@
-//! A scripted fake model server for the conformance tests: the Anthropic Messages API and the
-//! OpenAI Responses API, streamed as SSE, on loopback only, on a random port.
+//! A scripted fake model server for the conformance tests: the Anthropic Messages API, the
+//! OpenAI Responses API, the OpenAI Chat Completions API and Google's Gemini API, streamed as
+//! SSE, on loopback only, on a random port.
 //!
 //! Each request is answered from a [`Script`] and recorded (method, path, headers with
 //! secrets redacted, body, and what the server made of it). Tests use it in-process
@@ -8,6 +9,8 @@
 //! Plain HTTP/1.1 over `std::net`, one thread per connection, keep-alive, chunked SSE: no
 //! async runtime.
 
+pub mod chat;
+pub mod gemini;
 pub mod http;
 pub mod script;
 pub mod stream;
@@ -63,7 +66,7 @@ pub struct Recorded {
     pub method: String,
     /// The path with the query.
     pub path: String,
-    /// `anthropic`, `openai` or `other`.
+    /// `anthropic`, `openai` (Responses), `openai-chat`, `gemini` or `other`.
     pub api: &'static str,
     /// Headers, secrets redacted.
     pub headers: Vec<(String, String)>,
@@ -168,6 +171,12 @@ fn serve(conn: TcpStream, s: &Shared) {
         if s.stop.load(Ordering::SeqCst) || answer(&mut w, &req, s).is_err() {
             break;
         }
+        if req
+            .header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+        {
+            break;
+        }
     }
 }
 
@@ -176,8 +185,13 @@ fn answer(w: &mut TcpStream, req: &http::Request, s: &Shared) -> std::io::Result
     let body: Value = serde_json::from_slice(&req.body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&req.body).into_owned()));
     let route = req.route();
+    let gemini_call = gemini::route_parts(route).filter(|(_, m)| gemini::is_model_call(m));
     let (api, turn) = if req.method == "POST" && route.ends_with("/messages") {
         ("anthropic", Some(script::anthropic_turn(&body)))
+    } else if req.method == "POST" && route.ends_with("/chat/completions") {
+        ("openai-chat", Some(chat::chat_turn(&body)))
+    } else if req.method == "POST" && gemini_call.is_some() {
+        ("gemini", Some(gemini::gemini_turn(&body)))
     } else if req.method == "POST" && route.ends_with("/responses") {
         (
             "openai",
@@ -193,6 +207,11 @@ fn answer(w: &mut TcpStream, req: &http::Request, s: &Shared) -> std::io::Result
     let (reply, rule) = match &turn {
         Some(t) => {
             let (r, n) = script.choose(t);
+            let r = if api == "gemini" {
+                gemini::shape_reply(r, t, &body)
+            } else {
+                r
+            };
             (Some(r), n)
         }
         None => (None, String::new()),
@@ -235,6 +254,7 @@ fn answer(w: &mut TcpStream, req: &http::Request, s: &Shared) -> std::io::Result
     let model = body
         .get("model")
         .and_then(Value::as_str)
+        .or(gemini_call.map(|(m, _)| m))
         .unwrap_or("fake-model")
         .to_owned();
     let json_headers = |mut h: Vec<(String, String)>| {
@@ -253,6 +273,7 @@ fn answer(w: &mut TcpStream, req: &http::Request, s: &Shared) -> std::io::Result
     if status != 200 {
         let body = reply.error_body.clone().unwrap_or_else(|| match api {
             "anthropic" => stream::anthropic_error(status),
+            "gemini" => gemini::gemini_error(status),
             _ => stream::openai_error(status),
         });
         return http::write_full(
@@ -262,10 +283,15 @@ fn answer(w: &mut TcpStream, req: &http::Request, s: &Shared) -> std::io::Result
             body.to_string().as_bytes(),
         );
     }
-    let streaming = body.get("stream").and_then(Value::as_bool).unwrap_or(false);
+    let streaming = match gemini_call {
+        Some((_, method)) => method == "streamGenerateContent",
+        None => body.get("stream").and_then(Value::as_bool).unwrap_or(false),
+    };
     if !streaming {
         let body = match api {
             "anthropic" => stream::anthropic_json(&reply, &model, seq),
+            "gemini" => gemini::gemini_json(&reply, &model, seq),
+            "openai-chat" => chat::chat_json(&reply, &model, seq),
             _ => serde_json::json!({"id": format!("resp_fake_{seq}"), "object": "response",
                 "status": "completed", "model": model,
                 "output": [{"type": "message", "role": "assistant",
@@ -278,6 +304,14 @@ fn answer(w: &mut TcpStream, req: &http::Request, s: &Shared) -> std::io::Result
     let mut out = http::Chunked::start(w, 200, &headers)?;
     match api {
         "anthropic" => stream::anthropic_sse(&mut out, &reply, &model, seq)?,
+        "gemini" => gemini::gemini_sse(&mut out, &reply, &model, seq)?,
+        "openai-chat" => {
+            let usage = body
+                .pointer("/stream_options/include_usage")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            chat::chat_sse(&mut out, &reply, &model, seq, usage)?
+        }
         _ => stream::openai_sse(&mut out, &reply, &model, seq)?,
     }
     out.finish()
@@ -285,7 +319,10 @@ fn answer(w: &mut TcpStream, req: &http::Request, s: &Shared) -> std::io::Result
 
 /// Statuses of the endpoints that are not model calls.
 fn other_status(route: &str) -> u16 {
-    if route.ends_with("/count_tokens") || route.ends_with("/models") {
+    if route.ends_with("/count_tokens")
+        || route.ends_with("/models")
+        || route.ends_with(":countTokens")
+    {
         200
     } else {
         404
@@ -295,6 +332,8 @@ fn other_status(route: &str) -> u16 {
 fn other_body(route: &str) -> Value {
     if route.ends_with("/count_tokens") {
         serde_json::json!({"input_tokens": 100})
+    } else if route.ends_with(":countTokens") {
+        serde_json::json!({"totalTokens": 100})
     } else if route.ends_with("/models") {
         serde_json::json!({"object": "list", "data": [], "models": []})
     } else {

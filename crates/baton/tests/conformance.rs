@@ -1,6 +1,7 @@
-//! The conformance tier: baton drives the REAL Claude Code and Codex CLIs, offline, against
-//! a scripted fake model server (`baton-fake-model`) on loopback, each in a private tmux
-//! server. It runs only when `BATON_REAL_CLAUDE` / `BATON_REAL_CODEX` name the binaries
+//! The conformance tier: baton drives the REAL Claude Code, Codex, Gemini and opencode CLIs,
+//! offline, against a scripted fake model server (`baton-fake-model`) on loopback, each in a
+//! private tmux server. It runs only when `BATON_REAL_CLAUDE` / `BATON_REAL_CODEX` /
+//! `BATON_REAL_GEMINI` / `BATON_REAL_OPENCODE` name the binaries
 //! (`scripts/install-real-agents.sh` prints them; `.ci/run` sets them); otherwise it says so
 //! loudly and passes, so `cargo test --workspace` stays green without them.
 //!
@@ -18,8 +19,12 @@ mod common;
 mod claude;
 #[path = "conformance/codex.rs"]
 mod codex;
+#[path = "conformance/gemini.rs"]
+mod gemini;
 #[path = "conformance/harness.rs"]
 mod harness;
+#[path = "conformance/opencode.rs"]
+mod opencode;
 #[path = "conformance/whole_run.rs"]
 mod whole_run;
 
@@ -27,11 +32,17 @@ mod whole_run;
 fn real_agent_clis() {
     let claude_bins = harness::real_binaries("BATON_REAL_CLAUDE");
     let codex_bins = harness::real_binaries("BATON_REAL_CODEX");
-    if claude_bins.is_empty() && codex_bins.is_empty() {
+    let gemini_bins = harness::real_binaries("BATON_REAL_GEMINI");
+    let opencode_bins = harness::real_binaries("BATON_REAL_OPENCODE");
+    if claude_bins.is_empty()
+        && codex_bins.is_empty()
+        && gemini_bins.is_empty()
+        && opencode_bins.is_empty()
+    {
         eprintln!(
             "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-             !! conformance tier SKIPPED: BATON_REAL_CLAUDE and BATON_REAL_CODEX are not\n\
-             !! set to executables. Run scripts/install-real-agents.sh (or .ci/run).\n\
+             !! conformance tier SKIPPED: none of BATON_REAL_CLAUDE, BATON_REAL_CODEX,\n\
+             !! BATON_REAL_GEMINI, BATON_REAL_OPENCODE is set to executables. Run scripts/install-real-agents.sh (or .ci/run).\n\
              !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
         );
         return;
@@ -52,6 +63,18 @@ fn real_agent_clis() {
         }
         codex_bins.iter().map(|bin| codex::run(bin)).collect()
     });
+    let gemini = std::thread::spawn(move || {
+        if gemini_bins.is_empty() {
+            return vec![harness::Report::missing("gemini", "BATON_REAL_GEMINI")];
+        }
+        gemini_bins.iter().map(|bin| gemini::run(bin)).collect()
+    });
+    let opencode = std::thread::spawn(move || {
+        if opencode_bins.is_empty() {
+            return vec![harness::Report::missing("opencode", "BATON_REAL_OPENCODE")];
+        }
+        opencode_bins.iter().map(|bin| opencode::run(bin)).collect()
+    });
     let mut reports: Vec<harness::Report> = claude
         .join()
         .expect("the claude checks panicked outside a check");
@@ -59,6 +82,16 @@ fn real_agent_clis() {
         codex
             .join()
             .expect("the codex checks panicked outside a check"),
+    );
+    reports.extend(
+        gemini
+            .join()
+            .expect("the gemini checks panicked outside a check"),
+    );
+    reports.extend(
+        opencode
+            .join()
+            .expect("the opencode checks panicked outside a check"),
     );
     // Then a whole `baton run` with the pinned versions side by side.
     reports.push(whole_run::run(

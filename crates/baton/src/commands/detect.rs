@@ -23,7 +23,7 @@ use crate::project::start_dir;
 /// Arguments of `baton detect`.
 #[derive(Args, Debug)]
 pub struct DetectArgs {
-    /// An agent of baton.toml, or a profile name (claude, codex, amp, gemini, generic)
+    /// An agent of baton.toml, or a profile name (claude, codex, amp, gemini, opencode, generic)
     #[arg(long, short = 'a', value_name = "AGENT")]
     pub agent: String,
     /// Print the state with its evidence, input box and quota lines as JSON

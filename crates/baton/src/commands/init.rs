@@ -114,7 +114,8 @@ name = "{name}"              # tmux session name
 # height = 48
 # reports_dir = "."          # where ORCHESTRATION_LOG.md, REPORT.md, HANDOFF_TO_*.md go
 
-# One [[agent]] per agent CLI. `cli` picks the profile (claude, codex, amp, gemini, generic);
+# One [[agent]] per agent CLI. `cli` picks the profile (claude, codex, amp, gemini, opencode,
+# generic);
 # `command` launches something else under that profile (a wrapper, a custom build):
 #   command = "./bin/claude-wrapper --model sonnet"
 # `env` adds environment variables, `workdir` runs it in a subdirectory.
@@ -199,7 +200,7 @@ memory_file = "CLAUDE.md"    # the shared memory file (baton owns one marked reg
     );
     if found.is_empty() {
         println!(
-            "no agent CLI found on PATH (looked for claude, codex, amp, gemini): the agents are commented out"
+            "no agent CLI found on PATH (looked for claude, codex, amp, gemini, opencode): the agents are commented out"
         );
     } else {
         println!("agents: {}", found.join(", "));

@@ -285,7 +285,14 @@ grep -qx \"$id\" \"$f\" || { echo \"$f does not hold $id\"; exit 1; }; done";
             ))
         },
     );
+    // Gemini CLI relaunches itself as a child that outlives the pane: end it by pid.
+    let leftovers = if with_gemini {
+        crate::gemini::pane_tree(&project, "gemini")
+    } else {
+        Vec::new()
+    };
     drop(project);
+    crate::gemini::end_leftovers(&leftovers);
     report
 }
 
@@ -452,22 +459,12 @@ fn serves_gemini(server: &FakeModel) -> bool {
     server.requests().iter().any(|r| r.api == "gemini")
 }
 
-/// The `[[agent]]` table of a Gemini CLI agent against `server`: API-key auth, a private
-/// HOME, the project trusted, YOLO mode (its shell tool runs without asking).
+/// The `[[agent]]` table of a Gemini CLI agent against `server`, set up as the Gemini checks
+/// do (API-key auth, a private HOME, the project trusted), in YOLO mode: its shell tool runs
+/// without asking.
 fn gemini_agent(bin: &Path, home: &Path, project: &Path, server: &FakeModel) -> String {
-    let dir = home.join(".gemini");
-    std::fs::create_dir_all(&dir).unwrap();
-    let settings = json!({"security": {"auth": {"selectedType": "gemini-api-key"}}});
-    std::fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
-    let trusted = json!({ project.display().to_string(): "TRUST_FOLDER" });
-    std::fs::write(dir.join("trustedFolders.json"), trusted.to_string()).unwrap();
-    let s = |v: &str| serde_json::to_string(v).unwrap();
-    format!(
-        "[[agent]]\nname = \"gemini\"\ncli = \"gemini\"\ncommand = {}\nenv = {{ HOME = {}, GEMINI_API_KEY = \"fake-gemini-key-0123456789\", GOOGLE_GEMINI_BASE_URL = {} }}\n\n",
-        s(&format!("{} --yolo", bin.display())),
-        s(&home.display().to_string()),
-        s(&server.base_url()),
-    )
+    crate::gemini::write_home(home, project);
+    crate::gemini::agent_toml("gemini", bin, "--yolo", home, server)
 }
 
 /// What to show when a check fails: the journal in brief and each agent's screen.

@@ -1,0 +1,370 @@
+//! The checks against the real Gemini CLI, offline: `GOOGLE_GEMINI_BASE_URL` points the CLI at
+//! the fake model server (Gemini API), `GEMINI_API_KEY` is a fake key, and each agent has a
+//! private HOME whose `.gemini/settings.json` selects API-key auth, turns off updates and usage
+//! statistics, and whose `.gemini/trustedFolders.json` trusts the project (no trust dialog).
+//!
+//! Two agents share one fake model server:
+//! - `gemini`: `--yolo` (delivery, states, the task reported through `run_shell_command`, a 429);
+//! - `geminiperm`: the default approval mode (a real tool confirmation dialog).
+
+use std::path::Path;
+use std::time::Duration;
+
+use baton_core::AgentState;
+use baton_fake_model::FakeModel;
+use baton_fake_model::Reply;
+use baton_fake_model::Rule;
+use baton_fake_model::Script;
+use serde_json::json;
+
+use crate::common::TestProject;
+use crate::harness::*;
+
+const KEY: &str = "AIzaFakeGeminiConformanceKey0123456789";
+const TURN: Duration = Duration::from_secs(60);
+
+fn text(marker: &str) -> Reply {
+    Reply::text(&format!("ack {marker}"))
+}
+
+/// Writes a private HOME: API-key auth, no update checks, no usage statistics, the project
+/// trusted. Keys of every installed release are set (0.20: `disableAutoUpdate`; 0.43+:
+/// `enableAutoUpdate`): an old release left alone tries to update itself with npm.
+pub fn write_home(home: &Path, project: &Path) {
+    let dir = home.join(".gemini");
+    std::fs::create_dir_all(&dir).unwrap();
+    let settings = json!({
+        "security": {"auth": {"selectedType": "gemini-api-key"}},
+        "general": {"enableAutoUpdate": false, "enableAutoUpdateNotification": false,
+                    "disableAutoUpdate": true, "disableUpdateNag": true},
+        "privacy": {"usageStatisticsEnabled": false},
+        "telemetry": {"enabled": false},
+    });
+    std::fs::write(dir.join("settings.json"), settings.to_string()).unwrap();
+    let trusted = json!({project.display().to_string(): "TRUST_FOLDER"});
+    std::fs::write(dir.join("trustedFolders.json"), trusted.to_string()).unwrap();
+}
+
+pub fn agent_toml(name: &str, bin: &Path, args: &str, home: &Path, server: &FakeModel) -> String {
+    let s = |v: &str| serde_json::to_string(v).unwrap();
+    format!(
+        "[[agent]]\nname = \"{name}\"\ncli = \"gemini\"\ncommand = {}\nenv = {{ HOME = {}, GEMINI_API_KEY = \"{KEY}\", GOOGLE_GEMINI_BASE_URL = {} }}\n\n",
+        s(format!("{} {args}", bin.display()).trim()),
+        s(&home.display().to_string()),
+        s(&server.base_url()),
+    )
+}
+
+/// Returns the pids of a pane's process tree. Gemini CLI 0.43+ relaunches itself as a child
+/// node process that outlives the pane when the tmux server is killed: the tier ends them by
+/// pid.
+pub fn pane_tree(project: &TestProject, agent: &str) -> Vec<u32> {
+    let out = project.tmux(&[
+        "display-message",
+        "-p",
+        "-t",
+        &project.pane(agent),
+        "#{pane_pid}",
+    ]);
+    let Ok(root) = String::from_utf8_lossy(&out.stdout).trim().parse::<u32>() else {
+        return Vec::new();
+    };
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // "pid (comm) state ppid …": the comm may hold spaces, so split after the ')'.
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            Some((pid, ppid))
+        })
+        .collect();
+    let mut tree = vec![root];
+    let mut i = 0;
+    while i < tree.len() {
+        let p = tree[i];
+        tree.extend(parents.iter().filter(|(_, pp)| *pp == p).map(|(c, _)| *c));
+        i += 1;
+    }
+    tree
+}
+
+/// Ends the processes left of a pane tree (by pid, after the tmux server is gone).
+pub fn end_leftovers(pids: &[u32]) {
+    for pid in pids {
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::process::Command::new("kill")
+                .arg(pid.to_string())
+                .status();
+        }
+    }
+}
+
+/// Ends every process whose environment holds `HOME=<home>/…`: a Gemini CLI 0.20 relaunch
+/// can start after the pane's tree was read.
+pub fn end_by_home(home: &Path) {
+    let prefix = format!("HOME={}", home.display());
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(e.path().join("environ")) else {
+            continue;
+        };
+        if env
+            .split(|b| *b == 0)
+            .any(|v| v.starts_with(prefix.as_bytes()))
+        {
+            end_leftovers(&[pid]);
+        }
+    }
+}
+
+/// Saves a screen with the project's temp path replaced by `/tmp/project`.
+fn save(screens: &Screens<'_>, root: &Path, file: &str, screen: &str) {
+    screens.save(
+        file,
+        &screen.replace(&root.display().to_string(), "/tmp/project"),
+    );
+}
+
+/// Runs every Gemini CLI check.
+pub fn run(bin: &Path) -> Report {
+    let version = version_of(bin);
+    let mut report = Report::new("gemini", &version);
+    let project = TestProject::new();
+    let homes = tempfile::Builder::new()
+        .prefix("baton-conf-gemini-")
+        .tempdir()
+        .unwrap();
+    let root = project.root().to_path_buf();
+    let multi = multiline("MULTI-4e7a");
+    let big_prompt = big("BIG-c2d9", 10 * 1024);
+    let server = FakeModel::start(
+        Script {
+            rules: vec![
+                Rule::new("MULTI-4e7a", vec![text("MULTI-4e7a")]),
+                Rule::new("FRENCH-1f3b", vec![text("FRENCH-1f3b")]),
+                Rule::new("BIG-c2d9", vec![text("BIG-c2d9")]),
+                Rule::new(
+                    "SLOW-7d21",
+                    vec![Reply {
+                        text: Some("ack SLOW-7d21 after a long think".into()),
+                        delay_ms: 5000,
+                        ..Reply::default()
+                    }],
+                ),
+                Rule::new(
+                    "TOOL-5b8e",
+                    vec![
+                        Reply::tool(
+                            "run_shell_command",
+                            json!({"command": "baton task done T-001"}),
+                        ),
+                        text("TOOL-5b8e"),
+                    ],
+                ),
+                Rule::new(
+                    "PERM-9a4c",
+                    vec![
+                        Reply::tool(
+                            "run_shell_command",
+                            json!({"command": "touch perm-was-granted.txt"}),
+                        ),
+                        text("PERM-9a4c"),
+                    ],
+                ),
+                Rule::new(
+                    "LIMIT-3e6f",
+                    vec![Reply {
+                        status: Some(429),
+                        ..Reply::default()
+                    }],
+                ),
+            ],
+            ..Script::default()
+        },
+        Some(fresh_log_path("gemini")),
+    )
+    .unwrap();
+    let (home, home_perm) = (homes.path().join("yolo"), homes.path().join("perm"));
+    write_home(&home, &root);
+    write_home(&home_perm, &root);
+    project.write_config(&format!(
+        "{}{}",
+        agent_toml("gemini", bin, "--yolo", &home, &server),
+        agent_toml("geminiperm", bin, "", &home_perm, &server),
+    ));
+    let screens = Screens {
+        project: &project,
+        profile: profile("gemini"),
+        out_dirs: out_dirs("gemini", &version),
+    };
+    let mut leftovers = Vec::new();
+
+    report.check("baton up (2 agents ready)", || {
+        let out = project.run(&["up", "--no-daemon"]);
+        if !out.status.success() {
+            return Err(format!(
+                "baton up failed: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("ready"))
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .join("; "))
+    });
+    for agent in ["gemini", "geminiperm"] {
+        leftovers.extend(pane_tree(&project, agent));
+    }
+    if report.passed("baton up (2 agents ready)") {
+        checks(
+            &mut report,
+            &project,
+            &server,
+            &screens,
+            &root,
+            &multi,
+            &big_prompt,
+        );
+    }
+    for agent in ["gemini", "geminiperm"] {
+        leftovers.extend(pane_tree(&project, agent));
+    }
+    drop(server);
+    drop(project);
+    end_leftovers(&leftovers);
+    end_by_home(homes.path());
+    report
+}
+
+fn checks(
+    report: &mut Report,
+    project: &TestProject,
+    server: &FakeModel,
+    screens: &Screens<'_>,
+    root: &Path,
+    multi: &str,
+    big_prompt: &str,
+) {
+    report.check(
+        "idle detected on the fresh screen (YOLO `*` prompt)",
+        || {
+            let s = screens.wait_state("gemini", AgentState::Idle, TURN, |_| true)?;
+            save(screens, root, "idle-fresh-yolo.txt", &s);
+            let p = screens.wait_state("geminiperm", AgentState::Idle, TURN, |_| true)?;
+            save(screens, root, "idle-fresh.txt", &p);
+            Ok(String::new())
+        },
+    );
+    report.check("extra Enter on an empty box submits nothing", || {
+        let before = server.requests().len();
+        project.tmux(&["send-keys", "-t", &project.pane("gemini"), "Enter"]);
+        no_new_request(server, before, Duration::from_millis(1500))
+    });
+    let finished = |marker: &str| {
+        let m = format!("ack {marker}");
+        screens.wait_state("gemini", AgentState::Finished, TURN, move |s| {
+            s.contains(&m)
+        })
+    };
+    report.check("send multi-line prompt: submitted once, exact", || {
+        send(project, "gemini", multi)?;
+        let s = finished("MULTI-4e7a")?;
+        save(screens, root, "finished-multiline-reply.txt", &s);
+        check_once(server, "MULTI-4e7a", multi, true)
+    });
+    report.check("send French prompt: submitted once, exact", || {
+        let p = format!("FRENCH-1f3b {FRENCH}");
+        send(project, "gemini", &p)?;
+        finished("FRENCH-1f3b")?;
+        check_once(server, "FRENCH-1f3b", &p, true)
+    });
+    report.check("send 10 KiB prompt: submitted once, exact", || {
+        send(project, "gemini", big_prompt)?;
+        finished("BIG-c2d9")?;
+        check_once(server, "BIG-c2d9", big_prompt, true)
+    });
+    report.check("working detected while the model thinks", || {
+        send(project, "gemini", "SLOW-7d21 think first")?;
+        let s = screens.wait_state("gemini", AgentState::Working, TURN, |_| true)?;
+        save(screens, root, "working-thinking.txt", &s);
+        let s = finished("SLOW-7d21")?;
+        save(screens, root, "finished-reply.txt", &s);
+        Ok(String::new())
+    });
+    report.check(
+        "Gemini runs `baton task done T-001` via run_shell_command: COMPLETED",
+        || {
+            project.ok(&["task", "add", "Conformance task"]);
+            project.ok(&["task", "start", "T-001", "--agent", "gemini"]);
+            send(project, "gemini", "TOOL-5b8e please finish T-001")?;
+            let s = finished("TOOL-5b8e")?;
+            save(screens, root, "finished-task-done-shell.txt", &s);
+            let shown: serde_json::Value =
+                serde_json::from_str(&project.ok(&["task", "show", "T-001", "--json"]))
+                    .map_err(|e| e.to_string())?;
+            let status = shown["status"].as_str().unwrap_or("").to_owned();
+            if status != "COMPLETED" {
+                return Err(format!("T-001 is {status}"));
+            }
+            // The tool's result went back to the model: a step-1 request of that rule.
+            let back = server.requests().iter().any(|r| r.rule == "TOOL-5b8e#1");
+            if !back {
+                return Err("no request carried the tool's result back".into());
+            }
+            Ok("T-001 COMPLETED".into())
+        },
+    );
+    report.check(
+        "a 429 RESOURCE_EXHAUSTED (daily quota) reads as rate-limited",
+        || {
+            send(project, "gemini", "LIMIT-3e6f go")?;
+            let s = screens.wait_state("gemini", AgentState::RateLimited, TURN, |_| true)?;
+            // 0.43+ open a dialog; 0.20 prints the API error at once.
+            let file = if s.contains("Usage limit reached") {
+                "rate-limited-usage-limit-dialog.txt"
+            } else {
+                "rate-limited-daily-quota.txt"
+            };
+            save(screens, root, file, &s);
+            let line = s
+                .lines()
+                .find(|l| l.contains("limit") || l.contains("quota"))
+                .map(str::trim)
+                .unwrap_or("")
+                .trim_matches('│')
+                .trim()
+                .to_owned();
+            Ok(line)
+        },
+    );
+    report.check("tool confirmation dialog in the default mode", || {
+        send(project, "geminiperm", "PERM-9a4c create the file")?;
+        let s = screens.wait_state("geminiperm", AgentState::NeedsInput, TURN, |_| true)?;
+        save(screens, root, "needs-input-shell-permission.txt", &s);
+        if root.join("perm-was-granted.txt").exists() {
+            return Err("the command ran without approval".into());
+        }
+        Ok(String::new())
+    });
+    report.check("no request log holds the API key", || {
+        let log = std::fs::read_to_string(log_path("gemini")).unwrap_or_default();
+        if log.contains(KEY) {
+            return Err("the key is in the request log".into());
+        }
+        Ok(format!("{} requests logged", log.lines().count()))
+    });
+}
