@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use baton_core::AgentState;
 use baton_core::detect;
+use baton_core::detector::fixture_name;
 use baton_core::profile::builtin_spec;
 
 use crate::common::TestProject;
@@ -108,44 +109,88 @@ fn every_persona_state_is_detected_on_the_live_screen() {
     });
 }
 
+/// Every real capture `tests/fixtures/real/<cli>-<version>/<state>-<scenario>.txt` reads as
+/// the state its name gives, with its CLI's built-in profile; a failure lists every miss.
 #[test]
 fn saved_captures_are_detected() {
+    let root = fixtures_dir().join("real");
     let mut seen = 0;
-    let mut personas = std::collections::BTreeSet::new();
-    for entry in walk(&fixtures_dir()) {
-        let name = entry.file_stem().unwrap().to_string_lossy().into_owned();
-        let Some((persona, rest)) = name.split_once('-') else {
-            continue;
-        };
-        // `<profile>-<state>[-variant]`; state names may hold a dash themselves.
-        let state = [
-            "starting",
-            "working",
-            "idle",
-            "needs-input",
-            "rate-limited",
-            "error",
-            "finished",
-            "unknown",
-        ]
-        .into_iter()
-        .find(|s| rest == *s || rest.starts_with(&format!("{s}-")))
-        .unwrap_or_else(|| panic!("{}: no state in the name", entry.display()));
-        let Some(spec) = builtin_spec(persona) else {
-            continue;
-        };
-        let profile = spec.resolve(persona).unwrap();
-        let screen = std::fs::read_to_string(&entry).unwrap();
-        let got = detect(&profile, &screen).state;
-        assert_eq!(got.as_str(), state, "{}", entry.display());
-        seen += 1;
-        personas.insert(persona.to_owned());
+    let mut misses = Vec::new();
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    for folder in &folders {
+        let folder_name = folder.file_name().unwrap().to_string_lossy().into_owned();
+        for file in walk(folder) {
+            let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+            let shown = format!("{folder_name}/{stem}.txt");
+            let (cli, _, want) = match fixture_name(&folder_name, &stem) {
+                Ok(v) => v,
+                Err(e) => {
+                    misses.push(format!("{shown}: {e}"));
+                    continue;
+                }
+            };
+            let Some(spec) = builtin_spec(&cli) else {
+                misses.push(format!("{shown}: no built-in profile `{cli}`"));
+                continue;
+            };
+            let profile = spec.resolve(&cli).unwrap();
+            let screen = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+            let d = detect(&profile, &screen);
+            if d.state != want {
+                let why = d
+                    .deciding()
+                    .map(|e| format!("line {} `{}` [{}]", e.line, e.text.trim(), e.pattern))
+                    .unwrap_or_default();
+                misses.push(format!("{shown}: expected {want}, got {} {why}", d.state));
+            }
+            seen += 1;
+        }
     }
     assert!(
-        seen >= 38,
-        "only {seen} fixtures found under {}",
-        fixtures_dir().display()
+        misses.is_empty(),
+        "{} of {seen} real captures misread:\n{}",
+        misses.len(),
+        misses.join("\n")
     );
+    assert!(seen >= 9, "only {seen} captures under {}", root.display());
+}
+
+/// The fake agent's captures: `fake/<persona>-<state>.txt` and `facts/<cli>-<state>.txt`.
+#[test]
+fn saved_fake_and_facts_captures_are_detected() {
+    let mut seen = 0;
+    let mut personas = std::collections::BTreeSet::new();
+    let mut misses = Vec::new();
+    for sub in ["fake", "facts"] {
+        for entry in walk(&fixtures_dir().join(sub)) {
+            let name = entry.file_stem().unwrap().to_string_lossy().into_owned();
+            let Some((persona, _)) = name.split_once('-') else {
+                continue;
+            };
+            // `<profile>-<state>[-variant]`: the profile plays the folder's part.
+            let (_, _, want) = fixture_name(&format!("{persona}-0"), &name)
+                .unwrap_or_else(|e| panic!("{}: {e}", entry.display()));
+            let Some(spec) = builtin_spec(persona) else {
+                continue;
+            };
+            let profile = spec.resolve(persona).unwrap();
+            let screen = std::fs::read_to_string(&entry).unwrap();
+            let got = detect(&profile, &screen).state;
+            if got != want {
+                misses.push(format!("{sub}/{name}: expected {want}, got {got}"));
+            }
+            seen += 1;
+            personas.insert(persona.to_owned());
+        }
+    }
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
+    assert!(seen >= 38, "only {seen} fixtures found");
     assert_eq!(personas.len(), 4, "{personas:?}");
 }
 
