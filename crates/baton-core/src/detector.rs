@@ -18,8 +18,10 @@
 //! 3. **The box** is the lowest line an `idle` pattern matches that is not a menu line.
 //! 4. **The live area.** With a box: the box line and all below it, plus the live block above
 //!    it — walking up from the box past blank lines and `rule` lines (the box's borders),
-//!    then the contiguous non-blank lines, at most `live_above` of them. Without a box: the
-//!    last `live_lines` lines.
+//!    then the contiguous non-blank lines, at most `live_above` of them — unless one of them is
+//!    a transcript signal (a reply, a finished line, an error): then that block is the end of
+//!    the transcript and the live area starts at the box. Without a box: the last
+//!    `live_lines` lines.
 //! 5. **needs-input** when a `needs_input` pattern or a menu line is in the live area and,
 //!    when a box is on screen, at or below it: a dialog replaces the box, so a dialog
 //!    answered earlier, or quoted in a reply, above a visible box is transcript.
@@ -225,6 +227,19 @@ pub fn detect(profile: &Profile, screen: &str) -> Detection {
             while i > 0 && !lines[i - 1].is_empty() && b - (i - 1) <= profile.live_above {
                 i -= 1;
                 top = i;
+            }
+            // A block holding a transcript signal (a reply, an error) is the transcript's end.
+            let signal = |l: &str| {
+                [
+                    AgentState::Finished,
+                    AgentState::Error,
+                    AgentState::RateLimited,
+                ]
+                .into_iter()
+                .any(|s| first_match(profile.patterns(s), l).is_some())
+            };
+            if lines[top..b].iter().any(|l| signal(l)) {
+                top = b;
             }
             (top, b)
         }
@@ -711,8 +726,11 @@ mod tests {
             "❯ explain\n\n● The loader has three steps:\n* Loading…\n· Parsing…\n\n✻ Baked for 3s",
         );
         assert_eq!(state("claude", &screen), AgentState::Finished);
-        // Without a finished line either (older versions after a quick turn).
+        // Without a finished line either (older versions after a quick turn), even right
+        // above the box.
         let screen = claude_box("❯ explain\n\n⏺ Steps:\n* Loading…\n\n⏺ That is all.");
+        assert_eq!(state("claude", &screen), AgentState::Finished);
+        let screen = claude_box("❯ explain\n● Steps:\n* Loading…");
         assert_eq!(state("claude", &screen), AgentState::Finished);
     }
 

@@ -658,6 +658,41 @@ mod tests {
     }
 
     #[test]
+    fn live_area_fields_are_checked_and_optional() {
+        let parse = |extra: &str| {
+            ProfileSpec::parse(
+                "x",
+                &format!("command = \"x\"\n[patterns]\nidle = [\"ok\"]\n{extra}"),
+            )
+            .unwrap()
+            .resolve("x")
+        };
+        let p = parse("").unwrap();
+        assert_eq!((p.live_above, p.live_lines), (12, 30));
+        assert!(p.menu.is_empty());
+        assert_eq!(p.rules[0].source, DEFAULT_RULE);
+        let p = parse("live_above = 0\nlive_lines = 500\nrule = ['^===']\nmenu = ['pick one']\n")
+            .unwrap();
+        assert_eq!((p.live_above, p.live_lines), (0, 500));
+        assert_eq!(p.rules[0].source, "^===");
+        let e = parse("live_above = 101\n").unwrap_err();
+        assert_eq!(e.field, "patterns.live_above");
+        assert!(e.message.contains("101"), "{e}");
+        let e = parse("live_lines = 0\n").unwrap_err();
+        assert_eq!(e.field, "patterns.live_lines");
+        let e = parse("menu = ['ok', '(']\n").unwrap_err();
+        assert_eq!(e.field, "patterns.menu[1]");
+        let e = parse("rule = ['[']\n").unwrap_err();
+        assert_eq!(e.field, "patterns.rule[0]");
+        let e = ProfileSpec::parse(
+            "p.toml",
+            "command = \"x\"\n[patterns]\nlive_above = \"many\"\n",
+        )
+        .unwrap_err();
+        assert!(e.field.starts_with("line 3"), "{e}");
+    }
+
+    #[test]
     fn builtins_read_every_group_they_name() {
         for name in builtin_names() {
             let p = builtin_spec(name).unwrap().resolve(name).unwrap();

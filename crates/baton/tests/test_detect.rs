@@ -161,6 +161,46 @@ fn saved_captures_are_detected() {
     assert!(seen >= 9, "only {seen} captures under {}", root.display());
 }
 
+/// `baton detect --report DIR`: accuracy tables, every miss with its evidence, exit 1 below
+/// 98 %, and a name that gives no state is reported, not skipped.
+#[test]
+fn report_lists_every_miss_and_fails_below_the_threshold() {
+    let p = TestProject::new();
+    let dir = tempfile::tempdir().unwrap();
+    let real = fixtures_dir().join("real");
+    let v = dir.path().join("claude-2.1.329");
+    std::fs::create_dir_all(&v).unwrap();
+    let idle = std::fs::read(real.join("claude-2.1.329/idle-fresh-start.txt")).unwrap();
+    std::fs::write(v.join("idle-fresh-start.txt"), &idle).unwrap();
+    let out = p.run(&["detect", "--report", dir.path().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("overall: 1/1 100.0 %"), "{text}");
+    assert!(text.contains("claude-2.1.329"), "{text}");
+    // Two misses out of three: both listed, with what decided them.
+    std::fs::write(v.join("working-not-really.txt"), &idle).unwrap();
+    std::fs::write(v.join("needs-input-nor-this.txt"), &idle).unwrap();
+    std::fs::write(v.join("sleepy.txt"), &idle).unwrap();
+    let out = p.run(&["detect", "--report", dir.path().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("overall: 1/3 33.3 %"), "{text}");
+    assert!(text.contains("misses: 2"), "{text}");
+    for want in [
+        "claude-2.1.329/working-not-really.txt: expected working, got idle — line ",
+        "claude-2.1.329/needs-input-nor-this.txt: expected needs-input, got idle",
+        "(live) `❯`",
+        "claude-2.1.329/sleepy.txt: `sleepy` does not start with a state",
+    ] {
+        assert!(text.contains(want), "{want} not in:\n{text}");
+    }
+    // Nothing to judge is an error, not 100 %.
+    let empty = tempfile::tempdir().unwrap();
+    let out = p.run(&["detect", "--report", empty.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no captures"));
+}
+
 /// The fake agent's captures: `fake/<persona>-<state>.txt` and `facts/<cli>-<state>.txt`.
 #[test]
 fn saved_fake_and_facts_captures_are_detected() {
