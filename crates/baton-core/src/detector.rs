@@ -19,15 +19,16 @@
 //! 4. **The live area.** With a box: the box line and all below it, plus the live block above
 //!    it — walking up from the box past blank lines and `rule` lines (the box's borders),
 //!    then the contiguous non-blank lines, at most `live_above` of them — unless one of them is
-//!    a transcript signal (a reply, a finished line, an error): then that block is the end of
+//!    a transcript signal (a reply, a finished line, an error) and not a spinner: then that block is the end of
 //!    the transcript and the live area starts at the box. Without a box: the last
 //!    `live_lines` lines.
 //! 5. **needs-input** when a `needs_input` pattern or a menu line is in the live area and,
 //!    when a box is on screen, at or below it: a dialog replaces the box, so a dialog
 //!    answered earlier, or quoted in a reply, above a visible box is transcript.
 //! 6. **working** when a `working` pattern (the spinner, the interrupt hint) matches in the
-//!    live area, on a line no `finished` pattern matches (`✻ Vibing… (running stop hook)` is a
-//!    turn that ended).
+//!    live area. A line a `working` pattern matches is never a transcript signal (Codex's
+//!    `• Working (4s • esc to interrupt)` is not a reply); a turn that ended while its hooks
+//!    run (`✻ Vibing… (running stop hook)`) is left out of the working patterns.
 //! 7. Otherwise the **newest transcript signal** (rate-limited, error, finished), judged by
 //!    the lowest line it matches on anywhere on screen, names the state (on one line a limit
 //!    beats an error, an error beats finished) — but only when the box is on screen or the
@@ -238,7 +239,8 @@ pub fn detect(profile: &Profile, screen: &str) -> Detection {
                 .into_iter()
                 .any(|s| first_match(profile.patterns(s), l).is_some())
             };
-            if lines[top..b].iter().any(|l| signal(l)) {
+            let spinner = |l: &str| first_match(profile.patterns(AgentState::Working), l).is_some();
+            if lines[top..b].iter().any(|l| signal(l) && !spinner(l)) {
                 top = b;
             }
             (top, b)
@@ -289,15 +291,13 @@ pub fn detect(profile: &Profile, screen: &str) -> Detection {
             .max_by_key(|(_, e)| e.line)
             .map(|(k, _)| k)
     };
-    let finished_line = |line: usize| {
+    let working_line = |line: usize| {
         evidence
             .iter()
-            .any(|e| e.line == line && e.state == AgentState::Finished)
+            .any(|e| e.line == line && e.state == AgentState::Working)
     };
     let dialog = lowest(&|e| e.state == AgentState::NeedsInput && e.line > dialog_top);
-    let working = lowest(&|e| {
-        e.state == AgentState::Working && e.region == Region::Live && !finished_line(e.line)
-    });
+    let working = lowest(&|e| e.state == AgentState::Working && e.region == Region::Live);
     // Transcript signals, newest last; on one line a limit beats an error beats finished.
     let mut signals: Vec<(usize, &Evidence)> = evidence
         .iter()
@@ -306,7 +306,7 @@ pub fn detect(profile: &Profile, screen: &str) -> Detection {
             matches!(
                 e.state,
                 AgentState::RateLimited | AgentState::Error | AgentState::Finished
-            )
+            ) && !working_line(e.line)
         })
         .collect();
     signals.sort_by_key(|(_, e)| (e.line, e.state));
@@ -721,6 +721,26 @@ mod tests {
     }
 
     #[test]
+    fn a_codex_status_line_is_working_not_a_reply() {
+        for status in [
+            "• Working (4s • esc to interrupt) · 1 background terminal running · /ps to view · /stop to close",
+            "◦ Working (0s • esc to interrupt)",
+            "• Planning the fix (12s • esc to interrupt)",
+        ] {
+            let screen = format!(
+                "› run the tests\n\n• Ran cargo test\n  └ ok\n\n{status}\n\n\n› Ask Codex to do anything\n\n  ? for shortcuts\n"
+            );
+            let d = detect(&profile("codex"), &screen);
+            assert_eq!(d.state, AgentState::Working, "{status}");
+            assert_eq!(d.deciding().unwrap().line, 6, "{status}");
+        }
+        // Older Codex (0.130) prints no "Worked for": the reply is the sign.
+        let screen =
+            "› run CXPERM\n• done PERM\n› Implement {feature}\n  gpt-5.5 default · /tmp/project\n";
+        assert_eq!(state("codex", screen), AgentState::Finished);
+    }
+
+    #[test]
     fn an_ellipsis_in_the_transcript_is_not_working() {
         let screen = claude_box(
             "❯ explain\n\n● The loader has three steps:\n* Loading…\n· Parsing…\n\n✻ Baked for 3s",
@@ -786,6 +806,9 @@ mod tests {
         // A picker whose cursor row has no number (/model).
         let picker = "  Select Model and Effort\n\n  8. GPT-5.6-Sol     Legacy model.\n      GPT-5.6-Luna   Legacy fast model.\n›     GPT-5.5 (current)  Legacy coding model.\n\n  enter select · esc back\n";
         assert_eq!(state("codex", picker), AgentState::NeedsInput);
+        // A checkbox list (/experimental): a line naming enter and esc is a menu hint.
+        let checks = "■ You've hit your usage limit. Try again at 12:15.\n\n  Experimental features\n\n› [ ] Network proxy   Apply network proxy restrictions.\n  [ ] System proxy    Use system proxy settings.\n\n  space toggle · enter save · esc save/close\n";
+        assert_eq!(state("codex", checks), AgentState::NeedsInput);
         // Claude's AskUserQuestion and plan approval.
         let ask = " ☐ Color\n\n Which color do you prefer?\n\n❯ 1. Red\n     Warm\n  2. Blue\n     Cold\n\n Enter to select · ↑/↓ to navigate · Esc to cancel\n";
         assert_eq!(state("claude", ask), AgentState::NeedsInput);
