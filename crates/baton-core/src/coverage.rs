@@ -219,22 +219,6 @@ pub fn state_named(name: &str) -> Option<AgentState> {
         .find(|s| s.as_str() == name)
 }
 
-/// The true state and scenario of a fixture file's stem, `<state>-<scenario>` (a state name may
-/// hold a dash itself, as `needs-input`).
-pub fn state_of_stem(stem: &str) -> Option<(AgentState, &str)> {
-    AgentState::WITH_PATTERNS
-        .into_iter()
-        .chain([AgentState::Unknown])
-        .find_map(|s| {
-            let rest = stem.strip_prefix(s.as_str())?;
-            if rest.is_empty() {
-                Some((s, ""))
-            } else {
-                rest.strip_prefix('-').map(|scenario| (s, scenario))
-            }
-        })
-}
-
 /// The numbers of the first version in a text (`2.1.329 (Claude Code)`, `codex-cli 0.171.0`).
 pub fn parse_version(text: &str) -> Option<Vec<u64>> {
     let start = text.find(|c: char| c.is_ascii_digit())?;
@@ -336,17 +320,6 @@ mod tests {
         assert!(e.contains("not a version"), "{e}");
         let e = Coverage::parse("[claude.\"2.1.329\"]\nverifed = []\n").unwrap_err();
         assert!(e.contains("verifed"), "{e}");
-    }
-
-    #[test]
-    fn fixture_names_give_state_and_scenario() {
-        assert_eq!(
-            state_of_stem("needs-input-bash-permission"),
-            Some((AgentState::NeedsInput, "bash-permission"))
-        );
-        assert_eq!(state_of_stem("idle"), Some((AgentState::Idle, "")));
-        assert_eq!(state_of_stem("idlex"), None);
-        assert_eq!(state_of_stem("sleepy-x"), None);
     }
 
     #[test]

@@ -1,31 +1,88 @@
 //! The screen detector: a captured pane in, the agent's state and the evidence for it out.
 //!
-//! Rules, in order:
-//! 1. A dialog (needs-input) wins: it is live UI and blocks everything else.
-//! 2. A working signal (spinner, "esc to interrupt") wins next: it only shows during a turn.
-//! 3. Otherwise the most recent transcript signal (rate-limited, error, finished), judged by
-//!    the lowest line it matches on, names the state — but only when the prompt box is on
-//!    screen or the signal is a limit (a limit screen may hide the box).
-//! 4. Otherwise a visible prompt box means idle; a launch banner means starting.
-//! 5. Otherwise unknown: the detector prefers "unknown" to a wrong "idle".
+//! A screen has two parts. The **transcript** is what the conversation left on screen: the
+//! replies, tool calls, answered dialogs, finished-turn lines. The **live area** is what the
+//! CLI draws now around its prompt box: the box itself and what is below it (footer, hints,
+//! a menu or dialog that replaced the box), and the *live block* directly above the box (the
+//! spinner, the task list under it, notices). The detector's contract:
+//!
+//! 1. **Scan cap.** Only the last [`MAX_SCAN_BYTES`] bytes of a capture are read, each line cut
+//!    at [`MAX_LINE_BYTES`], so any input (empty, binary, 10 MB, one 10 MB line) is judged
+//!    in time linear in that cap. Trailing blank lines are ignored. Line numbers in the
+//!    evidence still count from the top of the whole capture.
+//! 2. **Menus.** A *cursor line* (`❯ 1. Yes`, `›     GPT-5.5 (current)`: a cursor glyph
+//!    › ❯ > ▶ ► ➤ → and text) is a menu line when one of the profile's `menu` key hints
+//!    ("Enter to select", "enter/esc confirm") is drawn below it, or when it is a numbered
+//!    option (`› 1. Try new model`) with the next or previous number within six lines. A menu
+//!    line is never the prompt box, even where the idle pattern matches it.
+//! 3. **The box** is the lowest line an `idle` pattern matches that is not a menu line.
+//! 4. **The live area.** With a box: the box line and all below it, plus the live block above
+//!    it — walking up from the box past blank lines and `rule` lines (the box's borders),
+//!    then the contiguous non-blank lines, at most `live_above` of them (and a spinner line a
+//!    blank line or two above those, with its own block) — unless one of them is
+//!    a transcript signal (a reply, a finished line, an error) and not a spinner: then that block is the end of
+//!    the transcript and the live area starts at the box. Without a box: the last
+//!    `live_lines` lines.
+//! 5. **needs-input** when a `needs_input` pattern or a menu line is in the live area and,
+//!    when a box is on screen, at or below it: a dialog replaces the box, so a dialog
+//!    answered earlier, or quoted in a reply, above a visible box is transcript. Without a
+//!    box, a launch (`starting`) line below the dialog means it was answered.
+//! 6. **working** when a `working` pattern (the spinner, the interrupt hint) matches in the
+//!    live area. A line a `working` pattern matches is never a transcript signal (Codex's
+//!    `• Working (4s • esc to interrupt)` is not a reply); a turn that ended while its hooks
+//!    run (`✻ Vibing… (running stop hook)`) is left out of the working patterns.
+//! 7. Otherwise the **newest transcript signal** (rate-limited, error, finished), judged by
+//!    the lowest line it matches on anywhere on screen, names the state (on one line a limit
+//!    beats an error, an error beats finished) — but only when the box is on screen or the
+//!    signal is a limit (a limit screen may hide the box).
+//! 8. Otherwise a box means **idle**; a launch banner means **starting**.
+//! 9. Otherwise **unknown**: the detector prefers "unknown" to a wrong "idle".
+//!
+//! Every match is evidence (line, pattern, live or transcript); the one that decided the
+//! state is marked `decisive`.
 
+use std::sync::OnceLock;
+
+use regex::Regex;
 use serde::Serialize;
 
 use crate::profile::AgentState;
 use crate::profile::Pattern;
 use crate::profile::Profile;
 
+/// How many bytes at the end of a capture the detector reads (a 200×50 pane is about 10 KB,
+/// so this is several screens).
+pub const MAX_SCAN_BYTES: usize = 64 * 1024;
+
+/// How many bytes of one line the detector reads; the rest of a longer line is ignored.
+pub const MAX_LINE_BYTES: usize = 2048;
+
+/// Where on screen a piece of evidence was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Region {
+    /// The prompt box, what is drawn below it, and the live block above it (or, without a
+    /// box, the last lines of the screen).
+    Live,
+    /// Everything else: the conversation so far.
+    Transcript,
+}
+
 /// One pattern that matched one line of the screen.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Evidence {
     /// The state the pattern stands for.
     pub state: AgentState,
-    /// The pattern's source.
+    /// The pattern's source (a menu is `menu: <hint pattern>` or `menu: numbered options`).
     pub pattern: String,
     /// The line's number on the screen, from 1.
     pub line: usize,
     /// The line's text, trimmed at the end.
     pub text: String,
+    /// Whether the line is in the live area or the transcript.
+    pub region: Region,
+    /// Whether this evidence decided the state.
+    pub decisive: bool,
 }
 
 /// A quota line found on screen, not yet interpreted (`quota::screen` parses the window
@@ -61,11 +118,157 @@ impl Detection {
     pub fn evidence_for(&self, state: AgentState) -> impl Iterator<Item = &Evidence> {
         self.evidence.iter().filter(move |e| e.state == state)
     }
+
+    /// Returns the evidence that decided the state (none for unknown).
+    pub fn deciding(&self) -> Option<&Evidence> {
+        self.evidence.iter().find(|e| e.decisive)
+    }
 }
 
-/// Detects the state of an agent from a captured screen.
+/// The part of a capture the detector reads: at most [`MAX_SCAN_BYTES`] from its end, cut
+/// at a line start when there is one, each line at most [`MAX_LINE_BYTES`] (cut at a char
+/// boundary) and trimmed at the end, trailing blank lines dropped. Returns the lines and the
+/// number of lines of the capture before them.
+fn scanned(screen: &str) -> (Vec<&str>, usize) {
+    let mut start = screen.len().saturating_sub(MAX_SCAN_BYTES);
+    while !screen.is_char_boundary(start) {
+        start += 1;
+    }
+    if start > 0
+        && screen.as_bytes()[start - 1] != b'\n'
+        && let Some(nl) = screen[start..].find('\n')
+    {
+        start += nl + 1;
+    }
+    let skipped = screen.as_bytes()[..start]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count();
+    let mut lines: Vec<&str> = screen[start..]
+        .lines()
+        .map(|l| {
+            let mut end = l.len().min(MAX_LINE_BYTES);
+            while !l.is_char_boundary(end) {
+                end -= 1;
+            }
+            l[..end].trim_end()
+        })
+        .collect();
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    (lines, skipped)
+}
+
+/// A cursor line: a cursor glyph, then text.
+fn cursor_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"^\s*[›❯>▶►➤→]\s*\S").expect("cursor regex"))
+}
+
+/// A numbered option, with or without a cursor: its number.
+fn option_number(line: &str) -> Option<u32> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(r"^\s*(?:[›❯>▶►➤→]\s*)?(\d{1,2})[.)]\s+\S").expect("option regex")
+    });
+    re.captures(line)?.get(1)?.as_str().parse().ok()
+}
+
+/// Returns why line `i` is a menu line (see the module doc, rule 2), if it is one.
+fn menu_reason(
+    profile: &Profile,
+    lines: &[&str],
+    i: usize,
+    hints: &[(usize, &Pattern)],
+) -> Option<String> {
+    let line = lines[i];
+    if !cursor_re().is_match(line) {
+        return None;
+    }
+    if let Some((_, p)) = hints.iter().find(|(h, _)| *h > i) {
+        return Some(format!("menu: {}", p.source));
+    }
+    let _ = profile;
+    let n = option_number(line)?;
+    let near = |j: usize| option_number(lines[j]);
+    let below = (i + 1..lines.len().min(i + 7)).any(|j| near(j) == Some(n + 1));
+    let above = (i.saturating_sub(6)..i).any(|j| n > 0 && near(j) == Some(n - 1));
+    (below || above).then(|| "menu: numbered options".to_owned())
+}
+
+/// Detects the state of an agent from a captured screen (see the module doc for the rules).
 pub fn detect(profile: &Profile, screen: &str) -> Detection {
-    let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
+    let (lines, skipped) = scanned(screen);
+    let n = lines.len();
+    let bottom = n.saturating_sub(profile.live_lines);
+
+    // Menus: cursor lines with a key hint below them, or numbered options.
+    let hints: Vec<(usize, &Pattern)> = (bottom..n)
+        .filter_map(|i| first_match(&profile.menu, lines[i]).map(|p| (i, p)))
+        .collect();
+    let menus: Vec<(usize, String)> = (bottom..n)
+        .filter_map(|i| menu_reason(profile, &lines, i, &hints).map(|r| (i, r)))
+        .collect();
+    let is_menu = |i: usize| menus.iter().any(|(m, _)| *m == i);
+
+    // The box: the lowest idle match that is not a menu line.
+    let prompt_box = (0..n).rev().find(|&i| {
+        !is_menu(i) && first_match(profile.patterns(AgentState::Idle), lines[i]).is_some()
+    });
+
+    // The live area: [live_top, n); dialogs count from dialog_top.
+    let (live_top, dialog_top) = match prompt_box {
+        Some(b) => {
+            let mut i = b;
+            while i > 0
+                && (lines[i - 1].is_empty() || first_match(&profile.rules, lines[i - 1]).is_some())
+            {
+                i -= 1;
+            }
+            let mut top = b;
+            while i > 0 && !lines[i - 1].is_empty() && b - (i - 1) <= profile.live_above {
+                i -= 1;
+                top = i;
+            }
+            let spinner = |l: &str| first_match(profile.patterns(AgentState::Working), l).is_some();
+            // A spinner a blank line or two above that block belongs to it (Gemini CLI draws
+            // its mode line between the spinner and the box).
+            let mut j = top;
+            while j > 0 && top - j < 2 && lines[j - 1].is_empty() {
+                j -= 1;
+            }
+            if j < top && j > 0 && spinner(lines[j - 1]) && b - (j - 1) <= profile.live_above {
+                top = j - 1;
+                while top > 0 && !lines[top - 1].is_empty() && b - (top - 1) <= profile.live_above {
+                    top -= 1;
+                }
+            }
+            // A block holding a transcript signal (a reply, an error) is the transcript's end.
+            let signal = |l: &str| {
+                [
+                    AgentState::Finished,
+                    AgentState::Error,
+                    AgentState::RateLimited,
+                ]
+                .into_iter()
+                .any(|s| first_match(profile.patterns(s), l).is_some())
+            };
+            if lines[top..b].iter().any(|l| signal(l) && !spinner(l)) {
+                top = b;
+            }
+            (top, b)
+        }
+        None => (bottom, bottom),
+    };
+    let region = |i: usize| {
+        if i >= live_top {
+            Region::Live
+        } else {
+            Region::Transcript
+        }
+    };
+
     let mut evidence = Vec::new();
     for state in AgentState::WITH_PATTERNS {
         for (idx, line) in lines.iter().enumerate() {
@@ -75,53 +278,147 @@ pub fn detect(profile: &Profile, screen: &str) -> Detection {
                     pattern: p.source.clone(),
                     line: idx + 1,
                     text: (*line).to_owned(),
+                    region: region(idx),
+                    decisive: false,
                 });
             }
         }
     }
+    for (idx, reason) in &menus {
+        evidence.push(Evidence {
+            state: AgentState::NeedsInput,
+            pattern: reason.clone(),
+            line: idx + 1,
+            text: lines[*idx].to_owned(),
+            region: region(*idx),
+            decisive: false,
+        });
+    }
     evidence.sort_by_key(|e| (e.line, e.state));
 
-    let last_line = |state: AgentState| {
+    // Each rule picks the index of its deciding evidence.
+    let lowest = |pred: &dyn Fn(&Evidence) -> bool| {
         evidence
             .iter()
-            .filter(|e| e.state == state)
-            .map(|e| e.line)
-            .max()
+            .enumerate()
+            .filter(|(_, e)| pred(e))
+            .max_by_key(|(_, e)| e.line)
+            .map(|(k, _)| k)
     };
-    let box_visible = last_line(AgentState::Idle).is_some();
-
-    let state = if last_line(AgentState::NeedsInput).is_some() {
-        AgentState::NeedsInput
-    } else if last_line(AgentState::Working).is_some() {
-        AgentState::Working
+    let working_line = |line: usize| {
+        evidence
+            .iter()
+            .any(|e| e.line == line && e.state == AgentState::Working)
+    };
+    // Without a box, a launch line below a dialog says it was answered (Gemini CLI restarts
+    // after its trust dialog, which stays drawn above).
+    let launch = lowest(&|e| e.state == AgentState::Starting).map(|k| evidence[k].line);
+    let dialog = lowest(&|e| {
+        e.state == AgentState::NeedsInput
+            && e.line > dialog_top
+            && (prompt_box.is_some() || launch.is_none_or(|l| l < e.line))
+    });
+    let working = lowest(&|e| e.state == AgentState::Working && e.region == Region::Live);
+    // Transcript signals, newest last; on one line a limit beats an error beats finished.
+    let mut signals: Vec<(usize, &Evidence)> = evidence
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| {
+            matches!(
+                e.state,
+                AgentState::RateLimited | AgentState::Error | AgentState::Finished
+            ) && !working_line(e.line)
+        })
+        .collect();
+    signals.sort_by_key(|(_, e)| (e.line, e.state));
+    signals.dedup_by_key(|(_, e)| e.line);
+    let transcript = match signals.as_slice() {
+        // A finished line right after an error or a limit closes that failed turn.
+        [.., (k, prev), (_, last)]
+            if last.state == AgentState::Finished && prev.state != AgentState::Finished =>
+        {
+            Some((*k, prev.state))
+        }
+        [.., (k, last)] => Some((*k, last.state)),
+        [] => None,
+    };
+    let box_evidence = prompt_box.and_then(|b| {
+        evidence
+            .iter()
+            .position(|e| e.line == b + 1 && e.state == AgentState::Idle)
+    });
+    let (state, decisive) = if let Some(k) = dialog {
+        (AgentState::NeedsInput, Some(k))
+    } else if let Some(k) = working {
+        (AgentState::Working, Some(k))
     } else {
-        let transcript = [
-            AgentState::RateLimited,
-            AgentState::Error,
-            AgentState::Finished,
-        ]
-        .into_iter()
-        .filter_map(|s| last_line(s).map(|l| (l, s)))
-        .max_by_key(|(l, s)| (*l, std::cmp::Reverse(*s)));
         match transcript {
-            Some((_, AgentState::RateLimited)) => AgentState::RateLimited,
-            Some((_, s)) if box_visible => s,
-            _ if box_visible => AgentState::Idle,
-            _ if last_line(AgentState::Starting).is_some() => AgentState::Starting,
-            _ => AgentState::Unknown,
+            Some((k, AgentState::RateLimited)) => (AgentState::RateLimited, Some(k)),
+            Some((k, s)) if prompt_box.is_some() => (s, Some(k)),
+            _ if prompt_box.is_some() => (AgentState::Idle, box_evidence),
+            _ => match lowest(&|e| e.state == AgentState::Starting) {
+                Some(k) => (AgentState::Starting, Some(k)),
+                None => (AgentState::Unknown, None),
+            },
         }
     };
-
+    if let Some(k) = decisive {
+        evidence[k].decisive = true;
+    }
+    for e in &mut evidence {
+        e.line += skipped;
+    }
+    let mut quota = quota_hints(profile, &lines);
+    for q in &mut quota {
+        q.line += skipped;
+    }
     Detection {
         state,
-        input: if box_visible {
-            input_text(profile, &lines)
-        } else {
-            None
+        input: match prompt_box {
+            Some(b) => input_text(profile, &lines[..=b]),
+            None => None,
         },
-        quota: quota_hints(profile, &lines),
+        quota,
         evidence,
     }
+}
+
+/// The states a saved capture's name may start with, longest first where one is a prefix.
+const FIXTURE_STATES: [AgentState; 8] = [
+    AgentState::Starting,
+    AgentState::Working,
+    AgentState::Idle,
+    AgentState::NeedsInput,
+    AgentState::RateLimited,
+    AgentState::Error,
+    AgentState::Finished,
+    AgentState::Unknown,
+];
+
+/// Reads a saved capture's place: `<cli>-<version>/<state>-<scenario>.txt` (the folder and
+/// the file's stem are given) → `(cli, version, state)`. A stem may also be `<cli>-<state>…`,
+/// as the conformance tier names its screens. The error says what is wrong with the name.
+pub fn fixture_name(folder: &str, stem: &str) -> Result<(String, String, AgentState), String> {
+    let (cli, version) = folder
+        .match_indices('-')
+        .map(|(i, _)| i)
+        .find(|&i| folder[i + 1..].starts_with(|c: char| c.is_ascii_digit()))
+        .map(|i| (&folder[..i], &folder[i + 1..]))
+        .ok_or_else(|| format!("folder `{folder}` is not `<cli>-<version>`"))?;
+    let rest = stem
+        .strip_prefix(cli)
+        .and_then(|r| r.strip_prefix('-'))
+        .unwrap_or(stem);
+    let state = FIXTURE_STATES
+        .into_iter()
+        .find(|s| rest == s.as_str() || rest.starts_with(&format!("{}-", s.as_str())))
+        .ok_or_else(|| {
+            format!(
+                "`{stem}` does not start with a state ({})",
+                FIXTURE_STATES.map(AgentState::as_str).join(", ")
+            )
+        })?;
+    Ok((cli.to_owned(), version.to_owned(), state))
 }
 
 fn first_match<'p>(patterns: &'p [Pattern], line: &str) -> Option<&'p Pattern> {
@@ -418,5 +715,245 @@ mod tests {
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].line, 2);
         assert_eq!(w[0].text, "✢ Whirring…");
+    }
+
+    fn claude_box(above: &str) -> String {
+        format!("{above}\n\n{RULE}\n❯ \n{RULE}\n  ⏵⏵ accept edits on (shift+tab to cycle)\n")
+    }
+
+    #[test]
+    fn spinner_text_of_any_length_is_working() {
+        for spinner in [
+            "✽ Adding arrow key support to the watch view…",
+            "✽ Adding arrow key support to ib watch normal mode…",
+            "✽ Verifying gesture setup… (5m 20s · ↓ 2.7k tokens)",
+            "✢ Whirring…",
+            "* Churning…",
+            "✻ Honking… (esc to interrupt)",
+        ] {
+            let screen = format!(
+                "❯ do the list\n\n● Reading the code\n\n{spinner}\n  ⎿  ☒ Read the watch view\n     ☐ Add arrow keys\n\n{RULE}\n❯ \n{RULE}\n  ⏵⏵ accept edits on · 7 local agents\n"
+            );
+            let d = detect(&profile("claude"), &screen);
+            assert_eq!(d.state, AgentState::Working, "{spinner}");
+            let e = d.deciding().unwrap();
+            assert_eq!((e.line, e.region), (5, Region::Live), "{spinner}");
+        }
+    }
+
+    #[test]
+    fn a_codex_status_line_is_working_not_a_reply() {
+        for status in [
+            "• Working (4s • esc to interrupt) · 1 background terminal running · /ps to view · /stop to close",
+            "◦ Working (0s • esc to interrupt)",
+            "• Planning the fix (12s • esc to interrupt)",
+        ] {
+            let screen = format!(
+                "› run the tests\n\n• Ran cargo test\n  └ ok\n\n{status}\n\n\n› Ask Codex to do anything\n\n  ? for shortcuts\n"
+            );
+            let d = detect(&profile("codex"), &screen);
+            assert_eq!(d.state, AgentState::Working, "{status}");
+            assert_eq!(d.deciding().unwrap().line, 6, "{status}");
+        }
+        // Older Codex (0.130) prints no "Worked for": the reply is the sign.
+        let screen =
+            "› run CXPERM\n• done PERM\n› Implement {feature}\n  gpt-5.5 default · /tmp/project\n";
+        assert_eq!(state("codex", screen), AgentState::Finished);
+    }
+
+    #[test]
+    fn an_ellipsis_in_the_transcript_is_not_working() {
+        let screen = claude_box(
+            "❯ explain\n\n● The loader has three steps:\n* Loading…\n· Parsing…\n\n✻ Baked for 3s",
+        );
+        assert_eq!(state("claude", &screen), AgentState::Finished);
+        // Without a finished line either (older versions after a quick turn), even right
+        // above the box.
+        let screen = claude_box("❯ explain\n\n⏺ Steps:\n* Loading…\n\n⏺ That is all.");
+        assert_eq!(state("claude", &screen), AgentState::Finished);
+        let screen = claude_box("❯ explain\n● Steps:\n* Loading…");
+        assert_eq!(state("claude", &screen), AgentState::Finished);
+    }
+
+    #[test]
+    fn a_stop_hook_running_is_a_finished_turn() {
+        let screen = claude_box("❯ fix it\n\n● Fixed.\n\n✻ Vibing… (running stop hook)");
+        let d = detect(&profile("claude"), &screen);
+        assert_eq!(d.state, AgentState::Finished);
+        assert_eq!(d.deciding().unwrap().text, "✻ Vibing… (running stop hook)");
+    }
+
+    #[test]
+    fn dialogs_above_a_visible_box_are_history() {
+        // A trust dialog answered at start, still in the pane's text above the box.
+        let answered = claude_box(
+            " Do you trust the files in this folder?\n ❯ 1. Yes, proceed\n   2. No, exit\n Enter to confirm · Esc to cancel\n\n ✻ Welcome to Claude Code",
+        );
+        assert_eq!(state("claude", &answered), AgentState::Idle);
+        // An agent quoting a dialog in its reply, right above the box.
+        let quoted = claude_box(
+            "❯ QUOTE it\n\n● The dialog said: Do you want to proceed?\n  ❯ 1. Yes\n    2. No\n  Esc to cancel · Tab to amend\n  That is all.",
+        );
+        let d = detect(&profile("claude"), &quoted);
+        assert_eq!(d.state, AgentState::Finished);
+        assert!(
+            d.evidence_for(AgentState::NeedsInput)
+                .all(|e| e.region == Region::Transcript || !e.decisive)
+        );
+        // The same dialog live (no box under it) is needs-input.
+        let live = " Bash command\n   rm -rf build\n Do you want to proceed?\n ❯ 1. Yes\n   2. No\n\n Esc to cancel · Tab to amend\n";
+        let d = detect(&profile("claude"), live);
+        assert_eq!(d.state, AgentState::NeedsInput);
+        assert_eq!(d.deciding().unwrap().region, Region::Live);
+    }
+
+    #[test]
+    fn menus_are_needs_input_never_idle() {
+        let c = profile("codex");
+        // Codex 0.171.0's model-migration menu on a fresh CODEX_HOME.
+        let migration = "\n  Meet GPT-6 Sol\n\n  Our latest Sol is more intelligent and more efficient.\n\n› 1. Try new model\n  2. Use existing model\n\n  enter/esc confirm · ^c quit\n";
+        let d = detect(&c, migration);
+        assert_eq!(d.state, AgentState::NeedsInput);
+        assert_eq!(d.input, None);
+        assert_eq!(d.deciding().unwrap().text, "› 1. Try new model");
+        // The same menu without its hint line: numbered options with a cursor.
+        assert_eq!(
+            state(
+                "codex",
+                "  Meet GPT-6 Sol\n\n› 1. Try new model\n  2. Use existing model\n"
+            ),
+            AgentState::NeedsInput
+        );
+        // A picker whose cursor row has no number (/model).
+        let picker = "  Select Model and Effort\n\n  8. GPT-5.6-Sol     Legacy model.\n      GPT-5.6-Luna   Legacy fast model.\n›     GPT-5.5 (current)  Legacy coding model.\n\n  enter select · esc back\n";
+        assert_eq!(state("codex", picker), AgentState::NeedsInput);
+        // A checkbox list (/experimental): a line naming enter and esc is a menu hint.
+        let checks = "■ You've hit your usage limit. Try again at 12:15.\n\n  Experimental features\n\n› [ ] Network proxy   Apply network proxy restrictions.\n  [ ] System proxy    Use system proxy settings.\n\n  space toggle · enter save · esc save/close\n";
+        assert_eq!(state("codex", checks), AgentState::NeedsInput);
+        // Claude's AskUserQuestion and plan approval.
+        let ask = " ☐ Color\n\n Which color do you prefer?\n\n❯ 1. Red\n     Warm\n  2. Blue\n     Cold\n\n Enter to select · ↑/↓ to navigate · Esc to cancel\n";
+        assert_eq!(state("claude", ask), AgentState::NeedsInput);
+        let plan = " Would you like to proceed?\n\n ❯ 1. Yes, and auto-accept edits\n   2. Yes, and manually approve edits\n   3. No, keep planning\n\n ctrl-g to edit in Notepad · Enter to select · Esc to cancel\n";
+        assert_eq!(state("claude", plan), AgentState::NeedsInput);
+        // The prompt box with a typed numbered line and no hint stays the box.
+        let typed = format!("{RULE}\n❯ 1. fix the bug\n{RULE}\n  ? for shortcuts\n");
+        let d = detect(&profile("claude"), &typed);
+        assert_eq!(d.state, AgentState::Idle);
+        assert_eq!(d.input.as_deref(), Some("1. fix the bug"));
+    }
+
+    #[test]
+    fn api_errors_in_the_transcript() {
+        let limited = [
+            r#"  ⎿  Error: 429 {"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}"#,
+            r#"  ⎿  API Error: 429 {"error":{"type":"rate_limit_error"},"type":"error"}"#,
+        ];
+        for line in limited {
+            let screen = claude_box(&format!("❯ go\n{line}"));
+            assert_eq!(state("claude", &screen), AgentState::RateLimited, "{line}");
+            // The finished line that closes the failed turn does not hide it.
+            let screen = claude_box(&format!("❯ go\n{line}\n\n✻ Cooked for 2m 54s"));
+            assert_eq!(state("claude", &screen), AgentState::RateLimited, "{line}");
+        }
+        let errors = [
+            r#"  ⎿  API Error: 500 {"type":"error","error":{"type":"api_error","message":"Internal server error"}}"#,
+            r#"  ⎿  Error: 529 {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+            "  ⎿  API Error: 529 Overloaded",
+            "  ⎿  Overloaded",
+            r#"  ⎿  500 {"type":"error","error":{"type":"api_error"}}"#,
+        ];
+        for line in errors {
+            let screen = claude_box(&format!("❯ go\n{line}"));
+            assert_eq!(state("claude", &screen), AgentState::Error, "{line}");
+        }
+        // A later successful turn wins over an old error.
+        let screen = claude_box(&format!(
+            "❯ go\n{}\n\n❯ again\n\n● Done.\n\n✻ Baked for 3s",
+            errors[0]
+        ));
+        assert_eq!(state("claude", &screen), AgentState::Finished);
+    }
+
+    #[test]
+    fn older_claude_screens() {
+        // 2.0.x: "> " between rules, ✻ as a spinner glyph, ● / ⏺ bullets.
+        let box20 = |above: &str| format!("{above}\n{RULE}\n> \n{RULE}\n  ? for shortcuts\n");
+        assert_eq!(
+            state("claude", &box20(" ✻ Welcome to Claude Code!\n")),
+            AgentState::Idle
+        );
+        assert_eq!(
+            state(
+                "claude",
+                &box20("> SLOW two\n\n✻ Honking… (esc to interrupt)\n  ⎿  Tip: Use /stickers")
+            ),
+            AgentState::Working
+        );
+        assert_eq!(
+            state("claude", &box20("> fix\n\n⏺ Fixed the bug.\n")),
+            AgentState::Finished
+        );
+        // 1.x: the "│ > " box.
+        let old = "> fix\n\n⏺ Fixed.\n\n╭──────────────╮\n│ >            │\n╰──────────────╯\n  ? for shortcuts\n";
+        assert_eq!(state("claude", old), AgentState::Finished);
+        let old = "> fix\n\n✳ Pondering… (12s · esc to interrupt)\n\n╭──────────────╮\n│ >            │\n╰──────────────╯\n";
+        assert_eq!(state("claude", old), AgentState::Working);
+    }
+
+    #[test]
+    fn bad_input_reads_unknown_quickly() {
+        let p = profile("claude");
+        let ten_mb = 10 * 1024 * 1024;
+        let binary = String::from_utf8_lossy(&[0u8, 0xff, 0xfe, b'\n', 0x80, 0, 0xc3]).into_owned();
+        let lines = "garbage line without meaning\n".repeat(ten_mb / 29);
+        let one_line = "x".repeat(ten_mb);
+        let nuls = "\0".repeat(ten_mb);
+        let wide = "✽".repeat(ten_mb / 3);
+        for (name, screen) in [
+            ("empty", ""),
+            ("blank", "\n\n   \n"),
+            ("binary", binary.as_str()),
+            ("10 MB of lines", lines.as_str()),
+            ("one 10 MB line", one_line.as_str()),
+            ("10 MB of NULs", nuls.as_str()),
+            ("10 MB of one wide char", wide.as_str()),
+        ] {
+            let start = std::time::Instant::now();
+            let d = detect(&p, screen);
+            assert_eq!(d.state, AgentState::Unknown, "{name}");
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(5),
+                "{name} took {:?}",
+                start.elapsed()
+            );
+        }
+        // A real screen at the end of a huge capture is still read, its lines numbered from
+        // the top of the capture.
+        let screen = format!("{lines}{RULE}\n❯ \n{RULE}\n");
+        let d = detect(&p, &screen);
+        assert_eq!(d.state, AgentState::Idle);
+        assert_eq!(d.deciding().unwrap().line, screen.lines().count() - 1);
+    }
+
+    #[test]
+    fn fixture_names() {
+        assert_eq!(
+            fixture_name("claude-2.1.329", "needs-input-bash-permission"),
+            Ok(("claude".into(), "2.1.329".into(), AgentState::NeedsInput))
+        );
+        assert_eq!(
+            fixture_name("codex-0.171.0", "codex-idle"),
+            Ok(("codex".into(), "0.171.0".into(), AgentState::Idle))
+        );
+        assert!(
+            fixture_name("claude", "idle")
+                .unwrap_err()
+                .contains("folder")
+        );
+        assert!(
+            fixture_name("claude-2.1.0", "sleepy-cat")
+                .unwrap_err()
+                .contains("does not start with a state")
+        );
     }
 }

@@ -141,8 +141,20 @@ pub struct PatternsSpec {
     pub working: Option<Vec<String>>,
     /// The prompt box is visible.
     pub idle: Option<Vec<String>>,
-    /// A dialog waits for a person.
+    /// A dialog waits for a person (counted only in the live area, see `detector`).
     pub needs_input: Option<Vec<String>>,
+    /// Key hints of a menu ("Enter to select", "enter/esc confirm"): a cursor line with one
+    /// of these below it is a menu waiting for a person, not the prompt box.
+    pub menu: Option<Vec<String>>,
+    /// Rules and borders drawn around the prompt box, skipped when looking for the live block
+    /// above it (default: a line of box-drawing characters, [`DEFAULT_RULE`]).
+    pub rule: Option<Vec<String>>,
+    /// How many lines above the prompt box the live area may reach: the spinner, the task
+    /// list under it, notices (default 12, at most 100).
+    pub live_above: Option<usize>,
+    /// Without a prompt box on screen, how many lines at the bottom of the screen make the
+    /// live area (default 30, 1 to 500).
+    pub live_lines: Option<usize>,
     /// A usage or rate limit was hit.
     pub rate_limited: Option<Vec<String>>,
     /// The turn ended in an error.
@@ -295,7 +307,19 @@ pub struct Profile {
     pub input: Vec<Pattern>,
     /// Placeholder texts of an empty input line.
     pub placeholders: Vec<String>,
+    /// Menu key hint patterns.
+    pub menu: Vec<Pattern>,
+    /// Rule and border line patterns around the prompt box.
+    pub rules: Vec<Pattern>,
+    /// How many lines above the prompt box the live area may reach.
+    pub live_above: usize,
+    /// Without a prompt box, how many bottom lines make the live area.
+    pub live_lines: usize,
 }
+
+/// The rule pattern a profile gets when it names none: a line of box-drawing characters,
+/// with the corners of a box's top or bottom border.
+pub const DEFAULT_RULE: &str = r"^\s*[╭╰┌└]?[─━═╌┄▀▄]{3,}[╮╯┐┘]?\s*$";
 
 /// An error in a profile: which profile, which field, what is wrong.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -348,6 +372,10 @@ impl ProfileSpec {
             pick(&mut p.working, &o.working);
             pick(&mut p.idle, &o.idle);
             pick(&mut p.needs_input, &o.needs_input);
+            pick(&mut p.menu, &o.menu);
+            pick(&mut p.rule, &o.rule);
+            pick(&mut p.live_above, &o.live_above);
+            pick(&mut p.live_lines, &o.live_lines);
             pick(&mut p.rate_limited, &o.rate_limited);
             pick(&mut p.error, &o.error);
             pick(&mut p.finished, &o.finished);
@@ -443,6 +471,25 @@ impl ProfileSpec {
                 ));
             }
         }
+        let menu = compile("menu", &p.menu)?;
+        let rules = match &p.rule {
+            Some(_) => compile("rule", &p.rule)?,
+            None => vec![Pattern::new(DEFAULT_RULE).expect("the default rule parses")],
+        };
+        let live_above = p.live_above.unwrap_or(12);
+        if live_above > 100 {
+            return Err(err(
+                "patterns.live_above",
+                format!("{live_above} is more than 100 lines"),
+            ));
+        }
+        let live_lines = p.live_lines.unwrap_or(30);
+        if !(1..=500).contains(&live_lines) {
+            return Err(err(
+                "patterns.live_lines",
+                format!("{live_lines} is not between 1 and 500"),
+            ));
+        }
         let input = compile("input", &p.input)?;
         for (i, q) in input.iter().enumerate() {
             if !q.groups.iter().any(|n| n == "text") {
@@ -465,6 +512,10 @@ impl ProfileSpec {
             quota,
             input,
             placeholders: p.placeholders.clone().unwrap_or_default(),
+            menu,
+            rules,
+            live_above,
+            live_lines,
         })
     }
 }
@@ -479,6 +530,8 @@ impl Profile {
             .chain([
                 ("quota".to_owned(), &self.quota),
                 ("input".to_owned(), &self.input),
+                ("menu".to_owned(), &self.menu),
+                ("rule".to_owned(), &self.rules),
             ]);
         for (field, list) in lists {
             for (i, p) in list.iter().enumerate() {
@@ -502,6 +555,8 @@ impl Profile {
             .chain([
                 ("quota".to_owned(), &self.quota),
                 ("input".to_owned(), &self.input),
+                ("menu".to_owned(), &self.menu),
+                ("rule".to_owned(), &self.rules),
             ]);
         let mut out = Vec::new();
         for (field, list) in lists {
@@ -605,6 +660,41 @@ mod tests {
         .unwrap();
         let e = spec.resolve("x").unwrap_err();
         assert_eq!(e.field, "patterns.quota[0]");
+    }
+
+    #[test]
+    fn live_area_fields_are_checked_and_optional() {
+        let parse = |extra: &str| {
+            ProfileSpec::parse(
+                "x",
+                &format!("command = \"x\"\n[patterns]\nidle = [\"ok\"]\n{extra}"),
+            )
+            .unwrap()
+            .resolve("x")
+        };
+        let p = parse("").unwrap();
+        assert_eq!((p.live_above, p.live_lines), (12, 30));
+        assert!(p.menu.is_empty());
+        assert_eq!(p.rules[0].source, DEFAULT_RULE);
+        let p = parse("live_above = 0\nlive_lines = 500\nrule = ['^===']\nmenu = ['pick one']\n")
+            .unwrap();
+        assert_eq!((p.live_above, p.live_lines), (0, 500));
+        assert_eq!(p.rules[0].source, "^===");
+        let e = parse("live_above = 101\n").unwrap_err();
+        assert_eq!(e.field, "patterns.live_above");
+        assert!(e.message.contains("101"), "{e}");
+        let e = parse("live_lines = 0\n").unwrap_err();
+        assert_eq!(e.field, "patterns.live_lines");
+        let e = parse("menu = ['ok', '(']\n").unwrap_err();
+        assert_eq!(e.field, "patterns.menu[1]");
+        let e = parse("rule = ['[']\n").unwrap_err();
+        assert_eq!(e.field, "patterns.rule[0]");
+        let e = ProfileSpec::parse(
+            "p.toml",
+            "command = \"x\"\n[patterns]\nlive_above = \"many\"\n",
+        )
+        .unwrap_err();
+        assert!(e.field.starts_with("line 3"), "{e}");
     }
 
     #[test]

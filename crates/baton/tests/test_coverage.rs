@@ -10,9 +10,8 @@ use std::path::PathBuf;
 use baton_core::AgentState;
 use baton_core::coverage::Coverage;
 use baton_core::coverage::Outcome;
-use baton_core::coverage::parse_version;
-use baton_core::coverage::state_of_stem;
 use baton_core::detect;
+use baton_core::detector::fixture_name;
 use baton_core::profile::builtin_names;
 use baton_core::profile::builtin_spec;
 
@@ -35,27 +34,18 @@ fn outcomes() -> Vec<Outcome> {
     dirs.sort();
     for dir in dirs {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
-        let (cli, version) = name
-            .rsplit_once('-')
-            .filter(|(_, v)| parse_version(v).is_some())
-            .unwrap_or_else(|| panic!("{}: not <cli>-<version>", dir.display()));
-        let profile = builtin_spec(cli)
-            .unwrap_or_else(|| panic!("{}: no built-in profile `{cli}`", dir.display()))
-            .resolve(cli)
-            .unwrap();
         for file in fixture_files(&dir) {
             let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
-            // Older fixtures were named `<cli>-<state>…`.
-            let stem = stem
-                .strip_prefix(&format!("{cli}-"))
-                .unwrap_or(&stem)
-                .to_owned();
-            let (expected, _) = state_of_stem(&stem)
-                .unwrap_or_else(|| panic!("{}: no state in the name", file.display()));
+            let (cli, version, expected) =
+                fixture_name(&name, &stem).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            let profile = builtin_spec(&cli)
+                .unwrap_or_else(|| panic!("{}: no built-in profile `{cli}`", dir.display()))
+                .resolve(&cli)
+                .unwrap();
             let screen = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
             out.push(Outcome {
-                cli: cli.to_owned(),
-                version: version.to_owned(),
+                cli,
+                version,
                 expected,
                 got: detect(&profile, &screen).state,
             });

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use baton_core::AgentState;
 use baton_core::detect;
+use baton_core::detector::fixture_name;
 use baton_core::profile::builtin_spec;
 
 use crate::common::TestProject;
@@ -108,83 +109,129 @@ fn every_persona_state_is_detected_on_the_live_screen() {
     });
 }
 
-/// Real screens whose TRUE state today's detector misses: a dialog answered earlier still
-/// drawn above the prompt (Gemini keeps its trust dialog in view), or an older limit/finished
-/// line above "ℹ Request cancelled.". They are for the live-region detector (issue 15).
-const NEEDS_LIVE_REGION: &[&str] = &[
-    "real/gemini-0.43.0/finished-reply-trust-dialog-above.txt",
-    "real/gemini-0.43.0/idle-trust-dialog-answered.txt",
-    "real/gemini-0.43.0/working-long-shell-run-trust-dialog-above.txt",
-    "real/gemini-0.43.0/working-thinking-trust-dialog-above.txt",
-    "real/gemini-0.61.0/finished-reply-trust-dialog-above.txt",
-    "real/gemini-0.61.0/idle-cancelled-retry.txt",
-    "real/gemini-0.61.0/idle-edit-rejected.txt",
-    "real/gemini-0.61.0/idle-trust-dialog-answered.txt",
-    "real/gemini-0.61.0/starting-restarting-after-trust.txt",
-    "real/gemini-0.61.0/working-thinking-trust-dialog-above.txt",
-];
-
+/// Every real capture `tests/fixtures/real/<cli>-<version>/<state>-<scenario>.txt` reads as
+/// the state its name gives, with its CLI's built-in profile, but for at most 2 % of them;
+/// every miss is listed.
 #[test]
 fn saved_captures_are_detected() {
+    let root = fixtures_dir().join("real");
     let mut seen = 0;
-    let mut personas = std::collections::BTreeSet::new();
-    for entry in walk(&fixtures_dir()) {
-        let name = entry.file_stem().unwrap().to_string_lossy().into_owned();
-        // `real/<cli>-<version>/<state>-<scenario>.txt` names the profile by its folder.
-        let folder = entry.parent().and_then(|d| d.file_name());
-        let cli = folder
-            .map(|f| f.to_string_lossy().into_owned())
-            .and_then(|f| f.split_once('-').map(|(c, _)| c.to_owned()))
-            .filter(|c| builtin_spec(c).is_some() && !name.starts_with(&format!("{c}-")));
-        let name = match &cli {
-            Some(c) => format!("{c}-{name}"),
-            None => name,
-        };
-        let Some((persona, rest)) = name.split_once('-') else {
-            continue;
-        };
-        // `<profile>-<state>[-variant]`; state names may hold a dash themselves.
-        let state = [
-            "starting",
-            "working",
-            "idle",
-            "needs-input",
-            "rate-limited",
-            "error",
-            "finished",
-            "unknown",
-        ]
-        .into_iter()
-        .find(|s| rest == *s || rest.starts_with(&format!("{s}-")))
-        .unwrap_or_else(|| panic!("{}: no state in the name", entry.display()));
-        let Some(spec) = builtin_spec(persona) else {
-            continue;
-        };
-        let profile = spec.resolve(persona).unwrap();
-        let screen = std::fs::read_to_string(&entry).unwrap();
-        let got = detect(&profile, &screen).state;
-        let rel = entry.strip_prefix(fixtures_dir()).unwrap_or(&entry);
-        if got.as_str() != state
-            && NEEDS_LIVE_REGION
-                .iter()
-                .any(|k| rel.to_string_lossy().replace('\\', "/") == *k)
-        {
-            eprintln!(
-                "known miss (needs the live-region detector): {}: {got}",
-                rel.display()
-            );
-            continue;
+    let mut misses = Vec::new();
+    let mut folders: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    folders.sort();
+    for folder in &folders {
+        let folder_name = folder.file_name().unwrap().to_string_lossy().into_owned();
+        for file in walk(folder) {
+            let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+            let shown = format!("{folder_name}/{stem}.txt");
+            let (cli, _, want) =
+                fixture_name(&folder_name, &stem).unwrap_or_else(|e| panic!("{shown}: {e}"));
+            let spec = builtin_spec(&cli)
+                .unwrap_or_else(|| panic!("{shown}: no built-in profile `{cli}`"));
+            let profile = spec.resolve(&cli).unwrap();
+            let screen = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+            let d = detect(&profile, &screen);
+            if d.state != want {
+                let why = d
+                    .deciding()
+                    .map(|e| format!("line {} `{}` [{}]", e.line, e.text.trim(), e.pattern))
+                    .unwrap_or_default();
+                misses.push(format!("{shown}: expected {want}, got {} {why}", d.state));
+            }
+            seen += 1;
         }
-        assert_eq!(got.as_str(), state, "{}", entry.display());
-        seen += 1;
-        personas.insert(persona.to_owned());
+    }
+    // The bar is 98 % of every real capture; each miss is printed, and which states of
+    // which versions miss is pinned by profiles/coverage.toml (test_coverage), so a new miss
+    // fails there even within the bar.
+    for m in &misses {
+        eprintln!("misread: {m}");
     }
     assert!(
-        seen >= 38,
-        "only {seen} fixtures found under {}",
-        fixtures_dir().display()
+        (seen - misses.len()) * 100 >= seen * 98,
+        "{} of {seen} real captures misread (the bar is 98 %):\n{}",
+        misses.len(),
+        misses.join("\n")
     );
-    assert_eq!(personas.len(), 5, "{personas:?}");
+    assert!(seen >= 9, "only {seen} captures under {}", root.display());
+}
+
+/// `baton detect --report DIR`: accuracy tables, every miss with its evidence, exit 1 below
+/// 98 %, and a name that gives no state is reported, not skipped.
+#[test]
+fn report_lists_every_miss_and_fails_below_the_threshold() {
+    let p = TestProject::new();
+    let dir = tempfile::tempdir().unwrap();
+    let real = fixtures_dir().join("real");
+    let v = dir.path().join("claude-2.1.329");
+    std::fs::create_dir_all(&v).unwrap();
+    let idle = std::fs::read(real.join("claude-2.1.329/idle-fresh-start.txt")).unwrap();
+    std::fs::write(v.join("idle-fresh-start.txt"), &idle).unwrap();
+    let out = p.run(&["detect", "--report", dir.path().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("overall: 1/1 100.0 %"), "{text}");
+    assert!(text.contains("claude-2.1.329"), "{text}");
+    // Two misses out of three: both listed, with what decided them.
+    std::fs::write(v.join("working-not-really.txt"), &idle).unwrap();
+    std::fs::write(v.join("needs-input-nor-this.txt"), &idle).unwrap();
+    std::fs::write(v.join("sleepy.txt"), &idle).unwrap();
+    let out = p.run(&["detect", "--report", dir.path().to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("overall: 1/3 33.3 %"), "{text}");
+    assert!(text.contains("misses: 2"), "{text}");
+    for want in [
+        "claude-2.1.329/working-not-really.txt: expected working, got idle — line ",
+        "claude-2.1.329/needs-input-nor-this.txt: expected needs-input, got idle",
+        "(live) `❯`",
+        "claude-2.1.329/sleepy.txt: `sleepy` does not start with a state",
+    ] {
+        assert!(text.contains(want), "{want} not in:\n{text}");
+    }
+    // Nothing to judge is an error, not 100 %.
+    let empty = tempfile::tempdir().unwrap();
+    let out = p.run(&["detect", "--report", empty.path().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no captures"));
+}
+
+/// The fake agent's captures: `fake/<persona>-<state>.txt` and `facts/<cli>-<state>.txt`.
+#[test]
+fn saved_fake_and_facts_captures_are_detected() {
+    let mut seen = 0;
+    let mut personas = std::collections::BTreeSet::new();
+    let mut misses = Vec::new();
+    for sub in ["fake", "facts"] {
+        for entry in walk(&fixtures_dir().join(sub)) {
+            let name = entry.file_stem().unwrap().to_string_lossy().into_owned();
+            let Some((persona, _)) = name.split_once('-') else {
+                continue;
+            };
+            // `<profile>-<state>[-variant]`: the profile plays the folder's part.
+            let (_, _, want) = fixture_name(&format!("{persona}-0"), &name)
+                .unwrap_or_else(|e| panic!("{}: {e}", entry.display()));
+            let Some(spec) = builtin_spec(persona) else {
+                continue;
+            };
+            let profile = spec.resolve(persona).unwrap();
+            let screen = std::fs::read_to_string(&entry).unwrap();
+            let got = detect(&profile, &screen).state;
+            if got != want {
+                misses.push(format!("{sub}/{name}: expected {want}, got {got}"));
+            }
+            seen += 1;
+            personas.insert(persona.to_owned());
+        }
+    }
+    assert!(misses.is_empty(), "{}", misses.join("\n"));
+    assert!(seen >= 38, "only {seen} fixtures found");
+    assert_eq!(personas.len(), 4, "{personas:?}");
 }
 
 fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
