@@ -238,7 +238,7 @@ fn working(s: &str) -> bool {
 
 /// Whether a dialog or menu is open.
 fn dialog(s: &str) -> bool {
-    let live = bottom(s, 30);
+    let live = bottom(s, 12);
     live.contains("Enter to confirm")
         || live.contains("Esc to cancel")
         || live.contains("Esc to exit")
@@ -264,9 +264,12 @@ fn bottom(s: &str, n: usize) -> String {
 /// turn in progress, no dialog.
 fn ready(s: &str) -> bool {
     let live = bottom(s, 8);
-    let boxed = live
-        .lines()
-        .any(|l| l.starts_with('❯') || l.starts_with("> ") || l == ">" || l.starts_with("│ >"));
+    // The box's mark, then a space (2.0.x draws a no-break space).
+    let boxed = live.lines().any(|l| {
+        let l = l.strip_prefix("│ ").unwrap_or(l);
+        let mut c = l.chars();
+        matches!(c.next(), Some('❯' | '>')) && c.next().is_none_or(char::is_whitespace)
+    });
     boxed && !working(s) && !dialog(s)
 }
 
@@ -322,7 +325,10 @@ fn startup(win: &Win, out: &Out, r: &mut Report, idle_file: &str, dialogs_expect
                 for t in *targets {
                     match win.choose(t) {
                         Ok(()) => {
-                            win.wait("the dialog to close", TURN, |s| !s.contains(needle))?;
+                            // Older versions leave the answered dialog's text above the box.
+                            win.wait("the dialog to close", TURN, |s| {
+                                !s.contains(needle) || ready(s)
+                            })?;
                             return Ok(format!("answered {t:?}"));
                         }
                         Err(e) => last = e,
@@ -392,6 +398,11 @@ pub fn run(bin: &Path) -> Report {
         replace: vec![
             (root.display().to_string(), "/tmp/project".to_owned()),
             (homes_path.display().to_string(), "/tmp/home".to_owned()),
+            // Permission options name the folder alone.
+            (
+                root.file_name().unwrap().to_string_lossy().into_owned(),
+                "project".to_owned(),
+            ),
         ],
     };
     let log = |n: &str| {
@@ -450,6 +461,9 @@ pub fn run(bin: &Path) -> Report {
     let cmd = |args: &str| format!("{} {args}", bin.display());
     let mut free_env = env(&homes_path.join("free"), &free_srv);
     free_env.push(("ANTHROPIC_API_KEY".into(), KEY.into()));
+    // Versions that retry a 529 despite `x-should-retry: false` give up after 3 tries
+    // (about 5 s) instead of 10 (minutes).
+    free_env.push(("CLAUDE_CODE_MAX_RETRIES".into(), "3".into()));
     let mut perm_env = env(&homes_path.join("perm"), &perm_srv);
     perm_env.push(("ANTHROPIC_API_KEY".into(), KEY.into()));
     let mut sub_env = env(&homes_path.join("sub"), &sub_srv);
@@ -627,7 +641,7 @@ fn free_scenarios(win: &Win, srv: &FakeModel, out: &Out, line: &str, slow_stop: 
             r.check("working-task-list", || {
                 win.prompt("TASKS work through the list")?;
                 let s = win.wait("the tool run under the task list", TURN, |s| {
-                    working(s) && s.contains("sleep 6") && s.contains("Add arrow key support")
+                    working(s) && s.contains("sleep 6")
                 })?;
                 std::thread::sleep(Duration::from_millis(2000));
                 let s2 = win.screen();
@@ -772,6 +786,18 @@ fn free_scenarios(win: &Win, srv: &FakeModel, out: &Out, line: &str, slow_stop: 
     ] {
         r.check(file, || {
             win.prompt(&format!("{marker} call the API"))?;
+            let mut note = String::new();
+            if marker == "E529" {
+                // Some versions retry a 529 whatever the headers say: the agent is busy.
+                let retry = win.wait("a retry notice", Duration::from_secs(4), |s| {
+                    let after = s.rsplit(marker).next().unwrap_or("");
+                    after.contains("Retrying") && working(s)
+                });
+                if let Ok(s) = retry {
+                    out.save("working-api-529-retrying.txt", &s)?;
+                    note = "retried first; ".to_owned();
+                }
+            }
             let s = win.settle("the API error", TURN, QUIET, |s| {
                 let after = s.rsplit(marker).next().unwrap_or("");
                 after.contains(needle) && ready(s)
@@ -786,7 +812,7 @@ fn free_scenarios(win: &Win, srv: &FakeModel, out: &Out, line: &str, slow_stop: 
                 .unwrap_or("")
                 .trim()
                 .to_owned();
-            Ok(l)
+            Ok(format!("{note}{l}"))
         });
     }
 
@@ -1059,19 +1085,34 @@ fn sub_scenarios(win: &Win, out: &Out, line: &str) -> Report {
     });
     r.check("rate-limited-usage-limit", || {
         win.prompt("LIMIT hello again")?;
+        let after = |s: &str| {
+            s.rsplit("LIMIT hello again")
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        };
         let s = win.settle("the usage-limit screen", TURN, QUIET, |s| {
-            let after = s.rsplit("LIMIT hello again").next().unwrap_or("");
-            after.to_lowercase().contains("limit") && ready(s)
+            after(s).to_lowercase().contains("limit") && (ready(s) || dialog(s))
         })?;
+        let mut note = String::new();
+        let s = if dialog(&s) {
+            // Some versions open their rate-limit options menu by themselves.
+            out.save("rate-limited-usage-limit-options.txt", &s)?;
+            note.push_str("the options menu opened; ");
+            win.keys(&["Escape"]);
+            win.settle("the box after the menu", TURN, QUIET, ready)?
+        } else {
+            s
+        };
         out.save("rate-limited-usage-limit.txt", &s)?;
-        Ok(s.rsplit("LIMIT hello again")
-            .next()
-            .unwrap_or("")
-            .lines()
-            .find(|l| l.to_lowercase().contains("limit"))
-            .unwrap_or("")
-            .trim()
-            .to_owned())
+        note.push_str(
+            after(&s)
+                .lines()
+                .find(|l| l.to_lowercase().contains("limit"))
+                .unwrap_or("")
+                .trim(),
+        );
+        Ok(note)
     });
     r
 }
