@@ -26,8 +26,13 @@
 //! 5. **needs-input** when a `needs_input` pattern or a menu line is in the live area and,
 //!    when a box is on screen, at or below it: a dialog replaces the box, so a dialog
 //!    answered earlier, or quoted in a reply, above a visible box is transcript. Without a
-//!    box, a launch (`starting`) line below the dialog means it was answered.
-//! 6. **working** when a `working` pattern (the spinner, the interrupt hint) matches in the
+//!    box, a launch (`starting`) line below the dialog means it was answered. A menu about a
+//!    limit ("What do you want to do? ❯ 1. Stop and wait for limit to reset") is still a
+//!    dialog: a person answers it (the limit line's quota reading is read all the same).
+//! 6. **finished** when a profile's `ended` pattern matches a live line and the box is on
+//!    screen: the turn is over though a working hint still shows (Claude Code's spinner and
+//!    footer while its Stop hook runs, `(running stop hook)`).
+//!    Otherwise **working** when a `working` pattern (the spinner, the interrupt hint) matches in the
 //!    live area. A line a `working` pattern matches is never a transcript signal (Codex's
 //!    `• Working (4s • esc to interrupt)` is not a reply); a turn that ended while its hooks
 //!    run (`✻ Vibing… (running stop hook)`) is left out of the working patterns.
@@ -160,17 +165,17 @@ fn scanned(screen: &str) -> (Vec<&str>, usize) {
     (lines, skipped)
 }
 
-/// A cursor line: a cursor glyph, then text.
+/// A cursor line: a cursor glyph, then text (inside a box's left border, too).
 fn cursor_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
-    RE.get_or_init(|| Regex::new(r"^\s*[›❯>▶►➤→]\s*\S").expect("cursor regex"))
+    RE.get_or_init(|| Regex::new(r"^\s*(?:│\s*)?[›❯>▶►➤→]\s*\S").expect("cursor regex"))
 }
 
 /// A numbered option, with or without a cursor: its number.
 fn option_number(line: &str) -> Option<u32> {
     static RE: OnceLock<Regex> = OnceLock::new();
     let re = RE.get_or_init(|| {
-        Regex::new(r"^\s*(?:[›❯>▶►➤→]\s*)?(\d{1,2})[.)]\s+\S").expect("option regex")
+        Regex::new(r"^\s*(?:│\s*)?(?:[›❯>▶►➤→]\s*)?(\d{1,2})[.)]\s+\S").expect("option regex")
     });
     re.captures(line)?.get(1)?.as_str().parse().ok()
 }
@@ -226,24 +231,14 @@ pub fn detect(profile: &Profile, screen: &str) -> Detection {
             {
                 i -= 1;
             }
+            // The block's lines count from its lowest one, however far above the box it is.
+            let start = i;
             let mut top = b;
-            while i > 0 && !lines[i - 1].is_empty() && b - (i - 1) <= profile.live_above {
+            while i > 0 && !lines[i - 1].is_empty() && start - (i - 1) < profile.live_above {
                 i -= 1;
                 top = i;
             }
             let spinner = |l: &str| first_match(profile.patterns(AgentState::Working), l).is_some();
-            // A spinner a blank line or two above that block belongs to it (Gemini CLI draws
-            // its mode line between the spinner and the box).
-            let mut j = top;
-            while j > 0 && top - j < 2 && lines[j - 1].is_empty() {
-                j -= 1;
-            }
-            if j < top && j > 0 && spinner(lines[j - 1]) && b - (j - 1) <= profile.live_above {
-                top = j - 1;
-                while top > 0 && !lines[top - 1].is_empty() && b - (top - 1) <= profile.live_above {
-                    top -= 1;
-                }
-            }
             // A block holding a transcript signal (a reply, an error) is the transcript's end.
             let signal = |l: &str| {
                 [
@@ -254,6 +249,30 @@ pub fn detect(profile: &Profile, screen: &str) -> Detection {
                 .into_iter()
                 .any(|s| first_match(profile.patterns(s), l).is_some())
             };
+            // A spinner a blank line or two above a block that has none belongs to it (Gemini
+            // CLI draws its mode line between the spinner and the box), with its own block,
+            // unless that holds a transcript signal.
+            let mut j = top;
+            while j > 0 && top - j < 2 && lines[j - 1].is_empty() {
+                j -= 1;
+            }
+            if j < top
+                && j > 0
+                && !lines[top..b].iter().any(|l| spinner(l))
+                && spinner(lines[j - 1])
+                && start - (j - 1) < profile.live_above
+            {
+                let mut above = j - 1;
+                while above > 0
+                    && !lines[above - 1].is_empty()
+                    && start - (above - 1) < profile.live_above
+                {
+                    above -= 1;
+                }
+                if !lines[above..j].iter().any(|l| signal(l) && !spinner(l)) {
+                    top = above;
+                }
+            }
             if lines[top..b].iter().any(|l| signal(l) && !spinner(l)) {
                 top = b;
             }
@@ -291,6 +310,20 @@ pub fn detect(profile: &Profile, screen: &str) -> Detection {
             line: idx + 1,
             text: lines[*idx].to_owned(),
             region: region(*idx),
+            decisive: false,
+        });
+    }
+    // A live line saying the turn is over (its hooks run) though a working hint still shows.
+    let ended_at = (live_top..n)
+        .rev()
+        .find_map(|i| first_match(&profile.ended, lines[i]).map(|p| (i, p)));
+    if let Some((i, p)) = ended_at {
+        evidence.push(Evidence {
+            state: AgentState::Finished,
+            pattern: format!("ended: {}", p.source),
+            line: i + 1,
+            text: lines[i].to_owned(),
+            region: Region::Live,
             decisive: false,
         });
     }
@@ -347,8 +380,11 @@ pub fn detect(profile: &Profile, screen: &str) -> Detection {
             .iter()
             .position(|e| e.line == b + 1 && e.state == AgentState::Idle)
     });
+    let ended = lowest(&|e| e.pattern.starts_with("ended: "));
     let (state, decisive) = if let Some(k) = dialog {
         (AgentState::NeedsInput, Some(k))
+    } else if let Some(k) = ended.filter(|_| prompt_box.is_some()) {
+        (AgentState::Finished, Some(k))
     } else if let Some(k) = working {
         (AgentState::Working, Some(k))
     } else {

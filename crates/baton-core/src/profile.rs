@@ -146,6 +146,9 @@ pub struct PatternsSpec {
     /// Key hints of a menu ("Enter to select", "enter/esc confirm"): a cursor line with one
     /// of these below it is a menu waiting for a person, not the prompt box.
     pub menu: Option<Vec<String>>,
+    /// A live line saying the turn is over though a working hint still shows (Claude Code's
+    /// spinner while its Stop hook runs: `(running stop hook)`): the turn reads finished.
+    pub ended: Option<Vec<String>>,
     /// Rules and borders drawn around the prompt box, skipped when looking for the live block
     /// above it (default: a line of box-drawing characters, [`DEFAULT_RULE`]).
     pub rule: Option<Vec<String>>,
@@ -309,6 +312,8 @@ pub struct Profile {
     pub placeholders: Vec<String>,
     /// Menu key hint patterns.
     pub menu: Vec<Pattern>,
+    /// Turn-ended patterns (they beat a working hint in the live area).
+    pub ended: Vec<Pattern>,
     /// Rule and border line patterns around the prompt box.
     pub rules: Vec<Pattern>,
     /// How many lines above the prompt box the live area may reach.
@@ -373,6 +378,7 @@ impl ProfileSpec {
             pick(&mut p.idle, &o.idle);
             pick(&mut p.needs_input, &o.needs_input);
             pick(&mut p.menu, &o.menu);
+            pick(&mut p.ended, &o.ended);
             pick(&mut p.rule, &o.rule);
             pick(&mut p.live_above, &o.live_above);
             pick(&mut p.live_lines, &o.live_lines);
@@ -472,6 +478,7 @@ impl ProfileSpec {
             }
         }
         let menu = compile("menu", &p.menu)?;
+        let ended = compile("ended", &p.ended)?;
         let rules = match &p.rule {
             Some(_) => compile("rule", &p.rule)?,
             None => vec![Pattern::new(DEFAULT_RULE).expect("the default rule parses")],
@@ -513,6 +520,7 @@ impl ProfileSpec {
             input,
             placeholders: p.placeholders.clone().unwrap_or_default(),
             menu,
+            ended,
             rules,
             live_above,
             live_lines,
@@ -531,6 +539,7 @@ impl Profile {
                 ("quota".to_owned(), &self.quota),
                 ("input".to_owned(), &self.input),
                 ("menu".to_owned(), &self.menu),
+                ("ended".to_owned(), &self.ended),
                 ("rule".to_owned(), &self.rules),
             ]);
         for (field, list) in lists {
@@ -556,6 +565,7 @@ impl Profile {
                 ("quota".to_owned(), &self.quota),
                 ("input".to_owned(), &self.input),
                 ("menu".to_owned(), &self.menu),
+                ("ended".to_owned(), &self.ended),
                 ("rule".to_owned(), &self.rules),
             ]);
         let mut out = Vec::new();
