@@ -308,9 +308,10 @@ mod tests {
 
     /// Posts a streaming Responses request with `prompt`; returns the raw response.
     fn post(server: &FakeModel, prompt: &str) -> String {
-        let body = serde_json::json!({"stream": true, "model": "m", "tools": [{"type": "function"}],
+        let body =
+            serde_json::json!({"stream": true, "model": "m", "tools": [{"type": "function"}],
             "input": [{"type": "message", "role": "user", "content": prompt}]})
-        .to_string();
+            .to_string();
         let mut c = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
         write!(
             c,
