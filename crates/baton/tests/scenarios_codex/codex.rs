@@ -226,9 +226,14 @@ pub fn run(bin: &Path) -> Run {
         absent: Vec::new(),
         failed: Vec::new(),
     };
-    // The project under /tmp (short, shown as /tmp/project); CODEX_HOME outside the system
+    // The project under /tmp (shown as /tmp/project); CODEX_HOME outside the system
     // temp dir, where Codex refuses to create its helper aliases and warns.
-    let project = tempfile::Builder::new().prefix("cx").tempdir().unwrap();
+    // `/tmp/cx` and 5 characters: as long as `/tmp/project`, so boxes stay aligned.
+    let project = tempfile::Builder::new()
+        .prefix("cx")
+        .rand_bytes(5)
+        .tempdir_in("/tmp")
+        .unwrap();
     let homes = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scenarios");
     std::fs::create_dir_all(&homes).unwrap();
     let home = tempfile::Builder::new()
@@ -273,14 +278,24 @@ pub fn run(bin: &Path) -> Run {
             "/tmp/codex-home".to_owned(),
         ),
     ];
+    // The fake server's random port shows in "unexpected status" errors: one five-digit
+    // port in every fixture, so a new capture differs only where the screen does.
+    if server.port() >= 10000 {
+        tui.redact.push((
+            format!("127.0.0.1:{}", server.port()),
+            "127.0.0.1:40000".to_owned(),
+        ));
+    }
     first_start(&mut run, &tui);
     if !run.failed.is_empty() {
         return run;
     }
     turns(&mut run, &tui);
     dialogs(&mut run, &tui);
-    errors(&mut run, &tui);
+    // The pickers before the errors: their screens then end with a finished turn, not with
+    // an error or a limit in the transcript.
     pickers(&mut run, &tui);
+    errors(&mut run, &tui);
     let log = serde_json::to_string(&server.requests()).unwrap_or_default();
     if log.contains(KEY) {
         run.failed
