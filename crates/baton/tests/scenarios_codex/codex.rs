@@ -71,14 +71,33 @@ fn busy(s: &str) -> bool {
     s.contains("esc to interrupt")
 }
 
-/// Returns the shell tool call of this version: `exec_command` (unified exec) from 0.100 on,
-/// the older `shell` tool with an argv before.
-fn shell(version: &str, cmd: &str, escalate: bool) -> Reply {
-    let modern = version_number(version)
+/// Returns whether a version is 0.100 or newer.
+fn modern(version: &str) -> bool {
+    version_number(version)
         .split('.')
         .nth(1)
         .and_then(|m| m.parse::<u32>().ok())
-        .is_some_and(|m| m >= 100);
+        .is_some_and(|m| m >= 100)
+}
+
+/// Returns the edit of this version: the freeform `apply_patch` tool (a `custom_tool_call`)
+/// from 0.100 on; before, the `shell` tool with `["apply_patch", PATCH]`, which Codex
+/// intercepts as an edit.
+fn patch(version: &str, patch: &str) -> Reply {
+    if modern(version) {
+        Reply::custom_tool("apply_patch", patch)
+    } else {
+        Reply::tool(
+            "shell",
+            serde_json::json!({"command": ["apply_patch", patch]}),
+        )
+    }
+}
+
+/// Returns the shell tool call of this version: `exec_command` (unified exec) from 0.100 on,
+/// the older `shell` tool with an argv before.
+fn shell(version: &str, cmd: &str, escalate: bool) -> Reply {
+    let modern = modern(version);
     let input = match (modern, escalate) {
         (true, false) => serde_json::json!({"cmd": cmd, "login": false}),
         (true, true) => serde_json::json!({"cmd": cmd, "login": false,
@@ -109,7 +128,7 @@ fn script(version: &str) -> Script {
         {"step": "Read the watch view", "status": "completed"},
         {"step": "Add arrow key support to the watch view", "status": "in_progress"},
         {"step": "Run the tests", "status": "pending"}]});
-    let patch =
+    let edit =
         "*** Begin Patch\n*** Add File: notes.txt\n+Notes written by the model.\n*** End Patch\n";
     let question = serde_json::json!({"questions": [{"id": "color", "header": "Color",
         "question": "Which color should the button be?",
@@ -160,10 +179,7 @@ fn script(version: &str) -> Script {
                     ack("ASK-5"),
                 ],
             ),
-            Rule::new(
-                "PATCH-6",
-                vec![Reply::custom_tool("apply_patch", patch), ack("PATCH-6")],
-            ),
+            Rule::new("PATCH-6", vec![patch(version, edit), ack("PATCH-6")]),
             Rule::new(
                 "PLANQ-7",
                 vec![Reply::tool("request_user_input", question), ack("PLANQ-7")],
