@@ -341,9 +341,15 @@ fn is_migration_menu(s: &str) -> bool {
     s.contains("Try new model") || s.contains("Use existing model")
 }
 
+/// Returns whether Codex is still starting: `loading` under its banner.
+fn loading(s: &str) -> bool {
+    s.lines().take(6).any(|l| l.trim() == "loading")
+}
+
 /// Returns whether the composer is up with nothing over it: its prompt line, no dialog.
 fn composer(s: &str) -> bool {
     !busy(s)
+        && !loading(s)
         && !is_trust_dialog(s)
         && !is_migration_menu(s)
         && s.lines()
@@ -360,7 +366,39 @@ fn numbered_menu(s: &str) -> bool {
     })
 }
 
+/// Presses `key` until the dialog `open` recognises is gone for good (a key pressed while
+/// the dialog is being drawn can be lost); at most three times.
+fn answer(tui: &Tui, key: &str, open: fn(&str) -> bool) -> Result<(), String> {
+    let mut last = String::new();
+    for _ in 0..3 {
+        tui.keys(&[key]);
+        match tui.settle(Duration::from_secs(10), QUIET, "the dialog gone", |s| {
+            !open(s)
+        }) {
+            Ok(_) => return Ok(()),
+            Err(e) => last = e,
+        }
+    }
+    Err(format!("`{key}` three times: {last}"))
+}
+
 fn first_start(run: &mut Run, tui: &Tui) {
+    run.step("starting", |run| {
+        // Codex draws its banner and composer with `loading` under the banner while it
+        // starts; the trust dialog or the migration menu may come after it.
+        let s = tui.wait(TURN, "a first frame", |s| {
+            loading(s) || is_trust_dialog(s) || is_migration_menu(s) || composer(s)
+        })?;
+        if loading(&s) {
+            run.save("starting-loading.txt", &s);
+        } else {
+            run.absent(
+                "starting screen",
+                "the first frame drawn was already a dialog or the composer",
+            );
+        }
+        Ok(())
+    });
     run.step("trust dialog", |run| {
         let s = tui.settle(TURN, QUIET, "the trust dialog or the composer", |s| {
             is_trust_dialog(s) || is_migration_menu(s) || composer(s)
@@ -368,8 +406,7 @@ fn first_start(run: &mut Run, tui: &Tui) {
         if is_trust_dialog(&s) {
             run.save("needs-input-trust-dialog.txt", &s);
             // The first option trusts the folder.
-            tui.keys(&["Enter"]);
-            tui.wait(TURN, "the trust dialog gone", |s| !is_trust_dialog(s))?;
+            answer(tui, "Enter", is_trust_dialog)?;
         } else {
             run.absent("trust dialog", "the first screen had none");
         }
@@ -382,8 +419,7 @@ fn first_start(run: &mut Run, tui: &Tui) {
         if is_migration_menu(&s) {
             run.save("needs-input-model-migration.txt", &s);
             // "2" chooses "Use existing model" at once: the configured model is kept.
-            tui.keys(&["2"]);
-            tui.wait(TURN, "the migration menu gone", |s| !is_migration_menu(s))?;
+            answer(tui, "2", is_migration_menu)?;
         } else {
             run.absent(
                 "model-migration menu",
