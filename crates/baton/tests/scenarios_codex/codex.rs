@@ -366,8 +366,8 @@ fn numbered_menu(s: &str) -> bool {
     })
 }
 
-/// Presses `key` until the dialog `open` recognises is gone for good (a key pressed while
-/// the dialog is being drawn can be lost); at most three times.
+/// Presses `key` until the dialog `open` recognises is gone for good (a precaution against
+/// a key pressed while the dialog is still being set up); at most three times.
 fn answer(tui: &Tui, key: &str, open: fn(&str) -> bool) -> Result<(), String> {
     let mut last = String::new();
     for _ in 0..3 {
