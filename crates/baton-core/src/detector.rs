@@ -40,6 +40,8 @@
 //!    the lowest line it matches on anywhere on screen, names the state (on one line a limit
 //!    beats an error, an error beats finished) — but only when the box is on screen or the
 //!    signal is a limit (a limit screen may hide the box).
+//!    A slash command echoed in the transcript below that signal (`/status`, `› /model`)
+//!    means a person moved on: the signal no longer counts.
 //! 8. Otherwise a box means **idle**; a launch banner means **starting**.
 //! 9. Otherwise **unknown**: the detector prefers "unknown" to a wrong "idle".
 //!
@@ -169,6 +171,14 @@ fn scanned(screen: &str) -> (Vec<&str>, usize) {
 fn cursor_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| Regex::new(r"^\s*(?:│\s*)?[›❯>▶►➤→]\s*\S").expect("cursor regex"))
+}
+
+/// A slash command alone on its line, as the CLIs echo it (`/status`, `› /model`).
+fn slash_command_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"^\s*(?:[›❯>]\s*)?/[a-z][\w-]*\s*$").expect("slash command regex")
+    })
 }
 
 /// A numbered option, with or without a cursor: its number.
@@ -365,6 +375,18 @@ pub fn detect(profile: &Profile, screen: &str) -> Detection {
         .collect();
     signals.sort_by_key(|(_, e)| (e.line, e.state));
     signals.dedup_by_key(|(_, e)| e.line);
+    // A slash command typed after the newest signal (`/status`, `› /model`) means a person
+    // moved on: that signal no longer names the state.
+    let command_after = signals.last().is_some_and(|(_, last)| {
+        lines
+            .iter()
+            .enumerate()
+            .skip(last.line)
+            .any(|(i, l)| live_top > i && slash_command_re().is_match(l))
+    });
+    if command_after {
+        signals.clear();
+    }
     let transcript = match signals.as_slice() {
         // A finished line right after an error or a limit closes that failed turn.
         [.., (k, prev), (_, last)]

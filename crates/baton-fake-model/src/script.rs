@@ -67,6 +67,15 @@ pub struct Reply {
     /// `{"cmd": …}`), whose arguments are `input` as JSON text.
     #[serde(default)]
     pub tool: Option<ToolCall>,
+    /// A freeform tool call (OpenAI `custom_tool_call`, e.g. Codex's `apply_patch`), whose
+    /// input is the string `input` holds (or `input` as JSON text when it is not a string).
+    /// Responses API only.
+    #[serde(default)]
+    pub custom_tool: Option<ToolCall>,
+    /// A reasoning summary streamed before the pause and the content (Responses API only):
+    /// Codex shows it while the model "thinks".
+    #[serde(default)]
+    pub reasoning: Option<String>,
     /// Milliseconds to wait after the stream opened, before any content (a "working" model).
     #[serde(default)]
     pub delay_ms: u64,
@@ -112,6 +121,19 @@ impl Reply {
             tool: Some(ToolCall {
                 name: name.to_owned(),
                 input,
+            }),
+            ..Reply::default()
+        }
+    }
+}
+
+impl Reply {
+    /// Returns a freeform tool call (`custom_tool_call`) with this input text.
+    pub fn custom_tool(name: &str, input: &str) -> Reply {
+        Reply {
+            custom_tool: Some(ToolCall {
+                name: name.to_owned(),
+                input: serde_json::Value::String(input.to_owned()),
             }),
             ..Reply::default()
         }

@@ -161,8 +161,46 @@ pub fn openai_sse(
         "response.in_progress",
         json!({"response": base("in_progress", json!([]))}),
     )?;
-    pause(reply.delay_ms);
     let mut output = Vec::new();
+    if let Some(summary) = &reply.reasoning {
+        let item_id = format!("rs_fake_{id}");
+        let index = output.len();
+        send(
+            out,
+            "response.output_item.added",
+            json!({"output_index": index, "item": {"id": item_id, "type": "reasoning", "summary": []}}),
+        )?;
+        send(
+            out,
+            "response.reasoning_summary_part.added",
+            json!({"item_id": item_id, "output_index": index, "summary_index": 0,
+                "part": {"type": "summary_text", "text": ""}}),
+        )?;
+        send(
+            out,
+            "response.reasoning_summary_text.delta",
+            json!({"item_id": item_id, "output_index": index, "summary_index": 0, "delta": summary}),
+        )?;
+        send(
+            out,
+            "response.reasoning_summary_text.done",
+            json!({"item_id": item_id, "output_index": index, "summary_index": 0, "text": summary}),
+        )?;
+        let part = json!({"type": "summary_text", "text": summary});
+        send(
+            out,
+            "response.reasoning_summary_part.done",
+            json!({"item_id": item_id, "output_index": index, "summary_index": 0, "part": part}),
+        )?;
+        let item = json!({"id": item_id, "type": "reasoning", "summary": [part]});
+        send(
+            out,
+            "response.output_item.done",
+            json!({"output_index": index, "item": item}),
+        )?;
+        output.push(item);
+    }
+    pause(reply.delay_ms);
     if let Some(text) = &reply.text {
         let item_id = format!("msg_fake_{id}");
         let index = output.len();
@@ -230,7 +268,100 @@ pub fn openai_sse(
         )?;
         output.push(item);
     }
+    if let Some(tool) = &reply.custom_tool {
+        let index = output.len();
+        let input = match &tool.input {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        let item = json!({"id": format!("ctc_fake_{id}"), "type": "custom_tool_call", "status": "completed",
+            "call_id": format!("call_fake_{id}"), "name": tool.name, "input": input});
+        let mut added = item.clone();
+        added["status"] = json!("in_progress");
+        added["input"] = json!("");
+        send(
+            out,
+            "response.output_item.added",
+            json!({"output_index": index, "item": added}),
+        )?;
+        send(
+            out,
+            "response.output_item.done",
+            json!({"output_index": index, "item": item}),
+        )?;
+        output.push(item);
+    }
     let mut done = base("completed", Value::Array(output));
     done["usage"] = usage();
     send(out, "response.completed", json!({"response": done}))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Read;
+    use std::io::Write;
+
+    use crate::FakeModel;
+    use crate::Reply;
+    use crate::Rule;
+    use crate::Script;
+
+    /// Posts a streaming Responses request with `prompt`; returns the raw response.
+    fn post(server: &FakeModel, prompt: &str) -> String {
+        let body =
+            serde_json::json!({"stream": true, "model": "m", "tools": [{"type": "function"}],
+            "input": [{"type": "message", "role": "user", "content": prompt}]})
+            .to_string();
+        let mut c = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+        write!(
+            c,
+            "POST /v1/responses HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        // The server keeps the connection open: read until the final chunk.
+        let mut buf = [0u8; 4096];
+        while !out.ends_with("0\r\n\r\n") {
+            let n = c.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+        out
+    }
+
+    #[test]
+    fn custom_tool_call_and_reasoning_summary() {
+        let server = FakeModel::start(
+            Script {
+                rules: vec![
+                    Rule::new(
+                        "PATCH",
+                        vec![Reply::custom_tool("apply_patch", "*** Begin Patch\n")],
+                    ),
+                    Rule::new(
+                        "THINK",
+                        vec![Reply {
+                            reasoning: Some("Weighing it".into()),
+                            ..Reply::text("ok")
+                        }],
+                    ),
+                ],
+                ..Script::default()
+            },
+            None,
+        )
+        .unwrap();
+        let patch = post(&server, "PATCH");
+        assert!(patch.contains(r#""type":"custom_tool_call""#), "{patch}");
+        assert!(patch.contains(r#""input":"*** Begin Patch\n""#), "{patch}");
+        assert!(!patch.contains("function_call"), "{patch}");
+        let think = post(&server, "THINK");
+        let summary = think.find("response.reasoning_summary_text.delta").unwrap();
+        let text = think.find("response.output_text.delta").unwrap();
+        assert!(summary < text, "the summary comes first: {think}");
+        assert!(think.contains(r#""delta":"Weighing it""#), "{think}");
+    }
 }
