@@ -8,6 +8,7 @@ pub mod config;
 pub mod delivery;
 pub mod detector;
 pub mod engine;
+pub mod first_start;
 pub mod import;
 pub mod memory;
 pub mod profile;

@@ -112,6 +112,10 @@ pub struct ProfileSpec {
     pub submit: Option<SubmitSpec>,
     /// The screen patterns.
     pub patterns: Option<PatternsSpec>,
+    /// Dialogs a fresh start shows and the keys that answer them (`[[first_start]]`, see
+    /// [`crate::first_start`]).
+    #[serde(default)]
+    pub first_start: Option<Vec<crate::first_start::FirstStartSpec>>,
 }
 
 /// Submission settings as written in TOML.
@@ -294,6 +298,8 @@ pub struct Profile {
     pub input: Vec<Pattern>,
     /// Placeholder texts of an empty input line.
     pub placeholders: Vec<String>,
+    /// First-start dialogs baton answers (see [`crate::first_start`]).
+    pub first_start: Vec<crate::first_start::FirstStartDialog>,
 }
 
 /// An error in a profile: which profile, which field, what is wrong.
@@ -333,6 +339,7 @@ impl ProfileSpec {
         pick(&mut self.binaries, &over.binaries);
         pick(&mut self.hooks, &over.hooks);
         pick(&mut self.login_shell, &over.login_shell);
+        pick(&mut self.first_start, &over.first_start);
         if let Some(o) = &over.submit {
             let s = self.submit.get_or_insert_with(SubmitSpec::default);
             pick(&mut s.method, &o.method);
@@ -464,6 +471,7 @@ impl ProfileSpec {
             quota,
             input,
             placeholders: p.placeholders.clone().unwrap_or_default(),
+            first_start: crate::first_start::resolve(name, self.first_start.as_deref())?,
         })
     }
 }

@@ -17,6 +17,8 @@ mod common;
 mod claude;
 #[path = "conformance/codex.rs"]
 mod codex;
+#[path = "conformance/codex_first_start.rs"]
+mod codex_first_start;
 #[path = "conformance/harness.rs"]
 mod harness;
 
@@ -45,7 +47,14 @@ fn real_agent_clis() {
         if codex_bins.is_empty() {
             return vec![harness::Report::missing("codex", "BATON_REAL_CODEX")];
         }
-        codex_bins.iter().map(|bin| codex::run(bin)).collect()
+        codex_bins
+            .iter()
+            .map(|bin| {
+                let mut report = codex::run(bin);
+                codex_first_start::check(bin, &mut report);
+                report
+            })
+            .collect()
     });
     let mut reports: Vec<harness::Report> = claude
         .join()
