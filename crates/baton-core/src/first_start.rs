@@ -47,6 +47,10 @@ pub struct FirstStartSpec {
     /// Whether it may be answered when it shows after the start too (default false: then it
     /// goes to a person).
     pub any_time: Option<bool>,
+    /// How long after the prompt box first shows the dialog may still appear, in
+    /// milliseconds (Codex draws its idle screen, then the trust dialog): the start lasts
+    /// until the agent has been ready this long (default 0, at most 60000).
+    pub after_ready_ms: Option<u64>,
 }
 
 /// A first-start dialog of a resolved profile.
@@ -60,6 +64,8 @@ pub struct FirstStartDialog {
     pub keys: Vec<String>,
     /// Whether it is answered after the start too.
     pub any_time: bool,
+    /// How long after the prompt box first shows it may still appear.
+    pub after_ready_ms: u64,
     pattern: Pattern,
 }
 
@@ -151,11 +157,16 @@ pub fn resolve(
                 ));
             }
         }
+        let after_ready_ms = spec.after_ready_ms.unwrap_or(0);
+        if after_ready_ms > 60_000 {
+            return Err(err("after_ready_ms", "must be at most 60000".to_owned()));
+        }
         out.push(FirstStartDialog {
             name,
             source,
             keys,
             any_time: spec.any_time.unwrap_or(false),
+            after_ready_ms,
             pattern,
         });
     }
@@ -197,6 +208,8 @@ struct Pending {
 #[derive(Clone, Debug)]
 pub struct StartWatch {
     starting: bool,
+    /// Since when the agent shows ready with no dialog (while starting).
+    ready_since: Option<u64>,
     answers_keys: bool,
     pending: Option<Pending>,
     answered: Vec<(String, u32)>,
@@ -208,6 +221,7 @@ impl StartWatch {
     pub fn starting() -> StartWatch {
         StartWatch {
             starting: true,
+            ready_since: None,
             answers_keys: true,
             pending: None,
             answered: Vec::new(),
@@ -270,6 +284,7 @@ impl StartWatch {
                 ));
             }
             self.told = None;
+            self.ready_since = None;
             if !self.answers_keys {
                 return Verdict::Wait;
             }
@@ -291,10 +306,26 @@ impl StartWatch {
             return self
                 .person("a dialog baton does not know is open while the agent starts".to_owned());
         }
-        if seen.state.is_ready() {
-            self.starting = false;
-        }
         self.told = None;
+        if !self.starting {
+            return Verdict::Clear;
+        }
+        if !seen.state.is_ready() {
+            self.ready_since = None;
+            return Verdict::Clear;
+        }
+        // Ready: the start is over once no dialog of the profile can still come.
+        let settle = profile
+            .first_start
+            .iter()
+            .map(|d| d.after_ready_ms)
+            .max()
+            .unwrap_or(0);
+        let since = *self.ready_since.get_or_insert(now_ms);
+        if now_ms.saturating_sub(since) < settle {
+            return Verdict::Wait;
+        }
+        self.starting = false;
         Verdict::Clear
     }
 
@@ -430,7 +461,11 @@ mod tests {
         // The same screen: the answer has not landed yet.
         assert_eq!(w.observe(100, &p, &menu, &seen(&p, &menu)), Verdict::Wait);
         assert!(w.is_starting());
-        assert_eq!(w.observe(300, &p, &idle, &seen(&p, &idle)), Verdict::Clear);
+        // Ready, but Codex may still draw its trust dialog for a while.
+        assert_eq!(w.observe(300, &p, &idle, &seen(&p, &idle)), Verdict::Wait);
+        assert_eq!(w.observe(3299, &p, &idle, &seen(&p, &idle)), Verdict::Wait);
+        assert!(w.is_starting());
+        assert_eq!(w.observe(3300, &p, &idle, &seen(&p, &idle)), Verdict::Clear);
         assert!(!w.is_starting());
     }
 
@@ -507,11 +542,35 @@ mod tests {
         let idle = fixture("codex-0.169.0/codex-idle.txt");
         let menu = fixture("codex-0.171.0/needs-input-model-migration.txt");
         let mut w = StartWatch::starting();
-        assert_eq!(w.observe(0, &c, &idle, &seen(&c, &idle)), Verdict::Clear);
+        assert_eq!(w.observe(0, &c, &idle, &seen(&c, &idle)), Verdict::Wait);
+        assert_eq!(w.observe(5000, &c, &idle, &seen(&c, &idle)), Verdict::Clear);
         assert!(matches!(
-            w.observe(10, &c, &menu, &seen(&c, &menu)),
+            w.observe(5010, &c, &menu, &seen(&c, &menu)),
             Verdict::Answer { .. }
         ));
+    }
+
+    #[test]
+    fn codex_draws_its_idle_screen_before_the_trust_dialog() {
+        // Seen on 0.169.0 and 0.171.0: "› Ask Codex to do anything" at 0.5 s, the trust
+        // dialog at 1.9 s.
+        let p = profile("codex");
+        let idle = fixture("codex-0.169.0/codex-idle.txt");
+        let trust = fixture("codex-0.171.0/needs-input-trust-folder.txt");
+        let mut w = StartWatch::starting();
+        assert_eq!(w.observe(500, &p, &idle, &seen(&p, &idle)), Verdict::Wait);
+        assert_eq!(
+            w.observe(1900, &p, &trust, &seen(&p, &trust)),
+            Verdict::Answer {
+                dialog: "trust-folder".into(),
+                keys: vec!["Enter".into()]
+            }
+        );
+        // Claude Code has no such delay: ready is ready.
+        let c = profile("claude");
+        let idle = fixture("claude-2.1.329/claude-idle.txt");
+        let mut w = StartWatch::starting();
+        assert_eq!(w.observe(0, &c, &idle, &seen(&c, &idle)), Verdict::Clear);
     }
 
     #[test]

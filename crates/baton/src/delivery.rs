@@ -165,7 +165,9 @@ pub fn send_verified(
             elapsed_ms: now(start),
         });
     }
-    let mut check = Delivery::after_paste(&profile.submit, 0).expecting(text);
+    // The text as pasted: without the control characters and escape sequences removed.
+    let pasted = baton_tmux::sanitize(text).text;
+    let mut check = Delivery::after_paste(&profile.submit, 0).expecting(&pasted);
     let mut screen_at_enter = String::new();
     loop {
         let (seen, screen) = look(tmux, pane, profile)?;
