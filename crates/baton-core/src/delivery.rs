@@ -5,6 +5,12 @@
 //! the rule answers with the next step. Pressing Enter on an empty prompt box does nothing in
 //! every supported CLI, so an extra Enter is only ever pressed while the text may still be in the
 //! box — a prompt is never submitted twice.
+//!
+//! A check that knows the prompt ([`Delivery::expecting`]) never counts it as taken when the
+//! box could be read and never showed it (the text, a part of it, or a paste placeholder such
+//! as `[Pasted text #1 +12 lines]`): then only a working signal after Enter proves delivery.
+//! A box that shows other text (a menu's cursor line read as the box), or a dialog, when the
+//! prompt should be there gets no Enter at all: the delivery fails with the screen as reason.
 
 use serde::Serialize;
 
@@ -59,6 +65,88 @@ pub struct Delivery {
     submit: Submit,
     phase: Phase,
     enters: u32,
+    /// The prompt, when the check knows it.
+    expected: Option<Expected>,
+    /// The box was seen showing the prompt.
+    text_seen: bool,
+    /// The box could be read at least once since the paste.
+    box_seen: bool,
+}
+
+/// How many characters of a text are compared (a box shows the start of a long line).
+const COMPARED_CHARS: usize = 24;
+
+/// The prompt as the box may show it: whitespace runs made one space.
+#[derive(Clone, Debug)]
+struct Expected {
+    /// The whole text.
+    text: String,
+    /// The start of its first non-blank line.
+    head: String,
+}
+
+impl Expected {
+    fn of(text: &str) -> Expected {
+        let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+        Expected {
+            text: normalized(text),
+            head: normalized(first).chars().take(COMPARED_CHARS).collect(),
+        }
+    }
+
+    /// Whether what the box holds is (a part of) this prompt, or a paste placeholder.
+    fn shown_in(&self, boxed: &str) -> bool {
+        let b = normalized(boxed);
+        if b.is_empty() {
+            return false;
+        }
+        if b.starts_with('[') && b.to_lowercase().contains("paste") {
+            return true;
+        }
+        if !self.head.is_empty() && b.contains(&self.head) {
+            return true;
+        }
+        // The start of what the box shows, without what a CLI draws at the row's end (Codex
+        // puts a scroll arrow `↑` there when its box shows a later line of a long prompt):
+        // the words of the start, dropped from the end while 8 characters or more remain.
+        let start: String = b.chars().take(COMPARED_CHARS).collect();
+        let mut words: Vec<&str> = start.split(' ').collect();
+        loop {
+            let candidate = words.join(" ");
+            if self.text.contains(&candidate) {
+                return true;
+            }
+            words.pop();
+            if words.is_empty() || words.join(" ").chars().count() < 8 {
+                return false;
+            }
+        }
+    }
+}
+
+fn normalized(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Whether the prompt box is on screen (an idle pattern matched a live line: a prompt echoed
+/// in the transcript is not the box).
+fn box_readable(seen: &Detection) -> bool {
+    seen.input.is_some()
+        || seen
+            .evidence
+            .iter()
+            .any(|e| e.state == AgentState::Idle && e.region == crate::detector::Region::Live)
+}
+
+/// What the box shows, for a reason: its text quoted (80 characters at most), or "nothing".
+fn box_shows(seen: &Detection) -> String {
+    match &seen.input {
+        Some(t) => {
+            let short: String = t.chars().take(80).collect();
+            format!("`{short}`")
+        }
+        None => "nothing".to_owned(),
+    }
 }
 
 impl Delivery {
@@ -70,7 +158,23 @@ impl Delivery {
                 until: now_ms + TEXT_WAIT_MS,
             },
             enters: 0,
+            expected: None,
+            text_seen: false,
+            box_seen: false,
         }
+    }
+
+    /// Makes the check know the prompt pasted: a box that can be read and never shows it
+    /// does not count as the prompt taken (see the module's documentation). `text` is what
+    /// was pasted, after the paste removed control characters and escape sequences; a text
+    /// that still holds some (other than newlines and tabs) is not compared: the check keeps
+    /// the rules of a prompt it does not know.
+    pub fn expecting(mut self, text: &str) -> Delivery {
+        let clean = !text
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t');
+        self.expected = clean.then(|| Expected::of(text));
+        self
     }
 
     /// Starts the check right after an Enter the shell pressed itself, at `now_ms`.
@@ -82,6 +186,9 @@ impl Delivery {
                 until: now_ms + submit.working_deadline_ms,
             },
             enters: 1,
+            expected: None,
+            text_seen: false,
+            box_seen: false,
         }
     }
 
@@ -93,27 +200,69 @@ impl Delivery {
     /// Takes one look at the screen: `changed` says whether it differs from the screen seen
     /// when Enter was last pressed.
     pub fn observe(&mut self, now_ms: u64, seen: &Detection, changed: bool) -> Step {
+        if box_readable(seen) {
+            self.box_seen = true;
+        }
+        // Whether the box shows the prompt now, and whether it shows other text.
+        let shown = match (&self.expected, &seen.input) {
+            (Some(e), Some(t)) => e.shown_in(t),
+            _ => false,
+        };
+        self.text_seen |= shown;
+        let foreign = self.expected.is_some() && seen.input.is_some() && !shown;
+        // The box could be read and never showed the prompt: only work proves it was taken.
+        let unproven = self.expected.is_some() && self.box_seen && !self.text_seen;
         match self.phase.clone() {
             Phase::Over => Step::Wait,
             Phase::AwaitingText { until } => {
-                if seen.input.is_some() || now_ms >= until {
-                    self.press(now_ms)
-                } else {
-                    Step::Wait
+                if self.expected.is_none() {
+                    return if seen.input.is_some() || now_ms >= until {
+                        self.press(now_ms)
+                    } else {
+                        Step::Wait
+                    };
                 }
+                if shown {
+                    return self.press(now_ms);
+                }
+                if now_ms < until {
+                    return Step::Wait;
+                }
+                if seen.state == AgentState::NeedsInput {
+                    return self.fail(format!(
+                        "a dialog is open and the prompt never showed in the input box (screen: {}): Enter would answer the dialog, so none was pressed",
+                        seen.state
+                    ));
+                }
+                if foreign {
+                    return self.fail(format!(
+                        "the input box shows {}, not the prompt (screen: {}): no Enter pressed",
+                        box_shows(seen),
+                        seen.state
+                    ));
+                }
+                self.press(now_ms)
             }
             Phase::AwaitingStart { at, until } => {
                 // A screen that has not changed since Enter proves nothing: a frozen agent keeps
                 // showing the spinner it had.
                 let started = changed
-                    && matches!(
-                        seen.state,
-                        AgentState::Working
-                            | AgentState::NeedsInput
-                            | AgentState::RateLimited
-                            | AgentState::Error
-                    );
-                let box_emptied = seen.input.is_none() && seen.state.is_ready() && changed;
+                    && if unproven {
+                        matches!(
+                            seen.state,
+                            AgentState::Working | AgentState::RateLimited | AgentState::Error
+                        )
+                    } else {
+                        matches!(
+                            seen.state,
+                            AgentState::Working
+                                | AgentState::NeedsInput
+                                | AgentState::RateLimited
+                                | AgentState::Error
+                        )
+                    };
+                let box_emptied =
+                    !unproven && seen.input.is_none() && seen.state.is_ready() && changed;
                 if started || box_emptied {
                     self.phase = Phase::Over;
                     return Step::Delivered {
@@ -121,7 +270,24 @@ impl Delivery {
                         enters: self.enters,
                     };
                 }
-                let text_stays = seen.input.is_some() && now_ms >= at + RETRY_IF_TEXT_STAYS_MS;
+                if unproven && foreign {
+                    return self.fail(format!(
+                        "the prompt never showed in the input box, which shows {} after Enter (screen: {})",
+                        box_shows(seen),
+                        seen.state
+                    ));
+                }
+                if unproven && now_ms >= until {
+                    return self.fail(format!(
+                        "the prompt never showed in the input box (it shows {}) and the agent showed no sign of working within {} ms after Enter (screen: {})",
+                        box_shows(seen),
+                        self.submit.working_deadline_ms,
+                        seen.state
+                    ));
+                }
+                let text_stays = seen.input.is_some()
+                    && (self.expected.is_none() || self.text_seen)
+                    && now_ms >= at + RETRY_IF_TEXT_STAYS_MS;
                 if text_stays || now_ms >= until {
                     if self.enters > self.submit.max_extra_enters {
                         self.phase = Phase::Over;
@@ -145,6 +311,14 @@ impl Delivery {
                 }
                 Step::Wait
             }
+        }
+    }
+
+    fn fail(&mut self, reason: String) -> Step {
+        self.phase = Phase::Over;
+        Step::Failed {
+            reason,
+            enters: self.enters,
         }
     }
 
@@ -287,5 +461,139 @@ mod tests {
                 Step::Delivered { state, enters: 1 }
             );
         }
+    }
+
+    /// A detection whose prompt box is on screen (an idle pattern matched its line).
+    fn boxed(state: AgentState, input: Option<&str>) -> Detection {
+        let mut d = seen(state, input);
+        d.evidence.push(crate::detector::Evidence {
+            state: AgentState::Idle,
+            pattern: "^› ".into(),
+            line: 9,
+            text: format!("› {}", input.unwrap_or("")),
+            region: crate::detector::Region::Live,
+            decisive: false,
+        });
+        d
+    }
+
+    const PROMPT: &str =
+        "Fix the failing test in crates/baton.\nTASK_ID: T-001\nReport with baton task done.";
+
+    #[test]
+    fn a_menu_line_read_as_the_box_gets_no_enter() {
+        // Codex 0.171's model menu: its cursor line matched the idle pattern, so the box
+        // seemed to hold "1. Try new model"; Enter would choose it.
+        let mut d = Delivery::after_paste(&submit(), 0).expecting(PROMPT);
+        let menu = boxed(AgentState::Idle, Some("1. Try new model"));
+        assert_eq!(d.observe(10, &menu, false), Step::Wait);
+        match d.observe(TEXT_WAIT_MS, &menu, false) {
+            Step::Failed { reason, enters } => {
+                assert_eq!(enters, 0);
+                assert!(
+                    reason.contains("`1. Try new model`, not the prompt"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(d.observe(TEXT_WAIT_MS + 10, &menu, true), Step::Wait);
+    }
+
+    #[test]
+    fn a_dialog_gets_no_enter() {
+        let mut d = Delivery::after_paste(&submit(), 0).expecting(PROMPT);
+        match d.observe(TEXT_WAIT_MS, &seen(AgentState::NeedsInput, None), false) {
+            Step::Failed { reason, enters } => {
+                assert_eq!(enters, 0);
+                assert!(reason.contains("a dialog is open"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_box_that_never_showed_the_prompt_and_emptied_is_not_proof() {
+        let mut d = Delivery::after_paste(&submit(), 0).expecting(PROMPT);
+        let empty = boxed(AgentState::Idle, None);
+        assert_eq!(d.observe(10, &empty, false), Step::Wait);
+        assert_eq!(d.observe(TEXT_WAIT_MS, &empty, false), Step::PressEnter);
+        // The screen changed after Enter and the box is empty: it never held the prompt.
+        assert_eq!(d.observe(TEXT_WAIT_MS + 50, &empty, true), Step::Wait);
+        let finished = boxed(AgentState::Finished, None);
+        assert_eq!(d.observe(TEXT_WAIT_MS + 100, &finished, true), Step::Wait);
+        match d.observe(TEXT_WAIT_MS + 3000, &empty, true) {
+            Step::Failed { reason, enters } => {
+                assert_eq!(enters, 1, "no Enter after the first");
+                assert!(reason.contains("never showed in the input box"), "{reason}");
+                assert!(reason.contains("screen: idle"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn work_after_enter_proves_an_unseen_prompt() {
+        let mut d = Delivery::after_paste(&submit(), 0).expecting(PROMPT);
+        let empty = boxed(AgentState::Idle, None);
+        assert_eq!(d.observe(TEXT_WAIT_MS, &empty, false), Step::PressEnter);
+        assert_eq!(
+            d.observe(TEXT_WAIT_MS + 80, &seen(AgentState::Working, None), true),
+            Step::Delivered {
+                state: AgentState::Working,
+                enters: 1
+            }
+        );
+    }
+
+    #[test]
+    fn the_prompt_a_part_of_it_or_a_placeholder_counts_as_shown() {
+        for shown in [
+            "Fix the failing test in crates/baton.",
+            "Fix the failing test in crat",
+            "[Pasted text #1 +3 lines]",
+            "[Pasted Content 10240 chars]",
+            "left over Fix the failing test in crates/baton.",
+            "Report with baton task done.                         ↑",
+        ] {
+            let mut d = Delivery::after_paste(&submit(), 0).expecting(PROMPT);
+            assert_eq!(
+                d.observe(10, &boxed(AgentState::Idle, Some(shown)), true),
+                Step::PressEnter,
+                "{shown}"
+            );
+            assert_eq!(
+                d.observe(60, &boxed(AgentState::Idle, None), true),
+                Step::Delivered {
+                    state: AgentState::Idle,
+                    enters: 1
+                },
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unreadable_box_keeps_the_old_rules() {
+        let mut d = Delivery::after_paste(&submit(), 0).expecting(PROMPT);
+        let nothing = seen(AgentState::Unknown, None);
+        assert_eq!(d.observe(TEXT_WAIT_MS, &nothing, false), Step::PressEnter);
+        assert_eq!(
+            d.observe(TEXT_WAIT_MS + 50, &seen(AgentState::NeedsInput, None), true),
+            Step::Delivered {
+                state: AgentState::NeedsInput,
+                enters: 1
+            }
+        );
+    }
+
+    #[test]
+    fn a_prompt_with_control_characters_keeps_the_old_rules() {
+        // What the paste removed cannot be compared: the box shows the text without it.
+        let mut d = Delivery::after_paste(&submit(), 0).expecting("start\u{1b}[2Jend");
+        assert_eq!(
+            d.observe(10, &boxed(AgentState::Idle, Some("startend")), true),
+            Step::PressEnter
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod coverage;
 pub mod delivery;
 pub mod detector;
 pub mod engine;
+pub mod first_start;
 pub mod import;
 pub mod memory;
 pub mod profile;

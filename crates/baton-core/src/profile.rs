@@ -113,6 +113,10 @@ pub struct ProfileSpec {
     pub submit: Option<SubmitSpec>,
     /// The screen patterns.
     pub patterns: Option<PatternsSpec>,
+    /// Dialogs a fresh start shows and the keys that answer them (`[[first_start]]`, see
+    /// [`crate::first_start`]).
+    #[serde(default)]
+    pub first_start: Option<Vec<crate::first_start::FirstStartSpec>>,
 }
 
 /// Submission settings as written in TOML.
@@ -320,6 +324,8 @@ pub struct Profile {
     pub live_above: usize,
     /// Without a prompt box, how many bottom lines make the live area.
     pub live_lines: usize,
+    /// First-start dialogs baton answers (see [`crate::first_start`]).
+    pub first_start: Vec<crate::first_start::FirstStartDialog>,
 }
 
 /// The rule pattern a profile gets when it names none: a line of box-drawing characters,
@@ -363,6 +369,7 @@ impl ProfileSpec {
         pick(&mut self.binaries, &over.binaries);
         pick(&mut self.hooks, &over.hooks);
         pick(&mut self.login_shell, &over.login_shell);
+        pick(&mut self.first_start, &over.first_start);
         if let Some(o) = &over.submit {
             let s = self.submit.get_or_insert_with(SubmitSpec::default);
             pick(&mut s.method, &o.method);
@@ -524,6 +531,7 @@ impl ProfileSpec {
             rules,
             live_above,
             live_lines,
+            first_start: crate::first_start::resolve(name, self.first_start.as_deref())?,
         })
     }
 }

@@ -65,6 +65,12 @@ pub enum State {
         /// The highlighted choice (0 = yes).
         selected: usize,
     },
+    /// The model-migration menu; `selected` is the highlighted choice (0 = try the new
+    /// model, 1 = keep the existing one).
+    ModelMenu {
+        /// The highlighted choice.
+        selected: usize,
+    },
     /// The starting screen, until `until`.
     Starting {
         /// When the idle screen appears.
@@ -140,6 +146,8 @@ pub struct App {
     pub ctrl_c_armed: bool,
     /// The working directory shown in the trust dialog.
     pub cwd: PathBuf,
+    /// The model chosen in the model-migration menu (`None`: the configured one, untouched).
+    pub new_model: Option<bool>,
     prompts: Option<PromptLog>,
     events: EventLog,
     exit: Option<i32>,
@@ -171,6 +179,7 @@ impl App {
             mode: persona::initial_mode(persona),
             ctrl_c_armed: false,
             cwd,
+            new_model: None,
             prompts,
             events,
             exit: None,
@@ -183,9 +192,18 @@ impl App {
         app.state = if app.script.trust_dialog {
             State::Trust { selected: 0 }
         } else {
-            app.starting(now)
+            app.after_trust(now)
         };
         app
+    }
+
+    /// What shows once the folder is trusted: the model menu, or the starting screen.
+    fn after_trust(&self, now: Instant) -> State {
+        if self.script.model_menu {
+            State::ModelMenu { selected: 0 }
+        } else {
+            self.starting(now)
+        }
     }
 
     fn starting(&self, now: Instant) -> State {
@@ -288,6 +306,7 @@ impl App {
         self.dirty = true;
         match self.state.clone() {
             State::Trust { selected } => self.trust_input(input, selected, now),
+            State::ModelMenu { selected } => self.model_menu_input(input, selected, now),
             State::Permission { job, selected } => self.permission_input(input, job, selected, now),
             State::Working { job, .. } => match input {
                 Input::CtrlC | Input::Esc => self.interrupt(job.seq),
@@ -546,13 +565,44 @@ impl App {
         match accept {
             Some(true) => {
                 self.events.log("trust-accepted", "");
-                self.state = self.starting(now);
+                self.state = self.after_trust(now);
             }
             Some(false) => {
                 self.events.log("trust-rejected", "");
                 self.exit_with(1);
             }
             None => {}
+        }
+    }
+
+    /// The model menu: "1" or Enter/Esc on the first choice tries the new model, "2" or
+    /// Enter/Esc on the second keeps the existing one; Ctrl-C quits; a paste is ignored.
+    fn model_menu_input(&mut self, input: Input, selected: usize, now: Instant) {
+        let new = match input {
+            Input::Enter | Input::Esc => Some(selected == 0),
+            Input::Text(t) if t == "1" => Some(true),
+            Input::Text(t) if t == "2" => Some(false),
+            Input::CtrlC => {
+                self.exit_with(0);
+                None
+            }
+            Input::Paste(bytes) => {
+                self.events.log("paste-ignored", &bytes.len().to_string());
+                None
+            }
+            Input::Key(k) => {
+                self.state = State::ModelMenu {
+                    selected: move_selection(&k, selected, 2),
+                };
+                None
+            }
+            _ => None,
+        };
+        if let Some(new) = new {
+            self.events
+                .log("model-menu", if new { "new" } else { "existing" });
+            self.new_model = Some(new);
+            self.state = self.starting(now);
         }
     }
 
@@ -886,6 +936,34 @@ repeat = true
         let mut f = Fixture::new("trust_dialog = true\n");
         f.send(vec![Input::Esc]);
         assert_eq!(f.exit_code(), Some(1));
+    }
+
+    #[test]
+    fn model_menu_keeps_or_changes_the_model() {
+        let mut f = Fixture::new("persona = \"codex\"\nmodel_menu = true\n");
+        assert!(f.screen().contains("› 1. Try new model"), "{}", f.screen());
+        assert!(f.screen().contains("enter/esc confirm · ^c quit"));
+        // A paste does nothing there: no choice, nothing typed.
+        f.send(vec![paste("do T-001"), Input::Enter]);
+        assert!(matches!(f.state, State::Starting { .. }));
+        assert_eq!(
+            f.new_model,
+            Some(true),
+            "Enter took the highlighted first choice"
+        );
+        let mut f = Fixture::new("persona = \"codex\"\nmodel_menu = true\ntrust_dialog = true\n");
+        f.send(vec![Input::Enter]);
+        assert!(matches!(f.state, State::ModelMenu { .. }));
+        f.send(vec![Input::Text("2".into())]);
+        f.advance(400);
+        assert!(matches!(f.state, State::Idle));
+        assert!(f.screen().contains("model: gpt-5.5"), "{}", f.screen());
+        let kinds = f.kinds();
+        assert!(
+            kinds.contains(&"model-menu existing".to_owned()),
+            "{kinds:?}"
+        );
+        assert!(f.prompts().is_empty());
     }
 
     #[test]

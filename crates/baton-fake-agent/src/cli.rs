@@ -174,6 +174,7 @@ mod tests {
             "events",
             "start_delay_ms",
             "trust_dialog",
+            "model_menu",
             "swallow_first_enter",
             "quota_percent",
             "quota_step",

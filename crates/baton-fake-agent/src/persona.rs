@@ -62,6 +62,9 @@ pub fn permission_choices(persona: Persona) -> usize {
 /// Returns the lines of the whole screen for a `width` × `height` terminal.
 pub fn render(app: &App, now: Instant, width: usize, height: usize) -> Vec<String> {
     let view = View { app, now, w: width };
+    if let State::ModelMenu { selected } = app.state {
+        return view.model_menu(selected).fit(width, height);
+    }
     let layout = match app.persona {
         Persona::Claude => view.claude(),
         Persona::Codex => view.codex(),
@@ -146,7 +149,9 @@ impl View<'_> {
 
     fn selected(&self) -> usize {
         match self.app.state {
-            State::Permission { selected, .. } | State::Trust { selected } => selected,
+            State::Permission { selected, .. }
+            | State::Trust { selected }
+            | State::ModelMenu { selected } => selected,
             _ => 0,
         }
     }
@@ -185,6 +190,25 @@ impl View<'_> {
             lines.extend(render(entry));
         }
         lines
+    }
+
+    /// Codex's model-migration menu (0.169.0 and 0.171.0 draw it so), for every persona.
+    fn model_menu(&self, sel: usize) -> Layout {
+        Layout {
+            top: vec![
+                String::new(),
+                "  Meet GPT-6 Sol".into(),
+                String::new(),
+                "  Our latest Sol is more intelligent and more efficient so your usage limits go further."
+                    .into(),
+                String::new(),
+                choice(sel == 0, "›", "1. Try new model"),
+                choice(sel == 1, "›", "2. Use existing model"),
+                String::new(),
+                "  enter/esc confirm · ^c quit".into(),
+            ],
+            ..Layout::default()
+        }
     }
 
     fn claude(&self) -> Layout {
@@ -334,7 +358,12 @@ impl View<'_> {
             }
             _ => {}
         }
-        let header = [">_ OpenAI Codex (fake)", "model: gpt-5.5"];
+        let model = if self.app.new_model == Some(true) {
+            "model: gpt-6-sol"
+        } else {
+            "model: gpt-5.5"
+        };
+        let header = [">_ OpenAI Codex (fake)", model];
         let inner = header.iter().map(|h| width(h)).max().unwrap_or(0);
         let mut top = vec![format!("╭{}╮", repeat('─', inner + 2))];
         top.extend(header.iter().map(|h| format!("│ {} │", pad(h, inner))));

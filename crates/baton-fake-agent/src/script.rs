@@ -59,6 +59,9 @@ pub struct Script {
     pub start_delay_ms: u64,
     /// Whether the trust dialog shows first.
     pub trust_dialog: bool,
+    /// Whether the model-migration menu shows at start (after the trust dialog), as Codex
+    /// 0.169+ draws it when the configured model has a successor.
+    pub model_menu: bool,
     /// Whether the first Enter after each paste is swallowed (the Codex quirk).
     pub swallow_first_enter: bool,
     /// The used quota shown in the footer; `None` hides the quota line.
@@ -93,6 +96,7 @@ impl Default for Script {
             events: None,
             start_delay_ms: 300,
             trust_dialog: false,
+            model_menu: false,
             swallow_first_enter: false,
             quota_percent: None,
             quota_step: 0,

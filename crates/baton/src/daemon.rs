@@ -24,6 +24,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use std::time::Instant;
 
+use baton_core::AgentState;
 use baton_core::detect;
 use baton_core::engine::Action;
 use baton_core::engine::AgentSpec;
@@ -32,6 +33,8 @@ use baton_core::engine::Event;
 use baton_core::engine::Key;
 use baton_core::engine::Settings;
 use baton_core::engine::prompt;
+use baton_core::first_start::StartWatch;
+use baton_core::first_start::Verdict;
 use baton_core::task::Status;
 use baton_core::task::TaskId;
 use baton_tmux::CaptureRange;
@@ -348,6 +351,9 @@ struct Shell<'p> {
     restart_events: Vec<(Event, crate::store::MergeWrite)>,
     /// Failed-report lines last seen on each agent's screen (fed when the count changes).
     report_lines: BTreeMap<String, usize>,
+    /// The first-start rule of each agent's window (its pane id): dialogs answered or sent
+    /// to a person.
+    first_start: BTreeMap<String, (String, StartWatch)>,
 }
 
 /// Runs the daemon until it is finished (with `exit_when_finished`) or killed.
@@ -395,6 +401,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
         merge_due: Vec::new(),
         restart_events: Vec::new(),
         report_lines: BTreeMap::new(),
+        first_start: BTreeMap::new(),
     };
     let listener = listen(project, wake_tx.clone())?;
     let (mem_tx, mem_rx) = crossbeam_channel::unbounded();
@@ -1180,7 +1187,8 @@ impl Shell<'_> {
         let Some(screen) = self.read_screen(&pane) else {
             return Ok(());
         };
-        let detection = detect(&cfg.profile, &screen);
+        let mut detection = detect(&cfg.profile, &screen);
+        self.first_start_rule(&agent, &pane, &cfg.profile, &screen, &mut detection);
         // A `baton` call that failed on screen (a report that did not reach baton).
         let failures = baton_core::engine::report_failed::scan(&screen);
         if self.report_lines.get(&agent).copied().unwrap_or(0) != failures.len() {
@@ -1209,6 +1217,58 @@ impl Shell<'_> {
             hash,
         })?;
         Ok(())
+    }
+
+    /// Applies the first-start rule to one screen of an agent: answers a known dialog (the
+    /// agent reads as starting meanwhile), and makes any dialog a person must answer read as
+    /// needs-input, telling the person once.
+    fn first_start_rule(
+        &mut self,
+        agent: &str,
+        pane: &str,
+        profile: &baton_core::Profile,
+        screen: &str,
+        detection: &mut baton_core::Detection,
+    ) {
+        let now_ms = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let entry = self
+            .first_start
+            .entry(agent.to_owned())
+            .or_insert_with(|| (pane.to_owned(), StartWatch::starting()));
+        if entry.0 != pane {
+            // A new window: a new start.
+            *entry = (pane.to_owned(), StartWatch::starting());
+        }
+        match entry.1.observe(now_ms, profile, screen, detection) {
+            Verdict::Clear => {}
+            Verdict::Wait => {
+                detection.state = AgentState::Starting;
+                self.dirty.insert(agent.to_owned());
+            }
+            Verdict::Answer { dialog, keys } => {
+                detection.state = AgentState::Starting;
+                let what = format!("{dialog} (keys: {})", keys.join(" "));
+                match crate::delivery::press_keys(&self.project.tmux, pane, &keys) {
+                    Ok(()) => self.journal(Some(agent), None, "first-start-answered", &what),
+                    Err(e) => self.journal(
+                        Some(agent),
+                        None,
+                        "first-start-failed",
+                        &format!("{what}: {}", e.message),
+                    ),
+                }
+                self.dirty.insert(agent.to_owned());
+            }
+            Verdict::Person { reason, tell } => {
+                detection.state = AgentState::NeedsInput;
+                if tell {
+                    let message = format!("{agent} waits for a person: {reason}");
+                    self.journal(Some(agent), None, "first-start-person", &reason);
+                    self.notify("needs-input", &message);
+                    self.journal(None, None, "notify-needs-input", &message);
+                }
+            }
+        }
     }
 
     /// Reads a pane's visible screen through the persistent control-mode client (no process
@@ -1556,6 +1616,8 @@ impl Shell<'_> {
                 };
                 let quiet = crate::commands::up::cmd_up(Some(&self.project.root), &args);
                 if quiet.is_ok() {
+                    // A new start: its first-start dialogs are answered again.
+                    self.first_start.remove(&agent);
                     self.refresh_panes();
                     self.journal(Some(&agent), None, "agent-restart", "started again");
                     queue.push_back(Event::AgentUp {

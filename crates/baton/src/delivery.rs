@@ -105,7 +105,8 @@ pub fn look(tmux: &Tmux, pane: &str, profile: &Profile) -> CliResult<(Detection,
 }
 
 /// Waits until the agent is ready for a prompt (idle or finished) or `timeout` passes;
-/// returns the last detection.
+/// returns the last detection. A live first-start dialog of the profile reads as
+/// needs-input whatever the detector says (a menu's cursor line may look like the box).
 pub fn wait_ready(
     tmux: &Tmux,
     pane: &str,
@@ -114,12 +115,32 @@ pub fn wait_ready(
 ) -> CliResult<Detection> {
     let start = Instant::now();
     loop {
-        let (d, _) = look(tmux, pane, profile)?;
+        let (mut d, screen) = look(tmux, pane, profile)?;
+        if baton_core::first_start::live_dialog(profile, &screen).is_some() {
+            d.state = AgentState::NeedsInput;
+        }
         if d.state.is_ready() || d.state == AgentState::NeedsInput || start.elapsed() >= timeout {
             return Ok(d);
         }
         std::thread::sleep(POLL);
     }
+}
+
+/// Presses the keys of a first-start dialog's answer (`Enter`, `Down`, `2`, …) in order.
+pub fn press_keys(tmux: &Tmux, pane: &str, keys: &[String]) -> CliResult<()> {
+    for k in keys {
+        let key = match k.as_str() {
+            "Enter" => Key::Enter,
+            "Escape" => Key::Escape,
+            "Tab" => Key::Tab,
+            "BTab" => Key::BackTab,
+            "Up" => Key::Up,
+            "Down" => Key::Down,
+            other => Key::Named(other.to_owned()),
+        };
+        tmux.send_key(pane, key)?;
+    }
+    Ok(())
 }
 
 /// Pastes `text` into the agent's pane, presses Enter, and verifies that the agent took it.
@@ -144,7 +165,9 @@ pub fn send_verified(
             elapsed_ms: now(start),
         });
     }
-    let mut check = Delivery::after_paste(&profile.submit, 0);
+    // The text as pasted: without the control characters and escape sequences removed.
+    let pasted = baton_tmux::sanitize(text).text;
+    let mut check = Delivery::after_paste(&profile.submit, 0).expecting(&pasted);
     let mut screen_at_enter = String::new();
     loop {
         let (seen, screen) = look(tmux, pane, profile)?;

@@ -19,6 +19,8 @@ mod common;
 mod claude;
 #[path = "conformance/codex.rs"]
 mod codex;
+#[path = "conformance/codex_first_start.rs"]
+mod codex_first_start;
 #[path = "conformance/gemini.rs"]
 mod gemini;
 #[path = "conformance/harness.rs"]
@@ -61,7 +63,14 @@ fn real_agent_clis() {
         if codex_bins.is_empty() {
             return vec![harness::Report::missing("codex", "BATON_REAL_CODEX")];
         }
-        codex_bins.iter().map(|bin| codex::run(bin)).collect()
+        codex_bins
+            .iter()
+            .map(|bin| {
+                let mut report = codex::run(bin);
+                codex_first_start::check(bin, &mut report);
+                report
+            })
+            .collect()
     });
     let gemini = std::thread::spawn(move || {
         if gemini_bins.is_empty() {

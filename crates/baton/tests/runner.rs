@@ -7,6 +7,7 @@ mod test_control;
 mod test_coverage;
 mod test_detect;
 mod test_exits;
+mod test_first_start;
 mod test_lead;
 mod test_memory;
 mod test_quota;

@@ -435,8 +435,8 @@ impl Sending {
             notice: kind == SendKind::Notice,
             takeover: kind == SendKind::Takeover,
             task,
+            delivery: Delivery::after_paste(&a.spec.submit, now).expecting(&text),
             text,
-            delivery: Delivery::after_paste(&a.spec.submit, now),
             hash_at_enter: a.hash,
             retried: false,
         }
@@ -1119,7 +1119,7 @@ impl Engine {
                     });
                 } else if !s.retried {
                     s.retried = true;
-                    s.delivery = Delivery::after_paste(&a.spec.submit, now);
+                    s.delivery = Delivery::after_paste(&a.spec.submit, now).expecting(&s.text);
                     let text = s.text.clone();
                     out.push(Action::Press {
                         agent: agent.to_owned(),

@@ -223,7 +223,8 @@ mod tests {
 
     /// Delivers what was just pasted: the box shows it, Enter, the agent works.
     fn deliver(e: &mut Engine, now: u64, hash: u64) {
-        let acts = e.step(now, screen(AgentState::Idle, Some("[baton"), hash));
+        let shown = Some("[Pasted text #1 +12 lines]");
+        let acts = e.step(now, screen(AgentState::Idle, shown, hash));
         assert!(
             acts.contains(&Action::Press {
                 agent: "a".into(),

@@ -95,9 +95,11 @@ fn engine(settings: Settings, agents: Vec<AgentSpec>) -> Engine {
     e
 }
 
-/// Completes the delivery of the prompt an agent was just given.
+/// Completes the delivery of the prompt an agent was just given (a task, a nudge, a takeover:
+/// the box shows it as a paste placeholder).
 fn deliver(e: &mut Engine, now: u64, agent: &str, hash: u64) -> Vec<Action> {
-    let a = e.step(now, screen(agent, AgentState::Idle, Some("[TASK"), hash));
+    let shown = Some("[Pasted text #1 +12 lines]");
+    let a = e.step(now, screen(agent, AgentState::Idle, shown, hash));
     assert!(
         a.contains(&Action::Press {
             agent: agent.into(),

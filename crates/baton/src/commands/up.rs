@@ -1,6 +1,7 @@
 //! `baton up`: start the session, one window per agent, and the daemon (in the background);
 //! wait for the agents to be ready.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -9,11 +10,14 @@ use std::time::Instant;
 use baton_core::AgentState;
 use baton_core::config::AgentConfig;
 use baton_core::config::CONSOLE_WINDOW;
+use baton_core::first_start::StartWatch;
+use baton_core::first_start::Verdict;
 use baton_tmux::WindowSpec;
 use clap::Args;
 
 use crate::commands::ok;
 use crate::delivery::look;
+use crate::delivery::press_keys;
 use crate::error::CliError;
 use crate::error::CliResult;
 use crate::project::Project;
@@ -223,7 +227,9 @@ pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
     if args.no_wait {
         return ok();
     }
-    let problems = wait_for_agents(&project, &started)?;
+    // Without a daemon, `baton up` answers the agents' first-start dialogs itself; with one,
+    // the daemon does (one answerer: two would press every key twice).
+    let problems = wait_for_agents(&project, &mut store, &started, args.no_daemon)?;
     say!(
         "attach with: baton attach   (tmux -L {} attach -t {})",
         project.socket_name(),
@@ -243,10 +249,28 @@ pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
 }
 
 /// Waits until every started agent is ready, needs a person, or exceeds its start-up time;
-/// returns one line per agent that is not ready.
-fn wait_for_agents(project: &Project, agents: &[&AgentConfig]) -> CliResult<Vec<String>> {
+/// returns one line per agent that is not ready. A known first-start dialog is answered as
+/// the profile says when `answer` (else it is left to the daemon, and waited for); any other
+/// dialog is a problem for a person, never typed into.
+fn wait_for_agents(
+    project: &Project,
+    store: &mut crate::store::Store,
+    agents: &[&AgentConfig],
+    answer: bool,
+) -> CliResult<Vec<String>> {
     let start = Instant::now();
     let mut pending: Vec<&AgentConfig> = agents.to_vec();
+    let mut watches: BTreeMap<&str, StartWatch> = agents
+        .iter()
+        .map(|a| {
+            let w = if answer {
+                StartWatch::starting()
+            } else {
+                StartWatch::watching()
+            };
+            (a.name.as_str(), w)
+        })
+        .collect();
     let mut problems = Vec::new();
     while !pending.is_empty() {
         let panes = project.panes()?;
@@ -263,24 +287,46 @@ fn wait_for_agents(project: &Project, agents: &[&AgentConfig]) -> CliResult<Vec<
                 ));
                 continue;
             };
-            let (d, _) = look(&project.tmux, &pane.pane_id, &agent.profile)?;
+            let (d, screen) = look(&project.tmux, &pane.pane_id, &agent.profile)?;
             let secs = start.elapsed().as_secs_f64();
-            if d.state.is_ready() {
-                println!("{:<12} ready ({}) after {secs:.1}s", agent.name, d.state);
-            } else if d.state == AgentState::NeedsInput {
-                problems.push(format!(
-                    "{}: waits for a person (a dialog is open): answer it with `baton attach {}`",
-                    agent.name, agent.name
-                ));
-            } else if start.elapsed() >= limit {
-                problems.push(format!(
+            let now_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let watch = watches.get_mut(agent.name.as_str()).expect("one per agent");
+            let timed_out = || {
+                format!(
                     "{}: not ready after {:.0}s (detected: {})",
                     agent.name,
                     limit.as_secs_f64(),
                     d.state
-                ));
-            } else {
-                still.push(agent);
+                )
+            };
+            match watch.observe(now_ms, &agent.profile, &screen, &d) {
+                Verdict::Answer { dialog, keys } => {
+                    press_keys(&project.tmux, &pane.pane_id, &keys)?;
+                    let what = format!("{dialog} (keys: {})", keys.join(" "));
+                    journal(project, store, &agent.name, "first-start-answered", &what);
+                    println!("{:<12} answered the first-start dialog {what}", agent.name);
+                    still.push(agent);
+                }
+                Verdict::Person { reason, .. } => {
+                    journal(project, store, &agent.name, "first-start-person", &reason);
+                    problems.push(format!(
+                        "{}: waits for a person ({reason}): answer it with `baton attach {}`",
+                        agent.name, agent.name
+                    ));
+                }
+                Verdict::Wait if start.elapsed() >= limit => problems.push(timed_out()),
+                Verdict::Wait => still.push(agent),
+                Verdict::Clear if d.state.is_ready() => {
+                    println!("{:<12} ready ({}) after {secs:.1}s", agent.name, d.state);
+                }
+                Verdict::Clear if d.state == AgentState::NeedsInput => {
+                    problems.push(format!(
+                        "{}: waits for a person (a dialog is open): answer it with `baton attach {}`",
+                        agent.name, agent.name
+                    ));
+                }
+                Verdict::Clear if start.elapsed() >= limit => problems.push(timed_out()),
+                Verdict::Clear => still.push(agent),
             }
         }
         pending = still;
@@ -289,6 +335,19 @@ fn wait_for_agents(project: &Project, agents: &[&AgentConfig]) -> CliResult<Vec<
         }
     }
     Ok(problems)
+}
+
+/// Journals what `baton up` did for an agent (as the daemon would: actor `baton`).
+fn journal(
+    project: &Project,
+    store: &mut crate::store::Store,
+    agent: &str,
+    action: &str,
+    result: &str,
+) {
+    if let Ok(e) = store.journal(crate::daemon::ACTOR, action, None, agent, result, "") {
+        let _ = crate::orchlog::append(project, &[e]);
+    }
 }
 
 #[cfg(test)]
