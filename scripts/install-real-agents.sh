@@ -12,11 +12,14 @@
 #                                             the scenario scripts capture fixtures from)
 #   scripts/install-real-agents.sh --latest   the pinned ones plus whatever the registry calls
 #                                             `latest` today (scripts/check-latest-clis)
+#   … --amp                                   Amp too (opt-in; --matrix includes it): pinned is
+#                                             the last release that runs offline against a fake
+#                                             server, plus the newest (docs/conformance.md)
 #
 # On success it prints, on stdout, lines the caller can `eval`; each names one or more
 # binaries, separated by `:`, the pinned version first:
 #   BATON_REAL_CLAUDE=/abs/claude-2.1.329/…/claude:/abs/claude-2.1.332/…/claude
-#   BATON_REAL_CODEX=…   BATON_REAL_GEMINI=…   BATON_REAL_OPENCODE=…
+#   BATON_REAL_CODEX=…   BATON_REAL_GEMINI=…   BATON_REAL_OPENCODE=…   BATON_REAL_AMP=…
 # Exit status: 0 all installed, 1 at least one failed (a loud message says which; the lines
 # for the ones that did install are still printed), 2 npm or node missing.
 #
@@ -33,22 +36,30 @@ CODEX_OLDER="0.152.0 0.130.0 0.64.0"
 GEMINI_PINNED="${BATON_GEMINI_VERSION:-0.61.0}"
 GEMINI_OLDER="0.43.0 0.20.0"
 OPENCODE_PINNED="${BATON_OPENCODE_VERSION:-1.18.33}"
+# Amp: releases up to 0.0.1777897475 run the agent loop in the CLI (a loopback fake can play
+# the server); from 0.0.1784106548 on the thread runs on Amp's server (see docs/conformance.md).
+AMP_PINNED="${BATON_AMP_VERSION:-0.0.1777897475-g2324e1}"
+AMP_NEWEST="0.0.1790142911-g7618fb"
+AMP_OLDER="0.0.1784106548-gd81d8b 0.0.1775981571-g834e73 0.0.1767830505-ga62310"
 CACHE="${BATON_AGENTS_CACHE:-$HOME/.cache/baton/agents}"
 
 mode="ci"
-case "${1:-}" in
-"") ;;
---matrix) mode="matrix" ;;
---latest) mode="latest" ;;
--h | --help)
-    sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
-    exit 0
-    ;;
-*)
-    echo "install-real-agents: unknown argument '$1' (try --help)" >&2
-    exit 2
-    ;;
-esac
+amp=0
+for arg in "$@"; do
+    case "$arg" in
+    --matrix) mode="matrix" amp=1 ;;
+    --latest) mode="latest" ;;
+    --amp) amp=1 ;;
+    -h | --help)
+        sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+        exit 0
+        ;;
+    *)
+        echo "install-real-agents: unknown argument '$arg' (try --help)" >&2
+        exit 2
+        ;;
+    esac
+done
 
 loud() {
     {
@@ -158,5 +169,10 @@ cli BATON_REAL_GEMINI @google/gemini-cli gemini-cli gemini \
 # shellcheck disable=SC2046
 cli BATON_REAL_OPENCODE opencode-ai opencode-ai opencode \
     $(versions_of "$OPENCODE_PINNED" "$OPENCODE_PINNED" "" opencode-ai)
+if [ "$amp" = 1 ]; then
+    # shellcheck disable=SC2046
+    cli BATON_REAL_AMP @sourcegraph/amp amp amp \
+        $(versions_of "$AMP_PINNED" "$AMP_NEWEST" "$AMP_OLDER" @sourcegraph/amp)
+fi
 
 exit "$status"

@@ -39,7 +39,8 @@
 //! 7. Otherwise the **newest transcript signal** (rate-limited, error, finished), judged by
 //!    the lowest line it matches on anywhere on screen, names the state (on one line a limit
 //!    beats an error, an error beats finished) — but only when the box is on screen or the
-//!    signal is a limit (a limit screen may hide the box).
+//!    signal is a limit (a limit screen may hide the box) or an error in the live area (an
+//!    error dialog replaces the box; a CLI that exited on an error leaves no box).
 //!    A slash command echoed in the transcript below that signal (`/status`, `› /model`)
 //!    means a person moved on: the signal no longer counts.
 //! 8. Otherwise a box means **idle**; a launch banner means **starting**.
@@ -412,6 +413,12 @@ pub fn detect(profile: &Profile, screen: &str) -> Detection {
     } else {
         match transcript {
             Some((k, AgentState::RateLimited)) => (AgentState::RateLimited, Some(k)),
+            // An error dialog or message that replaced the box (or a CLI that exited on it).
+            Some((k, AgentState::Error))
+                if prompt_box.is_none() && evidence[k].region == Region::Live =>
+            {
+                (AgentState::Error, Some(k))
+            }
             Some((k, s)) if prompt_box.is_some() => (s, Some(k)),
             _ if prompt_box.is_some() => (AgentState::Idle, box_evidence),
             _ => match lowest(&|e| e.state == AgentState::Starting) {
@@ -597,6 +604,59 @@ mod tests {
     }
 
     const RULE: &str = "────────────────────────────────────────";
+
+    /// The rules added while judging the version matrix, each on the real lines that asked
+    /// for it (tests/fixtures/real/).
+    #[test]
+    fn rules_from_the_version_matrix() {
+        // Claude Code 2.1.329: the Stop hook runs while the footer still says "esc to
+        // interrupt": the turn is over.
+        let stop_hook = format!(
+            "● ack STOPHOOK\n\n✢ Pouncing… (running stop hook)\n  ⎿  Tip: Use /memory to view \
+             and manage Claude memory\n\n{RULE}\n❯ \n{RULE}\n  ⏵⏵ bypass permissions on \
+             (shift+tab to cycle) · esc to interrupt\n"
+        );
+        assert_eq!(state("claude", &stop_hook), AgentState::Finished);
+        // Gemini CLI 0.20: its mode line sits between the spinner and the box.
+        let gemini = "✦ ack BIG\n\n > SLOW think first\n\n⠋ Confuzzling the options... (esc to \
+             cancel, 0s)\n\n                                YOLO mode (ctrl + y to toggle)\n\
+             ╭──────────────────────────────╮\n│ *   Type your message or @path/to/file │\n\
+             ╰──────────────────────────────╯\n";
+        assert_eq!(state("gemini", gemini), AgentState::Working);
+        // …but a spinner-like line above a reply block is not pulled in.
+        let tool = format!(
+            "● Bash(sleep 8 && echo built)\n  ⎿  Running…\n\n✻ Verifying the setup… (esc to \
+             interrupt · ctrl+t to show todos)\n  ⎿  Next: Write the tests\n\n{RULE}\n> \n{RULE}\n"
+        );
+        assert_eq!(state("claude", &tool), AgentState::Working);
+        // Gemini CLI restarting after its trust dialog, which stays drawn above.
+        let restart = " ╭────╮\n │ Do you trust the files in this folder? │\n │ ● 1. Trust folder │\n\
+             │   2. Don't trust │\n ╰────╯\n\n Gemini CLI is restarting to apply the trust changes...\n";
+        assert_eq!(state("gemini", restart), AgentState::Starting);
+        // Codex: `/status` typed after a finished turn: a person moved on, the card is no turn.
+        let status = "• ack PLANQ-7\n\n  Worked for 1s • 09:25\n\n/status\n\n  >_ OpenAI Codex \
+             (v0.171.0)\n  Model:   GPT-5.5\n\n› Ask Codex to do anything\n\n  ? for shortcuts\n";
+        assert_eq!(state("codex", status), AgentState::Idle);
+        // Claude Code 2.0.55's menus sit inside a box border.
+        let bypass = "│ https://code.claude.com/docs/en/security │\n│                    │\n\
+             │ ❯ 1. No, exit      │\n│   2. Yes, I accept │\n╰────────────────────╯\n   Enter to \
+             confirm · Esc to exit\n";
+        assert_eq!(state("claude", bypass), AgentState::NeedsInput);
+        // Amp: an error that replaced the box, and a CLI that exited on an error.
+        assert_eq!(
+            state(
+                "amp",
+                "┃ Say hello\n\nError: request failed with status 500\n"
+            ),
+            AgentState::Error
+        );
+        // A 429 "Request rejected" API error is a limit, not an error.
+        let rejected = format!(
+            "● API Error: Request rejected (429) · Number of request tokens has exceeded your \
+             per-minute rate limit\n\n{RULE}\n❯ \n{RULE}\n"
+        );
+        assert_eq!(state("claude", &rejected), AgentState::RateLimited);
+    }
 
     #[test]
     fn claude_states_from_real_strings() {
