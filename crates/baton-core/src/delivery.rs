@@ -167,13 +167,14 @@ impl Delivery {
     /// Makes the check know the prompt pasted: a box that can be read and never shows it
     /// does not count as the prompt taken (see the module's documentation). `text` is what
     /// was pasted, after the paste removed control characters and escape sequences; a text
-    /// that still holds some (other than newlines and tabs) is not compared: the check keeps
-    /// the rules of a prompt it does not know.
+    /// that still holds some (other than newlines and tabs) is not compared, nor any text when
+    /// the profile cannot read its box (no `input` pattern, as opencode): the check keeps the
+    /// rules of a prompt it does not know.
     pub fn expecting(mut self, text: &str) -> Delivery {
         let clean = !text
             .chars()
             .any(|c| c.is_control() && c != '\n' && c != '\t');
-        self.expected = clean.then(|| Expected::of(text));
+        self.expected = (clean && self.submit.reads_box).then(|| Expected::of(text));
         self
     }
 
@@ -510,6 +511,27 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_box_the_profile_cannot_read_proves_nothing_either_way() {
+        // opencode's profile has no input pattern: its box's text looks like the transcript's
+        // user messages. A finished turn after Enter is then taken as the prompt taken.
+        let blind = Submit {
+            reads_box: false,
+            ..submit()
+        };
+        let mut d = Delivery::after_paste(&blind, 0).expecting(PROMPT);
+        let empty = boxed(AgentState::Idle, None);
+        assert_eq!(d.observe(TEXT_WAIT_MS, &empty, false), Step::PressEnter);
+        let finished = boxed(AgentState::Finished, None);
+        assert!(
+            matches!(
+                d.observe(TEXT_WAIT_MS + 100, &finished, true),
+                Step::Delivered { .. }
+            ),
+            "a finished turn after Enter is the prompt taken"
+        );
     }
 
     #[test]

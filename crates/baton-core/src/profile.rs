@@ -272,6 +272,9 @@ pub struct Submit {
     pub settle_ms: u64,
     /// How long the CLI may take to show its prompt box after launch, in milliseconds.
     pub startup_timeout_ms: u64,
+    /// Whether the profile can read what its box holds (it has `input` patterns): only then
+    /// does a box that never showed the prompt make a delivery fail.
+    pub reads_box: bool,
 }
 
 impl Default for Submit {
@@ -283,6 +286,7 @@ impl Default for Submit {
             working_deadline_ms: 3000,
             settle_ms: 1500,
             startup_timeout_ms: 30_000,
+            reads_box: true,
         }
     }
 }
@@ -428,6 +432,11 @@ impl ProfileSpec {
                 .unwrap_or(defaults.working_deadline_ms),
             settle_ms: s.settle_ms.unwrap_or(defaults.settle_ms),
             startup_timeout_ms: s.startup_timeout_ms.unwrap_or(defaults.startup_timeout_ms),
+            reads_box: self
+                .patterns
+                .as_ref()
+                .and_then(|p| p.input.as_ref())
+                .is_some_and(|i| !i.is_empty()),
         };
         if submit.max_extra_enters > 10 {
             return Err(err(
