@@ -1240,6 +1240,15 @@ impl Engine {
             return;
         }
         let Some(&task) = a.tasks.first() else { return };
+        if a.detection
+            .as_ref()
+            .is_some_and(|d| d.state == AgentState::Working)
+        {
+            // The screen, read just before this event, shows a turn running: the hook that
+            // fired is the previous turn's, read late (its task reported and the next one out
+            // already). This turn's own end comes later, or its finished screen does.
+            return;
+        }
         a.turn.ready_since = None;
         a.turn.seen_working = false;
         // A turn that ended on a failed report is no silence: it gets the command instead.

@@ -235,6 +235,14 @@ mod tests {
         e.step(now + 50, screen(AgentState::Working, None, hash + 1));
     }
 
+    /// A turn's end as the daemon feeds it: the screen it read first (the turn over), then
+    /// the hook's event.
+    fn turn_end(e: &mut Engine, now: u64) -> Vec<Action> {
+        let mut acts = e.step(now, screen(AgentState::Finished, None, 7_000_000 + now));
+        acts.extend(e.step(now, Event::TurnEnded { agent: "a".into() }));
+        acts
+    }
+
     fn pasted(acts: &[Action]) -> Vec<String> {
         acts.iter()
             .filter_map(|a| match a {
@@ -316,7 +324,7 @@ mod tests {
             "{acts:?}"
         );
         // The turn ends: the answer (baton's full path), no nudge, nothing for review.
-        let acts = e.step(700, Event::TurnEnded { agent: "a".into() });
+        let acts = turn_end(&mut e, 700);
         let sent = pasted(&acts);
         assert_eq!(sent.len(), 1, "{acts:?}");
         assert!(
@@ -345,7 +353,7 @@ mod tests {
         let mut t = e.task(TaskId(1)).unwrap().clone();
         t.status = Status::Completed;
         let acts = e.step(1000, Event::TaskChanged(t));
-        let acts2 = e.step(1100, Event::TurnEnded { agent: "a".into() });
+        let acts2 = turn_end(&mut e, 1100);
         assert!(
             !acts
                 .iter()
@@ -359,11 +367,11 @@ mod tests {
     fn after_the_answer_a_silent_turn_counts_again() {
         let (mut e, _) = given_a_task(settings("baton"));
         e.step(500, failures(&["zsh: command not found: baton"]));
-        let acts = e.step(700, Event::TurnEnded { agent: "a".into() });
+        let acts = turn_end(&mut e, 700);
         assert_eq!(pasted(&acts).len(), 1, "{acts:?}");
         deliver(&mut e, 800, 900);
         // The answer's turn ends silently: the usual nudge, then review.
-        let acts = e.step(1000, Event::TurnEnded { agent: "a".into() });
+        let acts = turn_end(&mut e, 1000);
         assert!(
             pasted(&acts)
                 .iter()
@@ -371,7 +379,7 @@ mod tests {
             "{acts:?}"
         );
         deliver(&mut e, 1100, 1200);
-        let acts = e.step(1300, Event::TurnEnded { agent: "a".into() });
+        let acts = turn_end(&mut e, 1300);
         assert!(
             acts.iter()
                 .any(|a| matches!(a, Action::MarkUnreported { .. })),

@@ -270,7 +270,7 @@ fn a_turn_that_ends_unreported_gets_a_nudge_then_review() {
     // The nudge is delivered like any prompt, the agent works again, then its Stop hook
     // fires without a report.
     deliver(&mut e, 3700, "a", 700);
-    let acts = e.step(4000, Event::TurnEnded { agent: "a".into() });
+    let acts = turn_end(&mut e, 4000, "a");
     assert!(
         acts.iter().any(|a| matches!(
             a,
@@ -1466,12 +1466,46 @@ fn end_unreported(e: &mut Engine, agent: &str) -> Vec<Action> {
     e.step(2000, screen(agent, AgentState::Finished, None, 600));
     e.step(3600, Event::Tick);
     deliver(e, 3700, agent, 700);
-    e.step(
-        4000,
+    turn_end(e, 4000, agent)
+}
+
+/// A turn's end as the daemon feeds it: the screen it read first (the turn over), then the
+/// hook's event.
+fn turn_end(e: &mut Engine, now: u64, agent: &str) -> Vec<Action> {
+    let mut acts = e.step(
+        now,
+        screen(agent, AgentState::Finished, None, 7_000_000 + now),
+    );
+    acts.extend(e.step(
+        now,
         Event::TurnEnded {
             agent: agent.into(),
         },
-    )
+    ));
+    acts
+}
+
+#[test]
+fn a_late_turn_end_of_the_previous_turn_is_no_silence() {
+    // Codex's notify for the turn that reported T-001 is read after T-002 went out and the
+    // agent works on it: no nudge; T-002's own end still counts.
+    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    e.step(1, Event::TaskAdded(task(2, Priority::Med, &[], &[])));
+    deliver(&mut e, 10, "a", 500);
+    done(&mut e, 2000, 1);
+    let acts = e.step(2001, screen("a", AgentState::Finished, None, 900));
+    assert_eq!(assigned(&acts), vec![(2, "a".to_string())]);
+    deliver(&mut e, 2100, "a", 1000);
+    let acts = e.step(2300, Event::TurnEnded { agent: "a".into() });
+    assert!(!nudged(&acts), "the old turn's end nudged: {acts:?}");
+    let acts = turn_end(&mut e, 4000, "a");
+    assert!(nudged(&acts), "{acts:?}");
+}
+
+fn nudged(acts: &[Action]) -> bool {
+    acts.iter()
+        .any(|a| matches!(a, Action::Paste { text, .. } if text.contains("is not reported")))
 }
 
 fn marked(actions: &[Action]) -> Option<(u32, bool, Option<String>)> {
