@@ -546,10 +546,9 @@ impl ProfileSpec {
 }
 
 impl Profile {
-    /// Compiles every pattern now; returns the first that cannot be, with its field.
-    pub fn compile_all(&self) -> Result<(), ProfileError> {
-        let lists = self
-            .states
+    /// Every pattern list with its field name under `[patterns]` (`needs_input`, `menu`, …).
+    fn pattern_lists(&self) -> impl Iterator<Item = (String, &Vec<Pattern>)> {
+        self.states
             .iter()
             .map(|(s, p)| (s.as_str().replace('-', "_"), p))
             .chain([
@@ -558,7 +557,12 @@ impl Profile {
                 ("menu".to_owned(), &self.menu),
                 ("ended".to_owned(), &self.ended),
                 ("rule".to_owned(), &self.rules),
-            ]);
+            ])
+    }
+
+    /// Compiles every pattern now; returns the first that cannot be, with its field.
+    pub fn compile_all(&self) -> Result<(), ProfileError> {
+        let lists = self.pattern_lists();
         for (field, list) in lists {
             for (i, p) in list.iter().enumerate() {
                 p.compile().map_err(|message| ProfileError {
@@ -574,17 +578,7 @@ impl Profile {
     /// The named groups of its patterns that baton never reads, as `(field, index, group)`
     /// (`("quota", 0, "pcnt")`): valid regexes, but most likely a typo (see [`read_groups`]).
     pub fn unread_groups(&self) -> Vec<(String, usize, String)> {
-        let lists = self
-            .states
-            .iter()
-            .map(|(s, p)| (s.as_str().replace('-', "_"), p))
-            .chain([
-                ("quota".to_owned(), &self.quota),
-                ("input".to_owned(), &self.input),
-                ("menu".to_owned(), &self.menu),
-                ("ended".to_owned(), &self.ended),
-                ("rule".to_owned(), &self.rules),
-            ]);
+        let lists = self.pattern_lists();
         let mut out = Vec::new();
         for (field, list) in lists {
             let read = read_groups(&field);
