@@ -15,6 +15,7 @@ pub mod memory;
 pub mod profile;
 pub mod quota;
 pub mod task;
+pub mod vocab;
 
 pub use config::Config;
 pub use detector::Detection;

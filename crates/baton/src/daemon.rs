@@ -37,6 +37,7 @@ use baton_core::first_start::StartWatch;
 use baton_core::first_start::Verdict;
 use baton_core::task::Status;
 use baton_core::task::TaskId;
+use baton_core::vocab::JournalAction;
 use baton_tmux::CaptureRange;
 use baton_tmux::control::ControlConnection;
 use baton_tmux::control::ControlEvent;
@@ -66,6 +67,11 @@ pub struct Options {
     /// `--ignore-usage`: quota holds no work back (an emergency; journaled).
     pub ignore_usage: bool,
 }
+
+/// Journal actions the loop reads back (as match patterns).
+const TURN_END: &str = JournalAction::TurnEnd.as_str();
+const FOLLOW: &str = JournalAction::RunFollow.as_str();
+const REQUEST: &str = JournalAction::HandoffRequest.as_str();
 
 /// How long the background daemon waits for a lost tmux session to come back.
 const SESSION_GONE_AFTER: Duration = Duration::from_secs(5);
@@ -1092,9 +1098,7 @@ impl Shell<'_> {
             .iter()
             .enumerate()
             .filter(|(i, j)| {
-                j.action == crate::commands::lead::REQUEST
-                    && j.actor != ACTOR
-                    && last_lead.is_none_or(|l| *i > l)
+                j.action == REQUEST && j.actor != ACTOR && last_lead.is_none_or(|l| *i > l)
             })
             .map(|(_, j)| j.target.clone())
             .next_back();
@@ -1302,18 +1306,16 @@ impl Shell<'_> {
         for j in &entries {
             self.journal_seq = self.journal_seq.max(j.seq);
             // The agent's CLI said its turn ended (Claude Stop hook, Codex notify).
-            if j.action == crate::commands::hook::TURN_END
-                && self.project.config.agent(&j.target).is_some()
-            {
+            if j.action == TURN_END && self.project.config.agent(&j.target).is_some() {
                 turns_ended.push(j.target.clone());
             }
-            if j.action == crate::commands::run::FOLLOW {
+            if j.action == FOLLOW {
                 rearm = true;
             }
             match j.action.as_str() {
                 "dispatch-pause" => pause = Some(true),
                 "dispatch-resume" => pause = Some(false),
-                crate::commands::lead::REQUEST if j.actor != ACTOR => {
+                REQUEST if j.actor != ACTOR => {
                     handoffs.push((!j.target.is_empty()).then(|| j.target.clone()));
                 }
                 _ => {}

@@ -59,7 +59,7 @@ pub struct NotifyArgs {
 }
 
 /// The journal action of a finished turn.
-pub const TURN_END: &str = "agent-turn-end";
+pub const TURN_END: &str = baton_core::vocab::JournalAction::TurnEnd.as_str();
 
 /// Runs a hook; always exits 0 (see the module doc), after printing any problem on stderr.
 pub fn cmd_hook(dir: Option<&Path>, args: &HookArgs) -> CliResult<ExitCode> {

@@ -19,7 +19,7 @@ use crate::project::Project;
 use crate::project::start_dir;
 
 /// The journal action of a handoff asked for by a person (`baton handoff`, `baton watch`).
-pub const REQUEST: &str = "handoff-request";
+pub const REQUEST: &str = baton_core::vocab::JournalAction::HandoffRequest.as_str();
 
 /// Arguments of `baton lead`.
 #[derive(Args, Debug)]

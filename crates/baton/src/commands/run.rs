@@ -145,7 +145,7 @@ pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
 }
 
 /// The journal action of a `baton run` that follows a running daemon.
-pub const FOLLOW: &str = "run-follow";
+pub const FOLLOW: &str = baton_core::vocab::JournalAction::RunFollow.as_str();
 
 /// Follows a daemon that already runs until it says the run is finished; returns its summary.
 fn follow(project: &Project, progress: bool) -> CliResult<String> {

@@ -542,7 +542,7 @@ impl App {
                     let detail = serde_json::json!({ "from": from }).to_string();
                     match self.loader.store_mut().journal(
                         ACTOR,
-                        crate::commands::lead::REQUEST,
+                        baton_core::vocab::JournalAction::HandoffRequest.as_str(),
                         None,
                         &to,
                         "requested",
