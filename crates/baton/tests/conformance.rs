@@ -84,24 +84,20 @@ fn real_agent_clis() {
         }
         opencode_bins.iter().map(|bin| opencode::run(bin)).collect()
     });
-    let mut reports: Vec<harness::Report> = claude
-        .join()
-        .expect("the claude checks panicked outside a check");
-    reports.extend(
-        codex
-            .join()
-            .expect("the codex checks panicked outside a check"),
-    );
-    reports.extend(
-        gemini
-            .join()
-            .expect("the gemini checks panicked outside a check"),
-    );
-    reports.extend(
-        opencode
-            .join()
-            .expect("the opencode checks panicked outside a check"),
-    );
+    // A panic outside a check is a failed report of its own, so that the summary (with the
+    // reasons of every failed check) is still printed.
+    let mut reports: Vec<harness::Report> = Vec::new();
+    for (cli, thread) in [
+        ("claude", claude),
+        ("codex", codex),
+        ("gemini", gemini),
+        ("opencode", opencode),
+    ] {
+        match thread.join() {
+            Ok(r) => reports.extend(r),
+            Err(p) => reports.push(harness::Report::panicked(cli, p.as_ref())),
+        }
+    }
     // Then a whole `baton run` with the pinned versions side by side.
     reports.push(whole_run::run(
         claude_pinned.as_deref(),

@@ -154,8 +154,15 @@ impl TestProject {
             .unwrap()
     }
 
-    /// Returns the pane id of an agent's window.
+    /// Returns the pane id of an agent's window; panics when there is none.
     pub fn pane(&self, agent: &str) -> String {
+        self.try_pane(agent)
+            .unwrap_or_else(|| panic!("no window for {agent}"))
+    }
+
+    /// Returns the pane id of an agent's window, if it has one.
+    #[allow(dead_code)]
+    pub fn try_pane(&self, agent: &str) -> Option<String> {
         let out = self.tmux(&[
             "list-panes",
             "-s",
@@ -167,7 +174,6 @@ impl TestProject {
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .find_map(|l| l.strip_prefix(&format!("{agent} ")).map(str::to_owned))
-            .unwrap_or_else(|| panic!("no window for {agent}"))
     }
 
     /// Returns the visible screen of an agent's pane.

@@ -43,6 +43,14 @@ stream_max_retries = 0
 
 /// Adds the check to the report of this Codex binary.
 pub fn check(bin: &Path, report: &mut Report) {
+    report.check(
+        "fresh CODEX_HOME: first-start dialogs answered (model kept), 2 tasks COMPLETED once",
+        || attempt(bin),
+    );
+}
+
+/// One try, from a fresh project, CODEX_HOME and fake model server.
+fn attempt(bin: &Path) -> Result<String, String> {
     let project = TestProject::new();
     let root = project.root().to_path_buf();
     crate::common::git(&root, &["init", "-q"]);
@@ -79,117 +87,115 @@ pub fn check(bin: &Path, report: &mut Report) {
         home = serde_json::to_string(&home.path().display().to_string()).unwrap(),
     ));
     std::fs::write(root.join("plan.md"), "- [ ] first\n- [ ] second\n").unwrap();
-    report.check(
-        "fresh CODEX_HOME: first-start dialogs answered (model kept), 2 tasks COMPLETED once",
-        || {
-            let mut child = project
-                .cmd(&["run", "plan.md", "--quiet"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .map_err(|e| e.to_string())?;
-            let ended = wait_for(Duration::from_secs(240), "baton run to end", || {
-                child.try_wait().ok().flatten()
-            });
-            if ended.is_err() {
-                let _ = child.kill();
-            }
-            let out = child.wait_with_output().map_err(|e| e.to_string())?;
-            let screen = project.capture("codex");
-            let journal = project.journal();
-            let context = || {
-                let brief: Vec<String> = journal
-                    .iter()
-                    .map(|e| {
-                        format!(
-                            "{} {} {} {}",
-                            e["actor"], e["action"], e["task"], e["result"]
-                        )
-                    })
-                    .collect();
-                format!(
-                    "\nbaton run: {}\n{}\njournal:\n{}\nscreen:\n{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr),
-                    brief.join("\n"),
-                    trim(&screen)
-                )
-            };
-            ended.map_err(|e| format!("{e}{}", context()))?;
-            let results = |action: &str| -> Vec<String> {
-                journal
-                    .iter()
-                    .filter(|e| e["action"] == action)
-                    .map(|e| e["result"].as_str().unwrap_or("").to_owned())
-                    .collect()
-            };
-            let answered = results("first-start-answered");
-            let person = results("first-start-person");
-            // Both tasks, each completed once, by the agent's own report.
-            let done: Vec<String> = journal
+    let result = (|| {
+        let mut child = project
+            .cmd(&["run", "plan.md", "--quiet"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let ended = wait_for(Duration::from_secs(240), "baton run to end", || {
+            child.try_wait().ok().flatten()
+        });
+        if ended.is_err() {
+            let _ = child.kill();
+        }
+        let out = child.wait_with_output().map_err(|e| e.to_string())?;
+        let screen = project.capture("codex");
+        let journal = project.journal();
+        let context = || {
+            let brief: Vec<String> = journal
                 .iter()
-                .filter(|e| e["action"] == "task-done")
-                .map(|e| e["task"].as_str().unwrap_or("").to_owned())
+                .map(|e| {
+                    format!(
+                        "{} {} {} {}",
+                        e["actor"], e["action"], e["task"], e["result"]
+                    )
+                })
                 .collect();
-            if done != ["T-001", "T-002"] {
-                return Err(format!("task-done entries {done:?}{}", context()));
-            }
-            // The model the user configured is the one every request names, and no request
-            // carries the menu's text (nothing was typed into it).
-            let requests = server.requests();
-            let mains: Vec<_> = requests
+            format!(
+                "\nbaton run: {}\n{}\njournal:\n{}\nscreen:\n{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr),
+                brief.join("\n"),
+                trim(&screen)
+            )
+        };
+        ended.map_err(|e| format!("{e}{}", context()))?;
+        let results = |action: &str| -> Vec<String> {
+            journal
                 .iter()
-                .filter(|r| r.turn.as_ref().is_some_and(|t| t.kind == "main"))
-                .collect();
-            let models: std::collections::BTreeSet<String> = requests
-                .iter()
-                .filter_map(|r| r.body["model"].as_str().map(str::to_owned))
-                .collect();
-            if mains.is_empty() || models.iter().any(|m| m != OLD_MODEL) {
-                return Err(format!(
-                    "{} main requests; models named: {models:?}, want only {OLD_MODEL}{}",
-                    mains.len(),
-                    context()
-                ));
-            }
-            for r in &requests {
-                let body = r.body.to_string();
-                for menu in ["Try new model", "Use existing model", "Trust and continue"] {
-                    if body.contains(menu) {
-                        return Err(format!(
-                            "request {} carries the dialog's text `{menu}`{}",
-                            r.seq,
-                            context()
-                        ));
-                    }
+                .filter(|e| e["action"] == action)
+                .map(|e| e["result"].as_str().unwrap_or("").to_owned())
+                .collect()
+        };
+        let answered = results("first-start-answered");
+        let person = results("first-start-person");
+        // Both tasks, each completed once, by the agent's own report.
+        let done: Vec<String> = journal
+            .iter()
+            .filter(|e| e["action"] == "task-done")
+            .map(|e| e["task"].as_str().unwrap_or("").to_owned())
+            .collect();
+        if done != ["T-001", "T-002"] {
+            return Err(format!("task-done entries {done:?}{}", context()));
+        }
+        // The model the user configured is the one every request names, and no request
+        // carries the menu's text (nothing was typed into it).
+        let requests = server.requests();
+        let mains: Vec<_> = requests
+            .iter()
+            .filter(|r| r.turn.as_ref().is_some_and(|t| t.kind == "main"))
+            .collect();
+        let models: std::collections::BTreeSet<String> = requests
+            .iter()
+            .filter_map(|r| r.body["model"].as_str().map(str::to_owned))
+            .collect();
+        if mains.is_empty() || models.iter().any(|m| m != OLD_MODEL) {
+            return Err(format!(
+                "{} main requests; models named: {models:?}, want only {OLD_MODEL}{}",
+                mains.len(),
+                context()
+            ));
+        }
+        for r in &requests {
+            let body = r.body.to_string();
+            for menu in ["Try new model", "Use existing model", "Trust and continue"] {
+                if body.contains(menu) {
+                    return Err(format!(
+                        "request {} carries the dialog's text `{menu}`{}",
+                        r.seq,
+                        context()
+                    ));
                 }
             }
-            let config = std::fs::read_to_string(home.path().join("config.toml"))
-                .map_err(|e| e.to_string())?;
-            if !config.contains(&format!("model = \"{OLD_MODEL}\"")) {
-                return Err(format!("the configured model changed:\n{config}"));
+        }
+        let config =
+            std::fs::read_to_string(home.path().join("config.toml")).map_err(|e| e.to_string())?;
+        if !config.contains(&format!("model = \"{OLD_MODEL}\"")) {
+            return Err(format!("the configured model changed:\n{config}"));
+        }
+        if !person.is_empty() {
+            return Err(format!(
+                "a dialog went to a person: {person:?}{}",
+                context()
+            ));
+        }
+        let menu = answered.iter().any(|a| a.starts_with("model-migration"));
+        Ok(format!(
+            "{}; every request names {OLD_MODEL}{}",
+            if answered.is_empty() {
+                "no first-start dialog showed".to_owned()
+            } else {
+                format!("answered: {}", answered.join(", "))
+            },
+            if menu {
+                ""
+            } else {
+                " (this version showed no model-migration menu)"
             }
-            if !person.is_empty() {
-                return Err(format!(
-                    "a dialog went to a person: {person:?}{}",
-                    context()
-                ));
-            }
-            let menu = answered.iter().any(|a| a.starts_with("model-migration"));
-            Ok(format!(
-                "{}; every request names {OLD_MODEL}{}",
-                if answered.is_empty() {
-                    "no first-start dialog showed".to_owned()
-                } else {
-                    format!("answered: {}", answered.join(", "))
-                },
-                if menu {
-                    ""
-                } else {
-                    " (this version showed no model-migration menu)"
-                }
-            ))
-        },
-    );
+        ))
+    })();
     drop(server);
+    result
 }

@@ -59,13 +59,11 @@ pub fn agent_toml(name: &str, bin: &Path, args: &str, home: &Path, server: &Fake
 /// node process that outlives the pane when the tmux server is killed: the tier ends them by
 /// pid.
 pub fn pane_tree(project: &TestProject, agent: &str) -> Vec<u32> {
-    let out = project.tmux(&[
-        "display-message",
-        "-p",
-        "-t",
-        &project.pane(agent),
-        "#{pane_pid}",
-    ]);
+    // A window that is gone (its CLI exited during start-up) has no tree.
+    let Some(pane) = project.try_pane(agent) else {
+        return Vec::new();
+    };
+    let out = project.tmux(&["display-message", "-p", "-t", &pane, "#{pane_pid}"]);
     let Ok(root) = String::from_utf8_lossy(&out.stdout).trim().parse::<u32>() else {
         return Vec::new();
     };
@@ -210,14 +208,22 @@ pub fn run(bin: &Path) -> Report {
     };
     let mut leftovers = Vec::new();
 
-    report.check("baton up (2 agents ready)", || {
+    report.check_twice("baton up (2 agents ready)", || {
         let out = project.run(&["up", "--no-daemon"]);
         if !out.status.success() {
-            return Err(format!(
+            let why = format!(
                 "baton up failed: {}{}",
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
-            ));
+            );
+            // What the panes show, if they are still there; then a clean slate for a retry.
+            let screens: String = ["gemini", "geminiperm"]
+                .iter()
+                .filter(|a| project.try_pane(a).is_some())
+                .map(|a| format!("\n--- {a}:\n{}", trim(&project.capture(a))))
+                .collect();
+            project.run(&["down"]);
+            return Err(format!("{why}{screens}"));
         }
         Ok(String::from_utf8_lossy(&out.stdout)
             .lines()

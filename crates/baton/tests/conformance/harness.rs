@@ -82,18 +82,23 @@ impl Report {
         r
     }
 
+    /// A report for a CLI whose checks panicked outside a check.
+    pub fn panicked(cli: &str, payload: &(dyn std::any::Any + Send)) -> Report {
+        let mut r = Report::new(cli, "?");
+        r.checks.push((
+            "the checks ran to their end".to_owned(),
+            Outcome::Fail(format!("panicked outside a check: {}", panic_text(payload))),
+        ));
+        r
+    }
+
     /// Runs one check: `Ok(note)` passes, `Err(why)` or a panic fails.
     pub fn check(&mut self, name: &str, f: impl FnOnce() -> Result<String, String>) {
         let start = Instant::now();
         let outcome = match std::panic::catch_unwind(AssertUnwindSafe(f)) {
             Ok(Ok(note)) => Outcome::Pass(note),
             Ok(Err(why)) => Outcome::Fail(why),
-            Err(p) => Outcome::Fail(
-                p.downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                    .unwrap_or_else(|| "panicked".into()),
-            ),
+            Err(p) => Outcome::Fail(panic_text(p.as_ref())),
         };
         let tag = match &outcome {
             Outcome::Pass(_) => "PASS",
@@ -105,7 +110,34 @@ impl Report {
             self.cli,
             start.elapsed().as_secs_f64()
         );
+        // The reason at once, not only in the summary: a run cut short still shows it.
+        if let Outcome::Fail(why) = &outcome {
+            eprintln!(
+                "[conformance] {}   why: {}",
+                self.cli,
+                why.replace('\n', "\n        ")
+            );
+        }
         self.checks.push((name.to_owned(), outcome));
+    }
+
+    /// Runs a start-up check that may be tried twice: real CLIs starting on a loaded machine
+    /// have failed once on CI for reasons not seen since. A second try is made only after a
+    /// failure, which is printed at once and kept in the check's note, so the summary shows it.
+    pub fn check_twice(&mut self, name: &str, mut f: impl FnMut() -> Result<String, String>) {
+        let cli = self.cli.clone();
+        self.check(name, || {
+            let first = match std::panic::catch_unwind(AssertUnwindSafe(&mut f)) {
+                Ok(Ok(note)) => return Ok(note),
+                Ok(Err(why)) => why,
+                Err(p) => panic_text(p.as_ref()),
+            };
+            eprintln!(
+                "[conformance] {cli} RETRY {name}: the first try failed: {}",
+                first.replace('\n', "\n        ")
+            );
+            f().map(|note| format!("{note} (on the second try; the first failed: {first})"))
+        });
     }
 
     /// Records a check that cannot be made, and why.
@@ -120,6 +152,15 @@ impl Report {
             .iter()
             .any(|(n, o)| n == name && matches!(o, Outcome::Pass(_)))
     }
+}
+
+/// Returns a panic's message.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_else(|| "panicked".into())
 }
 
 /// Prints the summary; returns the number of failed checks.
