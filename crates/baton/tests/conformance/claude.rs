@@ -26,9 +26,11 @@ pub const KEY: &str = "sk-ant-api03-fake-conformance-key-0123456789abcdef";
 const OAUTH: &str = "sk-ant-oat01-fake-conformance-oauth-0123456789";
 const TURN: Duration = Duration::from_secs(60);
 
-fn text(marker: &str) -> Reply {
-    Reply::text(&format!("ack {marker}"))
-}
+const DELIVERIES: Deliveries = Deliveries {
+    multi: "MULTI-7f3a",
+    french: "FRENCH-2b8d",
+    big: "BIG-1c9e",
+};
 
 /// Writes the private HOME of one agent: onboarding done, the project trusted, the API key
 /// approved.
@@ -116,14 +118,11 @@ pub fn run(bin: &Path) -> Report {
         .unwrap();
     let root = project.root().to_path_buf();
 
-    let multi = multiline("MULTI-7f3a");
-    let big_prompt = big("BIG-1c9e", 10 * 1024);
     let main = FakeModel::start(
         Script {
-            rules: vec![
-                Rule::new("MULTI-7f3a", vec![text("MULTI-7f3a")]),
-                Rule::new("FRENCH-2b8d", vec![text("FRENCH-2b8d")]),
-                Rule::new("BIG-1c9e", vec![text("BIG-1c9e")]),
+            rules: [
+                DELIVERIES.rules(),
+                vec![
                 Rule::new(
                     "SLOW-5e21",
                     vec![Reply {
@@ -141,10 +140,12 @@ pub fn run(bin: &Path) -> Report {
                             "Bash",
                             json!({"command": "baton task done T-001 --note 'done by the conformance test'", "description": "Mark task T-001 done"}),
                         ),
-                        text("TASK-9d04"),
+                        ack("TASK-9d04"),
                     ],
                 ),
-            ],
+                ],
+            ]
+            .concat(),
             ..Script::default()
         },
         Some(fresh_log_path("claude")),
@@ -169,7 +170,7 @@ pub fn run(bin: &Path) -> Report {
     let sub = FakeModel::start(
         Script {
             rules: vec![
-                Rule::new("QUOTA-4a7b", vec![text("QUOTA-4a7b")]),
+                Rule::new("QUOTA-4a7b", vec![ack("QUOTA-4a7b")]),
                 Rule::new("LIMIT-8c2f", vec![limit]),
             ],
             headers: unified("allowed_warning", "0.93", reset),
@@ -187,7 +188,7 @@ pub fn run(bin: &Path) -> Report {
                         "Bash",
                         json!({"command": "touch perm-was-granted.txt", "description": "Create a file"}),
                     ),
-                    text("PERM-6e1d"),
+                    ack("PERM-6e1d"),
                 ],
             )],
             ..Script::default()
@@ -301,9 +302,7 @@ pub fn run(bin: &Path) -> Report {
     });
 
     report.check("extra Enter on an empty box submits nothing", || {
-        let before = main.requests().len();
-        project.tmux(&["send-keys", "-t", &project.pane("claude"), "Enter"]);
-        no_new_request(&main, before, Duration::from_millis(1500))
+        extra_enter(&project, &main, "claude")
     });
 
     let finished = |marker: &str| {
@@ -313,26 +312,23 @@ pub fn run(bin: &Path) -> Report {
         })
     };
 
-    report.check("send multi-line prompt: submitted once, exact", || {
-        send(&project, "claude", &multi)?;
-        let s = finished("MULTI-7f3a")?;
-        screens.save("claude-finished.txt", &s);
-        check_once(&main, "MULTI-7f3a", &multi, false)
-    });
-    report.check("finished detected after a turn", || {
-        finished("MULTI-7f3a").map(|_| "✻ <Verb>ed for Ns".to_owned())
-    });
-    report.check("send French prompt: submitted once, exact", || {
-        let p = format!("FRENCH-2b8d {FRENCH}");
-        send(&project, "claude", &p)?;
-        finished("FRENCH-2b8d")?;
-        check_once(&main, "FRENCH-2b8d", &p, false)
-    });
-    report.check("send 10 KiB prompt: submitted once, exact", || {
-        send(&project, "claude", &big_prompt)?;
-        finished("BIG-1c9e")?;
-        check_once(&main, "BIG-1c9e", &big_prompt, false)
-    });
+    DELIVERIES.check(
+        &mut report,
+        &project,
+        &main,
+        "claude",
+        Received::Holds,
+        finished,
+        |report, screen| {
+            if let Some(s) = screen {
+                screens.save("claude-finished.txt", s);
+            }
+            report.check("finished detected after a turn", || {
+                finished(DELIVERIES.multi).map(|_| "✻ <Verb>ed for Ns".to_owned())
+            });
+        },
+    );
+
     report.check("working detected during a slow stream", || {
         send(&project, "claude", "SLOW-5e21 stream slowly")?;
         let s = screens.wait_state("claude", AgentState::Working, TURN, |_| true)?;
@@ -433,15 +429,42 @@ pub fn run(bin: &Path) -> Report {
         "usage-limit screen (HTTP 429, unified status rejected)",
         || {
             send(&project, "claudesub", "LIMIT-8c2f hello again")?;
-            let s = screens.wait_state("claudesub", AgentState::RateLimited, TURN, |_| true)?;
-            screens.save("claude-rate-limited.txt", &s);
+            // The limit line alone reads rate-limited. Some runs of 2.1.332 draw a menu under
+            // it ("What do you want to do? ❯ 1. Stop and wait for limit to reset"): a dialog a
+            // person answers (detector rule 5), with the limit line still read as evidence.
+            let (s, menu) = wait_for(TURN, "claudesub to be rate-limited", || {
+                let (s, d) = screens.look("claudesub");
+                let limit = d
+                    .evidence
+                    .iter()
+                    .any(|e| e.state == AgentState::RateLimited);
+                match d.state {
+                    AgentState::RateLimited => Some((s, false)),
+                    AgentState::NeedsInput if limit => Some((s, true)),
+                    _ => None,
+                }
+            })
+            .map_err(|e| {
+                let (s, d) = screens.look("claudesub");
+                format!("{e}; last screen ({}):\n{}", d.state, trim(&s))
+            })?;
+            let file = if menu {
+                "claude-needs-input-limit-menu.txt"
+            } else {
+                "claude-rate-limited.txt"
+            };
+            screens.save(file, &s);
             let line = s
                 .lines()
                 .find(|l| l.contains("limit"))
                 .map(str::trim)
                 .unwrap_or("")
                 .to_owned();
-            Ok(line)
+            Ok(if menu {
+                format!("{line} (with the limit menu: needs-input)")
+            } else {
+                line
+            })
         },
     );
 

@@ -17,9 +17,11 @@ use crate::harness::*;
 const KEY: &str = "sk-fake-codex-conformance-0123456789";
 const TURN: Duration = Duration::from_secs(60);
 
-fn text(marker: &str) -> Reply {
-    Reply::text(&format!("ack {marker}"))
-}
+const DELIVERIES: Deliveries = Deliveries {
+    multi: "MULTI-3d5c",
+    french: "FRENCH-6b2e",
+    big: "BIG-8a1f",
+};
 
 /// Writes CODEX_HOME/config.toml: the fake provider, the project trusted, and the notices
 /// this version shows on a first start already seen.
@@ -88,35 +90,34 @@ pub fn run(bin: &Path) -> Report {
         .tempdir()
         .unwrap();
     let root = project.root().to_path_buf();
-    let multi = multiline("MULTI-3d5c");
-    let big_prompt = big("BIG-8a1f", 10 * 1024);
     let server = FakeModel::start(
         Script {
-            rules: vec![
-                Rule::new("MULTI-3d5c", vec![text("MULTI-3d5c")]),
-                Rule::new("FRENCH-6b2e", vec![text("FRENCH-6b2e")]),
-                Rule::new("BIG-8a1f", vec![text("BIG-8a1f")]),
-                Rule::new(
-                    "SLOW-0f9a",
-                    vec![Reply {
-                        text: Some("ack SLOW-0f9a after a long think".into()),
-                        delay_ms: 5000,
-                        ..Reply::default()
-                    }],
-                ),
-                Rule::new(
-                    "TOOL-2c7d",
-                    vec![
-                        Reply::tool(
-                            "exec_command",
-                            // Not a login shell: bash -l resets PATH from /etc/profile, dropping
-                            // the baton directory `baton up` put first (see docs/conformance.md).
-                            serde_json::json!({"cmd": "baton task done T-001", "login": false}),
-                        ),
-                        text("TOOL-2c7d"),
-                    ],
-                ),
-            ],
+            rules: [
+                DELIVERIES.rules(),
+                vec![
+                    Rule::new(
+                        "SLOW-0f9a",
+                        vec![Reply {
+                            text: Some("ack SLOW-0f9a after a long think".into()),
+                            delay_ms: 5000,
+                            ..Reply::default()
+                        }],
+                    ),
+                    Rule::new(
+                        "TOOL-2c7d",
+                        vec![
+                            Reply::tool(
+                                "exec_command",
+                                // Not a login shell: bash -l resets PATH from /etc/profile, dropping
+                                // the baton directory `baton up` put first (see docs/conformance.md).
+                                serde_json::json!({"cmd": "baton task done T-001", "login": false}),
+                            ),
+                            ack("TOOL-2c7d"),
+                        ],
+                    ),
+                ],
+            ]
+            .concat(),
             headers: [
                 ("x-codex-primary-used-percent", "42.5"),
                 ("x-codex-primary-window-minutes", "300"),
@@ -141,22 +142,7 @@ pub fn run(bin: &Path) -> Report {
         out_dirs: out_dirs("codex", &version),
     };
 
-    report.check("baton up (agent ready)", || {
-        let out = project.run(&["up", "--no-daemon"]);
-        if !out.status.success() {
-            return Err(format!(
-                "baton up failed: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .find(|l| l.contains("ready"))
-            .unwrap_or("")
-            .trim()
-            .to_owned())
-    });
+    report.check("baton up (agent ready)", || up_ready(&project));
     if !report.passed("baton up (agent ready)") {
         return report;
     }
@@ -166,34 +152,28 @@ pub fn run(bin: &Path) -> Report {
         Ok(String::new())
     });
     report.check("extra Enter on an empty box submits nothing", || {
-        let before = server.requests().len();
-        project.tmux(&["send-keys", "-t", &project.pane("codex"), "Enter"]);
-        no_new_request(&server, before, Duration::from_millis(1500))
+        extra_enter(&project, &server, "codex")
     });
     let finished = |marker: &str| {
         let m = format!("ack {marker}");
         screens.wait_state("codex", AgentState::Finished, TURN, move |s| s.contains(&m))
     };
-    report.check("send multi-line prompt: submitted once, exact", || {
-        send(&project, "codex", &multi)?;
-        let s = finished("MULTI-3d5c")?;
-        screens.save("codex-finished.txt", &s);
-        check_once(&server, "MULTI-3d5c", &multi, true)
-    });
-    report.check("finished detected after a turn", || {
-        finished("MULTI-3d5c").map(|_| "Worked for Ns".to_owned())
-    });
-    report.check("send French prompt: submitted once, exact", || {
-        let p = format!("FRENCH-6b2e {FRENCH}");
-        send(&project, "codex", &p)?;
-        finished("FRENCH-6b2e")?;
-        check_once(&server, "FRENCH-6b2e", &p, true)
-    });
-    report.check("send 10 KiB prompt: submitted once, exact", || {
-        send(&project, "codex", &big_prompt)?;
-        finished("BIG-8a1f")?;
-        check_once(&server, "BIG-8a1f", &big_prompt, true)
-    });
+    DELIVERIES.check(
+        &mut report,
+        &project,
+        &server,
+        "codex",
+        Received::Exact,
+        finished,
+        |report, screen| {
+            if let Some(s) = screen {
+                screens.save("codex-finished.txt", s);
+            }
+            report.check("finished detected after a turn", || {
+                finished(DELIVERIES.multi).map(|_| "Worked for Ns".to_owned())
+            });
+        },
+    );
     report.check("working detected while the model thinks", || {
         send(&project, "codex", "SLOW-0f9a think first")?;
         let s = screens.wait_state("codex", AgentState::Working, TURN, |_| true)?;

@@ -23,9 +23,11 @@ use crate::harness::*;
 const KEY: &str = "AIzaFakeGeminiConformanceKey0123456789";
 const TURN: Duration = Duration::from_secs(60);
 
-fn text(marker: &str) -> Reply {
-    Reply::text(&format!("ack {marker}"))
-}
+const DELIVERIES: Deliveries = Deliveries {
+    multi: "MULTI-4e7a",
+    french: "FRENCH-1f3b",
+    big: "BIG-c2d9",
+};
 
 /// Writes a private HOME: API-key auth, no update checks, no usage statistics, the project
 /// trusted. Keys of every installed release are set (0.20: `disableAutoUpdate`; 0.43+:
@@ -126,14 +128,6 @@ pub fn end_by_home(home: &Path) {
     }
 }
 
-/// Saves a screen with the project's temp path replaced by `/tmp/project`.
-fn save(screens: &Screens<'_>, root: &Path, file: &str, screen: &str) {
-    screens.save(
-        file,
-        &screen.replace(&root.display().to_string(), "/tmp/project"),
-    );
-}
-
 /// Runs every Gemini CLI check.
 pub fn run(bin: &Path) -> Report {
     let version = version_of(bin);
@@ -144,50 +138,49 @@ pub fn run(bin: &Path) -> Report {
         .tempdir()
         .unwrap();
     let root = project.root().to_path_buf();
-    let multi = multiline("MULTI-4e7a");
-    let big_prompt = big("BIG-c2d9", 10 * 1024);
     let server = FakeModel::start(
         Script {
-            rules: vec![
-                Rule::new("MULTI-4e7a", vec![text("MULTI-4e7a")]),
-                Rule::new("FRENCH-1f3b", vec![text("FRENCH-1f3b")]),
-                Rule::new("BIG-c2d9", vec![text("BIG-c2d9")]),
-                Rule::new(
-                    "SLOW-7d21",
-                    vec![Reply {
-                        text: Some("ack SLOW-7d21 after a long think".into()),
-                        delay_ms: 5000,
-                        ..Reply::default()
-                    }],
-                ),
-                Rule::new(
-                    "TOOL-5b8e",
-                    vec![
-                        Reply::tool(
-                            "run_shell_command",
-                            json!({"command": "baton task done T-001"}),
-                        ),
-                        text("TOOL-5b8e"),
-                    ],
-                ),
-                Rule::new(
-                    "PERM-9a4c",
-                    vec![
-                        Reply::tool(
-                            "run_shell_command",
-                            json!({"command": "touch perm-was-granted.txt"}),
-                        ),
-                        text("PERM-9a4c"),
-                    ],
-                ),
-                Rule::new(
-                    "LIMIT-3e6f",
-                    vec![Reply {
-                        status: Some(429),
-                        ..Reply::default()
-                    }],
-                ),
-            ],
+            rules: [
+                DELIVERIES.rules(),
+                vec![
+                    Rule::new(
+                        "SLOW-7d21",
+                        vec![Reply {
+                            text: Some("ack SLOW-7d21 after a long think".into()),
+                            delay_ms: 5000,
+                            ..Reply::default()
+                        }],
+                    ),
+                    Rule::new(
+                        "TOOL-5b8e",
+                        vec![
+                            Reply::tool(
+                                "run_shell_command",
+                                json!({"command": "baton task done T-001"}),
+                            ),
+                            ack("TOOL-5b8e"),
+                        ],
+                    ),
+                    Rule::new(
+                        "PERM-9a4c",
+                        vec![
+                            Reply::tool(
+                                "run_shell_command",
+                                json!({"command": "touch perm-was-granted.txt"}),
+                            ),
+                            ack("PERM-9a4c"),
+                        ],
+                    ),
+                    Rule::new(
+                        "LIMIT-3e6f",
+                        vec![Reply {
+                            status: Some(429),
+                            ..Reply::default()
+                        }],
+                    ),
+                ],
+            ]
+            .concat(),
             ..Script::default()
         },
         Some(fresh_log_path("gemini")),
@@ -209,13 +202,7 @@ pub fn run(bin: &Path) -> Report {
     let mut leftovers = Vec::new();
 
     report.check_twice("baton up (2 agents ready)", || {
-        let out = project.run(&["up", "--no-daemon"]);
-        if !out.status.success() {
-            let why = format!(
-                "baton up failed: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
+        up_ready(&project).map_err(|why| {
             // What the panes show, if they are still there; then a clean slate for a retry.
             let screens: String = ["gemini", "geminiperm"]
                 .iter()
@@ -223,28 +210,14 @@ pub fn run(bin: &Path) -> Report {
                 .map(|a| format!("\n--- {a}:\n{}", trim(&project.capture(a))))
                 .collect();
             project.run(&["down"]);
-            return Err(format!("{why}{screens}"));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter(|l| l.contains("ready"))
-            .map(str::trim)
-            .collect::<Vec<_>>()
-            .join("; "))
+            format!("{why}{screens}")
+        })
     });
     for agent in ["gemini", "geminiperm"] {
         leftovers.extend(pane_tree(&project, agent));
     }
     if report.passed("baton up (2 agents ready)") {
-        checks(
-            &mut report,
-            &project,
-            &server,
-            &screens,
-            &root,
-            &multi,
-            &big_prompt,
-        );
+        checks(&mut report, &project, &server, &screens, &root);
     }
     for agent in ["gemini", "geminiperm"] {
         leftovers.extend(pane_tree(&project, agent));
@@ -262,23 +235,19 @@ fn checks(
     server: &FakeModel,
     screens: &Screens<'_>,
     root: &Path,
-    multi: &str,
-    big_prompt: &str,
 ) {
     report.check(
         "idle detected on the fresh screen (YOLO `*` prompt)",
         || {
             let s = screens.wait_state("gemini", AgentState::Idle, TURN, |_| true)?;
-            save(screens, root, "idle-fresh-yolo.txt", &s);
+            screens.save_masked("idle-fresh-yolo.txt", &s);
             let p = screens.wait_state("geminiperm", AgentState::Idle, TURN, |_| true)?;
-            save(screens, root, "idle-fresh.txt", &p);
+            screens.save_masked("idle-fresh.txt", &p);
             Ok(String::new())
         },
     );
     report.check("extra Enter on an empty box submits nothing", || {
-        let before = server.requests().len();
-        project.tmux(&["send-keys", "-t", &project.pane("gemini"), "Enter"]);
-        no_new_request(server, before, Duration::from_millis(1500))
+        extra_enter(project, server, "gemini")
     });
     let finished = |marker: &str| {
         let m = format!("ack {marker}");
@@ -286,29 +255,25 @@ fn checks(
             s.contains(&m)
         })
     };
-    report.check("send multi-line prompt: submitted once, exact", || {
-        send(project, "gemini", multi)?;
-        let s = finished("MULTI-4e7a")?;
-        save(screens, root, "finished-multiline-reply.txt", &s);
-        check_once(server, "MULTI-4e7a", multi, true)
-    });
-    report.check("send French prompt: submitted once, exact", || {
-        let p = format!("FRENCH-1f3b {FRENCH}");
-        send(project, "gemini", &p)?;
-        finished("FRENCH-1f3b")?;
-        check_once(server, "FRENCH-1f3b", &p, true)
-    });
-    report.check("send 10 KiB prompt: submitted once, exact", || {
-        send(project, "gemini", big_prompt)?;
-        finished("BIG-c2d9")?;
-        check_once(server, "BIG-c2d9", big_prompt, true)
-    });
+    DELIVERIES.check(
+        report,
+        project,
+        server,
+        "gemini",
+        Received::Exact,
+        finished,
+        |_, screen| {
+            if let Some(s) = screen {
+                screens.save_masked("finished-multiline-reply.txt", s);
+            }
+        },
+    );
     report.check("working detected while the model thinks", || {
         send(project, "gemini", "SLOW-7d21 think first")?;
         let s = screens.wait_state("gemini", AgentState::Working, TURN, |_| true)?;
-        save(screens, root, "working-thinking.txt", &s);
+        screens.save_masked("working-thinking.txt", &s);
         let s = finished("SLOW-7d21")?;
-        save(screens, root, "finished-reply.txt", &s);
+        screens.save_masked("finished-reply.txt", &s);
         Ok(String::new())
     });
     report.check(
@@ -318,7 +283,7 @@ fn checks(
             project.ok(&["task", "start", "T-001", "--agent", "gemini"]);
             send(project, "gemini", "TOOL-5b8e please finish T-001")?;
             let s = finished("TOOL-5b8e")?;
-            save(screens, root, "finished-task-done-shell.txt", &s);
+            screens.save_masked("finished-task-done-shell.txt", &s);
             let shown: serde_json::Value =
                 serde_json::from_str(&project.ok(&["task", "show", "T-001", "--json"]))
                     .map_err(|e| e.to_string())?;
@@ -345,7 +310,7 @@ fn checks(
             } else {
                 "rate-limited-daily-quota.txt"
             };
-            save(screens, root, file, &s);
+            screens.save_masked(file, &s);
             let line = s
                 .lines()
                 .find(|l| l.contains("limit") || l.contains("quota"))
@@ -360,7 +325,7 @@ fn checks(
     report.check("tool confirmation dialog in the default mode", || {
         send(project, "geminiperm", "PERM-9a4c create the file")?;
         let s = screens.wait_state("geminiperm", AgentState::NeedsInput, TURN, |_| true)?;
-        save(screens, root, "needs-input-shell-permission.txt", &s);
+        screens.save_masked("needs-input-shell-permission.txt", &s);
         if root.join("perm-was-granted.txt").exists() {
             return Err("the command ran without approval".into());
         }

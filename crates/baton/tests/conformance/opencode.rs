@@ -26,9 +26,11 @@ use crate::harness::*;
 const KEY: &str = "sk-fake-opencode-conformance-0123456789";
 const TURN: Duration = Duration::from_secs(60);
 
-fn text(marker: &str) -> Reply {
-    Reply::text(&format!("ack {marker}"))
-}
+const DELIVERIES: Deliveries = Deliveries {
+    multi: "MULTI-8b1e",
+    french: "FRENCH-2a7c",
+    big: "BIG-6f0d",
+};
 
 fn bash(command: &str) -> Reply {
     Reply::tool(
@@ -80,35 +82,6 @@ fn agent_toml(name: &str, bin: &Path, home: &Path) -> String {
     )
 }
 
-/// Checks a pasted prompt reached the model once, exact but for the one space opencode 1.18
-/// may add after a paste (seen after multi-line and long pastes).
-fn once_but_a_space(server: &FakeModel, marker: &str, sent: &str) -> Result<String, String> {
-    check_once(server, marker, sent, false)?;
-    let requests = server.requests();
-    let got = first_steps(&requests, marker)[0]
-        .turn
-        .as_ref()
-        .and_then(|t| t.prompt.clone())
-        .unwrap_or_default();
-    match got.strip_suffix(' ') {
-        Some(g) if g == sent => Ok(format!("{} bytes, once, a space added", sent.len())),
-        _ if got == sent => Ok(format!("{} bytes, once, exact", sent.len())),
-        _ => Err(format!(
-            "the model got {} bytes, sent {}; ends {:?}",
-            got.len(),
-            sent.len(),
-            got.chars().rev().take(20).collect::<String>()
-        )),
-    }
-}
-
-fn save(screens: &Screens<'_>, root: &Path, file: &str, screen: &str) {
-    screens.save(
-        file,
-        &screen.replace(&root.display().to_string(), "/tmp/project"),
-    );
-}
-
 /// Runs every opencode check.
 pub fn run(bin: &Path) -> Report {
     let version = version_of(bin);
@@ -121,34 +94,35 @@ pub fn run(bin: &Path) -> Report {
     let root = project.root().to_path_buf();
     let server = FakeModel::start(
         Script {
-            rules: vec![
-                Rule::new("MULTI-8b1e", vec![text("MULTI-8b1e")]),
-                Rule::new("FRENCH-2a7c", vec![text("FRENCH-2a7c")]),
-                Rule::new("BIG-6f0d", vec![text("BIG-6f0d")]),
-                Rule::new(
-                    "SLOW-4c3a",
-                    vec![Reply {
-                        text: Some("ack SLOW-4c3a after a long think".into()),
-                        delay_ms: 5000,
-                        ..Reply::default()
-                    }],
-                ),
-                Rule::new(
-                    "TOOL-9e2f",
-                    vec![bash("baton task done T-001"), text("TOOL-9e2f")],
-                ),
-                Rule::new(
-                    "PERM-1d5b",
-                    vec![bash("touch perm-was-granted.txt"), text("PERM-1d5b")],
-                ),
-                Rule::new(
-                    "LIMIT-7a0e",
-                    vec![Reply {
-                        status: Some(429),
-                        ..Reply::default()
-                    }],
-                ),
-            ],
+            rules: [
+                DELIVERIES.rules(),
+                vec![
+                    Rule::new(
+                        "SLOW-4c3a",
+                        vec![Reply {
+                            text: Some("ack SLOW-4c3a after a long think".into()),
+                            delay_ms: 5000,
+                            ..Reply::default()
+                        }],
+                    ),
+                    Rule::new(
+                        "TOOL-9e2f",
+                        vec![bash("baton task done T-001"), ack("TOOL-9e2f")],
+                    ),
+                    Rule::new(
+                        "PERM-1d5b",
+                        vec![bash("touch perm-was-granted.txt"), ack("PERM-1d5b")],
+                    ),
+                    Rule::new(
+                        "LIMIT-7a0e",
+                        vec![Reply {
+                            status: Some(429),
+                            ..Reply::default()
+                        }],
+                    ),
+                ],
+            ]
+            .concat(),
             ..Script::default()
         },
         Some(fresh_log_path("opencode")),
@@ -168,17 +142,7 @@ pub fn run(bin: &Path) -> Report {
         out_dirs: out_dirs("opencode", &version),
     };
     let mut leftovers = Vec::new();
-    report.check("baton up (2 agents ready)", || {
-        let out = project.run(&["up", "--no-daemon"]);
-        if !out.status.success() {
-            return Err(format!(
-                "baton up failed: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        Ok(String::new())
-    });
+    report.check("baton up (2 agents ready)", || up_ready(&project));
     for agent in ["opencode", "opencodeperm"] {
         leftovers.extend(pane_tree(&project, agent));
     }
@@ -205,52 +169,35 @@ fn checks(
     let agent = "opencode";
     report.check("idle detected on the fresh screen", || {
         let s = screens.wait_state(agent, AgentState::Idle, TURN, |_| true)?;
-        save(screens, root, "idle-fresh.txt", &s);
+        screens.save_masked("idle-fresh.txt", &s);
         Ok(String::new())
     });
     report.check("extra Enter on an empty box submits nothing", || {
-        let before = server.requests().len();
-        project.tmux(&["send-keys", "-t", &project.pane(agent), "Enter"]);
-        no_new_request(server, before, Duration::from_millis(1500))
+        extra_enter(project, server, agent)
     });
     let finished = |marker: &str| {
         let m = format!("ack {marker}");
         screens.wait_state(agent, AgentState::Finished, TURN, move |s| s.contains(&m))
     };
-    report.check(
-        "send multi-line prompt: submitted once, exact (+1 space)",
-        || {
-            let multi = multiline("MULTI-8b1e");
-            send(project, agent, &multi)?;
-            let s = finished("MULTI-8b1e")?;
-            save(screens, root, "finished-multiline-reply.txt", &s);
-            once_but_a_space(server, "MULTI-8b1e", &multi)
-        },
-    );
-    report.check(
-        "send French prompt: submitted once, exact (+1 space)",
-        || {
-            let p = format!("FRENCH-2a7c {FRENCH}");
-            send(project, agent, &p)?;
-            finished("FRENCH-2a7c")?;
-            once_but_a_space(server, "FRENCH-2a7c", &p)
-        },
-    );
-    report.check(
-        "send 10 KiB prompt: submitted once, exact (+1 space)",
-        || {
-            let p = big("BIG-6f0d", 10 * 1024);
-            send(project, agent, &p)?;
-            finished("BIG-6f0d")?;
-            once_but_a_space(server, "BIG-6f0d", &p)
+    DELIVERIES.check(
+        report,
+        project,
+        server,
+        agent,
+        Received::ExactButASpace,
+        finished,
+        |_, screen| {
+            if let Some(s) = screen {
+                screens.save_masked("finished-multiline-reply.txt", s);
+            }
         },
     );
     report.check("working detected while the model thinks", || {
         send(project, agent, "SLOW-4c3a think first")?;
         let s = screens.wait_state(agent, AgentState::Working, TURN, |_| true)?;
-        save(screens, root, "working-thinking.txt", &s);
+        screens.save_masked("working-thinking.txt", &s);
         let s = finished("SLOW-4c3a")?;
-        save(screens, root, "finished-reply.txt", &s);
+        screens.save_masked("finished-reply.txt", &s);
         Ok(String::new())
     });
     report.check(
@@ -260,7 +207,7 @@ fn checks(
             project.ok(&["task", "start", "T-001", "--agent", agent]);
             send(project, agent, "TOOL-9e2f please finish T-001")?;
             let s = finished("TOOL-9e2f")?;
-            save(screens, root, "finished-task-done-shell.txt", &s);
+            screens.save_masked("finished-task-done-shell.txt", &s);
             let shown: serde_json::Value =
                 serde_json::from_str(&project.ok(&["task", "show", "T-001", "--json"]))
                     .map_err(|e| e.to_string())?;
@@ -274,7 +221,7 @@ fn checks(
     report.check("a 429 is retried: working, never idle", || {
         send(project, agent, "LIMIT-7a0e go")?;
         let s = screens.wait_state(agent, AgentState::Working, TURN, |s| s.contains("retrying"))?;
-        save(screens, root, "working-retrying-429.txt", &s);
+        screens.save_masked("working-retrying-429.txt", &s);
         Ok(s.lines()
             .find(|l| l.contains("retrying"))
             .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
@@ -283,7 +230,7 @@ fn checks(
     report.check("permission dialog with bash: ask", || {
         send(project, "opencodeperm", "PERM-1d5b create the file")?;
         let s = screens.wait_state("opencodeperm", AgentState::NeedsInput, TURN, |_| true)?;
-        save(screens, root, "needs-input-bash-permission.txt", &s);
+        screens.save_masked("needs-input-bash-permission.txt", &s);
         if root.join("perm-was-granted.txt").exists() {
             return Err("the command ran without approval".into());
         }
