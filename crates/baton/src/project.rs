@@ -157,8 +157,7 @@ impl Project {
     /// Opens the store, `.baton/state.db` — the project's own: a deleted or replaced store is
     /// an error that says so (see `Store::open_project`).
     pub fn store(&self) -> CliResult<crate::store::Store> {
-        crate::store::Store::open_project(&self.state_dir()?)
-            .map_err(|e| CliError::user(e.to_string()))
+        Ok(crate::store::Store::open_project(&self.state_dir()?)?)
     }
 
     /// Checks that `name` is an agent of baton.toml.
