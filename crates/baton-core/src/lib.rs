@@ -13,6 +13,7 @@ pub mod first_start;
 pub mod import;
 pub mod memory;
 pub mod profile;
+pub mod progress;
 pub mod quota;
 pub mod task;
 pub mod vocab;

@@ -101,6 +101,18 @@ impl From<baton_core::config::ConfigError> for CliError {
     }
 }
 
+impl From<crate::store::StoreError> for CliError {
+    fn from(e: crate::store::StoreError) -> CliError {
+        CliError::user(e.to_string())
+    }
+}
+
+impl From<crate::git::GitError> for CliError {
+    fn from(e: crate::git::GitError) -> CliError {
+        CliError::user(e.to_string())
+    }
+}
+
 /// Shorthand for command results.
 pub type CliResult<T = ()> = Result<T, CliError>;
 

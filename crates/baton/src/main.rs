@@ -4,6 +4,7 @@
 mod baton_cmd;
 mod cli;
 mod commands;
+mod context;
 mod daemon;
 mod delivery;
 mod error;

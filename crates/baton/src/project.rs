@@ -157,8 +157,7 @@ impl Project {
     /// Opens the store, `.baton/state.db` — the project's own: a deleted or replaced store is
     /// an error that says so (see `Store::open_project`).
     pub fn store(&self) -> CliResult<crate::store::Store> {
-        crate::store::Store::open_project(&self.state_dir()?)
-            .map_err(|e| CliError::user(e.to_string()))
+        Ok(crate::store::Store::open_project(&self.state_dir()?)?)
     }
 
     /// Checks that `name` is an agent of baton.toml.
@@ -210,19 +209,7 @@ impl Project {
     /// Returns the pane of a configured agent, with an error that says what to do when the
     /// agent is unknown or not running.
     pub fn agent_pane(&self, agent: &str) -> CliResult<PaneInfo> {
-        if self.config.agent(agent).is_none() {
-            let known: Vec<_> = self.config.agents.iter().map(|a| a.name.as_str()).collect();
-            return Err(
-                CliError::user(format!("no agent named `{agent}` in baton.toml")).hint(format!(
-                    "agents: {}",
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                )),
-            );
-        }
+        self.check_agent(agent)?;
         self.panes()?
             .into_iter()
             .find(|p| p.window_name == agent)

@@ -3,6 +3,7 @@
 //!
 //! - [`rollout`]: Codex rollout files.
 //! - [`screen`]: quota and limit lines found on screen by the detector.
+//! - [`statusline`]: Claude Code's statusLine payload.
 //! - [`bands`]: OK / Attention / High / Critical / Alert.
 //! - [`projection`]: burn rate and time to a target from a window's history.
 //! - [`rank`]: which source's reading of a window wins, by the age of its data.
@@ -12,6 +13,7 @@ pub mod projection;
 pub mod rank;
 pub mod rollout;
 pub mod screen;
+pub mod statusline;
 
 use std::fmt;
 

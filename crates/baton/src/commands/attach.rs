@@ -7,10 +7,9 @@ use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::context::Context;
 use crate::error::CliError;
 use crate::error::CliResult;
-use crate::project::Project;
-use crate::project::start_dir;
 
 /// Arguments of `baton attach`.
 #[derive(Args, Debug)]
@@ -21,7 +20,8 @@ pub struct AttachArgs {
 
 /// Replaces this process with `tmux attach` on the project's server.
 pub fn cmd_attach(dir: Option<&Path>, args: &AttachArgs) -> CliResult<ExitCode> {
-    let project = Project::load(&start_dir(dir)?)?;
+    let ctx = Context::load(dir)?;
+    let project = &ctx.project;
     if !project.tmux.server_running() || !project.tmux.has_session(&project.session)? {
         return Err(
             CliError::user(format!("session `{}` is not running", project.session))

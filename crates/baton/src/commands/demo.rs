@@ -193,9 +193,8 @@ write = [{{ path = \"DOCS.md\", content = \"# greet.sh\\n\\nPrints the greetings
 
 /// Runs git in the demo project.
 fn demo_git(dir: &Path, args: &[&str]) -> CliResult<()> {
-    crate::git::run(dir, args)
-        .map(|_| ())
-        .map_err(|e| crate::error::CliError::user(e.to_string()))
+    crate::git::run(dir, args)?;
+    Ok(())
 }
 
 /// Writes the worktree demo project into `dir`: a git repository with one commit on `main`.
@@ -257,8 +256,8 @@ fn stop_demo(dir: &Path, why: crate::interrupt::Why) {
     }
     // The demo's daemon runs in this process (`baton run`), and its socket is its own: kill
     // the whole server.
-    if let Ok(project) = crate::project::Project::load(dir) {
-        let _ = project.tmux.kill_server();
+    if let Ok(ctx) = crate::context::Context::at(dir) {
+        let _ = ctx.project.tmux.kill_server();
     }
     if why == Why::Interrupted {
         eprintln!(

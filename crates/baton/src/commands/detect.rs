@@ -16,10 +16,10 @@ use clap::Args;
 
 use crate::commands::ok;
 use crate::commands::print_json;
+use crate::context::Context;
 use crate::error::CliError;
 use crate::error::CliResult;
 use crate::error::io_error;
-use crate::project::Project;
 use crate::project::find_root;
 use crate::project::start_dir;
 
@@ -57,7 +57,7 @@ pub struct DetectArgs {
 fn profile_for(dir: Option<&Path>, name: &str) -> CliResult<Profile> {
     let start = start_dir(dir)?;
     if find_root(&start).is_some() {
-        let project = Project::load(&start)?;
+        let project = Context::at(&start)?.project;
         if let Some(a) = project.config.agent(name) {
             return Ok(a.profile.clone());
         }

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::commands::init::which;
 use crate::commands::print_json;
+use crate::context::Context;
 use crate::error::CliResult;
 use crate::project::MIN_TMUX;
 use crate::project::Project;
@@ -317,7 +318,7 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
             format!("no {FILE_NAME} in {} or above", start.display()),
             Some("run `baton init`".into()),
         )),
-        Some(root) => match Project::load(&root) {
+        Some(root) => match Context::at(&root).map(|c| c.project) {
             Err(e) => checks.push(check("config", false, e.message, None)),
             Ok(project) => {
                 checks.push(check(

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::commands::ok;
+use crate::context::Context;
 use crate::error::CliError;
 use crate::error::CliResult;
 use crate::project::Project;
-use crate::project::start_dir;
 
 /// Arguments of `baton down`.
 #[derive(Args, Debug)]
@@ -22,13 +22,14 @@ pub struct DownArgs {
 
 /// Kills the session, and the private server when no other session is left on it.
 pub fn cmd_down(dir: Option<&Path>, args: &DownArgs) -> CliResult<ExitCode> {
-    let project = Project::load(&start_dir(dir)?)?;
-    if let Some(pid) = crate::daemon::stop(&project)? {
+    let ctx = Context::load(dir)?;
+    let project = &ctx.project;
+    if let Some(pid) = crate::daemon::stop(project)? {
         println!("stopped the daemon (pid {pid})");
     }
     if !project.tmux.server_running() || !project.tmux.has_session(&project.session)? {
         println!("session `{}` is not running", project.session);
-        return if args.prune { prune(&project) } else { ok() };
+        return if args.prune { prune(project) } else { ok() };
     }
     let agents = project.panes()?.len().saturating_sub(1);
     project.tmux.kill_session(&project.session)?;
@@ -46,7 +47,7 @@ pub fn cmd_down(dir: Option<&Path>, args: &DownArgs) -> CliResult<ExitCode> {
         if agents == 1 { "" } else { "s" }
     );
     if args.prune {
-        return prune(&project);
+        return prune(project);
     }
     ok()
 }
@@ -89,17 +90,17 @@ fn prune(project: &Project) -> CliResult<ExitCode> {
         }
         let path = worktrees::worktree_path(root, &agent);
         if path.exists() {
-            crate::git::remove_worktree(root, &path).map_err(|e| CliError::user(e.to_string()))?;
+            crate::git::remove_worktree(root, &path)?;
         }
         let b = worktrees::agent_branch(&agent);
         if crate::git::branch_exists(root, &b) {
-            crate::git::delete_branch(root, &b).map_err(|e| CliError::user(e.to_string()))?;
+            crate::git::delete_branch(root, &b)?;
         }
         println!("removed the worktree and branch {b}");
     }
     let scratch = worktrees::scratch_path(root);
     if scratch.exists() {
-        crate::git::remove_worktree(root, &scratch).map_err(|e| CliError::user(e.to_string()))?;
+        crate::git::remove_worktree(root, &scratch)?;
     }
     if kept.is_empty() {
         return ok();

@@ -18,9 +18,10 @@ use clap::Args;
 use clap::Subcommand;
 use serde_json::Value;
 
+use baton_core::quota::statusline;
+
+use crate::context::Context;
 use crate::error::CliResult;
-use crate::project::Project;
-use crate::project::start_dir;
 
 /// Arguments of `baton hook`.
 #[derive(Args, Debug)]
@@ -85,12 +86,17 @@ fn str_field<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 fn journal_turn_end(dir: Option<&Path>, agent: &str, result: &str, detail: Value) -> CliResult<()> {
-    let project = Project::load(&start_dir(dir)?)?;
-    let mut store = project.store()?;
-    let entry = store
-        .journal(agent, TURN_END, None, agent, result, &detail.to_string())
-        .map_err(|e| crate::error::CliError::user(e.to_string()))?;
-    crate::orchlog::append(&project, &[entry])
+    let ctx = Context::load(dir)?.acting_as(agent);
+    let mut store = ctx.store()?;
+    ctx.journal(
+        &mut store,
+        TURN_END,
+        None,
+        agent,
+        result,
+        &detail.to_string(),
+    )?;
+    Ok(())
 }
 
 fn stop(dir: Option<&Path>, agent: &str) -> CliResult<()> {
@@ -134,50 +140,9 @@ fn notify(dir: Option<&Path>, agent: &str, payload: Option<&str>) -> CliResult<(
     journal_turn_end(dir, agent, "turn ended (notify)", detail)
 }
 
-/// One window of a statusLine `rate_limits` object.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Window {
-    /// baton's name for it: `session-5h`, `weekly`.
-    pub window: &'static str,
-    /// Percent used.
-    pub used_percent: f64,
-    /// Reset time in milliseconds since the epoch, when given.
-    pub resets_at_ms: Option<i64>,
-}
-
-/// Reads the windows of a statusLine payload; an absent or null window is unknown and left
-/// out (never read as 0 %).
-pub fn statusline_windows(payload: &Value) -> Vec<Window> {
-    let mut out = Vec::new();
-    for (key, window) in [("five_hour", "session-5h"), ("seven_day", "weekly")] {
-        let Some(w) = payload.pointer(&format!("/rate_limits/{key}")) else {
-            continue;
-        };
-        let Some(used) = w.get("used_percentage").and_then(Value::as_f64) else {
-            continue;
-        };
-        let resets_at_ms = w.get("resets_at").and_then(|r| {
-            r.as_i64()
-                .or_else(|| r.as_f64().map(|f| f as i64))
-                .map(|s| s * 1000)
-                .or_else(|| {
-                    r.as_str()
-                        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
-                        .map(|t| t.as_millisecond())
-                })
-        });
-        out.push(Window {
-            window,
-            used_percent: used,
-            resets_at_ms,
-        });
-    }
-    out
-}
-
 fn statusline(dir: Option<&Path>, agent: &str) -> CliResult<()> {
     let payload = read_stdin_json();
-    let windows = statusline_windows(&payload);
+    let windows = statusline::windows(&payload);
     let mut line = format!("baton · {agent}");
     for w in &windows {
         let label = if w.window == "weekly" { "7d" } else { "5h" };
@@ -188,21 +153,19 @@ fn statusline(dir: Option<&Path>, agent: &str) -> CliResult<()> {
     if windows.is_empty() {
         return Ok(());
     }
-    let project = Project::load(&start_dir(dir)?)?;
-    if !crate::quota_watch::enabled(&project, "hook") {
+    let ctx = Context::load(dir)?;
+    if !crate::quota_watch::enabled(&ctx.project, "hook") {
         return Ok(());
     }
-    let mut store = project.store()?;
+    let mut store = ctx.store()?;
     for w in windows {
-        store
-            .record_quota(
-                agent,
-                w.window,
-                w.used_percent,
-                w.resets_at_ms,
-                "claude-statusline",
-            )
-            .map_err(|e| crate::error::CliError::user(e.to_string()))?;
+        store.record_quota(
+            agent,
+            w.window,
+            w.used_percent,
+            w.resets_at_ms,
+            "claude-statusline",
+        )?;
     }
     Ok(())
 }
@@ -212,26 +175,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-
-    #[test]
-    fn absent_windows_are_unknown() {
-        let w = statusline_windows(
-            &json!({"rate_limits": {"five_hour": {"used_percentage": 81, "resets_at": 1795244907}}}),
-        );
-        assert_eq!(
-            w,
-            vec![Window {
-                window: "session-5h",
-                used_percent: 81.0,
-                resets_at_ms: Some(1_795_244_907_000)
-            }]
-        );
-        assert!(statusline_windows(&json!({"model": {}})).is_empty());
-        assert!(
-            statusline_windows(&json!({"rate_limits": {"five_hour": null, "seven_day": {}}}))
-                .is_empty()
-        );
-    }
 
     #[test]
     fn title_turns_are_ignored() {

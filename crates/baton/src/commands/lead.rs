@@ -12,11 +12,11 @@ use serde::Serialize;
 
 use crate::commands::ok;
 use crate::commands::print_json;
+use crate::context::Context;
 use crate::error::CliError;
 use crate::error::CliResult;
 use crate::orchlog::local_time;
 use crate::project::Project;
-use crate::project::start_dir;
 
 /// The journal action of a handoff asked for by a person (`baton handoff`, `baton watch`).
 pub const REQUEST: &str = baton_core::vocab::JournalAction::HandoffRequest.as_str();
@@ -100,18 +100,18 @@ pub fn current_lead(project: &Project, store: &crate::store::Store) -> Option<St
 
 /// Runs `baton lead`.
 pub fn cmd_lead(dir: Option<&Path>, args: &LeadArgs) -> CliResult<ExitCode> {
-    let project = Project::load(&start_dir(dir)?)?;
-    let store = project.store()?;
-    let e = |e: crate::store::StoreError| CliError::user(e.to_string());
-    let row = store.lead_row().map_err(e)?;
-    let state = store.lead_snapshot().map_err(e)?.unwrap_or_default();
+    let ctx = Context::load(dir)?;
+    let project = &ctx.project;
+    let store = ctx.store()?;
+    let row = store.lead_row()?;
+    let state = store.lead_snapshot()?.unwrap_or_default();
     let lead = state
         .lead
         .clone()
         .or_else(|| project.config.lead.chain.first().cloned());
     // Each window's winning reading (the newest data); a window whose reset time has passed
     // is reset, not its old value.
-    let quota = store.latest_quota().map_err(e)?;
+    let quota = store.latest_quota()?;
     let now = crate::store::now_ms();
     let reading = |agent: &str, window: &str| {
         quota
@@ -140,8 +140,7 @@ pub fn cmd_lead(dir: Option<&Path>, args: &LeadArgs) -> CliResult<ExitCode> {
         })
         .collect();
     let history = store
-        .journal_since(0, usize::MAX)
-        .map_err(e)?
+        .journal_since(0, usize::MAX)?
         .into_iter()
         .filter(|j| j.action.starts_with("handoff-") || j.action.starts_with("lead-"))
         .map(|j| HistoryEntry {
@@ -226,10 +225,9 @@ pub fn cmd_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<ExitCode
         Ok(view) => view,
         Err(e) if args.json => {
             // Who leads, when the project can tell (a refusal for the lead itself names it).
-            let from = start_dir(dir)
+            let from = Context::load(dir)
                 .ok()
-                .and_then(|d| Project::load(&d).ok())
-                .and_then(|p| p.store().ok().and_then(|s| current_lead(&p, &s)));
+                .and_then(|c| c.store().ok().and_then(|s| current_lead(&c.project, &s)));
             print_json(&HandoffView {
                 to: args.to.clone(),
                 from,
@@ -259,7 +257,8 @@ pub fn cmd_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<ExitCode
 
 /// Journals the request for the daemon; an error is a refusal.
 fn request_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<HandoffView> {
-    let project = Project::load(&start_dir(dir)?)?;
+    let ctx = Context::load(dir)?;
+    let project = &ctx.project;
     if project.config.lead.chain.is_empty() {
         return Err(CliError::user(
             "no `[lead] chain` in baton.toml: there is no lead role to hand over",
@@ -270,9 +269,9 @@ fn request_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<HandoffV
     {
         return Err(CliError::user(format!("no agent `{to}` in baton.toml")));
     }
-    let mut store = project.store()?;
+    let mut store = ctx.store()?;
     if let Some(to) = &args.to
-        && current_lead(&project, &store).as_deref() == Some(to.as_str())
+        && current_lead(project, &store).as_deref() == Some(to.as_str())
     {
         // A request for the lead itself would later undo a newer one (codex → claude).
         return Err(
@@ -281,19 +280,15 @@ fn request_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<HandoffV
         );
     }
     let target = args.to.clone().unwrap_or_default();
-    let entry = store
-        .journal("user", REQUEST, None, &target, "handoff asked for", "")
-        .map_err(|e| CliError::user(e.to_string()))?;
+    let entry = ctx.journal(&mut store, REQUEST, None, &target, "handoff asked for", "")?;
     let seq = entry.seq;
-    crate::orchlog::append(&project, &[entry])?;
-    crate::daemon::poke(&project.root);
-    let from = current_lead(&project, &store);
+    let from = current_lead(project, &store);
     Ok(HandoffView {
         requested: true,
         to: args.to.clone(),
         from,
         journal_seq: Some(seq),
-        daemon_running: crate::daemon::running_pid(&project).is_some(),
+        daemon_running: crate::daemon::running_pid(project).is_some(),
         refused: None,
     })
 }

@@ -7,11 +7,9 @@ use clap::Args;
 
 use crate::commands::ok;
 use crate::commands::print_json;
-use crate::error::CliError;
+use crate::context::Context;
 use crate::error::CliResult;
 use crate::orchlog::local_time;
-use crate::project::Project;
-use crate::project::start_dir;
 
 /// Arguments of `baton log`.
 #[derive(Args, Debug)]
@@ -29,13 +27,12 @@ pub struct LogArgs {
 
 /// Prints journal entries.
 pub fn cmd_log(dir: Option<&Path>, args: &LogArgs) -> CliResult<ExitCode> {
-    let project = Project::load(&start_dir(dir)?)?;
-    let store = project.store()?;
-    let e = |e: crate::store::StoreError| CliError::user(e.to_string());
+    let ctx = Context::load(dir)?;
+    let store = ctx.store()?;
     let entries = if args.since > 0 {
-        store.journal_since(args.since, args.limit).map_err(e)?
+        store.journal_since(args.since, args.limit)?
     } else {
-        let total = store.journal_since(0, usize::MAX).map_err(e)?;
+        let total = store.journal_since(0, usize::MAX)?;
         let skip = total.len().saturating_sub(args.limit);
         total.into_iter().skip(skip).collect()
     };

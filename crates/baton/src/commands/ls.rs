@@ -11,10 +11,9 @@ use serde::Serialize;
 
 use crate::commands::ok;
 use crate::commands::print_json;
+use crate::context::Context;
 use crate::delivery::look;
 use crate::error::CliResult;
-use crate::project::Project;
-use crate::project::start_dir;
 
 /// Arguments of `baton ls`.
 #[derive(Args, Debug)]
@@ -75,7 +74,8 @@ fn tasks_line(counts: &std::collections::BTreeMap<Status, u64>) -> String {
 
 /// Lists the configured agents.
 pub fn cmd_ls(dir: Option<&Path>, args: &LsArgs) -> CliResult<ExitCode> {
-    let project = Project::load(&start_dir(dir)?)?;
+    let ctx = Context::load(dir)?;
+    let project = &ctx.project;
     let panes = project.panes()?;
     let running = !panes.is_empty();
     let mut rows = Vec::new();
@@ -128,10 +128,10 @@ pub fn cmd_ls(dir: Option<&Path>, args: &LsArgs) -> CliResult<ExitCode> {
         listing.socket,
         if running { "running" } else { "not running" }
     );
-    if let Some(line) = crate::commands::usage::one_line(&project) {
+    if let Some(line) = crate::commands::usage::one_line(project) {
         println!("{line}");
     }
-    if let Some(line) = crate::commands::merge::one_line(&project) {
+    if let Some(line) = crate::commands::merge::one_line(project) {
         println!("{line}");
     }
     if let Some(counts) = &listing.tasks {

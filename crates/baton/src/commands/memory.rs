@@ -8,12 +8,11 @@ use clap::Args;
 use clap::Subcommand;
 
 use crate::commands::ok;
+use crate::context::Context;
 use crate::error::CliResult;
 use crate::error::io_error;
 use crate::memory_sync::memory_path;
 use crate::memory_sync::sync;
-use crate::project::Project;
-use crate::project::start_dir;
 
 /// Arguments of `baton memory`.
 #[derive(Args, Debug)]
@@ -43,13 +42,14 @@ fn print_report(r: &crate::memory_sync::SyncReport) {
 
 /// Runs a memory subcommand.
 pub fn cmd_memory(dir: Option<&Path>, args: &MemoryArgs) -> CliResult<ExitCode> {
-    let project = Project::load(&start_dir(dir)?)?;
-    let mut store = project.store()?;
+    let ctx = Context::load(dir)?;
+    let project = &ctx.project;
+    let mut store = ctx.store()?;
     match args.command {
         MemoryCommand::Sync => {
-            let r = sync(&project, &mut store, "user")?;
+            let r = sync(project, &mut store, &ctx.actor)?;
             print_report(&r);
-            let path = memory_path(&project);
+            let path = memory_path(project);
             println!(
                 "{} {}",
                 path.display(),
@@ -74,15 +74,15 @@ pub fn cmd_memory(dir: Option<&Path>, args: &MemoryArgs) -> CliResult<ExitCode> 
             Ok(ExitCode::from(1))
         }
         MemoryCommand::Watch => {
-            let path = memory_path(&project);
+            let path = memory_path(project);
             let (tx, rx) = crossbeam_channel::unbounded();
             let watcher = crate::watch::watch_file(&path, Duration::from_millis(100), tx)
                 .map_err(|e| io_error(format!("cannot watch {}", path.display()), e))?;
-            let r = sync(&project, &mut store, "user")?;
+            let r = sync(project, &mut store, &ctx.actor)?;
             print_report(&r);
             println!("watching {} (Ctrl-C to stop)", path.display());
             for () in rx.iter() {
-                match sync(&project, &mut store, "user") {
+                match sync(project, &mut store, &ctx.actor) {
                     Ok(r) => print_report(&r),
                     Err(e) => eprintln!("{e}"),
                 }

@@ -8,11 +8,11 @@ use serde::Serialize;
 
 use crate::commands::ok;
 use crate::commands::print_json;
+use crate::context::Context;
 use crate::error::CliError;
 use crate::error::CliResult;
 use crate::git;
 use crate::project::Project;
-use crate::project::start_dir;
 use crate::store::MergeRow;
 use crate::worktrees;
 
@@ -87,17 +87,17 @@ fn short(hash: Option<&str>) -> &str {
 }
 
 /// Loads the project and checks it has worktrees.
-fn load(dir: Option<&Path>) -> CliResult<(Project, crate::store::Store, String)> {
-    let project = Project::load(&start_dir(dir)?)?;
-    if !project.config.uses_worktrees() {
+fn load(dir: Option<&Path>) -> CliResult<(Context, crate::store::Store, String)> {
+    let ctx = Context::load(dir)?;
+    if !ctx.project.config.uses_worktrees() {
         return Err(CliError::user(
             "no agent works in a worktree: every agent shares the project's checkout",
         )
         .hint("set `isolation = \"worktree\"` in [session] (or on an [[agent]]) in baton.toml"));
     }
-    let store = project.store()?;
-    let branch = worktrees::integration_branch(&project, Some(&store))?;
-    Ok((project, store, branch))
+    let store = ctx.store()?;
+    let branch = worktrees::integration_branch(&ctx.project, Some(&store))?;
+    Ok((ctx, store, branch))
 }
 
 /// When the integration branch is checked out in the project root and the queue moved it:
@@ -140,8 +140,8 @@ fn checkout_advice(root: &Path, branch: &str, store: &crate::store::Store) -> Op
 
 /// Brings the project root's files up to the integration branch the queue moved.
 pub fn cmd_sync(dir: Option<&Path>, _args: &SyncArgs) -> CliResult<ExitCode> {
-    let (project, mut store, branch) = load(dir)?;
-    let root = &project.root;
+    let (ctx, mut store, branch) = load(dir)?;
+    let root = &ctx.project.root;
     let Some((theirs, behind)) = checkout_behind(root, &branch, &store) else {
         match git::current_branch(root).ok().flatten() {
             Some(b) if b == branch => println!("{} is up to date with {branch}", root.display()),
@@ -153,8 +153,7 @@ pub fn cmd_sync(dir: Option<&Path>, _args: &SyncArgs) -> CliResult<ExitCode> {
         }
         return ok();
     };
-    let head = git::rev_parse(root, &format!("refs/heads/{branch}"))
-        .map_err(|e| CliError::user(e.to_string()))?
+    let head = git::rev_parse(root, &format!("refs/heads/{branch}"))?
         .ok_or_else(|| CliError::user(format!("the branch {branch} is gone")))?;
     git::checkout_forward(root, &theirs, &head).map_err(|e| {
         CliError::user(format!(
@@ -165,9 +164,7 @@ pub fn cmd_sync(dir: Option<&Path>, _args: &SyncArgs) -> CliResult<ExitCode> {
         .hint("save them (git diff > my.patch), undo them (git checkout -- <file>), run `baton sync`, then `git apply my.patch`")
     })?;
     // Recorded so the next sync starts from here.
-    store
-        .set_meta(SYNCED, &head)
-        .map_err(|e| CliError::user(e.to_string()))?;
+    store.set_meta(SYNCED, &head)?;
     println!(
         "{} now holds {branch} at {} ({behind} merge(s) brought in; your uncommitted edits kept)",
         root.display(),
@@ -197,23 +194,20 @@ pub fn one_line(project: &Project) -> Option<String> {
 
 /// Shows the merge queue.
 pub fn cmd_merge_queue(dir: Option<&Path>, args: &MergeQueueArgs) -> CliResult<ExitCode> {
-    let (project, mut store, branch) = load(dir)?;
+    let (ctx, mut store, branch) = load(dir)?;
+    let project = &ctx.project;
     if args.retry {
-        let n = store
-            .retry_failed_merges()
-            .map_err(|e| CliError::user(e.to_string()))?;
+        let n = store.retry_failed_merges()?;
         println!("{n} merge(s) queued again");
         if n > 0 {
-            crate::daemon::poke(&project.root);
+            ctx.wake_daemon();
         }
     }
     let head = git::rev_parse(&project.root, &format!("refs/heads/{branch}"))
         .ok()
         .flatten();
-    let merges = store
-        .merges(args.last)
-        .map_err(|e| CliError::user(e.to_string()))?;
-    let agents = worktrees::isolated(&project)
+    let merges = store.merges(args.last)?;
+    let agents = worktrees::isolated(project)
         .into_iter()
         .map(|a| AgentView {
             agent: a.name.clone(),
@@ -275,7 +269,8 @@ pub fn cmd_merge_queue(dir: Option<&Path>, args: &MergeQueueArgs) -> CliResult<E
 
 /// Shows an agent's pending change.
 pub fn cmd_diff(dir: Option<&Path>, args: &DiffArgs) -> CliResult<ExitCode> {
-    let (project, _store, branch) = load(dir)?;
+    let (ctx, _store, branch) = load(dir)?;
+    let project = &ctx.project;
     project.check_agent(&args.agent)?;
     let agent = project
         .config
@@ -306,10 +301,7 @@ pub fn cmd_diff(dir: Option<&Path>, args: &DiffArgs) -> CliResult<ExitCode> {
     let diff = if args.stat {
         None
     } else {
-        Some(
-            git::diff_against(&wt, &format!("refs/heads/{branch}"))
-                .map_err(|e| CliError::user(e.to_string()))?,
-        )
+        Some(git::diff_against(&wt, &format!("refs/heads/{branch}"))?)
     };
     if args.json {
         return print_json(&DiffView {

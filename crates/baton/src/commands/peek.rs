@@ -10,9 +10,8 @@ use serde::Serialize;
 
 use crate::commands::ok;
 use crate::commands::print_json;
+use crate::context::Context;
 use crate::error::CliResult;
-use crate::project::Project;
-use crate::project::start_dir;
 
 /// Arguments of `baton peek`.
 #[derive(Args, Debug)]
@@ -37,7 +36,8 @@ struct PeekOut<'a> {
 
 /// Prints an agent's screen, then its state.
 pub fn cmd_peek(dir: Option<&Path>, args: &PeekArgs) -> CliResult<ExitCode> {
-    let project = Project::load(&start_dir(dir)?)?;
+    let ctx = Context::load(dir)?;
+    let project = &ctx.project;
     let pane = project.agent_pane(&args.agent)?;
     let profile = &project.config.agent(&args.agent).expect("checked").profile;
     let visible = project

@@ -5,17 +5,17 @@ use std::path::Path;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use baton_core::progress;
 use baton_core::task::NewTask;
 use baton_core::task::Priority;
 use baton_core::task::Status;
 use clap::Args;
 
 use crate::commands::ok;
-use crate::commands::task::TaskContext;
+use crate::context::Context;
 use crate::error::CliError;
 use crate::error::CliResult;
 use crate::error::io_error;
-use crate::project::Project;
 use crate::project::start_dir;
 
 /// Arguments of `baton run`.
@@ -57,17 +57,13 @@ fn goal_task(goal: &str) -> NewTask {
 
 /// Imports a task list: only its items not imported before (each item is recorded with its
 /// task), so a file edited since the last run adds just its new items.
-fn import_once(project: &Project, file: &Path) -> CliResult<()> {
-    let ctx = TaskContext {
-        project: Project::load(&project.root)?,
-        actor: "user".into(),
-    };
+fn import_once(ctx: &Context, file: &Path) -> CliResult<()> {
     let args = crate::commands::task::import::ImportArgs {
         file: file.to_owned(),
         dry_run: false,
         json: false,
     };
-    let done = crate::commands::task::import::import(&ctx, &args)?;
+    let done = crate::commands::task::import::import(ctx, &args)?;
     if done.added.is_empty() {
         println!(
             "{}: every item was imported before: resuming from the store",
@@ -79,27 +75,26 @@ fn import_once(project: &Project, file: &Path) -> CliResult<()> {
 
 /// Runs the whole job in the project at `root`.
 pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
-    let project = Project::load(root)?;
+    let ctx = Context::at(root)?;
+    let project = &ctx.project;
     project.check_tmux()?;
     // A template that cannot be read fails now, before any task or the session exists.
     project.template()?;
     if let Some(file) = &args.file {
-        import_once(&project, file)?;
+        import_once(&ctx, file)?;
     }
     if let Some(goal) = &args.goal {
-        let mut store = project.store()?;
+        let mut store = ctx.store()?;
         // The agent leading now (after a handoff, not the chain's first).
-        let lead = crate::commands::lead::current_lead(&project, &store)
+        let lead = crate::commands::lead::current_lead(project, &store)
             .or_else(|| project.config.agents.first().map(|a| a.name.clone()))
             .ok_or_else(|| CliError::user("no agent to give the goal to: add an [[agent]]"))?;
         let task = NewTask {
             assignee: Some(lead.clone()),
             ..goal_task(goal)
         };
-        let (tasks, journal) = store
-            .add_tasks(&[task], "user")
-            .map_err(|e| CliError::user(e.to_string()))?;
-        crate::orchlog::append(&project, &journal)?;
+        let (tasks, journal) = store.add_tasks(&[task], &ctx.actor)?;
+        ctx.after_change(&mut store, &journal);
         println!("goal given to {lead} as {}", tasks[0].id);
     }
     // Ctrl-C from here on says what goes on and how to resume, and exits 130.
@@ -120,13 +115,13 @@ pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
         "running; watch with: baton -C {} attach",
         project.root.display()
     );
-    let summary = if let Some(pid) = crate::daemon::running_pid(&project) {
+    let summary = if let Some(pid) = crate::daemon::running_pid(project) {
         // `baton up` started one: it does the work; follow it.
         println!("following the daemon that runs (pid {pid})");
-        follow(&project, !args.quiet)?
+        follow(&ctx, !args.quiet)?
     } else {
         crate::daemon::run(
-            &project,
+            project,
             &crate::daemon::Options {
                 exit_when_finished: true,
                 progress: !args.quiet,
@@ -148,26 +143,16 @@ pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
 pub const FOLLOW: &str = baton_core::vocab::JournalAction::RunFollow.as_str();
 
 /// Follows a daemon that already runs until it says the run is finished; returns its summary.
-fn follow(project: &Project, progress: bool) -> CliResult<String> {
-    let e = |e: crate::store::StoreError| CliError::user(e.to_string());
-    let mut store = project.store()?;
+fn follow(ctx: &Context, progress: bool) -> CliResult<String> {
+    let project = &ctx.project;
+    let mut store = ctx.store()?;
     // Ask the daemon to say again whether the run is finished, from now on.
-    let asked = store
-        .journal(
-            "user",
-            FOLLOW,
-            None,
-            "",
-            "waiting for the end of the run",
-            "",
-        )
-        .map_err(e)?;
+    let asked = ctx.ask_daemon(&mut store, FOLLOW, "waiting for the end of the run")?;
     let mut seq = asked.seq;
-    crate::daemon::poke(&project.root);
     let started = std::time::Instant::now();
     let mut last = String::new();
     loop {
-        for j in store.journal_since(seq, 1000).map_err(e)? {
+        for j in store.journal_since(seq, 1000)? {
             seq = seq.max(j.seq);
             if j.action == "run-finished" {
                 return Ok(j.result);
@@ -178,31 +163,16 @@ fn follow(project: &Project, progress: bool) -> CliResult<String> {
                 .hint("see .baton/daemon.log, then run `baton run` again to resume"));
         }
         if progress {
-            let counts = store.counts().map_err(e)?;
-            let n = |s: Status| counts.get(&s).copied().unwrap_or(0);
-            let total: u64 = counts.values().sum();
-            let agents = store.agents().map_err(e)?;
-            let states: Vec<String> = agents
+            let counts = store.counts()?;
+            let states: Vec<String> = store
+                .agents()?
                 .iter()
                 .map(|a| format!("{} {}", a.name, a.state))
                 .collect();
-            let line = format!(
-                "{}/{total} done{}{} · {}",
-                n(Status::Completed),
-                if n(Status::Unreported) > 0 {
-                    format!(", {} unreported", n(Status::Unreported))
-                } else {
-                    String::new()
-                },
-                if n(Status::Blocked) > 0 {
-                    format!(", {} blocked", n(Status::Blocked))
-                } else {
-                    String::new()
-                },
-                states.join(" · ")
-            );
+            // The merges pending are the daemon's to say: its own line has them.
+            let line = progress::line(&counts, 0, &states);
             if line != last {
-                println!("[baton {:>4}s] {line}", started.elapsed().as_secs());
+                println!("{}", progress::stamped(started.elapsed().as_secs(), &line));
                 last = line;
             }
         }
@@ -213,9 +183,9 @@ fn follow(project: &Project, progress: bool) -> CliResult<String> {
 /// Runs the daemon in the background (what `baton up` starts): dispatch, watch, recover,
 /// until the session is gone or `baton down` stops it.
 pub fn cmd_daemon(dir: Option<&Path>, ignore_usage: bool) -> CliResult<ExitCode> {
-    let project = Project::load(&start_dir(dir)?)?;
+    let ctx = Context::load(dir)?;
     let outcome = crate::daemon::run(
-        &project,
+        &ctx.project,
         &crate::daemon::Options {
             exit_when_finished: false,
             progress: false,
@@ -229,7 +199,7 @@ pub fn cmd_daemon(dir: Option<&Path>, ignore_usage: bool) -> CliResult<ExitCode>
 
 /// What Ctrl-C during `baton run` leaves going, and how to resume or stop it.
 fn interrupted_note(root: &Path) -> String {
-    let Ok(project) = Project::load(root) else {
+    let Ok(Context { project, .. }) = Context::at(root) else {
         return "baton run: interrupted; the agents keep running: `baton run` again resumes, `baton down` stops them".to_owned();
     };
     let here = std::env::current_dir().is_ok_and(|d| d == project.root);
@@ -374,16 +344,16 @@ fn summarize(
     exit_code: i32,
     started: std::time::Instant,
 ) -> CliResult<RunSummary> {
-    let project = Project::load(root)?;
-    let store = project.store()?;
-    let e = |e: crate::store::StoreError| CliError::user(e.to_string());
-    let counts = store.counts().map_err(e)?;
+    let ctx = Context::at(root)?;
+    let project = &ctx.project;
+    let store = ctx.store()?;
+    let counts = store.counts()?;
     let mut tasks: std::collections::BTreeMap<String, u64> = Status::ALL
         .iter()
         .map(|s| (s.as_str().to_owned(), counts.get(s).copied().unwrap_or(0)))
         .collect();
     tasks.insert("total".into(), counts.values().sum());
-    let journal = store.journal_since(0, usize::MAX).map_err(e)?;
+    let journal = store.journal_since(0, usize::MAX)?;
     let verify: Vec<_> = journal.iter().filter(|j| j.action == "verify").collect();
     let last = verify.last().map(|j| {
         if j.result.ends_with("` passed") {
@@ -398,7 +368,7 @@ fn summarize(
         .find(|j| j.action == "run-finished")
         .map(|j| j.result.clone());
     let merges = if project.config.uses_worktrees() {
-        let (running, queued, merged) = store.merge_counts().map_err(e)?;
+        let (running, queued, merged) = store.merge_counts()?;
         Some(MergeSummary {
             running,
             queued,

@@ -12,6 +12,7 @@ use clap::Args;
 
 use crate::commands::ok;
 use crate::commands::print_json;
+use crate::context::Context;
 use crate::delivery::send_verified;
 use crate::delivery::stripped_warning;
 use crate::delivery::wait_ready;
@@ -19,7 +20,6 @@ use crate::error::CliError;
 use crate::error::CliResult;
 use crate::error::io_error;
 use crate::project::Project;
-use crate::project::start_dir;
 
 /// Arguments of `baton send`.
 #[derive(Args, Debug)]
@@ -87,10 +87,11 @@ fn refuse_shell(project: &Project, agent: &str, pane: &str) -> CliResult<()> {
 
 /// Sends the prompt.
 pub fn cmd_send(dir: Option<&Path>, args: &SendArgs) -> CliResult<ExitCode> {
-    let project = Project::load(&start_dir(dir)?)?;
+    let ctx = Context::load(dir)?;
+    let project = &ctx.project;
     let text = read_text(&args.text)?;
     let pane = project.agent_pane(&args.agent)?;
-    refuse_shell(&project, &args.agent, &pane.pane_id)?;
+    refuse_shell(project, &args.agent, &pane.pane_id)?;
     let profile = &project.config.agent(&args.agent).expect("checked").profile;
     if !args.force {
         let limit = Duration::from_millis(profile.submit.startup_timeout_ms);

@@ -13,9 +13,9 @@ use serde::Serialize;
 
 use crate::commands::ok;
 use crate::commands::print_json;
+use crate::context::Context;
 use crate::error::CliResult;
 use crate::project::Project;
-use crate::project::start_dir;
 use crate::quota_watch::WindowView;
 use crate::store::now_ms;
 
@@ -193,12 +193,13 @@ pub fn one_line(project: &Project) -> Option<String> {
 
 /// Runs `baton usage`.
 pub fn cmd_usage(dir: Option<&Path>, args: &UsageArgs) -> CliResult<ExitCode> {
-    let project = Project::load(&start_dir(dir)?)?;
+    let ctx = Context::load(dir)?;
+    let project = &ctx.project;
     if args.refresh {
-        refresh(&project)?;
+        refresh(project)?;
     }
     let now = now_ms();
-    let usage = collect(&project, now)?;
+    let usage = collect(project, now)?;
     if args.json {
         return print_json(&usage);
     }

@@ -7,10 +7,9 @@ use clap::Args;
 
 use crate::commands::ok;
 use crate::commands::print_json;
+use crate::context::Context;
 use crate::error::CliError;
 use crate::error::CliResult;
-use crate::project::Project;
-use crate::project::start_dir;
 
 /// Arguments of `baton watch`.
 #[derive(Args, Debug)]
@@ -25,7 +24,7 @@ pub struct WatchArgs {
 
 /// Runs the dashboard until `q`.
 pub fn cmd_watch(dir: Option<&Path>, args: &WatchArgs) -> CliResult<ExitCode> {
-    let project = Project::load(&start_dir(dir)?)?;
+    let project = Context::load(dir)?.project;
     if let Some(frames) = args.bench_frames {
         let size = args
             .bench_size

@@ -7,12 +7,11 @@ use baton_core::task::Priority;
 use baton_core::task::TaskId;
 use clap::Args;
 
-use super::TaskContext;
 use super::parse_id;
-use super::store_err;
 use super::summary;
 use crate::commands::ok;
 use crate::commands::print_json;
+use crate::context::Context;
 use crate::error::CliError;
 use crate::error::CliResult;
 use crate::error::io_error;
@@ -46,7 +45,7 @@ pub struct AddArgs {
 }
 
 /// Adds one task.
-pub fn cmd_task_add(ctx: &TaskContext, args: &AddArgs) -> CliResult<ExitCode> {
+pub fn cmd_task_add(ctx: &Context, args: &AddArgs) -> CliResult<ExitCode> {
     if let Some(agent) = &args.to {
         ctx.project.check_agent(agent)?;
     }
@@ -71,8 +70,8 @@ pub fn cmd_task_add(ctx: &TaskContext, args: &AddArgs) -> CliResult<ExitCode> {
         assignee: args.to.clone(),
     };
     let mut store = ctx.store()?;
-    let (tasks, journal) = store.add_tasks(&[new], &ctx.actor).map_err(store_err)?;
-    ctx.after_change(&mut store, &journal)?;
+    let (tasks, journal) = store.add_tasks(&[new], &ctx.actor)?;
+    ctx.after_change(&mut store, &journal);
     let task = tasks
         .into_iter()
         .next()

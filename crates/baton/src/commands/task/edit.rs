@@ -6,12 +6,9 @@ use baton_core::task::Priority;
 use baton_core::task::TaskId;
 use clap::Args;
 
-use super::TaskContext;
+use super::change_one;
 use super::parse_id;
-use super::store_err;
-use super::summary;
-use crate::commands::ok;
-use crate::commands::print_json;
+use crate::context::Context;
 use crate::error::CliError;
 use crate::error::CliResult;
 use crate::store::TaskEdit;
@@ -62,7 +59,7 @@ pub struct ReassignArgs {
 }
 
 /// Edits a task.
-pub fn cmd_task_edit(ctx: &TaskContext, args: &EditArgs) -> CliResult<ExitCode> {
+pub fn cmd_task_edit(ctx: &Context, args: &EditArgs) -> CliResult<ExitCode> {
     let edit = TaskEdit {
         title: args.title.clone(),
         body: args.body.clone(),
@@ -84,27 +81,15 @@ pub fn cmd_task_edit(ctx: &TaskContext, args: &EditArgs) -> CliResult<ExitCode> 
             "nothing to change: give --title, --body, --priority, --skill, --no-skill, --after or --not-after",
         ));
     }
-    let mut store = ctx.store()?;
-    let (task, journal) = store.edit(args.id, &edit, &ctx.actor).map_err(store_err)?;
-    ctx.after_change(&mut store, &journal)?;
-    if args.json {
-        return print_json(&task);
-    }
-    println!("{}", summary(&task));
-    ok()
+    change_one(ctx, args.json, |store| {
+        store.edit(args.id, &edit, &ctx.actor)
+    })
 }
 
 /// Gives a task to another agent.
-pub fn cmd_task_reassign(ctx: &TaskContext, args: &ReassignArgs) -> CliResult<ExitCode> {
+pub fn cmd_task_reassign(ctx: &Context, args: &ReassignArgs) -> CliResult<ExitCode> {
     ctx.project.check_agent(&args.agent)?;
-    let mut store = ctx.store()?;
-    let (task, journal) = store
-        .reassign(args.id, &args.agent, &ctx.actor)
-        .map_err(store_err)?;
-    ctx.after_change(&mut store, &journal)?;
-    if args.json {
-        return print_json(&task);
-    }
-    println!("{}", summary(&task));
-    ok()
+    change_one(ctx, args.json, |store| {
+        store.reassign(args.id, &args.agent, &ctx.actor)
+    })
 }

@@ -20,10 +20,9 @@ use baton_core::task::TaskId;
 use clap::Args;
 use serde::Serialize;
 
-use super::TaskContext;
-use super::store_err;
 use super::summary;
 use crate::commands::print_json;
+use crate::context::Context;
 use crate::error::CliError;
 use crate::error::CliResult;
 use crate::error::io_error;
@@ -54,13 +53,13 @@ pub struct Imported {
 }
 
 /// Imports tasks.
-pub fn cmd_task_import(ctx: &TaskContext, args: &ImportArgs) -> CliResult<ExitCode> {
+pub fn cmd_task_import(ctx: &Context, args: &ImportArgs) -> CliResult<ExitCode> {
     import(ctx, args).map(|_| ExitCode::SUCCESS)
 }
 
 /// Imports the items of a file not imported yet (and prints what it did): the command, and
 /// `baton run FILE`.
-pub fn import(ctx: &TaskContext, args: &ImportArgs) -> CliResult<Imported> {
+pub fn import(ctx: &Context, args: &ImportArgs) -> CliResult<Imported> {
     let path = &args.file;
     let meta = std::fs::metadata(path)
         .map_err(|e| io_error(format!("cannot read {}", path.display()), e))?;
@@ -123,11 +122,11 @@ pub fn import(ctx: &TaskContext, args: &ImportArgs) -> CliResult<Imported> {
     let has_store = state.join(crate::store::STORE_FILE).exists()
         || state.join(crate::store::STORE_ID_FILE).exists();
     let mut store = if args.dry_run && !has_store {
-        crate::store::Store::open_in_memory().map_err(store_err)?
+        crate::store::Store::open_in_memory()?
     } else {
         ctx.store()?
     };
-    let mut marks = store.import_marks(&file).map_err(store_err)?;
+    let mut marks = store.import_marks(&file)?;
     // Items recorded the old way (see `imported_before_per_item_keys`): recorded per item
     // with this import, so the old way is looked at once.
     let mut known = Vec::new();
@@ -206,11 +205,11 @@ pub fn import(ctx: &TaskContext, args: &ImportArgs) -> CliResult<Imported> {
             .map_err(|e| {
                 CliError::user(format!(
                     "{name}: {}; nothing was imported",
-                    store_err(e).message
+                    CliError::from(e).message
                 ))
             })?;
         if !args.dry_run {
-            ctx.after_change(&mut store, &journal)?;
+            ctx.after_change(&mut store, &journal);
         }
         added
     };
@@ -368,8 +367,7 @@ fn imported_before_per_item_keys(
     let shown = path.display().to_string();
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let legacy = store
-        .meta_with_prefix("imported.")
-        .map_err(store_err)?
+        .meta_with_prefix("imported.")?
         .into_iter()
         .any(|(_, v)| {
             v == shown
@@ -382,10 +380,7 @@ fn imported_before_per_item_keys(
         return Ok(BTreeMap::new());
     }
     let mut by_title: BTreeMap<String, TaskId> = BTreeMap::new();
-    for t in store
-        .tasks(&crate::store::TaskFilter::default())
-        .map_err(store_err)?
-    {
+    for t in store.tasks(&crate::store::TaskFilter::default())? {
         by_title.entry(t.title.clone()).or_insert(t.id);
     }
     Ok(parsed

@@ -7,11 +7,10 @@ use baton_core::task::TaskId;
 use clap::Args;
 use serde::Serialize;
 
-use super::TaskContext;
 use super::parse_id;
-use super::store_err;
 use crate::commands::ok;
 use crate::commands::print_json;
+use crate::context::Context;
 use crate::error::CliError;
 use crate::error::CliResult;
 use crate::orchlog::local_time;
@@ -71,13 +70,13 @@ fn truncate(s: &str, n: usize) -> String {
 }
 
 /// Lists tasks.
-pub fn cmd_task_list(ctx: &TaskContext, args: &ListArgs) -> CliResult<ExitCode> {
+pub fn cmd_task_list(ctx: &Context, args: &ListArgs) -> CliResult<ExitCode> {
     let store = ctx.store()?;
     let filter = TaskFilter {
         statuses: statuses(args.status.as_deref())?,
         assignee: args.agent.clone(),
     };
-    let tasks = store.tasks(&filter).map_err(store_err)?;
+    let tasks = store.tasks(&filter)?;
     if args.json {
         return print_json(&tasks);
     }
@@ -106,7 +105,7 @@ pub fn cmd_task_list(ctx: &TaskContext, args: &ListArgs) -> CliResult<ExitCode> 
             truncate(&t.title, 70)
         );
     }
-    let counts = store.counts().map_err(store_err)?;
+    let counts = store.counts()?;
     let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
     println!("{} task(s): {}", tasks.len(), parts.join(", "));
     ok()
@@ -120,10 +119,10 @@ struct Shown<'a> {
 }
 
 /// Shows one task.
-pub fn cmd_task_show(ctx: &TaskContext, args: &ShowArgs) -> CliResult<ExitCode> {
+pub fn cmd_task_show(ctx: &Context, args: &ShowArgs) -> CliResult<ExitCode> {
     let store = ctx.store()?;
-    let t = store.task(args.id).map_err(store_err)?;
-    let history = store.task_history(args.id).map_err(store_err)?;
+    let t = store.task(args.id)?;
+    let history = store.task_history(args.id)?;
     if args.json {
         return print_json(&Shown { task: &t, history });
     }

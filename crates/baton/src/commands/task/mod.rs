@@ -16,11 +16,14 @@ use baton_core::task::TaskId;
 use clap::Args;
 use clap::Subcommand;
 
-use crate::error::CliError;
+use crate::commands::ok;
+use crate::commands::print_json;
+use crate::context::Context;
+use crate::context::USER;
 use crate::error::CliResult;
-use crate::project::Project;
 use crate::store::JournalEntry;
 use crate::store::Store;
+use crate::store::StoreResult;
 
 /// Arguments of `baton task`.
 #[derive(Args, Debug)]
@@ -77,14 +80,13 @@ or an existing task ID (T-014). Any error imports nothing and names the file and
 
 /// Runs a task subcommand.
 pub fn cmd_task(dir: Option<&Path>, args: &TaskArgs) -> CliResult<ExitCode> {
-    let project = Project::load(&crate::project::start_dir(dir)?)?;
     let actor = args
         .actor
         .clone()
         .or_else(|| std::env::var("BATON_AGENT").ok())
         .filter(|a| !a.trim().is_empty())
-        .unwrap_or_else(|| "user".to_owned());
-    let ctx = TaskContext { project, actor };
+        .unwrap_or_else(|| USER.to_owned());
+    let ctx = Context::load(dir)?.acting_as(actor);
     match &args.command {
         TaskCommand::Add(a) => add::cmd_task_add(&ctx, a),
         TaskCommand::List(a) => list::cmd_task_list(&ctx, a),
@@ -101,47 +103,26 @@ pub fn cmd_task(dir: Option<&Path>, args: &TaskArgs) -> CliResult<ExitCode> {
     }
 }
 
-/// What every task subcommand works with.
-pub struct TaskContext {
-    /// The project.
-    pub project: Project,
-    /// Who acts.
-    pub actor: String,
-}
-
-impl TaskContext {
-    /// Opens the store.
-    pub fn store(&self) -> CliResult<Store> {
-        self.project.store()
+/// Makes one change to one task, does the after-change steps, and prints the task (its
+/// summary line, or JSON): what `edit`, `reassign` and `reopen` end with.
+pub fn change_one(
+    ctx: &Context,
+    json: bool,
+    change: impl FnOnce(&mut Store) -> StoreResult<(Task, Vec<JournalEntry>)>,
+) -> CliResult<ExitCode> {
+    let mut store = ctx.store()?;
+    let (task, journal) = change(&mut store)?;
+    ctx.after_change(&mut store, &journal);
+    if json {
+        return print_json(&task);
     }
-
-    /// Mirrors committed journal entries to the logs and refreshes the memory file. The change
-    /// is already committed: a problem here is a warning, not a failure of the command.
-    pub fn after_change(&self, store: &mut Store, entries: &[JournalEntry]) -> CliResult<()> {
-        if let Err(e) = crate::orchlog::append(&self.project, entries) {
-            eprintln!("warning: {}", e.message);
-        }
-        match crate::memory_sync::sync(&self.project, store, &self.actor) {
-            Ok(report) => {
-                for r in &report.rejected {
-                    eprintln!("warning: memory file edit refused: {r}");
-                }
-            }
-            Err(e) => eprintln!("warning: memory file not updated: {}", e.message),
-        }
-        crate::daemon::poke(&self.project.root);
-        Ok(())
-    }
+    println!("{}", summary(&task));
+    ok()
 }
 
 /// Parses a task ID argument.
 pub fn parse_id(s: &str) -> Result<TaskId, String> {
     s.parse::<TaskId>().map_err(|e| e.to_string())
-}
-
-/// Turns a store error into a CLI error.
-pub fn store_err(e: crate::store::StoreError) -> CliError {
-    CliError::user(e.to_string())
 }
 
 /// Prints a task's one-line summary.

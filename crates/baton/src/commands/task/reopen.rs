@@ -5,12 +5,9 @@ use std::process::ExitCode;
 use baton_core::task::TaskId;
 use clap::Args;
 
-use super::TaskContext;
+use super::change_one;
 use super::parse_id;
-use super::store_err;
-use super::summary;
-use crate::commands::ok;
-use crate::commands::print_json;
+use crate::context::Context;
 use crate::error::CliResult;
 
 /// Arguments of `baton task reopen`.
@@ -32,18 +29,11 @@ pub struct ReopenArgs {
 
 /// Puts a COMPLETED or UNREPORTED task back to PENDING; its dependents not started yet wait
 /// for it again.
-pub fn cmd_task_reopen(ctx: &TaskContext, args: &ReopenArgs) -> CliResult<ExitCode> {
+pub fn cmd_task_reopen(ctx: &Context, args: &ReopenArgs) -> CliResult<ExitCode> {
     if let Some(a) = &args.to {
         ctx.project.check_agent(a)?;
     }
-    let mut store = ctx.store()?;
-    let (task, journal) = store
-        .reopen(args.id, &args.reason, args.to.as_deref(), &ctx.actor)
-        .map_err(store_err)?;
-    ctx.after_change(&mut store, &journal)?;
-    if args.json {
-        return print_json(&task);
-    }
-    println!("{}", summary(&task));
-    ok()
+    change_one(ctx, args.json, |store| {
+        store.reopen(args.id, &args.reason, args.to.as_deref(), &ctx.actor)
+    })
 }

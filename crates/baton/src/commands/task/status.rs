@@ -6,12 +6,11 @@ use baton_core::task::Status;
 use baton_core::task::TaskId;
 use clap::Args;
 
-use super::TaskContext;
 use super::parse_id;
-use super::store_err;
 use super::summary;
 use crate::commands::ok;
 use crate::commands::print_json;
+use crate::context::Context;
 use crate::error::CliResult;
 use crate::store::Outcome;
 use crate::store::StatusChange;
@@ -90,17 +89,17 @@ pub struct CancelArgs {
 }
 
 fn change(
-    ctx: &TaskContext,
+    ctx: &Context,
     id: TaskId,
     to: Status,
     c: StatusChange,
     json: bool,
 ) -> CliResult<ExitCode> {
     let mut store = ctx.store()?;
-    let outcome = store.set_status(id, to, &ctx.actor, c).map_err(store_err)?;
+    let outcome = store.set_status(id, to, &ctx.actor, c)?;
     let (task, changed) = match outcome {
         Outcome::Changed(task, journal) => {
-            ctx.after_change(&mut store, &journal)?;
+            ctx.after_change(&mut store, &journal);
             (task, true)
         }
         Outcome::Unchanged(task) => (task, false),
@@ -117,7 +116,7 @@ fn change(
 }
 
 /// Marks a task IN_PROGRESS.
-pub fn cmd_task_start(ctx: &TaskContext, args: &StartArgs) -> CliResult<ExitCode> {
+pub fn cmd_task_start(ctx: &Context, args: &StartArgs) -> CliResult<ExitCode> {
     if let Some(a) = &args.agent {
         ctx.project.check_agent(a)?;
     }
@@ -134,7 +133,7 @@ pub fn cmd_task_start(ctx: &TaskContext, args: &StartArgs) -> CliResult<ExitCode
 }
 
 /// Marks a task COMPLETED.
-pub fn cmd_task_done(ctx: &TaskContext, args: &DoneArgs) -> CliResult<ExitCode> {
+pub fn cmd_task_done(ctx: &Context, args: &DoneArgs) -> CliResult<ExitCode> {
     if args.force && ctx.project.config.agent(&ctx.actor).is_some() {
         return Err(crate::error::CliError::usage(format!(
             "--force is for a person: `{}` is an agent, which reports the task it was given",
@@ -170,7 +169,7 @@ pub fn cmd_task_done(ctx: &TaskContext, args: &DoneArgs) -> CliResult<ExitCode> 
 }
 
 /// Marks a task BLOCKED.
-pub fn cmd_task_block(ctx: &TaskContext, args: &BlockArgs) -> CliResult<ExitCode> {
+pub fn cmd_task_block(ctx: &Context, args: &BlockArgs) -> CliResult<ExitCode> {
     if args.reason.trim().is_empty() {
         return Err(crate::error::CliError::usage(
             "--reason must say why the task is blocked",
@@ -184,7 +183,7 @@ pub fn cmd_task_block(ctx: &TaskContext, args: &BlockArgs) -> CliResult<ExitCode
 }
 
 /// Puts a task back to PENDING.
-pub fn cmd_task_requeue(ctx: &TaskContext, args: &RequeueArgs) -> CliResult<ExitCode> {
+pub fn cmd_task_requeue(ctx: &Context, args: &RequeueArgs) -> CliResult<ExitCode> {
     change(
         ctx,
         args.id,
@@ -195,7 +194,7 @@ pub fn cmd_task_requeue(ctx: &TaskContext, args: &RequeueArgs) -> CliResult<Exit
 }
 
 /// Cancels a task.
-pub fn cmd_task_cancel(ctx: &TaskContext, args: &CancelArgs) -> CliResult<ExitCode> {
+pub fn cmd_task_cancel(ctx: &Context, args: &CancelArgs) -> CliResult<ExitCode> {
     let c = StatusChange {
         note: args.reason.clone(),
         ..Default::default()
