@@ -23,6 +23,7 @@ use serde::Serialize;
 use super::Action;
 use super::AgentRt;
 use super::Engine;
+use super::FreeFor;
 use super::SendKind;
 use super::Sending;
 use super::prompt;
@@ -242,9 +243,10 @@ impl Engine {
                 }
             }
             LeadPhase::Takeover { from, to, .. } => {
-                let ready = self.agents.get(&to).is_some_and(|a| {
-                    a.alive && a.sending.is_none() && a.tasks.is_empty() && a.state().is_ready()
-                });
+                let ready = self
+                    .agents
+                    .get(&to)
+                    .is_some_and(|a| self.is_free(a, FreeFor::Message));
                 if !self.lead.takeover_sent && ready {
                     self.lead.takeover_sent = true;
                     let text = prompt::fill_lead(

@@ -17,8 +17,6 @@ use super::Action;
 use super::AgentRt;
 use super::Engine;
 use super::Key;
-use super::SendKind;
-use super::Sending;
 
 /// One reading as the engine takes it.
 #[derive(Clone, Copy, Debug)]
@@ -239,35 +237,6 @@ impl Engine {
                     what: format!("quota window {window} reset"),
                 });
             }
-        }
-    }
-
-    /// Queues a message for an agent; it is pasted once the agent is free.
-    pub(super) fn message(&mut self, agent: &str, text: String) {
-        if let Some(a) = self.agents.get_mut(agent) {
-            a.inbox.push(text);
-        }
-    }
-
-    /// Pastes waiting messages into agents that are up, ready, free of tasks and not receiving
-    /// anything.
-    pub(super) fn deliver_messages(&mut self, now: u64, out: &mut Vec<Action>) {
-        for (name, a) in &mut self.agents {
-            // A message never lands in the middle of a task's turn.
-            if a.inbox.is_empty()
-                || !a.alive
-                || a.sending.is_some()
-                || !a.tasks.is_empty()
-                || !a.state().is_ready()
-            {
-                continue;
-            }
-            let text = a.inbox.remove(0);
-            a.sending = Some(Sending::new(a, now, text.clone(), None, SendKind::Notice));
-            out.push(Action::Paste {
-                agent: name.clone(),
-                text,
-            });
         }
     }
 }
