@@ -7,6 +7,7 @@ mod lead;
 mod merge;
 mod quota;
 mod recovery;
+mod report_failed;
 mod review;
 mod waves;
 
@@ -34,22 +35,14 @@ fn agent(name: &str, skills: &[&str]) -> AgentSpec {
 }
 
 fn task(id: u32, prio: Priority, skills: &[&str], deps: &[u32]) -> Task {
-    Task {
-        id: TaskId(id),
+    let new = NewTask {
         title: format!("task {id}"),
-        body: String::new(),
-        priority: prio,
+        priority: Some(prio),
         skills: skills.iter().map(|s| s.to_string()).collect(),
         deps: deps.iter().map(|d| TaskId(*d)).collect(),
-        assignee: None,
-        status: Status::Pending,
-        blocked_reason: None,
-        attempts: 0,
-        notes: Vec::new(),
-        created_ms: 0,
-        updated_ms: 0,
-        review_of: None,
-    }
+        ..NewTask::default()
+    };
+    added_task(TaskId(id), new)
 }
 
 fn det(state: AgentState, input: Option<&str>) -> Detection {
@@ -145,16 +138,7 @@ fn added(actions: &[Action]) -> Vec<NewTask> {
 
 /// Plays the shell's part for an `AddTask`: the store gives it the next ID.
 fn store_task(e: &mut Engine, now: u64, id: u32, new: &NewTask) -> Vec<Action> {
-    let t = Task {
-        title: new.title.clone(),
-        body: new.body.clone(),
-        priority: new.priority.unwrap_or(Priority::Med),
-        skills: new.skills.clone(),
-        deps: new.deps.clone(),
-        assignee: new.assignee.clone(),
-        ..task(id, Priority::Med, &[], &[])
-    };
-    e.step(now, Event::TaskAdded(t))
+    e.step(now, Event::TaskAdded(added_task(TaskId(id), new.clone())))
 }
 
 fn notices(actions: &[Action], kind: &str) -> usize {
