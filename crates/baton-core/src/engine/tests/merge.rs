@@ -74,9 +74,7 @@ fn a_worktree_agents_done_task_is_queued_and_its_dependents_wait_for_the_merge()
 
 #[test]
 fn a_shared_agents_done_task_is_not_queued() {
-    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
-    e.step(1, Event::TaskAdded(task(1, Priority::High, &[], &[])));
-    deliver(&mut e, 10, "a", 500);
+    let mut e = working_on_t1(Settings::default(), vec![agent("a", &[])], Priority::High);
     let acts = done(&mut e, 100, 1);
     assert!(queued_merges(&acts).is_empty());
     assert!(
@@ -144,9 +142,7 @@ fn failed_merges_past_the_fix_cycles_tell_a_person() {
         max_fix_cycles: 1,
         ..Settings::default()
     };
-    let mut e = engine(s, vec![isolated("a")]);
-    e.step(1, Event::TaskAdded(task(1, Priority::High, &[], &[])));
-    deliver(&mut e, 10, "a", 500);
+    let mut e = working_on_t1(s, vec![isolated("a")], Priority::High);
     done(&mut e, 100, 1);
     let failed = || MergeOutcome::Failed {
         command: "cargo test".into(),
@@ -192,9 +188,11 @@ fn merges_restored_after_a_restart_hold_dependents_and_the_end() {
 
 #[test]
 fn a_merge_fix_stays_with_its_agent_even_when_it_cannot_work() {
-    let mut e = engine(Settings::default(), vec![isolated("a"), isolated("b")]);
-    e.step(1, Event::TaskAdded(task(1, Priority::High, &[], &[])));
-    deliver(&mut e, 10, "a", 500);
+    let mut e = working_on_t1(
+        Settings::default(),
+        vec![isolated("a"), isolated("b")],
+        Priority::High,
+    );
     done(&mut e, 100, 1);
     let acts = merge(
         &mut e,
@@ -224,9 +222,7 @@ fn a_merge_fix_stays_with_its_agent_even_when_it_cannot_work() {
 
 #[test]
 fn a_merge_git_could_not_do_tells_a_person_and_makes_no_fix_task() {
-    let mut e = engine(Settings::default(), vec![isolated("a")]);
-    e.step(1, Event::TaskAdded(task(1, Priority::High, &[], &[])));
-    deliver(&mut e, 10, "a", 500);
+    let mut e = working_on_t1(Settings::default(), vec![isolated("a")], Priority::High);
     done(&mut e, 100, 1);
     let acts = merge(
         &mut e,
@@ -246,9 +242,11 @@ fn a_merge_git_could_not_do_tells_a_person_and_makes_no_fix_task() {
 
 #[test]
 fn an_excluded_agent_keeps_its_merge_fix_and_a_blocked_fix_holds_nothing() {
-    let mut e = engine(Settings::default(), vec![isolated("a"), isolated("b")]);
-    e.step(1, Event::TaskAdded(task(1, Priority::High, &[], &[])));
-    deliver(&mut e, 10, "a", 500);
+    let mut e = working_on_t1(
+        Settings::default(),
+        vec![isolated("a"), isolated("b")],
+        Priority::High,
+    );
     done(&mut e, 100, 1);
     let fix = added(&merge(
         &mut e,

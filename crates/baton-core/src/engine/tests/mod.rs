@@ -120,6 +120,15 @@ fn deliver(e: &mut Engine, now: u64, agent: &str, hash: u64) -> Vec<Action> {
     e.step(now + 50, screen(agent, AgentState::Working, None, hash + 1))
 }
 
+/// An engine whose agent `a` took T-001 (no skills, no dependencies, of this priority) and
+/// is working on it: the prompt was delivered at 10 ms.
+fn working_on_t1(settings: Settings, agents: Vec<AgentSpec>, prio: Priority) -> Engine {
+    let mut e = engine(settings, agents);
+    e.step(1, Event::TaskAdded(task(1, prio, &[], &[])));
+    deliver(&mut e, 10, "a", 500);
+    e
+}
+
 fn done(e: &mut Engine, now: u64, id: u32) -> Vec<Action> {
     let mut t = e.task(TaskId(id)).unwrap().clone();
     t.status = Status::Completed;

@@ -89,9 +89,7 @@ fn auto_stop_interrupts_at_critical_and_ignore_usage_overrides() {
         auto_stop: true,
         ..Settings::default()
     };
-    let mut e = engine(settings, vec![agent("a", &[])]);
-    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
-    deliver(&mut e, 10, "a", 500);
+    let mut e = working_on_t1(settings, vec![agent("a", &[])], Priority::Med);
     let acts = e.step(20, quota("a", "weekly", 92.0));
     assert!(acts.contains(&Action::Press {
         agent: "a".into(),

@@ -4,9 +4,7 @@ use super::*;
 
 #[test]
 fn a_turn_that_ends_unreported_gets_a_nudge_then_review() {
-    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
-    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
-    deliver(&mut e, 10, "a", 500);
+    let mut e = working_on_t1(Settings::default(), vec![agent("a", &[])], Priority::Med);
     e.step(2000, screen("a", AgentState::Finished, None, 600));
     let acts = e.step(3600, Event::Tick);
     assert!(
@@ -72,9 +70,7 @@ fn a_stuck_agent_gets_a_reminder_then_a_resend_then_loses_the_task() {
 
 #[test]
 fn a_dead_agent_is_restarted_with_backoff_and_its_task_requeued() {
-    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
-    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
-    deliver(&mut e, 10, "a", 500);
+    let mut e = working_on_t1(Settings::default(), vec![agent("a", &[])], Priority::Med);
     let acts = e.step(100, Event::AgentDied { agent: "a".into() });
     assert!(requeued(&acts, 1));
     assert!(
@@ -159,9 +155,7 @@ fn nudges_speak_the_run_language() {
         stuck_after_ms: 1000,
         ..Settings::default()
     };
-    let mut e = engine(settings, vec![agent("a", &[])]);
-    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
-    deliver(&mut e, 10, "a", 500);
+    let mut e = working_on_t1(settings, vec![agent("a", &[])], Priority::Med);
     let acts = e.step(2000, Event::Tick);
     assert!(
         acts.iter().any(

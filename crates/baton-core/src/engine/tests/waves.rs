@@ -9,9 +9,7 @@ fn waves_run_verify_and_failures_become_fix_tasks() {
         max_fix_cycles: 1,
         ..Settings::default()
     };
-    let mut e = engine(s, vec![agent("a", &["fix"])]);
-    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
-    deliver(&mut e, 10, "a", 500);
+    let mut e = working_on_t1(s, vec![agent("a", &["fix"])], Priority::Med);
     let acts = done(&mut e, 100, 1);
     assert!(
         acts.contains(&Action::RunVerify {
@@ -75,9 +73,7 @@ fn waves_run_verify_and_failures_become_fix_tasks() {
 
 #[test]
 fn finished_once_everything_is_done() {
-    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
-    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
-    deliver(&mut e, 10, "a", 500);
+    let mut e = working_on_t1(Settings::default(), vec![agent("a", &[])], Priority::Med);
     let acts = done(&mut e, 100, 1);
     assert!(
         acts.iter().any(
@@ -149,17 +145,13 @@ fn test_tasks_are_not_asked_again_after_a_restart() {
     let acts = e.step(10, Event::AgentUp { agent: "a".into() });
     assert!(added(&acts).is_empty(), "{acts:?}");
     // Off by default: a finished feature alone gets nothing either.
-    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
-    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
-    deliver(&mut e, 10, "a", 500);
+    let mut e = working_on_t1(Settings::default(), vec![agent("a", &[])], Priority::Med);
     assert!(added(&done(&mut e, 100, 1)).is_empty());
 }
 
 #[test]
 fn rearm_says_finished_again_when_it_holds() {
-    let mut e = engine(Settings::default(), vec![agent("a", &[])]);
-    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
-    deliver(&mut e, 10, "a", 500);
+    let mut e = working_on_t1(Settings::default(), vec![agent("a", &[])], Priority::Med);
     let finished = |acts: &[Action]| acts.iter().any(|a| matches!(a, Action::Finished { .. }));
     assert!(finished(&done(&mut e, 100, 1)));
     assert!(!finished(&e.step(200, Event::Tick)));
