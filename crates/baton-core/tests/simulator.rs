@@ -19,11 +19,12 @@ use baton_core::engine::Engine;
 use baton_core::engine::Event;
 use baton_core::engine::Key;
 use baton_core::engine::Settings;
+use baton_core::engine::added_task;
 use baton_core::profile::AgentState;
 use baton_core::profile::Submit;
+use baton_core::task::NewTask;
 use baton_core::task::Priority;
 use baton_core::task::Status;
-use baton_core::task::Task;
 use baton_core::task::TaskId;
 
 /// A small deterministic generator (xorshift), so runs repeat exactly.
@@ -127,22 +128,14 @@ fn run(agents: usize, tasks: u32, seed: u64, test_tasks: bool) -> BTreeMap<Strin
             vec![SKILLS[rng.below(5) as usize].to_owned()]
         };
         durations.insert(id, 1_000 + rng.below(60_000));
-        let task = Task {
-            id: TaskId(id),
+        let new = NewTask {
             title: format!("simulated {id}"),
-            body: String::new(),
-            priority: [Priority::High, Priority::Med, Priority::Low][rng.below(3) as usize],
+            priority: Some([Priority::High, Priority::Med, Priority::Low][rng.below(3) as usize]),
             skills,
             deps,
-            assignee: None,
-            status: Status::Pending,
-            blocked_reason: None,
-            attempts: 0,
-            notes: Vec::new(),
-            created_ms: 0,
-            updated_ms: 0,
-            review_of: None,
+            ..NewTask::default()
         };
+        let task = added_task(TaskId(id), new);
         generated.push(task);
     }
     let mut now;
@@ -179,22 +172,7 @@ fn run(agents: usize, tasks: u32, seed: u64, test_tasks: bool) -> BTreeMap<Strin
                         let id = next_id.get() + 1;
                         next_id.set(id);
                         durations.insert(id, 1_000 + u64::from(id) % 7_000);
-                        events.push_back(Event::TaskAdded(Task {
-                            id: TaskId(id),
-                            title: task.title,
-                            body: task.body,
-                            priority: task.priority.unwrap_or(Priority::Med),
-                            skills: task.skills,
-                            deps: task.deps,
-                            assignee: task.assignee,
-                            status: Status::Pending,
-                            blocked_reason: None,
-                            attempts: 0,
-                            notes: Vec::new(),
-                            created_ms: 0,
-                            updated_ms: 0,
-                            review_of: None,
-                        }));
+                        events.push_back(Event::TaskAdded(added_task(TaskId(id), task)));
                     }
                     Action::Paste { agent, .. } => {
                         let i = index[&agent];

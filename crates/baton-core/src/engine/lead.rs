@@ -23,6 +23,7 @@ use serde::Serialize;
 use super::Action;
 use super::AgentRt;
 use super::Engine;
+use super::FreeFor;
 use super::SendKind;
 use super::Sending;
 use super::prompt;
@@ -120,13 +121,11 @@ impl Engine {
         }
     }
 
-    fn lead_used(&self, agent: &str) -> (f64, Option<u64>) {
-        self.agents.get(agent).map_or((0.0, None), |a| {
-            (
-                quota::gating(a, self.now),
-                quota::eta(a, self.settings.handoff_at, self.now),
-            )
-        })
+    /// The lead's use of its session and weekly windows.
+    fn lead_used(&self, agent: &str) -> f64 {
+        self.agents
+            .get(agent)
+            .map_or(0.0, |a| quota::gating(a, self.now))
     }
 
     fn commit_lead(&mut self, what: &str, detail: String, out: &mut Vec<Action>) {
@@ -170,17 +169,13 @@ impl Engine {
             self.commit_lead("lead-set", format!("{cur} leads"), out);
         }
         self.end_rests(&cur, out);
-        match self.lead.snap.phase.clone() {
+        let phase = self.lead.snap.phase.clone();
+        if !matches!(phase, LeadPhase::Takeover { .. }) && self.take_request(now, &cur, out) {
+            return;
+        }
+        match phase {
             LeadPhase::Leading => {
-                if let Some((to, why)) = self.lead.requested.take() {
-                    if to.as_deref() == Some(cur.as_str()) {
-                        self.refuse_own(&cur, out);
-                        return;
-                    }
-                    self.start_handoff(now, &cur, to, &why, out);
-                    return;
-                }
-                let (used, _) = self.lead_used(&cur);
+                let used = self.lead_used(&cur);
                 if used >= self.settings.prepare_at || self.handoff_due(&cur) {
                     self.lead.snap.phase = LeadPhase::Preparing;
                     self.lead.since = now;
@@ -201,15 +196,7 @@ impl Engine {
                 }
             }
             LeadPhase::Preparing => {
-                if let Some((to, why)) = self.lead.requested.take() {
-                    if to.as_deref() == Some(cur.as_str()) {
-                        self.refuse_own(&cur, out);
-                        return;
-                    }
-                    self.start_handoff(now, &cur, to, &why, out);
-                    return;
-                }
-                let (used, _) = self.lead_used(&cur);
+                let used = self.lead_used(&cur);
                 let due = self.handoff_due(&cur);
                 // Preparing, it gets no new work, so its quota may stop short of `handoff_at`
                 // for hours: once its notes are in and it holds no task, the role moves on
@@ -242,9 +229,10 @@ impl Engine {
                 }
             }
             LeadPhase::Takeover { from, to, .. } => {
-                let ready = self.agents.get(&to).is_some_and(|a| {
-                    a.alive && a.sending.is_none() && a.tasks.is_empty() && a.state().is_ready()
-                });
+                let ready = self
+                    .agents
+                    .get(&to)
+                    .is_some_and(|a| self.is_free(a, FreeFor::Message));
                 if !self.lead.takeover_sent && ready {
                     self.lead.takeover_sent = true;
                     let text = prompt::fill_lead(
@@ -262,6 +250,20 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// Starts the handoff asked for, if any (one to the current lead is refused); returns
+    /// whether there was one.
+    fn take_request(&mut self, now: u64, cur: &str, out: &mut Vec<Action>) -> bool {
+        let Some((to, why)) = self.lead.requested.take() else {
+            return false;
+        };
+        if to.as_deref() == Some(cur) {
+            self.refuse_own(cur, out);
+        } else {
+            self.start_handoff(now, cur, to, &why, out);
+        }
+        true
     }
 
     /// A handoff asked for to the current lead: refused (it would undo a newer request).

@@ -17,8 +17,7 @@ use super::Action;
 use super::AgentRt;
 use super::Engine;
 use super::Key;
-use super::SendKind;
-use super::Sending;
+use crate::quota::projection;
 
 /// One reading as the engine takes it.
 #[derive(Clone, Copy, Debug)]
@@ -48,25 +47,6 @@ fn current(w: &WindowRt, now: u64) -> bool {
     w.resets_at.is_none_or(|r| r > now)
 }
 
-impl WindowRt {
-    /// When the window reaches `target` % at its burn rate (now if it is there); none when
-    /// the rate is unknown or flat, or when the window resets first.
-    pub(super) fn eta(&self, target: f64) -> Option<u64> {
-        if self.used >= target {
-            return Some(self.at);
-        }
-        let rate = self.burn_per_hour.filter(|r| r.is_finite() && *r > 1e-9)?;
-        let ms = (target - self.used) / rate * 3_600_000.0;
-        if !ms.is_finite() || ms > 1e13 {
-            return None;
-        }
-        // Bounded above, so the cast cannot overflow.
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-        let eta = self.at.saturating_add(ms as u64);
-        self.resets_at.is_none_or(|r| eta < r).then_some(eta)
-    }
-}
-
 /// Whether the agent has a reading of a holding window that has not reset (or was reset to
 /// zero by its reset time).
 pub(super) fn known(a: &AgentRt, now: u64) -> bool {
@@ -75,13 +55,25 @@ pub(super) fn known(a: &AgentRt, now: u64) -> bool {
         .any(|(name, w)| holds_back(name) && current(w, now))
 }
 
-/// The soonest time one of the agent's holding windows reaches `target` %.
+/// The soonest time one of the agent's holding windows reaches `target` % at its burn rate
+/// (the reading's time if it is there); none when no rate is known or every window resets
+/// first. The estimate is [`projection::time_to`], the one the shell's quota view uses.
 pub(super) fn eta(a: &AgentRt, target: f64, now: u64) -> Option<u64> {
+    let ms = |t: u64| i64::try_from(t).unwrap_or(i64::MAX);
     a.quota
         .iter()
         .filter(|(name, w)| holds_back(name) && current(w, now))
-        .filter_map(|(_, w)| w.eta(target))
+        .filter_map(|(_, w)| {
+            projection::time_to(
+                w.used,
+                ms(w.at),
+                w.burn_per_hour,
+                target,
+                w.resets_at.map(ms),
+            )
+        })
         .min()
+        .and_then(|t| u64::try_from(t).ok())
 }
 
 /// The highest use of the agent's session and weekly windows that have not reset.
@@ -239,35 +231,6 @@ impl Engine {
                     what: format!("quota window {window} reset"),
                 });
             }
-        }
-    }
-
-    /// Queues a message for an agent; it is pasted once the agent is free.
-    pub(super) fn message(&mut self, agent: &str, text: String) {
-        if let Some(a) = self.agents.get_mut(agent) {
-            a.inbox.push(text);
-        }
-    }
-
-    /// Pastes waiting messages into agents that are up, ready, free of tasks and not receiving
-    /// anything.
-    pub(super) fn deliver_messages(&mut self, now: u64, out: &mut Vec<Action>) {
-        for (name, a) in &mut self.agents {
-            // A message never lands in the middle of a task's turn.
-            if a.inbox.is_empty()
-                || !a.alive
-                || a.sending.is_some()
-                || !a.tasks.is_empty()
-                || !a.state().is_ready()
-            {
-                continue;
-            }
-            let text = a.inbox.remove(0);
-            a.sending = Some(Sending::new(a, now, text.clone(), None, SendKind::Notice));
-            out.push(Action::Paste {
-                agent: name.clone(),
-                text,
-            });
         }
     }
 }

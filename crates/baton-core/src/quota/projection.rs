@@ -128,27 +128,45 @@ impl BurnRate {
     /// `now_ms`.
     pub fn eta_ms(&self, target_pct: f64, now_ms: i64) -> Option<i64> {
         let latest = self.latest?;
-        if latest.used_percent >= target_pct {
-            return Some(now_ms);
-        }
-        let rate = self.per_hour.filter(|r| r.is_finite() && *r > 1e-9)?;
-        let hours = (target_pct - latest.used_percent) / rate;
-        let ms = hours * HOUR_MS;
-        // Beyond any reset that matters (a century) is "never".
-        if !ms.is_finite() || ms > 3.2e12 {
-            return None;
-        }
-        // Rounded to whole milliseconds; `ms` is bounded above, so the cast cannot overflow.
-        #[allow(clippy::cast_possible_truncation)]
-        let eta = latest
-            .observed_ms
-            .saturating_add(ms.round() as i64)
-            .max(now_ms);
-        if latest.resets_at_ms.is_some_and(|r| eta > r) {
-            return None;
-        }
-        Some(eta)
+        time_to(
+            latest.used_percent,
+            latest.observed_ms,
+            self.per_hour,
+            target_pct,
+            latest.resets_at_ms,
+        )
+        .map(|eta| eta.max(now_ms))
     }
+}
+
+/// When a window used `used_pct` at `observed_ms` reaches `target_pct` at `per_hour` points an
+/// hour: `observed_ms` when it is already there; `None` when the rate is unknown, flat or
+/// falling, when that is more than a century away, or when the window resets first (after
+/// `resets_at_ms`). The one time-to-limit estimate: [`BurnRate::eta_ms`] and the engine's
+/// quota rules both use it.
+pub fn time_to(
+    used_pct: f64,
+    observed_ms: i64,
+    per_hour: Option<f64>,
+    target_pct: f64,
+    resets_at_ms: Option<i64>,
+) -> Option<i64> {
+    if used_pct >= target_pct {
+        return Some(observed_ms);
+    }
+    let rate = per_hour.filter(|r| r.is_finite() && *r > 1e-9)?;
+    let ms = (target_pct - used_pct) / rate * HOUR_MS;
+    // Beyond any reset that matters (a century) is "never".
+    if !ms.is_finite() || ms > 3.2e12 {
+        return None;
+    }
+    // Rounded to whole milliseconds; `ms` is bounded above, so the cast cannot overflow.
+    #[allow(clippy::cast_possible_truncation)]
+    let eta = observed_ms.saturating_add(ms.round() as i64);
+    if resets_at_ms.is_some_and(|r| eta > r) {
+        return None;
+    }
+    Some(eta)
 }
 
 /// Burn rate of a history of `(observed_ms, used_percent)` pairs, as seen at `now_ms`.
