@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use baton_core::task::TaskId;
+use baton_core::vocab::JournalAction;
 
 use crate::error::CliResult;
 use crate::project::Project;
@@ -71,13 +72,13 @@ impl Context {
     pub fn journal(
         &self,
         store: &mut Store,
-        action: &str,
+        action: JournalAction,
         task: Option<TaskId>,
         target: &str,
         result: &str,
         detail: &str,
     ) -> CliResult<JournalEntry> {
-        let entry = store.journal(&self.actor, action, task, target, result, detail)?;
+        let entry = store.journal(&self.actor, action.as_str(), task, target, result, detail)?;
         self.log(std::slice::from_ref(&entry));
         self.wake_daemon();
         Ok(entry)
@@ -88,10 +89,10 @@ impl Context {
     pub fn ask_daemon(
         &self,
         store: &mut Store,
-        action: &str,
+        action: JournalAction,
         result: &str,
     ) -> CliResult<JournalEntry> {
-        let entry = store.journal(&self.actor, action, None, "", result, "")?;
+        let entry = store.journal(&self.actor, action.as_str(), None, "", result, "")?;
         self.wake_daemon();
         Ok(entry)
     }

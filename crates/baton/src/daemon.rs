@@ -32,12 +32,16 @@ use baton_core::engine::Engine;
 use baton_core::engine::Event;
 use baton_core::engine::Key;
 use baton_core::engine::Settings;
+use baton_core::engine::TaskPurpose;
 use baton_core::engine::prompt;
 use baton_core::first_start::StartWatch;
 use baton_core::first_start::Verdict;
 use baton_core::task::Status;
 use baton_core::task::TaskId;
+use baton_core::vocab::AgentStatus;
 use baton_core::vocab::JournalAction;
+use baton_core::vocab::MergeState;
+use baton_core::vocab::NoticeKind;
 use baton_tmux::CaptureRange;
 use baton_tmux::control::ControlConnection;
 use baton_tmux::control::ControlEvent;
@@ -67,11 +71,6 @@ pub struct Options {
     /// `--ignore-usage`: quota holds no work back (an emergency; journaled).
     pub ignore_usage: bool,
 }
-
-/// Journal actions the loop reads back (as match patterns).
-const TURN_END: &str = JournalAction::TurnEnd.as_str();
-const FOLLOW: &str = JournalAction::RunFollow.as_str();
-const REQUEST: &str = JournalAction::HandoffRequest.as_str();
 
 /// How long the background daemon waits for a lost tmux session to come back.
 const SESSION_GONE_AFTER: Duration = Duration::from_secs(5);
@@ -325,7 +324,7 @@ struct Shell<'p> {
     engine: Engine,
     panes: BTreeMap<String, (String, String)>,
     dirty: BTreeSet<String>,
-    states: BTreeMap<String, (String, Option<String>)>,
+    states: BTreeMap<String, (AgentStatus, Option<String>)>,
     states_due: BTreeMap<String, crate::store::AgentRow>,
     memory_due: bool,
     last_capture: BTreeMap<String, Instant>,
@@ -421,14 +420,14 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
     shell.journal(
         None,
         None,
-        "daemon-start",
+        JournalAction::DaemonStart,
         &format!("pid {}", std::process::id()),
     );
     if opts.ignore_usage {
         shell.journal(
             None,
             None,
-            "quota-override",
+            JournalAction::QuotaOverride,
             "--ignore-usage: quota holds no work back",
         );
     }
@@ -460,7 +459,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
                 Ok(Wake::Merged(items)) => shell.merges_done(items)?,
                 Ok(Wake::Verify { wave, command, ok, excerpt }) => {
                     let detail = if ok { "passed".to_owned() } else { format!("FAILED: {}", excerpt.lines().last().unwrap_or("")) };
-                    shell.journal(None, None, "verify", &format!("wave {wave}: `{command}` {detail}"));
+                    shell.journal(None, None, JournalAction::Verify, &format!("wave {wave}: `{command}` {detail}"));
                     shell.feed(Event::VerifyFinished { wave, command, ok, excerpt })?;
                 }
                 Err(_) => {}
@@ -476,7 +475,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
                 // than run on with a file nobody else reads.
                 if let Err(e) = shell.store.check_in_place() {
                     let message = e.to_string();
-                    shell.journal(None, None, "daemon-stop", &message);
+                    shell.journal(None, None, JournalAction::DaemonStop, &message);
                     drop(listener);
                     let _ = std::fs::remove_file(socket_path(&project.root));
                     return Err(CliError::user(message)
@@ -486,7 +485,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
                     && shell.disconnected.is_some_and(|t| t.elapsed() >= SESSION_GONE_AFTER)
                     && !project.tmux.has_session(&project.session).unwrap_or(false)
                 {
-                    shell.journal(None, None, "daemon-stop", "the tmux session is gone");
+                    shell.journal(None, None, JournalAction::DaemonStop, "the tmux session is gone");
                     shell.flush_states();
                     shell.sync_memory();
                     drop(listener);
@@ -535,32 +534,31 @@ fn listen(project: &Project, tx: Sender<Wake>) -> CliResult<UnixListener> {
 }
 
 impl Shell<'_> {
-    fn journal(&mut self, agent: Option<&str>, task: Option<TaskId>, action: &str, result: &str) {
-        if let Ok(e) = self
-            .store
-            .journal(ACTOR, action, task, agent.unwrap_or(""), result, "")
-        {
+    fn journal(
+        &mut self,
+        agent: Option<&str>,
+        task: Option<TaskId>,
+        action: JournalAction,
+        result: &str,
+    ) {
+        if let Ok(e) = self.store.journal(
+            ACTOR,
+            action.as_str(),
+            task,
+            agent.unwrap_or(""),
+            result,
+            "",
+        ) {
             // The read position moves only in read_store_changes: an agent's entry committed
             // between two of ours must still be read.
             let _ = crate::orchlog::append(self.project, &[e]);
         }
     }
 
-    /// Shows a notice (desktop, `notify-send` or the bell, per `[notify]`); the engine's kind
-    /// names map to the notice kinds.
-    fn notify(&self, kind: &str, message: &str) {
-        use crate::notify::NoticeKind;
-        let kind = match kind {
-            "quota-warn" => NoticeKind::QuotaWarn,
-            "quota-critical" => NoticeKind::QuotaCritical,
-            "blocked" => NoticeKind::TaskBlocked,
-            "needs-input" => NoticeKind::NeedsInput,
-            "dead" => NoticeKind::AgentDead,
-            "verify-failed" => NoticeKind::VerifyFailed,
-            // A handoff that found no successor is news of the same kind as one done.
-            "handoff-done" | "handoff-failed" => NoticeKind::HandoffDone,
-            _ => NoticeKind::RunFinished,
-        };
+    /// Shows a notice (desktop, `notify-send` or the bell, per `[notify]`), as the kind that
+    /// switches it (a failed handoff shows as `handoff-done`).
+    fn notify(&self, kind: NoticeKind, message: &str) {
+        let kind = kind.switch();
         // The run prints its own end.
         if self.progress && kind != NoticeKind::RunFinished {
             println!("[baton] {kind}: {message}");
@@ -672,7 +670,7 @@ impl Shell<'_> {
         self.journal(
             None,
             None,
-            "session-lost",
+            JournalAction::SessionLost,
             "the tmux session is gone: its agents are started again",
         );
         let agents: Vec<String> = self
@@ -684,7 +682,7 @@ impl Shell<'_> {
             .collect();
         self.panes.clear();
         for agent in agents {
-            self.record_state(&agent, "dead", None);
+            self.record_state(&agent, AgentStatus::Dead, None);
             self.feed(Event::AgentDied { agent })?;
         }
         Ok(())
@@ -693,8 +691,8 @@ impl Shell<'_> {
     /// Keeps the store's view of an agent (for `baton ls`, `baton watch`) when it changes.
     /// (Writes go to the store in one batch per tick: one write per screen change would cost
     /// a dispatch with many agents.)
-    fn record_state(&mut self, agent: &str, state: &str, pane: Option<&str>) {
-        let now = (state.to_owned(), pane.map(str::to_owned));
+    fn record_state(&mut self, agent: &str, state: AgentStatus, pane: Option<&str>) {
+        let now = (state, pane.map(str::to_owned));
         if self.states.get(agent) == Some(&now) {
             return;
         }
@@ -709,7 +707,7 @@ impl Shell<'_> {
             crate::store::AgentRow {
                 name: agent.to_owned(),
                 cli: cli.to_owned(),
-                state: state.to_owned(),
+                state: state.as_str().to_owned(),
                 pane: pane.map(str::to_owned),
                 since_ms: crate::store::now_ms(),
             },
@@ -768,7 +766,7 @@ impl Shell<'_> {
             self.journal(
                 None,
                 None,
-                crate::worktrees::JOURNAL_MERGE,
+                JournalAction::Merge,
                 &format!("{requeued} merge(s) interrupted by a stop: queued again"),
             );
         }
@@ -823,12 +821,7 @@ impl Shell<'_> {
                         held_back.join(", ")
                     ));
                 }
-                self.journal(
-                    Some(agent),
-                    Some(task),
-                    crate::worktrees::JOURNAL_MERGE,
-                    &what,
-                );
+                self.journal(Some(agent), Some(task), JournalAction::Merge, &what);
                 return Ok(());
             }
             Ok(crate::worktrees::Committed::Outcome(outcome)) => outcome,
@@ -837,11 +830,11 @@ impl Shell<'_> {
                 excerpt: err.to_string(),
             },
         };
-        let (state, detail) = merge_state(&outcome);
+        let (state, detail) = outcome.state();
         self.journal(
             Some(agent),
             Some(task),
-            crate::worktrees::JOURNAL_MERGE,
+            JournalAction::Merge,
             &format!(
                 "not queued: {state}: {}",
                 detail.lines().next().unwrap_or("")
@@ -851,7 +844,7 @@ impl Shell<'_> {
             id: None,
             task,
             agent: agent.to_owned(),
-            state: state.to_owned(),
+            state: state.as_str().to_owned(),
             base: None,
             head: None,
             merge_commit: None,
@@ -914,16 +907,21 @@ impl Shell<'_> {
             }
         }
         for (n, row) in batch.iter().enumerate() {
-            if let Err(err) = self
-                .store
-                .set_merge(row.id, "running", None, None, None, "")
+            if let Err(err) =
+                self.store
+                    .set_merge(row.id, MergeState::Running.as_str(), None, None, None, "")
             {
                 eprintln!("warning: merge queue: {err}");
                 // Not started: the rows already marked go back to the queue.
                 for marked in &batch[..n] {
-                    let _ = self
-                        .store
-                        .set_merge(marked.id, "queued", None, None, None, "");
+                    let _ = self.store.set_merge(
+                        marked.id,
+                        MergeState::Queued.as_str(),
+                        None,
+                        None,
+                        None,
+                        "",
+                    );
                 }
                 return;
             }
@@ -948,7 +946,7 @@ impl Shell<'_> {
             self.journal(
                 Some(&row.agent),
                 Some(row.task),
-                crate::worktrees::JOURNAL_MERGE,
+                JournalAction::Merge,
                 &format!(
                     "#{} started: rebase onto {integration}, verify{with}",
                     row.id
@@ -1001,7 +999,14 @@ impl Shell<'_> {
                     self.merge_done(id, task, agent, result)?;
                 }
                 crate::worktrees::Batched::Again(why) => {
-                    if let Err(err) = self.store.set_merge(id, "queued", None, None, None, &why) {
+                    if let Err(err) = self.store.set_merge(
+                        id,
+                        MergeState::Queued.as_str(),
+                        None,
+                        None,
+                        None,
+                        &why,
+                    ) {
                         // Left `running`: a restart queues it again.
                         eprintln!("warning: merge queue: {err}");
                     }
@@ -1009,7 +1014,7 @@ impl Shell<'_> {
                     self.journal(
                         Some(&agent),
                         Some(task),
-                        crate::worktrees::JOURNAL_MERGE,
+                        JournalAction::Merge,
                         &format!("#{id} back in the queue: {why}"),
                     );
                 }
@@ -1028,8 +1033,8 @@ impl Shell<'_> {
         agent: String,
         result: crate::worktrees::MergeResult,
     ) -> CliResult<()> {
-        let (state, mut detail) = merge_state(&result.outcome);
-        if state == "merged" {
+        let (state, mut detail) = result.outcome.state();
+        if state == MergeState::Merged {
             detail.clone_from(&result.summary);
         }
         let merge_commit = match &result.outcome {
@@ -1039,14 +1044,14 @@ impl Shell<'_> {
         self.journal(
             Some(&agent),
             Some(task),
-            crate::worktrees::JOURNAL_MERGE,
+            JournalAction::Merge,
             &format!("#{id} {}", result.summary),
         );
         self.merge_due.push(crate::store::MergeWrite {
             id: Some(id),
             task,
             agent: agent.clone(),
-            state: state.to_owned(),
+            state: state.as_str().to_owned(),
             base: result.base,
             head: result.head,
             merge_commit,
@@ -1091,14 +1096,16 @@ impl Shell<'_> {
         }
         // A handoff asked for while no daemon read the journal (before this one started, or
         // between two) is not lost: the newest request after the daemon's last lead entry.
-        let last_lead = seen.iter().rposition(|j| {
-            j.actor == ACTOR && (j.action.starts_with("handoff-") || j.action.starts_with("lead-"))
-        });
+        let last_lead = seen
+            .iter()
+            .rposition(|j| j.actor == ACTOR && j.action.parse().is_ok_and(JournalAction::is_lead));
         let pending = seen
             .iter()
             .enumerate()
             .filter(|(i, j)| {
-                j.action == REQUEST && j.actor != ACTOR && last_lead.is_none_or(|l| *i > l)
+                j.action == JournalAction::HandoffRequest
+                    && j.actor != ACTOR
+                    && last_lead.is_none_or(|l| *i > l)
             })
             .map(|(_, j)| j.target.clone())
             .next_back();
@@ -1130,8 +1137,13 @@ impl Shell<'_> {
                     .map(|(a, _)| a.clone())
                 {
                     self.panes.remove(&agent);
-                    self.record_state(&agent, "dead", None);
-                    self.journal(Some(&agent), None, "agent-died", "window closed");
+                    self.record_state(&agent, AgentStatus::Dead, None);
+                    self.journal(
+                        Some(&agent),
+                        None,
+                        JournalAction::AgentDied,
+                        "window closed",
+                    );
                     let _ = self.feed(Event::AgentDied { agent });
                 }
             }
@@ -1214,7 +1226,7 @@ impl Shell<'_> {
         {
             self.feed_quota()?;
         }
-        self.record_state(&agent, detection.state.as_str(), Some(&pane));
+        self.record_state(&agent, detection.state.into(), Some(&pane));
         self.feed(Event::Screen {
             agent,
             detection,
@@ -1253,11 +1265,13 @@ impl Shell<'_> {
                 detection.state = AgentState::Starting;
                 let what = format!("{dialog} (keys: {})", keys.join(" "));
                 match crate::delivery::press_keys(&self.project.tmux, pane, &keys) {
-                    Ok(()) => self.journal(Some(agent), None, "first-start-answered", &what),
+                    Ok(()) => {
+                        self.journal(Some(agent), None, JournalAction::FirstStartAnswered, &what)
+                    }
                     Err(e) => self.journal(
                         Some(agent),
                         None,
-                        "first-start-failed",
+                        JournalAction::FirstStartFailed,
                         &format!("{what}: {}", e.message),
                     ),
                 }
@@ -1267,9 +1281,9 @@ impl Shell<'_> {
                 detection.state = AgentState::NeedsInput;
                 if tell {
                     let message = format!("{agent} waits for a person: {reason}");
-                    self.journal(Some(agent), None, "first-start-person", &reason);
-                    self.notify("needs-input", &message);
-                    self.journal(None, None, "notify-needs-input", &message);
+                    self.journal(Some(agent), None, JournalAction::FirstStartPerson, &reason);
+                    self.notify(NoticeKind::NeedsInput, &message);
+                    self.journal(None, None, JournalAction::NotifyNeedsInput, &message);
                 }
             }
         }
@@ -1306,16 +1320,15 @@ impl Shell<'_> {
         for j in &entries {
             self.journal_seq = self.journal_seq.max(j.seq);
             // The agent's CLI said its turn ended (Claude Stop hook, Codex notify).
-            if j.action == TURN_END && self.project.config.agent(&j.target).is_some() {
-                turns_ended.push(j.target.clone());
-            }
-            if j.action == FOLLOW {
-                rearm = true;
-            }
-            match j.action.as_str() {
-                "dispatch-pause" => pause = Some(true),
-                "dispatch-resume" => pause = Some(false),
-                REQUEST if j.actor != ACTOR => {
+            match j.action.parse() {
+                // The agent's CLI said its turn ended (Claude Stop hook, Codex notify).
+                Ok(JournalAction::TurnEnd) if self.project.config.agent(&j.target).is_some() => {
+                    turns_ended.push(j.target.clone());
+                }
+                Ok(JournalAction::RunFollow) => rearm = true,
+                Ok(JournalAction::DispatchPause) => pause = Some(true),
+                Ok(JournalAction::DispatchResume) => pause = Some(false),
+                Ok(JournalAction::HandoffRequest) if j.actor != ACTOR => {
                     handoffs.push((!j.target.is_empty()).then(|| j.target.clone()));
                 }
                 _ => {}
@@ -1451,12 +1464,12 @@ impl Shell<'_> {
                     self.journal(
                         None,
                         Some(r.id),
-                        "task-created",
+                        JournalAction::TaskCreated,
                         &format!("review of {task} ({reason}), for {who}"),
                     );
                     if reviewer.is_none() {
                         self.notify(
-                            "blocked",
+                            NoticeKind::TaskBlocked,
                             &format!(
                                 "{task} ended unreported: {} waits for a person to review it",
                                 r.id
@@ -1533,7 +1546,7 @@ impl Shell<'_> {
                         &integration,
                         how,
                     ) {
-                        self.journal(Some(&agent), Some(task), "worktree", &line);
+                        self.journal(Some(&agent), Some(task), JournalAction::Worktree, &line);
                     }
                 }
             }
@@ -1544,7 +1557,12 @@ impl Shell<'_> {
                 if let Some((pane, _)) = self.panes.get(&agent).cloned()
                     && let Err(e) = self.project.tmux.paste(&pane, &text)
                 {
-                    self.journal(Some(&agent), None, "paste-failed", &e.to_string());
+                    self.journal(
+                        Some(&agent),
+                        None,
+                        JournalAction::PasteFailed,
+                        &e.to_string(),
+                    );
                 }
             }
             Action::Press { agent, key } => {
@@ -1578,12 +1596,18 @@ impl Shell<'_> {
                 review,
                 reviewer,
             } => self.mark_unreported(task, &agent, &reason, review, reviewer, queue, journal),
-            Action::AddTask { task, reason } => {
+            Action::AddTask {
+                task,
+                purpose,
+                reason,
+            } => {
                 // A merge's fix task: committed with the merge's outcome, all or nothing.
-                let due = self.merge_due.iter().position(|m| {
-                    reason.starts_with(&format!("merge of {}:", m.task))
-                        && task.assignee.as_deref() == Some(m.agent.as_str())
-                });
+                let due = match purpose {
+                    TaskPurpose::MergeFix { of } => self.merge_due.iter().position(|m| {
+                        m.task == of && task.assignee.as_deref() == Some(m.agent.as_str())
+                    }),
+                    TaskPurpose::Test { .. } | TaskPurpose::VerifyFix { .. } => None,
+                };
                 let added = match due {
                     Some(i) => {
                         let m = self.merge_due.remove(i);
@@ -1600,7 +1624,7 @@ impl Shell<'_> {
                     Ok((tasks, entries)) => {
                         journal.extend(entries);
                         for t in tasks {
-                            self.journal(None, Some(t.id), "task-created", &reason);
+                            self.journal(None, Some(t.id), JournalAction::TaskCreated, &reason);
                             queue.push_back(Event::TaskAdded(t));
                         }
                     }
@@ -1621,7 +1645,12 @@ impl Shell<'_> {
                     // A new start: its first-start dialogs are answered again.
                     self.first_start.remove(&agent);
                     self.refresh_panes();
-                    self.journal(Some(&agent), None, "agent-restart", "started again");
+                    self.journal(
+                        Some(&agent),
+                        None,
+                        JournalAction::AgentRestart,
+                        "started again",
+                    );
                     queue.push_back(Event::AgentUp {
                         agent: agent.clone(),
                     });
@@ -1629,14 +1658,14 @@ impl Shell<'_> {
                 }
             }
             Action::Notify { kind, message } => {
-                self.notify(&kind, &message);
-                self.journal(None, None, &format!("notify-{kind}"), &message);
+                self.notify(kind, &message);
+                self.journal(None, None, kind.journal_action(), &message);
             }
             Action::Journal { agent, task, what } => {
-                self.journal(agent.as_deref(), task, "engine", &what)
+                self.journal(agent.as_deref(), task, JournalAction::Engine, &what)
             }
             Action::ReportFailed { agent, task, line } => {
-                self.journal(Some(&agent), task, "report-failed", &line)
+                self.journal(Some(&agent), task, JournalAction::ReportFailed, &line)
             }
             Action::Lead {
                 snapshot,
@@ -1651,7 +1680,7 @@ impl Shell<'_> {
                     baton_core::engine::LeadPhase::Takeover { to, .. } => to.clone(),
                     _ => snapshot.lead.clone().unwrap_or_default(),
                 };
-                self.journal(Some(&target), None, &what, &detail);
+                self.journal(Some(&target), None, what, &detail);
             }
             Action::WriteHandoff { from, to, reason } => {
                 match crate::handoff::write(self.project, &self.store, &from, &to, &reason) {
@@ -1663,7 +1692,7 @@ impl Shell<'_> {
                         self.journal(
                             Some(&to),
                             None,
-                            "handoff-document",
+                            JournalAction::HandoffDocument,
                             &format!("{name} written for {to}"),
                         );
                         queue.push_back(Event::HandoffWritten { to });
@@ -1672,7 +1701,7 @@ impl Shell<'_> {
                         self.journal(
                             Some(&to),
                             None,
-                            "handoff-failed",
+                            JournalAction::HandoffFailed,
                             &format!("cannot write the handoff document: {}", e.message),
                         );
                     }
@@ -1681,8 +1710,8 @@ impl Shell<'_> {
             Action::Finished { summary } => {
                 // The report lists every merge: the outcomes of this step too.
                 self.flush_merges();
-                self.notify("finished", &summary);
-                self.journal(None, None, "run-finished", &summary);
+                self.notify(NoticeKind::RunFinished, &summary);
+                self.journal(None, None, JournalAction::RunFinished, &summary);
                 if let Err(e) = crate::report::write(self.project, &self.store, &summary) {
                     eprintln!("warning: REPORT.md: {}", e.message);
                 }
@@ -1698,7 +1727,7 @@ impl Shell<'_> {
         self.journal(
             None,
             None,
-            "verify-start",
+            JournalAction::VerifyStart,
             &format!("wave {wave}: {}", commands.join(" && ")),
         );
         std::thread::spawn(move || {
@@ -1777,20 +1806,6 @@ impl Shell<'_> {
             self.last_status = changed_part;
             println!("{line}");
         }
-    }
-}
-
-/// The queue state and detail a merge outcome is recorded with.
-fn merge_state(outcome: &baton_core::engine::MergeOutcome) -> (&'static str, String) {
-    use baton_core::engine::MergeOutcome;
-    match outcome {
-        MergeOutcome::Merged { .. } => ("merged", String::new()),
-        MergeOutcome::Conflict { files, excerpt } => {
-            ("conflict", format!("{}\n{excerpt}", files.join(", ")))
-        }
-        MergeOutcome::Failed { command, excerpt } => ("failed", format!("`{command}`\n{excerpt}")),
-        MergeOutcome::CommitFailed { excerpt } => ("failed", format!("`git commit`\n{excerpt}")),
-        MergeOutcome::Error { message } => ("error", message.clone()),
     }
 }
 

@@ -12,12 +12,12 @@ use std::fs::OpenOptions;
 use std::io::{self, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::str::FromStr;
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
+/// What a notice is about; each kind can be switched off in `baton.toml` `[notify]`.
+pub use baton_core::vocab::NoticeKind;
 
 /// The application name desktop notifications carry.
 pub const APP_NAME: &str = "baton";
@@ -27,94 +27,6 @@ pub const MAX_TITLE_CHARS: usize = 80;
 pub const MAX_BODY_CHARS: usize = 200;
 /// A `notify-send` still running after this is killed by its reaper.
 const COMMAND_DEADLINE: Duration = Duration::from_secs(10);
-
-/// What a notice is about; each kind can be switched off in `baton.toml` `[notify]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum NoticeKind {
-    /// An agent's quota crossed the warn threshold.
-    QuotaWarn,
-    /// An agent's quota crossed the critical threshold.
-    QuotaCritical,
-    /// A task is blocked.
-    TaskBlocked,
-    /// An agent waits for a person (permission dialog, question).
-    NeedsInput,
-    /// An agent's process exited or its pane died.
-    AgentDead,
-    /// A verify command failed.
-    VerifyFailed,
-    /// The lead role moved to another agent.
-    HandoffDone,
-    /// A run finished.
-    RunFinished,
-}
-
-impl NoticeKind {
-    /// Every kind, in declaration order.
-    pub const ALL: [NoticeKind; 8] = [
-        NoticeKind::QuotaWarn,
-        NoticeKind::QuotaCritical,
-        NoticeKind::TaskBlocked,
-        NoticeKind::NeedsInput,
-        NoticeKind::AgentDead,
-        NoticeKind::VerifyFailed,
-        NoticeKind::HandoffDone,
-        NoticeKind::RunFinished,
-    ];
-
-    /// The kebab-case name used in configuration, e.g. `quota-warn`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NoticeKind::QuotaWarn => "quota-warn",
-            NoticeKind::QuotaCritical => "quota-critical",
-            NoticeKind::TaskBlocked => "task-blocked",
-            NoticeKind::NeedsInput => "needs-input",
-            NoticeKind::AgentDead => "agent-dead",
-            NoticeKind::VerifyFailed => "verify-failed",
-            NoticeKind::HandoffDone => "handoff-done",
-            NoticeKind::RunFinished => "run-finished",
-        }
-    }
-
-    /// Whether the notice asks for attention now (critical urgency) rather than soon.
-    pub fn is_urgent(self) -> bool {
-        matches!(self, NoticeKind::QuotaCritical | NoticeKind::AgentDead)
-    }
-
-    fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl fmt::Display for NoticeKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// An unknown notice kind name.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown notice kind {name:?} (expected one of: {})", kind_names())]
-pub struct UnknownNoticeKind {
-    /// The name given.
-    pub name: String,
-}
-
-fn kind_names() -> String {
-    NoticeKind::ALL.map(NoticeKind::as_str).join(", ")
-}
-
-impl FromStr for NoticeKind {
-    type Err = UnknownNoticeKind;
-
-    fn from_str(s: &str) -> Result<NoticeKind, UnknownNoticeKind> {
-        NoticeKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownNoticeKind { name: s.to_owned() })
-    }
-}
 
 /// Which kinds of notice are wanted; all of them unless switched off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,13 +58,13 @@ impl NoticeFilter {
 
     /// Switches one kind on or off.
     pub fn set(&mut self, kind: NoticeKind, on: bool) -> &mut NoticeFilter {
-        self.enabled[kind.index()] = on;
+        self.enabled[kind as usize] = on;
         self
     }
 
     /// Whether notices of `kind` are wanted.
     pub fn enabled(&self, kind: NoticeKind) -> bool {
-        self.enabled[kind.index()]
+        self.enabled[kind as usize]
     }
 }
 

@@ -35,9 +35,6 @@ use crate::store::Store;
 /// The `meta` key that records the integration branch chosen at the first `baton up`.
 const META_BRANCH: &str = "integration_branch";
 
-/// The journal action of merge queue entries.
-pub const JOURNAL_MERGE: &str = "merge";
-
 /// Returns an agent's worktree.
 pub fn worktree_path(root: &Path, agent: &str) -> PathBuf {
     root.join(".baton").join("worktrees").join(agent)

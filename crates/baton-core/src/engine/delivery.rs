@@ -13,6 +13,7 @@ use crate::delivery::Step;
 use crate::detector::Detection;
 use crate::profile::AgentState;
 use crate::task::TaskId;
+use crate::vocab::NoticeKind;
 
 impl Engine {
     pub(super) fn on_screen(
@@ -83,7 +84,7 @@ impl Engine {
             AgentState::NeedsInput if !a.notified_input => {
                 a.notified_input = true;
                 out.push(Action::Notify {
-                    kind: "needs-input".into(),
+                    kind: NoticeKind::NeedsInput,
                     message: format!(
                         "{agent} waits for a person (a dialog is open) while on {task}"
                     ),

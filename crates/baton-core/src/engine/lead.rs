@@ -28,6 +28,8 @@ use super::SendKind;
 use super::Sending;
 use super::prompt;
 use super::quota;
+use crate::vocab::JournalAction;
+use crate::vocab::NoticeKind;
 
 /// Where the lead role stands, as the store keeps it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,10 +130,10 @@ impl Engine {
             .map_or(0.0, |a| quota::gating(a, self.now))
     }
 
-    fn commit_lead(&mut self, what: &str, detail: String, out: &mut Vec<Action>) {
+    fn commit_lead(&mut self, what: JournalAction, detail: String, out: &mut Vec<Action>) {
         out.push(Action::Lead {
             snapshot: self.lead.snap.clone(),
-            what: what.to_owned(),
+            what,
             detail,
         });
     }
@@ -166,7 +168,7 @@ impl Engine {
         if !self.lead.announced {
             self.lead.announced = true;
             self.lead.snap.lead = Some(cur.clone());
-            self.commit_lead("lead-set", format!("{cur} leads"), out);
+            self.commit_lead(JournalAction::LeadSet, format!("{cur} leads"), out);
         }
         self.end_rests(&cur, out);
         let phase = self.lead.snap.phase.clone();
@@ -189,7 +191,7 @@ impl Engine {
                     );
                     self.message(&cur, text);
                     self.commit_lead(
-                        "handoff-prepare",
+                        JournalAction::HandoffPrepare,
                         format!("{cur} at {used:.0}%: notes asked for, no new work"),
                         out,
                     );
@@ -213,7 +215,7 @@ impl Engine {
                 if !due && used < self.settings.prepare_at {
                     self.lead.snap.phase = LeadPhase::Leading;
                     self.commit_lead(
-                        "handoff-cancel",
+                        JournalAction::HandoffCancel,
                         format!("{cur} back at {used:.0}%: it leads on"),
                         out,
                     );
@@ -307,7 +309,11 @@ impl Engine {
             .collect();
         for r in back {
             self.lead.snap.resting.retain(|x| *x != r);
-            self.commit_lead("lead-rest-end", format!("{r}'s quota came back"), out);
+            self.commit_lead(
+                JournalAction::LeadRestEnd,
+                format!("{r}'s quota came back"),
+                out,
+            );
             let rank = |n: &str| self.settings.lead_chain.iter().position(|c| c == n);
             if self.settings.return_after_reset
                 && rank(&r).is_some()
@@ -358,7 +364,7 @@ impl Engine {
             self.lead.next_try = now.saturating_add(self.settings.lead_retry_ms);
             self.lead.tried.clear();
             out.push(Action::Notify {
-                kind: "handoff-failed".into(),
+                kind: NoticeKind::HandoffFailed,
                 message: format!("no agent can take the lead from {cur} now ({reason}): {cur} keeps it; trying again"),
             });
             return;
@@ -390,7 +396,7 @@ impl Engine {
         self.lead.since = self.now;
         self.lead.takeover_sent = false;
         self.commit_lead(
-            "handoff-start",
+            JournalAction::HandoffStart,
             format!(
                 "{from} → {to}: {} written ({reason})",
                 prompt::handoff_file(to)
@@ -415,7 +421,7 @@ impl Engine {
         }
         self.lead.tried.clear();
         self.commit_lead(
-            "handoff-done",
+            JournalAction::HandoffDone,
             format!(
                 "{to} leads, takeover verified; {from} {} ({reason})",
                 if rest {
@@ -427,7 +433,7 @@ impl Engine {
             out,
         );
         out.push(Action::Notify {
-            kind: "handoff-done".into(),
+            kind: NoticeKind::HandoffDone,
             message: format!("{to} took over the lead from {from}"),
         });
     }
@@ -453,7 +459,7 @@ impl Engine {
         // Straight on to the next in the chain (the failed one is skipped).
         self.lead.requested = Some((None, reason));
         self.commit_lead(
-            "handoff-failed",
+            JournalAction::HandoffFailed,
             format!("{to} did not take over from {from} ({why}): the next in the chain"),
             out,
         );

@@ -25,10 +25,13 @@ use serde::Serialize;
 
 use super::Action;
 use super::Engine;
+use super::TaskPurpose;
 use crate::task::NewTask;
 use crate::task::Priority;
 use crate::task::Status;
 use crate::task::TaskId;
+use crate::vocab::MergeState;
+use crate::vocab::NoticeKind;
 
 /// The skill of fix tasks made by the merge queue: pinned to their agent.
 pub const MERGE_SKILL: &str = "merge";
@@ -72,6 +75,28 @@ pub enum MergeOutcome {
         /// What git said.
         message: String,
     },
+}
+
+impl MergeOutcome {
+    /// The state the merge's row records, with its detail: the conflicting files or the
+    /// failed command (`git commit` for work that could not be committed) and the end of its
+    /// output, or what git said.
+    pub fn state(&self) -> (MergeState, String) {
+        match self {
+            MergeOutcome::Merged { .. } => (MergeState::Merged, String::new()),
+            MergeOutcome::Conflict { files, excerpt } => (
+                MergeState::Conflict,
+                format!("{}\n{excerpt}", files.join(", ")),
+            ),
+            MergeOutcome::Failed { command, excerpt } => {
+                (MergeState::Failed, format!("`{command}`\n{excerpt}"))
+            }
+            MergeOutcome::CommitFailed { excerpt } => {
+                (MergeState::Failed, format!("`git commit`\n{excerpt}"))
+            }
+            MergeOutcome::Error { message } => (MergeState::Error, message.clone()),
+        }
+    }
 }
 
 impl Engine {
@@ -178,7 +203,7 @@ impl Engine {
         if let MergeOutcome::Error { message } = &outcome {
             self.merge_errors.insert(task);
             out.push(Action::Notify {
-                kind: "verify-failed".into(),
+                kind: NoticeKind::VerifyFailed,
                 message: format!(
                     "the merge of {agent}'s change for {task} failed in git: {}; fix it, then `baton merge-queue --retry`",
                     message.lines().last().unwrap_or("")
@@ -207,7 +232,7 @@ impl Engine {
         let cycles = self.merge_fixes.entry(agent.to_owned()).or_insert(0);
         if *cycles >= self.settings.max_fix_cycles {
             out.push(Action::Notify {
-                kind: "verify-failed".into(),
+                kind: NoticeKind::VerifyFailed,
                 message: format!(
                     "{agent}'s change for {task} still {what} after {} fix tasks: a person must look",
                     self.settings.max_fix_cycles
@@ -263,6 +288,7 @@ impl Engine {
                 deps: Vec::new(),
                 assignee: Some(agent.to_owned()),
             },
+            purpose: TaskPurpose::MergeFix { of: task },
             reason: format!("merge of {task}: {what}"),
         });
     }

@@ -61,6 +61,7 @@ pub use types::AgentSpec;
 pub use types::Event;
 pub use types::Key;
 pub use types::Settings;
+pub use types::TaskPurpose;
 pub use types::added_task;
 
 use crate::task::Priority;

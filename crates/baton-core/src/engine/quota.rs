@@ -18,6 +18,7 @@ use super::AgentRt;
 use super::Engine;
 use super::Key;
 use crate::quota::projection;
+use crate::vocab::NoticeKind;
 
 /// One reading as the engine takes it.
 #[derive(Clone, Copy, Debug)]
@@ -162,7 +163,7 @@ impl Engine {
                 r.used
             );
             out.push(Action::Notify {
-                kind: "quota-warn".into(),
+                kind: NoticeKind::QuotaWarn,
                 message: text.clone(),
             });
             if let Some(lead) = lead.filter(|l| l != agent) {
@@ -177,7 +178,7 @@ impl Engine {
         if critical_now {
             let stop = auto_stop && !ignore && !tasks.is_empty();
             out.push(Action::Notify {
-                kind: "quota-critical".into(),
+                kind: NoticeKind::QuotaCritical,
                 message: format!(
                     "{agent} has used {:.0}% of its {window} quota: {}",
                     r.used,

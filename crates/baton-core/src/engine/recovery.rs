@@ -10,6 +10,7 @@ use super::prompt;
 use crate::profile::AgentState;
 use crate::task::Status;
 use crate::task::TaskId;
+use crate::vocab::NoticeKind;
 
 impl Engine {
     pub(super) fn turn_ended(&mut self, now: u64, agent: &str, out: &mut Vec<Action>) {
@@ -161,7 +162,7 @@ impl Engine {
                 reason: format!("failed {} times (last: {why})", t.task.attempts),
             });
             out.push(Action::Notify {
-                kind: "blocked".into(),
+                kind: NoticeKind::TaskBlocked,
                 message: format!("{task} needs a person: {why}"),
             });
             t.task.blocked_reason = Some(why.to_owned());
@@ -206,7 +207,7 @@ impl Engine {
             self.takeover_failed(agent, "it died", out);
         }
         out.push(Action::Notify {
-            kind: "dead".into(),
+            kind: NoticeKind::AgentDead,
             message: format!("{agent} exited"),
         });
         for t in tasks {

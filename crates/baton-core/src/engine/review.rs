@@ -14,6 +14,7 @@ use crate::task::NewTask;
 use crate::task::Status;
 use crate::task::Task;
 use crate::task::TaskId;
+use crate::vocab::NoticeKind;
 
 /// The skill of review tasks.
 pub const REVIEW_SKILL: &str = "review";
@@ -113,7 +114,7 @@ impl Engine {
         });
         if is_review {
             out.push(Action::Notify {
-                kind: "blocked".into(),
+                kind: NoticeKind::TaskBlocked,
                 message: format!(
                     "the review {task} ended without a decision from {agent}: a person must review it"
                 ),
@@ -142,7 +143,7 @@ impl Engine {
                 .is_some_and(|t| t.task.status == Status::Unreported)
         {
             out.push(Action::Notify {
-                kind: "blocked".into(),
+                kind: NoticeKind::TaskBlocked,
                 message: format!(
                     "the review {id} was reported done but {of} is still UNREPORTED: confirm it (`baton task done {of}`) or reopen it (`baton task reopen {of} --reason …`)"
                 ),

@@ -10,6 +10,7 @@ use super::Turn;
 use crate::task::Status;
 use crate::task::Task;
 use crate::task::TaskId;
+use crate::vocab::NoticeKind;
 
 impl Engine {
     /// Loads tasks from the store at start-up, all at once: no decision is taken until every
@@ -278,7 +279,7 @@ impl Engine {
                 self.set_status(id, Status::Pending);
             } else {
                 out.push(Action::Notify {
-                    kind: "blocked".into(),
+                    kind: NoticeKind::TaskBlocked,
                     message: format!("{id} is BLOCKED: {reason}"),
                 });
             }

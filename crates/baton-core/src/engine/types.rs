@@ -15,6 +15,8 @@ use crate::task::Priority;
 use crate::task::Status;
 use crate::task::Task;
 use crate::task::TaskId;
+use crate::vocab::JournalAction;
+use crate::vocab::NoticeKind;
 
 /// What the engine knows of one agent from the configuration.
 #[derive(Clone, Debug)]
@@ -301,7 +303,9 @@ pub enum Action {
     AddTask {
         /// The task.
         task: NewTask,
-        /// Why.
+        /// What it is for.
+        purpose: TaskPurpose,
+        /// Why, in a line for the journal.
         reason: String,
     },
     /// Run the verify commands of a wave, in order; report each as `VerifyFinished`.
@@ -313,8 +317,8 @@ pub enum Action {
     },
     /// Tell the person (desktop notification, bell).
     Notify {
-        /// What kind (blocked, needs-input, dead, verify-failed, quota-warn, quota-critical).
-        kind: String,
+        /// What kind.
+        kind: NoticeKind,
         /// The message.
         message: String,
     },
@@ -341,7 +345,7 @@ pub enum Action {
         /// The state.
         snapshot: LeadSnapshot,
         /// The journal action: lead-set, handoff-prepare, handoff-start, handoff-done…
-        what: String,
+        what: JournalAction,
         /// One line.
         detail: String,
     },
@@ -366,6 +370,30 @@ pub enum Action {
     Finished {
         /// One line.
         summary: String,
+    },
+}
+
+/// What a task the engine adds ([`Action::AddTask`]) is for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "for", rename_all = "kebab-case")]
+pub enum TaskPurpose {
+    /// The test task of a finished feature.
+    Test {
+        /// The feature.
+        of: TaskId,
+    },
+    /// A fix for a verify command that failed after a wave.
+    VerifyFix {
+        /// The wave.
+        wave: u64,
+        /// The command.
+        command: String,
+    },
+    /// A fix for the merge of a task's work that failed (conflict, verify, commit), pinned to
+    /// the agent whose branch it was: committed with the merge's outcome.
+    MergeFix {
+        /// The task whose merge failed.
+        of: TaskId,
     },
 }
 

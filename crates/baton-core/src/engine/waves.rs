@@ -2,11 +2,13 @@
 
 use super::Action;
 use super::Engine;
+use super::TaskPurpose;
 use super::prompt;
 use crate::task::NewTask;
 use crate::task::Priority;
 use crate::task::Status;
 use crate::task::TaskId;
+use crate::vocab::NoticeKind;
 
 impl Engine {
     /// Once no feature is PENDING or IN_PROGRESS, each COMPLETED feature without a test task
@@ -44,6 +46,7 @@ impl Engine {
                     deps: vec![id],
                     assignee: agent,
                 },
+                purpose: TaskPurpose::Test { of: id },
                 reason: format!("every feature is done: {id} gets its test task"),
             });
         }
@@ -104,11 +107,15 @@ impl Engine {
                         deps: Vec::new(),
                         assignee: None,
                     },
+                    purpose: TaskPurpose::VerifyFix {
+                        wave,
+                        command: command.to_owned(),
+                    },
                     reason: format!("verify failed: {command}"),
                 });
             } else {
                 out.push(Action::Notify {
-                    kind: "verify-failed".into(),
+                    kind: NoticeKind::VerifyFailed,
                     message: format!(
                         "`{command}` still fails after {} fix cycles: a person must look",
                         self.settings.max_fix_cycles
@@ -122,7 +129,7 @@ impl Engine {
             self.last_verify_ok = all_ok;
             if !all_ok {
                 out.push(Action::Notify {
-                    kind: "verify-failed".into(),
+                    kind: NoticeKind::VerifyFailed,
                     message: format!("verify of wave {wave} failed"),
                 });
             }

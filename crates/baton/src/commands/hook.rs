@@ -19,6 +19,7 @@ use clap::Subcommand;
 use serde_json::Value;
 
 use baton_core::quota::statusline;
+use baton_core::vocab::JournalAction;
 
 use crate::context::Context;
 use crate::error::CliResult;
@@ -59,9 +60,6 @@ pub struct NotifyArgs {
     pub payload: Option<String>,
 }
 
-/// The journal action of a finished turn.
-pub const TURN_END: &str = baton_core::vocab::JournalAction::TurnEnd.as_str();
-
 /// Runs a hook; always exits 0 (see the module doc), after printing any problem on stderr.
 pub fn cmd_hook(dir: Option<&Path>, args: &HookArgs) -> CliResult<ExitCode> {
     let result = match &args.command {
@@ -90,7 +88,7 @@ fn journal_turn_end(dir: Option<&Path>, agent: &str, result: &str, detail: Value
     let mut store = ctx.store()?;
     ctx.journal(
         &mut store,
-        TURN_END,
+        JournalAction::TurnEnd,
         None,
         agent,
         result,

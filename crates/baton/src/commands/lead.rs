@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use baton_core::engine::LeadPhase;
 use baton_core::engine::LeadSnapshot;
 use baton_core::quota::rank;
+use baton_core::vocab::JournalAction;
 use clap::Args;
 use serde::Serialize;
 
@@ -17,9 +18,6 @@ use crate::error::CliError;
 use crate::error::CliResult;
 use crate::orchlog::local_time;
 use crate::project::Project;
-
-/// The journal action of a handoff asked for by a person (`baton handoff`, `baton watch`).
-pub const REQUEST: &str = baton_core::vocab::JournalAction::HandoffRequest.as_str();
 
 /// Arguments of `baton lead`.
 #[derive(Args, Debug)]
@@ -142,7 +140,7 @@ pub fn cmd_lead(dir: Option<&Path>, args: &LeadArgs) -> CliResult<ExitCode> {
     let history = store
         .journal_since(0, usize::MAX)?
         .into_iter()
-        .filter(|j| j.action.starts_with("handoff-") || j.action.starts_with("lead-"))
+        .filter(|j| j.action.parse().is_ok_and(JournalAction::is_lead))
         .map(|j| HistoryEntry {
             seq: j.seq,
             at_ms: j.at_ms,
@@ -280,7 +278,14 @@ fn request_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<HandoffV
         );
     }
     let target = args.to.clone().unwrap_or_default();
-    let entry = ctx.journal(&mut store, REQUEST, None, &target, "handoff asked for", "")?;
+    let entry = ctx.journal(
+        &mut store,
+        JournalAction::HandoffRequest,
+        None,
+        &target,
+        "handoff asked for",
+        "",
+    )?;
     let seq = entry.seq;
     let from = current_lead(project, &store);
     Ok(HandoffView {

@@ -9,6 +9,7 @@ use baton_core::progress;
 use baton_core::task::NewTask;
 use baton_core::task::Priority;
 use baton_core::task::Status;
+use baton_core::vocab::JournalAction;
 use clap::Args;
 
 use crate::commands::ok;
@@ -139,22 +140,23 @@ pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
     ok()
 }
 
-/// The journal action of a `baton run` that follows a running daemon.
-pub const FOLLOW: &str = baton_core::vocab::JournalAction::RunFollow.as_str();
-
 /// Follows a daemon that already runs until it says the run is finished; returns its summary.
 fn follow(ctx: &Context, progress: bool) -> CliResult<String> {
     let project = &ctx.project;
     let mut store = ctx.store()?;
     // Ask the daemon to say again whether the run is finished, from now on.
-    let asked = ctx.ask_daemon(&mut store, FOLLOW, "waiting for the end of the run")?;
+    let asked = ctx.ask_daemon(
+        &mut store,
+        JournalAction::RunFollow,
+        "waiting for the end of the run",
+    )?;
     let mut seq = asked.seq;
     let started = std::time::Instant::now();
     let mut last = String::new();
     loop {
         for j in store.journal_since(seq, 1000)? {
             seq = seq.max(j.seq);
-            if j.action == "run-finished" {
+            if j.action == JournalAction::RunFinished {
                 return Ok(j.result);
             }
         }
@@ -354,7 +356,10 @@ fn summarize(
         .collect();
     tasks.insert("total".into(), counts.values().sum());
     let journal = store.journal_since(0, usize::MAX)?;
-    let verify: Vec<_> = journal.iter().filter(|j| j.action == "verify").collect();
+    let verify: Vec<_> = journal
+        .iter()
+        .filter(|j| j.action == JournalAction::Verify)
+        .collect();
     let last = verify.last().map(|j| {
         if j.result.ends_with("` passed") {
             "passed"
@@ -365,7 +370,7 @@ fn summarize(
     let summary = journal
         .iter()
         .rev()
-        .find(|j| j.action == "run-finished")
+        .find(|j| j.action == JournalAction::RunFinished)
         .map(|j| j.result.clone());
     let merges = if project.config.uses_worktrees() {
         let (running, queued, merged) = store.merge_counts()?;

@@ -12,6 +12,7 @@ use baton_core::config::AgentConfig;
 use baton_core::config::CONSOLE_WINDOW;
 use baton_core::first_start::StartWatch;
 use baton_core::first_start::Verdict;
+use baton_core::vocab::JournalAction;
 use baton_tmux::WindowSpec;
 use clap::Args;
 
@@ -303,12 +304,24 @@ fn wait_for_agents(
                 Verdict::Answer { dialog, keys } => {
                     press_keys(&project.tmux, &pane.pane_id, &keys)?;
                     let what = format!("{dialog} (keys: {})", keys.join(" "));
-                    journal(project, store, &agent.name, "first-start-answered", &what);
+                    journal(
+                        project,
+                        store,
+                        &agent.name,
+                        JournalAction::FirstStartAnswered,
+                        &what,
+                    );
                     println!("{:<12} answered the first-start dialog {what}", agent.name);
                     still.push(agent);
                 }
                 Verdict::Person { reason, .. } => {
-                    journal(project, store, &agent.name, "first-start-person", &reason);
+                    journal(
+                        project,
+                        store,
+                        &agent.name,
+                        JournalAction::FirstStartPerson,
+                        &reason,
+                    );
                     problems.push(format!(
                         "{}: waits for a person ({reason}): answer it with `baton attach {}`",
                         agent.name, agent.name
@@ -342,10 +355,17 @@ fn journal(
     project: &Project,
     store: &mut crate::store::Store,
     agent: &str,
-    action: &str,
+    action: JournalAction,
     result: &str,
 ) {
-    if let Ok(e) = store.journal(crate::daemon::ACTOR, action, None, agent, result, "") {
+    if let Ok(e) = store.journal(
+        crate::daemon::ACTOR,
+        action.as_str(),
+        None,
+        agent,
+        result,
+        "",
+    ) {
         let _ = crate::orchlog::append(project, &[e]);
     }
 }

@@ -195,7 +195,7 @@ fn lead_actions(actions: &[Action]) -> Vec<String> {
     actions
         .iter()
         .filter_map(|a| match a {
-            Action::Lead { what, .. } => Some(what.clone()),
+            Action::Lead { what, .. } => Some(what.to_string()),
             Action::WriteHandoff { from, to, .. } => Some(format!("write {from}->{to}")),
             _ => None,
         })

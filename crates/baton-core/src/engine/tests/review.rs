@@ -1,6 +1,7 @@
 //! Unreported work: reviews by the lead or a person, and what waits for them.
 
 use super::*;
+use crate::vocab::NoticeKind;
 
 /// Runs task 1 on agent `a` to the end of its second unreported turn; returns those actions.
 fn end_unreported(e: &mut Engine, agent: &str) -> Vec<Action> {
@@ -104,7 +105,7 @@ fn the_lead_never_reviews_its_own_work_and_a_review_gets_no_review() {
     assert_eq!(marked(&acts), Some((1, false, None)), "{acts:?}");
     assert!(
         acts.iter()
-            .any(|a| matches!(a, Action::Notify { kind, .. } if kind == "blocked")),
+            .any(|a| matches!(a, Action::Notify { kind, .. } if *kind == NoticeKind::TaskBlocked)),
         "{acts:?}"
     );
     let mut e = engine(
