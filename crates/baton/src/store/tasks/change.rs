@@ -120,27 +120,20 @@ impl Store {
                 task.status
             )));
         }
-        tx.execute(
-            "UPDATE tasks SET status = 'PENDING', assignee = ?2, blocked_reason = NULL, updated_ms = ?3,
-                finished_ms = NULL WHERE id = ?1",
-            params![id.0, to, now],
-        )?;
         let note = format!("reopened: {}", reason.trim());
-        tx.execute(
-            "INSERT INTO task_notes (task, at_ms, author, text) VALUES (?1, ?2, ?3, ?4)",
-            params![id.0, now, actor, note],
-        )?;
-        let e = journal_in(
-            &tx,
-            now,
-            actor,
-            "task-reopen",
-            Some(id),
-            to.unwrap_or(""),
-            &format!("{} → PENDING", task.status),
-            reason.trim(),
-        )?;
-        let mut journal = vec![e];
+        let write = StatusWrite {
+            to: Status::Pending,
+            assignee: to,
+            reason: None,
+            attempts: task.attempts,
+            started: false,
+            finished: Some(None),
+            note: Some(&note),
+            action: "task-reopen",
+            result: format!("{} → PENDING", task.status),
+            detail: reason.trim(),
+        };
+        let mut journal = vec![write_status(&tx, id, now, actor, write)?];
         if task.status == Status::Unreported {
             journal.extend(close_reviews_in(&tx, id, Status::Pending, actor)?);
         }
@@ -171,20 +164,19 @@ impl Store {
         } else {
             task.status
         };
-        tx.execute(
-            "UPDATE tasks SET assignee = ?2, status = ?3, updated_ms = ?4 WHERE id = ?1",
-            params![id.0, agent, status.as_str(), now],
-        )?;
-        let e = journal_in(
-            &tx,
-            now,
-            actor,
-            "task-reassign",
-            Some(id),
-            agent,
-            &format!("{} → {agent}", task.assignee.as_deref().unwrap_or("-")),
-            "",
-        )?;
+        let write = StatusWrite {
+            to: status,
+            assignee: Some(agent),
+            reason: task.blocked_reason.as_deref(),
+            attempts: task.attempts,
+            started: false,
+            finished: None,
+            note: None,
+            action: "task-reassign",
+            result: format!("{} → {agent}", task.assignee.as_deref().unwrap_or("-")),
+            detail: "",
+        };
+        let e = write_status(&tx, id, now, actor, write)?;
         let task = load_task(&tx, id)?;
         tx.commit()?;
         Ok((task, vec![e]))
@@ -296,10 +288,7 @@ fn set_status_in(
             if let Some(note) = change.note.as_deref().filter(|n| !n.trim().is_empty())
                 && !task.notes.iter().any(|n| n == note)
             {
-                tx.execute(
-                    "INSERT INTO task_notes (task, at_ms, author, text) VALUES (?1, ?2, ?3, ?4)",
-                    params![id.0, now, actor, note],
-                )?;
+                add_note(tx, id, now, actor, note)?;
                 let e = journal_in(tx, now, actor, "task-note", Some(id), "", to.as_str(), note)?;
                 let task = load_task(tx, id)?;
                 return Ok(Outcome::Changed(task, vec![e]));
@@ -325,8 +314,6 @@ fn set_status_in(
             }
         }
         let assignee = change.assignee.clone().or(task.assignee.clone());
-        let started = (to == Status::InProgress).then_some(now);
-        let finished = (to.is_final() || to == Status::Unreported).then_some(now);
         let attempts = task.attempts
             + u32::from(to == Status::InProgress && task.status != Status::InProgress);
         let reason = if to == Status::Blocked {
@@ -334,17 +321,6 @@ fn set_status_in(
         } else {
             None
         };
-        tx.execute(
-            "UPDATE tasks SET status = ?2, assignee = ?3, blocked_reason = ?4, attempts = ?5, updated_ms = ?6,
-                started_ms = COALESCE(?7, started_ms), finished_ms = COALESCE(?8, finished_ms) WHERE id = ?1",
-            params![id.0, to.as_str(), assignee, reason, attempts, now, started, finished],
-        )?;
-        if let Some(note) = change.note.as_deref().filter(|n| !n.trim().is_empty()) {
-            tx.execute(
-                "INSERT INTO task_notes (task, at_ms, author, text) VALUES (?1, ?2, ?3, ?4)",
-                params![id.0, now, actor, note],
-            )?;
-        }
         let action = match to {
             Status::Pending => "task-requeue",
             Status::InProgress => "task-start",
@@ -353,22 +329,24 @@ fn set_status_in(
             Status::Blocked => "task-block",
             Status::Cancelled => "task-cancel",
         };
-        let detail = change.note.clone().or(reason).unwrap_or_default();
-        let e = journal_in(
-            tx,
-            now,
-            actor,
+        let detail = change.note.clone().or(reason.clone()).unwrap_or_default();
+        let write = StatusWrite {
+            to,
+            assignee: assignee.as_deref(),
+            reason: reason.as_deref(),
+            attempts,
+            started: to == Status::InProgress,
+            finished: (to.is_final() || to == Status::Unreported).then_some(Some(now)),
+            note: change.note.as_deref(),
             action,
-            Some(id),
-            assignee.as_deref().unwrap_or(""),
-            &if skip_start {
+            result: if skip_start {
                 format!("{} → {to}, never started (--force)", task.status)
             } else {
                 format!("{} → {}", task.status, to)
             },
-            &detail,
-        )?;
-        let mut journal = vec![e];
+            detail: &detail,
+        };
+        let mut journal = vec![write_status(tx, id, now, actor, write)?];
         if task.status == Status::Unreported && to != Status::Unreported {
             journal.extend(close_reviews_in(tx, id, to, actor)?);
         }
@@ -416,4 +394,85 @@ fn close_reviews_in(
         }
     }
     Ok(journal)
+}
+
+/// What one status change writes: the task's new fields, a note and a journal entry. A status
+/// change, a reopen and a reassignment differ only in these values.
+struct StatusWrite<'a> {
+    /// The new status.
+    to: Status,
+    /// The new assignee (also the journal entry's target).
+    assignee: Option<&'a str>,
+    /// The new block reason.
+    reason: Option<&'a str>,
+    /// The new count of attempts.
+    attempts: u32,
+    /// Whether it starts now (`started_ms`).
+    started: bool,
+    /// The new `finished_ms` (`None`: as it was).
+    finished: Option<Option<i64>>,
+    /// A note to keep with the task (none when blank).
+    note: Option<&'a str>,
+    /// The journal entry's action.
+    action: &'a str,
+    /// The journal entry's result.
+    result: String,
+    /// The journal entry's detail.
+    detail: &'a str,
+}
+
+/// Writes a status change of task `id` inside `tx` — its row, its note, its journal entry —
+/// and returns the entry; the caller checked it and commits.
+fn write_status(
+    tx: &rusqlite::Transaction<'_>,
+    id: TaskId,
+    now: i64,
+    actor: &str,
+    w: StatusWrite<'_>,
+) -> StoreResult<JournalEntry> {
+    tx.execute(
+        "UPDATE tasks SET status = ?2, assignee = ?3, blocked_reason = ?4, attempts = ?5, updated_ms = ?6,
+            started_ms = CASE WHEN ?7 THEN ?6 ELSE started_ms END,
+            finished_ms = CASE WHEN ?8 THEN ?9 ELSE finished_ms END WHERE id = ?1",
+        params![
+            id.0,
+            w.to.as_str(),
+            w.assignee,
+            w.reason,
+            w.attempts,
+            now,
+            w.started,
+            w.finished.is_some(),
+            w.finished.flatten()
+        ],
+    )?;
+    if let Some(note) = w.note.filter(|n| !n.trim().is_empty()) {
+        add_note(tx, id, now, actor, note)?;
+    }
+    let target = w.assignee.unwrap_or("");
+    journal_in(
+        tx,
+        now,
+        actor,
+        w.action,
+        Some(id),
+        target,
+        &w.result,
+        w.detail,
+    )
+}
+
+/// Keeps a note with task `id`.
+fn add_note(
+    tx: &rusqlite::Transaction<'_>,
+    id: TaskId,
+    now: i64,
+    actor: &str,
+    note: &str,
+) -> StoreResult<()> {
+    tx.execute(
+        "INSERT INTO task_notes (task, at_ms, author, text) VALUES (?1, ?2, ?3, ?4)",
+        params![id.0, now, actor, note],
+    )?;
+    Ok(())
 }
