@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::Store;
 use super::StoreResult;
+use super::query_rows;
 
 /// What the daemon last saw of an agent.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -48,18 +49,19 @@ impl Store {
 
     /// Returns every agent the daemon has seen, by name.
     pub fn agents(&self) -> StoreResult<Vec<AgentRow>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT name, cli, state, pane, updated_ms FROM agents ORDER BY name")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(AgentRow {
-                name: r.get(0)?,
-                cli: r.get(1)?,
-                state: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                pane: r.get(3)?,
-                since_ms: r.get(4)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        query_rows(
+            &self.conn,
+            "SELECT name, cli, state, pane, updated_ms FROM agents ORDER BY name",
+            [],
+            |r| {
+                Ok(AgentRow {
+                    name: r.get(0)?,
+                    cli: r.get(1)?,
+                    state: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    pane: r.get(3)?,
+                    since_ms: r.get(4)?,
+                })
+            },
+        )
     }
 }

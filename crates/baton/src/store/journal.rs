@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::Store;
 use super::StoreResult;
 use super::now_ms;
+use super::query_rows;
 
 /// One journal entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -95,20 +96,22 @@ impl Store {
 
     /// Returns journal entries after `after_seq`, oldest first, at most `limit`.
     pub fn journal_since(&self, after_seq: i64, limit: usize) -> StoreResult<Vec<JournalEntry>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "{JOURNAL_SELECT} WHERE seq > ?1 ORDER BY seq LIMIT ?2"
-        ))?;
-        let rows = stmt.query_map(params![after_seq, limit as i64], journal_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        query_rows(
+            &self.conn,
+            &format!("{JOURNAL_SELECT} WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
+            params![after_seq, limit as i64],
+            journal_row,
+        )
     }
 
     /// Returns every journal entry about one task, oldest first.
     pub fn task_history(&self, id: TaskId) -> StoreResult<Vec<JournalEntry>> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!("{JOURNAL_SELECT} WHERE task = ?1 ORDER BY seq"))?;
-        let rows = stmt.query_map([id.0], journal_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        query_rows(
+            &self.conn,
+            &format!("{JOURNAL_SELECT} WHERE task = ?1 ORDER BY seq"),
+            [id.0],
+            journal_row,
+        )
     }
 
     /// Returns the last `limit` journal entries with one of `actions`, newest first.
@@ -118,15 +121,18 @@ impl Store {
             "{JOURNAL_SELECT} WHERE action IN ({}) ORDER BY seq DESC LIMIT ?1",
             marks.join(", ")
         );
-        let mut stmt = self.conn.prepare(&sql)?;
         let mut args: Vec<rusqlite::types::Value> = vec![(limit as i64).into()];
         args.extend(
             actions
                 .iter()
                 .map(|a| rusqlite::types::Value::from(a.to_string())),
         );
-        let rows = stmt.query_map(rusqlite::params_from_iter(args), journal_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        query_rows(
+            &self.conn,
+            &sql,
+            rusqlite::params_from_iter(args),
+            journal_row,
+        )
     }
 
     /// Counts journal entries with one of `actions`.
@@ -145,11 +151,14 @@ impl Store {
 
     /// Returns the last `limit` journal entries, oldest first.
     pub fn journal_tail(&self, limit: usize) -> StoreResult<Vec<JournalEntry>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "{JOURNAL_SELECT} WHERE seq > (SELECT COALESCE(MAX(seq), 0) FROM journal) - ?1 ORDER BY seq"
-        ))?;
-        let rows = stmt.query_map([limit as i64], journal_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        query_rows(
+            &self.conn,
+            &format!(
+                "{JOURNAL_SELECT} WHERE seq > (SELECT COALESCE(MAX(seq), 0) FROM journal) - ?1 ORDER BY seq"
+            ),
+            [limit as i64],
+            journal_row,
+        )
     }
 
     /// Returns the newest journal entry after `after_seq` whose action starts with `prefix`

@@ -13,6 +13,7 @@ use super::JournalEntry;
 use super::Store;
 use super::StoreResult;
 use super::now_ms;
+use super::query_rows;
 
 /// A row of the merge queue.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -180,11 +181,12 @@ impl Store {
 
     /// The queued merges, oldest first (what the daemon's pump looks at every tick).
     pub fn queued_merges(&self) -> StoreResult<Vec<MergeRow>> {
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {MERGE_COLUMNS} FROM merges WHERE state = 'queued' ORDER BY id"
-        ))?;
-        let rows = stmt.query_map([], merge_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        query_rows(
+            &self.conn,
+            &format!("SELECT {MERGE_COLUMNS} FROM merges WHERE state = 'queued' ORDER BY id"),
+            [],
+            merge_row,
+        )
     }
 
     /// Merges running, queued and merged.
@@ -238,11 +240,14 @@ impl Store {
     /// Returns the newest merges, oldest first (`limit` 0: all).
     pub fn merges(&self, limit: usize) -> StoreResult<Vec<MergeRow>> {
         let limit = if limit == 0 { i64::MAX } else { limit as i64 };
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT {MERGE_COLUMNS} FROM (SELECT * FROM merges ORDER BY id DESC LIMIT ?1) ORDER BY id"
-        ))?;
-        let rows = stmt.query_map([limit], merge_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        query_rows(
+            &self.conn,
+            &format!(
+                "SELECT {MERGE_COLUMNS} FROM (SELECT * FROM merges ORDER BY id DESC LIMIT ?1) ORDER BY id"
+            ),
+            [limit],
+            merge_row,
+        )
     }
 
     /// Completed work not on the integration branch yet, for the engine on start-up: each

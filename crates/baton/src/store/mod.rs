@@ -159,6 +159,18 @@ pub fn now_ms() -> i64 {
     jiff::Timestamp::now().as_millisecond()
 }
 
+/// Runs a query and returns its rows, each read by `row`.
+fn query_rows<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    row: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> StoreResult<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 impl Store {
     /// Begins a change: a `BEGIN IMMEDIATE` transaction (it waits for other writers).
     fn begin(&mut self) -> StoreResult<Transaction<'_>> {

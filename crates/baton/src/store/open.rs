@@ -15,6 +15,7 @@ use super::Store;
 use super::StoreError;
 use super::StoreResult;
 use super::now_ms;
+use super::query_rows;
 
 /// The schema version this baton writes.
 pub const SCHEMA_VERSION: i64 = 4;
@@ -467,13 +468,12 @@ impl Store {
 
     /// Returns the `meta` rows whose key starts with `prefix`.
     pub fn meta_with_prefix(&self, prefix: &str) -> StoreResult<Vec<(String, String)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT key, value FROM meta WHERE substr(key, 1, ?2) = ?1 ORDER BY key")?;
-        let rows = stmt.query_map(params![prefix, prefix.chars().count() as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        query_rows(
+            &self.conn,
+            "SELECT key, value FROM meta WHERE substr(key, 1, ?2) = ?1 ORDER BY key",
+            params![prefix, prefix.chars().count() as i64],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
     }
 }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::Store;
 use super::StoreResult;
 use super::now_ms;
+use super::query_rows;
 
 /// One quota reading of an agent's window.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -266,26 +267,30 @@ impl Store {
         window: &str,
         since_ms: i64,
     ) -> StoreResult<Vec<QuotaReading>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {QUOTA_COLUMNS} FROM quota_readings
+        query_rows(
+            &self.conn,
+            &format!(
+                "SELECT {QUOTA_COLUMNS} FROM quota_readings
              WHERE agent = ?1 AND window = ?2 AND COALESCE(first_data_ms, observed_ms) >= ?3
              ORDER BY COALESCE(first_data_ms, observed_ms), id"
-        ))?;
-        let rows = stmt.query_map(params![agent, window, since_ms], quota_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+            ),
+            params![agent, window, since_ms],
+            quota_row,
+        )
     }
 
     /// Returns the quota readings recorded after the one with id `after_id`, with their ids,
     /// oldest first: a poller keeps the newest reading of each window and reads only new ones.
     pub fn quota_readings_after(&self, after_id: i64) -> StoreResult<Vec<(i64, QuotaReading)>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {QUOTA_COLUMNS} FROM quota_readings WHERE id > ?1 ORDER BY id"
-        ))?;
-        let rows = stmt.query_map([after_id], |r| {
-            let q = quota_row(r)?;
-            Ok((q.id, q))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        query_rows(
+            &self.conn,
+            &format!("SELECT {QUOTA_COLUMNS} FROM quota_readings WHERE id > ?1 ORDER BY id"),
+            [after_id],
+            |r| {
+                let q = quota_row(r)?;
+                Ok((q.id, q))
+            },
+        )
     }
 }
 
