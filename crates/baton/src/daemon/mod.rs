@@ -1,0 +1,232 @@
+//! The daemon: the imperative shell around [`baton_core::engine::Engine`].
+//!
+//! One thread per event source feeds one channel (crossbeam `select!`, no async runtime):
+//! the tmux control-mode connection (`%output` marks an agent's screen dirty, `%window-close`
+//! means it died), a Unix socket in `.baton/` that CLI commands poke after they change the
+//! store, a watch on the memory file, the verify runner, and a 200 ms ticker. The loop turns
+//! each into engine events (a dirty screen is captured and detected at most every 100 ms),
+//! then carries out the actions — committing every task change to the store before touching
+//! tmux, so a daemon killed at any point restarts from the store with nothing lost and no
+//! task dispatched twice.
+//!
+//! One daemon per project: `.baton/daemon.lock` is held (an OS file lock) while it runs.
+//!
+//! - [`process`]: the lock, starting in the background, stopping, the socket;
+//! - [`run`](mod@run): the loop, the engine stepped on each event, the session lost;
+//! - [`inputs`]: the journal tail, quota sources, control-mode events, screen reads;
+//! - [`act`]: the engine's actions carried out (store first, then tmux);
+//! - [`merges`]: the merge pump.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use baton_core::engine::AgentSpec;
+use baton_core::engine::Engine;
+use baton_core::engine::Event;
+use baton_core::engine::Settings;
+use baton_core::engine::prompt;
+use baton_core::first_start::StartWatch;
+use baton_core::task::TaskId;
+use baton_core::vocab::JournalAction;
+use baton_tmux::control::ControlConnection;
+use crossbeam_channel::Sender;
+
+use crate::error::CliResult;
+use crate::project::Project;
+use crate::store::Store;
+
+mod act;
+mod inputs;
+mod merges;
+mod process;
+mod run;
+
+pub use process::Spawned;
+pub use process::poke;
+pub use process::running_pid;
+pub use process::socket_path;
+pub use process::spawn_background;
+pub use process::stop;
+pub use run::run;
+
+/// The journal's name for the daemon.
+pub const ACTOR: &str = "baton";
+
+/// How the daemon runs.
+pub struct Options {
+    /// Return once the engine says everything is finished (`baton run`), or keep running.
+    pub exit_when_finished: bool,
+    /// Print a one-line status as the run goes.
+    pub progress: bool,
+    /// Started by `baton up` in the background: stop once the tmux session is gone for good.
+    pub background: bool,
+    /// `--ignore-usage`: quota holds no work back (an emergency; journaled).
+    pub ignore_usage: bool,
+}
+
+/// Journal actions the loop reads back (as match patterns).
+const TURN_END: &str = JournalAction::TurnEnd.as_str();
+const FOLLOW: &str = JournalAction::RunFollow.as_str();
+const REQUEST: &str = JournalAction::HandoffRequest.as_str();
+
+/// How a run ended.
+pub struct Outcome {
+    /// The engine's summary line.
+    pub summary: String,
+}
+
+/// What wakes the loop besides tmux and the ticker.
+enum Wake {
+    /// A CLI command changed the store.
+    Poke,
+    /// A merge, or a batch of them, ended: (row, task, agent, how).
+    Merged(Vec<(i64, TaskId, String, crate::worktrees::Batched)>),
+    /// A verify command of a wave ended.
+    Verify {
+        wave: u64,
+        command: String,
+        ok: bool,
+        excerpt: String,
+    },
+}
+
+/// Builds the engine's settings and agents from the configuration.
+/// The working-directory line of an isolated agent's prompts; `None` for a shared agent.
+fn worktree_note(
+    project: &Project,
+    a: &baton_core::config::AgentConfig,
+    integration: Option<&str>,
+) -> Option<String> {
+    match (a.isolation, integration) {
+        (baton_core::config::Isolation::Worktree, Some(b)) => {
+            Some(crate::worktrees::prompt_note(project, a, b))
+        }
+        _ => None,
+    }
+}
+
+fn engine_for(
+    project: &Project,
+    ignore_usage: bool,
+    integration: Option<&str>,
+) -> CliResult<Engine> {
+    let c = &project.config;
+    // Every agent merges through the queue, which verifies each merge: no waves.
+    let all_isolated = !c.agents.is_empty()
+        && c.agents
+            .iter()
+            .all(|a| a.isolation == baton_core::config::Isolation::Worktree);
+    // Agents in worktrees read the memory file of the project root, by its full path.
+    let memory_file = if c.uses_worktrees() {
+        project
+            .root
+            .join(&c.session.memory_file)
+            .display()
+            .to_string()
+    } else {
+        c.session.memory_file.display().to_string()
+    };
+    let template = project.template()?;
+    let mut texts = prompt::Texts::for_language(c.run.language());
+    if c.uses_worktrees() {
+        // An agent in a worktree finds the notes file and the handoff document by full path.
+        let root = project.root.display().to_string();
+        texts.prepare = texts.prepare.replace(
+            crate::handoff::NOTES,
+            &format!("{root}/{}", crate::handoff::NOTES),
+        );
+    }
+    // The handoff document is in the reports directory (by full path from a worktree).
+    texts.takeover = texts
+        .takeover
+        .replace("{file}", &crate::handoff::takeover_file(project));
+    let settings = Settings {
+        stuck_after_ms: c.run.stuck_after_secs * 1000,
+        max_attempts: c.run.max_attempts,
+        warn_percent: f64::from(c.quota.warn),
+        critical_percent: f64::from(c.quota.critical),
+        auto_stop: c.quota.auto_stop,
+        ignore_usage,
+        lead_chain: c.lead.chain.clone(),
+        prepare_at: f64::from(c.lead.prepare_at),
+        handoff_at: f64::from(c.lead.handoff_at),
+        return_below: f64::from(c.lead.return_below),
+        return_after_reset: c.lead.return_after_reset,
+        notes_deadline_ms: c.lead.notes_deadline_secs.saturating_mul(1000),
+        verify_commands: if all_isolated {
+            Vec::new()
+        } else {
+            c.verify.commands.clone()
+        },
+        max_fix_cycles: c.verify.max_fix_cycles,
+        template,
+        memory_file,
+        texts,
+        test_tasks: c.run.test_tasks,
+        // How prompts name baton: a login shell (Codex's) may not find it by name.
+        baton_cmd: crate::baton_cmd::lookup().command(),
+        baton_path: crate::baton_cmd::lookup().path(),
+        ..Settings::default()
+    };
+    let agents = c
+        .agents
+        .iter()
+        .map(|a| AgentSpec {
+            name: a.name.clone(),
+            skills: a.skills.clone(),
+            max_tasks: if c.lead.chain.first() == Some(&a.name) && c.agents.len() > 1 {
+                a.max_tasks.min(1)
+            } else {
+                a.max_tasks
+            },
+            submit: a.profile.submit.clone(),
+            worktree: worktree_note(project, a, integration),
+        })
+        .collect();
+    Ok(Engine::new(settings, agents))
+}
+
+struct Shell<'p> {
+    project: &'p Project,
+    conn: Option<ControlConnection>,
+    store: Store,
+    engine: Engine,
+    panes: BTreeMap<String, (String, String)>,
+    dirty: BTreeSet<String>,
+    states: BTreeMap<String, (String, Option<String>)>,
+    states_due: BTreeMap<String, crate::store::AgentRow>,
+    memory_due: bool,
+    last_capture: BTreeMap<String, Instant>,
+    journal_seq: i64,
+    wake_tx: Sender<Wake>,
+    finished: Option<String>,
+    started: Instant,
+    last_status: String,
+    progress: bool,
+    disconnected: Option<Instant>,
+    screen_quota: bool,
+    notifier: crate::notify::Notifier,
+    /// The id of the last quota reading fed to the engine.
+    quota_seen: i64,
+    last_rollout: Option<Instant>,
+    last_oauth: Option<Instant>,
+    notes_stamp: Option<std::time::SystemTime>,
+    oauth_busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// The integration branch, when some agent works in a worktree.
+    integration: Option<String>,
+    /// A merge (or a batch) runs on its thread.
+    merging: bool,
+    /// Merges sent back from a failed batch: each is merged alone.
+    solo: BTreeSet<i64>,
+    /// Merge outcomes to record: with the fix task they lead to, or after the step.
+    merge_due: Vec<crate::store::MergeWrite>,
+    /// Outcomes met while restoring the queue, with their records, fed once the tasks are
+    /// loaded.
+    restart_events: Vec<(Event, crate::store::MergeWrite)>,
+    /// Failed-report lines last seen on each agent's screen (fed when the count changes).
+    report_lines: BTreeMap<String, usize>,
+    /// The first-start rule of each agent's window (its pane id): dialogs answered or sent
+    /// to a person.
+    first_start: BTreeMap<String, (String, StartWatch)>,
+}
