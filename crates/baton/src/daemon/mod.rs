@@ -21,18 +21,14 @@ use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use baton_core::engine::AgentSpec;
 use baton_core::engine::Engine;
 use baton_core::engine::Event;
-use baton_core::engine::Settings;
-use baton_core::engine::prompt;
 use baton_core::first_start::StartWatch;
 use baton_core::task::TaskId;
 use baton_core::vocab::JournalAction;
 use baton_tmux::control::ControlConnection;
 use crossbeam_channel::Sender;
 
-use crate::error::CliResult;
 use crate::project::Project;
 use crate::store::Store;
 
@@ -89,102 +85,6 @@ enum Wake {
         ok: bool,
         excerpt: String,
     },
-}
-
-/// Builds the engine's settings and agents from the configuration.
-/// The working-directory line of an isolated agent's prompts; `None` for a shared agent.
-fn worktree_note(
-    project: &Project,
-    a: &baton_core::config::AgentConfig,
-    integration: Option<&str>,
-) -> Option<String> {
-    match (a.isolation, integration) {
-        (baton_core::config::Isolation::Worktree, Some(b)) => {
-            Some(crate::worktrees::prompt_note(project, a, b))
-        }
-        _ => None,
-    }
-}
-
-fn engine_for(
-    project: &Project,
-    ignore_usage: bool,
-    integration: Option<&str>,
-) -> CliResult<Engine> {
-    let c = &project.config;
-    // Every agent merges through the queue, which verifies each merge: no waves.
-    let all_isolated = !c.agents.is_empty()
-        && c.agents
-            .iter()
-            .all(|a| a.isolation == baton_core::config::Isolation::Worktree);
-    // Agents in worktrees read the memory file of the project root, by its full path.
-    let memory_file = if c.uses_worktrees() {
-        project
-            .root
-            .join(&c.session.memory_file)
-            .display()
-            .to_string()
-    } else {
-        c.session.memory_file.display().to_string()
-    };
-    let template = project.template()?;
-    let mut texts = prompt::Texts::for_language(c.run.language());
-    if c.uses_worktrees() {
-        // An agent in a worktree finds the notes file and the handoff document by full path.
-        let root = project.root.display().to_string();
-        texts.prepare = texts.prepare.replace(
-            crate::handoff::NOTES,
-            &format!("{root}/{}", crate::handoff::NOTES),
-        );
-    }
-    // The handoff document is in the reports directory (by full path from a worktree).
-    texts.takeover = texts
-        .takeover
-        .replace("{file}", &crate::handoff::takeover_file(project));
-    let settings = Settings {
-        stuck_after_ms: c.run.stuck_after_secs * 1000,
-        max_attempts: c.run.max_attempts,
-        warn_percent: f64::from(c.quota.warn),
-        critical_percent: f64::from(c.quota.critical),
-        auto_stop: c.quota.auto_stop,
-        ignore_usage,
-        lead_chain: c.lead.chain.clone(),
-        prepare_at: f64::from(c.lead.prepare_at),
-        handoff_at: f64::from(c.lead.handoff_at),
-        return_below: f64::from(c.lead.return_below),
-        return_after_reset: c.lead.return_after_reset,
-        notes_deadline_ms: c.lead.notes_deadline_secs.saturating_mul(1000),
-        verify_commands: if all_isolated {
-            Vec::new()
-        } else {
-            c.verify.commands.clone()
-        },
-        max_fix_cycles: c.verify.max_fix_cycles,
-        template,
-        memory_file,
-        texts,
-        test_tasks: c.run.test_tasks,
-        // How prompts name baton: a login shell (Codex's) may not find it by name.
-        baton_cmd: crate::baton_cmd::lookup().command(),
-        baton_path: crate::baton_cmd::lookup().path(),
-        ..Settings::default()
-    };
-    let agents = c
-        .agents
-        .iter()
-        .map(|a| AgentSpec {
-            name: a.name.clone(),
-            skills: a.skills.clone(),
-            max_tasks: if c.lead.chain.first() == Some(&a.name) && c.agents.len() > 1 {
-                a.max_tasks.min(1)
-            } else {
-                a.max_tasks
-            },
-            submit: a.profile.submit.clone(),
-            worktree: worktree_note(project, a, integration),
-        })
-        .collect();
-    Ok(Engine::new(settings, agents))
 }
 
 struct Shell<'p> {

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use std::time::Instant;
 
+use baton_core::engine::Engine;
 use baton_core::engine::Event;
 use baton_core::task::Status;
 use baton_core::task::TaskId;
@@ -25,7 +26,6 @@ use super::Outcome;
 use super::REQUEST;
 use super::Shell;
 use super::Wake;
-use super::engine_for;
 use super::process::listen;
 use super::process::lock;
 use super::socket_path;
@@ -435,6 +435,47 @@ impl Shell<'_> {
             println!("{line}");
         }
     }
+}
+
+/// The working-directory line of an isolated agent's prompts; `None` for a shared agent.
+fn worktree_note(
+    project: &Project,
+    a: &baton_core::config::AgentConfig,
+    integration: Option<&str>,
+) -> Option<String> {
+    match (a.isolation, integration) {
+        (baton_core::config::Isolation::Worktree, Some(b)) => {
+            Some(crate::worktrees::prompt_note(project, a, b))
+        }
+        _ => None,
+    }
+}
+
+/// Builds the engine from the configuration: reads what the settings need (the template,
+/// baton's path, the worktrees) and hands it to [`baton_core::settings::engine_settings`].
+fn engine_for(
+    project: &Project,
+    ignore_usage: bool,
+    integration: Option<&str>,
+) -> CliResult<Engine> {
+    let inputs = baton_core::settings::Inputs {
+        root: &project.root,
+        template: project.template()?,
+        ignore_usage,
+        notes_file: crate::handoff::NOTES,
+        takeover_file: crate::handoff::takeover_file(project),
+        // How prompts name baton: a login shell (Codex's) may not find it by name.
+        baton_cmd: crate::baton_cmd::lookup().command(),
+        baton_path: crate::baton_cmd::lookup().path(),
+        worktree_notes: project
+            .config
+            .agents
+            .iter()
+            .filter_map(|a| Some((a.name.clone(), worktree_note(project, a, integration)?)))
+            .collect(),
+    };
+    let (settings, agents) = baton_core::settings::engine_settings(&project.config, inputs);
+    Ok(Engine::new(settings, agents))
 }
 
 /// The notifier `baton.toml`'s `[notify]` asks for.
