@@ -22,6 +22,7 @@ mod tui;
 mod usage_oauth;
 mod verify;
 mod watch;
+mod windows;
 mod worktrees;
 
 fn main() -> std::process::ExitCode {

@@ -122,7 +122,7 @@ impl Shell<'_> {
         let Some((pane, _)) = self.panes.get(agent) else {
             return String::new();
         };
-        let screen = self.read_screen(pane).unwrap_or_default();
+        let screen = self.tmux.capture(pane).unwrap_or_default();
         let lines: Vec<&str> = screen.trim_end().lines().collect();
         lines[lines.len().saturating_sub(n)..].join("\n")
     }
@@ -183,9 +183,9 @@ impl Shell<'_> {
                     return Ok(());
                 }
                 if let Some((pane, _)) = self.panes.get(&agent).cloned()
-                    && let Err(e) = self.project.tmux.paste(&pane, &text)
+                    && let Err(e) = self.tmux.paste(&pane, &text)
                 {
-                    self.journal(Some(&agent), None, "paste-failed", &e.to_string());
+                    self.journal(Some(&agent), None, "paste-failed", &e);
                 }
             }
             Action::Press { agent, key } => {
@@ -195,7 +195,7 @@ impl Shell<'_> {
                         Key::CtrlC => baton_tmux::Key::CtrlC,
                         Key::Escape => baton_tmux::Key::Escape,
                     };
-                    let _ = self.project.tmux.send_key(&pane, key);
+                    let _ = self.tmux.send_key(&pane, key);
                 }
             }
             Action::Requeue { task, reason } => {
@@ -251,14 +251,10 @@ impl Shell<'_> {
             Action::RunVerify { wave, commands } => self.run_verify(wave, commands),
             Action::QueueMerge { task, agent } => self.queue_merge(task, &agent, queue)?,
             Action::StartAgent { agent } => {
-                let args = crate::commands::up::UpArgs {
-                    no_wait: true,
-                    no_daemon: true,
-                    ignore_usage: false,
-                    quiet: true,
-                };
-                let quiet = crate::commands::up::cmd_up(Some(&self.project.root), &args);
-                if quiet.is_ok() {
+                // Every window missing or dead is started (as `baton up` would), quietly.
+                let started =
+                    crate::windows::start(&*self.tmux, self.project, &mut self.store, &mut drop);
+                if started.is_ok() {
                     // A new start: its first-start dialogs are answered again.
                     self.first_start.remove(&agent);
                     self.refresh_panes();

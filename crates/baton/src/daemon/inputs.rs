@@ -10,7 +10,6 @@ use baton_core::detect;
 use baton_core::engine::Event;
 use baton_core::first_start::StartWatch;
 use baton_core::first_start::Verdict;
-use baton_tmux::CaptureRange;
 use baton_tmux::control::ControlEvent;
 
 use crate::error::CliError;
@@ -196,7 +195,7 @@ impl Shell<'_> {
         let Some(cfg) = self.project.config.agent(&agent) else {
             return Ok(());
         };
-        let Some(screen) = self.read_screen(&pane) else {
+        let Some(screen) = self.tmux.capture(&pane) else {
             return Ok(());
         };
         let mut detection = detect(&cfg.profile, &screen);
@@ -260,7 +259,7 @@ impl Shell<'_> {
             Verdict::Answer { dialog, keys } => {
                 detection.state = AgentState::Starting;
                 let what = format!("{dialog} (keys: {})", keys.join(" "));
-                match crate::delivery::press_keys(&self.project.tmux, pane, &keys) {
+                match self.tmux.press_keys(pane, &keys) {
                     Ok(()) => self.journal(Some(agent), None, "first-start-answered", &what),
                     Err(e) => self.journal(
                         Some(agent),
@@ -281,22 +280,6 @@ impl Shell<'_> {
                 }
             }
         }
-    }
-
-    /// Reads a pane's visible screen through the persistent control-mode client (no process
-    /// spawned), or with `tmux capture-pane` when the client is not connected.
-    pub(super) fn read_screen(&self, pane: &str) -> Option<String> {
-        if let Some(conn) = &self.conn
-            && let Ok(lines) = conn.command(&format!("capture-pane -p -J -t {pane}"))
-        {
-            let mut screen = lines.join("\n");
-            screen.push('\n');
-            return Some(screen);
-        }
-        self.project
-            .tmux
-            .capture(pane, CaptureRange::default())
-            .ok()
     }
 
     /// Feeds changes other processes made to the store (CLI, memory file) into the engine.

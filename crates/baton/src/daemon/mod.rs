@@ -19,6 +19,7 @@
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use baton_core::engine::Engine;
@@ -26,17 +27,19 @@ use baton_core::engine::Event;
 use baton_core::first_start::StartWatch;
 use baton_core::task::TaskId;
 use baton_core::vocab::JournalAction;
-use baton_tmux::control::ControlConnection;
 use crossbeam_channel::Sender;
 
 use crate::project::Project;
 use crate::store::Store;
+
+use tmux::TmuxOps;
 
 mod act;
 mod inputs;
 mod merges;
 mod process;
 mod run;
+mod tmux;
 
 pub use process::Spawned;
 pub use process::poke;
@@ -89,7 +92,8 @@ enum Wake {
 
 struct Shell<'p> {
     project: &'p Project,
-    conn: Option<ControlConnection>,
+    /// The tmux operations carried out (the real server, or a fake in tests).
+    tmux: Box<dyn TmuxOps>,
     store: Store,
     engine: Engine,
     panes: BTreeMap<String, (String, String)>,
@@ -129,4 +133,74 @@ struct Shell<'p> {
     /// The first-start rule of each agent's window (its pane id): dialogs answered or sent
     /// to a person.
     first_start: BTreeMap<String, (String, StartWatch)>,
+}
+
+impl<'p> Shell<'p> {
+    /// A shell around `engine`, nothing read yet: the loop (or a test) replays the store.
+    fn new(
+        project: &'p Project,
+        store: Store,
+        engine: Engine,
+        tmux: Box<dyn TmuxOps>,
+        wake_tx: Sender<Wake>,
+        progress: bool,
+        integration: Option<String>,
+    ) -> Shell<'p> {
+        Shell {
+            project,
+            tmux,
+            store,
+            engine,
+            panes: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            states: BTreeMap::new(),
+            states_due: BTreeMap::new(),
+            memory_due: false,
+            last_capture: BTreeMap::new(),
+            journal_seq: 0,
+            wake_tx,
+            finished: None,
+            started: Instant::now(),
+            last_status: String::new(),
+            progress,
+            disconnected: None,
+            screen_quota: crate::quota_watch::enabled(project, "screen"),
+            notifier: notifier_from_config(&project.config.notify),
+            quota_seen: 0,
+            last_rollout: None,
+            last_oauth: None,
+            notes_stamp: std::fs::metadata(project.root.join(crate::handoff::NOTES))
+                .and_then(|m| m.modified())
+                .ok(),
+            oauth_busy: std::sync::Arc::default(),
+            integration,
+            merging: false,
+            solo: BTreeSet::new(),
+            merge_due: Vec::new(),
+            restart_events: Vec::new(),
+            report_lines: BTreeMap::new(),
+            first_start: BTreeMap::new(),
+        }
+    }
+}
+
+/// The notifier `baton.toml`'s `[notify]` asks for.
+fn notifier_from_config(c: &baton_core::config::NotifyConfig) -> crate::notify::Notifier {
+    use crate::notify::Backend;
+    use crate::notify::NoticeFilter;
+    use crate::notify::NoticeKind;
+    use crate::notify::Notifier;
+    let mut filter = NoticeFilter::all();
+    for name in &c.disable {
+        if let Ok(kind) = name.parse::<NoticeKind>() {
+            filter.set(kind, false);
+        }
+    }
+    let backend = match c.backend.as_str() {
+        "auto" => Backend::detect(),
+        "bell" => Backend::Bell,
+        "off" => Backend::Off,
+        program => Backend::Command(PathBuf::from(program)),
+    };
+    Notifier::new(backend, filter)
 }

@@ -1,12 +1,9 @@
 //! The loop: one channel fed by every source, the engine stepped on each event, the
 //! session lost and found again.
 
-use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::time::Duration;
-use std::time::Instant;
 
 use baton_core::engine::Engine;
 use baton_core::engine::Event;
@@ -29,6 +26,7 @@ use super::Wake;
 use super::process::listen;
 use super::process::lock;
 use super::socket_path;
+use super::tmux;
 
 /// How long the background daemon waits for a lost tmux session to come back.
 const SESSION_GONE_AFTER: Duration = Duration::from_secs(5);
@@ -48,48 +46,25 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
     };
     let engine = engine_for(project, opts.ignore_usage, integration.as_deref())?;
     let (wake_tx, wake_rx) = crossbeam_channel::unbounded::<Wake>();
-    let mut shell = Shell {
-        project,
-        conn: None,
-        store,
-        engine,
-        panes: BTreeMap::new(),
-        dirty: BTreeSet::new(),
-        states: BTreeMap::new(),
-        states_due: BTreeMap::new(),
-        memory_due: false,
-        last_capture: BTreeMap::new(),
-        journal_seq: 0,
-        wake_tx: wake_tx.clone(),
-        finished: None,
-        started: Instant::now(),
-        last_status: String::new(),
-        progress: opts.progress,
-        disconnected: None,
-        screen_quota: crate::quota_watch::enabled(project, "screen"),
-        notifier: notifier_from_config(&project.config.notify),
-        quota_seen: 0,
-        last_rollout: None,
-        last_oauth: None,
-        notes_stamp: std::fs::metadata(project.root.join(crate::handoff::NOTES))
-            .and_then(|m| m.modified())
-            .ok(),
-        oauth_busy: std::sync::Arc::default(),
-        integration,
-        merging: false,
-        solo: BTreeSet::new(),
-        merge_due: Vec::new(),
-        restart_events: Vec::new(),
-        report_lines: BTreeMap::new(),
-        first_start: BTreeMap::new(),
-    };
     let listener = listen(project, wake_tx.clone())?;
     let (mem_tx, mem_rx) = crossbeam_channel::unbounded();
     let mem_path = crate::memory_sync::memory_path(project);
     let _watch = crate::watch::watch_file(&mem_path, Duration::from_millis(100), mem_tx).ok();
     let (conn, control) =
         ControlConnection::start(project.tmux.clone(), project.session.clone(), Vec::new());
-    shell.conn = Some(conn);
+    let tmux = tmux::RealTmux {
+        tmux: project.tmux.clone(),
+        conn: Some(conn),
+    };
+    let mut shell = Shell::new(
+        project,
+        store,
+        engine,
+        Box::new(tmux),
+        wake_tx.clone(),
+        opts.progress,
+        integration,
+    );
     let ticker = crossbeam_channel::tick(Duration::from_millis(200));
 
     shell.journal(
@@ -305,7 +280,7 @@ impl Shell<'_> {
     }
 
     pub(super) fn refresh_panes(&mut self) {
-        if let Ok(panes) = self.project.panes() {
+        if let Ok(panes) = self.tmux.session_panes(&self.project.session) {
             self.panes = panes
                 .into_iter()
                 .filter(|p| self.project.config.agent(&p.window_name).is_some() && !p.dead)
@@ -476,25 +451,4 @@ fn engine_for(
     };
     let (settings, agents) = baton_core::settings::engine_settings(&project.config, inputs);
     Ok(Engine::new(settings, agents))
-}
-
-/// The notifier `baton.toml`'s `[notify]` asks for.
-fn notifier_from_config(c: &baton_core::config::NotifyConfig) -> crate::notify::Notifier {
-    use crate::notify::Backend;
-    use crate::notify::NoticeFilter;
-    use crate::notify::NoticeKind;
-    use crate::notify::Notifier;
-    let mut filter = NoticeFilter::all();
-    for name in &c.disable {
-        if let Ok(kind) = name.parse::<NoticeKind>() {
-            filter.set(kind, false);
-        }
-    }
-    let backend = match c.backend.as_str() {
-        "auto" => Backend::detect(),
-        "bell" => Backend::Bell,
-        "off" => Backend::Off,
-        program => Backend::Command(PathBuf::from(program)),
-    };
-    Notifier::new(backend, filter)
 }
