@@ -41,6 +41,9 @@ mod process;
 mod run;
 mod tmux;
 
+#[cfg(test)]
+mod tests;
+
 pub use process::Spawned;
 pub use process::poke;
 pub use process::running_pid;

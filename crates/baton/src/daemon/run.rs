@@ -428,7 +428,7 @@ fn worktree_note(
 
 /// Builds the engine from the configuration: reads what the settings need (the template,
 /// baton's path, the worktrees) and hands it to [`baton_core::settings::engine_settings`].
-fn engine_for(
+pub(super) fn engine_for(
     project: &Project,
     ignore_usage: bool,
     integration: Option<&str>,
