@@ -18,7 +18,7 @@ use super::Shell;
 use super::Wake;
 
 impl Shell<'_> {
-    pub(super) fn set_status(
+    fn set_status(
         &mut self,
         task: TaskId,
         to: Status,
@@ -41,7 +41,7 @@ impl Shell<'_> {
     /// A task ended without a report: UNREPORTED and, with `review`, its review task (the
     /// agent's last screen lines and the diff of its work in it), in one transaction.
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn mark_unreported(
+    fn mark_unreported(
         &mut self,
         task: TaskId,
         agent: &str,
@@ -118,7 +118,7 @@ impl Shell<'_> {
     }
 
     /// The last `n` non-empty lines of an agent's screen (empty when it cannot be read).
-    pub(super) fn last_lines(&self, agent: &str, n: usize) -> String {
+    fn last_lines(&self, agent: &str, n: usize) -> String {
         let Some((pane, _)) = self.panes.get(agent) else {
             return String::new();
         };
@@ -329,7 +329,7 @@ impl Shell<'_> {
         Ok(())
     }
 
-    pub(super) fn run_verify(&mut self, wave: u64, commands: Vec<String>) {
+    fn run_verify(&mut self, wave: u64, commands: Vec<String>) {
         let root = self.project.root.clone();
         let tx = self.wake_tx.clone();
         self.journal(

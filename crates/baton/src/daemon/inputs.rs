@@ -79,7 +79,7 @@ impl Shell<'_> {
     ///
     /// Only the readings recorded since the last call are read (this runs on every tick); the
     /// winners are ranked again only when a reading was recorded.
-    pub(super) fn feed_quota(&mut self) -> CliResult<()> {
+    fn feed_quota(&mut self) -> CliResult<()> {
         let Ok(rows) = self.store.quota_readings_after(self.quota_seen) else {
             return Ok(());
         };
@@ -186,7 +186,7 @@ impl Shell<'_> {
     }
 
     /// Reads one agent's screen now and feeds the detection.
-    pub(super) fn capture(&mut self, agent: String, now: Instant) -> CliResult<()> {
+    fn capture(&mut self, agent: String, now: Instant) -> CliResult<()> {
         self.dirty.remove(&agent);
         self.last_capture.insert(agent.clone(), now);
         let Some((pane, _)) = self.panes.get(&agent).cloned() else {
@@ -233,7 +233,7 @@ impl Shell<'_> {
     /// Applies the first-start rule to one screen of an agent: answers a known dialog (the
     /// agent reads as starting meanwhile), and makes any dialog a person must answer read as
     /// needs-input, telling the person once.
-    pub(super) fn first_start_rule(
+    fn first_start_rule(
         &mut self,
         agent: &str,
         pane: &str,

@@ -283,7 +283,7 @@ impl Shell<'_> {
 
     /// Records a finished merge and tells the engine; a fix task it leads to is committed
     /// in the same transaction as the outcome.
-    pub(super) fn merge_done(
+    fn merge_done(
         &mut self,
         id: i64,
         task: TaskId,

@@ -209,7 +209,7 @@ impl Shell<'_> {
     /// The session (or the whole tmux server) is gone under a run: every agent died with it.
     /// Their tasks go back to the queue and the engine restarts them, which starts the
     /// session again; the control-mode client reattaches by itself.
-    pub(super) fn session_lost(&mut self) -> CliResult<()> {
+    fn session_lost(&mut self) -> CliResult<()> {
         self.disconnected = None;
         self.journal(
             None,
@@ -259,7 +259,7 @@ impl Shell<'_> {
     }
 
     /// Renders the memory file when tasks changed since the last render.
-    pub(super) fn sync_memory(&mut self) {
+    fn sync_memory(&mut self) {
         if std::mem::take(&mut self.memory_due)
             && let Err(e) = crate::memory_sync::sync(self.project, &mut self.store, ACTOR)
         {
@@ -268,7 +268,7 @@ impl Shell<'_> {
     }
 
     /// Writes the agent states seen since the last tick.
-    pub(super) fn flush_states(&mut self) {
+    fn flush_states(&mut self) {
         if self.states_due.is_empty() {
             return;
         }
@@ -295,7 +295,7 @@ impl Shell<'_> {
     }
 
     /// Replays the store into the engine: every task, then the running agents.
-    pub(super) fn replay(&mut self) -> CliResult<()> {
+    fn replay(&mut self) -> CliResult<()> {
         let e = |e: crate::store::StoreError| CliError::user(e.to_string());
         let seen = self.store.journal_since(0, usize::MAX).map_err(e)?;
         self.journal_seq = seen.last().map_or(0, |j| j.seq);
@@ -358,7 +358,7 @@ impl Shell<'_> {
         Ok(())
     }
 
-    pub(super) fn status_line(&mut self) {
+    fn status_line(&mut self) {
         if !self.progress {
             return;
         }

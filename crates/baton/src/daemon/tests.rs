@@ -212,7 +212,7 @@ fn screen(state: AgentState, hash: u64) -> Event {
     }
 }
 
-/// The journal as (actor, action, task, target, result).
+/// The whole journal, oldest first.
 fn journal(shell: &Shell<'_>) -> Vec<JournalEntry> {
     shell.store.journal_since(0, usize::MAX).unwrap()
 }
@@ -240,19 +240,35 @@ fn add_task(shell: &mut Shell<'_>, title: &str) -> TaskId {
     id
 }
 
-/// Carries out one action, as `feed` does; returns the events it queued.
-fn act(shell: &mut Shell<'_>, action: Action) -> CliResult<Vec<Event>> {
+/// Carries out actions in order, as `feed` does for one step; returns the events queued.
+fn act(shell: &mut Shell<'_>, actions: impl IntoIterator<Item = Action>) -> Vec<Event> {
     let mut queue = VecDeque::new();
     let mut skip = BTreeSet::new();
     let mut entries = Vec::new();
-    shell.act(action, &mut queue, &mut skip, &mut entries)?;
-    Ok(queue.into())
+    for action in actions {
+        shell
+            .act(action, &mut queue, &mut skip, &mut entries)
+            .unwrap();
+    }
+    queue.into()
+}
+
+fn paste(agent: &str, text: &str) -> Action {
+    Action::Paste {
+        agent: agent.into(),
+        text: text.into(),
+    }
+}
+
+/// A shell whose agent `a` runs in pane `%1` (the engine not told).
+fn running<'p>(project: &'p Project, server: &Rc<Server>) -> Shell<'p> {
+    server.add_pane("a", false);
+    shell(project, server)
 }
 
 /// A shell whose agent `a` is up and idle in pane `%1`.
 fn ready<'p>(project: &'p Project, server: &Rc<Server>) -> Shell<'p> {
-    server.add_pane("a", false);
-    let mut shell = shell(project, server);
+    let mut shell = running(project, server);
     shell.feed(Event::AgentUp { agent: "a".into() }).unwrap();
     shell.feed(screen(AgentState::Idle, 1)).unwrap();
     shell
@@ -338,7 +354,7 @@ fn a_dead_agent_is_restarted_in_its_own_pane() {
     let mut shell = shell(&project, &server);
     // A dead pane is no agent's.
     assert!(shell.panes.is_empty());
-    let queued = act(&mut shell, Action::StartAgent { agent: "a".into() }).unwrap();
+    let queued = act(&mut shell, [Action::StartAgent { agent: "a".into() }]);
     assert_eq!(
         server.calls(),
         [Call::Respawn {
@@ -360,7 +376,7 @@ fn a_lost_session_is_started_again_with_the_agents_windows() {
     let (_dir, project) = project();
     let server = Rc::new(Server::default());
     let mut shell = shell(&project, &server);
-    act(&mut shell, Action::StartAgent { agent: "a".into() }).unwrap();
+    act(&mut shell, [Action::StartAgent { agent: "a".into() }]);
     let calls = server.calls();
     assert_eq!(
         calls[0],
@@ -381,17 +397,9 @@ fn a_lost_session_is_started_again_with_the_agents_windows() {
 fn a_failed_paste_is_journaled() {
     let (_dir, project) = project();
     let server = Rc::new(Server::default());
-    server.add_pane("a", false);
-    let mut shell = shell(&project, &server);
+    let mut shell = running(&project, &server);
     *server.paste_error.borrow_mut() = Some("pane %1 is not accepting text".into());
-    act(
-        &mut shell,
-        Action::Paste {
-            agent: "a".into(),
-            text: "hello".into(),
-        },
-    )
-    .unwrap();
+    act(&mut shell, [paste("a", "hello")]);
     assert!(server.pastes().is_empty());
     let entry = journal(&shell)
         .into_iter()
@@ -405,24 +413,12 @@ fn a_failed_paste_is_journaled() {
 fn keys_go_to_the_agents_pane_and_nothing_to_an_agent_without_one() {
     let (_dir, project) = project();
     let server = Rc::new(Server::default());
-    server.add_pane("a", false);
-    let mut shell = shell(&project, &server);
-    act(
-        &mut shell,
-        Action::Press {
-            agent: "a".into(),
-            key: Key::CtrlC,
-        },
-    )
-    .unwrap();
-    act(
-        &mut shell,
-        Action::Paste {
-            agent: "nobody".into(),
-            text: "x".into(),
-        },
-    )
-    .unwrap();
+    let mut shell = running(&project, &server);
+    let press = Action::Press {
+        agent: "a".into(),
+        key: Key::CtrlC,
+    };
+    act(&mut shell, [press, paste("nobody", "x")]);
     assert_eq!(
         server.calls(),
         [Call::Key {
@@ -436,25 +432,12 @@ fn keys_go_to_the_agents_pane_and_nothing_to_an_agent_without_one() {
 fn a_paste_after_an_assignment_the_store_refused_is_skipped() {
     let (_dir, project) = project();
     let server = Rc::new(Server::default());
-    server.add_pane("a", false);
-    let mut shell = shell(&project, &server);
-    let mut queue = VecDeque::new();
-    let mut skip = BTreeSet::new();
-    let mut entries = Vec::new();
+    let mut shell = running(&project, &server);
     // No such task: the store refuses, the prompt that follows is not pasted.
-    for action in [
-        Action::Assign {
-            task: TaskId(42),
-            agent: "a".into(),
-        },
-        Action::Paste {
-            agent: "a".into(),
-            text: "T-042".into(),
-        },
-    ] {
-        shell
-            .act(action, &mut queue, &mut skip, &mut entries)
-            .unwrap();
-    }
+    let assign = Action::Assign {
+        task: TaskId(42),
+        agent: "a".into(),
+    };
+    act(&mut shell, [assign, paste("a", "T-042")]);
     assert!(server.calls().is_empty(), "{:?}", server.calls());
 }
