@@ -78,7 +78,7 @@ impl Context {
         result: &str,
         detail: &str,
     ) -> CliResult<JournalEntry> {
-        let entry = store.journal(&self.actor, action.as_str(), task, target, result, detail)?;
+        let entry = store.journal(&self.actor, action, task, target, result, detail)?;
         self.log(std::slice::from_ref(&entry));
         self.wake_daemon();
         Ok(entry)
@@ -92,7 +92,7 @@ impl Context {
         action: JournalAction,
         result: &str,
     ) -> CliResult<JournalEntry> {
-        let entry = store.journal(&self.actor, action.as_str(), None, "", result, "")?;
+        let entry = store.journal(&self.actor, action, None, "", result, "")?;
         self.wake_daemon();
         Ok(entry)
     }

@@ -23,6 +23,7 @@ mod tui;
 mod usage_oauth;
 mod verify;
 mod watch;
+mod windows;
 mod worktrees;
 
 fn main() -> std::process::ExitCode {

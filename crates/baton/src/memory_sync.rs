@@ -23,6 +23,7 @@ use baton_core::memory::LogRow;
 use baton_core::memory::QueueRow;
 use baton_core::memory::View;
 use baton_core::task::Status;
+use baton_core::vocab::JournalAction;
 
 use crate::error::CliError;
 use crate::error::CliResult;
@@ -311,7 +312,7 @@ fn reject(
     }
     if let Ok(e) = store.journal(
         MEMORY_ACTOR,
-        "memory-edit-rejected",
+        JournalAction::MemoryEditRejected,
         task,
         name,
         "rejected",
@@ -347,7 +348,11 @@ fn view(store: &Store) -> CliResult<View> {
             created: local_time(t.created_ms).chars().take(16).collect(),
         })
         .collect();
-    let actions = ["task-done", "task-block", "task-cancel"];
+    let actions = [
+        JournalAction::TaskDone,
+        JournalAction::TaskBlock,
+        JournalAction::TaskCancel,
+    ];
     let mut log_entries = store.journal_last(&actions, LOG_SHOWN).map_err(e)?;
     log_entries.reverse();
     let log_total = store.journal_count(&actions).map_err(e)? as usize;
@@ -355,9 +360,9 @@ fn view(store: &Store) -> CliResult<View> {
         .iter()
         .filter_map(|j| {
             let id = j.task?;
-            let status = match j.action.as_str() {
-                "task-done" => Status::Completed,
-                "task-block" => Status::Blocked,
+            let status = match j.action.parse() {
+                Ok(JournalAction::TaskDone) => Status::Completed,
+                Ok(JournalAction::TaskBlock) => Status::Blocked,
                 _ => Status::Cancelled,
             };
             Some(LogRow {

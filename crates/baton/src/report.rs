@@ -7,6 +7,8 @@ use std::fmt::Write as _;
 
 use baton_core::task::Status;
 use baton_core::task::TaskId;
+use baton_core::vocab::JournalAction;
+use baton_core::vocab::MergeState;
 
 use crate::error::CliError;
 use crate::error::CliResult;
@@ -41,39 +43,36 @@ fn count(n: usize) -> String {
     }
 }
 
-/// True for a merge's final state that is a failure.
-fn merge_failed(state: &str) -> bool {
-    matches!(state, "conflict" | "failed" | "error")
-}
-
 /// How a merge ended, in words: a `failed` merge's detail starts with the command that
 /// failed (`git commit` when baton could not commit the agent's work).
 fn merge_state_words(m: &MergeRow) -> &str {
-    match m.state.as_str() {
-        "conflict" => "conflict",
-        "failed" if m.detail.starts_with("`git commit`") => "commit failed",
-        "failed" => "verify failed",
-        "error" => "git error",
-        other => other,
+    match m.state {
+        MergeState::Failed if m.detail.starts_with("`git commit`") => "commit failed",
+        MergeState::Failed => "verify failed",
+        MergeState::Error => "git error",
+        other => other.as_str(),
     }
 }
 
 /// What a journal entry says went wrong, as a short label; `None` for everything else.
 /// Merges come from the merge queue's records (each failure once, with its detail).
 fn problem(j: &JournalEntry) -> Option<String> {
-    let label = match j.action.as_str() {
-        "agent-died" => "agent died",
-        "agent-restart" => "agent restarted",
-        "session-lost" => "tmux session lost",
-        "paste-failed" => "paste failed",
-        "task-requeue" => "task requeued",
-        "task-block" => "task blocked",
-        "task-review" => "completed for review",
-        "task-unreported" => "ended unreported (waits for a review)",
-        "memory-edit-rejected" => "memory edit refused",
-        "handoff-failed" => "handoff failed",
-        "verify" if j.result.contains("FAILED") => "verify failed",
-        "engine" => {
+    let Ok(action) = j.action.parse::<JournalAction>() else {
+        return None;
+    };
+    let label = match action {
+        JournalAction::AgentDied => "agent died",
+        JournalAction::AgentRestart => "agent restarted",
+        JournalAction::SessionLost => "tmux session lost",
+        JournalAction::PasteFailed => "paste failed",
+        JournalAction::TaskRequeue => "task requeued",
+        JournalAction::TaskBlock => "task blocked",
+        JournalAction::TaskReview => "completed for review",
+        JournalAction::TaskUnreported => "ended unreported (waits for a review)",
+        JournalAction::MemoryEditRejected => "memory edit refused",
+        JournalAction::HandoffFailed => "handoff failed",
+        JournalAction::Verify if j.result.contains("FAILED") => "verify failed",
+        JournalAction::Engine => {
             let what = j.result.as_str();
             if what.starts_with("stuck:") {
                 "hang recovered"
@@ -89,8 +88,8 @@ fn problem(j: &JournalEntry) -> Option<String> {
                 return None;
             }
         }
-        a if a.starts_with("notify-") && a != "notify-handoff-done" => {
-            return Some(format!("notice ({})", &a["notify-".len()..]));
+        a if a != JournalAction::NotifyHandoffDone && a.notice_name().is_some() => {
+            return a.notice_name().map(|name| format!("notice ({name})"));
         }
         _ => return None,
     };
@@ -150,7 +149,7 @@ pub fn integration_history(
     )?;
     let verified: BTreeSet<&str> = merges
         .iter()
-        .filter(|m| m.state == "merged")
+        .filter(|m| m.state == MergeState::Merged)
         .filter_map(|m| m.merge_commit.as_deref())
         .collect();
     let mut out = String::new();
@@ -177,7 +176,7 @@ pub fn integration_history(
             let task = subject.split(':').next().unwrap_or("");
             let failed: Vec<String> = merges
                 .iter()
-                .filter(|m| m.task.to_string() == task && merge_failed(&m.state))
+                .filter(|m| m.task.to_string() == task && m.state.is_failure())
                 .map(|m| format!("#{} ({})", m.id, merge_state_words(m)))
                 .collect();
             if !failed.is_empty() {
@@ -219,17 +218,17 @@ pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<Strin
     let mut review: BTreeMap<TaskId, String> = BTreeMap::new();
     for j in &journal {
         let Some(t) = j.task else { continue };
-        match j.action.as_str() {
-            "task-start" => {
+        match j.action.parse() {
+            Ok(JournalAction::TaskStart) => {
                 started.entry(t).or_insert(j.at_ms);
             }
-            "task-done" | "task-cancel" => {
+            Ok(JournalAction::TaskDone | JournalAction::TaskCancel) => {
                 finished.insert(t, j.at_ms);
             }
-            "task-review" => {
+            Ok(JournalAction::TaskReview) => {
                 review.insert(t, j.result.clone());
             }
-            "task-unreported" => {
+            Ok(JournalAction::TaskUnreported) => {
                 // Its note ("UNREPORTED: …") is in the task's notes already.
                 finished.insert(t, j.at_ms);
             }
@@ -296,7 +295,10 @@ pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<Strin
             cell(notes.trim_end_matches("; "))
         );
     }
-    let verify: Vec<_> = journal.iter().filter(|j| j.action == "verify").collect();
+    let verify: Vec<_> = journal
+        .iter()
+        .filter(|j| j.action == JournalAction::Verify)
+        .collect();
     let _ = writeln!(out, "\n## Verify\n");
     let merges = store.merges(0).map_err(e)?;
     if verify.is_empty() && !merges.is_empty() {
@@ -338,8 +340,11 @@ pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<Strin
         .iter()
         .filter(|j| {
             matches!(
-                j.action.as_str(),
-                "handoff-prepare" | "handoff-start" | "handoff-done" | "handoff-failed"
+                j.action.parse(),
+                Ok(JournalAction::HandoffPrepare
+                    | JournalAction::HandoffStart
+                    | JournalAction::HandoffDone
+                    | JournalAction::HandoffFailed)
             )
         })
         .collect();
@@ -353,7 +358,7 @@ pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<Strin
         .iter()
         .filter_map(|j| problem(j).map(|label| (j.at_ms, problem_line(j, &label))))
         .collect();
-    for m in merges.iter().filter(|m| merge_failed(&m.state)) {
+    for m in merges.iter().filter(|m| m.state.is_failure()) {
         let mut detail = m.detail.lines().filter(|l| !l.trim().is_empty());
         let first = detail.next().unwrap_or("");
         let last = detail

@@ -542,7 +542,7 @@ impl App {
                     let detail = serde_json::json!({ "from": from }).to_string();
                     match self.loader.store_mut().journal(
                         ACTOR,
-                        baton_core::vocab::JournalAction::HandoffRequest.as_str(),
+                        baton_core::vocab::JournalAction::HandoffRequest,
                         None,
                         &to,
                         "requested",
@@ -583,9 +583,9 @@ impl App {
                 store.journal(
                     ACTOR,
                     if pause {
-                        "dispatch-pause"
+                        baton_core::vocab::JournalAction::DispatchPause
                     } else {
-                        "dispatch-resume"
+                        baton_core::vocab::JournalAction::DispatchResume
                     },
                     None,
                     "",

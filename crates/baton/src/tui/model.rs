@@ -421,10 +421,7 @@ impl Loader {
             })
             .collect();
         let log = self.store.journal_tail(LOG_TAIL)?;
-        if let Some(e) = self
-            .store
-            .journal_last_prefixed("handoff-", self.handoff_scanned_to)?
-        {
+        if let Some(e) = self.store.journal_last_handoff(self.handoff_scanned_to)? {
             self.handoff = Some(e);
         }
         if let Some(last) = log.last() {
