@@ -612,17 +612,7 @@ mod tests {
             })
             .collect();
         store.add_tasks(&tasks, "user").unwrap();
-        store
-            .set_status(
-                TaskId(9_999),
-                Status::Blocked,
-                "user",
-                crate::store::StatusChange {
-                    reason: Some("why".into()),
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        crate::tui::tests::block(&mut store, TaskId(9_999), "user", "why");
         let loader = Loader::new(store, dir.path());
         let page = loader
             .page(PageRequest {
