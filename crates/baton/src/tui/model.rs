@@ -198,6 +198,21 @@ pub struct Counts {
     pub cancelled: u64,
 }
 
+impl Counts {
+    /// Returns the counts of `total` tasks, given how many have each status.
+    pub fn by_status(total: u64, n: impl Fn(Status) -> u64) -> Counts {
+        Counts {
+            total,
+            done: n(Status::Completed),
+            unreported: n(Status::Unreported),
+            blocked: n(Status::Blocked),
+            running: n(Status::InProgress),
+            pending: n(Status::Pending),
+            cancelled: n(Status::Cancelled),
+        }
+    }
+}
+
 /// A lead handoff under way.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HandoffView {
@@ -471,15 +486,7 @@ impl Loader {
     fn counts(&self) -> StoreResult<Counts> {
         let by = self.store.counts()?;
         let n = |s: Status| by.get(&s).copied().unwrap_or(0);
-        Ok(Counts {
-            total: by.values().sum(),
-            done: n(Status::Completed),
-            unreported: n(Status::Unreported),
-            blocked: n(Status::Blocked),
-            running: n(Status::InProgress),
-            pending: n(Status::Pending),
-            cancelled: n(Status::Cancelled),
-        })
+        Ok(Counts::by_status(by.values().sum(), n))
     }
 }
 

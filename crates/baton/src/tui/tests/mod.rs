@@ -94,15 +94,7 @@ fn entry(
 
 fn counts(rows: &[Task]) -> Counts {
     let n = |s: Status| rows.iter().filter(|t| t.status == s).count() as u64;
-    Counts {
-        total: rows.len() as u64,
-        done: n(Status::Completed),
-        unreported: n(Status::Unreported),
-        blocked: n(Status::Blocked),
-        running: n(Status::InProgress),
-        pending: n(Status::Pending),
-        cancelled: n(Status::Cancelled),
-    }
+    Counts::by_status(rows.len() as u64, n)
 }
 
 fn empty_project() -> Snapshot {
