@@ -27,14 +27,30 @@ fn pause(ms: u64) {
     }
 }
 
-/// Returns a Messages content block event (`content_block_start`, `_delta`, `_stop`) for the
-/// block at `index`, with what it carries.
-fn block_event(kind: &str, index: usize, carries: Option<(&str, Value)>) -> Vec<u8> {
-    let mut data = json!({"type": kind, "index": index});
-    if let Some((field, value)) = carries {
-        data[field] = value;
+/// Streams one Messages content block at `index`: its start, its deltas (`pause_ms` apart),
+/// its stop.
+fn content_block(
+    out: &mut Chunked<'_>,
+    index: usize,
+    start: Value,
+    deltas: impl IntoIterator<Item = Value>,
+    pause_ms: u64,
+) -> std::io::Result<()> {
+    let data = |kind: &str, field: Option<(&str, Value)>| {
+        let mut data = json!({"type": kind, "index": index});
+        if let Some((name, value)) = field {
+            data[name] = value;
+        }
+        event(kind, &data)
+    };
+    out.send(&data("content_block_start", Some(("content_block", start))))?;
+    for (i, delta) in deltas.into_iter().enumerate() {
+        if i > 0 {
+            pause(pause_ms);
+        }
+        out.send(&data("content_block_delta", Some(("delta", delta))))?;
     }
-    event(kind, &data)
+    out.send(&data("content_block_stop", None))
 }
 
 /// Streams a Messages reply.
@@ -56,40 +72,17 @@ pub fn anthropic_sse(
     let mut index = 0;
     if let Some(text) = &reply.text {
         let start = json!({"type": "text", "text": ""});
-        out.send(&block_event(
-            "content_block_start",
-            index,
-            Some(("content_block", start)),
-        ))?;
-        for (i, p) in pieces(text, reply.chunks.unwrap_or(1)).iter().enumerate() {
-            if i > 0 {
-                pause(reply.chunk_delay_ms);
-            }
-            let delta = json!({"type": "text_delta", "text": p});
-            out.send(&block_event(
-                "content_block_delta",
-                index,
-                Some(("delta", delta)),
-            ))?;
-        }
-        out.send(&block_event("content_block_stop", index, None))?;
+        let deltas = pieces(text, reply.chunks.unwrap_or(1))
+            .into_iter()
+            .map(|p| json!({"type": "text_delta", "text": p}));
+        content_block(out, index, start, deltas, reply.chunk_delay_ms)?;
         index += 1;
     }
     if let Some(tool) = &reply.tool {
         let start = json!({
             "type": "tool_use", "id": format!("toolu_fake_{id}"), "name": tool.name, "input": {}});
-        out.send(&block_event(
-            "content_block_start",
-            index,
-            Some(("content_block", start)),
-        ))?;
         let delta = json!({"type": "input_json_delta", "partial_json": tool.input.to_string()});
-        out.send(&block_event(
-            "content_block_delta",
-            index,
-            Some(("delta", delta)),
-        ))?;
-        out.send(&block_event("content_block_stop", index, None))?;
+        content_block(out, index, start, [delta], 0)?;
     }
     let stop = if reply.tool.is_some() {
         "tool_use"
