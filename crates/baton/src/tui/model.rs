@@ -198,6 +198,21 @@ pub struct Counts {
     pub cancelled: u64,
 }
 
+impl Counts {
+    /// Returns the counts of `total` tasks, given how many have each status.
+    pub fn by_status(total: u64, n: impl Fn(Status) -> u64) -> Counts {
+        Counts {
+            total,
+            done: n(Status::Completed),
+            unreported: n(Status::Unreported),
+            blocked: n(Status::Blocked),
+            running: n(Status::InProgress),
+            pending: n(Status::Pending),
+            cancelled: n(Status::Cancelled),
+        }
+    }
+}
+
 /// A lead handoff under way.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HandoffView {
@@ -471,15 +486,7 @@ impl Loader {
     fn counts(&self) -> StoreResult<Counts> {
         let by = self.store.counts()?;
         let n = |s: Status| by.get(&s).copied().unwrap_or(0);
-        Ok(Counts {
-            total: by.values().sum(),
-            done: n(Status::Completed),
-            unreported: n(Status::Unreported),
-            blocked: n(Status::Blocked),
-            running: n(Status::InProgress),
-            pending: n(Status::Pending),
-            cancelled: n(Status::Cancelled),
-        })
+        Ok(Counts::by_status(by.values().sum(), n))
     }
 }
 
@@ -612,17 +619,7 @@ mod tests {
             })
             .collect();
         store.add_tasks(&tasks, "user").unwrap();
-        store
-            .set_status(
-                TaskId(9_999),
-                Status::Blocked,
-                "user",
-                crate::store::StatusChange {
-                    reason: Some("why".into()),
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        crate::tui::tests::block(&mut store, TaskId(9_999), "user", "why");
         let loader = Loader::new(store, dir.path());
         let page = loader
             .page(PageRequest {
