@@ -279,6 +279,15 @@ pub struct Task {
     pub review_of: Option<TaskId>,
 }
 
+impl Task {
+    /// How many times the task will have been started after it moves to `to`: a move into
+    /// IN_PROGRESS from another status is one more start. The store counts with it when it
+    /// commits a change, and the engine when it hands a task out ahead of that commit.
+    pub fn attempts_after(&self, to: Status) -> u32 {
+        self.attempts + u32::from(to == Status::InProgress && self.status != Status::InProgress)
+    }
+}
+
 /// A task to be created.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewTask {

@@ -236,6 +236,13 @@ impl JournalAction {
             .find(|k| k.journal_action() == self && self != JournalAction::RunFinished)
     }
 
+    /// For a step of a handoff, its name after `handoff-` (`request`, `prepare`, `start`…),
+    /// as the dashboard shows it.
+    pub fn handoff_step(self) -> Option<&'static str> {
+        self.is_handoff()
+            .then(|| &self.as_str()[JournalAction::HANDOFF_PREFIX.len()..])
+    }
+
     /// The prefix shared by the text of every handoff step, for a store query that reads
     /// only those (see [`JournalAction::is_handoff`]).
     pub const HANDOFF_PREFIX: &'static str = "handoff-";
@@ -440,6 +447,7 @@ mod tests {
                 "{a}"
             );
             assert_eq!(a.notice_name(), a.as_str().strip_prefix("notify-"), "{a}");
+            assert_eq!(a.handoff_step(), a.as_str().strip_prefix("handoff-"), "{a}");
         }
         for k in NoticeKind::ALL {
             if k != NoticeKind::RunFinished {

@@ -545,22 +545,13 @@ impl App {
 
     fn trust_input(&mut self, input: Input, selected: usize, now: Instant) {
         let choices = persona::trust_choices(self.persona);
-        let accept = match input {
-            Input::Enter => Some(selected + 1 < choices),
-            Input::Esc | Input::CtrlC => Some(false),
-            Input::Text(t) if t == "1" || t == "y" => Some(true),
-            Input::Text(t) if t == "n" => Some(false),
-            Input::Text(t) => match t.parse::<usize>() {
-                Ok(n) if n == choices => Some(false),
-                Ok(n) if n > 0 && n < choices => Some(true),
-                _ => None,
-            },
-            Input::Key(k) => {
-                let selected = move_selection(&k, selected, choices);
+        let accept = match yes_no(input, selected, choices, &["1", "y"]) {
+            Answer::Chosen(yes) => Some(yes),
+            Answer::Moved(selected) => {
                 self.state = State::Trust { selected };
                 None
             }
-            _ => None,
+            Answer::Ignored => None,
         };
         match accept {
             Some(true) => {
@@ -608,25 +599,16 @@ impl App {
 
     fn permission_input(&mut self, input: Input, job: Job, selected: usize, now: Instant) {
         let choices = persona::permission_choices(self.persona);
-        let yes = match input {
-            Input::Enter => Some(selected + 1 < choices),
-            Input::Esc | Input::CtrlC => Some(false),
-            Input::Text(t) if t == "y" => Some(true),
-            Input::Text(t) if t == "n" => Some(false),
-            Input::Text(t) => match t.parse::<usize>() {
-                Ok(n) if n == choices => Some(false),
-                Ok(n) if n > 0 && n < choices => Some(true),
-                _ => None,
-            },
-            Input::Key(k) => {
-                let selected = move_selection(&k, selected, choices);
+        let yes = match yes_no(input, selected, choices, &["y"]) {
+            Answer::Chosen(yes) => Some(yes),
+            Answer::Moved(selected) => {
                 self.state = State::Permission {
                     job: job.clone(),
                     selected,
                 };
                 None
             }
-            _ => None,
+            Answer::Ignored => None,
         };
         match yes {
             Some(true) => {
@@ -640,6 +622,35 @@ impl App {
             }
             None => {}
         }
+    }
+}
+
+/// What an input does in a menu of `choices` that all mean yes but the last, which means no.
+enum Answer {
+    /// A choice was made: yes or no.
+    Chosen(bool),
+    /// An arrow moved the highlight to this choice.
+    Moved(usize),
+    /// Nothing happens.
+    Ignored,
+}
+
+/// Reads an input in a yes/no menu (trust, permission): Enter takes the highlighted choice,
+/// Esc and Ctrl-C say no, a word of `yes_words` says yes, `n` no, a number picks a choice,
+/// an arrow moves the highlight.
+fn yes_no(input: Input, selected: usize, choices: usize, yes_words: &[&str]) -> Answer {
+    match input {
+        Input::Enter => Answer::Chosen(selected + 1 < choices),
+        Input::Esc | Input::CtrlC => Answer::Chosen(false),
+        Input::Text(t) if yes_words.contains(&t.as_str()) => Answer::Chosen(true),
+        Input::Text(t) if t == "n" => Answer::Chosen(false),
+        Input::Text(t) => match t.parse::<usize>() {
+            Ok(n) if n == choices => Answer::Chosen(false),
+            Ok(n) if n > 0 && n < choices => Answer::Chosen(true),
+            _ => Answer::Ignored,
+        },
+        Input::Key(k) => Answer::Moved(move_selection(&k, selected, choices)),
+        _ => Answer::Ignored,
     }
 }
 

@@ -192,6 +192,24 @@ impl View<'_> {
         lines
     }
 
+    /// Returns the screen before the prompt, while the agent is there: `starting` while it
+    /// starts, what `trust` draws while it asks whether to trust the folder; `None` after.
+    fn opening(
+        &self,
+        starting: Vec<String>,
+        trust: impl FnOnce() -> Vec<String>,
+    ) -> Option<Layout> {
+        let top = match self.app.state {
+            State::Starting { .. } => starting,
+            State::Trust { .. } => trust(),
+            _ => return None,
+        };
+        Some(Layout {
+            top,
+            ..Layout::default()
+        })
+    }
+
     /// Codex's model-migration menu (0.169.0 and 0.171.0 draw it so), for every persona.
     fn model_menu(&self, sel: usize) -> Layout {
         Layout {
@@ -213,33 +231,24 @@ impl View<'_> {
 
     fn claude(&self) -> Layout {
         let sel = self.selected();
-        match &self.app.state {
-            State::Starting { .. } => {
-                return Layout {
-                    top: vec![" ✻ Welcome to Claude Code".into(), "Starting…".into()],
-                    ..Layout::default()
-                };
-            }
-            State::Trust { .. } => {
-                return Layout {
-                    top: vec![
-                        self.rule('╭', '╮'),
-                        " Do you trust the files in this folder?".into(),
-                        String::new(),
-                        format!(" {}", self.cwd()),
-                        String::new(),
-                        " Claude Code may read, write, or execute files contained in this directory."
-                            .into(),
-                        String::new(),
-                        choice(sel == 0, " ❯", "1. Yes, proceed"),
-                        choice(sel == 1, " ❯", "2. No, exit"),
-                        self.rule('╰', '╯'),
-                        " Enter to confirm · Esc to cancel".into(),
-                    ],
-                    ..Layout::default()
-                };
-            }
-            _ => {}
+        let starting = vec![" ✻ Welcome to Claude Code".into(), "Starting…".into()];
+        if let Some(opening) = self.opening(starting, || {
+            vec![
+                self.rule('╭', '╮'),
+                " Do you trust the files in this folder?".into(),
+                String::new(),
+                format!(" {}", self.cwd()),
+                String::new(),
+                " Claude Code may read, write, or execute files contained in this directory."
+                    .into(),
+                String::new(),
+                choice(sel == 0, " ❯", "1. Yes, proceed"),
+                choice(sel == 1, " ❯", "2. No, exit"),
+                self.rule('╰', '╯'),
+                " Enter to confirm · Esc to cancel".into(),
+            ]
+        }) {
+            return opening;
         }
         let reset = self.reset_or("3:45pm");
         let mut transcript = self.transcript(|e| match e {
@@ -332,31 +341,22 @@ impl View<'_> {
 
     fn codex(&self) -> Layout {
         let sel = self.selected();
-        match &self.app.state {
-            State::Starting { .. } => {
-                return Layout {
-                    top: vec![">_ OpenAI Codex (fake)".into(), "Booting…".into()],
-                    ..Layout::default()
-                };
-            }
-            State::Trust { .. } => {
-                return Layout {
-                    top: vec![
-                        format!("> You are in {}", self.cwd()),
-                        String::new(),
-                        "Do you trust the contents of this directory?".into(),
-                        "Working with untrusted contents comes with higher risk of prompt injection."
-                            .into(),
-                        String::new(),
-                        choice(sel == 0, "›", "1. Yes, continue"),
-                        choice(sel == 1, "›", "2. No, quit"),
-                        String::new(),
-                        "Press enter to continue".into(),
-                    ],
-                    ..Layout::default()
-                };
-            }
-            _ => {}
+        let starting = vec![">_ OpenAI Codex (fake)".into(), "Booting…".into()];
+        if let Some(opening) = self.opening(starting, || {
+            vec![
+                format!("> You are in {}", self.cwd()),
+                String::new(),
+                "Do you trust the contents of this directory?".into(),
+                "Working with untrusted contents comes with higher risk of prompt injection."
+                    .into(),
+                String::new(),
+                choice(sel == 0, "›", "1. Yes, continue"),
+                choice(sel == 1, "›", "2. No, quit"),
+                String::new(),
+                "Press enter to continue".into(),
+            ]
+        }) {
+            return opening;
         }
         let model = if self.app.new_model == Some(true) {
             "model: gpt-6-sol"
@@ -450,28 +450,19 @@ impl View<'_> {
     fn amp(&self) -> Layout {
         let sel = self.selected();
         let header = "  Amp (fake) — ampcode".to_owned();
-        match &self.app.state {
-            State::Starting { .. } => {
-                return Layout {
-                    top: vec![header, "Starting…".into()],
-                    ..Layout::default()
-                };
-            }
-            State::Trust { .. } => {
-                return Layout {
-                    top: vec![
-                        header,
-                        String::new(),
-                        " Trust this workspace?".into(),
-                        format!(" {}", self.cwd()),
-                        choice(sel == 0, " ❯", "Yes"),
-                        choice(sel == 1, " ❯", "No"),
-                        " Enter to select · Esc to quit".into(),
-                    ],
-                    ..Layout::default()
-                };
-            }
-            _ => {}
+        let starting = vec![header.clone(), "Starting…".into()];
+        if let Some(opening) = self.opening(starting, || {
+            vec![
+                header.clone(),
+                String::new(),
+                " Trust this workspace?".into(),
+                format!(" {}", self.cwd()),
+                choice(sel == 0, " ❯", "Yes"),
+                choice(sel == 1, " ❯", "No"),
+                " Enter to select · Esc to quit".into(),
+            ]
+        }) {
+            return opening;
         }
         let out_of_credits =
             "✗ Out of credits: Amp Free: $0/$20 remaining. Insufficient credit balance.";
@@ -530,28 +521,19 @@ impl View<'_> {
     fn gemini(&self) -> Layout {
         let sel = self.selected();
         let header = "  ✦ Gemini CLI (fake)".to_owned();
-        match &self.app.state {
-            State::Starting { .. } => {
-                return Layout {
-                    top: vec![header, "Loading…".into()],
-                    ..Layout::default()
-                };
-            }
-            State::Trust { .. } => {
-                return Layout {
-                    top: vec![
-                        header,
-                        String::new(),
-                        " Do you trust this folder?".into(),
-                        format!(" {}", self.cwd()),
-                        choice(sel == 0, " ●", "1. Trust folder"),
-                        choice(sel == 1, " ●", "2. Trust parent folder"),
-                        choice(sel == 2, " ●", "3. Don't trust (esc)"),
-                    ],
-                    ..Layout::default()
-                };
-            }
-            _ => {}
+        let starting = vec![header.clone(), "Loading…".into()];
+        if let Some(opening) = self.opening(starting, || {
+            vec![
+                header.clone(),
+                String::new(),
+                " Do you trust this folder?".into(),
+                format!(" {}", self.cwd()),
+                choice(sel == 0, " ●", "1. Trust folder"),
+                choice(sel == 1, " ●", "2. Trust parent folder"),
+                choice(sel == 2, " ●", "3. Don't trust (esc)"),
+            ]
+        }) {
+            return opening;
         }
         let reset = self.reset_or("3:00 PM");
         let transcript = self.transcript(|e| match e {

@@ -65,8 +65,8 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Starts the fake agent in `dir` with `args`.
-    fn start(&self, dir: &Path, args: &[&str]) {
+    /// Opens the test session (120×40) in `dir`, running `command`.
+    fn new_session(&self, dir: &Path, command: &[&str]) {
         let dir = dir.to_str().expect("utf-8 temp dir");
         let mut all = vec![
             "new-session",
@@ -80,10 +80,16 @@ impl Tmux {
             "-c",
             dir,
             "--",
-            env!("CARGO_BIN_EXE_baton-fake-agent"),
         ];
-        all.extend_from_slice(args);
+        all.extend_from_slice(command);
         self.run(&all);
+    }
+
+    /// Starts the fake agent in `dir` with `args`.
+    fn start(&self, dir: &Path, args: &[&str]) {
+        let mut command = vec![env!("CARGO_BIN_EXE_baton-fake-agent")];
+        command.extend_from_slice(args);
+        self.new_session(dir, &command);
     }
 
     fn capture(&self) -> String {
@@ -127,30 +133,15 @@ impl Tmux {
     /// Starts the fake agent like [`Tmux::start`], through `sh`, which writes the agent's
     /// exit code to `dir/exit-code` (tmux 3.3a does not always fill `pane_dead_status`).
     fn start_recording_exit(&self, dir: &Path, args: &[&str]) {
-        let mut all = vec![
+        let mut command = vec![
             "sh",
             "-c",
             "\"$@\"; echo $? > exit-code.tmp && mv exit-code.tmp exit-code",
             "sh",
             env!("CARGO_BIN_EXE_baton-fake-agent"),
         ];
-        all.extend_from_slice(args);
-        let dir = dir.to_str().expect("utf-8 temp dir");
-        let mut cmd = vec![
-            "new-session",
-            "-d",
-            "-s",
-            PANE,
-            "-x",
-            "120",
-            "-y",
-            "40",
-            "-c",
-            dir,
-            "--",
-        ];
-        cmd.extend(all);
-        self.run(&cmd);
+        command.extend_from_slice(args);
+        self.new_session(dir, &command);
         self.run(&["set-option", "-g", "remain-on-exit", "on"]);
     }
 

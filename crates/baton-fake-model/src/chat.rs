@@ -12,14 +12,12 @@ use serde_json::json;
 use crate::http::Chunked;
 use crate::script::Reply;
 use crate::script::Turn;
+use crate::script::offers_tools;
 use crate::stream::pieces;
 
 /// Reads a chat completions request body.
 pub fn chat_turn(body: &Value) -> Turn {
-    let has_tools = body
-        .get("tools")
-        .and_then(Value::as_array)
-        .is_some_and(|t| !t.is_empty());
+    let has_tools = offers_tools(body);
     let mut prompt = None;
     let mut step = 0;
     if let Some(messages) = body.get("messages").and_then(Value::as_array) {
@@ -34,11 +32,7 @@ pub fn chat_turn(body: &Value) -> Turn {
             }
         }
     }
-    Turn {
-        kind: if has_tools { "main" } else { "side" },
-        prompt,
-        step,
-    }
+    Turn::new(has_tools, prompt, step)
 }
 
 /// Returns a message's content as text: the string, or its text parts joined by newlines.

@@ -69,11 +69,7 @@ pub fn gemini_turn(body: &Value) -> Turn {
             break;
         }
     }
-    Turn {
-        kind: if has_tools { "main" } else { "side" },
-        prompt,
-        step,
-    }
+    Turn::new(has_tools, prompt, step)
 }
 
 /// Returns the JSON schema a request asks its reply to follow, if it asks for JSON.

@@ -163,6 +163,24 @@ pub struct Turn {
     pub step: usize,
 }
 
+impl Turn {
+    /// Returns a turn: `main` when the request offers tools, else `side`.
+    pub fn new(has_tools: bool, prompt: Option<String>, step: usize) -> Turn {
+        Turn {
+            kind: if has_tools { "main" } else { "side" },
+            prompt,
+            step,
+        }
+    }
+}
+
+/// Returns whether a Messages or Chat Completions request offers the model any tool.
+pub fn offers_tools(body: &serde_json::Value) -> bool {
+    body.get("tools")
+        .and_then(|t| t.as_array())
+        .is_some_and(|t| !t.is_empty())
+}
+
 impl Script {
     /// Returns the reply to a request, and the name of the rule that chose it.
     pub fn choose(&self, turn: &Turn) -> (Reply, String) {
@@ -196,10 +214,7 @@ impl Script {
 
 /// Reads an Anthropic Messages request body.
 pub fn anthropic_turn(body: &serde_json::Value) -> Turn {
-    let has_tools = body
-        .get("tools")
-        .and_then(|t| t.as_array())
-        .is_some_and(|t| !t.is_empty());
+    let has_tools = offers_tools(body);
     let mut prompt = None;
     let mut step = 0;
     if let Some(messages) = body.get("messages").and_then(|m| m.as_array()) {
@@ -232,11 +247,7 @@ pub fn anthropic_turn(body: &serde_json::Value) -> Turn {
             break;
         }
     }
-    Turn {
-        kind: if has_tools { "main" } else { "side" },
-        prompt,
-        step,
-    }
+    Turn::new(has_tools, prompt, step)
 }
 
 /// Reads an OpenAI Responses request body and its `x-codex-turn-metadata` header. A side
@@ -283,11 +294,7 @@ pub fn openai_turn(body: &serde_json::Value, turn_metadata: Option<&str>) -> Tur
     } else if let Some(s) = body.get("input").and_then(|i| i.as_str()) {
         prompt = Some(s.to_owned());
     }
-    Turn {
-        kind: if side { "side" } else { "main" },
-        prompt,
-        step,
-    }
+    Turn::new(!side, prompt, step)
 }
 
 #[cfg(test)]

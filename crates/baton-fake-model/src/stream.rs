@@ -27,6 +27,32 @@ fn pause(ms: u64) {
     }
 }
 
+/// Streams one Messages content block at `index`: its start, its deltas (`pause_ms` apart),
+/// its stop.
+fn content_block(
+    out: &mut Chunked<'_>,
+    index: usize,
+    start: Value,
+    deltas: impl IntoIterator<Item = Value>,
+    pause_ms: u64,
+) -> std::io::Result<()> {
+    let data = |kind: &str, field: Option<(&str, Value)>| {
+        let mut data = json!({"type": kind, "index": index});
+        if let Some((name, value)) = field {
+            data[name] = value;
+        }
+        event(kind, &data)
+    };
+    out.send(&data("content_block_start", Some(("content_block", start))))?;
+    for (i, delta) in deltas.into_iter().enumerate() {
+        if i > 0 {
+            pause(pause_ms);
+        }
+        out.send(&data("content_block_delta", Some(("delta", delta))))?;
+    }
+    out.send(&data("content_block_stop", None))
+}
+
 /// Streams a Messages reply.
 pub fn anthropic_sse(
     out: &mut Chunked<'_>,
@@ -45,40 +71,18 @@ pub fn anthropic_sse(
     pause(reply.delay_ms);
     let mut index = 0;
     if let Some(text) = &reply.text {
-        out.send(&event(
-            "content_block_start",
-            &json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}}),
-        ))?;
-        for (i, p) in pieces(text, reply.chunks.unwrap_or(1)).iter().enumerate() {
-            if i > 0 {
-                pause(reply.chunk_delay_ms);
-            }
-            out.send(&event(
-                "content_block_delta",
-                &json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": p}}),
-            ))?;
-        }
-        out.send(&event(
-            "content_block_stop",
-            &json!({"type": "content_block_stop", "index": index}),
-        ))?;
+        let start = json!({"type": "text", "text": ""});
+        let deltas = pieces(text, reply.chunks.unwrap_or(1))
+            .into_iter()
+            .map(|p| json!({"type": "text_delta", "text": p}));
+        content_block(out, index, start, deltas, reply.chunk_delay_ms)?;
         index += 1;
     }
     if let Some(tool) = &reply.tool {
-        out.send(&event(
-            "content_block_start",
-            &json!({"type": "content_block_start", "index": index, "content_block": {
-                "type": "tool_use", "id": format!("toolu_fake_{id}"), "name": tool.name, "input": {}}}),
-        ))?;
-        out.send(&event(
-            "content_block_delta",
-            &json!({"type": "content_block_delta", "index": index, "delta": {
-                "type": "input_json_delta", "partial_json": tool.input.to_string()}}),
-        ))?;
-        out.send(&event(
-            "content_block_stop",
-            &json!({"type": "content_block_stop", "index": index}),
-        ))?;
+        let start = json!({
+            "type": "tool_use", "id": format!("toolu_fake_{id}"), "name": tool.name, "input": {}});
+        let delta = json!({"type": "input_json_delta", "partial_json": tool.input.to_string()});
+        content_block(out, index, start, [delta], 0)?;
     }
     let stop = if reply.tool.is_some() {
         "tool_use"
@@ -132,6 +136,54 @@ fn usage() -> Value {
         "output_tokens": 12, "output_tokens_details": {"reasoning_tokens": 0}, "total_tokens": 37})
 }
 
+/// The events of one Responses stream, numbered in the order they are sent.
+struct ResponseEvents<'o, 'c> {
+    out: &'o mut Chunked<'c>,
+    seq: u64,
+}
+
+impl ResponseEvents<'_, '_> {
+    /// Sends an event named `name`, with its type and sequence number added to `data`.
+    fn send(&mut self, name: &str, mut data: Value) -> std::io::Result<()> {
+        data["type"] = json!(name);
+        data["sequence_number"] = json!(self.seq);
+        self.seq += 1;
+        self.out.send(&event(name, &data))
+    }
+
+    /// Sends an event about the output item at `index` (`response.output_item.added`, `.done`).
+    fn item(&mut self, name: &str, index: usize, item: Value) -> std::io::Result<()> {
+        self.send(name, json!({"output_index": index, "item": item}))
+    }
+
+    /// Sends an event about the first part of the output item `item_id` at `index`: `part`
+    /// names the part's index field (`summary_index`, `content_index`), `field` what the event
+    /// carries (`part`, `delta`, `text`).
+    fn part(
+        &mut self,
+        name: &str,
+        (item_id, index): (&str, usize),
+        part: &str,
+        field: &str,
+        value: Value,
+    ) -> std::io::Result<()> {
+        let mut data = json!({"item_id": item_id, "output_index": index});
+        data[part] = json!(0);
+        data[field] = value;
+        self.send(name, data)
+    }
+
+    /// Sends a finished tool call at `index`: added in progress with `input` (the field of its
+    /// arguments) empty, then done as it is.
+    fn call(&mut self, index: usize, item: &Value, input: &str) -> std::io::Result<()> {
+        let mut added = item.clone();
+        added["status"] = json!("in_progress");
+        added[input] = json!("");
+        self.item("response.output_item.added", index, added)?;
+        self.item("response.output_item.done", index, item.clone())
+    }
+}
+
 /// Streams a Responses reply.
 pub fn openai_sse(
     out: &mut Chunked<'_>,
@@ -144,156 +196,94 @@ pub fn openai_sse(
         json!({"id": resp_id, "object": "response", "created_at": 1_700_000_000u64, "status": status,
             "model": model, "output": output})
     };
-    let mut seq = 0u64;
-    let mut send = |out: &mut Chunked<'_>, name: &str, mut data: Value| {
-        data["type"] = json!(name);
-        data["sequence_number"] = json!(seq);
-        seq += 1;
-        out.send(&event(name, &data))
-    };
-    send(
-        out,
-        "response.created",
-        json!({"response": base("in_progress", json!([]))}),
-    )?;
-    send(
-        out,
-        "response.in_progress",
-        json!({"response": base("in_progress", json!([]))}),
-    )?;
+    let mut ev = ResponseEvents { out, seq: 0 };
+    for name in ["response.created", "response.in_progress"] {
+        ev.send(name, json!({"response": base("in_progress", json!([]))}))?;
+    }
     let mut output = Vec::new();
     if let Some(summary) = &reply.reasoning {
         let item_id = format!("rs_fake_{id}");
-        let index = output.len();
-        send(
-            out,
-            "response.output_item.added",
-            json!({"output_index": index, "item": {"id": item_id, "type": "reasoning", "summary": []}}),
-        )?;
-        send(
-            out,
-            "response.reasoning_summary_part.added",
-            json!({"item_id": item_id, "output_index": index, "summary_index": 0,
-                "part": {"type": "summary_text", "text": ""}}),
-        )?;
-        send(
-            out,
-            "response.reasoning_summary_text.delta",
-            json!({"item_id": item_id, "output_index": index, "summary_index": 0, "delta": summary}),
-        )?;
-        send(
-            out,
-            "response.reasoning_summary_text.done",
-            json!({"item_id": item_id, "output_index": index, "summary_index": 0, "text": summary}),
-        )?;
+        let at = (item_id.as_str(), output.len());
+        let added = json!({"id": item_id, "type": "reasoning", "summary": []});
+        ev.item("response.output_item.added", at.1, added)?;
         let part = json!({"type": "summary_text", "text": summary});
-        send(
-            out,
+        let empty = json!({"type": "summary_text", "text": ""});
+        let s = "summary_index";
+        ev.part(
+            "response.reasoning_summary_part.added",
+            at,
+            s,
+            "part",
+            empty,
+        )?;
+        ev.part(
+            "response.reasoning_summary_text.delta",
+            at,
+            s,
+            "delta",
+            json!(summary),
+        )?;
+        ev.part(
+            "response.reasoning_summary_text.done",
+            at,
+            s,
+            "text",
+            json!(summary),
+        )?;
+        ev.part(
             "response.reasoning_summary_part.done",
-            json!({"item_id": item_id, "output_index": index, "summary_index": 0, "part": part}),
+            at,
+            s,
+            "part",
+            part.clone(),
         )?;
         let item = json!({"id": item_id, "type": "reasoning", "summary": [part]});
-        send(
-            out,
-            "response.output_item.done",
-            json!({"output_index": index, "item": item}),
-        )?;
+        ev.item("response.output_item.done", at.1, item.clone())?;
         output.push(item);
     }
     pause(reply.delay_ms);
     if let Some(text) = &reply.text {
         let item_id = format!("msg_fake_{id}");
-        let index = output.len();
-        send(
-            out,
-            "response.output_item.added",
-            json!({"output_index": index, "item": {
-            "id": item_id, "type": "message", "status": "in_progress", "role": "assistant", "content": []}}),
-        )?;
-        send(
-            out,
-            "response.content_part.added",
-            json!({"item_id": item_id, "output_index": index,
-            "content_index": 0, "part": {"type": "output_text", "text": "", "annotations": []}}),
-        )?;
+        let at = (item_id.as_str(), output.len());
+        let added = json!({
+            "id": item_id, "type": "message", "status": "in_progress", "role": "assistant", "content": []});
+        ev.item("response.output_item.added", at.1, added)?;
+        let part = json!({"type": "output_text", "text": text, "annotations": []});
+        let empty = json!({"type": "output_text", "text": "", "annotations": []});
+        let c = "content_index";
+        ev.part("response.content_part.added", at, c, "part", empty)?;
         for (i, p) in pieces(text, reply.chunks.unwrap_or(1)).iter().enumerate() {
             if i > 0 {
                 pause(reply.chunk_delay_ms);
             }
-            send(
-                out,
-                "response.output_text.delta",
-                json!({"item_id": item_id, "output_index": index,
-                "content_index": 0, "delta": p}),
-            )?;
+            ev.part("response.output_text.delta", at, c, "delta", json!(p))?;
         }
-        send(
-            out,
-            "response.output_text.done",
-            json!({"item_id": item_id, "output_index": index,
-            "content_index": 0, "text": text}),
-        )?;
-        let part = json!({"type": "output_text", "text": text, "annotations": []});
-        send(
-            out,
-            "response.content_part.done",
-            json!({"item_id": item_id, "output_index": index,
-            "content_index": 0, "part": part}),
-        )?;
+        ev.part("response.output_text.done", at, c, "text", json!(text))?;
+        ev.part("response.content_part.done", at, c, "part", part.clone())?;
         let item = json!({"id": item_id, "type": "message", "status": "completed", "role": "assistant",
             "content": [part]});
-        send(
-            out,
-            "response.output_item.done",
-            json!({"output_index": index, "item": item}),
-        )?;
+        ev.item("response.output_item.done", at.1, item.clone())?;
         output.push(item);
     }
     if let Some(tool) = &reply.tool {
-        let index = output.len();
         let item = json!({"id": format!("fc_fake_{id}"), "type": "function_call", "status": "completed",
             "call_id": format!("call_fake_{id}"), "name": tool.name, "arguments": tool.input.to_string()});
-        let mut added = item.clone();
-        added["status"] = json!("in_progress");
-        added["arguments"] = json!("");
-        send(
-            out,
-            "response.output_item.added",
-            json!({"output_index": index, "item": added}),
-        )?;
-        send(
-            out,
-            "response.output_item.done",
-            json!({"output_index": index, "item": item}),
-        )?;
+        ev.call(output.len(), &item, "arguments")?;
         output.push(item);
     }
     if let Some(tool) = &reply.custom_tool {
-        let index = output.len();
         let input = match &tool.input {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         };
         let item = json!({"id": format!("ctc_fake_{id}"), "type": "custom_tool_call", "status": "completed",
             "call_id": format!("call_fake_{id}"), "name": tool.name, "input": input});
-        let mut added = item.clone();
-        added["status"] = json!("in_progress");
-        added["input"] = json!("");
-        send(
-            out,
-            "response.output_item.added",
-            json!({"output_index": index, "item": added}),
-        )?;
-        send(
-            out,
-            "response.output_item.done",
-            json!({"output_index": index, "item": item}),
-        )?;
+        ev.call(output.len(), &item, "input")?;
         output.push(item);
     }
     let mut done = base("completed", Value::Array(output));
     done["usage"] = usage();
-    send(out, "response.completed", json!({"response": done}))
+    ev.send("response.completed", json!({"response": done}))
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use baton_tmux::control::{
     ControlClient, ControlConnection, ControlEvent, Subscription, quote_arg,
 };
 use baton_tmux::{TmuxError, WindowSpec};
-use common::{TestServer, kill, recv_until, wait_for, wait_for_command};
+use common::{TestServer, kill, mortal_window, recv_until, wait_for, wait_for_command};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -181,21 +181,7 @@ fn kill_server_is_seen_within_a_second() {
 fn pane_dead_subscription_fires() {
     let (server, _first) = TestServer::with_session();
     let (client, events) = ControlClient::connect(&server.tmux, "main").unwrap();
-    let pane = server
-        .tmux
-        .new_window("main", &WindowSpec::new("mortal").command("exec sleep 100"))
-        .unwrap();
-    server
-        .tmux
-        .run(&[
-            "set-option",
-            "-w",
-            "-t",
-            &pane.window_id,
-            "remain-on-exit",
-            "on",
-        ])
-        .unwrap();
+    let pane = mortal_window(&server.tmux, "mortal");
     client.subscribe("dead", "%*", "#{pane_dead}").unwrap();
     wait_for_command(&server.tmux, &pane.pane_id, "sleep");
     kill(pane.pid);

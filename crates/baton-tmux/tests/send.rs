@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baton_tmux::{Key, PaneInfo, SendError, Tmux, WindowSpec};
-use common::{TestServer, kill, wait_for, wait_for_command, wait_for_text};
+use common::{TestServer, kill, mortal_window, wait_for, wait_for_command, wait_for_text};
 
 const TEXTS: &[&str] = &[
     "Réécris l'énoncé : çà et là, œuvre naïve, « guillemets » — Noël",
@@ -188,18 +188,7 @@ fn paste_into_a_shell_is_refused_and_types_nothing() {
 fn paste_into_a_dead_pane_is_refused() {
     let (server, _first) = TestServer::with_session();
     let tmux = &server.tmux;
-    let pane = tmux
-        .new_window("main", &WindowSpec::new("dying").command("exec sleep 100"))
-        .unwrap();
-    tmux.run(&[
-        "set-option",
-        "-w",
-        "-t",
-        &pane.window_id,
-        "remain-on-exit",
-        "on",
-    ])
-    .unwrap();
+    let pane = mortal_window(tmux, "dying");
     wait_for_command(tmux, &pane.pane_id, "sleep");
     kill(pane.pid);
     let dead = wait_for(Duration::from_secs(5), || {

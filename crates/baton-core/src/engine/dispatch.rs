@@ -147,7 +147,7 @@ impl Engine {
             let Some(agent) = best else { continue };
             let text = self.prompt_for(&agent, id);
             if let Some(t) = self.tasks.get_mut(&id) {
-                t.task.attempts += 1;
+                t.task.attempts = t.task.attempts_after(Status::InProgress);
                 t.task.assignee = Some(agent.clone());
             }
             self.wave_tasks.insert(id);

@@ -60,6 +60,24 @@ pub fn wait_for<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Optio
     }
 }
 
+/// Opens a window `name` in session `main` running `sleep 100`, whose pane stays after its
+/// process dies (`remain-on-exit`), for the tests of a dead pane.
+pub fn mortal_window(tmux: &Tmux, name: &str) -> PaneInfo {
+    let pane = tmux
+        .new_window("main", &WindowSpec::new(name).command("exec sleep 100"))
+        .unwrap();
+    tmux.run(&[
+        "set-option",
+        "-w",
+        "-t",
+        &pane.window_id,
+        "remain-on-exit",
+        "on",
+    ])
+    .unwrap();
+    pane
+}
+
 /// Wait for a pane's foreground command to be `command`.
 pub fn wait_for_command(tmux: &Tmux, pane: &str, command: &str) {
     let seen = wait_for(Duration::from_secs(5), || {

@@ -109,7 +109,6 @@ pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
             no_wait: false,
             no_daemon: true,
             ignore_usage: false,
-            quiet: false,
         },
     )?;
     println!(

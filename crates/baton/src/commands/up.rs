@@ -15,12 +15,11 @@ use baton_core::vocab::JournalAction;
 use clap::Args;
 
 use crate::commands::ok;
+use crate::context::Context;
 use crate::delivery::look;
 use crate::delivery::press_keys;
 use crate::error::CliError;
 use crate::error::CliResult;
-use crate::project::Project;
-use crate::project::start_dir;
 
 /// Arguments of `baton up`.
 #[derive(Args, Debug)]
@@ -34,28 +33,16 @@ pub struct UpArgs {
     /// Give agents work even at critical quota (an emergency override, journaled)
     #[arg(long)]
     pub ignore_usage: bool,
-    /// Print nothing (the daemon restarting an agent).
-    #[arg(skip)]
-    pub quiet: bool,
 }
 
 /// Starts what is not running and reports each agent's state.
 pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
-    let quiet = args.quiet;
-    macro_rules! say {
-        ($($arg:tt)*) => {
-            if !quiet {
-                println!($($arg)*);
-            }
-        };
-    }
-    let project = Project::load(&start_dir(dir)?)?;
+    let ctx = Context::load(dir)?.acting_as(crate::daemon::ACTOR);
+    let project = &ctx.project;
     project.check_tmux()?;
     project.state_dir()?;
-    if !quiet {
-        for w in &project.config.warnings {
-            eprintln!("warning: {w}");
-        }
+    for w in &project.config.warnings {
+        eprintln!("warning: {w}");
     }
     if project.config.agents.is_empty() {
         return Err(
@@ -65,17 +52,17 @@ pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
     }
     // The project's store (a new one on the first run): a deleted or replaced store stops
     // `baton up` here, before anything starts.
-    let mut store = project.store()?;
-    let started = crate::windows::start(&project.tmux, &project, &mut store, &mut |line| {
-        say!("{line}")
+    let mut store = ctx.store()?;
+    let started = crate::windows::start(&project.tmux, project, &mut store, &mut |line| {
+        println!("{line}")
     })?;
     if !args.no_daemon {
-        match crate::daemon::spawn_background(&project, args.ignore_usage)? {
-            crate::daemon::Spawned::Started(pid) => say!(
+        match crate::daemon::spawn_background(project, args.ignore_usage)? {
+            crate::daemon::Spawned::Started(pid) => println!(
                 "daemon started (pid {pid}); it dispatches tasks as they are added (log: .baton/daemon.log)"
             ),
             crate::daemon::Spawned::AlreadyRunning(pid) => {
-                say!("daemon already running (pid {pid})");
+                println!("daemon already running (pid {pid})");
             }
         }
     }
@@ -84,8 +71,8 @@ pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
     }
     // Without a daemon, `baton up` answers the agents' first-start dialogs itself; with one,
     // the daemon does (one answerer: two would press every key twice).
-    let problems = wait_for_agents(&project, &mut store, &started, args.no_daemon)?;
-    say!(
+    let problems = wait_for_agents(&ctx, &mut store, &started, args.no_daemon)?;
+    println!(
         "attach with: baton attach   (tmux -L {} attach -t {})",
         project.socket_name(),
         project.session
@@ -108,7 +95,7 @@ pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
 /// the profile says when `answer` (else it is left to the daemon, and waited for); any other
 /// dialog is a problem for a person, never typed into.
 fn wait_for_agents(
-    project: &Project,
+    ctx: &Context,
     store: &mut crate::store::Store,
     agents: &[&AgentConfig],
     answer: bool,
@@ -128,6 +115,7 @@ fn wait_for_agents(
         .collect();
     let mut problems = Vec::new();
     while !pending.is_empty() {
+        let project = &ctx.project;
         let panes = project.panes()?;
         let mut still = Vec::new();
         for agent in pending {
@@ -159,7 +147,7 @@ fn wait_for_agents(
                     press_keys(&project.tmux, &pane.pane_id, &keys)?;
                     let what = format!("{dialog} (keys: {})", keys.join(" "));
                     journal(
-                        project,
+                        ctx,
                         store,
                         &agent.name,
                         JournalAction::FirstStartAnswered,
@@ -170,7 +158,7 @@ fn wait_for_agents(
                 }
                 Verdict::Person { reason, .. } => {
                     journal(
-                        project,
+                        ctx,
                         store,
                         &agent.name,
                         JournalAction::FirstStartPerson,
@@ -204,15 +192,14 @@ fn wait_for_agents(
     Ok(problems)
 }
 
-/// Journals what `baton up` did for an agent (as the daemon would: actor `baton`).
+/// Journals what `baton up` did for an agent (as the daemon would: actor `baton`); a journal
+/// that cannot be written does not stop the start.
 fn journal(
-    project: &Project,
+    ctx: &Context,
     store: &mut crate::store::Store,
     agent: &str,
     action: JournalAction,
     result: &str,
 ) {
-    if let Ok(e) = store.journal(crate::daemon::ACTOR, action, None, agent, result, "") {
-        let _ = crate::orchlog::append(project, &[e]);
-    }
+    let _ = ctx.journal(store, action, None, agent, result, "");
 }

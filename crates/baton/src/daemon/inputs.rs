@@ -15,7 +15,6 @@ use baton_core::vocab::JournalAction;
 use baton_core::vocab::NoticeKind;
 use baton_tmux::control::ControlEvent;
 
-use crate::error::CliError;
 use crate::error::CliResult;
 use crate::project::Project;
 use crate::store::JournalEntry;
@@ -291,11 +290,7 @@ impl Shell<'_> {
 
     /// Feeds changes other processes made to the store (CLI, memory file) into the engine.
     pub(super) fn read_store_changes(&mut self) -> CliResult<()> {
-        let e = |e: crate::store::StoreError| CliError::user(e.to_string());
-        let entries: Vec<JournalEntry> = self
-            .store
-            .journal_since(self.journal_seq, 10_000)
-            .map_err(e)?;
+        let entries: Vec<JournalEntry> = self.store.journal_since(self.journal_seq, 10_000)?;
         let mut touched = BTreeSet::new();
         let mut turns_ended = Vec::new();
         let mut rearm = false;

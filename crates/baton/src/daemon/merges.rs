@@ -9,7 +9,6 @@ use baton_core::task::TaskId;
 use baton_core::vocab::JournalAction;
 use baton_core::vocab::MergeState;
 
-use crate::error::CliError;
 use crate::error::CliResult;
 
 use super::Shell;
@@ -25,9 +24,8 @@ impl Shell<'_> {
         if self.integration.is_none() {
             return Ok(());
         }
-        let e = |e: crate::store::StoreError| CliError::user(e.to_string());
         crate::worktrees::kill_stale_verify(&self.project.root);
-        let requeued = self.store.requeue_running_merges().map_err(e)?;
+        let requeued = self.store.requeue_running_merges()?;
         if requeued > 0 {
             self.journal(
                 None,
@@ -41,7 +39,7 @@ impl Shell<'_> {
             .map(|a| a.name.clone())
             .collect();
         let mut events = Vec::new();
-        for (task, agent) in self.store.completed_without_merge(&isolated).map_err(e)? {
+        for (task, agent) in self.store.completed_without_merge(&isolated)? {
             let mut one = VecDeque::new();
             self.queue_merge(task, &agent, &mut one)?;
             // An outcome met while committing: its record waits for its own event (fed once
@@ -50,7 +48,7 @@ impl Shell<'_> {
                 events.push((ev, write));
             }
         }
-        let mut pending = self.store.pending_merges().map_err(e)?;
+        let mut pending = self.store.pending_merges()?;
         for (ev, _) in &events {
             if let Event::MergeFinished { task, agent, .. } = ev {
                 pending.push((*task, agent.clone(), true));
@@ -58,7 +56,7 @@ impl Shell<'_> {
         }
         self.engine.load_merges(pending);
         self.engine
-            .load_merge_fixes(self.store.merge_failures_in_a_row().map_err(e)?);
+            .load_merge_fixes(self.store.merge_failures_in_a_row()?);
         self.restart_events = events;
         Ok(())
     }
@@ -72,11 +70,10 @@ impl Shell<'_> {
         agent: &str,
         queue: &mut VecDeque<Event>,
     ) -> CliResult<()> {
-        let e = |e: crate::store::StoreError| CliError::user(e.to_string());
-        let t = self.store.task(task).map_err(e)?;
+        let t = self.store.task(task)?;
         let outcome = match crate::worktrees::commit_done(&self.project.root, agent, &t) {
             Ok(crate::worktrees::Committed::Ready { commit, held_back }) => {
-                let id = self.store.queue_merge(task, agent).map_err(e)?;
+                let id = self.store.queue_merge(task, agent)?;
                 let mut what = match commit {
                     Some(c) => format!("committed {} and queued (#{id})", &c[..c.len().min(12)]),
                     None => format!("queued (#{id})"),

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use baton_core::engine::Engine;
 use baton_core::engine::Event;
-use baton_core::task::Status;
 use baton_core::task::TaskId;
 use baton_core::vocab::AgentStatus;
 use baton_core::vocab::JournalAction;
@@ -287,15 +286,14 @@ impl Shell<'_> {
 
     /// Replays the store into the engine: every task, then the running agents.
     fn replay(&mut self) -> CliResult<()> {
-        let e = |e: crate::store::StoreError| CliError::user(e.to_string());
-        let seen = self.store.journal_since(0, usize::MAX).map_err(e)?;
+        let seen = self.store.journal_since(0, usize::MAX)?;
         self.journal_seq = seen.last().map_or(0, |j| j.seq);
-        let tasks = self.store.tasks(&TaskFilter::default()).map_err(e)?;
+        let tasks = self.store.tasks(&TaskFilter::default())?;
         self.engine.load(tasks);
-        if let Some(snap) = self.store.lead_snapshot().map_err(e)? {
+        if let Some(snap) = self.store.lead_snapshot()? {
             self.feed(Event::LeadRestore(snap))?;
         }
-        if self.store.meta("dispatch_paused").map_err(e)?.as_deref() == Some("1") {
+        if self.store.meta("dispatch_paused")?.as_deref() == Some("1") {
             self.feed(Event::Pause(true))?;
         }
         let names: Vec<String> = self.panes.keys().cloned().collect();
@@ -358,10 +356,6 @@ impl Shell<'_> {
         let Ok(counts) = self.store.counts() else {
             return;
         };
-        let total: u64 = counts.values().sum();
-        let done = counts.get(&Status::Completed).copied().unwrap_or(0);
-        let blocked = counts.get(&Status::Blocked).copied().unwrap_or(0);
-        let unreported = counts.get(&Status::Unreported).copied().unwrap_or(0);
         let agents: Vec<String> = self
             .project
             .config
@@ -373,34 +367,11 @@ impl Shell<'_> {
                 None => format!("{} down", a.name),
             })
             .collect();
-        let merging = self.engine.merges_pending();
-        let line = format!(
-            "[baton {:>4}s] {done}/{total} done{}{}{} · {}",
-            self.started.elapsed().as_secs(),
-            if unreported > 0 {
-                format!(", {unreported} unreported")
-            } else {
-                String::new()
-            },
-            if blocked > 0 {
-                format!(", {blocked} blocked")
-            } else {
-                String::new()
-            },
-            if merging > 0 {
-                format!(", {merging} to merge")
-            } else {
-                String::new()
-            },
-            agents.join(" · ")
-        );
-        let changed_part = line
-            .split_once(']')
-            .map(|(_, r)| r.to_owned())
-            .unwrap_or_default();
-        if changed_part != self.last_status {
-            self.last_status = changed_part;
-            println!("{line}");
+        let line = baton_core::progress::line(&counts, self.engine.merges_pending(), &agents);
+        if line != self.last_status {
+            let secs = self.started.elapsed().as_secs();
+            println!("{}", baton_core::progress::stamped(secs, &line));
+            self.last_status = line;
         }
     }
 }

@@ -15,6 +15,7 @@ use baton_core::Config;
 use baton_core::task::Status;
 use baton_core::task::Task;
 use baton_core::task::TaskId;
+use baton_core::vocab::JournalAction;
 
 use crate::store::JournalEntry;
 use crate::store::Store;
@@ -196,6 +197,21 @@ pub struct Counts {
     pub pending: u64,
     /// CANCELLED.
     pub cancelled: u64,
+}
+
+impl Counts {
+    /// Returns the counts of `total` tasks, given how many have each status.
+    pub fn by_status(total: u64, n: impl Fn(Status) -> u64) -> Counts {
+        Counts {
+            total,
+            done: n(Status::Completed),
+            unreported: n(Status::Unreported),
+            blocked: n(Status::Blocked),
+            running: n(Status::InProgress),
+            pending: n(Status::Pending),
+            cancelled: n(Status::Cancelled),
+        }
+    }
 }
 
 /// A lead handoff under way.
@@ -468,15 +484,7 @@ impl Loader {
     fn counts(&self) -> StoreResult<Counts> {
         let by = self.store.counts()?;
         let n = |s: Status| by.get(&s).copied().unwrap_or(0);
-        Ok(Counts {
-            total: by.values().sum(),
-            done: n(Status::Completed),
-            unreported: n(Status::Unreported),
-            blocked: n(Status::Blocked),
-            running: n(Status::InProgress),
-            pending: n(Status::Pending),
-            cancelled: n(Status::Cancelled),
-        })
+        Ok(Counts::by_status(by.values().sum(), n))
     }
 }
 
@@ -484,10 +492,14 @@ impl Loader {
 /// `handoff-request`, `-prepare` and `-start` are steps; anything else (`-done`, `-cancel`…)
 /// ends it.
 pub fn handoff_view(e: &JournalEntry, lead: Option<&str>) -> Option<HandoffView> {
-    let step = e.action.strip_prefix("handoff-")?;
-    if !matches!(step, "request" | "prepare" | "start") {
+    let action = e.action.parse::<JournalAction>().ok()?;
+    if !matches!(
+        action,
+        JournalAction::HandoffRequest | JournalAction::HandoffPrepare | JournalAction::HandoffStart
+    ) {
         return None;
     }
+    let step = action.handoff_step()?;
     let from = serde_json::from_str::<serde_json::Value>(&e.detail)
         .ok()
         .and_then(|v| v.get("from").and_then(|f| f.as_str()).map(str::to_owned))
@@ -609,17 +621,7 @@ mod tests {
             })
             .collect();
         store.add_tasks(&tasks, "user").unwrap();
-        store
-            .set_status(
-                TaskId(9_999),
-                Status::Blocked,
-                "user",
-                crate::store::StatusChange {
-                    reason: Some("why".into()),
-                    ..Default::default()
-                },
-            )
-            .unwrap();
+        crate::tui::tests::block(&mut store, TaskId(9_999), "user", "why");
         let loader = Loader::new(store, dir.path());
         let page = loader
             .page(PageRequest {

@@ -62,6 +62,21 @@ pub struct Prompt {
     pub selected: usize,
 }
 
+impl Prompt {
+    /// Returns a prompt for `ask`, with nothing typed yet: a choice among `choices`, or a line
+    /// of text (a yes/no for a cancel) when there are none.
+    pub fn new(ask: Ask, title: String, label: String, choices: Vec<String>) -> Prompt {
+        Prompt {
+            ask,
+            title,
+            label,
+            input: String::new(),
+            choices,
+            selected: 0,
+        }
+    }
+}
+
 /// An agent's screen shown inside the dashboard (read-only).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Peek {

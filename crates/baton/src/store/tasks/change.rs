@@ -324,8 +324,7 @@ fn set_status_in(
             }
         }
         let assignee = change.assignee.clone().or(task.assignee.clone());
-        let attempts = task.attempts
-            + u32::from(to == Status::InProgress && task.status != Status::InProgress);
+        let attempts = task.attempts_after(to);
         let reason = if to == Status::Blocked {
             change.reason.clone()
         } else {
