@@ -14,6 +14,7 @@ pub mod import;
 pub mod memory;
 pub mod profile;
 pub mod quota;
+pub mod render;
 pub mod task;
 pub mod vocab;
 
