@@ -260,20 +260,10 @@ impl StartWatch {
                 // dialog, seen on a loaded machine): the same screen is answered again, up to
                 // MAX_ANSWERS in all, before a person is told.
                 let again = profile.first_start.iter().find(|d| d.name == p.dialog);
-                let count = self.answered.iter_mut().find(|(n, _)| *n == p.dialog);
-                if let (Some(d), Some((_, c))) = (again, count)
-                    && *c < MAX_ANSWERS
+                if let Some(d) = again
+                    && self.answers(&d.name) < MAX_ANSWERS
                 {
-                    *c += 1;
-                    self.pending = Some(Pending {
-                        dialog: d.name.clone(),
-                        screen: screen.to_owned(),
-                        at_ms: now_ms,
-                    });
-                    return Verdict::Answer {
-                        dialog: d.name.clone(),
-                        keys: d.keys.clone(),
-                    };
+                    return self.answer(d, screen, now_ms);
                 }
                 let reason = format!(
                     "the answer to the first-start dialog `{}` changed nothing on screen",
@@ -285,11 +275,7 @@ impl StartWatch {
             self.pending = None;
         }
         if let Some(d) = live_dialog(profile, screen) {
-            let count = self
-                .answered
-                .iter()
-                .find(|(n, _)| *n == d.name)
-                .map_or(0, |(_, c)| *c);
+            let count = self.answers(&d.name);
             if !(self.starting || d.any_time) {
                 return self.person(format!(
                     "the dialog `{}` showed after the start, and the profile does not mark it safe to answer at any time",
@@ -307,19 +293,7 @@ impl StartWatch {
             if !self.answers_keys {
                 return Verdict::Wait;
             }
-            match self.answered.iter_mut().find(|(n, _)| *n == d.name) {
-                Some((_, c)) => *c += 1,
-                None => self.answered.push((d.name.clone(), 1)),
-            }
-            self.pending = Some(Pending {
-                dialog: d.name.clone(),
-                screen: screen.to_owned(),
-                at_ms: now_ms,
-            });
-            return Verdict::Answer {
-                dialog: d.name.clone(),
-                keys: d.keys.clone(),
-            };
+            return self.answer(d, screen, now_ms);
         }
         if self.starting && seen.state == AgentState::NeedsInput {
             return self
@@ -346,6 +320,31 @@ impl StartWatch {
         }
         self.starting = false;
         Verdict::Clear
+    }
+
+    /// How many times the dialog `name` was answered in this start.
+    fn answers(&self, name: &str) -> u32 {
+        self.answered
+            .iter()
+            .find(|(n, _)| n == name)
+            .map_or(0, |(_, c)| *c)
+    }
+
+    /// Answers `d` on `screen`: counts it, and waits for the screen to change.
+    fn answer(&mut self, d: &FirstStartDialog, screen: &str, now_ms: u64) -> Verdict {
+        match self.answered.iter_mut().find(|(n, _)| *n == d.name) {
+            Some((_, c)) => *c += 1,
+            None => self.answered.push((d.name.clone(), 1)),
+        }
+        self.pending = Some(Pending {
+            dialog: d.name.clone(),
+            screen: screen.to_owned(),
+            at_ms: now_ms,
+        });
+        Verdict::Answer {
+            dialog: d.name.clone(),
+            keys: d.keys.clone(),
+        }
     }
 
     fn person(&mut self, reason: String) -> Verdict {

@@ -15,6 +15,7 @@ pub mod memory;
 pub mod profile;
 pub mod progress;
 pub mod quota;
+pub mod render;
 pub mod settings;
 pub mod task;
 pub mod vocab;

@@ -1,9 +1,14 @@
 //! The human-readable trail: `ORCHESTRATION_LOG.md` (a markdown table, as teams keep it by
 //! hand) and `.baton/journal.jsonl` (one JSON object a line), both appended after each change
 //! is committed to the store. The store's journal is the source of truth; these are its mirror.
+//! The table's rows are rendered by `baton_core::render::orchestration_row`.
 
 use std::io::Write;
 use std::path::Path;
+
+use baton_core::render::JournalLine;
+use baton_core::render::ORCHESTRATION_LOG_HEADER;
+use baton_core::render::orchestration_row;
 
 use crate::error::CliResult;
 use crate::error::io_error;
@@ -13,8 +18,6 @@ use crate::store::JournalEntry;
 /// The orchestration log's file name, in the reports directory (`[session] reports_dir`,
 /// default the project root).
 pub const ORCHESTRATION_LOG: &str = "ORCHESTRATION_LOG.md";
-
-const HEADER: &str = "# Orchestration log\n\nWritten by baton: one line per change, newest last.\n\n| time | actor | action | target | result |\n|------|-------|--------|--------|--------|\n";
 
 /// Formats a time in milliseconds as local `YYYY-MM-DD HH:MM:SS`.
 pub fn local_time(ms: i64) -> String {
@@ -27,11 +30,17 @@ pub fn local_time(ms: i64) -> String {
         .unwrap_or_else(|_| ms.to_string())
 }
 
-/// Escapes a markdown table cell.
-pub fn cell(text: &str) -> String {
-    text.replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
+/// A journal entry as the renderers in `baton_core::render` read it.
+pub fn journal_line(e: &JournalEntry) -> JournalLine<'_> {
+    JournalLine {
+        at_ms: e.at_ms,
+        actor: &e.actor,
+        action: &e.action,
+        task: e.task,
+        target: &e.target,
+        result: &e.result,
+        detail: &e.detail,
+    }
 }
 
 /// Appends entries to both logs: ORCHESTRATION_LOG.md in the reports directory (created
@@ -49,23 +58,7 @@ pub fn append(project: &Project, entries: &[JournalEntry]) -> CliResult<()> {
     let mut md = String::new();
     let mut jsonl = String::new();
     for e in entries {
-        let target = match (e.task, e.target.as_str()) {
-            (Some(t), "") => t.to_string(),
-            (Some(t), other) => format!("{t} {other}"),
-            (None, other) => other.to_owned(),
-        };
-        let mut result = e.result.clone();
-        if !e.detail.is_empty() && !e.detail.starts_with('{') {
-            result = format!("{result}: {}", e.detail);
-        }
-        md.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n",
-            local_time(e.at_ms),
-            cell(&e.actor),
-            cell(&e.action),
-            cell(&target),
-            cell(&result)
-        ));
+        md.push_str(&orchestration_row(&journal_line(e), local_time));
         jsonl.push_str(&serde_json::to_string(e).unwrap_or_default());
         jsonl.push('\n');
     }
@@ -76,7 +69,7 @@ pub fn append(project: &Project, entries: &[JournalEntry]) -> CliResult<()> {
             .create_new(true)
             .open(&md_path)
         {
-            f.write_all(HEADER.as_bytes())
+            f.write_all(ORCHESTRATION_LOG_HEADER.as_bytes())
                 .map_err(|e| io_error(format!("cannot write {}", md_path.display()), e))?;
         }
     }

@@ -186,13 +186,15 @@ impl<'p> Shell<'p> {
 fn notifier_from_config(c: &baton_core::config::NotifyConfig) -> crate::notify::Notifier {
     use crate::notify::Backend;
     use crate::notify::NoticeFilter;
-    use crate::notify::NoticeKind;
     use crate::notify::Notifier;
     let mut filter = NoticeFilter::all();
-    for name in &c.disable {
-        if let Ok(kind) = name.parse::<NoticeKind>() {
-            filter.set(kind, false);
+    match c.disabled() {
+        Ok(kinds) => {
+            for kind in kinds {
+                filter.set(kind, false);
+            }
         }
+        Err(e) => eprintln!("warning: [notify] disable: {e}"),
     }
     let backend = match c.backend.as_str() {
         "auto" => Backend::detect(),

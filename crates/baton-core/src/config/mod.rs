@@ -2,16 +2,35 @@
 //!
 //! Every error names the file, the line and the key, and nothing is half-applied: a file either
 //! parses and validates whole, or the caller gets an error and keeps what it had.
+//!
+//! This file holds [`Config`] and its parsing; the sections' types are in `sections.rs`, the
+//! error and its position in `error.rs`, the checks and warnings in `checks.rs`.
+
+mod checks;
+mod error;
+mod sections;
+
+pub use checks::sanitize_name;
+pub use error::ConfigError;
+pub use error::key_span;
+pub use error::line_col;
+pub use sections::AgentConfig;
+pub use sections::Isolation;
+pub use sections::LeadConfig;
+pub use sections::NotifyConfig;
+pub use sections::QuotaConfig;
+pub use sections::RunConfig;
+pub use sections::SessionConfig;
+pub use sections::VerifyConfig;
+pub use sections::notice_switch;
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
-use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 use std::path::PathBuf;
 
 use serde::Deserialize;
-use serde::Serialize;
 use toml::Spanned;
 
 use crate::profile::Profile;
@@ -19,88 +38,15 @@ use crate::profile::ProfileSpec;
 use crate::profile::builtin_names;
 use crate::profile::builtin_spec;
 
+use checks::check_name;
+use checks::check_reports_dir;
+use checks::warnings;
+
 /// The configuration file's name at the project root.
 pub const FILE_NAME: &str = "baton.toml";
 
 /// The name of the session's first window: a shell in the project root for the person.
 pub const CONSOLE_WINDOW: &str = "baton";
-
-/// An error in `baton.toml`, with where it is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    /// The file.
-    pub file: PathBuf,
-    /// Line and column, from 1, when known.
-    pub position: Option<(usize, usize)>,
-    /// The key, such as `agent[2].cli`.
-    pub key: String,
-    /// What is wrong.
-    pub message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some((line, col)) = self.position {
-            write!(f, ":{line}:{col}")?;
-        }
-        if self.key.is_empty() {
-            write!(f, ": {}", self.message)
-        } else {
-            write!(f, ": {}: {}", self.key, self.message)
-        }
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// Returns the 1-based line and column of a byte span's start in `text`.
-pub fn line_col(text: &str, span: Option<Range<usize>>) -> Option<(usize, usize)> {
-    let start = span?.start.min(text.len());
-    let before = text.get(..start)?;
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    Some((line, col))
-}
-
-/// Returns the span of a key's entry in `text`: `key` is dotted, with `[n]` for an array's
-/// element (`lead.chain[1]`, `profile.x.patterns.working[0]`). A key names its entry (the
-/// line where it is set), an element its value. `None` when the text does not set it.
-pub fn key_span(text: &str, key: &str) -> Option<Range<usize>> {
-    use toml::de::DeTable;
-    use toml::de::DeValue;
-    let doc = DeTable::parse(text).ok()?;
-    let mut table: &DeTable<'_> = doc.get_ref();
-    let mut found: Option<Range<usize>> = None;
-    let mut value: Option<&DeValue<'_>> = None;
-    for part in key.split('.') {
-        let (name, indexes) = match part.find('[') {
-            Some(i) => (&part[..i], &part[i..]),
-            None => (part, ""),
-        };
-        if let Some(DeValue::Table(t)) = value {
-            table = t;
-        } else if value.is_some() {
-            return None;
-        }
-        let (k, v) = table.iter().find(|(k, _)| k.get_ref() == name)?;
-        found = Some(k.span());
-        value = Some(v.get_ref());
-        for index in indexes
-            .split(']')
-            .filter_map(|s| s.strip_prefix('['))
-            .map(str::parse::<usize>)
-        {
-            let DeValue::Array(a) = value? else {
-                return None;
-            };
-            let item = a.get(index.ok()?)?;
-            found = Some(item.span());
-            value = Some(item.get_ref());
-        }
-    }
-    found
-}
 
 /// The configuration as written.
 #[derive(Debug, Default, Deserialize)]
@@ -137,254 +83,6 @@ struct RawAgent {
     env: BTreeMap<String, String>,
     workdir: Option<PathBuf>,
     isolation: Option<Isolation>,
-}
-
-/// `[session]`: the tmux session and shared files.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct SessionConfig {
-    /// The tmux session name; default: the project directory's name.
-    pub name: Option<String>,
-    /// The shared memory file, relative to the project root.
-    pub memory_file: PathBuf,
-    /// The tmux server's socket name (`tmux -L`); default `baton-<session name>`.
-    pub socket: Option<String>,
-    /// Width and height of new agent windows.
-    pub width: u16,
-    /// Height of new agent windows.
-    pub height: u16,
-    /// Where agents work: all in the project's checkout, or each in a git worktree of its own.
-    pub isolation: Isolation,
-    /// The branch verified work is merged into (worktree mode); default: the branch checked
-    /// out in the project root.
-    pub integration_branch: Option<String>,
-    /// Where ORCHESTRATION_LOG.md, REPORT.md and HANDOFF_TO_*.md are written, relative to the
-    /// project root and inside it; default: the project root.
-    pub reports_dir: PathBuf,
-}
-
-/// Where an agent works.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum Isolation {
-    /// In the project's own checkout, with every other shared agent (the hand-run way).
-    #[default]
-    Shared,
-    /// In `.baton/worktrees/<agent>` on branch `baton/<agent>`; its work reaches the
-    /// integration branch only through the verified merge queue.
-    Worktree,
-}
-
-impl Default for SessionConfig {
-    fn default() -> Self {
-        SessionConfig {
-            name: None,
-            memory_file: PathBuf::from("CLAUDE.md"),
-            socket: None,
-            width: 160,
-            height: 48,
-            isolation: Isolation::Shared,
-            integration_branch: None,
-            reports_dir: PathBuf::from("."),
-        }
-    }
-}
-
-/// `[lead]`: who leads, and when the role moves.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct LeadConfig {
-    /// Agents in order of handoff; the first leads.
-    pub chain: Vec<String>,
-    /// Session % at which the lead prepares its handoff.
-    pub prepare_at: u8,
-    /// Session % at which the lead role moves on.
-    pub handoff_at: u8,
-    /// Session % after a reset below which the role comes back.
-    pub return_below: u8,
-    /// Whether the role comes back after the first lead's reset.
-    #[serde(rename = "return")]
-    pub return_after_reset: bool,
-    /// How long the lead's notes are waited for before the handoff goes on without them.
-    pub notes_deadline_secs: u64,
-}
-
-impl Default for LeadConfig {
-    fn default() -> Self {
-        LeadConfig {
-            chain: Vec::new(),
-            prepare_at: 85,
-            handoff_at: 93,
-            return_below: 50,
-            return_after_reset: true,
-            notes_deadline_secs: 180,
-        }
-    }
-}
-
-/// `[quota]`: usage thresholds and sources.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct QuotaConfig {
-    /// % at which a warning is sent.
-    pub warn: u8,
-    /// % at which an agent gets no new task.
-    pub critical: u8,
-    /// Where readings come from: "hook", "screen", "rollout", "oauth" (opt-in).
-    pub sources: Vec<String>,
-    /// Stop every agent at critical.
-    pub auto_stop: bool,
-    /// The five display bands (`attention`, `high`, `critical`, `alert`); by default they
-    /// follow `warn` and `critical` (see `quota::bands`).
-    pub bands: Option<crate::quota::bands::Bands>,
-    /// How long a reading of the OAuth usage endpoint is reused, in seconds.
-    pub oauth_ttl_secs: u64,
-}
-
-impl QuotaConfig {
-    /// The display bands.
-    pub fn bands(&self) -> crate::quota::bands::Bands {
-        self.bands.unwrap_or_else(|| {
-            crate::quota::bands::Bands::from_warn_critical(
-                f64::from(self.warn),
-                f64::from(self.critical),
-            )
-            .unwrap_or_default()
-        })
-    }
-}
-
-impl Default for QuotaConfig {
-    fn default() -> Self {
-        QuotaConfig {
-            warn: 80,
-            critical: 90,
-            sources: vec!["hook".into(), "screen".into(), "rollout".into()],
-            auto_stop: false,
-            bands: None,
-            oauth_ttl_secs: 120,
-        }
-    }
-}
-
-/// The kinds of notices, as `[notify] disable` names them.
-pub const NOTICE_KINDS: [&str; 8] = [
-    "quota-warn",
-    "quota-critical",
-    "task-blocked",
-    "needs-input",
-    "agent-dead",
-    "verify-failed",
-    "handoff-done",
-    "run-finished",
-];
-
-/// `[notify]`: where notices go, and which.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct NotifyConfig {
-    /// `auto` (desktop where a session bus exists, else `notify-send`, else the bell),
-    /// `bell`, `off`, or the path of a `notify-send`-compatible program.
-    pub backend: String,
-    /// Kinds never shown (see [`NOTICE_KINDS`]).
-    pub disable: Vec<String>,
-}
-
-impl Default for NotifyConfig {
-    fn default() -> Self {
-        NotifyConfig {
-            backend: "auto".into(),
-            disable: Vec::new(),
-        }
-    }
-}
-
-/// `[verify]`: the commands run after each wave.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct VerifyConfig {
-    /// Shell commands, run in order.
-    pub commands: Vec<String>,
-    /// How many fix cycles one failure may get.
-    pub max_fix_cycles: u32,
-    /// Worktree mode: how many queued merges (of different agents) one verify may check at
-    /// once; a batch that fails is merged one by one. 1: one merge, one verify.
-    pub batch: u32,
-}
-
-impl Default for VerifyConfig {
-    fn default() -> Self {
-        VerifyConfig {
-            commands: Vec::new(),
-            max_fix_cycles: 3,
-            batch: 1,
-        }
-    }
-}
-
-/// `[run]`: how the orchestration runs.
-#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct RunConfig {
-    /// Seconds without a screen change before a working agent gets a reminder.
-    pub stuck_after_secs: u64,
-    /// Failed attempts after which a task needs a person.
-    pub max_attempts: u32,
-    /// The prompt template: "en", "fr", or a file path relative to the project root.
-    pub template: String,
-    /// The language of nudges, reminders and test tasks: "en" or "fr" (default: the
-    /// template's when it is a built-in one, else "en").
-    pub language: Option<String>,
-    /// Once every feature task is done, one test task per feature goes to the agent that
-    /// built it.
-    pub test_tasks: bool,
-}
-
-impl RunConfig {
-    /// The language of the engine's short texts.
-    pub fn language(&self) -> &str {
-        match (&self.language, self.template.as_str()) {
-            (Some(l), _) => l,
-            (None, t @ ("en" | "fr")) => t,
-            (None, _) => "en",
-        }
-    }
-}
-
-impl Default for RunConfig {
-    fn default() -> Self {
-        RunConfig {
-            stuck_after_secs: 600,
-            max_attempts: 3,
-            template: "en".into(),
-            language: None,
-            test_tasks: true,
-        }
-    }
-}
-
-/// One configured agent, with its profile resolved.
-#[derive(Clone, Debug)]
-pub struct AgentConfig {
-    /// The agent's name: its window name, and how tasks and people refer to it.
-    pub name: String,
-    /// The profile's name.
-    pub cli: String,
-    /// Skills used to route tasks.
-    pub skills: Vec<String>,
-    /// How many tasks it may hold at once.
-    pub max_tasks: u32,
-    /// The full launch command line (the profile's command and args unless overridden).
-    pub command: String,
-    /// Extra environment for the agent's process.
-    pub env: BTreeMap<String, String>,
-    /// Where the agent works, relative to the project root ("." by default); in worktree
-    /// mode, relative to its worktree.
-    pub workdir: PathBuf,
-    /// `[session] isolation`, or the agent's own `isolation`.
-    pub isolation: Isolation,
-    /// The resolved profile.
-    pub profile: Profile,
 }
 
 /// The whole configuration, validated.
@@ -624,12 +322,7 @@ impl Config {
             ));
         }
         for (i, k) in raw.notify.disable.iter().enumerate() {
-            if !NOTICE_KINDS.contains(&k.as_str()) {
-                return Err(at(
-                    &format!("notify.disable[{i}]"),
-                    format!("`{k}` is not one of {}", NOTICE_KINDS.join(", ")),
-                ));
-            }
+            notice_switch(k).map_err(|m| at(&format!("notify.disable[{i}]"), m))?;
         }
         if let Some(b) = &q.bands {
             b.validate().map_err(|e| at("quota.bands", e.0.clone()))?;
@@ -719,148 +412,38 @@ impl Config {
     }
 }
 
-/// The warnings of a configuration that validated: `[profile.x]` tables no agent uses (a
-/// `[profile.clude]` typo makes a new profile), and named groups in a file's patterns that
-/// nothing reads.
-fn warnings(
-    file: &Path,
-    text: &str,
-    raw: &RawConfig,
-    agents: &[AgentConfig],
-    profiles: &BTreeMap<String, Profile>,
-) -> Vec<ConfigError> {
-    let error = |span: Option<Range<usize>>, key: &str, message: String| ConfigError {
-        file: file.to_owned(),
-        position: line_col(text, span),
-        key: key.to_owned(),
-        message,
-    };
-    let mut out = Vec::new();
-    for (name, spec) in &raw.profile {
-        let key = format!("profile.{name}");
-        let span = key_span(text, &key).or(Some(spec.span()));
-        if !agents.iter().any(|a| &a.cli == name) {
-            let known = builtin_names()
-                .map(str::to_owned)
-                .chain(agents.iter().map(|a| a.cli.clone()))
-                .filter(|k| k != name);
-            let near = known
-                .filter(|k| edit_distance(k, name) <= 2)
-                .min_by_key(|k| edit_distance(k, name));
-            let mut message = format!(
-                "no [[agent]] uses profile `{name}` (an agent picks one with `cli = \"{name}\"`)"
-            );
-            if let Some(n) = near {
-                message.push_str(&format!("; a typo of `{n}`?"));
-            }
-            out.push(error(span.clone(), &key, message));
-        }
-        let Some(profile) = profiles.get(name) else {
-            continue;
-        };
-        for (field, i, group) in profile.unread_groups() {
-            let key = format!("{key}.patterns.{field}[{i}]");
-            let read = crate::profile::read_groups(&field);
-            out.push(error(
-                key_span(text, &key).or(span.clone()),
-                &key,
-                format!(
-                    "named group `{group}` is read by nothing ({})",
-                    if read.is_empty() {
-                        format!("baton reads no group of `{field}` patterns: use `(?:…)`")
-                    } else {
-                        format!("`{field}` patterns are read for: {}", read.join(", "))
-                    }
-                ),
-            ));
-        }
-    }
-    out
-}
-
-/// The number of single-character edits between two short names.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
-/// Checks `[session] reports_dir`: relative to the project root and inside it.
-fn check_reports_dir(dir: &Path) -> Result<(), String> {
-    use std::path::Component;
-    if dir.as_os_str().is_empty() {
-        return Err("is empty: \".\" is the project root".into());
-    }
-    for c in dir.components() {
-        match c {
-            Component::Normal(_) | Component::CurDir => {}
-            Component::ParentDir => {
-                return Err(format!(
-                    "`{}` leaves the project: give a directory inside it",
-                    dir.display()
-                ));
-            }
-            Component::RootDir | Component::Prefix(_) => {
-                return Err(format!(
-                    "`{}` is absolute: give a directory relative to the project root",
-                    dir.display()
-                ));
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Checks a name used for tmux sessions, windows and sockets.
-fn check_name(name: &str) -> Result<(), String> {
-    if name.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if name.len() > 64 {
-        return Err(format!("`{name}` is longer than 64 characters"));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-    {
-        return Err(format!(
-            "`{name}` has `{c}`: use letters, digits, `-` and `_` (tmux gives `.` and `:` a meaning)"
-        ));
-    }
-    Ok(())
-}
-
-/// Turns any text into a valid name: other characters become `-`.
-pub fn sanitize_name(text: &str) -> String {
-    let s: String = text
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(64)
-        .collect();
-    if s.is_empty() { "baton".into() } else { s }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(Path::new("baton.toml"), text)
+    }
+
+    #[test]
+    fn notify_disable_names_notice_kinds() {
+        use crate::vocab::NoticeKind;
+        let every: Vec<String> = NoticeKind::switches().map(|k| format!("\"{k}\"")).collect();
+        let c = parse(&format!("[notify]\ndisable = [{}]\n", every.join(", "))).unwrap();
+        assert_eq!(
+            c.notify.disabled().unwrap(),
+            NoticeKind::switches().collect::<Vec<_>>()
+        );
+        // A failed handoff is switched with `handoff-done`: its own name is no switch.
+        let e = parse("[notify]\ndisable = [\"quota-warn\", \"handoff-failed\"]\n").unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.position),
+            ("notify.disable[1]", Some((2, 26))),
+            "{e}"
+        );
+        assert_eq!(
+            e.to_string(),
+            "baton.toml:2:26: notify.disable[1]: `handoff-failed` is not one of quota-warn, \
+             quota-critical, task-blocked, needs-input, agent-dead, verify-failed, handoff-done, \
+             run-finished"
+        );
+        let e = parse("[notify]\ndisable = [\"blocked\"]\n").unwrap_err();
+        assert_eq!(e.key, "notify.disable[0]", "{e}");
     }
 
     #[test]
