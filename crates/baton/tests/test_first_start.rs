@@ -113,13 +113,7 @@ fn a_run_answers_the_menu_at_every_start_and_completes_its_tasks() {
     );
     p.write_config(&format!("{agent}[run]\ntest_tasks = false\n"));
     std::fs::write(p.root().join("plan.md"), "- [ ] first\n- [ ] second\n").unwrap();
-    let out = p.run(&["run", "plan.md", "--quiet"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = p.ok(&["run", "plan.md", "--quiet"]);
     assert!(stdout.contains("finished: 2 completed"), "{stdout}");
     let answered = journaled(&p, "first-start-answered");
     assert_eq!(

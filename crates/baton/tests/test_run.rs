@@ -171,13 +171,7 @@ fn forty_tasks_with_dependencies_all_done_once() {
         "{agents}[verify]\ncommands = [\"test -f fixed.txt\"]\nmax_fix_cycles = 2\n\n[run]\nstuck_after_secs = 2\ntest_tasks = false\n"
     ));
     write_chained_plan(p.root(), 40, 4, |i| format!("task {i} of the plan"));
-    let out = p.run(&["run", "plan.md", "--quiet"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = p.ok(&["run", "plan.md", "--quiet"]);
     assert!(
         stdout.contains("finished: 41 completed, 0 blocked, 0 waiting, last verify passed"),
         "{stdout}"
@@ -285,13 +279,7 @@ fn many_agents_reporting_at_once_are_all_heard() {
     p.write_config(&format!("{agents}[run]\ntest_tasks = false\n"));
     let list: String = (0..80).map(|i| format!("- [ ] quick {i}\n")).collect();
     std::fs::write(p.root().join("plan.md"), list).unwrap();
-    let out = p.run(&["run", "plan.md", "--quiet"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = p.ok(&["run", "plan.md", "--quiet"]);
     assert!(stdout.contains("finished: 80 completed"), "{stdout}");
     assert_all_done_once(p.root(), 80);
 }
