@@ -392,20 +392,20 @@ pub fn run(bin: &Path) -> Report {
     });
 
     // Subscription mode: quota footer, statusLine rate_limits, the usage-limit screen. The
-    // first prompt to an agent that sat idle since its start has once stayed in 2.1.329's box
-    // through three Enters (CI, loaded): those checks, whose subject is not delivery, get a
-    // second try, the first failure kept in their note.
-    report.check_twice(
+    // first prompt to an agent idle since its start has stayed in 2.1.329's box through three
+    // Enters and then been taken (a loaded machine): these checks, whose subject is not
+    // delivery, judge the screen that follows and keep baton send's verdict in their note.
+    report.check(
         "subscription: quota footer detected (93% of 5-hour limit)",
         || {
-            send(&project, "claudesub", "QUOTA-4a7b hello")?;
+            let late = send_maybe_late(&project, "claudesub", "QUOTA-4a7b hello")?;
             let s = screens.wait_state("claudesub", AgentState::Finished, TURN, |s| {
                 s.contains("ack QUOTA-4a7b") && s.contains("% of your")
             })?;
             screens.save("claude-finished-quota.txt", &s);
             let d = baton_core::detect(&screens.profile, &s);
             let q = d.quota.first().ok_or("no quota line detected")?;
-            Ok(format!("{q:?}"))
+            Ok(format!("{q:?}{late}"))
         },
     );
     report.check("statusLine hook records quota readings (5h window)", || {
@@ -471,14 +471,14 @@ pub fn run(bin: &Path) -> Report {
         },
     );
 
-    report.check_twice("permission dialog without skip-permissions", || {
-        send(&project, "claudeperm", "PERM-6e1d create the file")?;
+    report.check("permission dialog without skip-permissions", || {
+        let late = send_maybe_late(&project, "claudeperm", "PERM-6e1d create the file")?;
         let s = screens.wait_state("claudeperm", AgentState::NeedsInput, TURN, |_| true)?;
         screens.save("claude-needs-input-bash.txt", &s);
         if root.join("perm-was-granted.txt").exists() {
             return Err("the command ran without approval".into());
         }
-        Ok(String::new())
+        Ok(late)
     });
 
     report
