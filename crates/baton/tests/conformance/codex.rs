@@ -333,19 +333,7 @@ fn reports_without_baton_on_path(bin: &Path, report: &mut Report) {
     report.check(
         "baton not on the login shell's PATH: both tasks reported by Codex",
         || {
-            let mut child = project
-                .cmd(&["run", "plan.md", "--quiet"])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .map_err(|e| e.to_string())?;
-            let ended = wait_for(Duration::from_secs(240), "baton run to end", || {
-                child.try_wait().ok().flatten()
-            });
-            if ended.is_err() {
-                let _ = child.kill();
-            }
-            let out = child.wait_with_output().map_err(|e| e.to_string())?;
+            let (ended, out) = run_plan(&project)?;
             let screen = project.capture("codex");
             let journal = project.journal();
             let brief: Vec<String> = journal

@@ -6,7 +6,6 @@
 //! `baton run` of two tasks then completes both, each once.
 
 use std::path::Path;
-use std::time::Duration;
 
 use baton_fake_model::FakeModel;
 use baton_fake_model::Reply;
@@ -88,19 +87,7 @@ fn attempt(bin: &Path) -> Result<String, String> {
     ));
     std::fs::write(root.join("plan.md"), "- [ ] first\n- [ ] second\n").unwrap();
     let result = (|| {
-        let mut child = project
-            .cmd(&["run", "plan.md", "--quiet"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .map_err(|e| e.to_string())?;
-        let ended = wait_for(Duration::from_secs(240), "baton run to end", || {
-            child.try_wait().ok().flatten()
-        });
-        if ended.is_err() {
-            let _ = child.kill();
-        }
-        let out = child.wait_with_output().map_err(|e| e.to_string())?;
+        let (ended, out) = run_plan(&project)?;
         let screen = project.capture("codex");
         let journal = project.journal();
         let context = || {

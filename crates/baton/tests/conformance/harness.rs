@@ -609,6 +609,34 @@ fn once_but_a_space(server: &FakeModel, marker: &str, sent: &str) -> Result<Stri
     }
 }
 
+/// Runs `baton run plan.md --quiet` until it ends (killed after 240 s); returns whether it
+/// ended in time, and its output.
+#[allow(dead_code)]
+pub fn run_plan(
+    project: &TestProject,
+) -> Result<
+    (
+        Result<std::process::ExitStatus, String>,
+        std::process::Output,
+    ),
+    String,
+> {
+    let mut child = project
+        .cmd(&["run", "plan.md", "--quiet"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let ended = wait_for(Duration::from_secs(240), "baton run to end", || {
+        child.try_wait().ok().flatten()
+    });
+    if ended.is_err() {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    Ok((ended, out))
+}
+
 /// Runs `baton up --no-daemon`; returns its "ready" lines, or its output when it failed.
 pub fn up_ready(project: &TestProject) -> Result<String, String> {
     let out = project.run(&["up", "--no-daemon"]);
