@@ -21,9 +21,11 @@ use crate::profile::Submit;
 /// How long to wait for the pasted text to show in the box before pressing Enter anyway.
 pub const TEXT_WAIT_MS: u64 = 1500;
 
-/// How long the box may visibly keep the text after Enter before Enter is pressed again
-/// (the swallowed-Enter case: the CLI took the first Enter as part of the paste).
-pub const RETRY_IF_TEXT_STAYS_MS: u64 = 600;
+/// After the last Enter the check may press, how long it keeps watching for proof before it
+/// says the prompt was not taken (at least the profile's `working_deadline_ms`). A CLI on a
+/// loaded machine can take a prompt seconds after its Enter (Claude Code 2.1.329 in a CI
+/// run); a failure said too early would make the prompt be sent again.
+pub const FINAL_WAIT_MS: u64 = 10_000;
 
 /// What the shell should do next.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -286,28 +288,30 @@ impl Delivery {
                         seen.state
                     ));
                 }
+                if self.enters > self.submit.max_extra_enters {
+                    // No Enter left to press: watch for proof until the final wait is over.
+                    let waited = self.submit.working_deadline_ms.max(FINAL_WAIT_MS);
+                    if now_ms < at + waited {
+                        return Step::Wait;
+                    }
+                    let reason = if seen.input.is_some() {
+                        format!(
+                            "the prompt is still in the agent's input box {} ms after the last of {} Enter presses",
+                            waited, self.enters
+                        )
+                    } else {
+                        format!(
+                            "the agent showed no sign of working within {} ms after the last of {} Enter presses (screen: {})",
+                            waited, self.enters, seen.state
+                        )
+                    };
+                    return self.fail(reason);
+                }
+                // The swallowed-Enter case: the CLI took the Enter as part of the paste.
                 let text_stays = seen.input.is_some()
                     && (self.expected.is_none() || self.text_seen)
-                    && now_ms >= at + RETRY_IF_TEXT_STAYS_MS;
+                    && now_ms >= at + self.submit.retry_enter_ms;
                 if text_stays || now_ms >= until {
-                    if self.enters > self.submit.max_extra_enters {
-                        self.phase = Phase::Over;
-                        let reason = if seen.input.is_some() {
-                            format!(
-                                "the prompt is still in the agent's input box after {} Enter presses",
-                                self.enters
-                            )
-                        } else {
-                            format!(
-                                "the agent showed no sign of working within {} ms after {} Enter presses (screen: {})",
-                                self.submit.working_deadline_ms, self.enters, seen.state
-                            )
-                        };
-                        return Step::Failed {
-                            reason,
-                            enters: self.enters,
-                        };
-                    }
                     return self.press(now_ms);
                 }
                 Step::Wait
@@ -403,6 +407,56 @@ mod tests {
     }
 
     #[test]
+    fn a_profile_can_wait_longer_before_another_enter() {
+        let slow = Submit {
+            retry_enter_ms: 1500,
+            ..submit()
+        };
+        let mut d = Delivery::after_enter(&slow, 0);
+        let holding = seen(AgentState::Idle, Some("hi"));
+        assert_eq!(d.observe(600, &holding, false), Step::Wait);
+        assert_eq!(d.observe(1499, &holding, false), Step::Wait);
+        assert_eq!(d.observe(1500, &holding, false), Step::PressEnter);
+    }
+
+    #[test]
+    fn a_prompt_taken_late_after_the_last_enter_is_delivered() {
+        let mut d = Delivery::after_enter(&submit(), 0);
+        let holding = seen(AgentState::Idle, Some("hi"));
+        assert_eq!(d.observe(600, &holding, false), Step::PressEnter);
+        assert_eq!(d.observe(1200, &holding, false), Step::PressEnter);
+        // Three Enters and the box still shows the prompt: no fourth, and no failure yet.
+        assert_eq!(d.enters(), 3);
+        assert_eq!(d.observe(4500, &holding, false), Step::Wait);
+        assert_eq!(
+            d.observe(9000, &seen(AgentState::Working, None), true),
+            Step::Delivered {
+                state: AgentState::Working,
+                enters: 3
+            }
+        );
+    }
+
+    #[test]
+    fn a_prompt_that_stays_fails_after_the_final_wait() {
+        let mut d = Delivery::after_enter(&submit(), 0);
+        let holding = seen(AgentState::Idle, Some("hi"));
+        assert_eq!(d.observe(600, &holding, false), Step::PressEnter);
+        assert_eq!(d.observe(1200, &holding, false), Step::PressEnter);
+        assert_eq!(d.observe(11_199, &holding, false), Step::Wait);
+        match d.observe(11_200, &holding, false) {
+            Step::Failed { enters, reason } => {
+                assert_eq!(enters, 3);
+                assert!(
+                    reason.contains("still in the agent's input box"),
+                    "{reason}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn a_fast_agent_that_already_finished_counts() {
         let mut d = Delivery::after_enter(&submit(), 0);
         // Same screen as before Enter: not proof.
@@ -439,14 +493,15 @@ mod tests {
         assert_eq!(d.observe(2999, &nothing, false), Step::Wait);
         assert_eq!(d.observe(3000, &nothing, false), Step::PressEnter);
         assert_eq!(d.observe(6000, &nothing, false), Step::PressEnter);
-        match d.observe(9000, &nothing, false) {
+        assert_eq!(d.observe(15_999, &nothing, false), Step::Wait);
+        match d.observe(16_000, &nothing, false) {
             Step::Failed { enters, reason } => {
                 assert_eq!(enters, 3);
                 assert!(reason.contains("no sign of working"), "{reason}");
             }
             other => panic!("{other:?}"),
         }
-        assert_eq!(d.observe(9999, &nothing, false), Step::Wait);
+        assert_eq!(d.observe(16_999, &nothing, false), Step::Wait);
     }
 
     #[test]

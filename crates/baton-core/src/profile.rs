@@ -129,6 +129,9 @@ pub struct SubmitSpec {
     pub max_extra_enters: Option<u32>,
     /// How long the agent has to show it started working after Enter, in milliseconds.
     pub working_deadline_ms: Option<u64>,
+    /// How long the box may keep the text after Enter before Enter is pressed again, in
+    /// milliseconds.
+    pub retry_enter_ms: Option<u64>,
     /// How long output must stay quiet to confirm a finished turn, in milliseconds.
     pub settle_ms: Option<u64>,
     /// How long the CLI may take to show its prompt box after launch, in milliseconds.
@@ -268,6 +271,10 @@ pub struct Submit {
     pub max_extra_enters: u32,
     /// How long the agent has to show it started working after Enter, in milliseconds.
     pub working_deadline_ms: u64,
+    /// How long the box may keep the text after Enter before Enter is pressed again, in
+    /// milliseconds (the swallowed-Enter case). Too short for a CLI that reads keys late on a
+    /// loaded machine, and that CLI may take both Enters as two submissions.
+    pub retry_enter_ms: u64,
     /// How long output must stay quiet to confirm a finished turn, in milliseconds.
     pub settle_ms: u64,
     /// How long the CLI may take to show its prompt box after launch, in milliseconds.
@@ -284,6 +291,7 @@ impl Default for Submit {
             method: SubmitMethod::Paste,
             max_extra_enters: 2,
             working_deadline_ms: 3000,
+            retry_enter_ms: 600,
             settle_ms: 1500,
             startup_timeout_ms: 30_000,
             reads_box: true,
@@ -379,6 +387,7 @@ impl ProfileSpec {
             pick(&mut s.method, &o.method);
             pick(&mut s.max_extra_enters, &o.max_extra_enters);
             pick(&mut s.working_deadline_ms, &o.working_deadline_ms);
+            pick(&mut s.retry_enter_ms, &o.retry_enter_ms);
             pick(&mut s.settle_ms, &o.settle_ms);
             pick(&mut s.startup_timeout_ms, &o.startup_timeout_ms);
         }
@@ -430,6 +439,7 @@ impl ProfileSpec {
             working_deadline_ms: s
                 .working_deadline_ms
                 .unwrap_or(defaults.working_deadline_ms),
+            retry_enter_ms: s.retry_enter_ms.unwrap_or(defaults.retry_enter_ms),
             settle_ms: s.settle_ms.unwrap_or(defaults.settle_ms),
             startup_timeout_ms: s.startup_timeout_ms.unwrap_or(defaults.startup_timeout_ms),
             reads_box: self
@@ -448,6 +458,12 @@ impl ProfileSpec {
             return Err(err(
                 "submit.working_deadline_ms",
                 "must be between 1 and 600000".to_owned(),
+            ));
+        }
+        if !(100..=60_000).contains(&submit.retry_enter_ms) {
+            return Err(err(
+                "submit.retry_enter_ms",
+                "must be between 100 and 60000".to_owned(),
             ));
         }
         let p = self.patterns.clone().unwrap_or_default();

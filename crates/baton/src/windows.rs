@@ -183,7 +183,10 @@ fn agent_window(project: &Project, agent: &AgentConfig) -> WindowSpec {
     let command = command_with_hooks(&agent.command, &agent.profile.hooks, &agent.name);
     let mut spec = WindowSpec::new(agent.name.clone())
         .cwd(crate::worktrees::agent_dir(project, agent))
-        .command(with_own_dir_on_path(&launch_line(&command)))
+        .command(without_headless_switches(
+            &with_own_dir_on_path(&launch_line(&command)),
+            &agent.env,
+        ))
         .size(s.width, s.height)
         .env("BATON_AGENT", agent.name.clone())
         .env("BATON_PROJECT", project.root.display().to_string())
@@ -193,6 +196,31 @@ fn agent_window(project: &Project, agent: &AgentConfig) -> WindowSpec {
         spec = spec.env(k.clone(), v.clone());
     }
     spec
+}
+
+/// Environment variables that tell a CLI it runs in a CI job, not in a terminal: Gemini CLI
+/// reads `CI=true` or `GITHUB_ACTIONS=true` as headless mode and exits at once without a
+/// prompt (0.61.0, seen in a CI run), and `CONTINUOUS_INTEGRATION` is the same switch for
+/// ink's CI detection. An agent window is a terminal by definition, so its launch line unsets
+/// them, unless the agent's own `env` sets one.
+pub const HEADLESS_SWITCHES: [&str; 3] = ["CI", "CONTINUOUS_INTEGRATION", "GITHUB_ACTIONS"];
+
+/// Prefixes the launch line with `unset` of the [`HEADLESS_SWITCHES`] the agent's `env` does
+/// not set. (The window inherits the tmux server's environment, which is that of whoever
+/// started it: a `baton up` in a CI job passes its `CI=true` on.)
+fn without_headless_switches(
+    line: &str,
+    agent_env: &std::collections::BTreeMap<String, String>,
+) -> String {
+    let unset: Vec<&str> = HEADLESS_SWITCHES
+        .into_iter()
+        .filter(|v| !agent_env.contains_key(*v))
+        .collect();
+    if unset.is_empty() {
+        line.to_owned()
+    } else {
+        format!("unset {}; {line}", unset.join(" "))
+    }
 }
 
 /// Puts the running baton's directory first on PATH in the launch line itself: agents report
@@ -212,6 +240,7 @@ fn with_own_dir_on_path(line: &str) -> String {
 mod tests {
     use super::command_with_hooks;
     use super::launch_line;
+    use super::without_headless_switches;
 
     /// Splits a command line the way `sh` would for these simple cases: words, single quotes.
     fn words(line: &str) -> Vec<String> {
@@ -277,6 +306,27 @@ mod tests {
         assert_eq!(
             command_with_hooks("cd x && claude", "claude-settings", "a"),
             "cd x && claude"
+        );
+    }
+
+    #[test]
+    fn ci_switches_are_unset_unless_the_agent_sets_them() {
+        let mut env = std::collections::BTreeMap::new();
+        assert_eq!(
+            without_headless_switches("exec gemini", &env),
+            "unset CI CONTINUOUS_INTEGRATION GITHUB_ACTIONS; exec gemini"
+        );
+        env.insert("CI".to_owned(), "1".to_owned());
+        assert_eq!(
+            without_headless_switches("exec gemini", &env),
+            "unset CONTINUOUS_INTEGRATION GITHUB_ACTIONS; exec gemini"
+        );
+        for v in ["CONTINUOUS_INTEGRATION", "GITHUB_ACTIONS"] {
+            env.insert(v.to_owned(), "1".to_owned());
+        }
+        assert_eq!(
+            without_headless_switches("exec gemini", &env),
+            "exec gemini"
         );
     }
 

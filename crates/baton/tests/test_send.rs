@@ -238,3 +238,33 @@ fn sending_to_an_agent_with_a_dialog_is_refused() {
     assert!(err.contains("dialog"), "{err}");
     assert!(prompts(&p.prompt_log("claude")).is_empty());
 }
+
+/// A `baton up` run inside a CI job (`CI=true`, `GITHUB_ACTIONS=true` in its environment)
+/// starts agents that do not see those switches (Gemini CLI reads them as headless mode and
+/// exits), unless the agent's own `env` sets one.
+#[test]
+fn agent_windows_do_not_inherit_the_ci_switches() {
+    let p = TestProject::new();
+    p.write_config(
+        "[[agent]]\nname = \"sh\"\ncli = \"generic\"\n\
+         command = \"echo \\\"seen: ci=[${CI-unset}] gh=[${GITHUB_ACTIONS-unset}] cont=[${CONTINUOUS_INTEGRATION-unset}] other=[${OTHER_VAR-unset}]\\\"; exec sleep 600\"\n\
+         env = { CONTINUOUS_INTEGRATION = \"kept\" }\n",
+    );
+    let out = p
+        .cmd(&["up", "--no-wait", "--no-daemon"])
+        .env("CI", "true")
+        .env("GITHUB_ACTIONS", "true")
+        .env("CONTINUOUS_INTEGRATION", "true")
+        .env("OTHER_VAR", "passed")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    wait_until(Duration::from_secs(10), "the agent to print", || {
+        p.capture("sh").contains("seen:")
+    });
+    let screen = p.capture("sh");
+    assert!(
+        screen.contains("seen: ci=[unset] gh=[unset] cont=[kept] other=[passed]"),
+        "{screen}"
+    );
+}

@@ -124,13 +124,23 @@ fn wait_for_agents(
                 .iter()
                 .find(|p| p.window_name == agent.name && !p.dead)
             else {
-                problems.push(format!(
-                    "{}: exited during start-up (command: {}); run it by hand to see why",
-                    agent.name, agent.command
-                ));
+                problems.push(exited(agent));
                 continue;
             };
-            let (d, screen) = look(&project.tmux, &pane.pane_id, &agent.profile)?;
+            // The pane can go between the listing and the capture: that is an exit too.
+            let (d, screen) = match look(&project.tmux, &pane.pane_id, &agent.profile) {
+                Ok(seen) => seen,
+                Err(_)
+                    if !project
+                        .panes()?
+                        .iter()
+                        .any(|p| p.pane_id == pane.pane_id && !p.dead) =>
+                {
+                    problems.push(exited(agent));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let secs = start.elapsed().as_secs_f64();
             let now_ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
             let watch = watches.get_mut(agent.name.as_str()).expect("one per agent");
@@ -190,6 +200,14 @@ fn wait_for_agents(
         }
     }
     Ok(problems)
+}
+
+/// The problem line of an agent whose CLI exited before it was ready.
+fn exited(agent: &AgentConfig) -> String {
+    format!(
+        "{}: exited during start-up (command: {}); run it by hand to see why",
+        agent.name, agent.command
+    )
 }
 
 /// Journals what `baton up` did for an agent (as the daemon would: actor `baton`); a journal
