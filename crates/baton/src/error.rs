@@ -16,6 +16,11 @@ pub enum ErrorKind {
     Internal,
 }
 
+/// The exit code of a `baton run` that finished with work not done: a task BLOCKED,
+/// UNREPORTED or never started, or the last verify failed. (Not an error: the run did what it
+/// could, and REPORT.md says why for each.)
+pub const WORK_NOT_DONE: u8 = 4;
+
 /// An error shown to the user.
 #[derive(Debug)]
 pub struct CliError {

@@ -64,6 +64,20 @@ fn test_tasks_added_together_go_out_by_priority() {
     );
 }
 
+/// Runs `baton run plan.md --quiet`, which must exit 4 (work not done) and say `what` is
+/// left; returns its stdout.
+fn run_not_all_done(p: &TestProject, what: &str) -> String {
+    let out = p.run(&["run", "plan.md", "--quiet"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains(&format!("not all done: {what};")),
+        "{stdout}\n{stderr}"
+    );
+    stdout
+}
+
 /// Agents that never report: their work is UNREPORTED, not COMPLETED; the run says so; with
 /// no lead a person gets a review task (BLOCKED for a person) with the agent's screen and the
 /// diff; dependents wait; confirming the task closes its review and lets the dependent go.
@@ -83,7 +97,7 @@ fn work_nobody_reported_waits_for_a_review() {
         "- [ ] write the notes {notes}\n- [ ] publish the notes after:notes\n",
     )
     .unwrap();
-    let stdout = p.ok(&["run", "plan.md", "--quiet"]);
+    let stdout = run_not_all_done(&p, "1 UNREPORTED, 1 BLOCKED, 1 PENDING");
     assert!(
         stdout.contains("finished: 1 done, unreported: review · 0 completed, 1 blocked, 1 waiting"),
         "{stdout}"
@@ -189,7 +203,7 @@ fn the_lead_gets_the_review_and_the_run_waits_for_it() {
         p.fake_agent("b", "codex", "report = false\ndefault_work_ms = 200\n")
     ));
     std::fs::write(p.root().join("plan.md"), "- [ ] Write the lexer @b\n").unwrap();
-    let stdout = p.ok(&["run", "plan.md", "--quiet"]);
+    let stdout = run_not_all_done(&p, "1 UNREPORTED");
     let review = task_json(&p, "T-002");
     assert_eq!(review["review_of"], "T-001", "{review}");
     assert_eq!(review["assignee"], "a", "{review}");

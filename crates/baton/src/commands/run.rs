@@ -136,7 +136,46 @@ pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
         "report: {}",
         project.reports_dir().join(crate::report::REPORT).display()
     );
-    ok()
+    let store = ctx.store()?;
+    match work_not_done(&store)? {
+        None => ok(),
+        Some(what) => {
+            eprintln!("not all done: {what}; the report says why, task by task");
+            Ok(ExitCode::from(crate::error::WORK_NOT_DONE))
+        }
+    }
+}
+
+/// What a finished run left undone, in words (`2 BLOCKED, 1 UNREPORTED, the last verify
+/// failed`), or `None` when every task is COMPLETED or CANCELLED and the last verify, if any
+/// ran, passed.
+fn work_not_done(store: &crate::store::Store) -> CliResult<Option<String>> {
+    let counts = store.counts()?;
+    let mut left: Vec<String> = [
+        Status::Unreported,
+        Status::Blocked,
+        Status::Pending,
+        Status::InProgress,
+    ]
+    .into_iter()
+    .filter_map(|s| {
+        let n = counts.get(&s).copied().unwrap_or(0);
+        (n > 0).then(|| format!("{n} {}", s.as_str()))
+    })
+    .collect();
+    if last_verify_passed(&store.journal_since(0, usize::MAX)?) == Some(false) {
+        left.push("the last verify failed".to_owned());
+    }
+    Ok((!left.is_empty()).then(|| left.join(", ")))
+}
+
+/// Whether the last verify command in the journal passed (`None`: none ran).
+fn last_verify_passed(journal: &[crate::store::JournalEntry]) -> Option<bool> {
+    journal
+        .iter()
+        .rev()
+        .find(|j| j.action == JournalAction::Verify)
+        .map(|j| j.result.ends_with("` passed"))
 }
 
 /// Follows a daemon that already runs until it says the run is finished; returns its summary.
@@ -355,17 +394,11 @@ fn summarize(
         .collect();
     tasks.insert("total".into(), counts.values().sum());
     let journal = store.journal_since(0, usize::MAX)?;
-    let verify: Vec<_> = journal
+    let runs = journal
         .iter()
         .filter(|j| j.action == JournalAction::Verify)
-        .collect();
-    let last = verify.last().map(|j| {
-        if j.result.ends_with("` passed") {
-            "passed"
-        } else {
-            "failed"
-        }
-    });
+        .count();
+    let last = last_verify_passed(&journal).map(|ok| if ok { "passed" } else { "failed" });
     let summary = journal
         .iter()
         .rev()
@@ -387,10 +420,7 @@ fn summarize(
         exit_code,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         tasks,
-        verify: VerifySummary {
-            runs: verify.len(),
-            last,
-        },
+        verify: VerifySummary { runs, last },
         merges,
         problems: journal
             .iter()
