@@ -240,3 +240,40 @@ fn ls_says_when_the_store_was_deleted() {
         "no empty store made"
     );
 }
+
+/// A verify that fails: the run exits 4 and says so; run again with nothing new to do, it
+/// still says the last verify FAILED (it said "passed", and rewrote REPORT.md so), and the
+/// journal names a failure without output as such.
+#[test]
+fn a_failed_verify_is_still_failed_when_the_run_is_resumed() {
+    let p = TestProject::new();
+    p.write_config(&format!(
+        "{}[verify]\ncommands = [\"test -f never.txt\"]\nmax_fix_cycles = 0\n\n[run]\ntest_tasks = false\n",
+        p.fake_agent("claude", "claude", "default_work_ms = 100\n")
+    ));
+    std::fs::write(p.root().join("plan.md"), "- [ ] write the parser\n").unwrap();
+    for round in ["first", "again"] {
+        let stdout = run_not_all_done(&p, "the last verify failed");
+        assert!(
+            stdout.contains("finished: 1 completed, 0 blocked, 0 waiting, last verify FAILED"),
+            "{round}: {stdout}"
+        );
+        let report = std::fs::read_to_string(p.root().join("REPORT.md")).unwrap();
+        assert!(report.contains("last verify FAILED"), "{round}: {report}");
+        assert!(!report.contains("last verify passed"), "{round}: {report}");
+    }
+    let json = p.run(&["run", "plan.md", "--json"]);
+    let summary: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(json.status.code(), Some(4), "{summary}");
+    assert_eq!(summary["verify"]["last"], "failed", "{summary}");
+    let verify: Vec<String> = journal(p.root())
+        .iter()
+        .filter(|j| j["action"] == "verify")
+        .map(|j| j["result"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert_eq!(
+        verify,
+        ["wave 1: `test -f never.txt` FAILED (no output)"],
+        "one verify, in the first run only"
+    );
+}

@@ -79,7 +79,9 @@ pub struct Engine {
     verifying: Option<(u64, usize, bool)>,
     waiting_waves: Vec<u64>,
     fix_cycles: BTreeMap<String, u32>,
-    last_verify_ok: bool,
+    /// The result of the last wave's verify: of this run, or as the shell recalled it from
+    /// an earlier one; `None` when none ran.
+    last_verify: Option<bool>,
     finished: bool,
     adds_due: usize,
     waiting_on: BTreeMap<TaskId, Vec<TaskId>>,
@@ -132,7 +134,7 @@ impl Engine {
             verifying: None,
             waiting_waves: Vec::new(),
             fix_cycles: BTreeMap::new(),
-            last_verify_ok: true,
+            last_verify: None,
             finished: false,
             adds_due: 0,
             waiting_on: BTreeMap::new(),

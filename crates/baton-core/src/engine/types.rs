@@ -315,6 +315,14 @@ pub enum Action {
         /// The commands.
         commands: Vec<String>,
     },
+    /// Every verify command of a wave finished: `passed` when all of them passed. The shell
+    /// keeps it (the last verify of the run, said again by a run resumed later).
+    VerifyDone {
+        /// The wave.
+        wave: u64,
+        /// Whether every command passed.
+        passed: bool,
+    },
     /// Tell the person (desktop notification, bell).
     Notify {
         /// What kind.

@@ -73,6 +73,12 @@ impl Engine {
         }
     }
 
+    /// Restores the result of the last verify of an earlier run (`None`: none ran), so that
+    /// a resumed run that verifies nothing new says it, not a pass it did not see.
+    pub fn load_last_verify(&mut self, passed: Option<bool>) {
+        self.last_verify = passed;
+    }
+
     pub(super) fn verify_finished(
         &mut self,
         wave: u64,
@@ -126,7 +132,11 @@ impl Engine {
         let (_, done, all_ok) = *self.verifying.as_ref().expect("checked above");
         if done >= self.settings.verify_commands.len() {
             self.verifying = None;
-            self.last_verify_ok = all_ok;
+            self.last_verify = Some(all_ok);
+            out.push(Action::VerifyDone {
+                wave,
+                passed: all_ok,
+            });
             if !all_ok {
                 out.push(Action::Notify {
                     kind: NoticeKind::VerifyFailed,
@@ -164,12 +174,11 @@ impl Engine {
             count(Status::Blocked),
             count(Status::Pending),
         );
-        let verify = if self.settings.verify_commands.is_empty() {
-            String::new()
-        } else if self.last_verify_ok {
-            ", last verify passed".into()
-        } else {
-            ", last verify FAILED".into()
+        let verify = match (self.settings.verify_commands.is_empty(), self.last_verify) {
+            (true, _) => "",
+            (false, Some(true)) => ", last verify passed",
+            (false, Some(false)) => ", last verify FAILED",
+            (false, None) => ", no verify ran",
         };
         // Work nobody reported is not counted as completed: it comes first, to be reviewed.
         let unreported = match count(Status::Unreported) {

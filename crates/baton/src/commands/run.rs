@@ -163,19 +163,10 @@ fn work_not_done(store: &crate::store::Store) -> CliResult<Option<String>> {
         (n > 0).then(|| format!("{n} {}", s.as_str()))
     })
     .collect();
-    if last_verify_passed(&store.journal_since(0, usize::MAX)?) == Some(false) {
+    if store.last_verify()? == Some(false) {
         left.push("the last verify failed".to_owned());
     }
     Ok((!left.is_empty()).then(|| left.join(", ")))
-}
-
-/// Whether the last verify command in the journal passed (`None`: none ran).
-fn last_verify_passed(journal: &[crate::store::JournalEntry]) -> Option<bool> {
-    journal
-        .iter()
-        .rev()
-        .find(|j| j.action == JournalAction::Verify)
-        .map(|j| j.result.ends_with("` passed"))
 }
 
 /// Follows a daemon that already runs until it says the run is finished; returns its summary.
@@ -398,7 +389,9 @@ fn summarize(
         .iter()
         .filter(|j| j.action == JournalAction::Verify)
         .count();
-    let last = last_verify_passed(&journal).map(|ok| if ok { "passed" } else { "failed" });
+    let last = store
+        .last_verify()?
+        .map(|ok| if ok { "passed" } else { "failed" });
     let summary = journal
         .iter()
         .rev()

@@ -258,6 +258,11 @@ impl Shell<'_> {
                 }
             }
             Action::RunVerify { wave, commands } => self.run_verify(wave, commands),
+            Action::VerifyDone { passed, .. } => {
+                if let Err(e) = self.store.set_last_verify(passed) {
+                    eprintln!("warning: cannot keep the verify result: {e}");
+                }
+            }
             Action::QueueMerge { task, agent } => self.queue_merge(task, &agent, queue)?,
             Action::StartAgent { agent } => {
                 // Every window missing or dead is started (as `baton up` would), quietly.

@@ -109,7 +109,11 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
                 Ok(Wake::Poke) => shell.read_store_changes()?,
                 Ok(Wake::Merged(items)) => shell.merges_done(items)?,
                 Ok(Wake::Verify { wave, command, ok, excerpt }) => {
-                    let detail = if ok { "passed".to_owned() } else { format!("FAILED: {}", excerpt.lines().last().unwrap_or("")) };
+                    let detail = match (ok, excerpt.lines().rev().find(|l| !l.trim().is_empty())) {
+                        (true, _) => "passed".to_owned(),
+                        (false, Some(last)) => format!("FAILED: {last}"),
+                        (false, None) => "FAILED (no output)".to_owned(),
+                    };
                     shell.journal(None, None, JournalAction::Verify, &format!("wave {wave}: `{command}` {detail}"));
                     shell.feed(Event::VerifyFinished { wave, command, ok, excerpt })?;
                 }
@@ -290,6 +294,7 @@ impl Shell<'_> {
         self.journal_seq = seen.last().map_or(0, |j| j.seq);
         let tasks = self.store.tasks(&TaskFilter::default())?;
         self.engine.load(tasks);
+        self.engine.load_last_verify(self.store.last_verify()?);
         if let Some(snap) = self.store.lead_snapshot()? {
             self.feed(Event::LeadRestore(snap))?;
         }

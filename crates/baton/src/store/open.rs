@@ -17,6 +17,9 @@ use super::StoreResult;
 use super::now_ms;
 use super::query_rows;
 
+/// The `meta` key of the last wave's verify result (`passed` or `failed`).
+const LAST_VERIFY: &str = "last_verify";
+
 /// The schema version this baton writes.
 pub const SCHEMA_VERSION: i64 = 4;
 
@@ -464,6 +467,17 @@ impl Store {
             params![key, value],
         )?;
         Ok(())
+    }
+
+    /// Returns whether the last wave's verify passed, as the daemon kept it (`None`: none
+    /// ran in this store).
+    pub fn last_verify(&self) -> StoreResult<Option<bool>> {
+        Ok(self.meta(LAST_VERIFY)?.map(|v| v == "passed"))
+    }
+
+    /// Keeps the result of the last wave's verify.
+    pub fn set_last_verify(&mut self, passed: bool) -> StoreResult<()> {
+        self.set_meta(LAST_VERIFY, if passed { "passed" } else { "failed" })
     }
 
     /// Returns the `meta` rows whose key starts with `prefix`.

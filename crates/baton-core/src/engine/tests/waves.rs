@@ -192,3 +192,61 @@ fn test_tasks_are_added_by_priority_not_by_id() {
         "{acts:?}"
     );
 }
+
+/// A run resumed with nothing left to do says the verify it recalls, never a pass it did not
+/// see (it said "last verify passed" after a failed one).
+#[test]
+fn a_resumed_run_says_the_verify_it_recalls() {
+    let finish = |recalled: Option<bool>| {
+        let s = Settings {
+            verify_commands: vec!["cargo test".into()],
+            ..Settings::default()
+        };
+        let mut e = engine(s, vec![agent("a", &[])]);
+        let mut t = task(1, Priority::Med, &[], &[]);
+        t.status = Status::Completed;
+        e.load(vec![t]);
+        e.load_last_verify(recalled);
+        e.step(10, Event::Tick)
+            .into_iter()
+            .find_map(|a| match a {
+                Action::Finished { summary } => Some(summary),
+                _ => None,
+            })
+            .expect("finished")
+    };
+    assert!(
+        finish(Some(false)).ends_with("last verify FAILED"),
+        "{}",
+        finish(Some(false))
+    );
+    assert!(finish(Some(true)).ends_with("last verify passed"));
+    assert!(finish(None).ends_with("no verify ran"), "{}", finish(None));
+}
+
+/// The end of a wave's verify is an action the shell keeps.
+#[test]
+fn a_wave_verify_ends_with_its_result() {
+    let s = Settings {
+        verify_commands: vec!["cargo test".into()],
+        ..Settings::default()
+    };
+    let mut e = working_on_t1(s, vec![agent("a", &[])], Priority::Med);
+    done(&mut e, 100, 1);
+    let acts = e.step(
+        200,
+        Event::VerifyFinished {
+            wave: 1,
+            command: "cargo test".into(),
+            ok: true,
+            excerpt: String::new(),
+        },
+    );
+    assert!(
+        acts.contains(&Action::VerifyDone {
+            wave: 1,
+            passed: true
+        }),
+        "{acts:?}"
+    );
+}
