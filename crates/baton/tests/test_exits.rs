@@ -220,3 +220,36 @@ fn the_demo_script_runs_the_binary_where_cargo_builds_it() {
         cwd.path().join("out/release/baton").to_str().unwrap()
     );
 }
+
+/// `baton demo --dir` into a directory that holds someone's files refuses and writes nothing
+/// (it wrote its baton.toml and tasks.md over theirs); an empty one is taken.
+#[test]
+fn the_demo_never_writes_over_a_directory_of_someone_else() {
+    let scratch = tempfile::tempdir().unwrap();
+    let mine = scratch.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("baton.toml"), "# my precious config\n").unwrap();
+    std::fs::write(mine.join("tasks.md"), "mine\n").unwrap();
+    let out = Command::new(baton_bin())
+        .args(["demo", "--quiet", "--dir"])
+        .arg(&mine)
+        .env("BATON_TMUX_CONFIG", "/dev/null")
+        .env_remove("TMUX")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is not empty and not a demo project"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(mine.join("baton.toml")).unwrap(),
+        "# my precious config\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(mine.join("tasks.md")).unwrap(),
+        "mine\n"
+    );
+    assert!(!mine.join(".baton").exists(), "nothing written");
+}

@@ -12,13 +12,15 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::commands::run::RunArgs;
+use crate::error::CliError;
 use crate::error::CliResult;
 use crate::error::io_error;
 
 /// Arguments of `baton demo`.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Where to build the demo project (default: a new directory under the temp dir)
+    /// Where to build the demo project: a new or empty directory, or one an earlier demo
+    /// wrote (default: a new directory under the temp dir)
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// Leave the tmux session running at the end, to look around
@@ -84,7 +86,31 @@ fn reset_in_two_hours() -> String {
 fn start_project(dir: &Path) -> CliResult<PathBuf> {
     std::fs::create_dir_all(dir.join(".baton"))
         .map_err(|e| io_error(format!("cannot create {}", dir.display()), e))?;
+    write_file(
+        dir,
+        DEMO_MARK,
+        "This directory was written by `baton demo`: a demo may write it again.\n",
+    )?;
     std::env::current_exe().map_err(|e| io_error("cannot find the baton binary", e))
+}
+
+/// The file that marks a directory as a demo project (a later demo may overwrite it).
+const DEMO_MARK: &str = ".baton/demo-project";
+
+/// Refuses a `--dir` that holds anything but an earlier demo: the demo writes baton.toml,
+/// tasks.md and more there, over whatever has those names.
+fn check_demo_dir(dir: &Path) -> CliResult<()> {
+    let Ok(mut entries) = std::fs::read_dir(dir) else {
+        return Ok(()); // Missing: the demo creates it (any other problem shows when it does).
+    };
+    if entries.next().is_none() || dir.join(DEMO_MARK).is_file() {
+        return Ok(());
+    }
+    Err(CliError::user(format!(
+        "{} is not empty and not a demo project: the demo would write baton.toml, tasks.md and its scripts over what is there",
+        dir.display()
+    ))
+    .hint("give --dir a new or empty directory, or leave --dir out (a new one under the temp dir)"))
 }
 
 /// Writes one file of the demo project.
@@ -274,6 +300,7 @@ pub fn cmd_demo(args: &DemoArgs) -> CliResult<ExitCode> {
         Some(d) => d.clone(),
         None => std::env::temp_dir().join(format!("baton-demo-{}", std::process::id())),
     };
+    check_demo_dir(&dir)?;
     let socket = format!("baton-demo-{}", std::process::id());
     // Unless --keep: the demo's tmux server (its agents with it) goes whatever ends the demo —
     // its end, an error, a panic, Ctrl-C, or stdout's reader going away (`baton demo | head`).
