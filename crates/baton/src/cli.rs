@@ -29,8 +29,8 @@ pub enum Command {
     /// verify, and write REPORT.md
     ///
     /// Exit status: 0 when every task is COMPLETED (or cancelled) and the last verify passed;
-    /// 4 when the run finished with work not done (a task BLOCKED, UNREPORTED or waiting, or
-    /// the last verify failed: REPORT.md says why); 130 on Ctrl-C (the agents go on; `baton
+    /// 4 when the run finished with work not done (a task BLOCKED, UNREPORTED or waiting, a
+    /// change not merged, or the last verify failed: REPORT.md says why); 130 on Ctrl-C (the agents go on; `baton
     /// run` again resumes); 1 or 2 on an error before or during the run.
     Run(commands::run::RunArgs),
     /// Run a full orchestration with fake agents, no account needed

@@ -793,3 +793,33 @@ fn batched_merges_share_a_verify_and_a_failed_batch_goes_one_by_one() {
     assert!(!tree.lines().any(|l| l == "BROKEN"), "{tree}");
     assert_only_verified_fast_forwards(root, &verified);
 }
+
+/// A conflict past the fix cycles (none here): the run ends, exits 4 and names the change
+/// that is not on the integration branch; its summary says it (a completed task whose work
+/// never merged was counted completed, exit 0).
+#[test]
+fn a_change_that_never_merged_is_said_and_fails_the_run() {
+    let p = TestProject::new();
+    repo(&p);
+    let agents = p.fake_agent("a", "claude", &steps()) + &p.fake_agent("b", "claude", &steps());
+    p.write_config(&format!(
+        "isolation = \"worktree\"\n\n{agents}[verify]\ncommands = [\"true\"]\nmax_fix_cycles = 0\n\n[run]\nstuck_after_secs = 5\ntest_tasks = false\n"
+    ));
+    std::fs::write(
+        p.root().join("plan.md"),
+        "- [ ] alpha feature @a\n- [ ] beta feature @b\n",
+    )
+    .unwrap();
+    let out = p.run(&["run", "plan.md", "--quiet"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("finished: 2 completed, 0 blocked, 0 waiting, 1 not merged"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("not all done: 1 change(s) not merged (T-00"),
+        "{stderr}"
+    );
+}

@@ -185,9 +185,14 @@ impl Engine {
             0 => String::new(),
             n => format!("{n} done, unreported: review · "),
         };
+        // Completed work whose merge failed for good is not on the integration branch.
+        let unmerged = match self.unmerged.len() {
+            0 => String::new(),
+            n => format!(", {n} not merged"),
+        };
         out.push(Action::Finished {
             summary: format!(
-                "{unreported}{done} completed, {blocked} blocked, {pending} waiting{verify}"
+                "{unreported}{done} completed, {blocked} blocked, {pending} waiting{unmerged}{verify}"
             ),
         });
     }

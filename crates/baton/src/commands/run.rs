@@ -146,9 +146,9 @@ pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
     }
 }
 
-/// What a finished run left undone, in words (`2 BLOCKED, 1 UNREPORTED, the last verify
-/// failed`), or `None` when every task is COMPLETED or CANCELLED and the last verify, if any
-/// ran, passed.
+/// What a finished run left undone, in words (`2 BLOCKED, 1 UNREPORTED, 1 change(s) not
+/// merged (T-002), the last verify failed`), or `None` when every task is COMPLETED or
+/// CANCELLED, every change merged (worktree mode) and the last verify, if any ran, passed.
 fn work_not_done(store: &crate::store::Store) -> CliResult<Option<String>> {
     let counts = store.counts()?;
     let mut left: Vec<String> = [
@@ -163,6 +163,19 @@ fn work_not_done(store: &crate::store::Store) -> CliResult<Option<String>> {
         (n > 0).then(|| format!("{n} {}", s.as_str()))
     })
     .collect();
+    let unmerged: Vec<String> = store
+        .pending_merges()?
+        .into_iter()
+        .filter(|(_, _, open)| !open)
+        .map(|(task, _, _)| task.to_string())
+        .collect();
+    if !unmerged.is_empty() {
+        left.push(format!(
+            "{} change(s) not merged ({})",
+            unmerged.len(),
+            unmerged.join(", ")
+        ));
+    }
     if store.last_verify()? == Some(false) {
         left.push("the last verify failed".to_owned());
     }

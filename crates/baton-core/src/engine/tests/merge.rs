@@ -162,6 +162,17 @@ fn failed_merges_past_the_fix_cycles_tell_a_person() {
             .any(|a| matches!(a, Action::Notify { kind, .. } if kind == "verify-failed")),
         "{acts:?}"
     );
+    // The run ends, and its summary says the two changes are not on the integration branch
+    // (it counted them completed and said nothing more).
+    let summary = acts.iter().find_map(|a| match a {
+        Action::Finished { summary } => Some(summary.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        summary.as_deref(),
+        Some("2 completed, 0 blocked, 0 waiting, 2 not merged"),
+        "{acts:?}"
+    );
 }
 
 #[test]
