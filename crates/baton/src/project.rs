@@ -62,10 +62,12 @@ pub fn start_dir(dir: Option<&Path>) -> CliResult<PathBuf> {
             if d.is_dir() {
                 Ok(d)
             } else {
-                Err(CliError::usage(format!(
-                    "-C {}: no such directory",
-                    d.display()
-                )))
+                let what = if d.exists() {
+                    "not a directory"
+                } else {
+                    "no such directory"
+                };
+                Err(CliError::usage(format!("-C {}: {what}", d.display())))
             }
         }
         None => Ok(cwd),

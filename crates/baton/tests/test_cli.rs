@@ -211,3 +211,19 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
         out.status
     );
 }
+
+/// `-C` names what is wrong with its directory: missing, or a file.
+#[test]
+fn dash_c_says_whether_the_directory_is_missing_or_a_file() {
+    let p = TestProject::new();
+    std::fs::write(p.root().join("plan.md"), "- [ ] x\n").unwrap();
+    for (arg, want) in [
+        ("plan.md", "plan.md: not a directory"),
+        ("nowhere", "nowhere: no such directory"),
+    ] {
+        let out = p.run(&["-C", arg, "ls"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(want), "{stderr}");
+    }
+}

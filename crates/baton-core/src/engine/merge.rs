@@ -234,8 +234,12 @@ impl Engine {
             out.push(Action::Notify {
                 kind: NoticeKind::VerifyFailed,
                 message: format!(
-                    "{agent}'s change for {task} still {what} after {} fix tasks: a person must look",
-                    self.settings.max_fix_cycles
+                    "{agent}'s change for {task} still {what} after {}: a person must look",
+                    crate::render::plural(
+                        self.settings.max_fix_cycles as usize,
+                        "fix task",
+                        "fix tasks"
+                    )
                 ),
             });
             return;

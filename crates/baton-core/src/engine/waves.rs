@@ -123,8 +123,12 @@ impl Engine {
                 out.push(Action::Notify {
                     kind: NoticeKind::VerifyFailed,
                     message: format!(
-                        "`{command}` still fails after {} fix cycles: a person must look",
-                        self.settings.max_fix_cycles
+                        "`{command}` still fails after {}: a person must look",
+                        crate::render::plural(
+                            self.settings.max_fix_cycles as usize,
+                            "fix cycle",
+                            "fix cycles"
+                        )
                     ),
                 });
             }

@@ -6,6 +6,7 @@ use super::NOTICE;
 use super::QUEUE_HEADING;
 use super::STORE_PREFIX;
 use super::View;
+use crate::render::plural;
 use crate::render::push_cell;
 
 /// Returns the identity of the store the region's inner text was rendered from, when it
@@ -29,15 +30,6 @@ fn push_row(out: &mut String, cells: &[&str]) {
         out.push_str(" |");
     }
     out.push('\n');
-}
-
-/// "1 older closed task is" / "3 older closed tasks are".
-fn plural(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("{n} {one}")
-    } else {
-        format!("{n} {many}")
-    }
 }
 
 /// Renders the text that goes between the markers (ends with `\n`).

@@ -80,6 +80,16 @@ pub fn orchestration_row(j: &JournalLine<'_>, time: TimeFormat) -> String {
     out
 }
 
+/// A count with its noun: "1 fix cycle" / "3 fix cycles" ("1 older closed task is" / "3
+/// older closed tasks are").
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
