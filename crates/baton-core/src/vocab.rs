@@ -162,6 +162,8 @@ vocabulary! {
         QuotaOverride = "quota-override",
         /// The tmux session went away under the daemon.
         SessionLost = "session-lost",
+        /// `baton down` stopped the session (and the daemon).
+        SessionDown = "session-down",
         /// Dispatch was paused (no new task starts).
         DispatchPause = "dispatch-pause",
         /// Dispatch was resumed.

@@ -253,3 +253,25 @@ fn the_demo_never_writes_over_a_directory_of_someone_else() {
     );
     assert!(!mine.join(".baton").exists(), "nothing written");
 }
+
+/// `baton down` is journaled, with the tasks it leaves IN_PROGRESS (it left no trace).
+#[test]
+fn baton_down_is_journaled_with_the_work_it_leaves() {
+    let p = TestProject::new();
+    p.write_config(&p.fake_agent("claude", "claude", ""));
+    p.ok(&["task", "add", "write the parser"]);
+    p.ok(&["task", "start", "T-001"]);
+    p.ok(&["up", "--no-wait", "--no-daemon"]);
+    p.ok(&["down"]);
+    let down: Vec<serde_json::Value> = p
+        .journal()
+        .into_iter()
+        .filter(|j| j["action"] == "session-down")
+        .collect();
+    assert_eq!(down.len(), 1, "{down:?}");
+    let result = down[0]["result"].as_str().unwrap();
+    assert!(
+        result.contains("(1 agent window(s)); T-001") && result.contains("left IN_PROGRESS"),
+        "{result}"
+    );
+}

@@ -3,6 +3,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use baton_core::vocab::JournalAction;
 use clap::Args;
 
 use crate::commands::ok;
@@ -33,6 +34,7 @@ pub fn cmd_down(dir: Option<&Path>, args: &DownArgs) -> CliResult<ExitCode> {
     }
     let agents = project.panes()?.len().saturating_sub(1);
     project.tmux.kill_session(&project.session)?;
+    journal_down(&ctx, agents);
     let others = project
         .tmux
         .run(&["list-sessions", "-F", "#{session_name}"])
@@ -50,6 +52,35 @@ pub fn cmd_down(dir: Option<&Path>, args: &DownArgs) -> CliResult<ExitCode> {
         return prune(project);
     }
     ok()
+}
+
+/// Journals the stop, with the tasks it leaves IN_PROGRESS (the next run sends them again);
+/// a store that cannot be written does not stop `baton down`.
+fn journal_down(ctx: &Context, agents: usize) {
+    let Ok(mut store) = ctx.store() else {
+        return;
+    };
+    let busy = store.in_progress_labels().unwrap_or_default();
+    let left = if busy.is_empty() {
+        "no task IN_PROGRESS".to_owned()
+    } else {
+        format!(
+            "{} left IN_PROGRESS: the next run sends them again",
+            busy.join(", ")
+        )
+    };
+    let result = format!(
+        "stopped session `{}` ({agents} agent window(s)); {left}",
+        ctx.project.session
+    );
+    let _ = ctx.journal(
+        &mut store,
+        JournalAction::SessionDown,
+        None,
+        &ctx.project.session,
+        &result,
+        "",
+    );
 }
 
 /// Removes the worktrees and branches that hold nothing unmerged (and the scratch worktree);

@@ -252,23 +252,11 @@ fn interrupted_note(root: &Path) -> String {
     } else {
         format!("baton -C {}", project.root.display())
     };
-    let busy: Vec<String> = project
+    let busy = project
         .store()
         .ok()
-        .and_then(|s| {
-            s.tasks(&crate::store::TaskFilter {
-                statuses: vec![Status::InProgress],
-                assignee: None,
-            })
-            .ok()
-        })
-        .unwrap_or_default()
-        .iter()
-        .map(|t| match &t.assignee {
-            Some(a) => format!("{} ({a})", t.id),
-            None => t.id.to_string(),
-        })
-        .collect();
+        .and_then(|s| s.in_progress_labels().ok())
+        .unwrap_or_default();
     let tasks = if busy.is_empty() {
         "no task is IN_PROGRESS".to_owned()
     } else {

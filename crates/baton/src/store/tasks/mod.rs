@@ -239,6 +239,21 @@ impl Store {
         load_tasks(&self.conn, &ids)
     }
 
+    /// The tasks IN_PROGRESS, each as `T-029 (claude)` (its assignee in brackets).
+    pub fn in_progress_labels(&self) -> StoreResult<Vec<String>> {
+        Ok(self
+            .tasks(&TaskFilter {
+                statuses: vec![Status::InProgress],
+                assignee: None,
+            })?
+            .iter()
+            .map(|t| match &t.assignee {
+                Some(a) => format!("{} ({a})", t.id),
+                None => t.id.to_string(),
+            })
+            .collect())
+    }
+
     /// Counts tasks by status.
     pub fn counts(&self) -> StoreResult<BTreeMap<Status, u64>> {
         let mut stmt = self
