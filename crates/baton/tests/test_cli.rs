@@ -227,3 +227,24 @@ fn dash_c_says_whether_the_directory_is_missing_or_a_file() {
         assert!(stderr.contains(want), "{stderr}");
     }
 }
+
+/// A task list naming unknown agents is refused with every one of them listed, file:line, in
+/// the format of the other import errors, and no store is created.
+#[test]
+fn an_import_lists_every_unknown_agent() {
+    let p = TestProject::new();
+    p.write_config("[[agent]]\nname = \"a\"\ncli = \"claude\"\n");
+    std::fs::write(
+        p.root().join("plan.md"),
+        "- [ ] A {a}\n- [ ] B after:a @nobody\n- [ ] C @ghost\n",
+    )
+    .unwrap();
+    let out = p.run(&["task", "import", "plan.md"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("2 error(s); nothing was imported:\nplan.md:2: no agent named `nobody` in baton.toml\nplan.md:3: no agent named `ghost` in baton.toml"),
+        "{stderr}"
+    );
+    assert!(!p.root().join(".baton").exists(), "no store created");
+}

@@ -57,6 +57,18 @@ pub fn cmd_task_import(ctx: &Context, args: &ImportArgs) -> CliResult<ExitCode> 
     import(ctx, args).map(|_| ExitCode::SUCCESS)
 }
 
+/// Refuses the whole list when there are problems, each on its line (`file:line: …`).
+fn refuse(problems: &[String]) -> CliResult<()> {
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::user(format!(
+        "{} error(s); nothing was imported:\n{}",
+        problems.len(),
+        problems.join("\n")
+    )))
+}
+
 /// Imports the items of a file not imported yet (and prints what it did): the command, and
 /// `baton run FILE`.
 pub fn import(ctx: &Context, args: &ImportArgs) -> CliResult<Imported> {
@@ -96,24 +108,17 @@ pub fn import(ctx: &Context, args: &ImportArgs) -> CliResult<Imported> {
                 }
             })
             .collect();
-        CliError::user(format!(
-            "{} error(s); nothing was imported:\n{}",
-            lines.len(),
-            lines.join("\n")
-        ))
+        refuse(&lines).expect_err("parse_tasks fails with one error or more")
     })?;
-    for t in &parsed {
-        if let Some(a) = &t.assignee {
-            ctx.project.check_agent(a).map_err(|e| {
-                CliError::user(format!(
-                    "{}:{}: {}; nothing was imported",
-                    path.display(),
-                    t.line,
-                    e.message
-                ))
-            })?;
-        }
-    }
+    // Every unknown agent, before the store is opened (none is created for a refused list).
+    let unknown_agents: Vec<String> = parsed
+        .iter()
+        .filter_map(|t| {
+            let e = ctx.project.check_agent(t.assignee.as_deref()?).err()?;
+            Some(format!("{}:{}: {}", path.display(), t.line, e.message))
+        })
+        .collect();
+    refuse(&unknown_agents)?;
     let keys = item_keys(&parsed);
     let file = file_key(&ctx.project.root, path);
     // The dry run creates no store where there is none (and none was recorded): it runs on
@@ -181,13 +186,7 @@ pub fn import(ctx: &Context, args: &ImportArgs) -> CliResult<Imported> {
         new_keys.push(keys[i].clone());
         new_lines.push(t.line);
     }
-    if !missing.is_empty() {
-        return Err(CliError::user(format!(
-            "{} error(s); nothing was imported:\n{}",
-            missing.len(),
-            missing.join("\n")
-        )));
-    }
+    refuse(&missing)?;
     let name = path.display().to_string();
     let added = if tasks.is_empty() && known.is_empty() {
         Vec::new()
