@@ -266,6 +266,8 @@ fn a_failed_verify_is_still_failed_when_the_run_is_resumed() {
     let summary: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(json.status.code(), Some(4), "{summary}");
     assert_eq!(summary["verify"]["last"], "failed", "{summary}");
+    assert_eq!(summary["finished"], true, "{summary}");
+    assert_eq!(summary["exit_code"], 4, "{summary}");
     let verify: Vec<String> = journal(p.root())
         .iter()
         .filter(|j| j["action"] == "verify")

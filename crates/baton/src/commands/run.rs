@@ -409,7 +409,9 @@ fn summarize(
         None
     };
     Ok(RunSummary {
-        finished: success && summary.is_some(),
+        // Work not done (exit 4) is a run that got to its end too.
+        finished: (success || exit_code == i32::from(crate::error::WORK_NOT_DONE))
+            && summary.is_some(),
         summary,
         exit_code,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
