@@ -73,6 +73,8 @@ pub struct Delivery {
     text_seen: bool,
     /// The box could be read at least once since the paste.
     box_seen: bool,
+    /// When the box first showed the text (before the first Enter).
+    text_shown_at: Option<u64>,
 }
 
 /// How many characters of a text are compared (a box shows the start of a long line).
@@ -163,6 +165,7 @@ impl Delivery {
             expected: None,
             text_seen: false,
             box_seen: false,
+            text_shown_at: None,
         }
     }
 
@@ -192,6 +195,7 @@ impl Delivery {
             expected: None,
             text_seen: false,
             box_seen: false,
+            text_shown_at: None,
         }
     }
 
@@ -218,15 +222,27 @@ impl Delivery {
         match self.phase.clone() {
             Phase::Over => Step::Wait,
             Phase::AwaitingText { until } => {
-                if self.expected.is_none() {
-                    return if seen.input.is_some() || now_ms >= until {
+                // The box shows the text (or, for a prompt the check does not know, anything):
+                // Enter once it has shown it for the profile's `enter_after_text_ms`.
+                let ready = if self.expected.is_none() {
+                    seen.input.is_some()
+                } else {
+                    shown
+                };
+                if ready {
+                    let since = *self.text_shown_at.get_or_insert(now_ms);
+                    return if now_ms >= since + self.submit.enter_after_text_ms {
                         self.press(now_ms)
                     } else {
                         Step::Wait
                     };
                 }
-                if shown {
-                    return self.press(now_ms);
+                if self.expected.is_none() {
+                    return if now_ms >= until {
+                        self.press(now_ms)
+                    } else {
+                        Step::Wait
+                    };
                 }
                 if now_ms < until {
                     return Step::Wait;
@@ -376,6 +392,19 @@ mod tests {
                 enters: 1
             }
         );
+    }
+
+    #[test]
+    fn a_profile_can_have_the_text_show_a_while_before_enter() {
+        let patient = Submit {
+            enter_after_text_ms: 100,
+            ..submit()
+        };
+        let mut d = Delivery::after_paste(&patient, 0).expecting("hi there");
+        let holding = seen(AgentState::Idle, Some("hi there"));
+        assert_eq!(d.observe(20, &holding, true), Step::Wait);
+        assert_eq!(d.observe(119, &holding, false), Step::Wait);
+        assert_eq!(d.observe(120, &holding, false), Step::PressEnter);
     }
 
     #[test]

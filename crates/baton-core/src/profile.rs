@@ -132,6 +132,8 @@ pub struct SubmitSpec {
     /// How long the box may keep the text after Enter before Enter is pressed again, in
     /// milliseconds.
     pub retry_enter_ms: Option<u64>,
+    /// How long the box must have shown the text before the first Enter, in milliseconds.
+    pub enter_after_text_ms: Option<u64>,
     /// How long output must stay quiet to confirm a finished turn, in milliseconds.
     pub settle_ms: Option<u64>,
     /// How long the CLI may take to show its prompt box after launch, in milliseconds.
@@ -275,6 +277,10 @@ pub struct Submit {
     /// milliseconds (the swallowed-Enter case). Too short for a CLI that reads keys late on a
     /// loaded machine, and that CLI may take both Enters as two submissions.
     pub retry_enter_ms: u64,
+    /// How long the box must have shown the pasted text before the first Enter, in
+    /// milliseconds: a CLI that reads an Enter right after other input as a newline (Gemini
+    /// CLI's 30 ms fast-return guard) then takes the first Enter as the submission.
+    pub enter_after_text_ms: u64,
     /// How long output must stay quiet to confirm a finished turn, in milliseconds.
     pub settle_ms: u64,
     /// How long the CLI may take to show its prompt box after launch, in milliseconds.
@@ -292,6 +298,7 @@ impl Default for Submit {
             max_extra_enters: 2,
             working_deadline_ms: 3000,
             retry_enter_ms: 600,
+            enter_after_text_ms: 0,
             settle_ms: 1500,
             startup_timeout_ms: 30_000,
             reads_box: true,
@@ -388,6 +395,7 @@ impl ProfileSpec {
             pick(&mut s.max_extra_enters, &o.max_extra_enters);
             pick(&mut s.working_deadline_ms, &o.working_deadline_ms);
             pick(&mut s.retry_enter_ms, &o.retry_enter_ms);
+            pick(&mut s.enter_after_text_ms, &o.enter_after_text_ms);
             pick(&mut s.settle_ms, &o.settle_ms);
             pick(&mut s.startup_timeout_ms, &o.startup_timeout_ms);
         }
@@ -440,6 +448,9 @@ impl ProfileSpec {
                 .working_deadline_ms
                 .unwrap_or(defaults.working_deadline_ms),
             retry_enter_ms: s.retry_enter_ms.unwrap_or(defaults.retry_enter_ms),
+            enter_after_text_ms: s
+                .enter_after_text_ms
+                .unwrap_or(defaults.enter_after_text_ms),
             settle_ms: s.settle_ms.unwrap_or(defaults.settle_ms),
             startup_timeout_ms: s.startup_timeout_ms.unwrap_or(defaults.startup_timeout_ms),
             reads_box: self
@@ -464,6 +475,12 @@ impl ProfileSpec {
             return Err(err(
                 "submit.retry_enter_ms",
                 "must be between 100 and 60000".to_owned(),
+            ));
+        }
+        if submit.enter_after_text_ms > 5_000 {
+            return Err(err(
+                "submit.enter_after_text_ms",
+                "must be at most 5000".to_owned(),
             ));
         }
         let p = self.patterns.clone().unwrap_or_default();

@@ -345,7 +345,10 @@ pub fn send(project: &TestProject, agent: &str, text: &str) -> Result<String, St
         .map_err(|e| e.to_string())?;
     let out = child.wait_with_output().map_err(|e| e.to_string())?;
     if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        // How it was taken (Enter presses, the state that proved it), for the log.
+        eprintln!("[conformance] baton send {agent}: {}", said.trim());
+        Ok(said)
     } else {
         Err(format!(
             "baton send {agent} failed ({}): {}{}",
