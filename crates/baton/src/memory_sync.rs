@@ -204,6 +204,11 @@ fn ingest(
     let base_text = store
         .meta(RENDERED_KEY)
         .map_err(|e| CliError::user(e.to_string()))?;
+    // The region exactly as baton last rendered it holds no edit: there is nothing to apply,
+    // and nothing to refuse even if that render was wrong (it is rendered again from the store).
+    if base_text.as_deref() == Some(inner) {
+        return Ok(());
+    }
     // Rows rendered from another store (the region names a store that is not this one, or
     // names none while this store never rendered it) say nothing about this store's tasks:
     // T-001 there is not T-001 here. They are never applied; the region is rendered again.
@@ -323,8 +328,17 @@ fn reject(
     report.rejected.push(msg);
 }
 
-/// Builds what the region shows: every open task, the newest closed ones, the newest log lines.
+/// Builds what the region shows: every open task, the newest closed ones, the newest log lines,
+/// all read from one snapshot of the store. Agents and `baton task` commands change tasks
+/// while baton renders without taking the memory lock: read query by query, a task closed
+/// between the open and the closed query was shown twice, and the next sync refused the
+/// table as an edit.
 fn view(store: &Store) -> CliResult<View> {
+    store.snapshot(read_view)
+}
+
+/// Builds the view, query by query: see [`view`].
+fn read_view(store: &Store) -> CliResult<View> {
     let e = |e: crate::store::StoreError| CliError::user(e.to_string());
     let (open, open_total) = store.open_for_view(OPEN_SHOWN).map_err(e)?;
     let closed_ids = store.recent_closed(CLOSED_SHOWN).map_err(e)?;
@@ -409,4 +423,104 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> CliResult<()> {
         let _ = std::fs::remove_file(&tmp);
         io_error(format!("cannot replace {}", path.display()), e)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::sync::atomic::AtomicBool;
+    use std::sync::atomic::Ordering;
+
+    use baton_core::task::NewTask;
+    use baton_core::task::Priority;
+    use baton_core::task::TaskId;
+
+    use super::*;
+
+    /// Another process closes tasks one by one while baton renders the region: each task is
+    /// shown once, open or closed, never both (the queue table read back with a task twice is
+    /// refused as an edit nobody made).
+    #[test]
+    fn a_task_closed_during_a_render_is_shown_once() {
+        const TASKS: usize = 150;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let mut writer = Store::open(&path).unwrap();
+        let new: Vec<NewTask> = (0..TASKS)
+            .map(|i| NewTask {
+                title: format!("task {i}"),
+                ..NewTask::default()
+            })
+            .collect();
+        let (tasks, _) = writer.add_tasks(&new, "user").unwrap();
+        for t in &tasks {
+            let start = StatusChange {
+                assignee: Some("claude".into()),
+                ..StatusChange::default()
+            };
+            writer
+                .set_status(t.id, Status::InProgress, "user", start)
+                .unwrap();
+        }
+        let reader = Store::open(&path).unwrap();
+        let closed_all = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for t in &tasks {
+                    writer
+                        .set_status(t.id, Status::Completed, "claude", StatusChange::default())
+                        .unwrap();
+                }
+                closed_all.store(true, Ordering::SeqCst);
+            });
+            let mut renders = 0;
+            while !closed_all.load(Ordering::SeqCst) {
+                let v = view(&reader).unwrap();
+                let mut seen = BTreeSet::new();
+                for r in &v.queue {
+                    assert!(
+                        seen.insert(r.id),
+                        "{} shown twice in render {renders}:\n{}",
+                        r.id,
+                        memory::render(&v)
+                    );
+                }
+                renders += 1;
+            }
+        });
+    }
+
+    /// A region left exactly as baton rendered it holds no edit: even a render that would not
+    /// read back (a task twice) is not refused as an edit, it is only rendered again.
+    #[test]
+    fn baton_s_own_render_is_never_refused_as_an_edit() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+        let row = |status| QueueRow {
+            id: TaskId(1),
+            title: "task".into(),
+            assignee: Some("claude".into()),
+            priority: Priority::Med,
+            status,
+            created: String::new(),
+        };
+        let inner = memory::render(&View {
+            queue: vec![row(Status::InProgress), row(Status::Completed)],
+            store: Some(store.id().unwrap()),
+            ..View::default()
+        });
+        store.set_meta(RENDERED_KEY, &inner).unwrap();
+        let text = memory::splice("# Notes\n", &inner).unwrap();
+        let (mut report, mut journal) = (SyncReport::default(), Vec::new());
+        ingest(
+            Path::new("CLAUDE.md"),
+            &text,
+            &mut store,
+            &mut report,
+            &mut journal,
+        )
+        .unwrap();
+        assert_eq!(report.rejected, Vec::<String>::new());
+        assert!(journal.is_empty());
+    }
 }

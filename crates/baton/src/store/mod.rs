@@ -178,4 +178,21 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?)
     }
+
+    /// Runs `read` on one snapshot of the store: its queries are one read transaction, so a
+    /// change another process commits meanwhile is seen by all of them or by none. Without it
+    /// each query sees the store as it is then, and a task closed between the query of open
+    /// tasks and the query of closed ones is in both.
+    pub fn snapshot<T, E: From<StoreError>>(
+        &self,
+        read: impl FnOnce(&Store) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(StoreError::from)?;
+        let out = read(self)?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
 }
