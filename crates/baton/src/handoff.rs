@@ -62,10 +62,18 @@ pub fn write(
     reason: &str,
 ) -> CliResult<PathBuf> {
     let e = |e: crate::store::StoreError| crate::error::CliError::user(e.to_string());
-    let tasks = store.tasks(&TaskFilter::default()).map_err(e)?;
-    let journal = store.journal_since(0, usize::MAX).map_err(e)?;
+    // One snapshot of the store: agents report while the document is written.
+    let (tasks, journal, quota, rows) = store
+        .snapshot(|s| {
+            Ok::<_, crate::store::StoreError>((
+                s.tasks(&TaskFilter::default())?,
+                s.journal_since(0, usize::MAX)?,
+                s.latest_quota().unwrap_or_default(),
+                s.agents().unwrap_or_default(),
+            ))
+        })
+        .map_err(e)?;
     let journal: Vec<_> = journal.iter().map(journal_line).collect();
-    let quota = store.latest_quota().unwrap_or_default();
     let quota: Vec<QuotaLine<'_>> = quota
         .iter()
         .map(|r| QuotaLine {
@@ -75,7 +83,6 @@ pub fn write(
             resets_at_ms: r.resets_at_ms,
         })
         .collect();
-    let rows = store.agents().unwrap_or_default();
     let agents: Vec<AgentLine<'_>> = project
         .config
         .agents

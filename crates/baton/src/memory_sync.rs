@@ -410,7 +410,11 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> CliResult<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.baton-{}.tmp", std::process::id()));
+    // Unique per process and per call: two threads of one process (the daemon writing
+    // REPORT.md while a handoff is written) never share a temporary file.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.baton-{}-{n}.tmp", std::process::id()));
     let w = |e| io_error(format!("cannot write {}", tmp.display()), e);
     let mut f = File::create(&tmp).map_err(w)?;
     f.write_all(bytes).map_err(w)?;

@@ -63,10 +63,17 @@ pub fn is_problem(j: &JournalEntry) -> bool {
 /// Writes REPORT.md (atomically) and returns its text.
 pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<String> {
     let e = |e: crate::store::StoreError| CliError::user(e.to_string());
-    let tasks = store.tasks(&TaskFilter::default()).map_err(e)?;
-    let journal = store.journal_since(0, usize::MAX).map_err(e)?;
+    // One snapshot of the store: agents report while the report is written.
+    let (tasks, journal, merge_rows) = store
+        .snapshot(|s| {
+            Ok::<_, crate::store::StoreError>((
+                s.tasks(&TaskFilter::default())?,
+                s.journal_since(0, usize::MAX)?,
+                s.merges(0)?,
+            ))
+        })
+        .map_err(e)?;
     let journal: Vec<_> = journal.iter().map(journal_line).collect();
-    let merge_rows = store.merges(0).map_err(e)?;
     let merges: Vec<_> = merge_rows.iter().map(merge_line).collect();
     let history = integration_log(project, store, &merge_rows);
     let root = project.root.display().to_string();

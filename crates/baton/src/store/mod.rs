@@ -187,12 +187,16 @@ impl Store {
         &self,
         read: impl FnOnce(&Store) -> Result<T, E>,
     ) -> Result<T, E> {
-        let tx = self
-            .conn
-            .unchecked_transaction()
-            .map_err(StoreError::from)?;
+        let snap = self.begin_read()?;
         let out = read(self)?;
-        tx.commit().map_err(StoreError::from)?;
+        drop(snap);
         Ok(out)
+    }
+
+    /// Starts one read snapshot of the store (see [`Store::snapshot`]), which lasts until the
+    /// returned guard is dropped; for a reader that cannot be one closure (the dashboard's
+    /// loader, which keeps state between its queries).
+    pub fn begin_read(&self) -> StoreResult<Transaction<'_>> {
+        Ok(self.conn.unchecked_transaction()?)
     }
 }

@@ -371,6 +371,8 @@ impl Loader {
         // Read the version first: a commit that lands while we read is seen next time.
         self.version = Some(self.store.data_version()?);
         self.daemon = daemon_running(&self.root);
+        // The rest is read from one snapshot: counts and pages agree with each other.
+        let _snapshot = self.store.begin_read()?;
         let rows: BTreeMap<String, crate::store::AgentRow> = self
             .store
             .agents()?
