@@ -48,7 +48,8 @@ pub enum Command {
     Peek(commands::peek::PeekArgs),
     /// Attach to the project's tmux session
     Attach(commands::attach::AttachArgs),
-    /// Stop the daemon, the agents and the project's tmux session
+    /// Stop the daemon, the agents (and the processes they left running) and the project's tmux
+    /// session
     Down(commands::down::DownArgs),
     /// Manage the task queue
     Task(commands::task::TaskArgs),

@@ -14,6 +14,7 @@ mod interrupt;
 mod memory_sync;
 mod notify;
 mod orchlog;
+mod processes;
 mod project;
 mod quota_watch;
 mod report;

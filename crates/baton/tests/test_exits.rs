@@ -275,3 +275,34 @@ fn baton_down_is_journaled_with_the_work_it_leaves() {
         "{result}"
     );
 }
+
+/// A process an agent started that ignores the pane's hangup (as Gemini CLI's relaunched
+/// `node` does) is ended by `baton down`, and said (it ran on after the session was gone).
+#[test]
+fn baton_down_ends_what_the_agents_left_running() {
+    let p = TestProject::new();
+    let script = p.write_script("claude", "persona = \"claude\"\nstart_delay_ms = 100\n");
+    let pidfile = p.root().join("child.pid");
+    p.write_config(&format!(
+        "[[agent]]\nname = \"claude\"\ncli = \"claude\"\ncommand = \"nohup sleep 600 >/dev/null 2>&1 & echo $! > {}; exec {} fake-agent --script {}\"\n",
+        pidfile.display(),
+        baton_bin().display(),
+        script.display()
+    ));
+    p.ok(&["up", "--no-wait", "--no-daemon"]);
+    let mut pid = String::new();
+    wait_until(Duration::from_secs(10), "the agent's child", || {
+        pid = std::fs::read_to_string(&pidfile)
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        !pid.is_empty()
+    });
+    let running = || Path::new(&format!("/proc/{pid}")).exists();
+    assert!(running(), "the child runs before `baton down`");
+    let out = p.ok(&["down"]);
+    assert!(out.contains("ended 1 process(es)"), "{out}");
+    wait_until(Duration::from_secs(10), "the child to be gone", || {
+        !running()
+    });
+}

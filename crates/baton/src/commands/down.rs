@@ -2,6 +2,7 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use baton_core::vocab::JournalAction;
 use clap::Args;
@@ -32,9 +33,16 @@ pub fn cmd_down(dir: Option<&Path>, args: &DownArgs) -> CliResult<ExitCode> {
         println!("session `{}` is not running", project.session);
         return if args.prune { prune(project) } else { ok() };
     }
-    let agents = project.panes()?.len().saturating_sub(1);
+    let panes = project.panes()?;
+    let agents = panes.len().saturating_sub(1);
+    // What the agents run, read before the session goes: a CLI's children can outlive it.
+    let roots: Vec<u32> = panes
+        .iter()
+        .filter(|p| p.window_name != baton_core::config::CONSOLE_WINDOW)
+        .map(|p| p.pid)
+        .collect();
+    let tree = crate::processes::trees(&roots);
     project.tmux.kill_session(&project.session)?;
-    journal_down(&ctx, agents);
     let others = project
         .tmux
         .run(&["list-sessions", "-F", "#{session_name}"])
@@ -48,6 +56,11 @@ pub fn cmd_down(dir: Option<&Path>, args: &DownArgs) -> CliResult<ExitCode> {
         project.session,
         if agents == 1 { "" } else { "s" }
     );
+    let left = crate::processes::end(&tree, Duration::from_secs(3));
+    if left > 0 {
+        println!("ended {left} process(es) the agents had started and the session left running");
+    }
+    journal_down(&ctx, agents, left);
     if args.prune {
         return prune(project);
     }
@@ -56,12 +69,12 @@ pub fn cmd_down(dir: Option<&Path>, args: &DownArgs) -> CliResult<ExitCode> {
 
 /// Journals the stop, with the tasks it leaves IN_PROGRESS (the next run sends them again);
 /// a store that cannot be written does not stop `baton down`.
-fn journal_down(ctx: &Context, agents: usize) {
+fn journal_down(ctx: &Context, agents: usize, left: usize) {
     let Ok(mut store) = ctx.store() else {
         return;
     };
     let busy = store.in_progress_labels().unwrap_or_default();
-    let left = if busy.is_empty() {
+    let busy_text = if busy.is_empty() {
         "no task IN_PROGRESS".to_owned()
     } else {
         format!(
@@ -69,8 +82,13 @@ fn journal_down(ctx: &Context, agents: usize) {
             busy.join(", ")
         )
     };
+    let ended = if left > 0 {
+        format!("; ended {left} process(es) the agents left running")
+    } else {
+        String::new()
+    };
     let result = format!(
-        "stopped session `{}` ({agents} agent window(s)); {left}",
+        "stopped session `{}` ({agents} agent window(s)){ended}; {busy_text}",
         ctx.project.session
     );
     let _ = ctx.journal(

@@ -222,6 +222,32 @@ pub fn run(bin: &Path) -> Report {
     for agent in ["gemini", "geminiperm"] {
         leftovers.extend(pane_tree(&project, agent));
     }
+    if report.passed("baton up (2 agents ready)") {
+        report.check(
+            "baton down ends the CLIs' processes (the relaunched node too)",
+            || {
+                let tree = leftovers.clone();
+                let out = project.run(&["down"]);
+                let running = |pid: &u32| Path::new(&format!("/proc/{pid}")).exists();
+                let deadline = std::time::Instant::now() + Duration::from_secs(15);
+                while tree.iter().any(running) {
+                    if std::time::Instant::now() >= deadline {
+                        let left: Vec<&u32> = tree.iter().filter(|p| running(p)).collect();
+                        return Err(format!(
+                            "still running 15s after `baton down`: {left:?} of {tree:?}; it said: {}",
+                            String::from_utf8_lossy(&out.stdout).trim()
+                        ));
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Ok(format!(
+                    "{} processes gone; it said: {}",
+                    tree.len(),
+                    String::from_utf8_lossy(&out.stdout).trim().replace('\n', " / ")
+                ))
+            },
+        );
+    }
     drop(server);
     drop(project);
     end_leftovers(&leftovers);
