@@ -246,6 +246,26 @@ impl Engine {
         if status != Status::InProgress
             && let Some(agent) = &holder
         {
+            // Taken from it by a person (requeued, reassigned, cancelled): an agent still at
+            // work on it is interrupted, or it would go on and report a task given to another
+            // (a reassigned task was done three times so).
+            let taken = matches!(status, Status::Pending | Status::Cancelled);
+            if taken
+                && self
+                    .agents
+                    .get(agent)
+                    .is_some_and(|a| !a.state().is_ready())
+            {
+                out.push(Action::Press {
+                    agent: agent.clone(),
+                    key: super::Key::CtrlC,
+                });
+                out.push(Action::Journal {
+                    agent: Some(agent.clone()),
+                    task: Some(id),
+                    what: format!("interrupted: {id} was taken from it ({status})"),
+                });
+            }
             self.release(agent, id);
             if let Some(a) = self.agents.get_mut(agent) {
                 a.restarts = 0;

@@ -182,3 +182,34 @@ fn a_reservation_outweighs_skills() {
     let acts = e.step(1, Event::TaskAdded(t));
     assert_eq!(assigned(&acts), vec![(1, "builder".to_owned())], "{acts:?}");
 }
+
+/// A person reassigns a task its agent is working on: that agent is interrupted (it went on
+/// and reported it), and the task goes to the agent named, not to whichever is free first.
+#[test]
+fn a_reassigned_task_interrupts_its_agent_and_goes_to_the_one_named() {
+    let mut e = working_on_t1(
+        Settings::default(),
+        vec![agent("a", &[]), agent("b", &[]), agent("c", &[])],
+        Priority::Med,
+    );
+    // b is busy for now; c is free.
+    e.step(20, screen("b", AgentState::Working, None, 40));
+    e.step(20, screen("c", AgentState::Idle, None, 41));
+    let mut t = e.task(TaskId(1)).unwrap().clone();
+    t.status = Status::Pending;
+    t.assignee = Some("b".into());
+    t.attempts = 0;
+    let acts = e.step(100, Event::TaskChanged(t));
+    assert!(
+        acts.contains(&Action::Press {
+            agent: "a".into(),
+            key: Key::CtrlC
+        }),
+        "{acts:?}"
+    );
+    assert!(assigned(&acts).is_empty(), "not to c: {acts:?}");
+    let acts = e.step(200, screen("a", AgentState::Idle, None, 600));
+    assert!(assigned(&acts).is_empty(), "not back to a: {acts:?}");
+    let acts = e.step(300, screen("b", AgentState::Idle, None, 42));
+    assert_eq!(assigned(&acts), vec![(1, "b".to_string())]);
+}

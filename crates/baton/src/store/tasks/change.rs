@@ -144,7 +144,8 @@ impl Store {
     }
 
     /// Gives a task to another agent: an IN_PROGRESS or UNREPORTED task goes back to PENDING
-    /// for it.
+    /// for it. The task is reserved for that agent as `--to` reserves a new one (its attempts
+    /// start again from 0): a reassigned task went to whichever agent was free first.
     pub fn reassign(
         &mut self,
         id: TaskId,
@@ -169,7 +170,7 @@ impl Store {
             to: status,
             assignee: Some(agent),
             reason: task.blocked_reason.as_deref(),
-            attempts: task.attempts,
+            attempts: 0,
             started: false,
             finished: None,
             note: None,
