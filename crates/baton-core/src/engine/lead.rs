@@ -175,6 +175,18 @@ impl Engine {
         if !matches!(phase, LeadPhase::Takeover { .. }) && self.take_request(now, &cur, out) {
             return;
         }
+        // A lead at its usage limit can write no notes and answer nothing: the role moves on
+        // now (it waited for notes that could not come while the run went on without a lead).
+        let at_limit = self
+            .agents
+            .get(&cur)
+            .is_some_and(|a| a.limited || a.state() == crate::profile::AgentState::RateLimited);
+        if at_limit && matches!(phase, LeadPhase::Leading | LeadPhase::Preparing) {
+            let used = self.lead_used(&cur);
+            let reason = format!("{cur} is at its usage limit ({used:.0}%): no notes can come");
+            self.start_handoff(now, &cur, None, &reason, out);
+            return;
+        }
         match phase {
             LeadPhase::Leading => {
                 let used = self.lead_used(&cur);

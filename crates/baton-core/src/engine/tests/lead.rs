@@ -235,3 +235,25 @@ fn a_handoff_to_the_current_lead_is_refused_and_undoes_nothing() {
     );
     assert_eq!(e.lead(), Some("claude"));
 }
+
+/// A lead that hits its usage limit hands the role over at once: it can write no notes (the
+/// role waited for them while the run went on without a lead).
+#[test]
+fn a_lead_at_its_limit_hands_over_at_once() {
+    let mut e = engine(
+        lead_settings(&["claude", "amp"]),
+        vec![agent("claude", &[]), agent("amp", &[])],
+    );
+    e.step(5, screen("amp", AgentState::Idle, None, 950));
+    let acts = e.step(10, quota("claude", "session-5h", 60.0));
+    assert!(
+        lead_actions(&acts).iter().all(|a| a != "handoff-prepare"),
+        "{acts:?}"
+    );
+    let acts = e.step(20, screen("claude", AgentState::RateLimited, None, 900));
+    assert_eq!(lead_actions(&acts), ["write claude->amp"], "{acts:?}");
+    e.step(30, Event::HandoffWritten { to: "amp".into() });
+    let acts = deliver(&mut e, 100, "amp", 1000);
+    assert_eq!(lead_actions(&acts), ["handoff-done"]);
+    assert_eq!(e.lead(), Some("amp"));
+}
