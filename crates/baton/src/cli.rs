@@ -66,6 +66,11 @@ pub enum Command {
     Usage(commands::usage::UsageArgs),
     /// Show who leads, the chain with each one's quota, and the handoffs so far
     Lead(commands::lead::LeadArgs),
+    /// Pause dispatch: the agents finish their tasks, none gets a new one (as `p` in `baton
+    /// watch`)
+    Pause,
+    /// Resume dispatch after `baton pause` (or `p` in `baton watch`)
+    Resume,
     /// Pass the lead role on now (to an agent, or the next one of the chain)
     Handoff(commands::lead::HandoffArgs),
     /// Watch the run live: agents, quotas, the task queue, the journal; act with keys
@@ -121,6 +126,8 @@ fn dispatch(cli: Cli) -> CliResult<ExitCode> {
         Command::Log(args) => commands::log::cmd_log(dir, &args),
         Command::Usage(args) => commands::usage::cmd_usage(dir, &args),
         Command::Lead(args) => commands::lead::cmd_lead(dir, &args),
+        Command::Pause => commands::pause::cmd_pause(dir, true),
+        Command::Resume => commands::pause::cmd_pause(dir, false),
         Command::Handoff(args) => commands::lead::cmd_handoff(dir, &args),
         Command::Watch(args) => commands::watch::cmd_watch(dir, &args),
         Command::Memory(args) => commands::memory::cmd_memory(dir, &args),

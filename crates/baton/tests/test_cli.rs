@@ -248,3 +248,36 @@ fn an_import_lists_every_unknown_agent() {
     );
     assert!(!p.root().join(".baton").exists(), "no store created");
 }
+
+/// `baton pause` and `baton resume`: said by `ls` (text and JSON), journaled, idempotent, and
+/// a task added while paused goes out once dispatch resumes (a pause made in `baton watch`
+/// was seen nowhere else, and nothing but `watch` could undo it).
+#[test]
+fn pause_and_resume_from_the_command_line() {
+    let p = TestProject::new();
+    p.write_config(&p.fake_agent("claude", "claude", "default_work_ms = 100\n"));
+    let said = p.ok(&["pause"]);
+    assert!(said.contains("dispatch paused"), "{said}");
+    assert!(p.ok(&["pause"]).contains("already paused"));
+    assert!(p.ok(&["ls"]).contains("dispatch PAUSED"));
+    assert_eq!(p.json(&["ls", "--json"])["paused"], true);
+    p.ok(&["up"]);
+    p.ok(&["task", "add", "write the parser"]);
+    assert_eq!(p.status("T-001"), "PENDING");
+    p.ok(&["resume"]);
+    assert_eq!(p.json(&["ls", "--json"])["paused"], false);
+    wait_until(Duration::from_secs(30), "T-001 done after resume", || {
+        p.status("T-001") == "COMPLETED"
+    });
+    let actions: Vec<String> = p
+        .journal()
+        .iter()
+        .filter(|j| j["actor"] == "user")
+        .map(|j| j["action"].as_str().unwrap_or("").to_owned())
+        .collect();
+    assert!(
+        actions.contains(&"dispatch-pause".to_owned())
+            && actions.contains(&"dispatch-resume".to_owned()),
+        "{actions:?}"
+    );
+}

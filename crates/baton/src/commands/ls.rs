@@ -46,6 +46,8 @@ struct Listing {
     /// Tasks by status (absent before the first task).
     #[serde(skip_serializing_if = "Option::is_none")]
     tasks: Option<std::collections::BTreeMap<Status, u64>>,
+    /// Dispatch is paused (`baton pause`, or `p` in `baton watch`).
+    paused: bool,
 }
 
 /// One line on the task queue: what is done, and apart from it, what ended unreported.
@@ -101,16 +103,19 @@ pub fn cmd_ls(dir: Option<&Path>, args: &LsArgs) -> CliResult<ExitCode> {
     // Only an existing store is read: `ls` never creates one.
     // A store deleted or replaced under the project is said, not passed over in silence.
     let state = project.root.join(".baton");
-    let tasks = if state.join("state.db").exists() || state.join("store-id").exists() {
+    let (tasks, paused) = if state.join("state.db").exists() || state.join("store-id").exists() {
         match project.store() {
-            Ok(s) => s.counts().ok().filter(|c| !c.is_empty()),
+            Ok(s) => (
+                s.counts().ok().filter(|c| !c.is_empty()),
+                s.paused().unwrap_or(false),
+            ),
             Err(e) => {
                 eprintln!("warning: {}", e.message);
-                None
+                (None, false)
             }
         }
     } else {
-        None
+        (None, false)
     };
     let listing = Listing {
         session: project.session.clone(),
@@ -118,6 +123,7 @@ pub fn cmd_ls(dir: Option<&Path>, args: &LsArgs) -> CliResult<ExitCode> {
         running,
         agents: rows,
         tasks,
+        paused,
     };
     if args.json {
         return print_json(&listing);
@@ -136,6 +142,9 @@ pub fn cmd_ls(dir: Option<&Path>, args: &LsArgs) -> CliResult<ExitCode> {
     }
     if let Some(counts) = &listing.tasks {
         println!("{}", tasks_line(counts));
+    }
+    if listing.paused {
+        println!("dispatch PAUSED: no task goes out (`baton resume` lets them go on)");
     }
     println!(
         "{:<12} {:<8} {:<14} {:<6} {:<8} {:<12} {:<12} QUOTA",

@@ -13,6 +13,7 @@ pub mod log;
 pub mod ls;
 pub mod memory;
 pub mod merge;
+pub mod pause;
 pub mod peek;
 pub mod run;
 pub mod send;

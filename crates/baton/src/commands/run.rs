@@ -214,7 +214,10 @@ fn follow(ctx: &Context, progress: bool) -> CliResult<String> {
                 .map(|a| format!("{} {}", a.name, a.state))
                 .collect();
             // The merges pending are the daemon's to say: its own line has them.
-            let line = progress::line(&counts, 0, &states);
+            let mut line = progress::line(&counts, 0, &states);
+            if store.paused()? {
+                line.push_str(" · dispatch PAUSED: `baton resume` lets it go on");
+            }
             if line != last {
                 println!("{}", progress::stamped(started.elapsed().as_secs(), &line));
                 last = line;

@@ -298,7 +298,7 @@ impl Shell<'_> {
         if let Some(snap) = self.store.lead_snapshot()? {
             self.feed(Event::LeadRestore(snap))?;
         }
-        if self.store.meta("dispatch_paused")?.as_deref() == Some("1") {
+        if self.store.paused()? {
             self.feed(Event::Pause(true))?;
         }
         let names: Vec<String> = self.panes.keys().cloned().collect();

@@ -11,6 +11,9 @@ use rusqlite::OpenFlags;
 use rusqlite::OptionalExtension;
 use rusqlite::params;
 
+use baton_core::vocab::JournalAction;
+
+use super::JournalEntry;
 use super::Store;
 use super::StoreError;
 use super::StoreResult;
@@ -19,6 +22,9 @@ use super::query_rows;
 
 /// The `meta` key of the last wave's verify result (`passed` or `failed`).
 const LAST_VERIFY: &str = "last_verify";
+
+/// The `meta` key of a dispatch pause (`1` paused).
+const PAUSED: &str = "dispatch_paused";
 
 /// The schema version this baton writes.
 pub const SCHEMA_VERSION: i64 = 4;
@@ -478,6 +484,22 @@ impl Store {
     /// Keeps the result of the last wave's verify.
     pub fn set_last_verify(&mut self, passed: bool) -> StoreResult<()> {
         self.set_meta(LAST_VERIFY, if passed { "passed" } else { "failed" })
+    }
+
+    /// Whether dispatch is paused (no task goes out; the agents finish theirs).
+    pub fn paused(&self) -> StoreResult<bool> {
+        Ok(self.meta(PAUSED)?.as_deref() == Some("1"))
+    }
+
+    /// Pauses or resumes dispatch, journaled as `actor`'s; the daemon reads the entry.
+    pub fn set_paused(&mut self, pause: bool, actor: &str) -> StoreResult<JournalEntry> {
+        self.set_meta(PAUSED, if pause { "1" } else { "0" })?;
+        let (action, result) = if pause {
+            (JournalAction::DispatchPause, "paused")
+        } else {
+            (JournalAction::DispatchResume, "resumed")
+        };
+        self.journal(actor, action, None, "", result, "")
     }
 
     /// Returns the `meta` rows whose key starts with `prefix`.

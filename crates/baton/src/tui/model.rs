@@ -22,9 +22,6 @@ use crate::store::Store;
 use crate::store::StoreResult;
 use crate::store::TaskFilter;
 
-/// The store's `meta` key that pauses dispatch (`"1"`) or lets it run (`"0"` or absent).
-pub const PAUSE_KEY: &str = "dispatch_paused";
-
 /// How many journal entries the log pane keeps.
 pub const LOG_TAIL: usize = 200;
 
@@ -449,7 +446,7 @@ impl Loader {
             .handoff
             .as_ref()
             .and_then(|e| handoff_view(e, lead.as_deref()));
-        let paused = self.store.meta(PAUSE_KEY)?.as_deref() == Some("1");
+        let paused = self.store.paused()?;
         let merges = if config.uses_worktrees() {
             let (running, queued, _) = self.store.merge_counts()?;
             Some((running, queued))

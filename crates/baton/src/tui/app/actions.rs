@@ -15,7 +15,6 @@ use crate::project::Project;
 use crate::store::JournalEntry;
 use crate::store::Outcome;
 use crate::store::StatusChange;
-use crate::tui::model::PAUSE_KEY;
 use crate::tui::ui::Ask;
 use crate::tui::ui::Overlay;
 use crate::tui::ui::Peek;
@@ -101,23 +100,7 @@ impl App {
 
     pub(super) fn toggle_pause(&mut self) -> CliResult<()> {
         let pause = !self.snap.paused;
-        let store = self.loader.store_mut();
-        let done = store
-            .set_meta(PAUSE_KEY, if pause { "1" } else { "0" })
-            .and_then(|()| {
-                store.journal(
-                    ACTOR,
-                    if pause {
-                        baton_core::vocab::JournalAction::DispatchPause
-                    } else {
-                        baton_core::vocab::JournalAction::DispatchResume
-                    },
-                    None,
-                    "",
-                    if pause { "paused" } else { "resumed" },
-                    "",
-                )
-            });
+        let done = self.loader.store_mut().set_paused(pause, ACTOR);
         match done {
             Ok(e) => {
                 self.after_change(&[e]);
