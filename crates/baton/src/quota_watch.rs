@@ -51,11 +51,35 @@ pub fn record_screen(store: &mut Store, agent: &str, hints: &[QuotaHint]) -> usi
     if hints.is_empty() {
         return 0;
     }
+    for h in hints {
+        if let Some(why) = screen::refusal(h) {
+            warn_once(&format!(
+                "{agent}: a quota line on screen gives no reading: {why}"
+            ));
+        }
+    }
     let now = jiff::Zoned::now();
     screen::readings(hints, &now)
         .into_iter()
         .filter(|r| record(store, agent, r, SOURCE_SCREEN, QuotaData::Screen))
         .count()
+}
+
+/// Prints a warning (to the daemon's log, in the daemon) once per process: a quota line
+/// stays on screen for many polls.
+fn warn_once(message: &str) {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+    static SEEN: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let Ok(mut seen) = SEEN.lock() else {
+        return;
+    };
+    if seen.len() >= 256 {
+        seen.clear();
+    }
+    if seen.insert(message.to_owned()) {
+        eprintln!("warning: {message}");
+    }
 }
 
 /// Records one reading whose data was made as `data` says; returns whether it was new.
@@ -76,7 +100,13 @@ pub fn record(
             data,
             now_ms(),
         )
-        .unwrap_or(false)
+        .unwrap_or_else(|e| {
+            warn_once(&format!(
+                "{agent}: cannot record the {source} quota reading of {}: {e}",
+                r.window
+            ));
+            false
+        })
 }
 
 /// The Codex home of an agent: its `CODEX_HOME`, else `~/.codex`.

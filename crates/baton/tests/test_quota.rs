@@ -343,3 +343,49 @@ fn the_engine_gets_the_newest_data_not_the_last_screen_read() {
     let w_session = session_window(&p.json(&["usage", "--json"]), "w").unwrap();
     assert_eq!(w_session["used_percent"], 10.0, "{w_session}");
 }
+
+/// A footer whose reset time of day passed an hour ago ("resets 1:05pm (UTC)" at 14:05):
+/// its next occurrence is tomorrow, further than a 5-hour window resets, so the reset is
+/// unknown, but the 95 % is kept (before, the whole reading was dropped without a word:
+/// `baton usage` said "no reading yet" and the lead climbed to its limit unwarned).
+#[test]
+fn a_reset_time_of_day_that_has_passed_keeps_the_reading() {
+    let p = TestProject::new();
+    let reset = jiff::Timestamp::now()
+        .checked_sub(jiff::SignedDuration::from_hours(1))
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%-I:%M%P (UTC)")
+        .to_string();
+    let script = format!("quota_percent = 95\nquota_reset = \"{reset}\"\n");
+    p.write_config(&format!(
+        "{}[lead]\nchain = [\"lead\"]\n\n[quota]\nsources = [\"screen\"]\n",
+        p.fake_agent("lead", "claude", &script)
+    ));
+    p.ok(&["up"]);
+    common::wait_until(
+        Duration::from_secs(60),
+        "the screen's 95 % recorded",
+        || {
+            session_window(&p.json(&["usage", "--refresh", "--json"]), "lead")
+                .is_some_and(|w| w["used_percent"] == 95.0)
+        },
+    );
+    assert!(
+        p.capture("lead").contains(&format!("resets {reset}")),
+        "the footer shows the passed reset"
+    );
+    let usage = p.json(&["usage", "--json"]);
+    let w = session_window(&usage, "lead").unwrap();
+    assert!(w["resets_at_ms"].is_null(), "{usage}");
+    assert_eq!(w["reset_passed"], false, "{usage}");
+    assert_eq!(w["source"], "screen", "{usage}");
+    let text = p.ok(&["usage"]);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("lead ") && l.contains("session-5h"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains("95%") && row.contains("unknown"), "{text}");
+    let lead = p.json(&["lead", "--json"]);
+    assert_eq!(lead["chain"][0]["session_percent"], 95.0, "{lead}");
+}

@@ -20,16 +20,18 @@
 //!   Los Angeles). Without one the time is in `now`'s zone. Anything after a `·` or `∙`
 //!   (`· /upgrade to keep using Claude Code`) is ignored, as is a final period.
 //!
-//! What happens when the reset text is there but cannot be trusted:
+//! What happens when the reset text is there but cannot be placed: the reading always keeps
+//! its percentage and window, which the pattern read unambiguously; only the reset changes.
 //!
-//! - It does not parse (garbage, an unknown zone name or abbreviation): the reading keeps
-//!   its percentage, which the pattern read unambiguously, with no reset time.
-//! - It parses, but to a time that has passed (a date or epoch at or before `now`), to a time of
-//!   day that passed less than [`STALE_GRACE_MS`] ago (the window has most likely just reset
-//!   and the screen is stale; the next occurrence, a day later, would be a guess), or to a
-//!   time further away than the window can reset ([`QuotaWindow::max_reset_ms`] plus an
-//!   hour: "resets 9am" read at 10am is 23 h away, impossible for a 5-hour window): the
-//!   whole reading is dropped, since the percentage is then stale as well.
+//! - It does not parse (garbage, an unknown zone name or abbreviation), or names a local
+//!   time that does not exist or exists twice (a DST change): no reset time.
+//! - It lies further ahead than the window can reset ([`QuotaWindow::max_reset_ms`] plus an
+//!   hour: "resets 9am" read at 10am means 9am tomorrow, 23 h away, impossible for a 5-hour
+//!   window; the screen may be stale, or the CLI rounded its reset): no reset time. The
+//!   percentage stays, so a limit near is never missed for want of a reset time.
+//! - A fixed instant or a date with its year that has passed (`resets Jul 19, 2026 9pm`
+//!   read on the 20th, epoch seconds in the past): that reset time, in the past; the reading
+//!   is then a window whose reset passed (`reset`, not its old percentage).
 //!
 //! Percentages that are bounds are read as the bound: Codex's "used over 75%" and "less
 //! than 25% … left" both read 75 %. A limit-reached line (a `rate_limited` pattern with a
@@ -48,18 +50,16 @@ use super::QuotaReading;
 use super::QuotaWindow;
 use crate::detector::QuotaHint;
 
-/// How recently a time of day may have passed for the reading to count as stale rather
-/// than meaning the same time tomorrow: 5 minutes.
-pub const STALE_GRACE_MS: i64 = 5 * 60_000;
-
 /// How much further than its window's length a reset may lie: an hour (CLIs round).
 const RESET_SLACK_MS: i64 = 3_600_000;
 
 /// Claude's model families, as its screens name them in model-scoped limits.
 const MODEL_FAMILIES: [&str; 4] = ["opus", "sonnet", "haiku", "fable"];
 
-/// Turns a hint into a reading, or `None` when the hint's words or times cannot be trusted
-/// (see the module documentation). `observed_ms` is `now`.
+/// Turns a hint into a reading, or `None` when its percentage is outside 0–100 or its words
+/// name no window (see [`refusal`] for why). A reset that cannot be placed never costs the
+/// reading: it is kept with no reset time (see the module documentation). `observed_ms` is
+/// `now`.
 pub fn reading_from_hint(hint: &QuotaHint, now: &Zoned) -> Option<QuotaReading> {
     if !hint.used_percent.is_finite() || !(0.0..=100.0).contains(&hint.used_percent) {
         return None;
@@ -69,14 +69,10 @@ pub fn reading_from_hint(hint: &QuotaHint, now: &Zoned) -> Option<QuotaReading> 
         None => QuotaWindow::Unnamed,
     };
     let now_ms = now.timestamp().as_millisecond();
-    let resets_at_ms = match hint.reset.as_deref() {
-        None => None,
-        Some(text) => match checked_reset(text, now, &window) {
-            Reset::Unknown => None,
-            Reset::At(ms) => Some(ms),
-            Reset::Inconsistent => return None,
-        },
-    };
+    let resets_at_ms = hint
+        .reset
+        .as_deref()
+        .and_then(|text| placed_reset(text, now, &window));
     Some(QuotaReading {
         window,
         used_percent: hint.used_percent,
@@ -213,39 +209,32 @@ pub fn parse_reset(text: &str, now: &Zoned) -> Option<Zoned> {
     resolve(&spec, now, now.timestamp())
 }
 
-enum Reset {
-    /// No reset text baton understands: keep the percentage.
-    Unknown,
-    /// The reset, in milliseconds since the Unix epoch.
-    At(i64),
-    /// A reset that contradicts the window or `now`: drop the reading.
-    Inconsistent,
+/// The reset a text names for this window, in milliseconds since the Unix epoch, or `None`
+/// when it cannot be placed: it does not parse, or lies further ahead than the window can
+/// reset. A time of day is its next occurrence; a fixed instant or a dated reset may have
+/// passed.
+fn placed_reset(text: &str, now: &Zoned, window: &QuotaWindow) -> Option<i64> {
+    let at = parse_reset(text, now)?.timestamp().as_millisecond();
+    let now_ms = now.timestamp().as_millisecond();
+    let max_ahead = window.max_reset_ms().saturating_add(RESET_SLACK_MS);
+    (at.saturating_sub(now_ms) <= max_ahead).then_some(at)
 }
 
-fn checked_reset(text: &str, now: &Zoned, window: &QuotaWindow) -> Reset {
-    let Some(spec) = parse_spec(text, now) else {
-        return Reset::Unknown;
-    };
-    let now_ts = now.timestamp();
-    let Some(at) = resolve(&spec, now, now_ts) else {
-        return Reset::Unknown;
-    };
-    if let Spec::Local { .. } = spec {
-        // A time that passed a moment ago: the screen is older than its reset.
-        let earlier = now_ts
-            .checked_sub(SignedDuration::from_millis(STALE_GRACE_MS))
-            .ok()
-            .and_then(|t| resolve(&spec, now, t));
-        if earlier.is_none_or(|e| e.timestamp() != at.timestamp()) {
-            return Reset::Inconsistent;
+/// Why a hint gives no reading, or `None` when it gives one: for the shell's log, so no
+/// quota line on screen is dropped silently.
+pub fn refusal(hint: &QuotaHint) -> Option<String> {
+    if !hint.used_percent.is_finite() || !(0.0..=100.0).contains(&hint.used_percent) {
+        return Some(format!(
+            "{}% is not a percentage of a quota",
+            hint.used_percent
+        ));
+    }
+    match hint.window.as_deref() {
+        Some(words) if parse_window(words).is_none() => {
+            Some(format!("`{words}` names no quota window"))
         }
+        _ => None,
     }
-    let at_ms = at.timestamp().as_millisecond();
-    let now_ms = now_ts.as_millisecond();
-    if at_ms <= now_ms || at_ms - now_ms > window.max_reset_ms().saturating_add(RESET_SLACK_MS) {
-        return Reset::Inconsistent;
-    }
-    Reset::At(at_ms)
 }
 
 /// A parsed reset text, before it is placed after `now`.
@@ -1499,6 +1488,231 @@ mod tests {
     }
 
     #[test]
+    fn a_reset_that_cannot_be_placed_keeps_the_percentage() {
+        // A time of day that has passed today means tomorrow: further than a 5-hour window
+        // can reset (a stale screen, or a rounded reset), so no reset time, but the reading.
+        for (cli, now, screen, pct) in [
+            (
+                "claude",
+                NOW,
+                "You've used 93% of your session limit · resets 9:58am",
+                93.0,
+            ),
+            (
+                "claude",
+                "2026-07-20T10:04:59[Europe/Paris]",
+                "You've used 93% of your session limit · resets 10am",
+                93.0,
+            ),
+            (
+                "claude",
+                NOW,
+                "You've used 93% of your session limit · resets 9am",
+                93.0,
+            ),
+            // 13 h ahead: not this window's reset either.
+            (
+                "claude",
+                NOW,
+                "You've used 95% of your session limit · resets 11pm",
+                95.0,
+            ),
+            // 2pm in Paris is 12:00 UTC: passed at 13:00 UTC.
+            (
+                "claude",
+                "2026-07-20T13:00:00[UTC]",
+                "You've used 95% of your session limit · resets 2pm (Europe/Paris)",
+                95.0,
+            ),
+            (
+                "claude",
+                "2026-07-20T15:38:00[UTC]",
+                "You've used 95% of your session limit · resets 3:30pm (UTC)",
+                95.0,
+            ),
+            (
+                "claude",
+                NOW,
+                "You've hit your session limit · resets 9am",
+                100.0,
+            ),
+            (
+                "claude",
+                NOW,
+                "You've hit your session limit · resets Mon 9:00",
+                100.0,
+            ),
+            (
+                "claude",
+                NOW,
+                "You've used 10% of your weekly limit · resets Aug 25, 9pm",
+                10.0,
+            ),
+            (
+                "claude",
+                NOW,
+                "You've hit your weekly limit · resets Sep 24 at 3pm (Australia/Brisbane)",
+                100.0,
+            ),
+            // Jul 19 without a year is next year's.
+            (
+                "claude",
+                NOW,
+                "You've hit your weekly limit · resets Jul 19, 9pm",
+                100.0,
+            ),
+            (
+                "codex",
+                NOW,
+                "  5h limit: [███░░] 72% used (resets 09:59)",
+                72.0,
+            ),
+            (
+                "codex",
+                NOW,
+                "  5h limit: [███░░] 72% used (resets 14:30 on 25 Jul)",
+                72.0,
+            ),
+        ] {
+            let r = read(cli, screen, now);
+            assert_eq!(r.len(), 1, "{cli}: {screen:?} gave {r:?}");
+            assert_eq!(r[0].used_percent, pct, "{screen:?}");
+            assert_eq!(r[0].resets_at_ms, None, "{screen:?}");
+            assert_eq!(r[0].observed_ms, Some(ms(now)), "{screen:?}");
+        }
+    }
+
+    #[test]
+    fn a_passed_time_of_day_is_tomorrow() {
+        let hint = |window: &str, reset: &str| QuotaHint {
+            used_percent: 95.0,
+            window: Some(window.to_owned()),
+            reset: Some(reset.to_owned()),
+            line: 1,
+        };
+        let at = |window: &str, reset: &str, now: &str| {
+            reading_from_hint(&hint(window, reset), &z(now))
+                .unwrap_or_else(|| panic!("{window} {reset} at {now}: no reading"))
+                .resets_at_ms
+        };
+        // Passed today: tomorrow, which a daily or weekly window can reach.
+        let cases = [
+            (
+                "daily",
+                "2pm (Europe/Paris)",
+                "2026-07-20T13:00:00[UTC]",
+                Some("2026-07-21T12:00:00Z"),
+            ),
+            (
+                "weekly",
+                "3:30pm (UTC)",
+                "2026-07-20T15:38:00[UTC]",
+                Some("2026-07-21T15:30:00Z"),
+            ),
+            ("daily", "9am", NOW, Some("2026-07-21T07:00:00Z")),
+            // Still ahead today: today.
+            (
+                "session",
+                "2pm (Europe/Paris)",
+                "2026-07-20T11:00:00[UTC]",
+                Some("2026-07-20T12:00:00Z"),
+            ),
+            (
+                "session",
+                "3:30pm (UTC)",
+                "2026-07-20T11:38:00[UTC]",
+                Some("2026-07-20T15:30:00Z"),
+            ),
+            (
+                "session",
+                "11pm",
+                "2026-07-20T19:00:00[Europe/Paris]",
+                Some("2026-07-20T21:00:00Z"),
+            ),
+            ("daily", "11pm", NOW, Some("2026-07-20T21:00:00Z")),
+            // Across midnight: 1am is tomorrow, 3 h ahead.
+            (
+                "session",
+                "1am",
+                "2026-07-20T22:00:00[Europe/Paris]",
+                Some("2026-07-20T23:00:00Z"),
+            ),
+            // An hour of slack past the window's length, no more.
+            (
+                "session",
+                "4pm (UTC)",
+                "2026-07-20T10:00:00[UTC]",
+                Some("2026-07-20T16:00:00Z"),
+            ),
+            ("session", "5pm (UTC)", "2026-07-20T10:00:00[UTC]", None),
+            ("5h", "11pm", NOW, None),
+            (
+                "session",
+                "2pm (Asia/Tokyo)",
+                "2026-07-20T06:00:00[UTC]",
+                None,
+            ),
+            (
+                "session",
+                "2pm (Asia/Tokyo)",
+                "2026-07-20T04:00:00[UTC]",
+                Some("2026-07-20T05:00:00Z"),
+            ),
+        ];
+        for (window, reset, now, want) in cases {
+            assert_eq!(
+                at(window, reset, now),
+                want.map(ms),
+                "{window} {reset} at {now}"
+            );
+        }
+        // A dated reset or an instant that has passed is a reset that passed.
+        let now = z(NOW);
+        let r = read(
+            "claude",
+            "You've used 40% of your weekly limit · resets Jul 19, 2026 9pm",
+            NOW,
+        );
+        assert_eq!(r[0].used_percent, 40.0);
+        assert_eq!(
+            r[0].resets_at_ms,
+            Some(ms("2026-07-19T21:00:00+02:00[Europe/Paris]"))
+        );
+        let r = read(
+            "claude",
+            "Claude AI usage limit reached|1760004000",
+            "2026-07-20T10:00:00Z",
+        );
+        assert_eq!(r[0].used_percent, 100.0);
+        assert_eq!(r[0].resets_at_ms, Some(1_760_004_000_000));
+        // At its very minute, a time of day is the reset now.
+        let r = read(
+            "claude",
+            "You've used 93% of your session limit · resets 10am",
+            NOW,
+        );
+        assert_eq!(r[0].resets_at_ms, Some(now.timestamp().as_millisecond()));
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let hint = |pct: f64, window: Option<&str>| QuotaHint {
+            used_percent: pct,
+            window: window.map(str::to_owned),
+            reset: Some("2pm".to_owned()),
+            line: 1,
+        };
+        assert!(refusal(&hint(101.0, None)).unwrap().contains("101"));
+        assert!(
+            refusal(&hint(50.0, Some("banana")))
+                .unwrap()
+                .contains("banana")
+        );
+        assert_eq!(refusal(&hint(50.0, Some("session"))), None);
+        assert_eq!(refusal(&hint(50.0, None)), None);
+    }
+
+    #[test]
     fn a_local_abbreviation_is_the_local_zone() {
         let now = "2026-07-20T10:00:00[America/Los_Angeles]";
         let r = read(
@@ -1542,65 +1756,6 @@ mod tests {
                 "claude",
                 NOW,
                 "The session limit is 93% of the weekly limit.",
-            ),
-            // Stale screens: the reset has passed, so the percentage is old too.
-            (
-                "claude",
-                NOW,
-                "You've used 93% of your session limit · resets 9:58am",
-            ),
-            (
-                "claude",
-                NOW,
-                "You've used 93% of your session limit · resets 10am",
-            ),
-            (
-                "claude",
-                "2026-07-20T10:04:59[Europe/Paris]",
-                "You've used 93% of your session limit · resets 10am",
-            ),
-            (
-                "claude",
-                NOW,
-                "You've used 40% of your weekly limit · resets Jul 19, 2026 9pm",
-            ),
-            (
-                "claude",
-                NOW,
-                "You've hit your weekly limit · resets Jul 19, 9pm",
-            ),
-            (
-                "claude",
-                "2026-07-20T10:00:00Z",
-                "Claude AI usage limit reached|1760004000",
-            ),
-            // A time that cannot be this window's reset: 23 h away for a 5-hour window.
-            (
-                "claude",
-                NOW,
-                "You've used 93% of your session limit · resets 9am",
-            ),
-            ("claude", NOW, "You've hit your session limit · resets 9am"),
-            (
-                "claude",
-                NOW,
-                "You've hit your session limit · resets Mon 9:00",
-            ),
-            (
-                "claude",
-                NOW,
-                "You've used 10% of your weekly limit · resets Aug 25, 9pm",
-            ),
-            (
-                "claude",
-                NOW,
-                "You've hit your weekly limit · resets Sep 24 at 3pm (Australia/Brisbane)",
-            ),
-            ("codex", NOW, "  5h limit: [███░░] 72% used (resets 09:59)"),
-            (
-                "codex",
-                NOW,
-                "  5h limit: [███░░] 72% used (resets 14:30 on 25 Jul)",
             ),
             ("codex", NOW, "  5h limit: [███░░] 720% used"),
             ("codex", NOW, "  5h limit: [███░░] 155% left"),

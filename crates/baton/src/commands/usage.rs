@@ -216,7 +216,7 @@ pub fn cmd_usage(dir: Option<&Path>, args: &UsageArgs) -> CliResult<ExitCode> {
             let resets = match v.reading.resets_at_ms {
                 Some(t) if t > now => format!("in {}", format_duration_short(t - now)),
                 Some(_) => "passed".to_owned(),
-                None => "?".to_owned(),
+                None => "unknown".to_owned(),
             };
             let projection = if v.reset_passed {
                 "reset: waiting for a new reading".to_owned()
