@@ -231,17 +231,10 @@ impl Engine {
         };
         let cycles = self.merge_fixes.entry(agent.to_owned()).or_insert(0);
         if *cycles >= self.settings.max_fix_cycles {
-            out.push(Action::Notify {
-                kind: NoticeKind::VerifyFailed,
-                message: format!(
-                    "{agent}'s change for {task} still {what} after {}: a person must look",
-                    crate::render::plural(
-                        self.settings.max_fix_cycles as usize,
-                        "fix task",
-                        "fix tasks"
-                    )
-                ),
-            });
+            out.push(self.fixes_exhausted(
+                &format!("{agent}'s change for {task} still {what}"),
+                ("fix task", "fix tasks"),
+            ));
             return;
         }
         *cycles += 1;

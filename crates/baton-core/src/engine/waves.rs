@@ -73,6 +73,17 @@ impl Engine {
         }
     }
 
+    /// The notice that the fixes ran out: "`{what}` after N fix cycles: a person must look".
+    pub(super) fn fixes_exhausted(&self, what: &str, (one, many): (&str, &str)) -> Action {
+        Action::Notify {
+            kind: NoticeKind::VerifyFailed,
+            message: format!(
+                "{what} after {}: a person must look",
+                crate::render::plural(self.settings.max_fix_cycles as usize, one, many)
+            ),
+        }
+    }
+
     /// Restores the result of the last verify of an earlier run (`None`: none ran), so that
     /// a resumed run that verifies nothing new says it, not a pass it did not see.
     pub fn load_last_verify(&mut self, passed: Option<bool>) {
@@ -120,17 +131,10 @@ impl Engine {
                     reason: format!("verify failed: {command}"),
                 });
             } else {
-                out.push(Action::Notify {
-                    kind: NoticeKind::VerifyFailed,
-                    message: format!(
-                        "`{command}` still fails after {}: a person must look",
-                        crate::render::plural(
-                            self.settings.max_fix_cycles as usize,
-                            "fix cycle",
-                            "fix cycles"
-                        )
-                    ),
-                });
+                out.push(self.fixes_exhausted(
+                    &format!("`{command}` still fails"),
+                    ("fix cycle", "fix cycles"),
+                ));
             }
         }
         let (_, done, all_ok) = *self.verifying.as_ref().expect("checked above");
