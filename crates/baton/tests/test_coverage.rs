@@ -181,4 +181,27 @@ fn doctor_says_what_is_verified_and_warns_of_a_newer_cli() {
             .contains(&format!("installed {newest}")),
         "{cc}"
     );
+
+    // A version whose real screen of a state is misread: the detail names it, and with that
+    // version installed the check is a warning (it said "verified" and no more).
+    let (state, version) = Coverage::builtin()
+        .versions("claude")
+        .iter()
+        .find_map(|(v, c)| Some((c.missed.iter().next()?.clone(), v.clone())))
+        .expect("coverage.toml holds a misread claude state");
+    says(&version);
+    let cc = doctor_check(&p, "states cc");
+    let detail = cc["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!("misread on real screens: {state} on {version}")),
+        "{cc}"
+    );
+    assert_eq!(cc["warning"], true, "{cc}");
+    assert!(
+        cc["hint"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("misreads {state}")),
+        "{cc}"
+    );
 }

@@ -1,5 +1,6 @@
 //! `baton doctor`: check that everything baton needs is in place, and say how to fix what is not.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -201,9 +202,44 @@ fn states_check(agent: &AgentConfig, installed: Option<&str>) -> Check {
             doc_only.join(", ")
         ));
     }
+    // Verified on one version is not verified on all: the states a real screen of some
+    // version is misread in, with those versions (it said "verified" and no more).
+    let mut missed: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (version, v) in versions {
+        for s in &v.missed {
+            missed.entry(s.as_str()).or_default().push(version.as_str());
+        }
+    }
+    if !missed.is_empty() {
+        let list: Vec<String> = missed
+            .iter()
+            .map(|(s, vs)| format!("{s} on {}", vs.join(", ")))
+            .collect();
+        detail.push_str(&format!(
+            "; misread on real screens: {} (see profiles/coverage.toml)",
+            list.join("; ")
+        ));
+    }
     let newer = installed.filter(|v| compare_versions(v, newest) == std::cmp::Ordering::Greater);
     if let Some(v) = installed {
         detail.push_str(&format!("; installed {v}"));
+    }
+    // The installed version itself has a misread state: a warning, not an ok.
+    let misread_here: Vec<&str> = missed
+        .iter()
+        .filter(|(_, vs)| installed.is_some_and(|i| vs.contains(&i)))
+        .map(|(s, _)| *s)
+        .collect();
+    if let (Some(v), false) = (installed, misread_here.is_empty()) {
+        return warn(
+            name,
+            detail,
+            format!(
+                "baton misreads {} on {} {v}'s real screens: watch those states with `baton peek`",
+                misread_here.join(", "),
+                agent.cli
+            ),
+        );
     }
     match newer {
         Some(v) => warn(
