@@ -504,9 +504,15 @@ pub fn handoff_view(e: &JournalEntry, lead: Option<&str>) -> Option<HandoffView>
         .and_then(|v| v.get("from").and_then(|f| f.as_str()).map(str::to_owned))
         .or_else(|| lead.map(str::to_owned))
         .unwrap_or_else(|| "?".to_owned());
+    // While preparing, the successor is not chosen yet (the entry names the lead itself).
+    let to = if e.target.is_empty() || e.target == from {
+        "next".to_owned()
+    } else {
+        e.target.clone()
+    };
     Some(HandoffView {
         from,
-        to: e.target.clone(),
+        to,
         step: step.to_owned(),
         since_ms: e.at_ms,
     })
@@ -604,6 +610,11 @@ mod tests {
             })
         );
         assert_eq!(handoff_view(&e("handoff-done"), Some("claude")), None);
+        // The daemon journals a prepare under the lead itself: no successor is chosen yet
+        // (the header said "claude → claude").
+        let mut own = e("handoff-prepare");
+        own.target = "claude".into();
+        assert_eq!(handoff_view(&own, Some("claude")).unwrap().to, "next");
         let mut with_from = e("handoff-start");
         with_from.detail = r#"{"from":"codex"}"#.into();
         assert_eq!(handoff_view(&with_from, None).unwrap().from, "codex");
