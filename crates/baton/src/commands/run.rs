@@ -112,8 +112,8 @@ pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
         },
     )?;
     println!(
-        "running; watch with: baton -C {} attach",
-        project.root.display()
+        "running; the dashboard: baton -C {root} watch; the agents' windows: baton -C {root} attach",
+        root = project.root.display()
     );
     let summary = if let Some(pid) = crate::daemon::running_pid(project) {
         // `baton up` started one: it does the work; follow it.

@@ -55,8 +55,20 @@ struct AgentUsage {
     note: Option<String>,
 }
 
-/// The note under an agent whose only quota source is its screen.
+/// The note under a Claude Code agent whose only quota source is its screen.
 pub const SCREEN_ONLY_NOTE: &str = "note: only the screen reports this agent's quota, and Claude Code shows its quota notice for a few seconds after a reply: most readings are missed (the statusLine hook, Codex rollouts or `[quota] sources = [.., \"oauth\"]` report every response)";
+
+/// The note under another agent whose only quota source is its screen.
+pub const SCREEN_ONLY_OTHER_NOTE: &str = "note: only the screen reports this agent's quota: a reading is taken only while its CLI shows one";
+
+/// The screen-only note for an agent of this CLI.
+fn screen_only_note(cli: &str) -> &'static str {
+    if cli == "claude" {
+        SCREEN_ONLY_NOTE
+    } else {
+        SCREEN_ONLY_OTHER_NOTE
+    }
+}
 
 /// Whether the screen is an agent's only quota source: all its readings come from the screen,
 /// or it has none and the screen is the only source configured.
@@ -108,7 +120,7 @@ fn collect(project: &Project, now: i64) -> CliResult<Usage> {
                     }
                 })
                 .collect();
-            let note = screen_only(project, &windows).then(|| SCREEN_ONLY_NOTE.to_owned());
+            let note = screen_only(project, &windows).then(|| screen_only_note(&a.cli).to_owned());
             AgentUsage {
                 agent: a.name.clone(),
                 cli: a.cli.clone(),
@@ -267,4 +279,19 @@ pub fn cmd_usage(dir: Option<&Path>, args: &UsageArgs) -> CliResult<ExitCode> {
         }
     }
     ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Claude Code's few-seconds notice is said under a Claude agent only (it was printed
+    /// under amp too).
+    #[test]
+    fn the_screen_only_note_names_claude_only_under_claude() {
+        assert!(screen_only_note("claude").contains("Claude Code"));
+        for cli in ["amp", "codex", "gemini", "opencode"] {
+            assert!(!screen_only_note(cli).contains("Claude"), "{cli}");
+        }
+    }
 }
