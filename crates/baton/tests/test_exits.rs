@@ -89,7 +89,7 @@ fn a_demo_whose_reader_goes_away_leaves_nothing_running() {
         // Like `head`: read until the agents are up (the server runs), then close the pipe.
         let mut reader = BufReader::new(child.stdout.take().unwrap());
         let mut seen = String::new();
-        while !seen.contains("running; watch with") {
+        while !seen.contains("running; the dashboard") {
             let mut line = String::new();
             let n = reader.read_line(&mut line).unwrap();
             assert!(n > 0, "the demo ended early:\n{seen}");
