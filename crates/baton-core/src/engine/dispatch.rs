@@ -55,6 +55,17 @@ impl Engine {
         a.limited || self.held_back(a) || self.lead_holds_long(a)
     }
 
+    /// Why an agent is out for now, in words (see [`Engine::out_for_now`]).
+    fn out_reason(&self, a: &AgentRt) -> &'static str {
+        if a.limited {
+            "at its usage limit"
+        } else if self.held_back(a) {
+            "its quota holds it back"
+        } else {
+            "the lead role keeps it"
+        }
+    }
+
     pub(super) fn fits(&self, a: &AgentRt, t: &TaskRt) -> bool {
         // A merge fix belongs to the agent whose worktree holds the work, whatever happens
         // (even after that agent was excluded from it: nobody else can do it).
@@ -145,6 +156,20 @@ impl Engine {
                 })
                 .map(|a| a.spec.name.clone());
             let Some(agent) = best else { continue };
+            // A reservation that lapsed is said, with why (it went elsewhere in silence).
+            if t.task.attempts == 0
+                && let Some(to) = t.task.assignee.as_ref().filter(|to| **to != agent)
+                && let Some(reserved) = self.agents.get(to)
+            {
+                out.push(Action::Journal {
+                    agent: Some(agent.clone()),
+                    task: Some(id),
+                    what: format!(
+                        "reserved for {to}, who cannot work for now ({}): given to {agent}",
+                        self.out_reason(reserved)
+                    ),
+                });
+            }
             let text = self.prompt_for(&agent, id);
             if let Some(t) = self.tasks.get_mut(&id) {
                 t.task.attempts = t.task.attempts_after(Status::InProgress);

@@ -126,6 +126,12 @@ fn a_reservation_lapses_while_its_agent_is_held_back() {
     t.assignee = Some("a".into());
     let acts = e.step(2, Event::TaskAdded(t));
     assert_eq!(assigned(&acts), vec![(1, "b".to_owned())], "{acts:?}");
+    // The lapse is said, with why (the task went elsewhere in silence).
+    assert!(
+        acts.iter().any(|a| matches!(a, Action::Journal { what, .. }
+            if what == "reserved for a, who cannot work for now (its quota holds it back): given to b")),
+        "{acts:?}"
+    );
     // While a can work, the reservation holds.
     e.step(3, quota("a", "session-5h", 10.0));
     let mut t = task(2, Priority::Med, &[], &[]);
