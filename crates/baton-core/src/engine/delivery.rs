@@ -126,27 +126,37 @@ impl Engine {
                 a.turn.seen_working = state == AgentState::Working;
                 a.turn.ready_since = None;
                 a.turn.resumed = false;
+                let what = if takeover {
+                    "takeover prompt"
+                } else if task.is_some() {
+                    "prompt"
+                } else {
+                    "message"
+                };
+                // Taken by a limit or error screen, it is read by nobody: said as such (a
+                // message to a lead at its limit was "delivered", and a successor at its limit
+                // "took over").
+                let refused = matches!(state, AgentState::RateLimited | AgentState::Error);
                 out.push(Action::Journal {
                     agent: Some(agent.to_owned()),
                     task,
-                    what: format!(
-                        "{} delivered (Enter ×{enters}, {state})",
-                        if takeover {
-                            "takeover prompt"
-                        } else if task.is_some() {
-                            "prompt"
-                        } else {
-                            "message"
-                        }
-                    ),
+                    what: if refused {
+                        format!("{what} not read: the agent shows {state} (Enter ×{enters})")
+                    } else {
+                        format!("{what} delivered (Enter ×{enters}, {state})")
+                    },
                 });
-                if let Some(task) = task
-                    && matches!(state, AgentState::RateLimited | AgentState::Error)
-                {
+                if refused {
                     a.limited = state == AgentState::RateLimited;
+                }
+                if let Some(task) = task
+                    && refused
+                {
                     self.take_back(agent, task, "the agent refused the prompt", true, out);
                 }
-                if takeover {
+                if takeover && refused {
+                    self.takeover_failed(agent, &format!("it shows {state}"), out);
+                } else if takeover {
                     self.takeover_verified(agent, out);
                 }
             }

@@ -128,6 +128,8 @@ fn problem(j: &JournalLine<'_>) -> Option<String> {
                 "notice not delivered"
             } else if what.starts_with("cleared a prompt left unsubmitted") {
                 "prompt left unsubmitted"
+            } else if what.contains(" not read: the agent shows ") {
+                "not read (limit or error screen)"
             } else if swallowed_enters(what) {
                 "Enter swallowed"
             } else {
@@ -549,6 +551,16 @@ mod tests {
             "prompt delivered (Enter ×1, 1 s)"
         )));
         assert!(!is_problem(&j(0, "notify-handoff-done", None, "")));
+        assert_eq!(
+            problem(&j(
+                0,
+                "engine",
+                None,
+                "message not read: the agent shows rate-limited (Enter ×1)"
+            ))
+            .as_deref(),
+            Some("not read (limit or error screen)")
+        );
         assert!(is_problem(&j(0, "notify-blocked", None, "")));
         let empty = render(
             &Snapshot {

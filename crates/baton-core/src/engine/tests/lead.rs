@@ -257,3 +257,38 @@ fn a_lead_at_its_limit_hands_over_at_once() {
     assert_eq!(lead_actions(&acts), ["handoff-done"]);
     assert_eq!(e.lead(), Some("amp"));
 }
+
+/// A successor whose screen answers the takeover prompt with its limit did not take over: the
+/// next in the chain is tried (a takeover "delivered" to a limit screen was verified).
+#[test]
+fn a_successor_at_its_limit_does_not_take_over() {
+    let mut e = engine(
+        lead_settings(&["claude", "amp", "codex"]),
+        vec![agent("claude", &[]), agent("amp", &[]), agent("codex", &[])],
+    );
+    e.step(5, screen("amp", AgentState::Idle, None, 950));
+    e.step(5, screen("codex", AgentState::Idle, None, 960));
+    handoff_to_written(&mut e, 100, "amp");
+    let shown = Some("[Pasted text #1 +12 lines]");
+    let acts = e.step(200, screen("amp", AgentState::Idle, shown, 1000));
+    assert!(acts.contains(&Action::Press {
+        agent: "amp".into(),
+        key: Key::Enter
+    }));
+    let acts = e.step(250, screen("amp", AgentState::RateLimited, None, 1001));
+    assert!(
+        acts.iter().any(|a| matches!(a, Action::Journal { what, .. }
+            if what.starts_with("takeover prompt not read: the agent shows rate-limited"))),
+        "{acts:?}"
+    );
+    assert!(
+        lead_actions(&acts).contains(&"handoff-failed".to_owned()),
+        "{acts:?}"
+    );
+    assert_ne!(e.lead(), Some("amp"));
+    // Straight on to the next in the chain.
+    assert!(
+        lead_actions(&acts).contains(&"write claude->codex".to_owned()),
+        "{acts:?}"
+    );
+}
