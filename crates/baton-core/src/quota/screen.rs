@@ -214,10 +214,31 @@ pub fn parse_reset(text: &str, now: &Zoned) -> Option<Zoned> {
 /// reset. A time of day is its next occurrence; a fixed instant or a dated reset may have
 /// passed.
 fn placed_reset(text: &str, now: &Zoned, window: &QuotaWindow) -> Option<i64> {
-    let at = parse_reset(text, now)?.timestamp().as_millisecond();
+    let spec = parse_spec(text, now)?;
+    let at = resolve(&spec, now, now.timestamp())?
+        .timestamp()
+        .as_millisecond();
     let now_ms = now.timestamp().as_millisecond();
     let max_ahead = window.max_reset_ms().saturating_add(RESET_SLACK_MS);
-    (at.saturating_sub(now_ms) <= max_ahead).then_some(at)
+    if at.saturating_sub(now_ms) <= max_ahead {
+        return Some(at);
+    }
+    // A time of day whose next occurrence is out of the window's reach, but which passed
+    // within it: the notice is older than its reset, and the window reset then (a 5-hour
+    // window's "resets 3:30pm" read at 15:38). Kept as a reset that passed, never as the
+    // percentage of a window still running.
+    if let Spec::Local {
+        date: DateSpec::None,
+        ..
+    } = spec
+    {
+        let since = Timestamp::from_millisecond(now_ms.saturating_sub(max_ahead)).ok()?;
+        let before = resolve(&spec, now, since)?.timestamp().as_millisecond();
+        if before <= now_ms {
+            return Some(before);
+        }
+    }
+    None
 }
 
 /// Why a hint gives no reading, or `None` when it gives one: for the shell's log, so no
@@ -1489,52 +1510,15 @@ mod tests {
 
     #[test]
     fn a_reset_that_cannot_be_placed_keeps_the_percentage() {
-        // A time of day that has passed today means tomorrow: further than a 5-hour window
-        // can reset (a stale screen, or a rounded reset), so no reset time, but the reading.
+        // A reset out of the window's reach (and not a time of day that passed within it):
+        // no reset time, but the reading.
         for (cli, now, screen, pct) in [
-            (
-                "claude",
-                NOW,
-                "You've used 93% of your session limit · resets 9:58am",
-                93.0,
-            ),
-            (
-                "claude",
-                "2026-07-20T10:04:59[Europe/Paris]",
-                "You've used 93% of your session limit · resets 10am",
-                93.0,
-            ),
-            (
-                "claude",
-                NOW,
-                "You've used 93% of your session limit · resets 9am",
-                93.0,
-            ),
             // 13 h ahead: not this window's reset either.
             (
                 "claude",
                 NOW,
                 "You've used 95% of your session limit · resets 11pm",
                 95.0,
-            ),
-            // 2pm in Paris is 12:00 UTC: passed at 13:00 UTC.
-            (
-                "claude",
-                "2026-07-20T13:00:00[UTC]",
-                "You've used 95% of your session limit · resets 2pm (Europe/Paris)",
-                95.0,
-            ),
-            (
-                "claude",
-                "2026-07-20T15:38:00[UTC]",
-                "You've used 95% of your session limit · resets 3:30pm (UTC)",
-                95.0,
-            ),
-            (
-                "claude",
-                NOW,
-                "You've hit your session limit · resets 9am",
-                100.0,
             ),
             (
                 "claude",
@@ -1564,12 +1548,6 @@ mod tests {
             (
                 "codex",
                 NOW,
-                "  5h limit: [███░░] 72% used (resets 09:59)",
-                72.0,
-            ),
-            (
-                "codex",
-                NOW,
                 "  5h limit: [███░░] 72% used (resets 14:30 on 25 Jul)",
                 72.0,
             ),
@@ -1579,6 +1557,55 @@ mod tests {
             assert_eq!(r[0].used_percent, pct, "{screen:?}");
             assert_eq!(r[0].resets_at_ms, None, "{screen:?}");
             assert_eq!(r[0].observed_ms, Some(ms(now)), "{screen:?}");
+        }
+    }
+
+    #[test]
+    fn a_time_of_day_passed_within_a_short_window_is_a_reset_that_passed() {
+        // The notice is older than its reset: the 5-hour window reset then, so its
+        // percentage is not that of the window now running (it held the agent back).
+        for (cli, now, screen, pct, at) in [
+            (
+                "claude",
+                NOW,
+                "You've used 93% of your session limit · resets 9:58am",
+                93.0,
+                "2026-07-20T09:58:00[Europe/Paris]",
+            ),
+            (
+                "claude",
+                "2026-07-20T10:04:59[Europe/Paris]",
+                "You've used 93% of your session limit · resets 10am",
+                93.0,
+                "2026-07-20T10:00:00[Europe/Paris]",
+            ),
+            (
+                "claude",
+                "2026-07-20T13:00:00[UTC]",
+                "You've used 95% of your session limit · resets 2pm (Europe/Paris)",
+                95.0,
+                "2026-07-20T12:00:00Z",
+            ),
+            (
+                "claude",
+                NOW,
+                "You've hit your session limit · resets 9am",
+                100.0,
+                "2026-07-20T09:00:00[Europe/Paris]",
+            ),
+            (
+                "codex",
+                NOW,
+                "  5h limit: [███░░] 72% used (resets 09:59)",
+                72.0,
+                "2026-07-20T09:59:00[Europe/Paris]",
+            ),
+        ] {
+            let r = read(cli, screen, now);
+            assert_eq!(r.len(), 1, "{cli}: {screen:?} gave {r:?}");
+            assert_eq!(r[0].used_percent, pct, "{screen:?}");
+            assert_eq!(r[0].resets_at_ms, Some(ms(at)), "{screen:?}");
+            assert!(r[0].resets_at_ms <= Some(z(now).timestamp().as_millisecond()));
         }
     }
 
@@ -1646,11 +1673,18 @@ mod tests {
             ),
             ("session", "5pm (UTC)", "2026-07-20T10:00:00[UTC]", None),
             ("5h", "11pm", NOW, None),
+            // Passed an hour ago, out of reach tomorrow: the window reset then.
             (
                 "session",
                 "2pm (Asia/Tokyo)",
                 "2026-07-20T06:00:00[UTC]",
-                None,
+                Some("2026-07-20T05:00:00Z"),
+            ),
+            (
+                "session",
+                "3:30pm (UTC)",
+                "2026-07-20T15:38:00[UTC]",
+                Some("2026-07-20T15:30:00Z"),
             ),
             (
                 "session",
