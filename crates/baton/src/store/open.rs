@@ -26,6 +26,15 @@ const LAST_VERIFY: &str = "last_verify";
 /// The `meta` key of a dispatch pause (`1` paused).
 const PAUSED: &str = "dispatch_paused";
 
+/// Writes a value of the `meta` table on `conn` (a transaction, or the store's connection).
+fn set_meta_in(conn: &Connection, key: &str, value: &str) -> StoreResult<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
 /// The schema version this baton writes.
 pub const SCHEMA_VERSION: i64 = 4;
 
@@ -468,11 +477,7 @@ impl Store {
 
     /// Writes a value of the `meta` table.
     pub fn set_meta(&mut self, key: &str, value: &str) -> StoreResult<()> {
-        self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            params![key, value],
-        )?;
-        Ok(())
+        set_meta_in(&self.conn, key, value)
     }
 
     /// Returns whether the last wave's verify passed, as the daemon kept it (`None`: none
@@ -492,14 +497,19 @@ impl Store {
     }
 
     /// Pauses or resumes dispatch, journaled as `actor`'s; the daemon reads the entry.
+    /// The flag and its entry are one transaction: a stop between them cannot leave a pause
+    /// the journal does not say.
     pub fn set_paused(&mut self, pause: bool, actor: &str) -> StoreResult<JournalEntry> {
-        self.set_meta(PAUSED, if pause { "1" } else { "0" })?;
         let (action, result) = if pause {
             (JournalAction::DispatchPause, "paused")
         } else {
             (JournalAction::DispatchResume, "resumed")
         };
-        self.journal(actor, action, None, "", result, "")
+        let tx = self.begin()?;
+        set_meta_in(&tx, PAUSED, if pause { "1" } else { "0" })?;
+        let e = super::journal::journal_in(&tx, now_ms(), actor, action, None, "", result, "")?;
+        tx.commit()?;
+        Ok(e)
     }
 
     /// Returns the `meta` rows whose key starts with `prefix`.
