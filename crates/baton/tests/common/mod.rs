@@ -114,6 +114,23 @@ impl TestProject {
         self.cmd(args).output().unwrap()
     }
 
+    /// Runs `baton` and returns its exit code and its two streams as text.
+    pub fn exec(&self, args: &[&str]) -> Ran {
+        Ran::from(self.run(args))
+    }
+
+    /// Writes a file in the project (`plan.md`, a script…) and returns its path.
+    pub fn write_file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.root().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Writes `plan.md` in the project: the Markdown checklist `baton run`/`import` read.
+    pub fn write_plan(&self, text: &str) -> PathBuf {
+        self.write_file("plan.md", text)
+    }
+
     /// Runs `baton` (a command with `--json`) and parses its output.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         serde_json::from_str(&self.ok(args)).unwrap()
@@ -189,6 +206,55 @@ impl Drop for TestProject {
         // Stops a daemon `baton up` started (and the session), then the whole server.
         let _ = self.cmd(&["down"]).output();
         let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+/// What a finished command printed: its exit code (`None` when a signal ended it) and its
+/// two streams as text.
+pub struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Ran {
+    fn from(out: Output) -> Ran {
+        Ran {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+impl Ran {
+    /// Both streams, for a failed assertion's message.
+    pub fn both(&self) -> String {
+        format!("stdout:\n{}\nstderr:\n{}", self.stdout, self.stderr)
+    }
+
+    /// Panics, showing both streams, unless the command exited with `code`.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Ran {
+        assert_eq!(self.code, Some(code), "{}", self.both());
+        self
+    }
+}
+
+/// Panics unless `text` contains every one of `needles`, showing the text and the first one
+/// missing.
+#[track_caller]
+pub fn assert_has(text: &str, needles: &[&str]) {
+    if let Some(missing) = needles.iter().find(|n| !text.contains(**n)) {
+        panic!("{missing:?} not found in:\n{text}");
+    }
+}
+
+/// Panics when `text` contains any of `needles`, showing the text and the one found.
+#[track_caller]
+pub fn assert_lacks(text: &str, needles: &[&str]) {
+    if let Some(found) = needles.iter().find(|n| text.contains(**n)) {
+        panic!("{found:?} should not be in:\n{text}");
     }
 }
 
