@@ -448,18 +448,6 @@ pub fn detect(profile: &Profile, screen: &str) -> Detection {
     }
 }
 
-/// The states a saved capture's name may start with, longest first where one is a prefix.
-const FIXTURE_STATES: [AgentState; 8] = [
-    AgentState::Starting,
-    AgentState::Working,
-    AgentState::Idle,
-    AgentState::NeedsInput,
-    AgentState::RateLimited,
-    AgentState::Error,
-    AgentState::Finished,
-    AgentState::Unknown,
-];
-
 /// Reads a saved capture's place: `<cli>-<version>/<state>-<scenario>.txt` (the folder and
 /// the file's stem are given) → `(cli, version, state)`. A stem may also be `<cli>-<state>…`,
 /// as the conformance tier names its screens. The error says what is wrong with the name.
@@ -474,13 +462,20 @@ pub fn fixture_name(folder: &str, stem: &str) -> Result<(String, String, AgentSt
         .strip_prefix(cli)
         .and_then(|r| r.strip_prefix('-'))
         .unwrap_or(stem);
-    let state = FIXTURE_STATES
-        .into_iter()
+    // The states a saved capture's name may start with (no state's name is another's
+    // prefix, so the order does not matter).
+    let states = || {
+        AgentState::WITH_PATTERNS
+            .into_iter()
+            .chain([AgentState::Unknown])
+    };
+    let state = states()
         .find(|s| rest == s.as_str() || rest.starts_with(&format!("{}-", s.as_str())))
         .ok_or_else(|| {
+            let names: Vec<&str> = states().map(AgentState::as_str).collect();
             format!(
                 "`{stem}` does not start with a state ({})",
-                FIXTURE_STATES.map(AgentState::as_str).join(", ")
+                names.join(", ")
             )
         })?;
     Ok((cli.to_owned(), version.to_owned(), state))

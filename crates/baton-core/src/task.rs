@@ -280,6 +280,27 @@ pub struct Task {
 }
 
 impl Task {
+    /// A task as it is first added: PENDING, MED, no body, skills, dependencies or assignee,
+    /// never started. The rest is set with struct update syntax.
+    pub fn pending(id: TaskId, title: impl Into<String>) -> Task {
+        Task {
+            id,
+            title: title.into(),
+            body: String::new(),
+            priority: Priority::Med,
+            skills: Vec::new(),
+            deps: Vec::new(),
+            assignee: None,
+            status: Status::Pending,
+            blocked_reason: None,
+            attempts: 0,
+            notes: Vec::new(),
+            created_ms: 0,
+            updated_ms: 0,
+            review_of: None,
+        }
+    }
+
     /// How many times the task will have been started after it moves to `to`: a move into
     /// IN_PROGRESS from another status is one more start. The store counts with it when it
     /// commits a change, and the engine when it hands a task out ahead of that commit.

@@ -30,6 +30,7 @@ use baton_core::quota::screen;
 
 use crate::project::Project;
 use crate::store::QuotaData;
+use crate::store::QuotaSample;
 use crate::store::Store;
 use crate::store::now_ms;
 
@@ -92,11 +93,13 @@ pub fn record(
 ) -> bool {
     store
         .record_quota_data(
-            agent,
-            &r.window.name(),
-            r.used_percent,
-            r.resets_at_ms,
-            source,
+            &QuotaSample {
+                agent,
+                window: &r.window.name(),
+                used_percent: r.used_percent,
+                resets_at_ms: r.resets_at_ms,
+                source,
+            },
             data,
             now_ms(),
         )
@@ -288,11 +291,13 @@ pub fn record_oauth(
             new += usize::from(
                 store
                     .record_quota_data(
-                        &a.name,
-                        &r.window,
-                        r.used_percent,
-                        r.resets_at_ms,
-                        &source,
+                        &QuotaSample {
+                            agent: &a.name,
+                            window: &r.window,
+                            used_percent: r.used_percent,
+                            resets_at_ms: r.resets_at_ms,
+                            source: &source,
+                        },
                         QuotaData::At(snap.fetched_at_ms),
                         now,
                     )

@@ -25,11 +25,11 @@ pub use baton_core::render::report::REPORT;
 fn merge_line(m: &MergeRow) -> MergeLine<'_> {
     MergeLine {
         id: m.id,
-        task: m.task,
-        agent: &m.agent,
-        state: m.state.as_str(),
-        merge_commit: m.merge_commit.as_deref(),
-        detail: &m.detail,
+        task: m.merge.task,
+        agent: &m.merge.agent,
+        state: m.merge.state.as_str(),
+        merge_commit: m.merge.merge_commit.as_deref(),
+        detail: &m.merge.detail,
         updated_ms: m.updated_ms,
     }
 }
@@ -42,7 +42,7 @@ fn integration_log(
     store: &Store,
     merges: &[MergeRow],
 ) -> Option<(String, String, String)> {
-    let first = merges.iter().find_map(|m| m.base.clone())?;
+    let first = merges.iter().find_map(|m| m.merge.base.clone())?;
     let branch = crate::worktrees::integration_branch(project, Some(store)).ok()?;
     let log = crate::git::query(
         &project.root,

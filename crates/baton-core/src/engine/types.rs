@@ -12,7 +12,6 @@ use crate::detector::Detection;
 use crate::profile::Submit;
 use crate::task::NewTask;
 use crate::task::Priority;
-use crate::task::Status;
 use crate::task::Task;
 use crate::task::TaskId;
 use crate::vocab::JournalAction;
@@ -409,19 +408,11 @@ pub enum TaskPurpose {
 /// started, MED when it has no priority (what the shell reports back as `TaskAdded`).
 pub fn added_task(id: TaskId, new: NewTask) -> Task {
     Task {
-        id,
-        title: new.title,
         body: new.body,
         priority: new.priority.unwrap_or(Priority::Med),
         skills: new.skills,
         deps: new.deps,
         assignee: new.assignee,
-        status: Status::Pending,
-        blocked_reason: None,
-        attempts: 0,
-        notes: Vec::new(),
-        created_ms: 0,
-        updated_ms: 0,
-        review_of: None,
+        ..Task::pending(id, new.title)
     }
 }

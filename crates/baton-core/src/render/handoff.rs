@@ -314,20 +314,10 @@ mod tests {
 
     fn task(id: u32, title: &str, status: Status, assignee: Option<&str>) -> Task {
         Task {
-            id: TaskId(id),
-            title: title.to_owned(),
-            body: String::new(),
-            priority: Priority::Med,
             skills: vec!["rust".to_owned()],
-            deps: Vec::new(),
             assignee: assignee.map(str::to_owned),
             status,
-            blocked_reason: None,
-            attempts: 0,
-            notes: Vec::new(),
-            created_ms: 0,
-            updated_ms: 0,
-            review_of: None,
+            ..Task::pending(TaskId(id), title)
         }
     }
 

@@ -437,7 +437,6 @@ pub fn render(s: &Snapshot<'_>, time: TimeFormat) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::task::Priority;
 
     fn time(ms: i64) -> String {
         format!("t{ms}")
@@ -445,20 +444,10 @@ mod tests {
 
     fn task(id: u32, title: &str, status: Status) -> Task {
         Task {
-            id: TaskId(id),
-            title: title.to_owned(),
-            body: String::new(),
-            priority: Priority::Med,
-            skills: Vec::new(),
-            deps: Vec::new(),
             assignee: Some("amp".to_owned()),
             status,
-            blocked_reason: None,
             attempts: 1,
-            notes: Vec::new(),
-            created_ms: 0,
-            updated_ms: 0,
-            review_of: None,
+            ..Task::pending(TaskId(id), title)
         }
     }
 

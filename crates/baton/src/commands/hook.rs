@@ -157,13 +157,13 @@ fn statusline(dir: Option<&Path>, agent: &str) -> CliResult<()> {
     }
     let mut store = ctx.store()?;
     for w in windows {
-        store.record_quota(
+        store.record_quota(&crate::store::QuotaSample {
             agent,
-            w.window,
-            w.used_percent,
-            w.resets_at_ms,
-            "claude-statusline",
-        )?;
+            window: w.window,
+            used_percent: w.used_percent,
+            resets_at_ms: w.resets_at_ms,
+            source: "claude-statusline",
+        })?;
     }
     Ok(())
 }

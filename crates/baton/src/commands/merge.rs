@@ -185,7 +185,13 @@ pub fn one_line(project: &Project) -> Option<String> {
         .last_merged()
         .ok()
         .flatten()
-        .map(|m| format!(", last: {} as {}", m.task, short(m.merge_commit.as_deref())))
+        .map(|m| {
+            format!(
+                ", last: {} as {}",
+                m.merge.task,
+                short(m.merge.merge_commit.as_deref())
+            )
+        })
         .unwrap_or_default();
     Some(format!(
         "merge queue into {branch}: {running} running, {queued} queued, {merged} merged{last}"
@@ -248,12 +254,12 @@ pub fn cmd_merge_queue(dir: Option<&Path>, args: &MergeQueueArgs) -> CliResult<E
         println!(
             "{:<5} {:<6} {:<12} {:<9} {:<10} {:<10} {}",
             m.id,
-            m.task.to_string(),
-            m.agent,
-            m.state,
-            short(m.head.as_deref()),
-            short(m.merge_commit.as_deref()),
-            m.detail.lines().next().unwrap_or("")
+            m.merge.task.to_string(),
+            m.merge.agent,
+            m.merge.state,
+            short(m.merge.head.as_deref()),
+            short(m.merge.merge_commit.as_deref()),
+            m.merge.detail.lines().next().unwrap_or("")
         );
     }
     println!();

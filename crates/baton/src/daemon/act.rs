@@ -230,7 +230,8 @@ impl Shell<'_> {
                 // A merge's fix task: committed with the merge's outcome, all or nothing.
                 let due = match purpose {
                     TaskPurpose::MergeFix { of } => self.merge_due.iter().position(|m| {
-                        m.task == of && task.assignee.as_deref() == Some(m.agent.as_str())
+                        m.merge.task == of
+                            && task.assignee.as_deref() == Some(m.merge.agent.as_str())
                     }),
                     TaskPurpose::Test { .. } | TaskPurpose::VerifyFix { .. } => None,
                 };

@@ -105,13 +105,15 @@ impl Shell<'_> {
         );
         self.merge_due.push(crate::store::MergeWrite {
             id: None,
-            task,
-            agent: agent.to_owned(),
-            state,
-            base: None,
-            head: None,
-            merge_commit: None,
-            detail,
+            merge: crate::store::Merge {
+                task,
+                agent: agent.to_owned(),
+                state,
+                base: None,
+                head: None,
+                merge_commit: None,
+                detail,
+            },
         });
         queue.push_back(Event::MergeFinished {
             task,
@@ -147,7 +149,7 @@ impl Shell<'_> {
         };
         let eligible: Vec<&crate::store::MergeRow> = rows
             .iter()
-            .filter(|r| !self.engine.open_merge_fix(&r.agent) || is_fix(r.task))
+            .filter(|r| !self.engine.open_merge_fix(&r.merge.agent) || is_fix(r.merge.task))
             .collect();
         let Some(first) = eligible.first() else {
             return;
@@ -159,12 +161,12 @@ impl Shell<'_> {
         if !self.solo.contains(&first.id) {
             // One merge per agent (its branch's head carries its later work too); an agent
             // with a merge sent back to go alone stays out of the batch altogether.
-            let mut seen: BTreeSet<&str> = BTreeSet::from([first.agent.as_str()]);
+            let mut seen: BTreeSet<&str> = BTreeSet::from([first.merge.agent.as_str()]);
             for r in eligible.iter().skip(1) {
                 if batch.len() >= limit {
                     break;
                 }
-                if seen.insert(r.agent.as_str()) && !self.solo.contains(&r.id) {
+                if seen.insert(r.merge.agent.as_str()) && !self.solo.contains(&r.id) {
                     batch.push((*r).clone());
                 }
             }
@@ -192,7 +194,7 @@ impl Shell<'_> {
         self.engine.load_merges(
             batch
                 .iter()
-                .map(|r| (r.task, r.agent.clone(), true))
+                .map(|r| (r.merge.task, r.merge.agent.clone(), true))
                 .collect::<Vec<_>>(),
         );
         for row in &batch {
@@ -202,8 +204,8 @@ impl Shell<'_> {
                 String::new()
             };
             self.journal(
-                Some(&row.agent),
-                Some(row.task),
+                Some(&row.merge.agent),
+                Some(row.merge.task),
                 JournalAction::Merge,
                 &format!(
                     "#{} started: rebase onto {integration}, verify{with}",
@@ -216,7 +218,7 @@ impl Shell<'_> {
             .map(|row| crate::worktrees::MergeJob {
                 id: row.id,
                 root: self.project.root.clone(),
-                agent: row.agent.clone(),
+                agent: row.merge.agent.clone(),
                 integration: integration.clone(),
                 verify: self.project.config.verify.commands.clone(),
             })
@@ -239,7 +241,7 @@ impl Shell<'_> {
             let items = batch
                 .into_iter()
                 .zip(results)
-                .map(|(row, how)| (row.id, row.task, row.agent, how))
+                .map(|(row, how)| (row.id, row.merge.task, row.merge.agent, how))
                 .collect();
             let _ = tx.send(Wake::Merged(items));
         });
@@ -303,13 +305,15 @@ impl Shell<'_> {
         );
         self.merge_due.push(crate::store::MergeWrite {
             id: Some(id),
-            task,
-            agent: agent.clone(),
-            state,
-            base: result.base,
-            head: result.head,
-            merge_commit,
-            detail,
+            merge: crate::store::Merge {
+                task,
+                agent: agent.clone(),
+                state,
+                base: result.base,
+                head: result.head,
+                merge_commit,
+                detail,
+            },
         });
         self.feed(Event::MergeFinished {
             task,

@@ -34,31 +34,36 @@ pub struct JournalEntry {
     pub detail: String,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// A journal line to write: who did what to which task, and how it came out.
+pub(super) struct Line<'a> {
+    pub actor: &'a str,
+    pub action: JournalAction,
+    pub task: Option<TaskId>,
+    pub target: &'a str,
+    pub result: &'a str,
+    pub detail: &'a str,
+}
+
+/// Writes `line` inside `conn`'s transaction, at `at_ms`; returns the entry as stored.
 pub(super) fn journal_in(
     conn: &Connection,
     at_ms: i64,
-    actor: &str,
-    action: JournalAction,
-    task: Option<TaskId>,
-    target: &str,
-    result: &str,
-    detail: &str,
+    line: Line<'_>,
 ) -> StoreResult<JournalEntry> {
-    let action = action.as_str();
+    let action = line.action.as_str();
     conn.execute(
         "INSERT INTO journal (at_ms, actor, action, task, target, result, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![at_ms, actor, action, task.map(|t| t.0), target, result, detail],
+        params![at_ms, line.actor, action, line.task.map(|t| t.0), line.target, line.result, line.detail],
     )?;
     Ok(JournalEntry {
         seq: conn.last_insert_rowid(),
         at_ms,
-        actor: actor.to_owned(),
+        actor: line.actor.to_owned(),
         action: action.to_owned(),
-        task,
-        target: target.to_owned(),
-        result: result.to_owned(),
-        detail: detail.to_owned(),
+        task: line.task,
+        target: line.target.to_owned(),
+        result: line.result.to_owned(),
+        detail: line.detail.to_owned(),
     })
 }
 
@@ -91,7 +96,15 @@ impl Store {
         detail: &str,
     ) -> StoreResult<JournalEntry> {
         let tx = self.begin()?;
-        let e = journal_in(&tx, now_ms(), actor, action, task, target, result, detail)?;
+        let line = Line {
+            actor,
+            action,
+            task,
+            target,
+            result,
+            detail,
+        };
+        let e = journal_in(&tx, now_ms(), line)?;
         tx.commit()?;
         Ok(e)
     }

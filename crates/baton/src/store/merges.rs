@@ -16,11 +16,10 @@ use super::StoreResult;
 use super::now_ms;
 use super::query_rows;
 
-/// A row of the merge queue.
+/// A merge: the task whose completion queued it, the agent branch it merges, where it stands
+/// and the commits known.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct MergeRow {
-    /// Its number, in queue order.
-    pub id: i64,
+pub struct Merge {
     /// The task whose completion queued it.
     pub task: TaskId,
     /// The agent whose branch it merges.
@@ -35,6 +34,16 @@ pub struct MergeRow {
     pub merge_commit: Option<String>,
     /// One line, or the conflict / error excerpt.
     pub detail: String,
+}
+
+/// A row of the merge queue.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct MergeRow {
+    /// Its number, in queue order.
+    pub id: i64,
+    /// The merge (its fields stand beside `id` in JSON).
+    #[serde(flatten)]
+    pub merge: Merge,
     /// When it was queued.
     pub created_ms: i64,
     /// When it last changed.
@@ -44,18 +53,24 @@ pub struct MergeRow {
 fn merge_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MergeRow> {
     Ok(MergeRow {
         id: r.get(0)?,
-        task: TaskId(r.get(1)?),
-        agent: r.get(2)?,
-        state: {
-            let text: String = r.get(3)?;
-            text.parse().map_err(|e: String| {
-                rusqlite::Error::FromSqlConversionFailure(3, rusqlite::types::Type::Text, e.into())
-            })?
+        merge: Merge {
+            task: TaskId(r.get(1)?),
+            agent: r.get(2)?,
+            state: {
+                let text: String = r.get(3)?;
+                text.parse().map_err(|e: String| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        3,
+                        rusqlite::types::Type::Text,
+                        e.into(),
+                    )
+                })?
+            },
+            base: r.get(4)?,
+            head: r.get(5)?,
+            merge_commit: r.get(6)?,
+            detail: r.get(7)?,
         },
-        base: r.get(4)?,
-        head: r.get(5)?,
-        merge_commit: r.get(6)?,
-        detail: r.get(7)?,
         created_ms: r.get(8)?,
         updated_ms: r.get(9)?,
     })
@@ -66,25 +81,14 @@ fn merge_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MergeRow> {
 pub struct MergeWrite {
     /// The row; `None`: a new one (an outcome met before the merge was queued).
     pub id: Option<i64>,
-    /// The task.
-    pub task: TaskId,
-    /// The agent.
-    pub agent: String,
-    /// merged, conflict, failed or error.
-    pub state: MergeState,
-    /// The integration head it was rebased onto.
-    pub base: Option<String>,
-    /// The agent branch's head.
-    pub head: Option<String>,
-    /// The integration head after the merge.
-    pub merge_commit: Option<String>,
-    /// One line, or the excerpt.
-    pub detail: String,
+    /// The outcome (merged, conflict, failed or error) and the commits known.
+    pub merge: Merge,
 }
 
-fn write_merge(tx: &rusqlite::Transaction<'_>, m: &MergeWrite) -> StoreResult<()> {
+fn write_merge(tx: &rusqlite::Transaction<'_>, w: &MergeWrite) -> StoreResult<()> {
     let now = now_ms();
-    match m.id {
+    let m = &w.merge;
+    match w.id {
         Some(id) => update_merge(
             tx,
             id,
@@ -270,20 +274,25 @@ impl Store {
     pub fn pending_merges(&self) -> StoreResult<Vec<(TaskId, String, bool)>> {
         let rows = self.merges(0)?;
         let mut last_merged: BTreeMap<&str, i64> = BTreeMap::new();
-        for r in rows.iter().filter(|r| r.state == MergeState::Merged) {
-            last_merged.insert(&r.agent, r.id);
+        for r in rows.iter().filter(|r| r.merge.state == MergeState::Merged) {
+            last_merged.insert(&r.merge.agent, r.id);
         }
         let mut newest: BTreeMap<TaskId, &MergeRow> = BTreeMap::new();
         for r in &rows {
-            newest.insert(r.task, r);
+            newest.insert(r.merge.task, r);
         }
         Ok(newest
             .into_values()
-            .filter_map(|r| match r.state {
-                s if s.is_open() => Some((r.task, r.agent.clone(), true)),
+            .filter_map(|r| match r.merge.state {
+                s if s.is_open() => Some((r.merge.task, r.merge.agent.clone(), true)),
                 MergeState::Merged => None,
-                _ if last_merged.get(r.agent.as_str()).is_some_and(|m| *m > r.id) => None,
-                _ => Some((r.task, r.agent.clone(), false)),
+                _ if last_merged
+                    .get(r.merge.agent.as_str())
+                    .is_some_and(|m| *m > r.id) =>
+                {
+                    None
+                }
+                _ => Some((r.merge.task, r.merge.agent.clone(), false)),
             })
             .collect())
     }
@@ -293,12 +302,12 @@ impl Store {
     pub fn merge_failures_in_a_row(&self) -> StoreResult<BTreeMap<String, u32>> {
         let mut failed: BTreeMap<String, u32> = BTreeMap::new();
         for m in self.merges(0)? {
-            match m.state {
+            match m.merge.state {
                 MergeState::Merged => {
-                    failed.remove(&m.agent);
+                    failed.remove(&m.merge.agent);
                 }
                 MergeState::Conflict | MergeState::Failed => {
-                    *failed.entry(m.agent).or_default() += 1;
+                    *failed.entry(m.merge.agent).or_default() += 1;
                 }
                 _ => {}
             }
@@ -359,13 +368,15 @@ mod tests {
             .unwrap();
         s.write_merge(&MergeWrite {
             id: None,
-            task: TaskId(3),
-            agent: "y".into(),
-            state: MergeState::Failed,
-            base: None,
-            head: None,
-            merge_commit: None,
-            detail: "`make`".into(),
+            merge: Merge {
+                task: TaskId(3),
+                agent: "y".into(),
+                state: MergeState::Failed,
+                base: None,
+                head: None,
+                merge_commit: None,
+                detail: "`make`".into(),
+            },
         })
         .unwrap();
         s.set_merge(q2, MergeState::Merged, None, None, Some("c2"), "ok")

@@ -29,12 +29,14 @@ mod testing;
 
 pub use agents::AgentRow;
 pub use journal::JournalEntry;
+pub use merges::Merge;
 pub use merges::MergeRow;
 pub use merges::MergeWrite;
 pub use open::STORE_FILE;
 pub use open::STORE_ID_FILE;
 pub use quota::QuotaData;
 pub use quota::QuotaReading;
+pub use quota::QuotaSample;
 pub use quota::QuotaWindowReadings;
 pub use tasks::Outcome;
 pub use tasks::StatusChange;

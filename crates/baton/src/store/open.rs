@@ -507,7 +507,15 @@ impl Store {
         };
         let tx = self.begin()?;
         set_meta_in(&tx, PAUSED, if pause { "1" } else { "0" })?;
-        let e = super::journal::journal_in(&tx, now_ms(), actor, action, None, "", result, "")?;
+        let line = super::journal::Line {
+            actor,
+            action,
+            task: None,
+            target: "",
+            result,
+            detail: "",
+        };
+        let e = super::journal::journal_in(&tx, now_ms(), line)?;
         tx.commit()?;
         Ok(e)
     }
@@ -527,6 +535,7 @@ impl Store {
 mod tests {
     use super::*;
     use crate::store::QuotaData;
+    use crate::store::QuotaSample;
 
     /// A store of schema 3 (quota readings without data times) is migrated: its readings
     /// keep their values, and their data time is when they were recorded.
@@ -569,11 +578,13 @@ mod tests {
         // New readings rank with the old ones by their data.
         assert!(
             s.record_quota_data(
-                "a",
-                "session-5h",
-                75.0,
-                None,
-                "screen",
+                &QuotaSample {
+                    agent: "a",
+                    window: "session-5h",
+                    used_percent: 75.0,
+                    resets_at_ms: None,
+                    source: "screen",
+                },
                 QuotaData::Screen,
                 3000
             )

@@ -132,27 +132,23 @@ fn quota_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<QuotaReading> {
     })
 }
 
+/// A quota reading to record: how much of an agent's window (`session-5h`, `weekly`…) is
+/// used, when it resets, and which source read it.
+#[derive(Clone, Copy, Debug)]
+pub struct QuotaSample<'a> {
+    pub agent: &'a str,
+    pub window: &'a str,
+    pub used_percent: f64,
+    pub resets_at_ms: Option<i64>,
+    pub source: &'a str,
+}
+
 impl Store {
-    /// Records a quota reading of an agent's window (`session-5h`, `weekly`…) whose data was
-    /// made now (the statusLine hook); see [`Store::record_quota_data`].
-    pub fn record_quota(
-        &mut self,
-        agent: &str,
-        window: &str,
-        used_percent: f64,
-        resets_at_ms: Option<i64>,
-        source: &str,
-    ) -> StoreResult<bool> {
+    /// Records a quota reading of an agent's window whose data was made now (the statusLine
+    /// hook); see [`Store::record_quota_data`].
+    pub fn record_quota(&mut self, sample: &QuotaSample<'_>) -> StoreResult<bool> {
         let now = now_ms();
-        self.record_quota_data(
-            agent,
-            window,
-            used_percent,
-            resets_at_ms,
-            source,
-            QuotaData::At(now),
-            now,
-        )
+        self.record_quota_data(sample, QuotaData::At(now), now)
     }
 
     /// Records a quota reading with the time its data was made (`data`); returns whether it
@@ -163,17 +159,19 @@ impl Store {
     /// with newer data refreshes that reading's data time when it is the window's winner, and
     /// is written as a new row when another source's reading wins now (so that a poller of
     /// new rows sees the change of winner). Anything else is a new row.
-    #[allow(clippy::too_many_arguments)]
     pub fn record_quota_data(
         &mut self,
-        agent: &str,
-        window: &str,
-        used_percent: f64,
-        resets_at_ms: Option<i64>,
-        source: &str,
+        sample: &QuotaSample<'_>,
         data: QuotaData,
         now: i64,
     ) -> StoreResult<bool> {
+        let QuotaSample {
+            agent,
+            window,
+            used_percent,
+            resets_at_ms,
+            source,
+        } = *sample;
         use baton_core::quota::rank;
         let tx = self.begin()?;
         let current = current_quota(&tx, Some((agent, window)))?;
@@ -308,8 +306,14 @@ mod tests {
         let (hook, screen) = ("claude-statusline", "screen");
         let reset = Some(10_000_000);
         let rec = |s: &mut Store, used: f64, source: &str, data: QuotaData, now: i64| {
-            s.record_quota_data("a", "session-5h", used, reset, source, data, now)
-                .unwrap()
+            let sample = QuotaSample {
+                agent: "a",
+                window: "session-5h",
+                used_percent: used,
+                resets_at_ms: reset,
+                source,
+            };
+            s.record_quota_data(&sample, data, now).unwrap()
         };
         let winner = |s: &Store| {
             let w = s.quota_windows(Some("a")).unwrap().remove(0);

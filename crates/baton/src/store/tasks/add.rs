@@ -20,6 +20,7 @@ use crate::store::JournalEntry;
 use crate::store::Store;
 use crate::store::StoreError;
 use crate::store::StoreResult;
+use crate::store::journal::Line;
 use crate::store::journal::journal_in;
 use crate::store::now_ms;
 
@@ -168,17 +169,18 @@ impl Store {
                     params![id.0, s],
                 )?;
             }
-            journal.push(journal_in(
-                &tx,
-                now,
+            let detail =
+                serde_json::json!({"title": t.title.trim(), "priority": priority.as_str()})
+                    .to_string();
+            let line = Line {
                 actor,
-                JournalAction::TaskAdd,
-                Some(id),
-                t.assignee.as_deref().unwrap_or(""),
-                "PENDING",
-                &serde_json::json!({"title": t.title.trim(), "priority": priority.as_str()})
-                    .to_string(),
-            )?);
+                action: JournalAction::TaskAdd,
+                task: Some(id),
+                target: t.assignee.as_deref().unwrap_or(""),
+                result: "PENDING",
+                detail: &detail,
+            };
+            journal.push(journal_in(&tx, now, line)?);
         }
         let mut batch_graph: BTreeMap<TaskId, Vec<TaskId>> = BTreeMap::new();
         for (i, t) in tasks.iter().enumerate() {

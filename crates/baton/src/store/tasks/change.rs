@@ -22,6 +22,7 @@ use crate::store::JournalEntry;
 use crate::store::Store;
 use crate::store::StoreError;
 use crate::store::StoreResult;
+use crate::store::journal::Line;
 use crate::store::journal::journal_in;
 use crate::store::now_ms;
 
@@ -253,23 +254,23 @@ impl Store {
             params![id.0, now],
         )?;
         let after = load_task(&tx, id)?;
-        let e = journal_in(
-            &tx,
-            now,
-            actor,
-            JournalAction::TaskEdit,
-            Some(id),
-            "",
-            "edited",
-            &serde_json::json!({
+        let detail = serde_json::json!({
                 "title": (before.title != after.title).then_some(&after.title),
                 "priority": (before.priority != after.priority).then_some(after.priority.as_str()),
                 "skills": (before.skills != after.skills).then_some(&after.skills),
                 "deps": (before.deps != after.deps).then(|| after.deps.iter().map(ToString::to_string).collect::<Vec<_>>()),
                 "body": before.body != after.body,
             })
-            .to_string(),
-        )?;
+            .to_string();
+        let line = Line {
+            actor,
+            action: JournalAction::TaskEdit,
+            task: Some(id),
+            target: "",
+            result: "edited",
+            detail: &detail,
+        };
+        let e = journal_in(&tx, now, line)?;
         tx.commit()?;
         Ok((after, vec![e]))
     }
@@ -291,16 +292,15 @@ fn set_status_in(
                 && !task.notes.iter().any(|n| n == note)
             {
                 add_note(tx, id, now, actor, note)?;
-                let e = journal_in(
-                    tx,
-                    now,
+                let line = Line {
                     actor,
-                    JournalAction::TaskNote,
-                    Some(id),
-                    "",
-                    to.as_str(),
-                    note,
-                )?;
+                    action: JournalAction::TaskNote,
+                    task: Some(id),
+                    target: "",
+                    result: to.as_str(),
+                    detail: note,
+                };
+                let e = journal_in(tx, now, line)?;
                 let task = load_task(tx, id)?;
                 return Ok(Outcome::Changed(task, vec![e]));
             }
@@ -459,17 +459,15 @@ fn write_status(
     if let Some(note) = w.note.filter(|n| !n.trim().is_empty()) {
         add_note(tx, id, now, actor, note)?;
     }
-    let target = w.assignee.unwrap_or("");
-    journal_in(
-        tx,
-        now,
+    let line = Line {
         actor,
-        w.action,
-        Some(id),
-        target,
-        &w.result,
-        w.detail,
-    )
+        action: w.action,
+        task: Some(id),
+        target: w.assignee.unwrap_or(""),
+        result: &w.result,
+        detail: w.detail,
+    };
+    journal_in(tx, now, line)
 }
 
 /// Keeps a note with task `id`.

@@ -62,10 +62,10 @@ impl Scratch {
             }])
             .unwrap();
         store
-            .record_quota("claude", "session-5h", 45.0, None, "test")
+            .record_quota(&quota("claude", "session-5h", 45.0, None, "test"))
             .unwrap();
         store
-            .record_quota("claude", "weekly", 62.0, None, "test")
+            .record_quota(&quota("claude", "weekly", 62.0, None, "test"))
             .unwrap();
         s
     }
@@ -130,11 +130,7 @@ fn the_dashboard_shows_the_newest_data_and_reset_windows() {
     let screen = |store: &mut crate::store::Store, at: i64| {
         store
             .record_quota_data(
-                "amp",
-                "session-5h",
-                90.0,
-                reset,
-                "screen",
+                &quota("amp", "session-5h", 90.0, reset, "screen"),
                 QuotaData::Screen,
                 at,
             )
@@ -143,24 +139,20 @@ fn the_dashboard_shows_the_newest_data_and_reset_windows() {
     assert!(screen(&mut store, now - 120_000));
     store
         .record_quota_data(
-            "amp",
-            "session-5h",
-            100.0,
-            reset,
-            "claude-statusline",
+            &quota("amp", "session-5h", 100.0, reset, "claude-statusline"),
             QuotaData::At(now - 60_000),
             now - 60_000,
         )
         .unwrap();
     assert!(!screen(&mut store, now), "the same notice is old data");
     store
-        .record_quota(
+        .record_quota(&quota(
             "codex",
             "session-5h",
             100.0,
             Some(now - 60_000),
             "codex-rollout",
-        )
+        ))
         .unwrap();
     let app = s.app(120, 30);
     let view = |name: &str| app.snap.agents.iter().find(|a| a.name == name).unwrap();
@@ -346,4 +338,21 @@ fn nothing_is_read_again_while_nothing_changes() {
     assert!(app.refresh().unwrap());
     assert_eq!(app.snap.counts.cancelled, 1);
     assert!(!app.refresh().unwrap());
+}
+
+/// A quota reading to record.
+fn quota<'a>(
+    agent: &'a str,
+    window: &'a str,
+    used_percent: f64,
+    resets_at_ms: Option<i64>,
+    source: &'a str,
+) -> crate::store::QuotaSample<'a> {
+    crate::store::QuotaSample {
+        agent,
+        window,
+        used_percent,
+        resets_at_ms,
+        source,
+    }
 }
