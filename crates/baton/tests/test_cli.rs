@@ -3,74 +3,56 @@
 use std::time::Duration;
 
 use crate::common::TestProject;
+use crate::common::assert_has;
 use crate::common::wait_until;
 
 #[test]
 fn init_writes_a_config_that_loads_and_refuses_to_overwrite() {
     let p = TestProject::new();
-    let out = p.ok(&["init"]);
-    assert!(out.contains("wrote"), "{out}");
-    let text = std::fs::read_to_string(p.root().join("baton.toml")).unwrap();
-    assert!(
-        text.contains("[session]") && text.contains("[lead]"),
-        "{text}"
-    );
+    assert_has(&p.ok(&["init"]), &["wrote"]);
+    assert_has(&p.read_file("baton.toml"), &["[session]", "[lead]"]);
     // A second init must not clobber the file.
-    let again = p.run(&["init"]);
-    assert_eq!(again.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    assert_has(
+        &p.exec(&["init"]).expect_code(1).stderr,
+        &["already exists"],
+    );
     // The written file loads: doctor reads it.
-    let doc = p.run(&["doctor", "--json"]);
-    let checks: serde_json::Value = serde_json::from_slice(&doc.stdout).unwrap();
-    let config = checks
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "config")
-        .unwrap();
-    assert_eq!(config["ok"], true, "{checks}");
+    p.expect_check("config", true);
 }
 
 #[test]
 fn config_errors_name_file_line_and_key() {
     let p = TestProject::new();
     p.write_config("[[agent]]\nname = \"a\"\ncli = \"claud\"\n");
-    let out = p.run(&["ls"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
     // Line 9: the session header written by the test takes 5 lines and a blank one.
-    assert!(err.contains("baton.toml:9:"), "{err}");
-    assert!(
-        err.contains("agent[0].cli") && err.contains("unknown profile `claud`"),
-        "{err}"
+    assert_has(
+        &p.exec(&["ls"]).expect_code(1).stderr,
+        &["baton.toml:9:", "agent[0].cli", "unknown profile `claud`"],
     );
 }
 
 #[test]
 fn commands_outside_a_project_say_what_to_do() {
     let p = TestProject::new();
-    let out = p.run(&["ls"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("no baton.toml") && err.contains("baton init"),
-        "{err}"
+    assert_has(
+        &p.exec(&["ls"]).expect_code(1).stderr,
+        &["no baton.toml", "baton init"],
     );
 }
 
 #[test]
 fn up_ls_peek_down() {
-    let p = TestProject::new();
-    let agents = p.fake_agent("claude", "claude", "quota_percent = 42\n")
-        + &p.fake_agent("codex", "codex", "");
-    p.write_config(&agents);
+    let p = TestProject::with_fake_agents(&[
+        ("claude", "claude", "quota_percent = 42\n"),
+        ("codex", "codex", ""),
+    ]);
     let out = p.ok(&["up", "--no-daemon"]);
     assert!(out.contains("claude") && out.contains("ready"), "{out}");
     // up again is idempotent.
     let again = p.ok(&["up", "--no-daemon"]);
     assert!(again.contains("already running"), "{again}");
 
-    let ls: serde_json::Value = serde_json::from_str(&p.ok(&["ls", "--json"])).unwrap();
+    let ls = p.json(&["ls", "--json"]);
     assert_eq!(ls["running"], true);
     let agents = ls["agents"].as_array().unwrap();
     assert_eq!(agents.len(), 2);
@@ -85,50 +67,35 @@ fn up_ls_peek_down() {
     assert_eq!(agents[0]["quota"][0]["used_percent"], 42.0, "{}", agents[0]);
 
     let peek = p.ok(&["peek", "claude"]);
-    assert!(
-        peek.contains("You've used 42% of your session limit"),
-        "{peek}"
-    );
+    assert_has(&peek, &["You've used 42% of your session limit"]);
     assert!(
         peek.trim_end().ends_with("idle") || peek.trim_end().ends_with("finished"),
         "{peek}"
     );
 
-    let bad = p.run(&["peek", "nobody"]);
-    assert_eq!(bad.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("no agent named `nobody`"));
+    assert_has(
+        &p.exec(&["peek", "nobody"]).expect_code(1).stderr,
+        &["no agent named `nobody`"],
+    );
 
     p.ok(&["down"]);
     wait_until(Duration::from_secs(5), "server to stop", || {
         !p.tmux(&["has-session", "-t", &p.session]).status.success()
     });
-    let ls: serde_json::Value = serde_json::from_str(&p.ok(&["ls", "--json"])).unwrap();
-    assert_eq!(ls["running"], false);
+    assert_eq!(p.json(&["ls", "--json"])["running"], false);
 }
 
 #[test]
 fn detect_reads_a_capture_from_stdin() {
-    use std::io::Write;
     let p = TestProject::new();
-    let mut child = p
-        .cmd(&["detect", "--agent", "claude", "--json"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all("✢ Whirring… (3s · esc to interrupt)\n────\n❯ \n────\n".as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = p.exec_with_stdin(
+        &["detect", "--agent", "claude", "--json"],
+        "✢ Whirring… (3s · esc to interrupt)\n────\n❯ \n────\n".as_bytes(),
+    );
+    let v: serde_json::Value = serde_json::from_str(&out.expect_code(0).stdout).unwrap();
     assert_eq!(v["state"], "working");
     assert_eq!(v["evidence"][0]["line"], 1);
-    let unknown = p.run(&["detect", "--agent", "nope"]);
-    assert_eq!(unknown.status.code(), Some(2));
+    p.exec(&["detect", "--agent", "nope"]).expect_code(2);
 }
 
 #[test]
@@ -139,21 +106,12 @@ fn init_in_a_git_repository_proposes_worktrees_and_doctor_checks_them() {
     };
     git(&["init", "-q", "-b", "trunk"]);
     p.ok(&["init"]);
-    let text = std::fs::read_to_string(p.root().join("baton.toml")).unwrap();
-    assert!(text.contains("\nisolation = \"worktree\""), "{text}");
+    let text = p.read_file("baton.toml");
+    assert_has(&text, &["\nisolation = \"worktree\""]);
     // With an agent, doctor checks the repository: no commit yet on `trunk`.
     let agent = p.fake_agent("a", "claude", "");
-    std::fs::write(p.root().join("baton.toml"), format!("{text}\n{agent}")).unwrap();
-    let checks: serde_json::Value =
-        serde_json::from_slice(&p.run(&["doctor", "--json"]).stdout).unwrap();
-    let wt = checks
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "worktrees")
-        .cloned()
-        .unwrap_or_else(|| panic!("{checks:#}"));
-    assert_eq!(wt["ok"], false, "{wt}");
+    p.write_file("baton.toml", &format!("{text}\n{agent}"));
+    let wt = p.expect_check("worktrees", false);
     assert!(wt["detail"].as_str().unwrap().contains("trunk"), "{wt}");
     git(&[
         "-c",
@@ -166,16 +124,7 @@ fn init_in_a_git_repository_proposes_worktrees_and_doctor_checks_them() {
         "-m",
         "first",
     ]);
-    let checks: serde_json::Value =
-        serde_json::from_slice(&p.run(&["doctor", "--json"]).stdout).unwrap();
-    assert!(
-        checks
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["name"] == "worktrees" && c["ok"] == true),
-        "{checks:#}"
-    );
+    p.expect_check("worktrees", true);
 }
 
 #[test]
@@ -186,14 +135,9 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
     let plan: String = (0..300)
         .map(|i| format!("- [ ] task number {i}\n"))
         .collect();
-    std::fs::write(p.root().join("plan.md"), plan).unwrap();
+    p.write_plan(&plan);
     p.ok(&["task", "import", "plan.md"]);
-    let mut child = p
-        .cmd(&["log", "-n", "100000"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = p.spawn(&["log", "-n", "100000"], std::process::Stdio::piped());
     let mut first = [0u8; 16];
     child
         .stdout
@@ -216,15 +160,12 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
 #[test]
 fn dash_c_says_whether_the_directory_is_missing_or_a_file() {
     let p = TestProject::new();
-    std::fs::write(p.root().join("plan.md"), "- [ ] x\n").unwrap();
+    p.write_plan("- [ ] x\n");
     for (arg, want) in [
         ("plan.md", "plan.md: not a directory"),
         ("nowhere", "nowhere: no such directory"),
     ] {
-        let out = p.run(&["-C", arg, "ls"]);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{stderr}");
-        assert!(stderr.contains(want), "{stderr}");
+        assert_has(&p.exec(&["-C", arg, "ls"]).expect_code(2).stderr, &[want]);
     }
 }
 
@@ -234,17 +175,12 @@ fn dash_c_says_whether_the_directory_is_missing_or_a_file() {
 fn an_import_lists_every_unknown_agent() {
     let p = TestProject::new();
     p.write_config("[[agent]]\nname = \"a\"\ncli = \"claude\"\n");
-    std::fs::write(
-        p.root().join("plan.md"),
-        "- [ ] A {a}\n- [ ] B after:a @nobody\n- [ ] C @ghost\n",
-    )
-    .unwrap();
-    let out = p.run(&["task", "import", "plan.md"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("2 error(s); nothing was imported:\nplan.md:2: no agent named `nobody` in baton.toml\nplan.md:3: no agent named `ghost` in baton.toml"),
-        "{stderr}"
+    p.write_plan("- [ ] A {a}\n- [ ] B after:a @nobody\n- [ ] C @ghost\n");
+    assert_has(
+        &p.exec(&["task", "import", "plan.md"]).expect_code(1).stderr,
+        &[
+            "2 error(s); nothing was imported:\nplan.md:2: no agent named `nobody` in baton.toml\nplan.md:3: no agent named `ghost` in baton.toml",
+        ],
     );
     assert!(!p.root().join(".baton").exists(), "no store created");
 }
@@ -254,12 +190,10 @@ fn an_import_lists_every_unknown_agent() {
 /// was seen nowhere else, and nothing but `watch` could undo it).
 #[test]
 fn pause_and_resume_from_the_command_line() {
-    let p = TestProject::new();
-    p.write_config(&p.fake_agent("claude", "claude", "default_work_ms = 100\n"));
-    let said = p.ok(&["pause"]);
-    assert!(said.contains("dispatch paused"), "{said}");
-    assert!(p.ok(&["pause"]).contains("already paused"));
-    assert!(p.ok(&["ls"]).contains("dispatch PAUSED"));
+    let p = TestProject::with_fake_agent("claude", "claude", "default_work_ms = 100\n");
+    assert_has(&p.ok(&["pause"]), &["dispatch paused"]);
+    assert_has(&p.ok(&["pause"]), &["already paused"]);
+    assert_has(&p.ok(&["ls"]), &["dispatch PAUSED"]);
     assert_eq!(p.json(&["ls", "--json"])["paused"], true);
     p.ok(&["up"]);
     p.ok(&["task", "add", "write the parser"]);

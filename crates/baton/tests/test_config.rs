@@ -3,22 +3,10 @@
 //! their line, `.baton/` in `.gitignore`, `[session] reports_dir`.
 
 use crate::common::TestProject;
+use crate::common::assert_has;
+use crate::common::find_check;
 use crate::common::git;
-
-fn doctor(p: &TestProject) -> (Option<i32>, serde_json::Value) {
-    let out = p.run(&["doctor", "--json"]);
-    let v = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
-    (out.status.code(), v)
-}
-
-fn find<'a>(checks: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
-    checks
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-}
+use crate::common::line_with;
 
 /// A template file that is not there fails `baton doctor`, and `baton run --goal` refuses
 /// before it creates a task or starts the session.
@@ -27,18 +15,17 @@ fn a_missing_template_is_caught_by_doctor_and_before_run_starts_anything() {
     let p = TestProject::new();
     let agent = p.fake_agent("claude", "claude", "");
     p.write_config(&format!("{agent}[run]\ntemplate = \"nofile.md\"\n"));
-    let (code, checks) = doctor(&p);
+    let (code, checks) = p.doctor();
     assert_eq!(code, Some(1), "{checks:#}");
-    let t = find(&checks, "template").unwrap_or_else(|| panic!("{checks:#}"));
+    let t = find_check(&checks, "template").unwrap_or_else(|| panic!("{checks:#}"));
     assert_eq!(t["ok"], false, "{t}");
     assert!(t["detail"].as_str().unwrap().contains("nofile.md"), "{t}");
 
-    let out = p.run(&["run", "--goal", "Add a --json flag"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("baton.toml:13:1: run.template: cannot read `nofile.md`"),
-        "{err}"
+    assert_has(
+        &p.exec(&["run", "--goal", "Add a --json flag"])
+            .expect_code(1)
+            .stderr,
+        &["baton.toml:13:1: run.template: cannot read `nofile.md`"],
     );
     let tasks = p.json(&["task", "list", "--json"]);
     assert_eq!(
@@ -52,9 +39,8 @@ fn a_missing_template_is_caught_by_doctor_and_before_run_starts_anything() {
     );
 
     // With the file there, doctor passes it.
-    std::fs::write(p.root().join("nofile.md"), "Do {id}: {title}\n").unwrap();
-    let (_, checks) = doctor(&p);
-    assert_eq!(find(&checks, "template").unwrap()["ok"], true, "{checks:#}");
+    p.write_file("nofile.md", "Do {id}: {title}\n");
+    p.expect_check("template", true);
 }
 
 /// `[profile.clude]` (a typo) and a pattern group nothing reads are warnings doctor prints
@@ -66,16 +52,16 @@ fn doctor_prints_the_warnings_of_the_configuration() {
     p.write_config(&format!(
         "{agent}[profile.clude]\nargs = [\"--model\", \"opus\"]\n\n[profile.claude.patterns]\ninput = ['^> (?P<txt>.*)$']\n"
     ));
-    let out = p.run(&["doctor"]);
-    let text = String::from_utf8_lossy(&out.stdout);
     // The input pattern lacks `text`: that one is an error, with its line.
-    assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("patterns.input[0]"), "{text}");
+    assert_has(
+        &p.exec(&["doctor"]).expect_code(1).stdout,
+        &["patterns.input[0]"],
+    );
 
     p.write_config(&format!(
         "{agent}[profile.clude]\nargs = [\"--model\", \"opus\"]\n\n[profile.claude.patterns]\ninput = ['^> (?P<text>.*) (?P<mode>\\w+)$']\n"
     ));
-    let (code, checks) = doctor(&p);
+    let (code, checks) = p.doctor();
     let warnings: Vec<&serde_json::Value> = checks
         .as_array()
         .unwrap()
@@ -103,12 +89,7 @@ fn doctor_prints_the_warnings_of_the_configuration() {
         "{group}"
     );
     assert_eq!(code, Some(0), "warnings do not fail doctor: {checks:#}");
-    let text = String::from_utf8_lossy(&p.run(&["doctor"]).stdout).into_owned();
-    assert!(
-        text.lines()
-            .any(|l| l.starts_with("warn") && l.contains("clude")),
-        "{text}"
-    );
+    line_with(&p.exec(&["doctor"]).stdout, "warn", &["clude"]);
 }
 
 /// Value errors name the line and the key, as type errors do.
@@ -117,19 +98,14 @@ fn value_errors_name_their_line() {
     let p = TestProject::new();
     let agent = p.fake_agent("claude", "claude", "");
     p.write_config(&format!("{agent}[quota]\ncritical = 90\nwarn = 95\n"));
-    let out = p.run(&["ls"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("baton.toml:14:1: quota.warn: `95` is above critical (90)"),
-        "{err}"
+    assert_has(
+        &p.exec(&["ls"]).expect_code(1).stderr,
+        &["baton.toml:14:1: quota.warn: `95` is above critical (90)"],
     );
     p.write_config(&format!("{agent}[lead]\nchain = [\"claude\", \"codex\"]\n"));
-    let out = p.run(&["ls"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("baton.toml:13:20: lead.chain[1]: `codex` is not the name of an [[agent]]"),
-        "{err}"
+    assert_has(
+        &p.exec(&["ls"]).stderr,
+        &["baton.toml:13:20: lead.chain[1]: `codex` is not the name of an [[agent]]"],
     );
 }
 
@@ -141,24 +117,23 @@ fn init_ignores_the_state_dir_in_git_and_names_the_files_it_writes() {
     let p = TestProject::new();
     git(p.root(), &["init", "-q", "-b", "main"]);
     let mine = "target\n# keep\r\n/node_modules";
-    std::fs::write(p.root().join(".gitignore"), mine).unwrap();
+    p.write_file(".gitignore", mine);
     let out = p.ok(&["init"]);
-    let ignore = std::fs::read_to_string(p.root().join(".gitignore")).unwrap();
-    assert_eq!(ignore, format!("{mine}\n.baton/\n"));
-    for name in [
-        "ORCHESTRATION_LOG.md",
-        "REPORT.md",
-        "HANDOFF_TO_",
-        "reports_dir",
-        ".gitignore",
-    ] {
-        assert!(out.contains(name), "{name}: {out}");
-    }
-    let text = std::fs::read_to_string(p.root().join("baton.toml")).unwrap();
-    assert!(text.contains("# reports_dir = "), "{text}");
+    assert_eq!(p.read_file(".gitignore"), format!("{mine}\n.baton/\n"));
+    assert_has(
+        &out,
+        &[
+            "ORCHESTRATION_LOG.md",
+            "REPORT.md",
+            "HANDOFF_TO_",
+            "reports_dir",
+            ".gitignore",
+        ],
+    );
+    assert_has(&p.read_file("baton.toml"), &["# reports_dir = "]);
     p.ok(&["init", "--force"]);
     assert_eq!(
-        std::fs::read_to_string(p.root().join(".gitignore")).unwrap(),
+        p.read_file(".gitignore"),
         format!("{mine}\n.baton/\n"),
         "not added twice"
     );
@@ -172,18 +147,12 @@ fn init_ignores_the_state_dir_in_git_and_names_the_files_it_writes() {
     let q = TestProject::new();
     git(q.root(), &["init", "-q", "-b", "main"]);
     q.ok(&["init"]);
-    assert_eq!(
-        std::fs::read_to_string(q.root().join(".gitignore")).unwrap(),
-        ".baton/\n"
-    );
+    assert_eq!(q.read_file(".gitignore"), ".baton/\n");
     // Not in a repository: nothing to ignore.
     let r = TestProject::new();
     let out = r.ok(&["init"]);
     assert!(!r.root().join(".gitignore").exists());
-    assert!(
-        out.contains("REPORT.md") && out.contains("reports_dir"),
-        "{out}"
-    );
+    assert_has(&out, &["REPORT.md", "reports_dir"]);
 }
 
 /// `[session] reports_dir` moves ORCHESTRATION_LOG.md and REPORT.md (HANDOFF_TO_*.md: the
@@ -197,15 +166,12 @@ fn reports_dir_moves_the_log_and_the_report() {
         "reports_dir = \"docs/runs\"\n\n{agent}[run]\ntest_tasks = false\n"
     ));
     p.ok(&["task", "add", "Parse the config"]);
-    let out = p.ok(&["run", "--quiet"]);
-    assert!(out.contains("docs/runs/REPORT.md"), "{out}");
-    let runs = p.root().join("docs/runs");
-    assert!(runs.join("REPORT.md").is_file());
+    assert_has(&p.ok(&["run", "--quiet"]), &["docs/runs/REPORT.md"]);
+    assert!(p.root().join("docs/runs/REPORT.md").is_file());
     assert!(!p.root().join("REPORT.md").exists());
     assert!(!p.root().join("ORCHESTRATION_LOG.md").exists());
-    let log = std::fs::read_to_string(runs.join("ORCHESTRATION_LOG.md")).unwrap();
-    assert!(
-        log.contains("task-add") && log.contains("task-done"),
-        "{log}"
+    assert_has(
+        &p.read_file("docs/runs/ORCHESTRATION_LOG.md"),
+        &["task-add", "task-done"],
     );
 }

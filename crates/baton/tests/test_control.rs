@@ -51,11 +51,11 @@ fn pid(p: &TestProject, agent: &str) -> String {
 
 #[test]
 fn deaths_are_noticed_within_a_second() {
-    let p = TestProject::new();
-    let agents = p.fake_agent("a1", "claude", "")
-        + &p.fake_agent("a2", "codex", "")
-        + &p.fake_agent("a3", "amp", "");
-    p.write_config(&agents);
+    let p = TestProject::with_fake_agents(&[
+        ("a1", "claude", ""),
+        ("a2", "codex", ""),
+        ("a3", "amp", ""),
+    ]);
     p.ok(&["up", "--no-daemon"]);
     let tmux = Tmux::new(Socket::Name(p.socket.clone())).with_config_file(Some("/dev/null".into()));
     let (_conn, rx) = ControlConnection::start(tmux, p.session.clone(), Vec::new());

@@ -4,7 +4,6 @@
 //! `BATON_UPDATE_FIXTURES=1 cargo test -p baton --test runner test_detect` rewrites the
 //! fixtures from the live screens.
 
-use std::path::PathBuf;
 use std::time::Duration;
 use std::time::Instant;
 
@@ -14,10 +13,9 @@ use baton_core::detector::fixture_name;
 use baton_core::profile::builtin_spec;
 
 use crate::common::TestProject;
-
-fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
-}
+use crate::common::fixtures_dir;
+use crate::common::real_captures;
+use crate::common::txt_files;
 
 /// Reads `baton peek --json` until the detected state is `want`; returns the screen.
 fn wait_state(p: &TestProject, agent: &str, want: AgentState, timeout: Duration) -> String {
@@ -88,18 +86,13 @@ fn drive(p: &TestProject, persona: &str) {
 
 #[test]
 fn every_persona_state_is_detected_on_the_live_screen() {
-    let p = TestProject::new();
     let script = "start_delay_ms = 1500\nquota_percent = 61\n\
         [[task]]\nmatch = \"SLOW\"\nwork_ms = 1500\nreply = \"Slow work done.\"\n\
         [[task]]\nmatch = \"PERM\"\npermission = true\nwork_ms = 300\nrun = [\"true\"]\n\
         [[task]]\nmatch = \"CREDITS\"\ncredits_exhausted = true\n\
         [[task]]\nmatch = \"LIMIT\"\nlimit_reached = true\n";
     let personas = ["claude", "codex", "amp", "gemini"];
-    let agents: String = personas
-        .iter()
-        .map(|n| p.fake_agent(n, n, script))
-        .collect();
-    p.write_config(&agents);
+    let p = TestProject::with_fake_agents(&personas.map(|n| (n, n, script)));
     p.ok(&["up", "--no-wait", "--no-daemon"]);
     std::thread::scope(|s| {
         for persona in personas {
@@ -115,37 +108,22 @@ fn every_persona_state_is_detected_on_the_live_screen() {
 #[test]
 fn saved_captures_are_detected() {
     let root = fixtures_dir().join("real");
-    let mut seen = 0;
+    let captures = real_captures();
     let mut misses = Vec::new();
-    let mut folders: Vec<PathBuf> = std::fs::read_dir(&root)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    folders.sort();
-    for folder in &folders {
-        let folder_name = folder.file_name().unwrap().to_string_lossy().into_owned();
-        for file in walk(folder) {
-            let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
-            let shown = format!("{folder_name}/{stem}.txt");
-            let (cli, _, want) =
-                fixture_name(&folder_name, &stem).unwrap_or_else(|e| panic!("{shown}: {e}"));
-            let spec = builtin_spec(&cli)
-                .unwrap_or_else(|| panic!("{shown}: no built-in profile `{cli}`"));
-            let profile = spec.resolve(&cli).unwrap();
-            let screen = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
-            let d = detect(&profile, &screen);
-            if d.state != want {
-                let why = d
-                    .deciding()
-                    .map(|e| format!("line {} `{}` [{}]", e.line, e.text.trim(), e.pattern))
-                    .unwrap_or_default();
-                misses.push(format!("{shown}: expected {want}, got {} {why}", d.state));
-            }
-            seen += 1;
+    for c in &captures {
+        let d = detect(&c.profile, &c.screen);
+        if d.state != c.expected {
+            let why = d
+                .deciding()
+                .map(|e| format!("line {} `{}` [{}]", e.line, e.text.trim(), e.pattern))
+                .unwrap_or_default();
+            misses.push(format!(
+                "{}: expected {}, got {} {why}",
+                c.shown, c.expected, d.state
+            ));
         }
     }
+    let seen = captures.len();
     // The bar is 98 % of every real capture; each miss is printed, and which states of
     // which versions miss is pinned by profiles/coverage.toml (test_coverage), so a new miss
     // fails there even within the bar.
@@ -208,7 +186,7 @@ fn saved_fake_and_facts_captures_are_detected() {
     let mut personas = std::collections::BTreeSet::new();
     let mut misses = Vec::new();
     for sub in ["fake", "facts"] {
-        for entry in walk(&fixtures_dir().join(sub)) {
+        for entry in txt_files(&fixtures_dir().join(sub)) {
             let name = entry.file_stem().unwrap().to_string_lossy().into_owned();
             let Some((persona, _)) = name.split_once('-') else {
                 continue;
@@ -232,20 +210,4 @@ fn saved_fake_and_facts_captures_are_detected() {
     assert!(misses.is_empty(), "{}", misses.join("\n"));
     assert!(seen >= 38, "only {seen} fixtures found");
     assert_eq!(personas.len(), 4, "{personas:?}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let path = e.path();
-            if path.is_dir() {
-                out.extend(walk(&path));
-            } else if path.extension().is_some_and(|x| x == "txt") {
-                out.push(path);
-            }
-        }
-    }
-    out.sort();
-    out
 }

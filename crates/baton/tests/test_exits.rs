@@ -11,8 +11,13 @@ use std::time::Duration;
 use std::time::Instant;
 
 use crate::common::KillServer;
+use crate::common::Ran;
 use crate::common::TestProject;
+use crate::common::assert_has;
 use crate::common::baton_bin;
+use crate::common::baton_command;
+use crate::common::repo_root;
+use crate::common::stdout_of;
 use crate::common::wait_until;
 
 /// Waits for `child` to exit within `timeout` (killing it and failing the test otherwise).
@@ -29,6 +34,19 @@ fn wait_exit(child: &mut std::process::Child, timeout: Duration, what: &str) -> 
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Waits for `child` to exit as `wait_exit` does; returns its status and what it wrote on its
+/// piped stderr.
+fn wait_exit_and_stderr(
+    child: &mut std::process::Child,
+    timeout: Duration,
+    what: &str,
+) -> (ExitStatus, String) {
+    let status = wait_exit(child, timeout, what);
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status, stderr)
 }
 
 /// The pids of live processes whose command line mentions `needle` (zombies excluded).
@@ -74,10 +92,7 @@ fn tmux_server_runs(name: &str) -> bool {
 fn a_demo_whose_reader_goes_away_leaves_nothing_running() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("demo");
-    let mut child = Command::new(baton_bin())
-        .args(["demo", "--dir", root.to_str().unwrap()])
-        .env("BATON_TMUX_CONFIG", "/dev/null")
-        .env_remove("TMUX")
+    let mut child = baton_command(&["demo", "--dir", root.to_str().unwrap()])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -98,9 +113,7 @@ fn a_demo_whose_reader_goes_away_leaves_nothing_running() {
         assert!(seen.starts_with("demo project:"), "{seen}");
         assert!(tmux_server_runs(&socket), "the demo's server runs");
     }
-    let status = wait_exit(&mut child, Duration::from_secs(60), "baton demo");
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let (status, stderr) = wait_exit_and_stderr(&mut child, Duration::from_secs(60), "baton demo");
     assert_eq!(status.code(), Some(141), "{status}; stderr:\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(
@@ -121,14 +134,8 @@ fn run_until_busy(p: &TestProject) -> std::process::Child {
         "claude",
         "[[task]]\nrepeat = true\nwork_ms = 60000\n",
     ));
-    std::fs::write(p.root().join("plan.md"), "- [ ] job one\n- [ ] job two\n").unwrap();
-    let child = p
-        .cmd(&["run", "plan.md"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    p.write_plan("- [ ] job one\n- [ ] job two\n");
+    let child = p.spawn(&["run", "plan.md"], Stdio::null());
     wait_until(Duration::from_secs(30), "a task in progress", || {
         p.journal().iter().any(|j| j["action"] == "task-start")
     });
@@ -151,22 +158,21 @@ fn ctrl_c_during_run_says_what_goes_on_and_how_to_resume() {
     let p = TestProject::new();
     let mut child = run_until_busy(&p);
     interrupt(child.id());
-    let status = wait_exit(&mut child, Duration::from_secs(10), "baton run");
-    let mut stderr = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let (status, stderr) = wait_exit_and_stderr(&mut child, Duration::from_secs(10), "baton run");
     assert_eq!(status.code(), Some(130), "{status}; stderr:\n{stderr}");
-    for needle in [
-        "interrupted",
-        "keep running",
-        &format!("tmux session `{}`", p.session),
-        "T-001",
-        "IN_PROGRESS",
-        "baton run",
-        "state.db",
-        "baton down",
-    ] {
-        assert!(stderr.contains(needle), "no {needle:?} in:\n{stderr}");
-    }
+    assert_has(
+        &stderr,
+        &[
+            "interrupted",
+            "keep running",
+            &format!("tmux session `{}`", p.session),
+            "T-001",
+            "IN_PROGRESS",
+            "baton run",
+            "state.db",
+            "baton down",
+        ],
+    );
     // What it said holds: the agent still runs and its task is still in progress.
     assert_eq!(p.status("T-001"), "IN_PROGRESS");
     let panes = p.tmux(&["list-panes", "-s", "-t", &p.session]);
@@ -174,49 +180,34 @@ fn ctrl_c_during_run_says_what_goes_on_and_how_to_resume() {
     p.pane("claude");
 }
 
-/// The repository's root (two levels above this crate).
-fn repo_root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
+/// What `scripts/demo --print-binary` prints, started in `cwd` (or here) with
+/// CARGO_TARGET_DIR set to `target`.
+fn demo_binary(cwd: Option<&Path>, target: &Path) -> String {
+    let mut script = Command::new("bash");
+    script
+        .arg(repo_root().join("scripts/demo"))
+        .arg("--print-binary")
+        .env("CARGO_TARGET_DIR", target);
+    if let Some(cwd) = cwd {
+        script.current_dir(cwd);
+    }
+    String::from_utf8_lossy(&stdout_of(&mut script))
+        .trim()
+        .to_owned()
 }
 
 /// `scripts/demo` runs the binary cargo built, also when CARGO_TARGET_DIR puts it elsewhere.
 #[test]
 fn the_demo_script_runs_the_binary_where_cargo_builds_it() {
     let target = tempfile::tempdir().unwrap();
-    let out = Command::new("bash")
-        .arg(repo_root().join("scripts/demo"))
-        .arg("--print-binary")
-        .env("CARGO_TARGET_DIR", target.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
+        demo_binary(None, target.path()),
         target.path().join("release/baton").to_str().unwrap()
     );
     // A relative CARGO_TARGET_DIR is relative to where the script is started, as for cargo.
     let cwd = tempfile::tempdir().unwrap();
-    let out = Command::new("bash")
-        .arg(repo_root().join("scripts/demo"))
-        .arg("--print-binary")
-        .current_dir(cwd.path())
-        .env("CARGO_TARGET_DIR", "out")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
+        demo_binary(Some(cwd.path()), Path::new("out")),
         cwd.path().join("out/release/baton").to_str().unwrap()
     );
 }
@@ -230,18 +221,15 @@ fn the_demo_never_writes_over_a_directory_of_someone_else() {
     std::fs::create_dir(&mine).unwrap();
     std::fs::write(mine.join("baton.toml"), "# my precious config\n").unwrap();
     std::fs::write(mine.join("tasks.md"), "mine\n").unwrap();
-    let out = Command::new(baton_bin())
-        .args(["demo", "--quiet", "--dir"])
-        .arg(&mine)
-        .env("BATON_TMUX_CONFIG", "/dev/null")
-        .env_remove("TMUX")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("is not empty and not a demo project"),
-        "{stderr}"
+    let out = Ran::from(
+        baton_command(&["demo", "--quiet", "--dir"])
+            .arg(&mine)
+            .output()
+            .unwrap(),
+    );
+    assert_has(
+        &out.expect_code(1).stderr,
+        &["is not empty and not a demo project"],
     );
     assert_eq!(
         std::fs::read_to_string(mine.join("baton.toml")).unwrap(),
@@ -257,22 +245,16 @@ fn the_demo_never_writes_over_a_directory_of_someone_else() {
 /// `baton down` is journaled, with the tasks it leaves IN_PROGRESS (it left no trace).
 #[test]
 fn baton_down_is_journaled_with_the_work_it_leaves() {
-    let p = TestProject::new();
-    p.write_config(&p.fake_agent("claude", "claude", ""));
+    let p = TestProject::with_fake_agent("claude", "claude", "");
     p.ok(&["task", "add", "write the parser"]);
     p.ok(&["task", "start", "T-001"]);
     p.ok(&["up", "--no-wait", "--no-daemon"]);
     p.ok(&["down"]);
-    let down: Vec<serde_json::Value> = p
-        .journal()
-        .into_iter()
-        .filter(|j| j["action"] == "session-down")
-        .collect();
+    let down = p.journaled("session-down");
     assert_eq!(down.len(), 1, "{down:?}");
-    let result = down[0]["result"].as_str().unwrap();
-    assert!(
-        result.contains("(1 agent window(s)); T-001") && result.contains("left IN_PROGRESS"),
-        "{result}"
+    assert_has(
+        down[0]["result"].as_str().unwrap(),
+        &["(1 agent window(s)); T-001", "left IN_PROGRESS"],
     );
 }
 
@@ -300,8 +282,7 @@ fn baton_down_ends_what_the_agents_left_running() {
     });
     let running = || Path::new(&format!("/proc/{pid}")).exists();
     assert!(running(), "the child runs before `baton down`");
-    let out = p.ok(&["down"]);
-    assert!(out.contains("ended 1 process(es)"), "{out}");
+    assert_has(&p.ok(&["down"]), &["ended 1 process(es)"]);
     wait_until(Duration::from_secs(10), "the child to be gone", || {
         !running()
     });

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::common::TestProject;
+use crate::common::assert_has;
 use crate::common::baton_bin;
 use crate::common::prompts;
 use crate::common::wait_until;
@@ -28,35 +29,54 @@ fn count(events: &[String], prefix: &str) -> usize {
     events.iter().filter(|e| e.starts_with(prefix)).count()
 }
 
-/// The journal entries with this action, as `result` texts.
-fn journaled(p: &TestProject, action: &str) -> Vec<String> {
-    p.journal()
+/// Panics unless the events starting with each prefix are as many as said.
+#[track_caller]
+fn assert_counts(events: &[String], want: &[(&str, usize)]) {
+    for (prefix, n) in want {
+        assert_eq!(count(events, prefix), *n, "{prefix}: {events:?}");
+    }
+}
+
+/// Panics unless the model menu was answered `times` times, each keeping the existing model,
+/// and nothing was typed into it (no `typed` event).
+#[track_caller]
+fn assert_model_kept(p: &TestProject, times: usize, typed: &str) {
+    assert_counts(
+        &events(p, "codex"),
+        &[
+            ("model-menu existing", times),
+            ("model-menu new", 0),
+            (typed, 0),
+        ],
+    );
+}
+
+/// The journal entries with this action, as their `field` texts (`result`, `task`…).
+fn journaled_as(p: &TestProject, action: &str, field: &str) -> Vec<String> {
+    p.journaled(action)
         .iter()
-        .filter(|e| e["action"] == action)
-        .map(|e| e["result"].as_str().unwrap_or("").to_owned())
+        .map(|e| e[field].as_str().unwrap_or("").to_owned())
         .collect()
+}
+
+/// A project whose one agent, codex, shows the model-migration menu at its start.
+fn codex_with_menu() -> TestProject {
+    TestProject::with_fake_agent("codex", "codex", "model_menu = true\n")
 }
 
 #[test]
 fn baton_up_answers_the_model_menu_and_keeps_the_model() {
-    let p = TestProject::new();
-    p.write_config(&p.fake_agent("codex", "codex", "model_menu = true\n"));
-    let out = p.ok(&["up", "--no-daemon"]);
-    assert!(
-        out.contains("answered the first-start dialog model-migration (keys: 2)"),
-        "{out}"
+    let p = codex_with_menu();
+    assert_has(
+        &p.ok(&["up", "--no-daemon"]),
+        &[
+            "answered the first-start dialog model-migration (keys: 2)",
+            "ready",
+        ],
     );
-    assert!(out.contains("ready"), "{out}");
-    let ev = events(&p, "codex");
-    assert_eq!(count(&ev, "model-menu existing"), 1, "{ev:?}");
-    assert_eq!(count(&ev, "model-menu new"), 0, "{ev:?}");
+    assert_model_kept(&p, 1, "paste");
     assert_eq!(
-        count(&ev, "paste"),
-        0,
-        "nothing typed into the menu: {ev:?}"
-    );
-    assert_eq!(
-        journaled(&p, "first-start-answered"),
+        journaled_as(&p, "first-start-answered", "result"),
         ["model-migration (keys: 2)"]
     );
     assert!(p.capture("codex").contains("model: gpt-5.5"));
@@ -64,27 +84,23 @@ fn baton_up_answers_the_model_menu_and_keeps_the_model() {
 
 #[test]
 fn the_daemon_answers_the_menu_when_baton_up_leaves_it_the_start() {
-    let p = TestProject::new();
-    p.write_config(&p.fake_agent("codex", "codex", "model_menu = true\n"));
+    let p = codex_with_menu();
     // `baton up` with its daemon: the daemon answers, `baton up` waits for it.
-    let out = p.ok(&["up"]);
-    assert!(out.contains("ready"), "{out}");
+    assert_has(&p.ok(&["up"]), &["ready"]);
     wait_until(
         Duration::from_secs(10),
         "the daemon's journal entry",
-        || !journaled(&p, "first-start-answered").is_empty(),
+        || !p.journaled("first-start-answered").is_empty(),
     );
     assert_eq!(
-        journaled(&p, "first-start-answered"),
+        journaled_as(&p, "first-start-answered", "result"),
         ["model-migration (keys: 2)"]
     );
-    let ev = events(&p, "codex");
-    assert_eq!(
-        count(&ev, "model-menu"),
-        1,
-        "one answerer, one answer: {ev:?}"
+    // One answerer, one answer.
+    assert_counts(
+        &events(&p, "codex"),
+        &[("model-menu", 1), ("model-menu existing", 1)],
     );
-    assert_eq!(count(&ev, "model-menu existing"), 1, "{ev:?}");
 }
 
 #[test]
@@ -112,30 +128,23 @@ fn a_run_answers_the_menu_at_every_start_and_completes_its_tasks() {
         serde_json::to_string(&command).unwrap()
     );
     p.write_config(&format!("{agent}[run]\ntest_tasks = false\n"));
-    std::fs::write(p.root().join("plan.md"), "- [ ] first\n- [ ] second\n").unwrap();
-    let stdout = p.ok(&["run", "plan.md", "--quiet"]);
-    assert!(stdout.contains("finished: 2 completed"), "{stdout}");
-    let answered = journaled(&p, "first-start-answered");
+    p.write_plan("- [ ] first\n- [ ] second\n");
+    assert_has(
+        &p.ok(&["run", "plan.md", "--quiet"]),
+        &["finished: 2 completed"],
+    );
+    let answered = p.journaled("first-start-answered");
     assert_eq!(
         answered.len(),
         2,
         "at the start and after the restart: {answered:?}"
     );
-    let ev = events(&p, "codex");
-    assert_eq!(count(&ev, "model-menu existing"), 2, "{ev:?}");
-    assert_eq!(count(&ev, "model-menu new"), 0, "{ev:?}");
+    assert_model_kept(&p, 2, "paste-ignored");
     assert_eq!(
-        count(&ev, "paste-ignored"),
-        0,
-        "nothing typed into a menu: {ev:?}"
+        journaled_as(&p, "task-done", "task"),
+        ["T-001", "T-002"],
+        "each task completed once"
     );
-    let done: Vec<String> = p
-        .journal()
-        .iter()
-        .filter(|e| e["action"] == "task-done")
-        .map(|e| e["task"].as_str().unwrap_or("").to_owned())
-        .collect();
-    assert_eq!(done, ["T-001", "T-002"], "each task completed once");
     for got in prompts(&p.prompt_log("codex")) {
         let text = String::from_utf8_lossy(&got);
         assert!(!text.contains("Try new model"), "{text}");
@@ -144,20 +153,19 @@ fn a_run_answers_the_menu_at_every_start_and_completes_its_tasks() {
 
 #[test]
 fn an_unknown_dialog_at_start_goes_to_a_person_and_is_never_typed_into() {
-    let p = TestProject::new();
     // The fake's Claude trust dialog is not one the claude profile knows.
-    p.write_config(&p.fake_agent("claude", "claude", "trust_dialog = true\n"));
+    let p = TestProject::with_fake_agent("claude", "claude", "trust_dialog = true\n");
     p.ok(&["task", "add", "Something to do"]);
-    let up = p.run(&["up"]);
-    assert_eq!(up.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&up.stderr);
-    assert!(err.contains("waits for a person"), "{err}");
+    assert_has(
+        &p.exec(&["up"]).expect_code(1).stderr,
+        &["waits for a person"],
+    );
     wait_until(
         Duration::from_secs(10),
         "the daemon to tell a person",
-        || !journaled(&p, "notify-needs-input").is_empty(),
+        || !p.journaled("notify-needs-input").is_empty(),
     );
-    let person = journaled(&p, "first-start-person");
+    let person = journaled_as(&p, "first-start-person", "result");
     assert!(
         person
             .iter()
@@ -166,7 +174,7 @@ fn an_unknown_dialog_at_start_goes_to_a_person_and_is_never_typed_into() {
     );
     // Told once, however many times the daemon looks.
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(journaled(&p, "notify-needs-input").len(), 1);
+    assert_eq!(p.journaled("notify-needs-input").len(), 1);
     assert_eq!(p.status("T-001"), "PENDING");
     let ev = events(&p, "claude");
     assert!(
@@ -178,28 +186,22 @@ fn an_unknown_dialog_at_start_goes_to_a_person_and_is_never_typed_into() {
 
 #[test]
 fn a_prompt_pasted_into_a_menu_is_not_counted_as_delivered() {
-    let p = TestProject::new();
-    p.write_config(&p.fake_agent("codex", "codex", "model_menu = true\n"));
+    let p = codex_with_menu();
     p.ok(&["up", "--no-daemon", "--no-wait"]);
     wait_until(Duration::from_secs(10), "the model menu", || {
         p.capture("codex").contains("2. Use existing model")
     });
     // --force: no readiness check, the paste lands in the menu.
-    let out = p.run(&["send", "codex", "--force", "TASK_ID: T-001 fix the parser"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(3),
-        "stdout: {}\nstderr: {err}",
-        String::from_utf8_lossy(&out.stdout)
+    assert_has(
+        &p.exec(&["send", "codex", "--force", "TASK_ID: T-001 fix the parser"])
+            .expect_code(3)
+            .stderr,
+        &["prompt not delivered"],
     );
-    assert!(err.contains("prompt not delivered"), "{err}");
-    let ev = events(&p, "codex");
-    assert_eq!(count(&ev, "paste-ignored"), 1, "{ev:?}");
-    assert_eq!(
-        count(&ev, "model-menu"),
-        0,
-        "no Enter chose a model: {ev:?}"
+    // The paste ignored; no Enter chose a model.
+    assert_counts(
+        &events(&p, "codex"),
+        &[("paste-ignored", 1), ("model-menu", 0)],
     );
     assert!(prompts(&p.prompt_log("codex")).is_empty());
 }

@@ -6,15 +6,31 @@ use std::time::Duration;
 
 use crate::common;
 use crate::common::TestProject;
+use crate::common::assert_has;
 
 const DEADLINE: Duration = Duration::from_secs(90);
 
 fn count(p: &TestProject, action: &str) -> usize {
-    p.journal().iter().filter(|j| j["action"] == action).count()
+    p.journaled(action).len()
 }
 
 const DONE: &str =
     "run = [\"[ -z \\\"$BATON_FAKE_TASK\\\" ] || baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n";
+
+/// A fake-agent script: the `first` tasks, then any prompt worked on for 300 ms and reported
+/// done.
+fn then_any(first: &str) -> String {
+    format!("{first}[[task]]\nrepeat = true\nwork_ms = 300\n{DONE}")
+}
+
+/// claude's script: its footer at 40 % (with a reset two hours away), then `tasks`, then
+/// `then_any`.
+fn claude_at_40(tasks: &str) -> String {
+    then_any(&format!(
+        "quota_percent = 40\nquota_reset = \"{}\"\n{tasks}",
+        common::reset_in_two_hours()
+    ))
+}
 
 fn config(p: &TestProject, claude: &str, amp: &str, codex: &str) {
     let agents = p.fake_agent("claude", "claude", claude)
@@ -29,20 +45,16 @@ fn config(p: &TestProject, claude: &str, amp: &str, codex: &str) {
 #[test]
 fn the_lead_hands_over_rests_and_gets_the_role_back() {
     let p = TestProject::new();
-    let claude = format!(
-        "quota_percent = 40\nquota_reset = \"{}\"\n\
-         [[task]]\nmatch = \"job c1\"\nwork_ms = 300\nquota_to = 88\n{DONE}\
+    let claude = claude_at_40(&format!(
+        "[[task]]\nmatch = \"job c1\"\nwork_ms = 300\nquota_to = 88\n{DONE}\
          [[task]]\nmatch = \"lead-notes.md\"\nwork_ms = 300\nquota_to = 95\n\
          run = [\"printf 'Decided: keep the CLI flags stable.\\\\n' > .baton/lead-notes.md\"]\n\
-         [[task]]\nmatch = \"quota reset\"\nwork_ms = 200\nquota_to = 5\n\
-         [[task]]\nrepeat = true\nwork_ms = 300\n{DONE}",
-        common::reset_in_two_hours()
-    );
-    let amp = format!("[[task]]\nrepeat = true\nwork_ms = 300\n{DONE}");
-    let codex = format!(
-        "[[task]]\nmatch = \"long job\"\nwork_ms = 8000\n{DONE}[[task]]\nrepeat = true\nwork_ms = 300\n{DONE}"
-    );
-    config(&p, &claude, &amp, &codex);
+         [[task]]\nmatch = \"quota reset\"\nwork_ms = 200\nquota_to = 5\n"
+    ));
+    let codex = then_any(&format!(
+        "[[task]]\nmatch = \"long job\"\nwork_ms = 8000\n{DONE}"
+    ));
+    config(&p, &claude, &then_any(""), &codex);
     p.ok(&["up"]);
     p.ok(&["task", "add", "long job", "--to", "codex"]);
     p.ok(&["task", "add", "later job", "--after", "T-001"]);
@@ -54,7 +66,7 @@ fn the_lead_hands_over_rests_and_gets_the_role_back() {
         })
     });
     // The document: done, in progress, remaining, the notes.
-    let doc = std::fs::read_to_string(p.root().join("HANDOFF_TO_AMP.md")).unwrap();
+    let doc = p.read_file("HANDOFF_TO_AMP.md");
     assert!(doc.starts_with("# HANDOFF: claude -> amp"), "{doc}");
     // baton is not on the system PATH here: its commands are named by its absolute path.
     let baton = std::fs::canonicalize(common::baton_bin()).unwrap();
@@ -67,25 +79,17 @@ fn the_lead_hands_over_rests_and_gets_the_role_back() {
         let rest = &doc[start + name.len()..];
         rest[..rest.find("\n## ").unwrap_or(rest.len())].to_owned()
     };
-    assert!(
-        section("## Done").contains("| T-003 | job c1 | claude |"),
-        "{doc}"
-    );
-    assert!(
-        section("## In progress").contains("| T-001 | long job | codex |"),
-        "{doc}"
-    );
-    assert!(
-        section("## Remaining").contains("| MED | T-002 | later job |"),
-        "{doc}"
-    );
-    assert!(
-        section("## Decisions").contains("Decided: keep the CLI flags stable."),
-        "{doc}"
-    );
+    for (name, row) in [
+        ("## Done", "| T-003 | job c1 | claude |"),
+        ("## In progress", "| T-001 | long job | codex |"),
+        ("## Remaining", "| MED | T-002 | later job |"),
+        ("## Decisions", "Decided: keep the CLI flags stable."),
+    ] {
+        assert!(section(name).contains(row), "{doc}");
+    }
     assert!(doc.contains("claude's quota**: session-5h 95%"), "{doc}");
     let amp_log = std::fs::read_to_string(p.prompt_log("amp")).unwrap();
-    assert!(amp_log.contains("[HANDOFF: claude -> amp]") && amp_log.contains("HANDOFF_TO_AMP.md"));
+    assert_has(&amp_log, &["[HANDOFF: claude -> amp]", "HANDOFF_TO_AMP.md"]);
 
     // claude rests: new work goes elsewhere.
     p.ok(&["task", "add", "work 1"]);
@@ -114,7 +118,7 @@ fn the_lead_hands_over_rests_and_gets_the_role_back() {
     common::wait_until(DEADLINE, "claude leads again", || {
         p.json(&["lead", "--json"])["lead"] == "claude" && count(&p, "handoff-done") == 2
     });
-    let back = std::fs::read_to_string(p.root().join("HANDOFF_TO_CLAUDE.md")).unwrap();
+    let back = p.read_file("HANDOFF_TO_CLAUDE.md");
     assert!(back.starts_with("# HANDOFF: amp -> claude"), "{back}");
     let claude_log = std::fs::read_to_string(p.prompt_log("claude")).unwrap();
     assert_eq!(
@@ -124,42 +128,30 @@ fn the_lead_hands_over_rests_and_gets_the_role_back() {
     );
     assert!(claude_log.contains("[HANDOFF: amp -> claude]"));
     let lead = p.json(&["lead", "--json"]);
-    let history: Vec<&str> = lead["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["action"].as_str().unwrap())
-        .collect();
+    let history = common::actions(&lead["history"]);
     assert_eq!(
         history.iter().filter(|a| **a == "handoff-done").count(),
         2,
         "{history:?}"
     );
     assert!(history.contains(&"handoff-prepare") && history.contains(&"lead-rest-end"));
-    let orchlog = std::fs::read_to_string(p.root().join("ORCHESTRATION_LOG.md")).unwrap();
+    let orchlog = p.read_file("ORCHESTRATION_LOG.md");
     assert_eq!(orchlog.matches("| handoff-done |").count(), 2, "{orchlog}");
-    assert!(
-        orchlog.contains("claude's quota came back: the role returns"),
-        "{orchlog}"
-    );
+    assert_has(&orchlog, &["claude's quota came back: the role returns"]);
 }
 
 #[test]
 fn a_daemon_killed_during_a_takeover_finishes_it_once() {
     let p = TestProject::new();
-    let claude = format!(
-        "quota_percent = 40\nquota_reset = \"{}\"\n\
-         [[task]]\nmatch = \"job c1\"\nwork_ms = 300\nquota_to = 95\n\
-         run = [\"printf 'notes\\\\n' > .baton/lead-notes.md\", \"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n\
-         [[task]]\nrepeat = true\nwork_ms = 300\n{DONE}",
-        common::reset_in_two_hours()
+    let claude = claude_at_40(
+        "[[task]]\nmatch = \"job c1\"\nwork_ms = 300\nquota_to = 95\n\
+         run = [\"printf 'notes\\\\n' > .baton/lead-notes.md\", \"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n",
     );
     // amp is busy while the handoff starts: the takeover waits for it.
-    let amp = format!(
-        "[[task]]\nmatch = \"busy job\"\nwork_ms = 6000\n{DONE}[[task]]\nrepeat = true\nwork_ms = 300\n{DONE}"
-    );
-    let codex = format!("[[task]]\nrepeat = true\nwork_ms = 300\n{DONE}");
-    config(&p, &claude, &amp, &codex);
+    let amp = then_any(&format!(
+        "[[task]]\nmatch = \"busy job\"\nwork_ms = 6000\n{DONE}"
+    ));
+    config(&p, &claude, &amp, &then_any(""));
     p.ok(&["up"]);
     p.ok(&["task", "add", "busy job", "--to", "amp"]);
     common::wait_until(DEADLINE, "amp busy", || p.status("T-001") == "IN_PROGRESS");
@@ -168,11 +160,7 @@ fn a_daemon_killed_during_a_takeover_finishes_it_once() {
         count(&p, "handoff-start") == 1
     });
     assert_eq!(count(&p, "handoff-done"), 0, "amp is still busy");
-    let pid: u32 = std::fs::read_to_string(p.root().join(".baton/daemon.lock"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let pid: u32 = p.read_file(".baton/daemon.lock").trim().parse().unwrap();
     let killed = std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])
         .status()
@@ -209,14 +197,15 @@ fn a_daemon_killed_during_a_takeover_finishes_it_once() {
 #[test]
 fn a_handoff_asked_for_before_the_daemon_runs_is_carried_out() {
     let p = TestProject::new();
-    let any = format!("[[task]]\nrepeat = true\nwork_ms = 300\n{DONE}");
+    let any = then_any("");
     config(&p, &any, &any, &any);
     let asked = p.ok(&["handoff", "--to", "amp"]);
     assert!(asked.contains("once the daemon runs"), "{asked}");
     // To the lead itself: refused at once.
-    let own = p.run(&["handoff", "--to", "claude"]);
-    assert_eq!(own.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&own.stderr).contains("claude already leads"));
+    assert_has(
+        &p.exec(&["handoff", "--to", "claude"]).expect_code(1).stderr,
+        &["claude already leads"],
+    );
     let own = p.run(&["handoff", "--to", "claude", "--json"]);
     let view: serde_json::Value = serde_json::from_slice(&own.stdout).unwrap();
     assert_eq!(

@@ -5,6 +5,8 @@ use std::fs::File;
 use std::time::Duration;
 
 use crate::common::TestProject;
+use crate::common::actions;
+use crate::common::assert_has;
 use crate::common::wait_until;
 
 const USER_TOP: &str = "# Project memory\r\n\r\nNotes in CRLF, accents é à, «quotes», a table:\r\n\r\n| a | b |\r\n|---|---|\r\n| 1 | 2 |\r\n\r\n";
@@ -16,14 +18,18 @@ fn project() -> TestProject {
     p
 }
 
-fn memory(p: &TestProject) -> String {
-    std::fs::read_to_string(p.root().join("CLAUDE.md")).unwrap()
+/// A project whose memory file holds the user's text around an empty region.
+fn project_with_user_text() -> TestProject {
+    let p = project();
+    p.write_file(
+        "CLAUDE.md",
+        &format!("{USER_TOP}<!-- baton:tasks -->\r\n<!-- /baton:tasks -->\r\n{USER_BOTTOM}"),
+    );
+    p
 }
 
-fn status(p: &TestProject, id: &str) -> String {
-    let v: serde_json::Value =
-        serde_json::from_str(&p.ok(&["task", "show", id, "--json"])).unwrap();
-    v["status"].as_str().unwrap().to_owned()
+fn memory(p: &TestProject) -> String {
+    p.read_file("CLAUDE.md")
 }
 
 /// Rewrites one row's Status cell the way an agent's editor would: read, replace, write;
@@ -59,12 +65,7 @@ fn outside(text: &str) -> (String, String) {
 
 #[test]
 fn the_region_is_created_and_user_text_is_kept_byte_for_byte() {
-    let p = project();
-    std::fs::write(
-        p.root().join("CLAUDE.md"),
-        format!("{USER_TOP}<!-- baton:tasks -->\r\n<!-- /baton:tasks -->\r\n{USER_BOTTOM}"),
-    )
-    .unwrap();
+    let p = project_with_user_text();
     for i in 0..5 {
         p.ok(&["task", "add", &format!("task {i} | with a pipe")]);
     }
@@ -101,20 +102,19 @@ fn status_edits_are_applied_and_bad_ones_refused_with_the_line() {
         "T-002",
         "COMPLETED",
     );
-    std::fs::write(p.root().join("CLAUDE.md"), &edited).unwrap();
-    let out = p.run(&["memory", "sync"]);
-    assert_eq!(out.status.code(), Some(1), "an edit was refused");
-    let out = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.contains("applied: CLAUDE.md:") && out.contains("T-001 → COMPLETED"),
-        "{out}"
+    p.write_file("CLAUDE.md", &edited);
+    // An edit was refused.
+    assert_has(
+        &p.exec(&["memory", "sync"]).expect_code(1).stdout,
+        &[
+            "applied: CLAUDE.md:",
+            "T-001 → COMPLETED",
+            "refused: CLAUDE.md:",
+            "cannot go from PENDING to COMPLETED",
+        ],
     );
-    assert!(
-        out.contains("refused: CLAUDE.md:") && out.contains("cannot go from PENDING to COMPLETED"),
-        "{out}"
-    );
-    assert_eq!(status(&p, "T-001"), "COMPLETED");
-    assert_eq!(status(&p, "T-002"), "PENDING");
+    assert_eq!(p.status("T-001"), "COMPLETED");
+    assert_eq!(p.status("T-002"), "PENDING");
     assert!(
         memory(&p).contains("| T-002 | two | - | MED | PENDING |"),
         "re-rendered from the store"
@@ -126,24 +126,14 @@ fn status_edits_are_applied_and_bad_ones_refused_with_the_line() {
         .position(|l| l.starts_with("| T-003 |"))
         .unwrap()
         + 1;
-    std::fs::write(p.root().join("CLAUDE.md"), &broken).unwrap();
-    let out = p.run(&["memory", "sync"]);
-    assert_eq!(out.status.code(), Some(1), "an edit was refused");
-    let out = String::from_utf8(out.stdout).unwrap();
-    assert!(
-        out.contains(&format!("CLAUDE.md:{line}:")) && out.contains("`COMPLETD` is not a status"),
-        "{out}"
+    p.write_file("CLAUDE.md", &broken);
+    assert_has(
+        &p.exec(&["memory", "sync"]).expect_code(1).stdout,
+        &[&format!("CLAUDE.md:{line}:"), "`COMPLETD` is not a status"],
     );
-    assert_eq!(status(&p, "T-003"), "PENDING");
-    let show: serde_json::Value =
-        serde_json::from_str(&p.ok(&["task", "show", "T-002", "--json"])).unwrap();
-    assert!(
-        show["history"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|h| h["action"] == "memory-edit-rejected")
-    );
+    assert_eq!(p.status("T-003"), "PENDING");
+    let show = p.json(&["task", "show", "T-002", "--json"]);
+    assert!(actions(&show["history"]).contains(&"memory-edit-rejected"));
 
     // A log line added by hand counts too.
     p.ok(&["task", "start", "T-003", "--agent", "claude"]);
@@ -152,9 +142,9 @@ fn status_edits_are_applied_and_bad_ones_refused_with_the_line() {
         "<!-- /baton:tasks -->",
         "| 2026-11-21 06:00 | claude | T-003 | COMPLETED | done by hand |\n<!-- /baton:tasks -->",
     );
-    std::fs::write(p.root().join("CLAUDE.md"), with_log).unwrap();
+    p.write_file("CLAUDE.md", &with_log);
     p.ok(&["memory", "sync"]);
-    assert_eq!(status(&p, "T-003"), "COMPLETED");
+    assert_eq!(p.status("T-003"), "COMPLETED");
 }
 
 #[test]
@@ -164,24 +154,28 @@ fn files_baton_cannot_read_are_left_alone() {
     let path = p.root().join("CLAUDE.md");
     let bytes = b"# notes\n\xff\xfe not utf-8\n".to_vec();
     std::fs::write(&path, &bytes).unwrap();
-    let out = p.run(&["memory", "sync"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("CLAUDE.md:2: not UTF-8"));
+    assert_has(
+        &p.exec(&["memory", "sync"]).expect_code(1).stderr,
+        &["CLAUDE.md:2: not UTF-8"],
+    );
     assert_eq!(std::fs::read(&path).unwrap(), bytes);
 
     let huge = "x".repeat(5 * 1024 * 1024);
     std::fs::write(&path, &huge).unwrap();
-    let out = p.run(&["memory", "sync"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("more than the 4096 KiB"));
+    assert_has(
+        &p.exec(&["memory", "sync"]).stderr,
+        &["more than the 4096 KiB"],
+    );
     assert_eq!(std::fs::read_to_string(&path).unwrap().len(), huge.len());
 
     std::fs::write(&path, "<!-- /baton:tasks -->\n<!-- baton:tasks -->\n").unwrap();
     let out = p.run(&["memory", "sync"]);
     assert_eq!(out.status.code(), Some(1), "reversed markers are an error");
     // A task command still succeeds (the store is the truth) and warns.
-    let out = p.run(&["task", "add", "two"]);
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("memory file not updated"));
+    assert_has(
+        &p.exec(&["task", "add", "two"]).expect_code(0).stderr,
+        &["memory file not updated"],
+    );
 }
 
 /// Five writers flip five different rows at the same moment, racing each other and a
@@ -190,12 +184,7 @@ fn files_baton_cannot_read_are_left_alone() {
 /// byte-identical.
 #[test]
 fn five_racing_writers_lose_no_status_change() {
-    let p = project();
-    std::fs::write(
-        p.root().join("CLAUDE.md"),
-        format!("{USER_TOP}<!-- baton:tasks -->\r\n<!-- /baton:tasks -->\r\n{USER_BOTTOM}"),
-    )
-    .unwrap();
+    let p = project_with_user_text();
     let ids: Vec<String> = (1..=5).map(|i| format!("T-{i:03}")).collect();
     for id in &ids {
         p.ok(&["task", "add", &format!("row {id}")]);
@@ -240,7 +229,7 @@ fn five_racing_writers_lose_no_status_change() {
         });
         p.ok(&["memory", "sync"]);
         for id in &ids {
-            assert_eq!(status(&p, id), to, "round {round}: {id}");
+            assert_eq!(p.status(id), to, "round {round}: {id}");
         }
         let (before, after) = outside(&memory(&p));
         assert_eq!(before, USER_TOP, "round {round}");
@@ -275,7 +264,7 @@ fn the_watcher_applies_edits_as_they_happen() {
     wait_until(
         Duration::from_secs(10),
         "the watcher to apply the edit",
-        || status(&p, "T-001") == "COMPLETED",
+        || p.status("T-001") == "COMPLETED",
     );
 }
 
@@ -285,29 +274,21 @@ fn the_watcher_applies_edits_as_they_happen() {
 #[test]
 fn a_refused_edit_is_reported_once_and_the_sync_exits_1() {
     let p = project();
-    p.ok(&["task", "add", "one"]);
-    p.ok(&["task", "add", "two"]);
-    let path = p.root().join("CLAUDE.md");
-    let edited = set_row_status(&memory(&p), "T-002", "COMPLETED");
-    std::fs::write(&path, &edited).unwrap();
-    let out = p.run(&["memory", "sync"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
-    assert_eq!(stdout.matches("refused:").count(), 1, "{stdout}");
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("1 edit of CLAUDE.md refused"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    for t in ["one", "two"] {
+        p.ok(&["task", "add", t]);
+    }
+    p.write_file(
+        "CLAUDE.md",
+        &set_row_status(&memory(&p), "T-002", "COMPLETED"),
     );
-    let rejected = p
-        .journal()
-        .iter()
-        .filter(|e| e["action"] == "memory-edit-rejected")
-        .count();
-    assert_eq!(rejected, 1);
-    let log = std::fs::read_to_string(p.root().join("ORCHESTRATION_LOG.md")).unwrap();
+    let out = p.exec(&["memory", "sync"]);
+    out.expect_code(1);
+    assert_eq!(out.stdout.matches("refused:").count(), 1, "{}", out.stdout);
+    assert_has(&out.stderr, &["1 edit of CLAUDE.md refused"]);
+    assert_eq!(p.journaled("memory-edit-rejected").len(), 1);
+    let log = p.read_file("ORCHESTRATION_LOG.md");
     assert_eq!(log.matches("memory-edit-rejected").count(), 1, "{log}");
-    assert_eq!(status(&p, "T-002"), "PENDING");
+    assert_eq!(p.status("T-002"), "PENDING");
     // Nothing left to refuse: the next sync succeeds.
     p.ok(&["memory", "sync"]);
 }

@@ -9,7 +9,9 @@
 use std::path::Path;
 
 use crate::common::TestProject;
+use crate::common::assert_has;
 use crate::common::baton_bin;
+use crate::common::line_with;
 use crate::common::prompts;
 
 /// A fake-agent `run` entry: takes the last `<marker><command> task done <task>` from the
@@ -23,9 +25,8 @@ fn run_from_prompt(log: &Path, marker: &str) -> String {
 
 /// The `task-done` entries of the journal: (task, actor).
 fn done_by(p: &TestProject) -> Vec<(String, String)> {
-    p.journal()
+    p.journaled("task-done")
         .iter()
-        .filter(|e| e["action"] == "task-done")
         .map(|e| {
             (
                 e["task"].as_str().unwrap_or("").to_owned(),
@@ -35,8 +36,14 @@ fn done_by(p: &TestProject) -> Vec<(String, String)> {
         .collect()
 }
 
-fn run_plan(p: &TestProject, plan: &str) -> String {
-    std::fs::write(p.root().join("plan.md"), plan).unwrap();
+/// Runs `plan` (no test tasks) with one agent, codex, playing `script`; returns what
+/// `baton run` printed.
+fn run_codex(p: &TestProject, script: &str, plan: &str) -> String {
+    p.write_config(&format!(
+        "{}[run]\ntest_tasks = false\n",
+        p.fake_agent("codex", "codex", script)
+    ));
+    p.write_plan(plan);
     p.ok(&["run", "plan.md", "--quiet"])
 }
 
@@ -49,12 +56,10 @@ fn prompts_name_baton_so_a_login_shell_finds_it() {
         "[[task]]\nrepeat = true\nwork_ms = 1000\n{}",
         run_from_prompt(&p.prompt_log("codex"), "Run: ")
     );
-    p.write_config(&format!(
-        "{}[run]\ntest_tasks = false\n",
-        p.fake_agent("codex", "codex", &script)
-    ));
-    let stdout = run_plan(&p, "- [ ] first\n- [ ] second\n");
-    assert!(stdout.contains("finished: 2 completed"), "{stdout}");
+    assert_has(
+        &run_codex(&p, &script, "- [ ] first\n- [ ] second\n"),
+        &["finished: 2 completed"],
+    );
     let first = String::from_utf8_lossy(&prompts(&p.prompt_log("codex"))[0]).into_owned();
     let bin = std::fs::canonicalize(baton_bin()).unwrap();
     assert!(
@@ -83,12 +88,10 @@ fn a_failed_report_on_screen_is_journaled_and_answered() {
          [[task]]\nrepeat = true\nwork_ms = 1500\nreply = \"bash: line 1: baton: command not found\"\n",
         run_from_prompt(&p.prompt_log("codex"), "full path: ")
     );
-    p.write_config(&format!(
-        "{}[run]\ntest_tasks = false\n",
-        p.fake_agent("codex", "codex", &script)
-    ));
-    let stdout = run_plan(&p, "- [ ] only\n");
-    assert!(stdout.contains("finished: 1 completed"), "{stdout}");
+    assert_has(
+        &run_codex(&p, &script, "- [ ] only\n"),
+        &["finished: 1 completed"],
+    );
     let journal = p.journal();
     let failed: Vec<_> = journal
         .iter()
@@ -130,33 +133,16 @@ fn a_failed_report_on_screen_is_journaled_and_answered() {
 /// find this baton, and says what prompts use instead; the warning fails nothing.
 #[test]
 fn doctor_warns_when_a_login_shell_does_not_find_baton() {
-    let p = TestProject::new();
-    p.write_config(&format!(
-        "{}{}",
-        p.fake_agent("codex", "codex", ""),
-        p.fake_agent("claude", "claude", "")
-    ));
-    let out = p.run(&["doctor"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let p = TestProject::with_fake_agents(&[("codex", "codex", ""), ("claude", "claude", "")]);
+    let stdout = p.exec(&["doctor"]).stdout;
     let bin = std::fs::canonicalize(baton_bin()).unwrap();
-    let line = stdout
-        .lines()
-        .find(|l| l.contains("login shell"))
-        .unwrap_or_else(|| panic!("no login-shell check:\n{stdout}"));
+    let line = line_with(&stdout, "", &["login shell"]);
     assert!(line.starts_with("warn"), "{line}");
     assert!(
         line.contains("codex:") && !line.contains("claude"),
         "{line}"
     );
     assert!(line.contains(&bin.display().to_string()), "{line}");
-    let json: serde_json::Value =
-        serde_json::from_slice(&p.run(&["doctor", "--json"]).stdout).unwrap();
-    let check = json
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "login shell")
-        .unwrap();
-    assert_eq!(check["ok"], true);
-    assert_eq!(check["warning"], true);
+    let check = p.expect_check("login shell", true);
+    assert_eq!(check["warning"], true, "{check}");
 }

@@ -4,6 +4,8 @@
 
 use crate::common::TestProject;
 use crate::common::git;
+use crate::common::git_repo_with;
+use crate::common::line_with;
 
 /// One agent in a worktree: it hangs on its first prompt (recovered with Ctrl-C and the
 /// prompt again), then commits a file that fails verify; its fix task removes it. The report
@@ -13,12 +15,7 @@ use crate::common::git;
 fn the_report_lists_a_failed_merge_and_a_recovered_hang() {
     let p = TestProject::new();
     let root = p.root();
-    git(root, &["init", "-q", "-b", "main"]);
-    git(root, &["config", "user.name", "Person"]);
-    git(root, &["config", "user.email", "person@example.invalid"]);
-    std::fs::write(root.join("README.md"), "# project\n").unwrap();
-    git(root, &["add", "README.md"]);
-    git(root, &["commit", "-q", "-m", "initial"]);
+    git_repo_with(root, "README.md", "# project\n");
     let done = "run = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]";
     let script = format!(
         "[[task]]\nmatch = \"broken feature\"\nhang = true\n\
@@ -30,9 +27,9 @@ fn the_report_lists_a_failed_merge_and_a_recovered_hang() {
         "isolation = \"worktree\"\nmemory_file = \".baton/BOARD.md\"\n\n{agent}\
          [verify]\ncommands = [\"test ! -e BROKEN\"]\nmax_fix_cycles = 2\n\n[run]\nstuck_after_secs = 2\ntest_tasks = false\n"
     ));
-    std::fs::write(root.join("plan.md"), "- [ ] broken feature\n").unwrap();
+    p.write_plan("- [ ] broken feature\n");
     p.ok(&["run", "plan.md", "--quiet"]);
-    let report = std::fs::read_to_string(root.join("REPORT.md")).unwrap();
+    let report = p.read_file("REPORT.md");
     let problems = report
         .split("## Problems")
         .nth(1)
@@ -41,18 +38,18 @@ fn the_report_lists_a_failed_merge_and_a_recovered_hang() {
         .next()
         .unwrap();
     assert!(!problems.contains("None"), "{report}");
-    assert!(
-        problems.lines().any(
-            |l| l.contains("merge failed (verify failed) T-001 a: merge #1")
-                && l.contains("test ! -e BROKEN")
-        ),
-        "{report}"
+    line_with(
+        problems,
+        "",
+        &[
+            "merge failed (verify failed) T-001 a: merge #1",
+            "test ! -e BROKEN",
+        ],
     );
-    assert!(
-        problems
-            .lines()
-            .any(|l| l.contains("hang recovered T-001 a: stuck: Ctrl-C and the prompt again")),
-        "{report}"
+    line_with(
+        problems,
+        "",
+        &["hang recovered T-001 a: stuck: Ctrl-C and the prompt again"],
     );
     // main holds the broken commit under the fix: the report says verify never checked it
     // alone, and that its own merge failed.
@@ -69,10 +66,13 @@ fn the_report_lists_a_failed_merge_and_a_recovered_hang() {
             .any(|l| l.contains(&format!("`{}`", &tip[..12])) && l.ends_with("— verified")),
         "{report}"
     );
-    assert!(
-        history.lines().any(|l| l.contains("T-001: broken feature")
-            && l.contains(&format!("not checked alone: came in with `{}`", &tip[..12]))
-            && l.contains("T-001's own merge failed: #1")),
-        "{report}"
+    line_with(
+        history,
+        "",
+        &[
+            "T-001: broken feature",
+            &format!("not checked alone: came in with `{}`", &tip[..12]),
+            "T-001's own merge failed: #1",
+        ],
     );
 }

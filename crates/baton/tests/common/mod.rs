@@ -5,8 +5,10 @@
 
 use std::path::Path;
 use std::path::PathBuf;
+use std::process::Child;
 use std::process::Command;
 use std::process::Output;
+use std::process::Stdio;
 use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -101,12 +103,20 @@ impl TestProject {
 
     /// Returns a `baton` command running in the project, with a clean tmux config.
     pub fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(baton_bin());
-        c.args(args)
-            .current_dir(self.root())
-            .env("BATON_TMUX_CONFIG", "/dev/null")
-            .env_remove("TMUX");
+        let mut c = baton_command(args);
+        c.current_dir(self.root());
         c
+    }
+
+    /// Starts `baton` in the project in the background: stdin closed, stdout to `stdout`,
+    /// stderr piped.
+    pub fn spawn(&self, args: &[&str], stdout: Stdio) -> Child {
+        self.cmd(args)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
     }
 
     /// Runs `baton` and returns its output.
@@ -117,6 +127,36 @@ impl TestProject {
     /// Runs `baton` and returns its exit code and its two streams as text.
     pub fn exec(&self, args: &[&str]) -> Ran {
         Ran::from(self.run(args))
+    }
+
+    /// Runs `baton` with `input` on its stdin; returns its exit code and its two streams.
+    pub fn exec_with_stdin(&self, args: &[&str], input: &[u8]) -> Ran {
+        let mut child = self
+            .cmd(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut child.stdin.take().unwrap(), input).unwrap();
+        Ran::from(child.wait_with_output().unwrap())
+    }
+
+    /// Creates a project whose baton.toml has one fake agent (see `fake_agent`).
+    pub fn with_fake_agent(name: &str, cli: &str, script_extra: &str) -> TestProject {
+        TestProject::with_fake_agents(&[(name, cli, script_extra)])
+    }
+
+    /// Creates a project whose baton.toml has these fake agents, each `(name, cli,
+    /// script_extra)` (see `fake_agent`).
+    pub fn with_fake_agents(agents: &[(&str, &str, &str)]) -> TestProject {
+        let p = TestProject::new();
+        let tables: String = agents
+            .iter()
+            .map(|(name, cli, extra)| p.fake_agent(name, cli, extra))
+            .collect();
+        p.write_config(&tables);
+        p
     }
 
     /// Writes a file in the project (`plan.md`, a script…) and returns its path.
@@ -131,6 +171,39 @@ impl TestProject {
         self.write_file("plan.md", text)
     }
 
+    /// Reads a file of the project (`baton.toml`, `REPORT.md`…) as text.
+    #[track_caller]
+    pub fn read_file(&self, name: &str) -> String {
+        let path = self.root().join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// Runs `baton doctor --json`: its exit code and its checks.
+    pub fn doctor(&self) -> (Option<i32>, serde_json::Value) {
+        let out = self.exec(&["doctor", "--json"]);
+        let checks =
+            serde_json::from_str(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", out.both()));
+        (out.code, checks)
+    }
+
+    /// Returns the check `name` of `baton doctor --json` after checking that its `ok` is
+    /// `ok`; panics, showing the check, otherwise.
+    #[track_caller]
+    pub fn expect_check(&self, name: &str, ok: bool) -> serde_json::Value {
+        let check = self.doctor_check(name);
+        assert_eq!(check["ok"], ok, "{check}");
+        check
+    }
+
+    /// Returns the check `name` of `baton doctor --json`; panics when there is none.
+    #[track_caller]
+    pub fn doctor_check(&self, name: &str) -> serde_json::Value {
+        let (_, checks) = self.doctor();
+        find_check(&checks, name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no check `{name}` in {checks:#}"))
+    }
+
     /// Runs `baton` (a command with `--json`) and parses its output.
     pub fn json(&self, args: &[&str]) -> serde_json::Value {
         serde_json::from_str(&self.ok(args)).unwrap()
@@ -139,6 +212,14 @@ impl TestProject {
     /// Returns the whole journal, oldest first.
     pub fn journal(&self) -> Vec<serde_json::Value> {
         journal_at(self.root())
+    }
+
+    /// Returns the journal entries with this action, oldest first.
+    pub fn journaled(&self, action: &str) -> Vec<serde_json::Value> {
+        self.journal()
+            .into_iter()
+            .filter(|j| j["action"] == action)
+            .collect()
     }
 
     /// Returns a task's status (`COMPLETED`…).
@@ -241,6 +322,26 @@ impl Ran {
     }
 }
 
+/// Returns the check `name` among the checks `baton doctor --json` printed.
+pub fn find_check<'a>(checks: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == name)
+}
+
+/// Returns the `action` of every entry of a JSON array (the journal, a task's or the lead's
+/// history), in order.
+pub fn actions(entries: &serde_json::Value) -> Vec<&str> {
+    entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect()
+}
+
 /// Panics unless `text` contains every one of `needles`, showing the text and the first one
 /// missing.
 #[track_caller]
@@ -256,6 +357,15 @@ pub fn assert_lacks(text: &str, needles: &[&str]) {
     if let Some(found) = needles.iter().find(|n| text.contains(**n)) {
         panic!("{found:?} should not be in:\n{text}");
     }
+}
+
+/// Returns the first line of `text` that starts with `prefix` and contains every one of
+/// `needles`; panics, showing the text, when there is none.
+#[track_caller]
+pub fn line_with<'a>(text: &'a str, prefix: &str, needles: &[&str]) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(prefix) && needles.iter().all(|n| l.contains(n)))
+        .unwrap_or_else(|| panic!("no line starting {prefix:?} with {needles:?} in:\n{text}"))
 }
 
 /// Waits until `cond` holds, checking every 20 ms, and panics with `what` after `timeout`.
@@ -311,14 +421,123 @@ pub fn configured_socket(root: &Path) -> String {
         .to_owned()
 }
 
+/// Returns a `baton` command with a clean tmux set-up: no tmux config of the user's, not
+/// inside tmux.
+pub fn baton_command(args: &[&str]) -> Command {
+    let mut c = Command::new(baton_bin());
+    c.args(args)
+        .env("BATON_TMUX_CONFIG", "/dev/null")
+        .env_remove("TMUX");
+    c
+}
+
+/// Runs `cmd` to its end and returns its stdout; fails the test, with its stderr, when it
+/// fails.
+#[track_caller]
+pub fn stdout_of(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// The repository's root (two levels above this crate).
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .and_then(Path::parent)
+        .unwrap()
+}
+
+/// The saved screens under `tests/fixtures/`.
+pub fn fixtures_dir() -> PathBuf {
+    repo_root().join("tests/fixtures")
+}
+
+/// Every `.txt` file below `dir`, sorted (none when `dir` is missing).
+pub fn txt_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                out.extend(txt_files(&path));
+            } else if path.extension().is_some_and(|x| x == "txt") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A saved real screen, `tests/fixtures/real/<cli>-<version>/<state>-<scenario>.txt`, read
+/// as its name says.
+pub struct RealCapture {
+    /// `<cli>-<version>/<state>-<scenario>.txt`, to name it in a message.
+    pub shown: String,
+    pub cli: String,
+    pub version: String,
+    /// The state its name gives.
+    pub expected: baton_core::AgentState,
+    /// The CLI's built-in profile.
+    pub profile: baton_core::Profile,
+    pub screen: String,
+}
+
+/// Every saved real capture, by folder and file name.
+pub fn real_captures() -> Vec<RealCapture> {
+    let real = fixtures_dir().join("real");
+    let mut out = Vec::new();
+    for file in txt_files(&real) {
+        // The folder right under real/ names the CLI and its version; a file beside the
+        // folders is none of them.
+        let mut parts = file.strip_prefix(&real).unwrap().iter();
+        let (Some(folder), Some(_)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        let folder = folder.to_string_lossy();
+        let stem = file.file_stem().unwrap().to_string_lossy().into_owned();
+        let shown = format!("{folder}/{stem}.txt");
+        let (cli, version, expected) = baton_core::detector::fixture_name(&folder, &stem)
+            .unwrap_or_else(|e| panic!("{shown}: {e}"));
+        let profile = baton_core::profile::builtin_spec(&cli)
+            .unwrap_or_else(|| panic!("{shown}: no built-in profile `{cli}`"))
+            .resolve(&cli)
+            .unwrap();
+        let screen = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        out.push(RealCapture {
+            shown,
+            cli,
+            version,
+            expected,
+            profile,
+            screen,
+        });
+    }
+    out
+}
+
+/// Makes `root` a git repository with one commit on `main` (by "Person"), holding `file`
+/// with `text`.
+pub fn git_repo_with(root: &Path, file: &str, text: &str) {
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["config", "user.name", "Person"]);
+    git(root, &["config", "user.email", "person@example.invalid"]);
+    std::fs::write(root.join(file), text).unwrap();
+    git(root, &["add", file]);
+    git(root, &["commit", "-q", "-m", "initial"]);
+}
+
 /// Runs `baton demo --quiet --dir <root> <extra>` to its end; returns its stdout, with the
 /// demo's tmux server killed once the guard goes. Fails the test when the demo fails.
 pub fn run_demo(root: &Path, extra: &[&str]) -> String {
-    let out = Command::new(baton_bin())
-        .args(["demo", "--quiet", "--dir", root.to_str().unwrap()])
+    let out = baton_command(&["demo", "--quiet", "--dir", root.to_str().unwrap()])
         .args(extra)
-        .env("BATON_TMUX_CONFIG", "/dev/null")
-        .env_remove("TMUX")
         .output()
         .unwrap();
     let _guard = KillServer(configured_socket(root));
@@ -333,17 +552,8 @@ pub fn run_demo(root: &Path, extra: &[&str]) -> String {
 
 /// Returns the whole journal of the project at `root`, oldest first.
 pub fn journal_at(root: &Path) -> Vec<serde_json::Value> {
-    let out = Command::new(baton_bin())
-        .args(["log", "--json", "-n", "100000"])
-        .current_dir(root)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice::<serde_json::Value>(&out.stdout)
+    let stdout = stdout_of(baton_command(&["log", "--json", "-n", "100000"]).current_dir(root));
+    serde_json::from_slice::<serde_json::Value>(&stdout)
         .unwrap()
         .as_array()
         .unwrap()
