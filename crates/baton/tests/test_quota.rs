@@ -5,7 +5,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::common;
+use crate::common::REPORT_DONE as DONE;
 use crate::common::TestProject;
+use crate::common::done_step;
+use crate::common::item_where;
 
 fn has_entry(p: &TestProject, action: &str, needle: &str) -> bool {
     p.journal()
@@ -24,19 +27,18 @@ fn log_text(path: &Path) -> String {
 #[test]
 fn a_climbing_quota_warns_once_holds_back_then_hands_the_task_over() {
     let p = TestProject::new();
-    let done = "run = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n";
     // The footers say when the session resets, two hours from now, as Claude prints it.
     let reset = common::reset_in_two_hours();
     let hot = format!(
         "quota_percent = 40\nquota_reset = \"{reset}\"\n\
-         [[task]]\nmatch = \"job h1\"\nwork_ms = 300\nquota_to = 85\n{done}\
-         [[task]]\nmatch = \"job h2\"\nwork_ms = 300\nquota_to = 92\n{done}"
+         [[task]]\nmatch = \"job h1\"\nwork_ms = 300\nquota_to = 85\n{DONE}\
+         [[task]]\nmatch = \"job h2\"\nwork_ms = 300\nquota_to = 92\n{DONE}"
     );
     let warm = format!(
         "quota_percent = 40\nquota_reset = \"{reset}\"\n\
          [[task]]\nmatch = \"job w1\"\nwork_ms = 60000\nquota_to = 70\nlimit_after_ms = 1500\n"
     );
-    let cool = format!("[[task]]\nrepeat = true\nwork_ms = 200\n{done}");
+    let cool = done_step(200, "");
     let agents = p.fake_agent("hot", "claude", &hot)
         + &p.fake_agent("warm", "claude", &warm)
         + &p.fake_agent("cool", "codex", &cool);
@@ -118,19 +120,7 @@ fn a_climbing_quota_warns_once_holds_back_then_hands_the_task_over() {
     // `baton usage --json` shows it.
     let usage = p.json(&["usage", "--json"]);
     let window = |agent: &str| {
-        usage["agents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["agent"] == agent)
-            .and_then(|a| {
-                a["windows"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|w| w["window"] == "session-5h")
-                    .cloned()
-            })
+        session_window(&usage, agent)
             .unwrap_or_else(|| panic!("no session window for {agent}: {usage}"))
     };
     assert_eq!(window("hot")["used_percent"], 92.0);
@@ -151,29 +141,15 @@ fn a_climbing_quota_warns_once_holds_back_then_hands_the_task_over() {
 /// Runs `baton hook statusline --agent <agent>` with a statusLine payload whose 5-hour window
 /// is at `used` %, resetting at `resets_at` (epoch seconds), as Claude Code calls it.
 fn statusline(p: &TestProject, agent: &str, used: u32, resets_at: i64) {
-    use std::io::Write;
     let payload = format!(
         r#"{{"rate_limits":{{"five_hour":{{"used_percentage":{used},"resets_at":{resets_at}}}}}}}"#
     );
-    let mut child = p
-        .cmd(&["hook", "statusline", "--agent", agent])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(payload.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::exec_with_stdin(
+        p,
+        &["hook", "statusline", "--agent", agent],
+        payload.as_bytes(),
+    )
+    .expect_code(0);
 }
 
 fn epoch_secs() -> i64 {
@@ -185,23 +161,35 @@ fn epoch_secs() -> i64 {
         .unwrap()
 }
 
-fn agent_usage(usage: &serde_json::Value, agent: &str) -> serde_json::Value {
-    usage["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["agent"] == agent)
-        .cloned()
-        .unwrap_or_else(|| panic!("no {agent}: {usage}"))
+fn agent_usage<'a>(usage: &'a serde_json::Value, agent: &str) -> &'a serde_json::Value {
+    item_where(&usage["agents"], "agent", agent).unwrap_or_else(|| panic!("no {agent}: {usage}"))
 }
 
 fn session_window(usage: &serde_json::Value, agent: &str) -> Option<serde_json::Value> {
-    agent_usage(usage, agent)["windows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["window"] == "session-5h")
-        .cloned()
+    item_where(
+        &agent_usage(usage, agent)["windows"],
+        "window",
+        "session-5h",
+    )
+    .cloned()
+}
+
+/// A project whose one agent, `lead` (Claude), runs the fake-agent `script` and leads;
+/// `tables` end its baton.toml.
+fn lead_project(script: &str, tables: &str) -> TestProject {
+    let chain = format!("[lead]\nchain = [\"lead\"]\n{tables}");
+    common::project_with_agent("lead", "claude", script, &chain)
+}
+
+/// The first line of `text` about the `lead` agent that contains `needle`.
+fn lead_row<'a>(text: &'a str, needle: &str) -> Option<&'a str> {
+    text.lines()
+        .find(|l| l.starts_with("lead ") && l.contains(needle))
+}
+
+/// The `lead` agent's 5-hour row of `baton usage`.
+fn lead_session_row(text: &str) -> &str {
+    lead_row(text, "session-5h").unwrap_or_else(|| panic!("{text}"))
 }
 
 /// The real handoff run: the statusLine hook records 95 % then 100 % while the screen still
@@ -211,13 +199,11 @@ fn session_window(usage: &serde_json::Value, agent: &str) -> Option<serde_json::
 /// screen was the only source, `baton usage` said so under the agent.
 #[test]
 fn a_notice_still_on_screen_never_replaces_newer_hook_data() {
-    let p = TestProject::new();
     let reset = common::reset_in_two_hours();
-    let script = format!("quota_percent = 90\nquota_reset = \"{reset}\"\n");
-    p.write_config(&format!(
-        "{}[lead]\nchain = [\"lead\"]\n\n[quota]\nsources = [\"hook\", \"screen\"]\n",
-        p.fake_agent("lead", "claude", &script)
-    ));
+    let p = lead_project(
+        &format!("quota_percent = 90\nquota_reset = \"{reset}\"\n"),
+        "\n[quota]\nsources = [\"hook\", \"screen\"]\n",
+    );
     p.ok(&["up"]);
     let deadline = Duration::from_secs(60);
     common::wait_until(deadline, "the screen's 90 % recorded", || {
@@ -267,11 +253,7 @@ fn a_notice_still_on_screen_never_replaces_newer_hook_data() {
 /// (text and JSON), `baton lead` and `baton ls`.
 #[test]
 fn a_window_past_its_reset_shows_as_reset() {
-    let p = TestProject::new();
-    p.write_config(&format!(
-        "{}[lead]\nchain = [\"lead\"]\n",
-        p.fake_agent("lead", "claude", "")
-    ));
+    let p = lead_project("", "");
     statusline(&p, "lead", 100, epoch_secs() - 60);
     let usage = p.json(&["usage", "--json"]);
     let w = session_window(&usage, "lead").unwrap();
@@ -280,21 +262,14 @@ fn a_window_past_its_reset_shows_as_reset() {
     assert_eq!(w["reset_passed"], true, "{usage}");
     assert_eq!(w["band"], "ok", "{usage}");
     let text = p.ok(&["usage"]);
-    let row = text
-        .lines()
-        .find(|l| l.starts_with("lead ") && l.contains("session-5h"))
-        .unwrap_or_else(|| panic!("{text}"));
+    let row = lead_session_row(&text);
     assert!(row.contains("reset") && !row.contains("ALERT"), "{text}");
     let lead = p.json(&["lead", "--json"]);
     assert_eq!(lead["chain"][0]["session_percent"], 0.0, "{lead}");
     assert_eq!(lead["chain"][0]["session_reset"], true, "{lead}");
     let text = p.ok(&["lead"]);
     assert!(!text.contains("100%"), "{text}");
-    assert!(
-        text.lines()
-            .any(|l| l.starts_with("lead ") && l.contains("reset")),
-        "{text}"
-    );
+    assert!(lead_row(&text, "reset").is_some(), "{text}");
 }
 
 /// The engine gets each window's winner, not the row recorded last: `w`'s screen shows a
@@ -306,11 +281,11 @@ fn a_window_past_its_reset_shows_as_reset() {
 fn the_engine_gets_the_newest_data_not_the_last_screen_read() {
     let p = TestProject::new();
     let reset = common::reset_in_two_hours();
-    let done = "run = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n";
     let w = format!(
-        "quota_percent = 96\nquota_reset = \"{reset}\"\n[[task]]\nrepeat = true\nwork_ms = 200\n{done}"
+        "quota_percent = 96\nquota_reset = \"{reset}\"\n{}",
+        done_step(200, "")
     );
-    let spare = format!("[[task]]\nrepeat = true\nwork_ms = 100\n{done}");
+    let spare = done_step(100, "");
     p.write_config(&format!(
         "{}{}[quota]\nwarn = 80\ncritical = 95\nsources = [\"hook\", \"screen\"]\n\n[run]\ntest_tasks = false\n",
         p.fake_agent("w", "claude", &w),
@@ -350,18 +325,16 @@ fn the_engine_gets_the_newest_data_not_the_last_screen_read() {
 /// reading yet") nor kept as a 95 % that would hold the agent back.
 #[test]
 fn a_reset_time_of_day_that_has_passed_is_a_window_that_reset() {
-    let p = TestProject::new();
     let reset = jiff::Timestamp::now()
         .checked_sub(jiff::SignedDuration::from_hours(1))
         .unwrap()
         .to_zoned(jiff::tz::TimeZone::UTC)
         .strftime("%-I:%M%P (UTC)")
         .to_string();
-    let script = format!("quota_percent = 95\nquota_reset = \"{reset}\"\n");
-    p.write_config(&format!(
-        "{}[lead]\nchain = [\"lead\"]\n\n[quota]\nsources = [\"screen\"]\n",
-        p.fake_agent("lead", "claude", &script)
-    ));
+    let p = lead_project(
+        &format!("quota_percent = 95\nquota_reset = \"{reset}\"\n"),
+        "\n[quota]\nsources = [\"screen\"]\n",
+    );
     p.ok(&["up"]);
     common::wait_until(
         Duration::from_secs(60),
@@ -385,9 +358,5 @@ fn a_reset_time_of_day_that_has_passed_is_a_window_that_reset() {
     assert_eq!(w["band"], "ok", "{usage}");
     assert_eq!(w["source"], "screen", "{usage}");
     let text = p.ok(&["usage"]);
-    let row = text
-        .lines()
-        .find(|l| l.starts_with("lead ") && l.contains("session-5h"))
-        .unwrap_or_else(|| panic!("{text}"));
-    assert!(row.contains("reset"), "{text}");
+    assert!(lead_session_row(&text).contains("reset"), "{text}");
 }

@@ -3,11 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common;
 use crate::common::TestProject;
+use crate::common::assert_has;
 use crate::common::baton_bin;
+use crate::common::done_step;
+use crate::common::spawn;
+use crate::common::strings_of;
 
 use crate::common::journal_at as journal;
 
@@ -26,19 +31,19 @@ fn write_chained_plan(root: &Path, count: usize, stride: usize, title: impl Fn(u
     std::fs::write(root.join("plan.md"), list).unwrap();
 }
 
-/// Every task COMPLETED, and `task-done` journaled exactly once for each.
-fn assert_all_done_once(root: &Path, tasks: usize) {
+/// The tasks of the project at `root` (`baton task list --json`).
+fn task_list(root: &Path) -> Vec<serde_json::Value> {
     let out = std::process::Command::new(baton_bin())
         .args(["task", "list", "--json"])
         .current_dir(root)
         .output()
         .unwrap();
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let list = list.as_array().unwrap();
-    assert!(list.len() >= tasks, "{} tasks", list.len());
-    for t in list {
-        assert_eq!(t["status"], "COMPLETED", "{t}");
-    }
+    list.as_array().unwrap().clone()
+}
+
+/// How many times the journal of the project at `root` says each task was done.
+fn done_counts(root: &Path) -> BTreeMap<String, usize> {
     let mut done: BTreeMap<String, usize> = BTreeMap::new();
     for j in journal(root) {
         if j["action"] == "task-done" {
@@ -47,6 +52,17 @@ fn assert_all_done_once(root: &Path, tasks: usize) {
                 .or_default() += 1;
         }
     }
+    done
+}
+
+/// Every task COMPLETED, and `task-done` journaled exactly once for each.
+fn assert_all_done_once(root: &Path, tasks: usize) {
+    let list = task_list(root);
+    assert!(list.len() >= tasks, "{} tasks", list.len());
+    for t in &list {
+        assert_eq!(t["status"], "COMPLETED", "{t}");
+    }
+    let done = done_counts(root);
     assert_eq!(done.len(), list.len());
     assert!(
         done.values().all(|n| *n == 1),
@@ -120,11 +136,9 @@ fn the_demo_runs_to_a_correct_report() {
             "{feature} tested by its builder: {report}"
         );
     }
+    // codex swallowed Enter and still worked.
     let codex = std::fs::read_to_string(root.join(".baton/codex.events.log")).unwrap();
-    assert!(
-        codex.contains("enter-swallowed"),
-        "codex swallowed Enter and still worked"
-    );
+    assert_has(&codex, &["enter-swallowed"]);
 }
 
 #[test]
@@ -132,7 +146,8 @@ fn forty_tasks_with_dependencies_all_done_once() {
     let p = TestProject::new();
     let step = |persona: &str, extra: &str| {
         format!(
-            "default_work_ms = 300\n{extra}\n[[task]]\nrepeat = true\nwork_ms = 300\nrun = [\"baton task done \\\"$BATON_FAKE_TASK\\\" --note \\\"{persona}\\\"\"]\n"
+            "default_work_ms = 300\n{extra}\n{}",
+            done_step(300, &format!(" --note \\\"{persona}\\\""))
         )
     };
     let fix = "[[task]]\nmatch = \"Fix:\"\nwork_ms = 200\nrun = [\"touch fixed.txt\", \"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n";
@@ -207,38 +222,20 @@ fn forty_tasks_with_dependencies_all_done_once() {
 #[test]
 fn kill_9_of_the_daemon_loses_nothing() {
     let p = TestProject::new();
-    let step = "[[task]]\nrepeat = true\nwork_ms = 400\nrun = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n";
-    let agents = p.fake_agent("claude", "claude", step)
-        + &p.fake_agent(
-            "codex",
-            "codex",
-            &format!("swallow_first_enter = true\n{step}"),
-        )
-        + &p.fake_agent("amp", "amp", step)
-        + &p.fake_agent("gemini", "gemini", step);
+    let agents = common::four_personas(&p, &done_step(400, ""));
     p.write_config(&format!(
         "{agents}[run]\nstuck_after_secs = 2\ntest_tasks = false\n"
     ));
     write_chained_plan(p.root(), 30, 6, |i| format!("job {i}"));
     for round in 0..20u64 {
-        let mut child = p
-            .cmd(&["run", "plan.md", "--quiet"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(&p, &["run", "plan.md", "--quiet"], Stdio::null);
         // The fault: kill -9 at a moment that moves through start-up, dispatch and delivery.
         std::thread::sleep(Duration::from_millis(150 + (round * 97) % 900));
         let _ = child.kill();
         let _ = child.wait();
     }
-    let out = p.run(&["run", "plan.md", "--quiet"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "final run failed:\n{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // The final run succeeds.
+    p.ok(&["run", "plan.md", "--quiet"]);
     assert_all_done_once(p.root(), 30);
     let mut done_at: BTreeMap<String, i64> = BTreeMap::new();
     for j in journal(p.root()) {
@@ -272,13 +269,13 @@ fn kill_9_of_the_daemon_loses_nothing() {
 #[test]
 fn many_agents_reporting_at_once_are_all_heard() {
     let p = TestProject::new();
-    let step = "[[task]]\nrepeat = true\nwork_ms = 50\nrun = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n";
+    let step = done_step(50, "");
     let agents: String = (0..20)
-        .map(|i| p.fake_agent(&format!("a{i:02}"), "claude", step))
+        .map(|i| p.fake_agent(&format!("a{i:02}"), "claude", &step))
         .collect();
     p.write_config(&format!("{agents}[run]\ntest_tasks = false\n"));
     let list: String = (0..80).map(|i| format!("- [ ] quick {i}\n")).collect();
-    std::fs::write(p.root().join("plan.md"), list).unwrap();
+    p.write_plan(&list);
     let stdout = p.ok(&["run", "plan.md", "--quiet"]);
     assert!(stdout.contains("finished: 80 completed"), "{stdout}");
     assert_all_done_once(p.root(), 80);
@@ -290,8 +287,8 @@ fn many_agents_reporting_at_once_are_all_heard() {
 #[test]
 fn up_starts_the_daemon_and_run_follows_it() {
     let p = TestProject::new();
-    let step = "[[task]]\nrepeat = true\nwork_ms = 100\nrun = [\"baton task done \\\"$BATON_FAKE_TASK\\\" --note bg\"]\n";
-    let agents = p.fake_agent("a1", "claude", step) + &p.fake_agent("a2", "codex", step);
+    let step = done_step(100, " --note bg");
+    let agents = p.fake_agent("a1", "claude", &step) + &p.fake_agent("a2", "codex", &step);
     p.write_config(&format!("{agents}[run]\ntest_tasks = false\n"));
     let up = p.ok(&["up"]);
     assert!(up.contains("daemon started (pid "), "{up}");
@@ -303,13 +300,7 @@ fn up_starts_the_daemon_and_run_follows_it() {
             .contains("\"COMPLETED\"")
     });
     p.ok(&["task", "add", "second job"]);
-    let out = p.run(&["run", "--quiet"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = p.ok(&["run", "--quiet"]);
     assert!(stdout.contains("following the daemon"), "{stdout}");
     assert!(stdout.contains("finished: 2 completed"), "{stdout}");
     assert_all_done_once(p.root(), 2);
@@ -324,35 +315,26 @@ fn up_starts_the_daemon_and_run_follows_it() {
 
 /// Prints one row of the fault table (`cargo test -- --nocapture` shows them together).
 pub(crate) fn fault_row(fault: &str, injected: usize, root: &Path) {
-    let out = std::process::Command::new(baton_bin())
-        .args(["task", "list", "--json"])
-        .current_dir(root)
-        .output()
-        .unwrap();
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let lost = list
-        .as_array()
-        .unwrap()
+    let lost = task_list(root)
         .iter()
         .filter(|t| t["status"] != "COMPLETED")
         .count();
-    let mut done: BTreeMap<String, usize> = BTreeMap::new();
-    for j in journal(root) {
-        if j["action"] == "task-done" {
-            *done
-                .entry(j["task"].as_str().unwrap().to_owned())
-                .or_default() += 1;
-        }
-    }
-    let dups: usize = done.values().map(|n| n.saturating_sub(1)).sum();
-    print_fault_row(&format!(
-        "| {fault:<32} | {injected:>8} | {lost:>10} | {dups:>10} |"
-    ));
+    let dups: usize = done_counts(root)
+        .values()
+        .map(|n| n.saturating_sub(1))
+        .sum();
+    print_fault_row(fault, injected, lost, dups);
 }
 
 /// Prints a row of the fault table, and appends it to `$BATON_FAULT_TABLE` when set (`.ci/run`
 /// prints the whole table after the tests).
-fn print_fault_row(row: &str) {
+fn print_fault_row(
+    fault: &str,
+    injected: usize,
+    lost: impl std::fmt::Display,
+    dups: impl std::fmt::Display,
+) {
+    let row = format!("| {fault:<32} | {injected:>8} | {lost:>10} | {dups:>10} |");
     println!("{row}");
     if let Some(path) = std::env::var_os("BATON_FAULT_TABLE") {
         use std::io::Write;
@@ -369,21 +351,17 @@ fn print_fault_row(row: &str) {
 /// A run with 3 agents and 18 tasks, started in the background; returns it once some tasks
 /// are done.
 fn run_under_fault(p: &TestProject) -> std::process::Child {
-    let step = "[[task]]\nrepeat = true\nwork_ms = 300\nrun = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n";
-    let agents = p.fake_agent("claude", "claude", step)
-        + &p.fake_agent("codex", "codex", step)
-        + &p.fake_agent("amp", "amp", step);
+    let step = done_step(300, "");
+    let agents: String = ["claude", "codex", "amp"]
+        .iter()
+        .map(|cli| p.fake_agent(cli, cli, &step))
+        .collect();
     p.write_config(&format!(
         "{agents}[run]\nstuck_after_secs = 3\ntest_tasks = false\n"
     ));
     let list: String = (1..=18).map(|i| format!("- [ ] job {i}\n")).collect();
-    std::fs::write(p.root().join("plan.md"), list).unwrap();
-    let child = p
-        .cmd(&["run", "plan.md", "--quiet"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    p.write_plan(&list);
+    let child = spawn(p, &["run", "plan.md", "--quiet"], Stdio::piped);
     common::wait_until(Duration::from_secs(60), "some tasks done", || {
         journal(p.root())
             .iter()
@@ -470,10 +448,7 @@ fn a_full_disk_loses_nothing() {
         .output();
     if !mounted.is_ok_and(|o| o.status.success()) {
         println!("SKIPPED a_full_disk_loses_nothing: cannot mount a tmpfs here");
-        print_fault_row(&format!(
-            "| {:<32} | {:>8} | {:>10} | {:>10} |",
-            "disk full (SKIPPED: no tmpfs)", 0, "-", "-"
-        ));
+        print_fault_row("disk full (SKIPPED: no tmpfs)", 0, "-", "-");
         return;
     }
     let _guard = Mount(mnt.clone());
@@ -533,12 +508,7 @@ fn a_full_disk_loses_nothing() {
     );
     let out = baton(&["task", "list", "--json"]);
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let titles: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["title"].as_str().unwrap())
-        .collect();
+    let titles = strings_of(&list, "title");
     for i in 0..20 {
         assert!(
             titles.contains(&format!("before {i}").as_str()),
@@ -547,21 +517,12 @@ fn a_full_disk_loses_nothing() {
     }
     assert!(titles.contains(&"after"));
     // IDs stay dense: a refused add took no ID.
-    let ids: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids.len(), titles.len());
+    assert_eq!(strings_of(&list, "id").len(), titles.len());
     let doctor = baton(&["doctor"]);
     assert!(
         !String::from_utf8_lossy(&doctor.stdout).contains("store integrity: FAIL"),
         "{}",
         String::from_utf8_lossy(&doctor.stdout)
     );
-    print_fault_row(&format!(
-        "| {:<32} | {:>8} | {:>10} | {:>10} |",
-        "disk full under the store", refused, 0, 0
-    ));
+    print_fault_row("disk full under the store", refused, 0, 0);
 }

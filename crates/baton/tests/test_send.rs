@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::common::TestProject;
+use crate::common::exec_with_stdin;
+use crate::common::four_personas;
 use crate::common::prompts;
 use crate::common::wait_until;
 
@@ -39,21 +41,12 @@ fn corpus(n: usize) -> Vec<String> {
 
 /// Sends `texts` to one agent, one `baton send` each, via stdin.
 fn send_all(p: &TestProject, agent: &str, texts: &[String]) {
-    use std::io::Write;
     for t in texts {
-        let mut child = p
-            .cmd(&["send", agent, "-", "--json"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(t.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = exec_with_stdin(p, &["send", agent, "-", "--json"], t.as_bytes());
         assert!(
-            out.status.success(),
+            out.code == Some(0),
             "send to {agent} failed: {}\n{}",
-            String::from_utf8_lossy(&out.stderr),
+            out.stderr,
             p.capture(agent)
         );
     }
@@ -63,15 +56,7 @@ fn send_all(p: &TestProject, agent: &str, texts: &[String]) {
 fn a_thousand_prompts_arrive_byte_exact_and_once() {
     let p = TestProject::new();
     let script = "default_work_ms = 20\n[[task]]\nmatch = \"BIG PROMPT\"\nwork_ms = 20\n";
-    let agents = p.fake_agent("claude", "claude", script)
-        + &p.fake_agent(
-            "codex",
-            "codex",
-            &format!("swallow_first_enter = true\n{script}"),
-        )
-        + &p.fake_agent("amp", "amp", script)
-        + &p.fake_agent("gemini", "gemini", script);
-    p.write_config(&agents);
+    p.write_config(&four_personas(&p, script));
     p.ok(&["up", "--no-daemon"]);
 
     let texts = corpus(1000);

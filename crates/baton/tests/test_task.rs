@@ -2,9 +2,12 @@
 //! once, and kill -9 in the middle of a transaction.
 
 use std::collections::BTreeSet;
+use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common::TestProject;
+use crate::common::failing_stderr as err;
+use crate::common::strings_of;
 
 /// A project with two agents in baton.toml (never started: the task queue needs no tmux).
 fn project() -> TestProject {
@@ -15,18 +18,8 @@ fn project() -> TestProject {
     p
 }
 
-fn json(p: &TestProject, args: &[&str]) -> serde_json::Value {
-    serde_json::from_str(&p.ok(args)).unwrap()
-}
-
-fn err(p: &TestProject, args: &[&str]) -> String {
-    let out = p.run(args);
-    assert!(!out.status.success(), "baton {args:?} should have failed");
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn task_count(p: &TestProject) -> usize {
-    json(p, &["task", "list", "--json"])
+    p.json(&["task", "list", "--json"])
         .as_array()
         .unwrap()
         .len()
@@ -35,36 +28,30 @@ fn task_count(p: &TestProject) -> usize {
 #[test]
 fn lifecycle_through_the_cli() {
     let p = project();
-    let t1 = json(
-        &p,
-        &[
-            "task",
-            "add",
-            "Build the parser",
-            "-p",
-            "high",
-            "--skill",
-            "rust",
-            "--json",
-        ],
-    );
+    let t1 = p.json(&[
+        "task",
+        "add",
+        "Build the parser",
+        "-p",
+        "high",
+        "--skill",
+        "rust",
+        "--json",
+    ]);
     assert_eq!(t1["id"], "T-001");
     assert_eq!(t1["priority"], "HIGH");
-    let t2 = json(
-        &p,
-        &[
-            "task",
-            "add",
-            "Test the parser",
-            "--after",
-            "T-001",
-            "--to",
-            "codex",
-            "--body",
-            "cargo test",
-            "--json",
-        ],
-    );
+    let t2 = p.json(&[
+        "task",
+        "add",
+        "Test the parser",
+        "--after",
+        "T-001",
+        "--to",
+        "codex",
+        "--body",
+        "cargo test",
+        "--json",
+    ]);
     assert_eq!(t2["id"], "T-002");
     assert_eq!(t2["deps"][0], "T-001");
 
@@ -73,19 +60,16 @@ fn lifecycle_through_the_cli() {
     let e = err(&p, &["task", "done", "T-001"]);
     assert!(e.contains("cannot go from PENDING to COMPLETED"), "{e}");
     p.ok(&["task", "start", "T-001", "--agent", "claude"]);
-    let done = json(
-        &p,
-        &[
-            "task",
-            "done",
-            "T-001",
-            "--note",
-            "all green",
-            "--as",
-            "claude",
-            "--json",
-        ],
-    );
+    let done = p.json(&[
+        "task",
+        "done",
+        "T-001",
+        "--note",
+        "all green",
+        "--as",
+        "claude",
+        "--json",
+    ]);
     assert_eq!(done["status"], "COMPLETED");
     assert_eq!(done["notes"][0], "all green");
     // Again: a no-op, not an error, and not journaled twice.
@@ -96,16 +80,13 @@ fn lifecycle_through_the_cli() {
 
     assert!(err(&p, &["task", "block", "T-002", "--reason", " "]).contains("--reason"));
     p.ok(&["task", "block", "T-002", "--reason", "credits exhausted"]);
-    let shown = json(&p, &["task", "show", "T-002", "--json"]);
+    let shown = p.json(&["task", "show", "T-002", "--json"]);
     assert_eq!(shown["status"], "BLOCKED");
     assert_eq!(shown["blocked_reason"], "credits exhausted");
-    let actions: Vec<&str> = shown["history"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["action"].as_str().unwrap())
-        .collect();
-    assert_eq!(actions, ["task-add", "task-block"]);
+    assert_eq!(
+        strings_of(&shown["history"], "action"),
+        ["task-add", "task-block"]
+    );
 
     assert!(err(&p, &["task", "reassign", "T-002", "nobody"]).contains("no agent named `nobody`"));
     p.ok(&["task", "reassign", "T-002", "claude"]);
@@ -117,13 +98,8 @@ fn lifecycle_through_the_cli() {
     assert!(err(&p, &["task", "done", "T-999"]).contains("no task T-999"));
     assert!(err(&p, &["task", "done", "X-1"]).contains("not a task ID"));
 
-    let ids: Vec<String> = json(&p, &["task", "list", "--json"])
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["id"].as_str().unwrap().to_owned())
-        .collect();
-    assert_eq!(ids, ["T-001", "T-002"]);
+    let list = p.json(&["task", "list", "--json"]);
+    assert_eq!(strings_of(&list, "id"), ["T-001", "T-002"]);
     let log = std::fs::read_to_string(p.root().join("ORCHESTRATION_LOG.md")).unwrap();
     assert!(
         log.contains("| time | actor | action | target | result |"),
@@ -143,20 +119,20 @@ fn lifecycle_through_the_cli() {
 #[test]
 fn import_is_all_or_nothing_with_line_numbers() {
     let p = project();
-    let good = p.root().join("tasks.md");
-    std::fs::write(&good, "# Plan\n\n- [ ] Parser !high #rust {parser}\n- [ ] Tests after:parser @codex\n  run cargo test\n- [x] Already done\n").unwrap();
+    let good = p.write_file(
+        "tasks.md",
+        "# Plan\n\n- [ ] Parser !high #rust {parser}\n- [ ] Tests after:parser @codex\n  run cargo test\n- [x] Already done\n",
+    );
     let out = p.ok(&["task", "import", good.to_str().unwrap()]);
     assert!(out.contains("2 task(s) imported"), "{out}");
-    let t2 = json(&p, &["task", "show", "T-002", "--json"]);
+    let t2 = p.json(&["task", "show", "T-002", "--json"]);
     assert_eq!(t2["deps"][0], "T-001");
     assert_eq!(t2["assignee"], "codex");
 
-    let bad = p.root().join("bad.toml");
-    std::fs::write(
-        &bad,
+    let bad = p.write_file(
+        "bad.toml",
         "[[task]]\ntitle = \"ok\"\n\n[[task]]\ntitle = \"bad\"\npriority = \"urgent\"\n",
-    )
-    .unwrap();
+    );
     let e = err(&p, &["task", "import", bad.to_str().unwrap()]);
     assert!(
         e.contains("bad.toml:") && e.contains("nothing was imported"),
@@ -164,8 +140,7 @@ fn import_is_all_or_nothing_with_line_numbers() {
     );
     assert_eq!(task_count(&p), 2, "nothing added");
 
-    let unknown_agent = p.root().join("agent.md");
-    std::fs::write(&unknown_agent, "- [ ] one\n- [ ] two @nobody\n").unwrap();
+    let unknown_agent = p.write_file("agent.md", "- [ ] one\n- [ ] two @nobody\n");
     let e = err(&p, &["task", "import", unknown_agent.to_str().unwrap()]);
     assert!(e.contains("agent.md:2:") && e.contains("nobody"), "{e}");
     assert_eq!(task_count(&p), 2);
@@ -174,7 +149,7 @@ fn import_is_all_or_nothing_with_line_numbers() {
     std::fs::write(&binary, b"- [ ] ok\n\xff\xfe\n").unwrap();
     assert!(err(&p, &["task", "import", binary.to_str().unwrap()]).contains("bin.md:2: not UTF-8"));
     // The next ID is still dense.
-    assert_eq!(json(&p, &["task", "add", "three", "--json"])["id"], "T-003");
+    assert_eq!(p.json(&["task", "add", "three", "--json"])["id"], "T-003");
 }
 
 #[test]
@@ -204,7 +179,7 @@ fn many_writers_at_once_lose_nothing() {
                 s.spawn(move || {
                     let mut mine = Vec::new();
                     for r in 0..ROUNDS {
-                        let t = json(p, &["task", "add", &format!("w{w} r{r}"), "--json"]);
+                        let t = p.json(&["task", "add", &format!("w{w} r{r}"), "--json"]);
                         let id = t["id"].as_str().unwrap().to_owned();
                         p.ok(&["task", "start", &id, "--agent", "claude"]);
                         p.ok(&["task", "done", &id, "--note", &format!("by w{w}")]);
@@ -229,7 +204,7 @@ fn many_writers_at_once_lose_nothing() {
         "IDs are dense"
     );
 
-    let tasks = json(&p, &["task", "list", "--json"]);
+    let tasks = p.json(&["task", "list", "--json"]);
     let tasks = tasks.as_array().unwrap();
     assert_eq!(tasks.len(), WORKERS * ROUNDS, "every task exactly once");
     assert!(
@@ -265,17 +240,12 @@ fn many_writers_at_once_lose_nothing() {
 #[test]
 fn kill_9_in_a_transaction_leaves_the_last_committed_state() {
     let p = project();
-    let file = p.root().join("big.md");
     let text: String = (0..2000).map(|i| format!("- [ ] task {i}\n")).collect();
-    std::fs::write(&file, text).unwrap();
+    let file = p.write_file("big.md", &text);
     let mut killed_mid_way = 0;
     for round in 0..12u64 {
-        let mut child = p
-            .cmd(&["task", "import", file.to_str().unwrap()])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child =
+            crate::common::spawn(&p, &["task", "import", file.to_str().unwrap()], Stdio::null);
         // Spread the kills over the run: start-up, inside the transaction, after commit.
         std::thread::sleep(Duration::from_millis(5 + (round * 37) % 180));
         let _ = child.kill();
@@ -296,7 +266,7 @@ fn kill_9_in_a_transaction_leaves_the_last_committed_state() {
     );
     // Still writable, IDs continue after the last committed import.
     let n = task_count(&p);
-    let t = json(&p, &["task", "add", "after the storm", "--json"]);
+    let t = p.json(&["task", "add", "after the storm", "--json"]);
     assert_eq!(t["id"], format!("T-{:03}", n + 1));
 }
 
@@ -312,8 +282,9 @@ fn remove_store(root: &std::path::Path) {
 #[test]
 fn a_deleted_or_replaced_store_is_refused_and_never_silently_recreated() {
     let p = project();
-    p.ok(&["task", "add", "first"]);
-    p.ok(&["task", "add", "second"]);
+    for title in ["first", "second"] {
+        p.ok(&["task", "add", title]);
+    }
     let db = p.root().join(".baton/state.db");
     let backup = p.root().join("backup.db");
     // A consistent copy (the WAL folded in) of the project's own store.
@@ -347,14 +318,14 @@ fn a_deleted_or_replaced_store_is_refused_and_never_silently_recreated() {
     if have_sqlite3 {
         remove_store(p.root());
         std::fs::copy(&backup, &db).unwrap();
-        let list = json(&p, &["task", "list", "--json"]);
+        let list = p.json(&["task", "list", "--json"]);
         assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
     }
 
     // The way out: forget the recorded store; the next command starts afresh.
     remove_store(p.root());
     std::fs::remove_file(p.root().join(".baton/store-id")).unwrap();
-    let t = json(&p, &["task", "add", "fresh", "--json"]);
+    let t = p.json(&["task", "add", "fresh", "--json"]);
     assert_eq!(t["id"], "T-001");
     assert!(p.root().join(".baton/store-id").exists());
 }
@@ -402,9 +373,7 @@ fn memory_file_rows_from_another_store_are_never_applied() {
 /// `.baton/state.db`: deleted under it, it stops and says why (daemon log, journal mirror).
 #[test]
 fn the_daemon_stops_when_its_store_is_deleted() {
-    let p = TestProject::new();
-    let agent = p.fake_agent("a1", "claude", "");
-    p.write_config(&agent);
+    let p = crate::common::project_with_agent("a1", "claude", "", "");
     let up = p.ok(&["up"]);
     assert!(up.contains("daemon started"), "{up}");
     p.ok(&["task", "add", "something"]);
@@ -437,20 +406,17 @@ fn the_daemon_stops_when_its_store_is_deleted() {
 #[test]
 fn importing_a_file_again_adds_only_its_new_items_and_the_dry_run_checks_everything() {
     let p = project();
-    let plan = p.root().join("plan.md");
+    let plan = p.write_plan("- [ ] Parser !high {parser}\n- [ ] Docs\n");
     let name = plan.to_str().unwrap();
-    std::fs::write(&plan, "- [ ] Parser !high {parser}\n- [ ] Docs\n").unwrap();
     p.ok(&["task", "import", name]);
     assert_eq!(task_count(&p), 2);
 
     // One item added, one edited (it keeps its label: not new), one unlabelled item retitled
     // would be new — here the unlabelled one is left as it was.
-    std::fs::write(
-        &plan,
+    p.write_plan(
         "- [ ] Parse the config !high {parser}\n- [ ] Docs\n- [ ] Tests after:parser @codex\n",
-    )
-    .unwrap();
-    let dry = json(&p, &["task", "import", name, "--dry-run", "--json"]);
+    );
+    let dry = p.json(&["task", "import", name, "--dry-run", "--json"]);
     assert_eq!(dry["would_add"].as_array().unwrap().len(), 1, "{dry}");
     assert_eq!(dry["would_add"][0]["title"], "Tests");
     assert_eq!(dry["would_add"][0]["line"], 3);
@@ -472,7 +438,7 @@ fn importing_a_file_again_adds_only_its_new_items_and_the_dry_run_checks_everyth
     );
     assert!(out.contains("1 task(s) imported"), "{out}");
     assert_eq!(task_count(&p), 3);
-    let t3 = json(&p, &["task", "show", "T-003", "--json"]);
+    let t3 = p.json(&["task", "show", "T-003", "--json"]);
     assert_eq!(t3["title"], "Tests");
     assert_eq!(
         t3["deps"][0], "T-001",
@@ -486,8 +452,7 @@ fn importing_a_file_again_adds_only_its_new_items_and_the_dry_run_checks_everyth
 
     // The dry run refuses what the import refuses: a dependency on a task that does not
     // exist, with the file and line.
-    let bad = p.root().join("bad.md");
-    std::fs::write(&bad, "- [ ] fine\n- [ ] needs a ghost after:T-099\n").unwrap();
+    let bad = p.write_file("bad.md", "- [ ] fine\n- [ ] needs a ghost after:T-099\n");
     for extra in [&["--dry-run"][..], &["--dry-run", "--json"], &[]] {
         let mut args = vec!["task", "import", bad.to_str().unwrap()];
         args.extend_from_slice(extra);
@@ -504,26 +469,23 @@ fn importing_a_file_again_adds_only_its_new_items_and_the_dry_run_checks_everyth
 /// the new item, and every task is done exactly once.
 #[test]
 fn editing_and_rerunning_a_plan_adds_only_the_new_items() {
-    let p = TestProject::new();
-    let step = "[[task]]\nrepeat = true\nwork_ms = 50\nrun = [\"baton task done \\\"$BATON_FAKE_TASK\\\" --note ok\"]\n";
-    let agent = p.fake_agent("a1", "claude", step);
-    p.write_config(&format!("{agent}[run]\ntest_tasks = false\n"));
-    let plan = p.root().join("plan.md");
-    std::fs::write(&plan, "# Plan\n\n- [ ] First job\n- [ ] Second job\n").unwrap();
+    let p = crate::common::project_with_agent(
+        "a1",
+        "claude",
+        &crate::common::done_step(50, " --note ok"),
+        "[run]\ntest_tasks = false\n",
+    );
+    p.write_plan("# Plan\n\n- [ ] First job\n- [ ] Second job\n");
     let out = p.ok(&["run", "plan.md", "--quiet"]);
     assert!(out.contains("finished: 2 completed"), "{out}");
-    std::fs::write(
-        &plan,
-        "# Plan\n\n- [ ] First job\n- [ ] Second job\n- [ ] Third job after:#2\n",
-    )
-    .unwrap();
+    p.write_plan("# Plan\n\n- [ ] First job\n- [ ] Second job\n- [ ] Third job after:#2\n");
     let out = p.ok(&["run", "plan.md", "--quiet"]);
     assert!(
         out.contains("skipped 2 items already imported from plan.md"),
         "{out}"
     );
     assert!(out.contains("1 task(s) imported"), "{out}");
-    let list = json(&p, &["task", "list", "--json"]);
+    let list = p.json(&["task", "list", "--json"]);
     let titles: Vec<_> = list
         .as_array()
         .unwrap()
@@ -544,7 +506,7 @@ fn editing_and_rerunning_a_plan_adds_only_the_new_items() {
         ]
     );
     assert_eq!(
-        json(&p, &["task", "show", "T-003", "--json"])["deps"][0],
+        p.json(&["task", "show", "T-003", "--json"])["deps"][0],
         "T-002"
     );
 }
@@ -554,8 +516,7 @@ fn editing_and_rerunning_a_plan_adds_only_the_new_items() {
 #[test]
 fn a_plan_imported_before_item_keys_is_not_imported_again() {
     let p = project();
-    let plan = p.root().join("plan.md");
-    std::fs::write(&plan, "- [ ] First\n- [ ] Second\n").unwrap();
+    p.write_plan("- [ ] First\n- [ ] Second\n");
     p.ok(&["task", "import", "plan.md"]);
     // What an older baton left: no item rows, the file's hash row.
     let db = p.root().join(".baton/state.db");
@@ -570,7 +531,7 @@ fn a_plan_imported_before_item_keys_is_not_imported_again() {
         return;
     };
     assert!(out.status.success(), "{out:?}");
-    std::fs::write(&plan, "- [ ] First\n- [ ] Second\n- [ ] Third\n").unwrap();
+    p.write_plan("- [ ] First\n- [ ] Second\n- [ ] Third\n");
     let out = p.ok(&["task", "import", "plan.md"]);
     assert!(out.contains("skipped 2 items"), "{out}");
     assert_eq!(task_count(&p), 3);

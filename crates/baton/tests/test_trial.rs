@@ -5,7 +5,10 @@
 use std::path::Path;
 
 use crate::common::TestProject;
-use crate::common::git;
+use crate::common::commit_all_as;
+use crate::common::done_step;
+use crate::common::failing_stderr as stderr_of;
+use crate::common::init_repo;
 
 /// A project with two agents in baton.toml and a lead chain (never started: no tmux needed).
 fn project() -> TestProject {
@@ -15,12 +18,6 @@ fn project() -> TestProject {
          [lead]\nchain = [\"claude\", \"amp\"]\n",
     );
     p
-}
-
-fn stderr_of(p: &TestProject, args: &[&str]) -> String {
-    let out = p.run(args);
-    assert!(!out.status.success(), "baton {args:?} should have failed");
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 #[test]
@@ -100,39 +97,14 @@ fn handoff_json_says_what_was_requested_or_why_not() {
     );
 }
 
-/// A git repository with one commit on `main`.
-fn repo(root: &Path) {
-    git(root, &["init", "-q", "-b", "main"]);
-    git(root, &["config", "user.name", "Person"]);
-    git(root, &["config", "user.email", "person@example.invalid"]);
-    std::fs::write(root.join("shared.txt"), "base\n").unwrap();
-    git(root, &["add", "shared.txt"]);
-    git(root, &["commit", "-q", "-m", "initial"]);
-}
-
 #[test]
 fn diff_json_gives_the_pending_commits_and_the_diff() {
     let p = TestProject::new();
-    repo(p.root());
-    let agents = p.fake_agent("a", "claude", "") + &p.fake_agent("b", "claude", "");
-    p.write_config(&format!(
-        "isolation = \"worktree\"\nmemory_file = \".baton/BOARD.md\"\n\n{agents}"
-    ));
-    p.ok(&["up", "--no-daemon", "--no-wait"]);
+    init_repo(p.root(), &[("shared.txt", "base\n")]);
+    crate::test_worktree::up_isolated(&p, &["a", "b"]);
     let wt = p.root().join(".baton/worktrees/b");
     std::fs::write(wt.join("shared.txt"), "base\nb's work\n").unwrap();
-    git(
-        &wt,
-        &[
-            "-c",
-            "user.name=b",
-            "-c",
-            "user.email=b@x.invalid",
-            "commit",
-            "-qam",
-            "b's work",
-        ],
-    );
+    commit_all_as(&wt, "b", "b's work");
     let d = p.json(&["diff", "b", "--json"]);
     assert_eq!(d["agent"], "b", "{d}");
     assert_eq!(d["branch"], "baton/b", "{d}");
@@ -155,23 +127,18 @@ fn diff_json_gives_the_pending_commits_and_the_diff() {
 #[test]
 fn run_json_prints_one_summary_object_and_progress_on_stderr() {
     let p = TestProject::new();
-    let step = "[[task]]\nrepeat = true\nwork_ms = 100\nrun = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n";
-    let agents = p.fake_agent("a1", "claude", step) + &p.fake_agent("a2", "codex", step);
+    let step = done_step(100, "");
+    let agents = p.fake_agent("a1", "claude", &step) + &p.fake_agent("a2", "codex", &step);
     p.write_config(&format!(
         "{agents}[verify]\ncommands = [\"true\"]\n\n[run]\ntest_tasks = false\n"
     ));
-    std::fs::write(
-        p.root().join("plan.md"),
-        "- [ ] one\n- [ ] two\n- [ ] three after:#1\n",
-    )
-    .unwrap();
-    let out = p.run(&["run", "plan.md", "--json"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    p.write_plan("- [ ] one\n- [ ] two\n- [ ] three after:#1\n");
+    let ran = p.exec(&["run", "plan.md", "--json"]);
+    ran.expect_code(0);
+    let (stdout, stderr) = (&ran.stdout, &ran.stderr);
     // stdout holds the summary and nothing else.
     let s: serde_json::Value =
-        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+        serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
     assert_eq!(s["finished"], true, "{s}");
     assert_eq!(s["tasks"]["total"], 3, "{s}");
     assert_eq!(s["tasks"]["COMPLETED"], 3, "{s}");

@@ -2,7 +2,9 @@
 //! reported is not called COMPLETED, and the review settles it.
 
 use crate::common::TestProject;
+use crate::common::assert_has;
 use crate::common::journal_at as journal;
+use crate::common::project_with_agent;
 
 /// The order in which tasks were started, from the journal.
 fn starts(p: &TestProject) -> Vec<String> {
@@ -11,6 +13,18 @@ fn starts(p: &TestProject) -> Vec<String> {
         .filter(|j| j["action"] == "task-start")
         .filter_map(|j| j["task"].as_str().map(str::to_owned))
         .collect()
+}
+
+/// A project with the fake agents `a` (Claude) and `b` (Codex, running `b_script` too), each
+/// working 200 ms on a prompt; `tables` end its baton.toml.
+fn a_and_b(b_script: &str, tables: &str) -> TestProject {
+    let p = TestProject::new();
+    p.write_config(&format!(
+        "{}{}{tables}",
+        p.fake_agent("a", "claude", "default_work_ms = 200\n"),
+        p.fake_agent("b", "codex", &format!("default_work_ms = 200\n{b_script}"))
+    ));
+    p
 }
 
 fn task_json(p: &TestProject, id: &str) -> serde_json::Value {
@@ -23,21 +37,11 @@ fn task_json(p: &TestProject, id: &str) -> serde_json::Value {
 /// the LOW feature's test went out first.
 #[test]
 fn test_tasks_added_together_go_out_by_priority() {
-    let p = TestProject::new();
-    p.write_config(&format!(
-        "{}{}[run]\nstuck_after_secs = 30\n",
-        p.fake_agent("a", "claude", "default_work_ms = 200\n"),
-        p.fake_agent(
-            "b",
-            "codex",
-            "default_work_ms = 200\n[[task]]\nmatch = \"slow feature\"\nwork_ms = 4000\n"
-        )
-    ));
-    std::fs::write(
-        p.root().join("plan.md"),
-        "- [ ] low feature !low @a\n- [ ] high feature !high @a\n- [ ] med feature !med @a\n- [ ] slow feature @b\n",
-    )
-    .unwrap();
+    let p = a_and_b(
+        "[[task]]\nmatch = \"slow feature\"\nwork_ms = 4000\n",
+        "[run]\nstuck_after_secs = 30\n",
+    );
+    p.write_plan("- [ ] low feature !low @a\n- [ ] high feature !high @a\n- [ ] med feature !med @a\n- [ ] slow feature @b\n");
     let stdout = p.ok(&["run", "plan.md", "--quiet"]);
     assert!(
         stdout.contains("finished: 8 completed, 0 blocked, 0 waiting"),
@@ -67,15 +71,10 @@ fn test_tasks_added_together_go_out_by_priority() {
 /// Runs `baton run plan.md --quiet`, which must exit 4 (work not done) and say `what` is
 /// left; returns its stdout.
 fn run_not_all_done(p: &TestProject, what: &str) -> String {
-    let out = p.run(&["run", "plan.md", "--quiet"]);
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
-    assert!(
-        stderr.contains(&format!("not all done: {what};")),
-        "{stdout}\n{stderr}"
-    );
-    stdout
+    let run = p.exec(&["run", "plan.md", "--quiet"]);
+    run.expect_code(4);
+    assert_has(&run.stderr, &[&format!("not all done: {what};")]);
+    run.stdout
 }
 
 /// Agents that never report: their work is UNREPORTED, not COMPLETED; the run says so; with
@@ -83,20 +82,13 @@ fn run_not_all_done(p: &TestProject, what: &str) -> String {
 /// diff; dependents wait; confirming the task closes its review and lets the dependent go.
 #[test]
 fn work_nobody_reported_waits_for_a_review() {
-    let p = TestProject::new();
-    p.write_config(&format!(
-        "{}[run]\nstuck_after_secs = 30\ntest_tasks = false\n",
-        p.fake_agent(
-            "claude",
-            "claude",
-            "report = false\ndefault_work_ms = 200\n[[task]]\nrepeat = true\nwork_ms = 200\nreply = \"I wrote notes.txt.\"\nwrite = [{ path = \"notes.txt\", content = \"some work\\n\" }]\n"
-        )
-    ));
-    std::fs::write(
-        p.root().join("plan.md"),
-        "- [ ] write the notes {notes}\n- [ ] publish the notes after:notes\n",
-    )
-    .unwrap();
+    let p = project_with_agent(
+        "claude",
+        "claude",
+        "report = false\ndefault_work_ms = 200\n[[task]]\nrepeat = true\nwork_ms = 200\nreply = \"I wrote notes.txt.\"\nwrite = [{ path = \"notes.txt\", content = \"some work\\n\" }]\n",
+        "[run]\nstuck_after_secs = 30\ntest_tasks = false\n",
+    );
+    p.write_plan("- [ ] write the notes {notes}\n- [ ] publish the notes after:notes\n");
     let stdout = run_not_all_done(&p, "1 UNREPORTED, 1 BLOCKED, 1 PENDING");
     assert!(
         stdout.contains("finished: 1 done, unreported: review · 0 completed, 1 blocked, 1 waiting"),
@@ -154,9 +146,8 @@ fn a_completed_task_can_be_reopened_with_a_reason() {
     p.ok(&["task", "add", "Parse the config"]);
     p.ok(&["task", "start", "T-001"]);
     p.ok(&["task", "done", "T-001"]);
-    let no_reason = p.run(&["task", "reopen", "T-001", "--reason", " "]);
-    assert_eq!(no_reason.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&no_reason.stderr).contains("needs a reason"));
+    let no_reason = p.exec(&["task", "reopen", "T-001", "--reason", " "]);
+    assert_has(&no_reason.expect_code(1).stderr, &["needs a reason"]);
     p.ok(&[
         "task",
         "reopen",
@@ -174,21 +165,17 @@ fn a_completed_task_can_be_reopened_with_a_reason() {
             .any(|n| n == "reopened: the tests fail on CRLF files"),
         "{t}"
     );
-    let again = p.run(&["task", "reopen", "T-001", "--reason", "x"]);
-    assert_eq!(again.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&again.stderr).contains("only a COMPLETED or UNREPORTED task"),
-        "{}",
-        String::from_utf8_lossy(&again.stderr)
+    let again = p.exec(&["task", "reopen", "T-001", "--reason", "x"]);
+    assert_has(
+        &again.expect_code(1).stderr,
+        &["only a COMPLETED or UNREPORTED task"],
     );
     // Reopening is the way back from COMPLETED: `requeue` says so.
     p.ok(&["task", "start", "T-001"]);
     p.ok(&["task", "done", "T-001"]);
-    let requeue = p.run(&["task", "requeue", "T-001"]);
-    assert!(
-        String::from_utf8_lossy(&requeue.stderr).contains("baton task reopen"),
-        "{}",
-        String::from_utf8_lossy(&requeue.stderr)
+    assert_has(
+        &p.exec(&["task", "requeue", "T-001"]).stderr,
+        &["baton task reopen"],
     );
 }
 
@@ -196,13 +183,11 @@ fn a_completed_task_can_be_reopened_with_a_reason() {
 /// before the review is done (it once finished while the review was still being pasted).
 #[test]
 fn the_lead_gets_the_review_and_the_run_waits_for_it() {
-    let p = TestProject::new();
-    p.write_config(&format!(
-        "{}{}[lead]\nchain = [\"a\", \"b\"]\n\n[run]\nstuck_after_secs = 30\ntest_tasks = false\n",
-        p.fake_agent("a", "claude", "default_work_ms = 200\n"),
-        p.fake_agent("b", "codex", "report = false\ndefault_work_ms = 200\n")
-    ));
-    std::fs::write(p.root().join("plan.md"), "- [ ] Write the lexer @b\n").unwrap();
+    let p = a_and_b(
+        "report = false\n",
+        "[lead]\nchain = [\"a\", \"b\"]\n\n[run]\nstuck_after_secs = 30\ntest_tasks = false\n",
+    );
+    p.write_plan("- [ ] Write the lexer @b\n");
     let stdout = run_not_all_done(&p, "1 UNREPORTED");
     let review = task_json(&p, "T-002");
     assert_eq!(review["review_of"], "T-001", "{review}");
@@ -229,12 +214,7 @@ fn ls_says_when_the_store_was_deleted() {
     p.ok(&["task", "add", "one"]);
     assert!(p.ok(&["ls"]).contains("tasks: 0/1 completed, 1 pending"));
     std::fs::remove_file(p.root().join(".baton/state.db")).unwrap();
-    let out = p.run(&["ls"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("warning:") && stderr.contains("deleted"),
-        "{stderr}"
-    );
+    assert_has(&p.exec(&["ls"]).stderr, &["warning:", "deleted"]);
     assert!(
         !p.root().join(".baton/state.db").exists(),
         "no empty store made"
@@ -246,12 +226,13 @@ fn ls_says_when_the_store_was_deleted() {
 /// journal names a failure without output as such.
 #[test]
 fn a_failed_verify_is_still_failed_when_the_run_is_resumed() {
-    let p = TestProject::new();
-    p.write_config(&format!(
-        "{}[verify]\ncommands = [\"test -f never.txt\"]\nmax_fix_cycles = 0\n\n[run]\ntest_tasks = false\n",
-        p.fake_agent("claude", "claude", "default_work_ms = 100\n")
-    ));
-    std::fs::write(p.root().join("plan.md"), "- [ ] write the parser\n").unwrap();
+    let p = project_with_agent(
+        "claude",
+        "claude",
+        "default_work_ms = 100\n",
+        "[verify]\ncommands = [\"test -f never.txt\"]\nmax_fix_cycles = 0\n\n[run]\ntest_tasks = false\n",
+    );
+    p.write_plan("- [ ] write the parser\n");
     for round in ["first", "again"] {
         let stdout = run_not_all_done(&p, "the last verify failed");
         assert!(

@@ -7,10 +7,12 @@ use std::process::Child;
 use std::process::Command;
 use std::process::Stdio;
 use std::time::Duration;
-use std::time::Instant;
 
 use crate::common::TestProject;
+use crate::common::assert_has;
 use crate::common::baton_bin;
+use crate::common::spawn;
+use crate::common::wait_for;
 use crate::common::wait_until;
 
 /// A second private tmux server for the dashboard's own terminal, killed when dropped.
@@ -73,18 +75,7 @@ impl Terminal {
 
     /// Waits until the screen satisfies `cond`; panics with the screen after `secs`.
     fn wait(&self, secs: u64, what: &str, cond: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if cond(&screen) {
-                return screen;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(secs),
-                "timed out after {secs} s waiting for {what}; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for(Duration::from_secs(secs), what, || self.screen(), cond)
     }
 }
 
@@ -141,17 +132,10 @@ fn watch_follows_a_live_run_and_acts_on_keys() {
     p.write_config(&format!(
         "{agents}[lead]\nchain = [\"claude\", \"codex\"]\n"
     ));
-    std::fs::write(
-        p.root().join("plan.md"),
+    p.write_plan(
         "- [ ] Design the tool\n- [ ] Write the code\n- [ ] Write the docs\n- [ ] Review it\n",
-    )
-    .unwrap();
-    let run = Run(p
-        .cmd(&["run", "plan.md", "--quiet"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap());
+    );
+    let run = Run(spawn(&p, &["run", "plan.md", "--quiet"], Stdio::null));
     wait_until(Duration::from_secs(30), "two tasks in progress", || {
         task_status(p.root(), "T-001") == "IN_PROGRESS"
             && task_status(p.root(), "T-002") == "IN_PROGRESS"
@@ -228,8 +212,7 @@ fn watch_follows_a_live_run_and_acts_on_keys() {
 fn watch_without_a_terminal_says_so() {
     let p = TestProject::new();
     p.write_config("[[agent]]\nname = \"claude\"\ncli = \"claude\"\n");
-    let out = p.run(&["watch"]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("baton watch needs a terminal"), "{err}");
+    let watch = p.exec(&["watch"]);
+    watch.expect_code(1);
+    assert_has(&watch.stderr, &["baton watch needs a terminal"]);
 }

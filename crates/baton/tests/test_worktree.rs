@@ -4,12 +4,18 @@
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::path::PathBuf;
 use std::process::Command;
+use std::process::Stdio;
 use std::time::Duration;
 
 use crate::common;
+use crate::common::Ran;
 use crate::common::TestProject;
+use crate::common::assert_has;
+use crate::common::commit_all_as;
 use crate::common::git;
+use crate::common::spawn;
 
 /// The verify script, committed in the repository: fails on conflict markers or a file
 /// named BROKEN; on success appends the commit it verified to the log given as `$1`. With a
@@ -26,24 +32,64 @@ if [ -e BROKEN ]; then echo "error: BROKEN is there"; exit 1; fi
 git rev-parse HEAD >> "$1"
 "#;
 
-/// A repository with a commit on `main`, the user's own uncommitted edit to a tracked file
-/// and an untracked file of theirs.
-fn repo(p: &TestProject) {
+/// A project in a repository with a commit on `main`, the user's own uncommitted edit to a
+/// tracked file and an untracked file of theirs.
+fn project() -> TestProject {
+    let p = TestProject::new();
     let root = p.root();
-    git(root, &["init", "-q", "-b", "main"]);
-    git(root, &["config", "user.name", "Person"]);
-    git(root, &["config", "user.email", "person@example.invalid"]);
-    std::fs::write(root.join("shared.txt"), "base\n").unwrap();
-    std::fs::write(root.join("README.md"), "# project\n").unwrap();
-    std::fs::write(root.join("check.sh"), CHECK).unwrap();
-    git(root, &["add", "shared.txt", "README.md", "check.sh"]);
-    git(root, &["commit", "-q", "-m", "initial"]);
-    std::fs::write(
-        root.join("README.md"),
-        "# project\n\nmy edit, not committed\n",
-    )
-    .unwrap();
-    std::fs::write(root.join("my-notes.txt"), "mine\n").unwrap();
+    common::init_repo(
+        root,
+        &[
+            ("shared.txt", "base\n"),
+            ("README.md", "# project\n"),
+            ("check.sh", CHECK),
+        ],
+    );
+    p.write_file("README.md", "# project\n\nmy edit, not committed\n");
+    p.write_file("my-notes.txt", "mine\n");
+    p
+}
+
+/// The log the verify script appends each commit it passed to.
+fn verified_log(root: &Path) -> PathBuf {
+    root.join("verified.log")
+}
+
+/// The verify command: the script, logging to `verified_log`; with `gated`, each verify
+/// first waits at the (new) directory `gate` until let past (see `wait_opening_gate`).
+fn check_command(root: &Path, gated: bool) -> String {
+    let log = verified_log(root);
+    if !gated {
+        return format!("sh check.sh {}", log.display());
+    }
+    std::fs::create_dir(gate(root)).unwrap();
+    format!("sh check.sh {} {}", log.display(), gate(root).display())
+}
+
+/// Where a gated verify waits.
+fn gate(root: &Path) -> PathBuf {
+    root.join("gate")
+}
+
+/// Writes an executable git hook of the repository.
+fn write_hook(root: &Path, name: &str, script: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let hook = root.join(".git/hooks").join(name);
+    std::fs::write(&hook, script).unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// Writes a config of idle fake agents `names`, each in a worktree of its own, and starts
+/// them without a daemon; returns what `baton up` printed.
+pub(crate) fn up_isolated(p: &TestProject, names: &[&str]) -> String {
+    let agents: String = names
+        .iter()
+        .map(|n| p.fake_agent(n, "claude", ""))
+        .collect();
+    p.write_config(&format!(
+        "isolation = \"worktree\"\nmemory_file = \".baton/BOARD.md\"\n\n{agents}"
+    ));
+    p.ok(&["up", "--no-daemon", "--no-wait"])
 }
 
 /// Hashes what is the user's: the tracked files and theirs uncommitted, the index, HEAD.
@@ -65,22 +111,27 @@ fn user_state(root: &Path) -> BTreeMap<String, Vec<u8>> {
 /// conflict fix is reported done with the markers still in (baton must not commit them), the
 /// next writes both sides; a verify fix removes BROKEN.
 fn steps() -> String {
-    let done = "run = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]";
+    let done = common::REPORT_DONE;
     format!(
-        "[[task]]\nmatch = \"Resolve the merge conflict\"\nwork_ms = 200\n{done}\n\
-         [[task]]\nmatch = \"Resolve the merge conflict\"\nrepeat = true\nwork_ms = 200\nwrite = [{{ path = \"shared.txt\", content = \"base\\nalpha\\nbeta\\n\" }}]\n{done}\n\
+        "[[task]]\nmatch = \"Resolve the merge conflict\"\nwork_ms = 200\n{done}\
+         [[task]]\nmatch = \"Resolve the merge conflict\"\nrepeat = true\nwork_ms = 200\nwrite = [{{ path = \"shared.txt\", content = \"base\\nalpha\\nbeta\\n\" }}]\n{done}\
          [[task]]\nmatch = \"Fix: \"\nrepeat = true\nwork_ms = 200\nrun = [\"rm -f BROKEN\", \"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n\
-         [[task]]\nmatch = \"alpha feature\"\nrepeat = true\nwork_ms = 300\nwrite = [{{ path = \"shared.txt\", content = \"base\\nalpha\\n\" }}]\n{done}\n\
-         [[task]]\nmatch = \"beta feature\"\nrepeat = true\nwork_ms = 300\nwrite = [{{ path = \"shared.txt\", content = \"base\\nbeta\\n\" }}]\n{done}\n\
-         [[task]]\nmatch = \"broken feature\"\nrepeat = true\nwork_ms = 300\nwrite = [{{ path = \"BROKEN\", content = \"x\\n\" }}]\n{done}\n"
+         [[task]]\nmatch = \"alpha feature\"\nrepeat = true\nwork_ms = 300\nwrite = [{{ path = \"shared.txt\", content = \"base\\nalpha\\n\" }}]\n{done}\
+         [[task]]\nmatch = \"beta feature\"\nrepeat = true\nwork_ms = 300\nwrite = [{{ path = \"shared.txt\", content = \"base\\nbeta\\n\" }}]\n{done}\
+         [[task]]\nmatch = \"broken feature\"\nrepeat = true\nwork_ms = 300\nwrite = [{{ path = \"BROKEN\", content = \"x\\n\" }}]\n{done}"
     )
 }
 
-fn config(p: &TestProject, verify: &str) {
+/// A project (see `project`) whose agents a and b take the `steps`, verified by
+/// `check_command`.
+fn two_agent_project(gated: bool) -> TestProject {
+    let p = project();
+    let verify = check_command(p.root(), gated);
     let agents = p.fake_agent("a", "claude", &steps()) + &p.fake_agent("b", "claude", &steps());
     p.write_config(&format!(
         "isolation = \"worktree\"\nmemory_file = \".baton/BOARD.md\"\n\n{agents}[verify]\ncommands = [{verify:?}]\nmax_fix_cycles = 3\n\n[run]\nstuck_after_secs = 5\ntest_tasks = false\n"
     ));
+    p
 }
 
 /// Every value the integration branch took, oldest first (its reflog).
@@ -129,46 +180,19 @@ fn assert_only_verified_fast_forwards(root: &Path, verified_log: &Path) {
 /// ever moved to verified commits, and the user's checkout is byte for byte as it was.
 #[test]
 fn conflicting_agents_merge_through_the_verified_queue() {
-    let p = TestProject::new();
-    repo(&p);
-    let verified = p.root().join("verified.log");
-    config(&p, &format!("sh check.sh {}", verified.display()));
-    let before = user_state(p.root());
-    std::fs::write(
-        p.root().join("plan.md"),
-        "- [ ] alpha feature\n- [ ] beta feature\n",
-    )
-    .unwrap();
-    let out = p.run(&["run", "plan.md", "--quiet"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // Both changes are in, through the queue.
+    let p = two_agent_project(false);
     let root = p.root();
+    let verified = verified_log(root);
+    let before = user_state(root);
+    p.write_plan("- [ ] alpha feature\n- [ ] beta feature\n");
+    p.ok(&["run", "plan.md", "--quiet"]);
+    // Both changes are in, through the queue.
     assert_eq!(git(root, &["show", "main:shared.txt"]), "base\nalpha\nbeta");
     assert_only_verified_fast_forwards(root, &verified);
     // The second merge conflicted: a fix task for the same agent, with the conflict.
     let tasks = p.json(&["task", "list", "--json"]);
     let tasks = tasks.as_array().unwrap();
-    let fix = tasks
-        .iter()
-        .find(|t| {
-            t["title"]
-                .as_str()
-                .unwrap()
-                .starts_with("Resolve the merge conflict")
-        })
-        .unwrap_or_else(|| panic!("no conflict fix task: {tasks:#?}"));
-    assert_eq!(fix["status"], "COMPLETED");
-    assert!(
-        fix["body"].as_str().unwrap().contains("shared.txt"),
-        "{fix}"
-    );
-    // The first fix was reported with the markers still in: not committed, fixed again.
-    let fixes = tasks
+    let fixes: Vec<&serde_json::Value> = tasks
         .iter()
         .filter(|t| {
             t["title"]
@@ -176,8 +200,17 @@ fn conflicting_agents_merge_through_the_verified_queue() {
                 .unwrap()
                 .starts_with("Resolve the merge conflict")
         })
-        .count();
-    assert_eq!(fixes, 2, "{tasks:#?}");
+        .collect();
+    let fix = fixes
+        .first()
+        .unwrap_or_else(|| panic!("no conflict fix task: {tasks:#?}"));
+    assert_eq!(fix["status"], "COMPLETED");
+    assert!(
+        fix["body"].as_str().unwrap().contains("shared.txt"),
+        "{fix}"
+    );
+    // The first fix was reported with the markers still in: not committed, fixed again.
+    assert_eq!(fixes.len(), 2, "{tasks:#?}");
     let history = git(root, &["log", "-p", "--all", "--format=%H"]);
     assert!(
         !history
@@ -227,13 +260,8 @@ fn conflicting_agents_merge_through_the_verified_queue() {
 
     // A change that breaks verify never reaches main: a fix task, then it is merged.
     let main_before = git(root, &["rev-parse", "main"]);
-    std::fs::write(root.join("plan2.md"), "- [ ] broken feature\n").unwrap();
-    let out = p.run(&["run", "plan2.md", "--quiet"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    p.write_file("plan2.md", "- [ ] broken feature\n");
+    p.ok(&["run", "plan2.md", "--quiet"]);
     let tasks = p.json(&["task", "list", "--json"]);
     assert!(
         tasks.as_array().unwrap().iter().any(|t| t["title"]
@@ -296,8 +324,7 @@ fn conflicting_agents_merge_through_the_verified_queue() {
 /// commit the stale files over merged work: refused, with what to do.
 #[test]
 fn shared_agents_beside_the_checked_out_integration_branch_are_refused() {
-    let p = TestProject::new();
-    repo(&p);
+    let p = project();
     let agents = p.fake_agent("a", "claude", "") + &p.fake_agent("b", "claude", "");
     let agents = agents.replacen(
         "[[agent]]\nname = \"b\"",
@@ -305,11 +332,12 @@ fn shared_agents_beside_the_checked_out_integration_branch_are_refused() {
         1,
     );
     p.write_config(&format!("isolation = \"worktree\"\n\n{agents}"));
-    let out = p.run(&["up", "--no-daemon", "--no-wait"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("would undo merged work"), "{stderr}");
-    assert!(stderr.contains("integration_branch"), "{stderr}");
+    let up = p.exec(&["up", "--no-daemon", "--no-wait"]);
+    up.expect_code(1);
+    assert_has(
+        &up.stderr,
+        &["would undo merged work", "integration_branch"],
+    );
 }
 
 /// The verifies waiting at the gate: their pids.
@@ -327,8 +355,9 @@ fn waiting(gate: &Path) -> BTreeSet<u32> {
         .collect()
 }
 
-/// Waits for a run to end while letting every verify past the gate as it arrives.
-fn wait_opening_gate(child: std::process::Child, gate: &Path) -> std::process::Output {
+/// Waits for a run to end while letting every verify past the gate as it arrives; fails the
+/// test unless the run succeeded.
+fn wait_opening_gate(child: std::process::Child, gate: &Path) {
     let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| {
         scope.spawn(|| {
@@ -341,8 +370,8 @@ fn wait_opening_gate(child: std::process::Child, gate: &Path) -> std::process::O
         });
         let out = child.wait_with_output().unwrap();
         stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        out
-    })
+        Ran::from(out).expect_code(0);
+    });
 }
 
 /// kill -9 of the daemon during a merge — right as it starts (preparing the scratch worktree,
@@ -351,22 +380,11 @@ fn wait_opening_gate(child: std::process::Child, gate: &Path) -> std::process::O
 /// orphaned verify and runs the merge again; everything is merged in the end.
 #[test]
 fn kill_9_during_a_merge_leaves_no_half_merged_state() {
-    let p = TestProject::new();
-    repo(&p);
+    let p = two_agent_project(true);
     let root = p.root();
-    let verified = root.join("verified.log");
-    let gate = root.join("gate");
-    std::fs::create_dir(&gate).unwrap();
-    config(
-        &p,
-        &format!("sh check.sh {} {}", verified.display(), gate.display()),
-    );
+    let (verified, gate) = (verified_log(root), gate(root));
     let before = user_state(root);
-    std::fs::write(
-        root.join("plan.md"),
-        "- [ ] alpha feature\n- [ ] beta feature\n",
-    )
-    .unwrap();
+    p.write_plan("- [ ] alpha feature\n- [ ] beta feature\n");
     let merge_starts = |p: &TestProject| {
         p.journal()
             .iter()
@@ -380,12 +398,7 @@ fn kill_9_during_a_merge_leaves_no_half_merged_state() {
         let main_before = git(root, &["rev-parse", "main"]);
         let starts = merge_starts(&p);
         let seen = waiting(&gate);
-        let mut child = p
-            .cmd(&["run", "plan.md", "--quiet"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(&p, &["run", "plan.md", "--quiet"], Stdio::null);
         if round == 0 {
             common::wait_until(Duration::from_secs(60), "a merge started", || {
                 merge_starts(&p) > starts
@@ -408,24 +421,14 @@ fn kill_9_during_a_merge_leaves_no_half_merged_state() {
     // The last run goes through. Its daemon first kills the verifies the killed ones left
     // waiting at the gate (nothing lets them past yet)...
     assert!(!orphans.is_empty());
-    let child = p
-        .cmd(&["run", "plan.md", "--quiet"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&p, &["run", "plan.md", "--quiet"], Stdio::piped);
     common::wait_until(Duration::from_secs(30), "orphaned verifies killed", || {
         orphans
             .iter()
             .all(|pid| !Path::new(&format!("/proc/{pid}")).exists())
     });
     // ... then verifies are let past the gate.
-    let out = wait_opening_gate(child, &gate);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    wait_opening_gate(child, &gate);
     assert_eq!(git(root, &["show", "main:shared.txt"]), "base\nalpha\nbeta");
     assert_only_verified_fast_forwards(root, &verified);
     assert!(
@@ -462,37 +465,25 @@ fn the_worktree_demo_merges_everything() {
 /// the merge, and the branch is neither moved back nor merged twice.
 #[test]
 fn kill_9_between_the_branch_moving_and_its_record() {
-    let p = TestProject::new();
-    repo(&p);
+    let p = two_agent_project(false);
     let root = p.root();
-    let verified = root.join("verified.log");
-    config(&p, &format!("sh check.sh {}", verified.display()));
+    let verified = verified_log(root);
     // Once the main branch moved (the transaction is committed), say so and wait while the
     // hold file exists.
     let hold = root.join("hold");
     let moved = root.join("moved");
-    let hook = root.join(".git/hooks/reference-transaction");
-    std::fs::write(
-        &hook,
-        format!(
+    write_hook(
+        root,
+        "reference-transaction",
+        &format!(
             "#!/bin/sh\n[ \"$1\" = committed ] || exit 0\nwhile read old new ref; do\n  if [ \"$ref\" = refs/heads/main ] && [ -e {hold} ]; then\n    echo \"$new\" > {moved}\n    while [ -e {hold} ]; do sleep 0.05; done\n  fi\ndone\n",
             hold = hold.display(),
             moved = moved.display()
         ),
-    )
-    .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
+    );
     std::fs::write(&hold, "").unwrap();
-    std::fs::write(root.join("plan.md"), "- [ ] alpha feature\n").unwrap();
-    let mut child = p
-        .cmd(&["run", "plan.md", "--quiet"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    p.write_plan("- [ ] alpha feature\n");
+    let mut child = spawn(&p, &["run", "plan.md", "--quiet"], Stdio::null);
     common::wait_until(Duration::from_secs(60), "main moved by the queue", || {
         moved.exists()
     });
@@ -503,12 +494,7 @@ fn kill_9_between_the_branch_moving_and_its_record() {
     let queue = p.json(&["merge-queue", "--json"]);
     assert_eq!(queue["merges"][0]["state"], "running", "{queue:#}");
     std::fs::remove_file(&hold).unwrap();
-    let out = p.run(&["run", "plan.md", "--quiet"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    p.ok(&["run", "plan.md", "--quiet"]);
     assert_eq!(git(root, &["rev-parse", "main"]), landed, "not moved again");
     assert_eq!(git(root, &["show", "main:shared.txt"]), "base\nalpha");
     let queue = p.json(&["merge-queue", "--json"]);
@@ -529,16 +515,9 @@ fn kill_9_between_the_branch_moving_and_its_record() {
 /// work would be lost: uncommitted changes, a commit not on the integration branch.
 #[test]
 fn prune_refuses_where_work_would_be_lost() {
-    let p = TestProject::new();
-    repo(&p);
+    let p = project();
     let root = p.root();
-    let agents = p.fake_agent("a", "claude", "")
-        + &p.fake_agent("b", "claude", "")
-        + &p.fake_agent("c", "claude", "");
-    p.write_config(&format!(
-        "isolation = \"worktree\"\nmemory_file = \".baton/BOARD.md\"\n\n{agents}"
-    ));
-    let out = p.ok(&["up", "--no-daemon", "--no-wait"]);
+    let out = up_isolated(&p, &["a", "b", "c"]);
     assert!(
         out.contains("works in .baton/worktrees/a on branch baton/a"),
         "{out}"
@@ -551,27 +530,14 @@ fn prune_refuses_where_work_would_be_lost() {
     // a: an uncommitted file; b: a commit of its own; c: nothing.
     std::fs::write(wt("a").join("draft.txt"), "half done\n").unwrap();
     std::fs::write(wt("b").join("shared.txt"), "base\nb's work\n").unwrap();
-    git(
-        &wt("b"),
-        &[
-            "-c",
-            "user.name=b",
-            "-c",
-            "user.email=b@x.invalid",
-            "commit",
-            "-qam",
-            "b's work",
-        ],
-    );
+    commit_all_as(&wt("b"), "b", "b's work");
     let diff = p.ok(&["diff", "b"]);
     assert!(diff.contains("+b's work"), "{diff}");
-    let out = p.run(&["down", "--prune"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("a: uncommitted changes"), "{stderr}");
-    assert!(
-        stderr.contains("b: commit") && stderr.contains("b's work"),
-        "{stderr}"
+    let down = p.exec(&["down", "--prune"]);
+    down.expect_code(1);
+    assert_has(
+        &down.stderr,
+        &["a: uncommitted changes", "b: commit", "b's work"],
     );
     assert!(wt("a").join("draft.txt").exists() && wt("b").exists());
     assert!(!wt("c").exists(), "c had nothing unmerged");
@@ -586,35 +552,24 @@ fn prune_refuses_where_work_would_be_lost() {
 /// it also wrote is never committed.
 #[test]
 fn work_a_pre_commit_hook_refuses_becomes_a_fix_for_its_agent() {
-    let p = TestProject::new();
-    repo(&p);
+    let p = project();
     let root = p.root();
-    let hook = root.join(".git/hooks/pre-commit");
-    std::fs::write(
-        &hook,
+    write_hook(
+        root,
+        "pre-commit",
         "#!/bin/sh\nif git diff --cached | grep -q '^+.*TODO'; then echo 'pre-commit: a TODO is left'; exit 1; fi\n",
-    )
-    .unwrap();
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
-    }
-    let done = "run = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]";
+    );
+    let done = common::REPORT_DONE;
     let script = format!(
-        "[[task]]\nmatch = \"could not be committed\"\nwork_ms = 200\nwrite = [{{ path = \"shared.txt\", content = \"base\\ngamma\\n\" }}]\n{done}\n\
-         [[task]]\nmatch = \"gamma feature\"\nwork_ms = 200\nwrite = [{{ path = \"shared.txt\", content = \"base\\nTODO gamma\\n\" }}, {{ path = \".env\", content = \"API_TOKEN=not-for-git\\n\" }}]\n{done}\n"
+        "[[task]]\nmatch = \"could not be committed\"\nwork_ms = 200\nwrite = [{{ path = \"shared.txt\", content = \"base\\ngamma\\n\" }}]\n{done}\
+         [[task]]\nmatch = \"gamma feature\"\nwork_ms = 200\nwrite = [{{ path = \"shared.txt\", content = \"base\\nTODO gamma\\n\" }}, {{ path = \".env\", content = \"API_TOKEN=not-for-git\\n\" }}]\n{done}"
     );
     let agents = p.fake_agent("a", "claude", &script);
     p.write_config(&format!(
         "isolation = \"worktree\"\nmemory_file = \".baton/BOARD.md\"\n\n{agents}[verify]\ncommands = [\"true\"]\n\n[run]\ntest_tasks = false\n"
     ));
-    std::fs::write(root.join("plan.md"), "- [ ] gamma feature\n").unwrap();
-    let out = p.run(&["run", "plan.md", "--quiet"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    p.write_plan("- [ ] gamma feature\n");
+    p.ok(&["run", "plan.md", "--quiet"]);
     assert_eq!(git(root, &["show", "main:shared.txt"]), "base\ngamma");
     let tasks = p.json(&["task", "list", "--json"]);
     let fix = tasks
@@ -658,12 +613,10 @@ fn work_a_pre_commit_hook_refuses_becomes_a_fix_for_its_agent() {
 /// are reported and queued.
 #[test]
 fn batched_merges_share_a_verify_and_a_failed_batch_goes_one_by_one() {
-    let p = TestProject::new();
-    repo(&p);
+    let p = project();
     let root = p.root();
-    let verified = root.join("verified.log");
-    let gate = root.join("gate");
-    std::fs::create_dir(&gate).unwrap();
+    let (verified, gate) = (verified_log(root), gate(root));
+    let verify = check_command(root, true);
     let go = root.join("go");
     let done = "\"baton task done \\\"$BATON_FAKE_TASK\\\"\"";
     // `held`: reported only once the file `go.<round>` exists.
@@ -692,8 +645,7 @@ fn batched_merges_share_a_verify_and_a_failed_batch_goes_one_by_one() {
         .map(|n| p.fake_agent(n, "claude", &script))
         .collect();
     p.write_config(&format!(
-        "isolation = \"worktree\"\nmemory_file = \".baton/BOARD.md\"\n\n{agents}[verify]\ncommands = [{:?}]\nbatch = 3\n\n[run]\ntest_tasks = false\n",
-        format!("sh check.sh {} {}", verified.display(), gate.display())
+        "isolation = \"worktree\"\nmemory_file = \".baton/BOARD.md\"\n\n{agents}[verify]\ncommands = [{verify:?}]\nbatch = 3\n\n[run]\ntest_tasks = false\n"
     ));
     let queued = |p: &TestProject| {
         p.json(&["merge-queue", "--json"])["merges"]
@@ -706,12 +658,7 @@ fn batched_merges_share_a_verify_and_a_failed_batch_goes_one_by_one() {
     // One round: start the run; once the first merge waits at the gate, release the held
     // tasks; once both are queued behind it, let every verify through.
     let round = |plan: &str, n: u32| {
-        let child = p
-            .cmd(&["run", plan, "--quiet"])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
+        let child = spawn(&p, &["run", plan, "--quiet"], Stdio::piped);
         common::wait_until(
             Duration::from_secs(60),
             "the first merge at the gate",
@@ -723,20 +670,11 @@ fn batched_merges_share_a_verify_and_a_failed_batch_goes_one_by_one() {
             "two merges queued behind it",
             || queued(&p) >= 2,
         );
-        let out = wait_opening_gate(child, &gate);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        wait_opening_gate(child, &gate);
     };
 
     // Round 1: alpha alone, then beta and gamma as one batch: three merges, two verifies.
-    std::fs::write(
-        root.join("plan.md"),
-        "- [ ] alpha file\n- [ ] beta file\n- [ ] gamma file\n",
-    )
-    .unwrap();
+    p.write_plan("- [ ] alpha file\n- [ ] beta file\n- [ ] gamma file\n");
     round("plan.md", 1);
     let merges = p.json(&["merge-queue", "--json"])["merges"]
         .as_array()
@@ -761,11 +699,10 @@ fn batched_merges_share_a_verify_and_a_failed_batch_goes_one_by_one() {
 
     // Round 2: delta alone, then epsilon with the broken change: the batch fails, each goes
     // alone; only the broken one becomes a fix task.
-    std::fs::write(
-        root.join("plan2.md"),
+    p.write_file(
+        "plan2.md",
         "- [ ] delta file\n- [ ] epsilon file\n- [ ] broken file\n",
-    )
-    .unwrap();
+    );
     round("plan2.md", 2);
     let journal = p.journal();
     let back = journal
@@ -799,27 +736,17 @@ fn batched_merges_share_a_verify_and_a_failed_batch_goes_one_by_one() {
 /// never merged was counted completed, exit 0).
 #[test]
 fn a_change_that_never_merged_is_said_and_fails_the_run() {
-    let p = TestProject::new();
-    repo(&p);
+    let p = project();
     let agents = p.fake_agent("a", "claude", &steps()) + &p.fake_agent("b", "claude", &steps());
     p.write_config(&format!(
         "isolation = \"worktree\"\n\n{agents}[verify]\ncommands = [\"true\"]\nmax_fix_cycles = 0\n\n[run]\nstuck_after_secs = 5\ntest_tasks = false\n"
     ));
-    std::fs::write(
-        p.root().join("plan.md"),
-        "- [ ] alpha feature @a\n- [ ] beta feature @b\n",
-    )
-    .unwrap();
-    let out = p.run(&["run", "plan.md", "--quiet"]);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
-    assert!(
-        stdout.contains("finished: 2 completed, 0 blocked, 0 waiting, 1 not merged"),
-        "{stdout}"
+    p.write_plan("- [ ] alpha feature @a\n- [ ] beta feature @b\n");
+    let run = p.exec(&["run", "plan.md", "--quiet"]);
+    run.expect_code(4);
+    assert_has(
+        &run.stdout,
+        &["finished: 2 completed, 0 blocked, 0 waiting, 1 not merged"],
     );
-    assert!(
-        stderr.contains("not all done: 1 change(s) not merged (T-00"),
-        "{stderr}"
-    );
+    assert_has(&run.stderr, &["not all done: 1 change(s) not merged (T-00"]);
 }

@@ -578,3 +578,133 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// The fake-agent `run` line that reports the agent's task done (for a `[[task]]` step).
+pub const REPORT_DONE: &str = "run = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n";
+
+/// A fake-agent step for every prompt: works `work_ms`, then reports its task done with
+/// `extra` after the task ID (`""`, `" --note ok"`…).
+pub fn done_step(work_ms: u32, extra: &str) -> String {
+    format!(
+        "[[task]]\nrepeat = true\nwork_ms = {work_ms}\nrun = [\"baton task done \\\"$BATON_FAKE_TASK\\\"{extra}\"]\n"
+    )
+}
+
+/// Starts `baton <args>` in the project in the background, its stdout and stderr set up by
+/// `output` (`Stdio::null` to throw them away, `Stdio::piped` to keep them for
+/// `wait_with_output`).
+pub fn spawn(
+    p: &TestProject,
+    args: &[&str],
+    output: fn() -> std::process::Stdio,
+) -> std::process::Child {
+    p.cmd(args)
+        .stdout(output())
+        .stderr(output())
+        .spawn()
+        .unwrap()
+}
+
+/// Runs `baton <args>` in the project with `input` on its stdin.
+pub fn exec_with_stdin(p: &TestProject, args: &[&str], input: &[u8]) -> Ran {
+    use std::io::Write;
+    let mut child = p
+        .cmd(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    Ran::from(child.wait_with_output().unwrap())
+}
+
+/// Makes `root` a git repository whose `main` holds one commit ("initial", by Person) of
+/// `files` (name, content).
+pub fn init_repo(root: &Path, files: &[(&str, &str)]) {
+    git(root, &["init", "-q", "-b", "main"]);
+    git(root, &["config", "user.name", "Person"]);
+    git(root, &["config", "user.email", "person@example.invalid"]);
+    let mut add = vec!["add"];
+    for (name, text) in files {
+        std::fs::write(root.join(name), text).unwrap();
+        add.push(name);
+    }
+    git(root, &add);
+    git(root, &["commit", "-q", "-m", "initial"]);
+}
+
+/// Commits every change to the tracked files of `dir` as `who` (`who@x.invalid`).
+pub fn commit_all_as(dir: &Path, who: &str, message: &str) {
+    let name = format!("user.name={who}");
+    let email = format!("user.email={who}@x.invalid");
+    git(dir, &["-c", &name, "-c", &email, "commit", "-qam", message]);
+}
+
+/// `[[agent]]` tables for the four fake personas, each running `script`: claude, codex (which
+/// swallows the first Enter of each prompt), amp and gemini.
+pub fn four_personas(p: &TestProject, script: &str) -> String {
+    p.fake_agent("claude", "claude", script)
+        + &p.fake_agent(
+            "codex",
+            "codex",
+            &format!("swallow_first_enter = true\n{script}"),
+        )
+        + &p.fake_agent("amp", "amp", script)
+        + &p.fake_agent("gemini", "gemini", script)
+}
+
+/// Runs `baton <args>` in the project, which must fail; returns its stderr.
+pub fn failing_stderr(p: &TestProject, args: &[&str]) -> String {
+    let out = p.run(args);
+    assert!(!out.status.success(), "baton {args:?} should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// The string `field` of every item of the JSON array `list` (panics on anything else).
+pub fn strings_of<'a>(list: &'a serde_json::Value, field: &str) -> Vec<&'a str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item[field].as_str().unwrap())
+        .collect()
+}
+
+/// The first item of the JSON array `list` whose `field` is `value`.
+pub fn item_where<'a>(
+    list: &'a serde_json::Value,
+    field: &str,
+    value: &str,
+) -> Option<&'a serde_json::Value> {
+    list.as_array()?.iter().find(|item| item[field] == value)
+}
+
+/// Reads with `read` every 20 ms until `cond` holds of what it read, and returns that; after
+/// `timeout`, panics with `what` and the last reading.
+pub fn wait_for(
+    timeout: Duration,
+    what: &str,
+    mut read: impl FnMut() -> String,
+    cond: impl Fn(&str) -> bool,
+) -> String {
+    let start = Instant::now();
+    loop {
+        let got = read();
+        if cond(&got) {
+            return got;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}; last read:\n{got}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A project whose baton.toml holds one fake agent, `name` (CLI `cli`, running `script`), and
+/// then `tables`.
+pub fn project_with_agent(name: &str, cli: &str, script: &str, tables: &str) -> TestProject {
+    let p = TestProject::new();
+    p.write_config(&format!("{}{tables}", p.fake_agent(name, cli, script)));
+    p
+}
