@@ -137,7 +137,7 @@ fn a_reader_that_goes_away_ends_the_output_quietly() {
         .collect();
     p.write_plan(&plan);
     p.ok(&["task", "import", "plan.md"]);
-    let mut child = p.spawn(&["log", "-n", "100000"], std::process::Stdio::piped());
+    let mut child = p.spawn(&["log", "-n", "100000"], std::process::Stdio::piped);
     let mut first = [0u8; 16];
     child
         .stdout

@@ -135,7 +135,7 @@ fn run_until_busy(p: &TestProject) -> std::process::Child {
         "[[task]]\nrepeat = true\nwork_ms = 60000\n",
     ));
     p.write_plan("- [ ] job one\n- [ ] job two\n");
-    let child = p.spawn(&["run", "plan.md"], Stdio::null());
+    let child = p.spawn(&["run", "plan.md"], Stdio::piped);
     wait_until(Duration::from_secs(30), "a task in progress", || {
         p.journal().iter().any(|j| j["action"] == "task-start")
     });

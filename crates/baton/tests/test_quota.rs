@@ -144,8 +144,7 @@ fn statusline(p: &TestProject, agent: &str, used: u32, resets_at: i64) {
     let payload = format!(
         r#"{{"rate_limits":{{"five_hour":{{"used_percentage":{used},"resets_at":{resets_at}}}}}}}"#
     );
-    common::exec_with_stdin(
-        p,
+    p.exec_with_stdin(
         &["hook", "statusline", "--agent", agent],
         payload.as_bytes(),
     )

@@ -4,7 +4,7 @@
 
 use crate::common::TestProject;
 use crate::common::git;
-use crate::common::git_repo_with;
+use crate::common::init_repo;
 use crate::common::line_with;
 
 /// One agent in a worktree: it hangs on its first prompt (recovered with Ctrl-C and the
@@ -15,7 +15,7 @@ use crate::common::line_with;
 fn the_report_lists_a_failed_merge_and_a_recovered_hang() {
     let p = TestProject::new();
     let root = p.root();
-    git_repo_with(root, "README.md", "# project\n");
+    init_repo(root, &[("README.md", "# project\n")]);
     let done = "run = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]";
     let script = format!(
         "[[task]]\nmatch = \"broken feature\"\nhang = true\n\

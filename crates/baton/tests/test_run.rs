@@ -11,7 +11,6 @@ use crate::common::TestProject;
 use crate::common::assert_has;
 use crate::common::baton_bin;
 use crate::common::done_step;
-use crate::common::spawn;
 use crate::common::strings_of;
 
 use crate::common::journal_at as journal;
@@ -228,7 +227,7 @@ fn kill_9_of_the_daemon_loses_nothing() {
     ));
     write_chained_plan(p.root(), 30, 6, |i| format!("job {i}"));
     for round in 0..20u64 {
-        let mut child = spawn(&p, &["run", "plan.md", "--quiet"], Stdio::null);
+        let mut child = p.spawn(&["run", "plan.md", "--quiet"], Stdio::null);
         // The fault: kill -9 at a moment that moves through start-up, dispatch and delivery.
         std::thread::sleep(Duration::from_millis(150 + (round * 97) % 900));
         let _ = child.kill();
@@ -361,7 +360,7 @@ fn run_under_fault(p: &TestProject) -> std::process::Child {
     ));
     let list: String = (1..=18).map(|i| format!("- [ ] job {i}\n")).collect();
     p.write_plan(&list);
-    let child = spawn(p, &["run", "plan.md", "--quiet"], Stdio::piped);
+    let child = p.spawn(&["run", "plan.md", "--quiet"], Stdio::piped);
     common::wait_until(Duration::from_secs(60), "some tasks done", || {
         journal(p.root())
             .iter()

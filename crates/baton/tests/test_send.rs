@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::common::TestProject;
-use crate::common::exec_with_stdin;
 use crate::common::four_personas;
 use crate::common::prompts;
 use crate::common::wait_until;
@@ -42,7 +41,7 @@ fn corpus(n: usize) -> Vec<String> {
 /// Sends `texts` to one agent, one `baton send` each, via stdin.
 fn send_all(p: &TestProject, agent: &str, texts: &[String]) {
     for t in texts {
-        let out = exec_with_stdin(p, &["send", agent, "-", "--json"], t.as_bytes());
+        let out = p.exec_with_stdin(&["send", agent, "-", "--json"], t.as_bytes());
         assert!(
             out.code == Some(0),
             "send to {agent} failed: {}\n{}",

@@ -244,8 +244,7 @@ fn kill_9_in_a_transaction_leaves_the_last_committed_state() {
     let file = p.write_file("big.md", &text);
     let mut killed_mid_way = 0;
     for round in 0..12u64 {
-        let mut child =
-            crate::common::spawn(&p, &["task", "import", file.to_str().unwrap()], Stdio::null);
+        let mut child = p.spawn(&["task", "import", file.to_str().unwrap()], Stdio::null);
         // Spread the kills over the run: start-up, inside the transaction, after commit.
         std::thread::sleep(Duration::from_millis(5 + (round * 37) % 180));
         let _ = child.kill();

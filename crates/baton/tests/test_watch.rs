@@ -11,7 +11,6 @@ use std::time::Duration;
 use crate::common::TestProject;
 use crate::common::assert_has;
 use crate::common::baton_bin;
-use crate::common::spawn;
 use crate::common::wait_for;
 use crate::common::wait_until;
 
@@ -135,7 +134,7 @@ fn watch_follows_a_live_run_and_acts_on_keys() {
     p.write_plan(
         "- [ ] Design the tool\n- [ ] Write the code\n- [ ] Write the docs\n- [ ] Review it\n",
     );
-    let run = Run(spawn(&p, &["run", "plan.md", "--quiet"], Stdio::null));
+    let run = Run(p.spawn(&["run", "plan.md", "--quiet"], Stdio::null));
     wait_until(Duration::from_secs(30), "two tasks in progress", || {
         task_status(p.root(), "T-001") == "IN_PROGRESS"
             && task_status(p.root(), "T-002") == "IN_PROGRESS"

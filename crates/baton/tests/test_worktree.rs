@@ -15,7 +15,6 @@ use crate::common::TestProject;
 use crate::common::assert_has;
 use crate::common::commit_all_as;
 use crate::common::git;
-use crate::common::spawn;
 
 /// The verify script, committed in the repository: fails on conflict markers or a file
 /// named BROKEN; on success appends the commit it verified to the log given as `$1`. With a
@@ -398,7 +397,7 @@ fn kill_9_during_a_merge_leaves_no_half_merged_state() {
         let main_before = git(root, &["rev-parse", "main"]);
         let starts = merge_starts(&p);
         let seen = waiting(&gate);
-        let mut child = spawn(&p, &["run", "plan.md", "--quiet"], Stdio::null);
+        let mut child = p.spawn(&["run", "plan.md", "--quiet"], Stdio::null);
         if round == 0 {
             common::wait_until(Duration::from_secs(60), "a merge started", || {
                 merge_starts(&p) > starts
@@ -421,7 +420,7 @@ fn kill_9_during_a_merge_leaves_no_half_merged_state() {
     // The last run goes through. Its daemon first kills the verifies the killed ones left
     // waiting at the gate (nothing lets them past yet)...
     assert!(!orphans.is_empty());
-    let child = spawn(&p, &["run", "plan.md", "--quiet"], Stdio::piped);
+    let child = p.spawn(&["run", "plan.md", "--quiet"], Stdio::piped);
     common::wait_until(Duration::from_secs(30), "orphaned verifies killed", || {
         orphans
             .iter()
@@ -483,7 +482,7 @@ fn kill_9_between_the_branch_moving_and_its_record() {
     );
     std::fs::write(&hold, "").unwrap();
     p.write_plan("- [ ] alpha feature\n");
-    let mut child = spawn(&p, &["run", "plan.md", "--quiet"], Stdio::null);
+    let mut child = p.spawn(&["run", "plan.md", "--quiet"], Stdio::null);
     common::wait_until(Duration::from_secs(60), "main moved by the queue", || {
         moved.exists()
     });
@@ -658,7 +657,7 @@ fn batched_merges_share_a_verify_and_a_failed_batch_goes_one_by_one() {
     // One round: start the run; once the first merge waits at the gate, release the held
     // tasks; once both are queued behind it, let every verify through.
     let round = |plan: &str, n: u32| {
-        let child = spawn(&p, &["run", plan, "--quiet"], Stdio::piped);
+        let child = p.spawn(&["run", plan, "--quiet"], Stdio::piped);
         common::wait_until(
             Duration::from_secs(60),
             "the first merge at the gate",

@@ -108,13 +108,14 @@ impl TestProject {
         c
     }
 
-    /// Starts `baton` in the project in the background: stdin closed, stdout to `stdout`,
-    /// stderr piped.
-    pub fn spawn(&self, args: &[&str], stdout: Stdio) -> Child {
+    /// Starts `baton` in the project in the background: stdin closed, stdout and stderr set up
+    /// by `output` (`Stdio::null` to throw them away, `Stdio::piped` to keep them for
+    /// `wait_with_output`).
+    pub fn spawn(&self, args: &[&str], output: fn() -> Stdio) -> Child {
         self.cmd(args)
             .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(Stdio::piped())
+            .stdout(output())
+            .stderr(output())
             .spawn()
             .unwrap()
     }
@@ -522,17 +523,6 @@ pub fn real_captures() -> Vec<RealCapture> {
     out
 }
 
-/// Makes `root` a git repository with one commit on `main` (by "Person"), holding `file`
-/// with `text`.
-pub fn git_repo_with(root: &Path, file: &str, text: &str) {
-    git(root, &["init", "-q", "-b", "main"]);
-    git(root, &["config", "user.name", "Person"]);
-    git(root, &["config", "user.email", "person@example.invalid"]);
-    std::fs::write(root.join(file), text).unwrap();
-    git(root, &["add", file]);
-    git(root, &["commit", "-q", "-m", "initial"]);
-}
-
 /// Runs `baton demo --quiet --dir <root> <extra>` to its end; returns its stdout, with the
 /// demo's tmux server killed once the guard goes. Fails the test when the demo fails.
 pub fn run_demo(root: &Path, extra: &[&str]) -> String {
@@ -588,35 +578,6 @@ pub fn done_step(work_ms: u32, extra: &str) -> String {
     format!(
         "[[task]]\nrepeat = true\nwork_ms = {work_ms}\nrun = [\"baton task done \\\"$BATON_FAKE_TASK\\\"{extra}\"]\n"
     )
-}
-
-/// Starts `baton <args>` in the project in the background, its stdout and stderr set up by
-/// `output` (`Stdio::null` to throw them away, `Stdio::piped` to keep them for
-/// `wait_with_output`).
-pub fn spawn(
-    p: &TestProject,
-    args: &[&str],
-    output: fn() -> std::process::Stdio,
-) -> std::process::Child {
-    p.cmd(args)
-        .stdout(output())
-        .stderr(output())
-        .spawn()
-        .unwrap()
-}
-
-/// Runs `baton <args>` in the project with `input` on its stdin.
-pub fn exec_with_stdin(p: &TestProject, args: &[&str], input: &[u8]) -> Ran {
-    use std::io::Write;
-    let mut child = p
-        .cmd(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(input).unwrap();
-    Ran::from(child.wait_with_output().unwrap())
 }
 
 /// Makes `root` a git repository whose `main` holds one commit ("initial", by Person) of
