@@ -23,15 +23,12 @@ const DELIVERIES: Deliveries = Deliveries {
 /// Writes CODEX_HOME/config.toml: the fake provider, the project trusted, and the notices
 /// this version shows on a first start already seen.
 pub fn write_codex_home(home: &Path, project: &Path, base_url: &str) {
-    std::fs::create_dir_all(home).unwrap();
-    let cfg = format!(
+    let settings = format!(
         r#"model = "gpt-6-sol"
-model_provider = "fake"
 model_reasoning_effort = "medium"
 approval_policy = "never"
 sandbox_mode = "danger-full-access"
 
-{}
 [projects."{}"]
 trust_level = "trusted"
 
@@ -48,10 +45,9 @@ hide_full_access_warning = true
 [notice.model_migrations]
 "gpt-5.5" = "gpt-6-sol"
 "#,
-        codex_provider(base_url, 0),
         project.display()
     );
-    std::fs::write(home.join("config.toml"), cfg).unwrap();
+    write_codex_config(home, &settings, base_url, 0);
 }
 
 /// Returns the `[[agent]]` table of a Codex agent whose CODEX_HOME is `home`, with `key` in

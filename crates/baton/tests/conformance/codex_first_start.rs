@@ -19,17 +19,10 @@ const OLD_MODEL: &str = "gpt-5.5";
 
 /// Writes a fresh CODEX_HOME/config.toml: the fake provider and the older model, nothing else.
 fn write_fresh_home(home: &Path, base_url: &str) {
-    std::fs::create_dir_all(home).unwrap();
-    let cfg = format!(
-        r#"model = "{OLD_MODEL}"
-model_provider = "fake"
-approval_policy = "never"
-sandbox_mode = "danger-full-access"
-
-{}"#,
-        codex_provider(base_url, 0)
+    let settings = format!(
+        "model = \"{OLD_MODEL}\"\napproval_policy = \"never\"\nsandbox_mode = \"danger-full-access\"\n"
     );
-    std::fs::write(home.join("config.toml"), cfg).unwrap();
+    write_codex_config(home, &settings, base_url, 0);
 }
 
 /// Adds the check to the report of this Codex binary.

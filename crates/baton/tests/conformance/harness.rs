@@ -220,6 +220,23 @@ pub fn wait_for<T>(
     }
 }
 
+/// Polls `screen` (see `wait_for`) until `ok` holds of it; returns that screen, or fails with
+/// the last one seen. For the scenario scripts' windows.
+#[allow(dead_code)]
+pub fn wait_screen(
+    timeout: Duration,
+    what: &str,
+    mut screen: impl FnMut() -> String,
+    ok: impl Fn(&str) -> bool,
+) -> Result<String, String> {
+    let mut last = String::new();
+    wait_for(timeout, what, || {
+        last = screen();
+        ok(&last).then(|| last.clone())
+    })
+    .map_err(|e| format!("{e}; last screen:\n{}", trim(&last)))
+}
+
 /// Returns the built-in profile of a CLI.
 pub fn profile(cli: &str) -> Profile {
     builtin_spec(cli).unwrap().resolve(cli).unwrap()
@@ -959,11 +976,15 @@ pub fn extra_enter(
     no_new_request(server, before, Duration::from_millis(1500))
 }
 
-/// Codex's `[model_providers.fake]` table: the fake model server's Responses API at
+/// Writes CODEX_HOME/config.toml: `model_provider = "fake"`, then `settings` (top-level keys,
+/// then any tables), then the fake provider: the fake model server's Responses API at
 /// `base_url`, the key in `FAKE_API_KEY`, no request retried and `stream_retries` streams.
-pub fn codex_provider(base_url: &str, stream_retries: u32) -> String {
-    format!(
-        r#"[model_providers.fake]
+pub fn write_codex_config(home: &Path, settings: &str, base_url: &str, stream_retries: u32) {
+    std::fs::create_dir_all(home).unwrap();
+    let cfg = format!(
+        r#"model_provider = "fake"
+{settings}
+[model_providers.fake]
 name = "Fake"
 base_url = "{base_url}/v1"
 wire_api = "responses"
@@ -972,7 +993,8 @@ requires_openai_auth = false
 request_max_retries = 0
 stream_max_retries = {stream_retries}
 "#
-    )
+    );
+    std::fs::write(home.join("config.toml"), cfg).unwrap();
 }
 
 /// The environment of a Claude Code with the private HOME `home`, offline but for the fake
