@@ -12,6 +12,9 @@
 //! `tests/fixtures/real/<cli>-<version>/` (see docs/conformance.md). Last, a whole `baton run`
 //! of a plan with dependencies runs the pinned versions side by side (`whole_run.rs`).
 
+use std::path::Path;
+use std::path::PathBuf;
+
 #[path = "common/mod.rs"]
 mod common;
 
@@ -51,39 +54,21 @@ fn real_agent_clis() {
     }
     // The CLIs run side by side, each in its own project and tmux server; the versions of
     // one CLI run one after the other.
-    let pinned = |bins: &[std::path::PathBuf]| bins.first().cloned();
+    let pinned = |bins: &[PathBuf]| bins.first().cloned();
     let (claude_pinned, codex_pinned) = (pinned(&claude_bins), pinned(&codex_bins));
-    let claude = std::thread::spawn(move || {
-        if claude_bins.is_empty() {
-            return vec![harness::Report::missing("claude", "BATON_REAL_CLAUDE")];
-        }
-        claude_bins.iter().map(|bin| claude::run(bin)).collect()
+    let claude = spawn_cli("claude", "BATON_REAL_CLAUDE", claude_bins, claude::run);
+    let codex = spawn_cli("codex", "BATON_REAL_CODEX", codex_bins, |bin| {
+        let mut report = codex::run(bin);
+        codex_first_start::check(bin, &mut report);
+        report
     });
-    let codex = std::thread::spawn(move || {
-        if codex_bins.is_empty() {
-            return vec![harness::Report::missing("codex", "BATON_REAL_CODEX")];
-        }
-        codex_bins
-            .iter()
-            .map(|bin| {
-                let mut report = codex::run(bin);
-                codex_first_start::check(bin, &mut report);
-                report
-            })
-            .collect()
-    });
-    let gemini = std::thread::spawn(move || {
-        if gemini_bins.is_empty() {
-            return vec![harness::Report::missing("gemini", "BATON_REAL_GEMINI")];
-        }
-        gemini_bins.iter().map(|bin| gemini::run(bin)).collect()
-    });
-    let opencode = std::thread::spawn(move || {
-        if opencode_bins.is_empty() {
-            return vec![harness::Report::missing("opencode", "BATON_REAL_OPENCODE")];
-        }
-        opencode_bins.iter().map(|bin| opencode::run(bin)).collect()
-    });
+    let gemini = spawn_cli("gemini", "BATON_REAL_GEMINI", gemini_bins, gemini::run);
+    let opencode = spawn_cli(
+        "opencode",
+        "BATON_REAL_OPENCODE",
+        opencode_bins,
+        opencode::run,
+    );
     // A panic outside a check is a failed report of its own, so that the summary (with the
     // reasons of every failed check) is still printed.
     let mut reports: Vec<harness::Report> = Vec::new();
@@ -109,4 +94,20 @@ fn real_agent_clis() {
         failed, 0,
         "{failed} conformance check(s) failed: see the summary above"
     );
+}
+
+/// Runs `run` on each binary of one CLI, one after the other, in a thread of its own; with no
+/// binary, the report says the variable `var` is not set.
+fn spawn_cli(
+    cli: &'static str,
+    var: &'static str,
+    bins: Vec<PathBuf>,
+    run: fn(&Path) -> harness::Report,
+) -> std::thread::JoinHandle<Vec<harness::Report>> {
+    std::thread::spawn(move || {
+        if bins.is_empty() {
+            return vec![harness::Report::missing(cli, var)];
+        }
+        bins.iter().map(|bin| run(bin)).collect()
+    })
 }

@@ -19,17 +19,16 @@ use baton_fake_model::Rule;
 use baton_fake_model::Script;
 use serde_json::json;
 
-use crate::common::TestProject;
 use crate::harness::*;
 
 pub const KEY: &str = "sk-ant-api03-fake-conformance-key-0123456789abcdef";
 const OAUTH: &str = "sk-ant-oat01-fake-conformance-oauth-0123456789";
-const TURN: Duration = Duration::from_secs(60);
 
 const DELIVERIES: Deliveries = Deliveries {
     multi: "MULTI-7f3a",
     french: "FRENCH-2b8d",
     big: "BIG-1c9e",
+    received: Received::Holds,
 };
 
 /// Writes the private HOME of one agent: onboarding done, the project trusted, the API key
@@ -63,177 +62,92 @@ fn toml_str(s: &str) -> String {
 }
 
 pub fn base_env(home: &Path, server: &FakeModel) -> BTreeMap<&'static str, String> {
-    BTreeMap::from([
-        ("HOME", home.display().to_string()),
-        ("ANTHROPIC_BASE_URL", server.base_url()),
-        ("DISABLE_TELEMETRY", "1".into()),
-        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".into()),
-        ("DISABLE_AUTOUPDATER", "1".into()),
-        ("DISABLE_ERROR_REPORTING", "1".into()),
-        ("IS_SANDBOX", "1".into()),
-    ])
-}
-
-/// The unified rate-limit headers of a subscriber at `util` of the 5-hour window.
-fn unified(status: &str, util: &str, reset: u64) -> BTreeMap<String, String> {
-    [
-        ("anthropic-ratelimit-unified-status", status.to_owned()),
-        ("anthropic-ratelimit-unified-5h-status", status.to_owned()),
-        (
-            "anthropic-ratelimit-unified-5h-utilization",
-            util.to_owned(),
-        ),
-        ("anthropic-ratelimit-unified-5h-reset", reset.to_string()),
-        (
-            "anthropic-ratelimit-unified-7d-status",
-            "allowed".to_owned(),
-        ),
-        (
-            "anthropic-ratelimit-unified-7d-utilization",
-            "0.40".to_owned(),
-        ),
-        (
-            "anthropic-ratelimit-unified-7d-reset",
-            (reset + 86_400 * 3).to_string(),
-        ),
-        (
-            "anthropic-ratelimit-unified-representative-claim",
-            "five_hour".to_owned(),
-        ),
-        ("anthropic-ratelimit-unified-reset", reset.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    claude_env(home, server).into_iter().collect()
 }
 
 /// Runs every Claude check.
 pub fn run(bin: &Path) -> Report {
-    let version = version_of(bin);
-    let mut report = Report::new("claude", &version);
-    let project = TestProject::new();
-    let homes = tempfile::Builder::new()
-        .prefix("baton-conf-home-")
-        .tempdir()
-        .unwrap();
+    let (version, mut report, project, homes) = start("claude", bin);
     let root = project.root().to_path_buf();
 
-    let main = FakeModel::start(
-        Script {
-            rules: [
-                DELIVERIES.rules(),
-                vec![
-                Rule::new(
-                    "SLOW-5e21",
-                    vec![Reply {
-                        text: Some("ack SLOW-5e21 streaming slowly word by word until the end".into()),
-                        delay_ms: 1500,
-                        chunks: Some(12),
-                        chunk_delay_ms: 500,
-                        ..Reply::default()
-                    }],
+    let main = serve(
+        DELIVERIES.script(vec![
+            Rule::new(
+                "SLOW-5e21",
+                vec![Reply {
+                    text: Some("ack SLOW-5e21 streaming slowly word by word until the end".into()),
+                    delay_ms: 1500,
+                    chunks: Some(12),
+                    chunk_delay_ms: 500,
+                    ..Reply::default()
+                }],
+            ),
+            tool_turn(
+                "TASK-9d04",
+                Reply::tool(
+                    "Bash",
+                    json!({"command": "baton task done T-001 --note 'done by the conformance test'", "description": "Mark task T-001 done"}),
                 ),
-                Rule::new(
-                    "TASK-9d04",
-                    vec![
-                        Reply::tool(
-                            "Bash",
-                            json!({"command": "baton task done T-001 --note 'done by the conformance test'", "description": "Mark task T-001 done"}),
-                        ),
-                        ack("TASK-9d04"),
-                    ],
-                ),
-                ],
-            ]
-            .concat(),
-            ..Script::default()
-        },
-        Some(fresh_log_path("claude")),
-    )
-    .unwrap();
-    let reset = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        / 3600
-        + 3)
-        * 3600;
-    let mut limit = Reply {
-        status: Some(429),
-        headers: unified("rejected", "1.0", reset),
-        error_body: Some(
-            json!({"type": "error", "error": {"type": "rate_limit_error", "message": "This request would exceed your account's rate limit. Please try again later."}}),
-        ),
-        ..Reply::default()
-    };
-    limit.headers.insert("retry-after".into(), "3600".into());
-    let sub = FakeModel::start(
+            ),
+        ]),
+        "claude",
+    );
+    let reset = reset_in_3h();
+    let sub = serve(
         Script {
             rules: vec![
                 Rule::new("QUOTA-4a7b", vec![ack("QUOTA-4a7b")]),
-                Rule::new("LIMIT-8c2f", vec![limit]),
+                Rule::new("LIMIT-8c2f", vec![usage_limit(reset)]),
             ],
             headers: unified("allowed_warning", "0.93", reset),
             ..Script::default()
         },
-        Some(fresh_log_path("claudesub")),
-    )
-    .unwrap();
-    let perm = FakeModel::start(
+        "claudesub",
+    );
+    let perm = serve(
         Script {
-            rules: vec![Rule::new(
+            rules: vec![tool_turn(
                 "PERM-6e1d",
-                vec![
-                    Reply::tool(
-                        "Bash",
-                        json!({"command": "touch perm-was-granted.txt", "description": "Create a file"}),
-                    ),
-                    ack("PERM-6e1d"),
-                ],
+                Reply::tool(
+                    "Bash",
+                    json!({"command": "touch perm-was-granted.txt", "description": "Create a file"}),
+                ),
             )],
             ..Script::default()
         },
-        Some(fresh_log_path("claudeperm")),
-    )
-    .unwrap();
+        "claudeperm",
+    );
 
     let mut agents = String::new();
-    let home = |n: &str| homes.path().join(n);
-    for n in ["claude", "claudesub", "claudeperm"] {
-        write_home(&home(n), &root);
+    for (name, server, args, secret) in [
+        (
+            "claude",
+            &main,
+            "--dangerously-skip-permissions",
+            ("ANTHROPIC_API_KEY", KEY),
+        ),
+        (
+            "claudesub",
+            &sub,
+            "--dangerously-skip-permissions",
+            ("CLAUDE_CODE_OAUTH_TOKEN", OAUTH),
+        ),
+        (
+            "claudeperm",
+            &perm,
+            "--permission-mode default",
+            ("ANTHROPIC_API_KEY", KEY),
+        ),
+    ] {
+        let home = homes.path().join(name);
+        write_home(&home, &root);
+        let mut env = base_env(&home, server);
+        env.insert(secret.0, secret.1.into());
+        agents.push_str(&agent_toml(name, bin, args, &env));
     }
-    let mut env = base_env(&home("claude"), &main);
-    env.insert("ANTHROPIC_API_KEY", KEY.into());
-    agents.push_str(&agent_toml(
-        "claude",
-        bin,
-        "--dangerously-skip-permissions",
-        &env,
-    ));
-    let mut env = base_env(&home("claudesub"), &sub);
-    env.insert("CLAUDE_CODE_OAUTH_TOKEN", OAUTH.into());
-    agents.push_str(&agent_toml(
-        "claudesub",
-        bin,
-        "--dangerously-skip-permissions",
-        &env,
-    ));
-    let mut env = base_env(&home("claudeperm"), &perm);
-    env.insert("ANTHROPIC_API_KEY", KEY.into());
-    agents.push_str(&agent_toml(
-        "claudeperm",
-        bin,
-        "--permission-mode default",
-        &env,
-    ));
     project.write_config(&agents);
 
-    let screens = Screens {
-        project: &project,
-        profile: profile("claude"),
-        out_dirs: out_dirs("claude", &version),
-    };
-
+    let screens = Screens::new(&project, "claude", &version);
     report.check("baton up (3 agents ready)", || {
         let child = project
             .cmd(&["up", "--no-daemon"])
@@ -296,60 +210,26 @@ pub fn run(bin: &Path) -> Report {
     }
 
     report.check("idle detected on the fresh screen", || {
-        let s = screens.wait_state("claude", AgentState::Idle, TURN, |_| true)?;
-        screens.save("claude-idle.txt", &s);
-        Ok(String::new())
+        screens.idle("claude", "claude-idle.txt")
     });
-
-    report.check("extra Enter on an empty box submits nothing", || {
-        extra_enter(&project, &main, "claude")
-    });
-
-    let finished = |marker: &str| {
-        let m = format!("ack {marker}");
-        screens.wait_state("claude", AgentState::Finished, TURN, move |s| {
-            s.contains(&m)
-        })
-    };
 
     DELIVERIES.check(
         &mut report,
-        &project,
+        &screens,
         &main,
         "claude",
-        Received::Holds,
-        finished,
-        |report, screen| {
-            if let Some(s) = screen {
-                screens.save("claude-finished.txt", s);
-            }
-            report.check("finished detected after a turn", || {
-                finished(DELIVERIES.multi).map(|_| "✻ <Verb>ed for Ns".to_owned())
-            });
-        },
+        "claude-finished.txt",
+        Some("✻ <Verb>ed for Ns"),
     );
 
     report.check("working detected during a slow stream", || {
-        send(&project, "claude", "SLOW-5e21 stream slowly")?;
-        let s = screens.wait_state("claude", AgentState::Working, TURN, |_| true)?;
-        screens.save("claude-working.txt", &s);
-        finished("SLOW-5e21")?;
+        screens.working("claude", "SLOW-5e21", "stream slowly", "claude-working.txt")?;
         Ok(String::new())
     });
     report.check(
         "Claude runs `baton task done T-001` via Bash: COMPLETED",
         || {
-            project.ok(&["task", "add", "Conformance task"]);
-            project.ok(&["task", "start", "T-001", "--agent", "claude"]);
-            send(&project, "claude", "TASK-9d04 please finish T-001")?;
-            finished("TASK-9d04")?;
-            let shown: serde_json::Value =
-                serde_json::from_str(&project.ok(&["task", "show", "T-001", "--json"]))
-                    .map_err(|e| e.to_string())?;
-            let status = shown["status"].as_str().unwrap_or("").to_owned();
-            if status != "COMPLETED" {
-                return Err(format!("T-001 is {status}: {shown}"));
-            }
+            screens.completes_t001("claude", "TASK-9d04", None)?;
             let done = journal(&project, "task-done");
             if !done.iter().any(|e| e["actor"] == "claude") {
                 return Err(format!("no task-done by claude in the journal: {done:?}"));
@@ -371,15 +251,8 @@ pub fn run(bin: &Path) -> Report {
     );
     report.check("Stop hook reaches baton (agent-turn-end)", || {
         // Five turns so far; the hook runs after each.
-        let entries = wait_for(Duration::from_secs(10), "5 agent-turn-end entries", || {
-            let e: Vec<_> = journal(&project, "agent-turn-end")
-                .into_iter()
-                .filter(|e| e["actor"] == "claude")
-                .collect();
-            (e.len() >= 5).then_some(e)
-        })?;
-        let text = std::fs::read_to_string(root.join(".baton/journal.jsonl")).unwrap_or_default();
-        if text.contains(KEY) || text.contains(OAUTH) {
+        let entries = turn_ends(&project, "claude", 5)?;
+        if journal_holds(&project, &[KEY, OAUTH]) {
             return Err("a secret reached the journal".into());
         }
         Ok(format!("{} entries", entries.len()))
@@ -472,13 +345,12 @@ pub fn run(bin: &Path) -> Report {
     );
 
     report.check("permission dialog without skip-permissions", || {
-        let late = send_maybe_late(&project, "claudeperm", "PERM-6e1d create the file")?;
-        let s = screens.wait_state("claudeperm", AgentState::NeedsInput, TURN, |_| true)?;
-        screens.save("claude-needs-input-bash.txt", &s);
-        if root.join("perm-was-granted.txt").exists() {
-            return Err("the command ran without approval".into());
-        }
-        Ok(late)
+        screens.permission_dialog(
+            "claudeperm",
+            "PERM-6e1d create the file",
+            "claude-needs-input-bash.txt",
+            true,
+        )
     });
 
     report

@@ -2,11 +2,8 @@
 //! provider at the fake model server (Responses API), `baton up` adding the notify hook.
 
 use std::path::Path;
-use std::time::Duration;
 
-use baton_core::AgentState;
 use baton_core::quota::QuotaWindow;
-use baton_fake_model::FakeModel;
 use baton_fake_model::Reply;
 use baton_fake_model::Rule;
 use baton_fake_model::Script;
@@ -14,34 +11,23 @@ use baton_fake_model::Script;
 use crate::common::TestProject;
 use crate::harness::*;
 
-const KEY: &str = "sk-fake-codex-conformance-0123456789";
-const TURN: Duration = Duration::from_secs(60);
+pub const KEY: &str = "sk-fake-codex-conformance-0123456789";
 
 const DELIVERIES: Deliveries = Deliveries {
     multi: "MULTI-3d5c",
     french: "FRENCH-6b2e",
     big: "BIG-8a1f",
+    received: Received::Exact,
 };
 
 /// Writes CODEX_HOME/config.toml: the fake provider, the project trusted, and the notices
 /// this version shows on a first start already seen.
 pub fn write_codex_home(home: &Path, project: &Path, base_url: &str) {
-    std::fs::create_dir_all(home).unwrap();
-    let cfg = format!(
+    let settings = format!(
         r#"model = "gpt-6-sol"
-model_provider = "fake"
 model_reasoning_effort = "medium"
 approval_policy = "never"
 sandbox_mode = "danger-full-access"
-
-[model_providers.fake]
-name = "Fake"
-base_url = "{base_url}/v1"
-wire_api = "responses"
-env_key = "FAKE_API_KEY"
-requires_openai_auth = false
-request_max_retries = 0
-stream_max_retries = 0
 
 [projects."{}"]
 trust_level = "trusted"
@@ -61,16 +47,17 @@ hide_full_access_warning = true
 "#,
         project.display()
     );
-    std::fs::write(home.join("config.toml"), cfg).unwrap();
+    write_codex_config(home, &settings, base_url, 0);
 }
 
-/// Returns the `[[agent]]` table of a Codex agent whose CODEX_HOME is `home`; with
-/// `private_home`, HOME too: the login shell of its `exec_command` then reads no profile file
-/// of the test's user (which may change PATH or, with some setups, never let the shell end).
-pub fn agent_toml(name: &str, bin: &Path, home: &Path, private_home: bool) -> String {
+/// Returns the `[[agent]]` table of a Codex agent whose CODEX_HOME is `home`, with `key` in
+/// FAKE_API_KEY; with `private_home`, HOME too: the login shell of its `exec_command` then
+/// reads no profile file of the test's user (which may change PATH or, with some setups,
+/// never let the shell end).
+pub fn agent_toml(name: &str, bin: &Path, home: &Path, private_home: bool, key: &str) -> String {
     let home = serde_json::to_string(&home.display().to_string()).unwrap();
     format!(
-        "[[agent]]\nname = \"{name}\"\ncli = \"codex\"\ncommand = {}\nenv = {{ CODEX_HOME = {home}, {}FAKE_API_KEY = \"{KEY}\" }}\n",
+        "[[agent]]\nname = \"{name}\"\ncli = \"codex\"\ncommand = {}\nenv = {{ CODEX_HOME = {home}, {}FAKE_API_KEY = \"{key}\" }}\n",
         serde_json::to_string(&format!("{} --no-daemon", bin.display())).unwrap(),
         if private_home {
             format!("HOME = {home}, ")
@@ -80,121 +67,71 @@ pub fn agent_toml(name: &str, bin: &Path, home: &Path, private_home: bool) -> St
     )
 }
 
+/// Writes the config of one agent `codex` whose CODEX_HOME and HOME are `home` (`key` in
+/// FAKE_API_KEY), with no test tasks, and a plan of two tasks.
+pub fn two_tasks(project: &TestProject, bin: &Path, home: &Path, key: &str) {
+    project.write_config(&format!(
+        "{}\n[run]\ntest_tasks = false\n",
+        agent_toml("codex", bin, home, true, key)
+    ));
+    project.write_plan("- [ ] first\n- [ ] second\n");
+}
+
 /// Runs every Codex check.
 pub fn run(bin: &Path) -> Report {
-    let version = version_of(bin);
-    let mut report = Report::new("codex", &version);
-    let project = TestProject::new();
-    let home = tempfile::Builder::new()
-        .prefix("baton-conf-codex-")
-        .tempdir()
-        .unwrap();
+    let (version, mut report, project, home) = start("codex", bin);
     let root = project.root().to_path_buf();
-    let server = FakeModel::start(
-        Script {
-            rules: [
-                DELIVERIES.rules(),
-                vec![
-                    Rule::new(
-                        "SLOW-0f9a",
-                        vec![Reply {
-                            text: Some("ack SLOW-0f9a after a long think".into()),
-                            delay_ms: 5000,
-                            ..Reply::default()
-                        }],
-                    ),
-                    Rule::new(
-                        "TOOL-2c7d",
-                        vec![
-                            Reply::tool(
-                                "exec_command",
-                                // Not a login shell: bash -l resets PATH from /etc/profile, dropping
-                                // the baton directory `baton up` put first (see docs/conformance.md).
-                                serde_json::json!({"cmd": "baton task done T-001", "login": false}),
-                            ),
-                            ack("TOOL-2c7d"),
-                        ],
-                    ),
-                ],
-            ]
-            .concat(),
-            headers: [
-                ("x-codex-primary-used-percent", "42.5"),
-                ("x-codex-primary-window-minutes", "300"),
-                ("x-codex-primary-reset-at", "1795241571"),
-                ("x-codex-secondary-used-percent", "17.0"),
-                ("x-codex-secondary-window-minutes", "10080"),
-                ("x-codex-secondary-reset-at", "1795841571"),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
-            ..Script::default()
-        },
-        Some(fresh_log_path("codex")),
-    )
-    .unwrap();
+    let script = DELIVERIES.script(vec![
+        slow_ack("SLOW-0f9a"),
+        tool_turn(
+            "TOOL-2c7d",
+            Reply::tool(
+                "exec_command",
+                // Not a login shell: bash -l resets PATH from /etc/profile, dropping
+                // the baton directory `baton up` put first (see docs/conformance.md).
+                serde_json::json!({"cmd": "baton task done T-001", "login": false}),
+            ),
+        ),
+    ]);
+    let headers = [
+        ("x-codex-primary-used-percent", "42.5"),
+        ("x-codex-primary-window-minutes", "300"),
+        ("x-codex-primary-reset-at", "1795241571"),
+        ("x-codex-secondary-used-percent", "17.0"),
+        ("x-codex-secondary-window-minutes", "10080"),
+        ("x-codex-secondary-reset-at", "1795841571"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let server = serve(Script { headers, ..script }, "codex");
     write_codex_home(home.path(), &root, &server.base_url());
-    project.write_config(&agent_toml("codex", bin, home.path(), false));
-    let screens = Screens {
-        project: &project,
-        profile: profile("codex"),
-        out_dirs: out_dirs("codex", &version),
-    };
+    project.write_config(&agent_toml("codex", bin, home.path(), false, KEY));
+    let screens = Screens::new(&project, "codex", &version);
 
     report.check("baton up (agent ready)", || up_ready(&project));
     if !report.passed("baton up (agent ready)") {
         return report;
     }
     report.check("idle detected on the fresh screen", || {
-        let s = screens.wait_state("codex", AgentState::Idle, TURN, |_| true)?;
-        screens.save("codex-idle.txt", &s);
-        Ok(String::new())
+        screens.idle("codex", "codex-idle.txt")
     });
-    report.check("extra Enter on an empty box submits nothing", || {
-        extra_enter(&project, &server, "codex")
-    });
-    let finished = |marker: &str| {
-        let m = format!("ack {marker}");
-        screens.wait_state("codex", AgentState::Finished, TURN, move |s| s.contains(&m))
-    };
     DELIVERIES.check(
         &mut report,
-        &project,
+        &screens,
         &server,
         "codex",
-        Received::Exact,
-        finished,
-        |report, screen| {
-            if let Some(s) = screen {
-                screens.save("codex-finished.txt", s);
-            }
-            report.check("finished detected after a turn", || {
-                finished(DELIVERIES.multi).map(|_| "Worked for Ns".to_owned())
-            });
-        },
+        "codex-finished.txt",
+        Some("Worked for Ns"),
     );
     report.check("working detected while the model thinks", || {
-        send(&project, "codex", "SLOW-0f9a think first")?;
-        let s = screens.wait_state("codex", AgentState::Working, TURN, |_| true)?;
-        screens.save("codex-working.txt", &s);
-        finished("SLOW-0f9a")?;
+        screens.working("codex", "SLOW-0f9a", "think first", "codex-working.txt")?;
         Ok(String::new())
     });
     report.check(
         "Codex runs `baton task done T-001` via exec_command: COMPLETED",
         || {
-            project.ok(&["task", "add", "Conformance task"]);
-            project.ok(&["task", "start", "T-001", "--agent", "codex"]);
-            send(&project, "codex", "TOOL-2c7d please finish T-001")?;
-            finished("TOOL-2c7d")?;
-            let shown: serde_json::Value =
-                serde_json::from_str(&project.ok(&["task", "show", "T-001", "--json"]))
-                    .map_err(|e| e.to_string())?;
-            let status = shown["status"].as_str().unwrap_or("").to_owned();
-            if status != "COMPLETED" {
-                return Err(format!("T-001 is {status}"));
-            }
+            screens.completes_t001("codex", "TOOL-2c7d", None)?;
             Ok("T-001 COMPLETED".into())
         },
     );
@@ -202,20 +139,7 @@ pub fn run(bin: &Path) -> Report {
         "notify reaches baton (agent-turn-end, title turns ignored)",
         || {
             // Five turns so far; each also had a title request whose notify must be ignored.
-            let entries = wait_for(Duration::from_secs(10), "5 agent-turn-end entries", || {
-                let e: Vec<_> = journal(&project, "agent-turn-end")
-                    .into_iter()
-                    .filter(|e| e["actor"] == "codex")
-                    .collect();
-                (e.len() >= 5).then_some(e)
-            })
-            .map_err(|e| {
-                let all = journal(&project, "agent-turn-end");
-                format!(
-                    "{e}; the journal has {} agent-turn-end entries: {all:?}",
-                    all.len()
-                )
-            })?;
+            let entries = turn_ends(&project, "codex", 5)?;
             let threads: std::collections::BTreeSet<String> = entries
                 .iter()
                 .filter_map(|e| {
@@ -230,9 +154,7 @@ pub fn run(bin: &Path) -> Report {
                     threads.len()
                 ));
             }
-            let text =
-                std::fs::read_to_string(root.join(".baton/journal.jsonl")).unwrap_or_default();
-            if text.contains(KEY) {
+            if journal_holds(&project, &[KEY]) {
                 return Err("the key reached the journal".into());
             }
             Ok("5 turns, 5 entries, one thread".into())
@@ -265,11 +187,7 @@ pub fn run(bin: &Path) -> Report {
         },
     );
     report.check("no request carried the API key in the log", || {
-        let log = std::fs::read_to_string(log_path("codex")).unwrap_or_default();
-        if log.contains(KEY) {
-            return Err("the key is in the request log".into());
-        }
-        Ok(format!("{} requests logged", log.lines().count()))
+        key_not_logged("codex", KEY)
     });
     drop(server);
     drop(project);
@@ -285,15 +203,11 @@ pub fn run(bin: &Path) -> Report {
 /// gives. Both end COMPLETED by the agent's own report, none for review.
 fn reports_without_baton_on_path(bin: &Path, report: &mut Report) {
     let project = TestProject::new();
-    let home = tempfile::Builder::new()
-        .prefix("baton-conf-codex-path-")
-        .tempdir()
-        .unwrap();
+    let home = temp_dir("baton-conf-codex-path-");
     let root = project.root().to_path_buf();
-    let baton = std::fs::canonicalize(crate::common::baton_bin()).unwrap();
-    let baton = baton.display().to_string();
+    let baton = baton_path();
     let exec = |cmd: String| Reply::tool("exec_command", serde_json::json!({ "cmd": cmd }));
-    let server = FakeModel::start(
+    let server = serve(
         Script {
             rules: vec![
                 Rule::new(
@@ -320,41 +234,17 @@ fn reports_without_baton_on_path(bin: &Path, report: &mut Report) {
             ],
             ..Script::default()
         },
-        Some(fresh_log_path("codex-path")),
-    )
-    .unwrap();
+        "codex-path",
+    );
     write_codex_home(home.path(), &root, &server.base_url());
     // HOME is a fresh directory too: no profile file of the test's user adds baton's directory.
-    project.write_config(&format!(
-        "{}\n[run]\ntest_tasks = false\n",
-        agent_toml("codex", bin, home.path(), true)
-    ));
-    std::fs::write(root.join("plan.md"), "- [ ] first\n- [ ] second\n").unwrap();
+    two_tasks(&project, bin, home.path(), KEY);
     report.check(
         "baton not on the login shell's PATH: both tasks reported by Codex",
         || {
-            let (ended, out) = run_plan(&project)?;
-            let screen = project.capture("codex");
-            let journal = project.journal();
-            let brief: Vec<String> = journal
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{} {} {} {}",
-                        e["actor"], e["action"], e["task"], e["result"]
-                    )
-                })
-                .collect();
-            let context = || {
-                format!(
-                    "\nbaton run: {}\n{}\njournal:\n{}\nscreen:\n{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr),
-                    brief.join("\n"),
-                    trim(&screen)
-                )
-            };
-            ended.map_err(|e| format!("{e}{}", context()))?;
+            let run = PlanRun::of(&project, "codex")?;
+            run.ended_in_time()?;
+            let journal = &run.journal;
             let done: Vec<(String, String)> = journal
                 .iter()
                 .filter(|e| e["action"] == "task-done")
@@ -365,12 +255,12 @@ fn reports_without_baton_on_path(bin: &Path, report: &mut Report) {
                 ("\"T-002\"".to_owned(), "\"codex\"".to_owned()),
             ];
             if done != want || journal.iter().any(|e| e["action"] == "task-review") {
-                return Err(format!("task-done entries {done:?}{}", context()));
+                return Err(format!("task-done entries {done:?}{}", run.context()));
             }
             let failed = journal
                 .iter()
                 .find(|e| e["action"] == "report-failed")
-                .ok_or_else(|| format!("no report-failed entry{}", context()))?;
+                .ok_or_else(|| format!("no report-failed entry{}", run.context()))?;
             Ok(format!(
                 "T-001 after the answer to `{}`, T-002 as the prompt said",
                 failed["result"].as_str().unwrap_or("")

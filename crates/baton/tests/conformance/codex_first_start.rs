@@ -7,7 +7,6 @@
 
 use std::path::Path;
 
-use baton_fake_model::FakeModel;
 use baton_fake_model::Reply;
 use baton_fake_model::Rule;
 use baton_fake_model::Script;
@@ -20,24 +19,10 @@ const OLD_MODEL: &str = "gpt-5.5";
 
 /// Writes a fresh CODEX_HOME/config.toml: the fake provider and the older model, nothing else.
 fn write_fresh_home(home: &Path, base_url: &str) {
-    std::fs::create_dir_all(home).unwrap();
-    let cfg = format!(
-        r#"model = "{OLD_MODEL}"
-model_provider = "fake"
-approval_policy = "never"
-sandbox_mode = "danger-full-access"
-
-[model_providers.fake]
-name = "Fake"
-base_url = "{base_url}/v1"
-wire_api = "responses"
-env_key = "FAKE_API_KEY"
-requires_openai_auth = false
-request_max_retries = 0
-stream_max_retries = 0
-"#
+    let settings = format!(
+        "model = \"{OLD_MODEL}\"\napproval_policy = \"never\"\nsandbox_mode = \"danger-full-access\"\n"
     );
-    std::fs::write(home.join("config.toml"), cfg).unwrap();
+    write_codex_config(home, &settings, base_url, 0);
 }
 
 /// Adds the check to the report of this Codex binary.
@@ -53,12 +38,8 @@ fn attempt(bin: &Path) -> Result<String, String> {
     let project = TestProject::new();
     let root = project.root().to_path_buf();
     crate::common::git(&root, &["init", "-q"]);
-    let home = tempfile::Builder::new()
-        .prefix("baton-conf-codex-fresh-")
-        .tempdir()
-        .unwrap();
-    let baton = std::fs::canonicalize(crate::common::baton_bin()).unwrap();
-    let baton = baton.display().to_string();
+    let home = temp_dir("baton-conf-codex-fresh-");
+    let baton = baton_path();
     let done = |id: &str| {
         vec![
             Reply::tool(
@@ -68,7 +49,7 @@ fn attempt(bin: &Path) -> Result<String, String> {
             Reply::text(&format!("Reported {id}.")),
         ]
     };
-    let server = FakeModel::start(
+    let server = serve(
         Script {
             rules: vec![
                 Rule::new("TASK_ID: T-001", done("T-001")),
@@ -76,39 +57,15 @@ fn attempt(bin: &Path) -> Result<String, String> {
             ],
             ..Script::default()
         },
-        Some(fresh_log_path("codex-first-start")),
-    )
-    .unwrap();
+        "codex-first-start",
+    );
     write_fresh_home(home.path(), &server.base_url());
-    project.write_config(&format!(
-        "[[agent]]\nname = \"codex\"\ncli = \"codex\"\ncommand = {}\nenv = {{ CODEX_HOME = {home}, HOME = {home}, FAKE_API_KEY = \"{KEY}\" }}\n\n[run]\ntest_tasks = false\n",
-        serde_json::to_string(&format!("{} --no-daemon", bin.display())).unwrap(),
-        home = serde_json::to_string(&home.path().display().to_string()).unwrap(),
-    ));
-    std::fs::write(root.join("plan.md"), "- [ ] first\n- [ ] second\n").unwrap();
+    crate::codex::two_tasks(&project, bin, home.path(), KEY);
     let result = (|| {
-        let (ended, out) = run_plan(&project)?;
-        let screen = project.capture("codex");
-        let journal = project.journal();
-        let context = || {
-            let brief: Vec<String> = journal
-                .iter()
-                .map(|e| {
-                    format!(
-                        "{} {} {} {}",
-                        e["actor"], e["action"], e["task"], e["result"]
-                    )
-                })
-                .collect();
-            format!(
-                "\nbaton run: {}\n{}\njournal:\n{}\nscreen:\n{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr),
-                brief.join("\n"),
-                trim(&screen)
-            )
-        };
-        ended.map_err(|e| format!("{e}{}", context()))?;
+        let run = PlanRun::of(&project, "codex")?;
+        run.ended_in_time()?;
+        let journal = &run.journal;
+        let context = || run.context();
         let results = |action: &str| -> Vec<String> {
             journal
                 .iter()

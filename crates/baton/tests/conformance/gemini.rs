@@ -13,20 +13,27 @@ use std::time::Duration;
 use baton_core::AgentState;
 use baton_fake_model::FakeModel;
 use baton_fake_model::Reply;
-use baton_fake_model::Rule;
-use baton_fake_model::Script;
 use serde_json::json;
 
 use crate::common::TestProject;
 use crate::harness::*;
 
 const KEY: &str = "AIzaFakeGeminiConformanceKey0123456789";
-const TURN: Duration = Duration::from_secs(60);
+/// The agents: `--yolo`, and the default approval mode.
+const AGENTS: [&str; 2] = ["gemini", "geminiperm"];
+
+const SHELL: ShellChecks = ShellChecks {
+    slow: "SLOW-7d21",
+    task: "TOOL-5b8e",
+    perm: "PERM-9a4c",
+    limit: "LIMIT-3e6f",
+};
 
 const DELIVERIES: Deliveries = Deliveries {
     multi: "MULTI-4e7a",
     french: "FRENCH-1f3b",
     big: "BIG-c2d9",
+    received: Received::Exact,
 };
 
 /// Writes a private HOME: API-key auth, no update checks, no usage statistics, the project
@@ -128,64 +135,26 @@ pub fn end_by_home(home: &Path) {
     }
 }
 
+/// Returns the pids of the process trees of the agents' panes.
+pub fn pane_trees(project: &TestProject, agents: &[&str]) -> Vec<u32> {
+    agents.iter().flat_map(|a| pane_tree(project, a)).collect()
+}
+
+/// Ends the server, then the project (its tmux server), then the processes left of the
+/// agents' trees or holding one of their homes under `homes`.
+pub fn tear_down(server: FakeModel, project: TestProject, leftovers: &[u32], homes: &Path) {
+    drop(server);
+    drop(project);
+    end_leftovers(leftovers);
+    end_by_home(homes);
+}
+
 /// Runs every Gemini CLI check.
 pub fn run(bin: &Path) -> Report {
-    let version = version_of(bin);
-    let mut report = Report::new("gemini", &version);
-    let project = TestProject::new();
-    let homes = tempfile::Builder::new()
-        .prefix("baton-conf-gemini-")
-        .tempdir()
-        .unwrap();
+    let (version, mut report, project, homes) = start("gemini", bin);
     let root = project.root().to_path_buf();
-    let server = FakeModel::start(
-        Script {
-            rules: [
-                DELIVERIES.rules(),
-                vec![
-                    Rule::new(
-                        "SLOW-7d21",
-                        vec![Reply {
-                            text: Some("ack SLOW-7d21 after a long think".into()),
-                            delay_ms: 5000,
-                            ..Reply::default()
-                        }],
-                    ),
-                    Rule::new(
-                        "TOOL-5b8e",
-                        vec![
-                            Reply::tool(
-                                "run_shell_command",
-                                json!({"command": "baton task done T-001"}),
-                            ),
-                            ack("TOOL-5b8e"),
-                        ],
-                    ),
-                    Rule::new(
-                        "PERM-9a4c",
-                        vec![
-                            Reply::tool(
-                                "run_shell_command",
-                                json!({"command": "touch perm-was-granted.txt"}),
-                            ),
-                            ack("PERM-9a4c"),
-                        ],
-                    ),
-                    Rule::new(
-                        "LIMIT-3e6f",
-                        vec![Reply {
-                            status: Some(429),
-                            ..Reply::default()
-                        }],
-                    ),
-                ],
-            ]
-            .concat(),
-            ..Script::default()
-        },
-        Some(fresh_log_path("gemini")),
-    )
-    .unwrap();
+    let shell = |command: &str| Reply::tool("run_shell_command", json!({"command": command}));
+    let server = serve(DELIVERIES.script(SHELL.rules(shell)), "gemini");
     let (home, home_perm) = (homes.path().join("yolo"), homes.path().join("perm"));
     write_home(&home, &root);
     write_home(&home_perm, &root);
@@ -194,17 +163,12 @@ pub fn run(bin: &Path) -> Report {
         agent_toml("gemini", bin, "--yolo", &home, &server),
         agent_toml("geminiperm", bin, "", &home_perm, &server),
     ));
-    let screens = Screens {
-        project: &project,
-        profile: profile("gemini"),
-        out_dirs: out_dirs("gemini", &version),
-    };
-    let mut leftovers = Vec::new();
+    let screens = Screens::new(&project, "gemini", &version).masked();
 
     report.check_twice("baton up (2 agents ready)", || {
         up_ready(&project).map_err(|why| {
             // What the panes show, if they are still there; then a clean slate for a retry.
-            let screens: String = ["gemini", "geminiperm"]
+            let screens: String = AGENTS
                 .iter()
                 .filter(|a| project.try_pane(a).is_some())
                 .map(|a| format!("\n--- {a}:\n{}", trim(&project.capture(a))))
@@ -213,15 +177,11 @@ pub fn run(bin: &Path) -> Report {
             format!("{why}{screens}")
         })
     });
-    for agent in ["gemini", "geminiperm"] {
-        leftovers.extend(pane_tree(&project, agent));
-    }
+    let mut leftovers = pane_trees(&project, &AGENTS);
     if report.passed("baton up (2 agents ready)") {
-        checks(&mut report, &project, &server, &screens, &root);
+        checks(&mut report, &server, &screens);
     }
-    for agent in ["gemini", "geminiperm"] {
-        leftovers.extend(pane_tree(&project, agent));
-    }
+    leftovers.extend(pane_trees(&project, &AGENTS));
     if report.passed("baton up (2 agents ready)") {
         report.check(
             "baton down ends the CLIs' processes (the relaunched node too)",
@@ -248,77 +208,41 @@ pub fn run(bin: &Path) -> Report {
             },
         );
     }
-    drop(server);
-    drop(project);
-    end_leftovers(&leftovers);
-    end_by_home(homes.path());
+    tear_down(server, project, &leftovers, homes.path());
     report
 }
 
-fn checks(
-    report: &mut Report,
-    project: &TestProject,
-    server: &FakeModel,
-    screens: &Screens<'_>,
-    root: &Path,
-) {
+fn checks(report: &mut Report, server: &FakeModel, screens: &Screens<'_>) {
+    let project = screens.project;
     report.check(
         "idle detected on the fresh screen (YOLO `*` prompt)",
         || {
-            let s = screens.wait_state("gemini", AgentState::Idle, TURN, |_| true)?;
-            screens.save_masked("idle-fresh-yolo.txt", &s);
-            let p = screens.wait_state("geminiperm", AgentState::Idle, TURN, |_| true)?;
-            screens.save_masked("idle-fresh.txt", &p);
-            Ok(String::new())
+            screens.idle("gemini", "idle-fresh-yolo.txt")?;
+            screens.idle("geminiperm", "idle-fresh.txt")
         },
     );
-    report.check("extra Enter on an empty box submits nothing", || {
-        extra_enter(project, server, "gemini")
-    });
-    let finished = |marker: &str| {
-        let m = format!("ack {marker}");
-        screens.wait_state("gemini", AgentState::Finished, TURN, move |s| {
-            s.contains(&m)
-        })
-    };
     DELIVERIES.check(
         report,
-        project,
+        screens,
         server,
         "gemini",
-        Received::Exact,
-        finished,
-        |_, screen| {
-            if let Some(s) = screen {
-                screens.save_masked("finished-multiline-reply.txt", s);
-            }
-        },
+        "finished-multiline-reply.txt",
+        None,
     );
     report.check("working detected while the model thinks", || {
-        send(project, "gemini", "SLOW-7d21 think first")?;
-        let s = screens.wait_state("gemini", AgentState::Working, TURN, |_| true)?;
-        screens.save_masked("working-thinking.txt", &s);
-        let s = finished("SLOW-7d21")?;
-        screens.save_masked("finished-reply.txt", &s);
+        let s = screens.working("gemini", SHELL.slow, "think first", "working-thinking.txt")?;
+        screens.save("finished-reply.txt", &s);
         Ok(String::new())
     });
     report.check(
         "Gemini runs `baton task done T-001` via run_shell_command: COMPLETED",
         || {
-            project.ok(&["task", "add", "Conformance task"]);
-            project.ok(&["task", "start", "T-001", "--agent", "gemini"]);
-            send(project, "gemini", "TOOL-5b8e please finish T-001")?;
-            let s = finished("TOOL-5b8e")?;
-            screens.save_masked("finished-task-done-shell.txt", &s);
-            let shown: serde_json::Value =
-                serde_json::from_str(&project.ok(&["task", "show", "T-001", "--json"]))
-                    .map_err(|e| e.to_string())?;
-            let status = shown["status"].as_str().unwrap_or("").to_owned();
-            if status != "COMPLETED" {
-                return Err(format!("T-001 is {status}"));
-            }
+            screens.completes_t001("gemini", SHELL.task, Some("finished-task-done-shell.txt"))?;
             // The tool's result went back to the model: a step-1 request of that rule.
-            let back = server.requests().iter().any(|r| r.rule == "TOOL-5b8e#1");
+            let back = server
+                .requests()
+                .iter()
+                .any(|r| r.rule == format!("{}#1", SHELL.task));
             if !back {
                 return Err("no request carried the tool's result back".into());
             }
@@ -328,7 +252,7 @@ fn checks(
     report.check(
         "a 429 RESOURCE_EXHAUSTED (daily quota) reads as rate-limited",
         || {
-            send(project, "gemini", "LIMIT-3e6f go")?;
+            send(project, "gemini", &format!("{} go", SHELL.limit))?;
             let s = screens.wait_state("gemini", AgentState::RateLimited, TURN, |_| true)?;
             // 0.43+ open a dialog; 0.20 prints the API error at once.
             let file = if s.contains("Usage limit reached") {
@@ -336,7 +260,7 @@ fn checks(
             } else {
                 "rate-limited-daily-quota.txt"
             };
-            screens.save_masked(file, &s);
+            screens.save(file, &s);
             let line = s
                 .lines()
                 .find(|l| l.contains("limit") || l.contains("quota"))
@@ -349,19 +273,14 @@ fn checks(
         },
     );
     report.check("tool confirmation dialog in the default mode", || {
-        send(project, "geminiperm", "PERM-9a4c create the file")?;
-        let s = screens.wait_state("geminiperm", AgentState::NeedsInput, TURN, |_| true)?;
-        screens.save_masked("needs-input-shell-permission.txt", &s);
-        if root.join("perm-was-granted.txt").exists() {
-            return Err("the command ran without approval".into());
-        }
-        Ok(String::new())
+        screens.permission_dialog(
+            "geminiperm",
+            &format!("{} create the file", SHELL.perm),
+            "needs-input-shell-permission.txt",
+            false,
+        )
     });
     report.check("no request log holds the API key", || {
-        let log = std::fs::read_to_string(log_path("gemini")).unwrap_or_default();
-        if log.contains(KEY) {
-            return Err("the key is in the request log".into());
-        }
-        Ok(format!("{} requests logged", log.lines().count()))
+        key_not_logged("gemini", KEY)
     });
 }

@@ -1,6 +1,7 @@
 //! What the conformance checks share: the report, waiting, screens and fixtures, the fake
 //! model's request log.
 
+use std::collections::BTreeMap;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use baton_fake_model::FakeModel;
 use baton_fake_model::Recorded;
 use baton_fake_model::Reply;
 use baton_fake_model::Rule;
+use baton_fake_model::Script;
 
 use crate::common::TestProject;
 
@@ -218,9 +220,43 @@ pub fn wait_for<T>(
     }
 }
 
+/// Polls `screen` (see `wait_for`) until `ok` holds of it; returns that screen, or fails with
+/// the last one seen. For the scenario scripts' windows.
+#[allow(dead_code)]
+pub fn wait_screen(
+    timeout: Duration,
+    what: &str,
+    mut screen: impl FnMut() -> String,
+    ok: impl Fn(&str) -> bool,
+) -> Result<String, String> {
+    let mut last = String::new();
+    wait_for(timeout, what, || {
+        last = screen();
+        ok(&last).then(|| last.clone())
+    })
+    .map_err(|e| format!("{e}; last screen:\n{}", trim(&last)))
+}
+
 /// Returns the built-in profile of a CLI.
 pub fn profile(cli: &str) -> Profile {
     builtin_spec(cli).unwrap().resolve(cli).unwrap()
+}
+
+/// The longest a turn (or a state to show) may take.
+pub const TURN: Duration = Duration::from_secs(60);
+
+/// Returns what the checks of one CLI start from: its version, an empty report, a project,
+/// and a directory for the agents' private homes.
+pub fn start(cli: &str, bin: &Path) -> (String, Report, TestProject, tempfile::TempDir) {
+    let version = version_of(bin);
+    let report = Report::new(cli, &version);
+    let homes = temp_dir(&format!("baton-conf-{cli}-"));
+    (version, report, TestProject::new(), homes)
+}
+
+/// Returns a fresh temporary directory whose name starts with `prefix`.
+pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(prefix).tempdir().unwrap()
 }
 
 /// An agent of a conformance project: its name, profile and the screens saved.
@@ -229,9 +265,29 @@ pub struct Screens<'a> {
     pub profile: Profile,
     /// Where screens are saved (`…/<cli>-<version>`).
     pub out_dirs: Vec<PathBuf>,
+    /// Whether saved screens have the project's temp path replaced by `/tmp/project`.
+    pub masked: bool,
 }
 
-impl Screens<'_> {
+impl<'a> Screens<'a> {
+    /// The screens of `cli` in `project`, saved as they are.
+    pub fn new(project: &'a TestProject, cli: &str, version: &str) -> Screens<'a> {
+        Screens {
+            project,
+            profile: profile(cli),
+            out_dirs: out_dirs(cli, version),
+            masked: false,
+        }
+    }
+
+    /// The same, saved with the project's temp path replaced by `/tmp/project`.
+    pub fn masked(self) -> Screens<'a> {
+        Screens {
+            masked: true,
+            ..self
+        }
+    }
+
     /// Returns the agent's screen and what the detector makes of it.
     pub fn look(&self, agent: &str) -> (String, Detection) {
         let screen = self.project.capture(agent);
@@ -264,20 +320,110 @@ impl Screens<'_> {
         })
     }
 
-    /// Saves a screen as `<profile>-<state>[-variant].txt`.
+    /// Saves a screen as `<profile>-<state>[-variant].txt` (masked: with the project's temp
+    /// path replaced by `/tmp/project`).
     pub fn save(&self, file: &str, screen: &str) {
+        let screen = if self.masked {
+            let root = self.project.root().display().to_string();
+            screen.replace(&root, "/tmp/project")
+        } else {
+            screen.to_owned()
+        };
         for dir in &self.out_dirs {
             let _ = std::fs::create_dir_all(dir);
-            let _ = std::fs::write(dir.join(file), screen);
+            let _ = std::fs::write(dir.join(file), &screen);
         }
     }
 
-    /// Saves a screen with the project's temp path replaced by `/tmp/project`.
-    #[allow(dead_code)]
-    pub fn save_masked(&self, file: &str, screen: &str) {
-        let root = self.project.root().display().to_string();
-        self.save(file, &screen.replace(&root, "/tmp/project"));
+    /// Waits until the agent shows the finished turn that acknowledged `marker`; returns
+    /// that screen.
+    pub fn finished(&self, agent: &str, marker: &str) -> Result<String, String> {
+        let m = format!("ack {marker}");
+        self.wait_state(agent, AgentState::Finished, TURN, move |s| s.contains(&m))
     }
+
+    /// Waits until the agent's fresh screen is idle; saves it as `file`.
+    pub fn idle(&self, agent: &str, file: &str) -> Result<String, String> {
+        let s = self.wait_state(agent, AgentState::Idle, TURN, |_| true)?;
+        self.save(file, &s);
+        Ok(String::new())
+    }
+
+    /// Sends `<marker> <words>` to `agent`, where `marker` is the rule of a slow reply; saves
+    /// the working screen as `file` and returns the screen of the finished turn.
+    pub fn working(
+        &self,
+        agent: &str,
+        marker: &str,
+        words: &str,
+        file: &str,
+    ) -> Result<String, String> {
+        send(self.project, agent, &format!("{marker} {words}"))?;
+        let s = self.wait_state(agent, AgentState::Working, TURN, |_| true)?;
+        self.save(file, &s);
+        self.finished(agent, marker)
+    }
+
+    /// Adds task T-001, starts it for `agent` and sends `<marker> please finish T-001`, where
+    /// `marker` is the rule whose tool call runs `baton task done T-001`; waits for the
+    /// finished turn (saved as `file`, if any) and fails unless T-001 is COMPLETED.
+    pub fn completes_t001(
+        &self,
+        agent: &str,
+        marker: &str,
+        file: Option<&str>,
+    ) -> Result<(), String> {
+        let project = self.project;
+        project.ok(&["task", "add", "Conformance task"]);
+        project.ok(&["task", "start", "T-001", "--agent", agent]);
+        send(project, agent, &format!("{marker} please finish T-001"))?;
+        let s = self.finished(agent, marker)?;
+        if let Some(file) = file {
+            self.save(file, &s);
+        }
+        let shown: serde_json::Value =
+            serde_json::from_str(&project.ok(&["task", "show", "T-001", "--json"]))
+                .map_err(|e| e.to_string())?;
+        let status = shown["status"].as_str().unwrap_or("").to_owned();
+        if status != "COMPLETED" {
+            return Err(format!("T-001 is {status}: {shown}"));
+        }
+        Ok(())
+    }
+
+    /// Sends `prompt` to `agent`, whose reply runs `touch perm-was-granted.txt`: waits for
+    /// the permission dialog, saves it as `file`, and fails when the file was made without an
+    /// answer. With `late`, a prompt taken late is no failure (see `send_maybe_late`); the
+    /// note says so.
+    pub fn permission_dialog(
+        &self,
+        agent: &str,
+        prompt: &str,
+        file: &str,
+        late: bool,
+    ) -> Result<String, String> {
+        let note = if late {
+            send_maybe_late(self.project, agent, prompt)?
+        } else {
+            send(self.project, agent, prompt).map(|_| String::new())?
+        };
+        let s = self.wait_state(agent, AgentState::NeedsInput, TURN, |_| true)?;
+        self.save(file, &s);
+        if self.project.root().join("perm-was-granted.txt").exists() {
+            return Err("the command ran without approval".into());
+        }
+        Ok(note)
+    }
+}
+
+/// Returns how many requests the fake model server of `agent` logged; fails when its log
+/// holds `key`.
+pub fn key_not_logged(agent: &str, key: &str) -> Result<String, String> {
+    let log = std::fs::read_to_string(log_path(agent)).unwrap_or_default();
+    if log.contains(key) {
+        return Err("the key is in the request log".into());
+    }
+    Ok(format!("{} requests logged", log.lines().count()))
 }
 
 /// Returns the directories screens go to: the target's tmp dir always, the repository's
@@ -449,6 +595,37 @@ pub fn no_new_request(
     Ok(format!("no request within {quiet:?}"))
 }
 
+/// Waits (10 s at most) until the journal holds `n` agent-turn-end entries of `agent`;
+/// returns them. A failure lists every agent-turn-end entry.
+pub fn turn_ends(
+    project: &TestProject,
+    agent: &str,
+    n: usize,
+) -> Result<Vec<serde_json::Value>, String> {
+    let what = format!("{n} agent-turn-end entries");
+    wait_for(Duration::from_secs(10), &what, || {
+        let e: Vec<_> = journal(project, "agent-turn-end")
+            .into_iter()
+            .filter(|e| e["actor"] == agent)
+            .collect();
+        (e.len() >= n).then_some(e)
+    })
+    .map_err(|e| {
+        let all = journal(project, "agent-turn-end");
+        format!(
+            "{e}; the journal has {} agent-turn-end entries: {all:?}",
+            all.len()
+        )
+    })
+}
+
+/// Returns whether the journal (JSON lines mirror) holds any of `secrets`.
+pub fn journal_holds(project: &TestProject, secrets: &[&str]) -> bool {
+    let text =
+        std::fs::read_to_string(project.root().join(".baton/journal.jsonl")).unwrap_or_default();
+    secrets.iter().any(|s| text.contains(s))
+}
+
 /// Returns the journal entries (JSON lines mirror) with this action.
 pub fn journal(project: &TestProject, action: &str) -> Vec<serde_json::Value> {
     std::fs::read_to_string(project.root().join(".baton/journal.jsonl"))
@@ -524,6 +701,8 @@ pub struct Deliveries {
     pub multi: &'static str,
     pub french: &'static str,
     pub big: &'static str,
+    /// How the CLI's copy of a prompt compares with what was sent.
+    pub received: Received,
 }
 
 impl Deliveries {
@@ -535,21 +714,33 @@ impl Deliveries {
             .collect()
     }
 
-    /// Runs the three checks against `agent`, in order. `finished(marker)` waits until the
-    /// agent shows the turn that acknowledged `marker` and returns that screen; `after_multi`
-    /// runs after the multi-line check with that screen, if it got that far (to save it, or to
-    /// add a check that reads it).
-    #[allow(clippy::too_many_arguments)]
+    /// A script of the rules for the three prompts, then `rules`.
+    pub fn script(&self, rules: Vec<Rule>) -> Script {
+        Script {
+            rules: [self.rules(), rules].concat(),
+            ..Script::default()
+        }
+    }
+
+    /// Checks an extra Enter on `agent`'s empty prompt box submits nothing, then runs the
+    /// three checks, in order, each waiting for the finished turn that acknowledged its
+    /// marker. The multi-line check's screen is saved as `multi_file`; with `finished_note`, a
+    /// check that the finished state was detected after that turn follows it.
     pub fn check(
         &self,
         report: &mut Report,
-        project: &TestProject,
+        screens: &Screens<'_>,
         server: &FakeModel,
         agent: &str,
-        received: Received,
-        finished: impl Fn(&str) -> Result<String, String>,
-        after_multi: impl FnOnce(&mut Report, Option<&str>),
+        multi_file: &str,
+        finished_note: Option<&str>,
     ) {
+        let project = screens.project;
+        report.check("extra Enter on an empty box submits nothing", || {
+            extra_enter(project, server, agent)
+        });
+        let finished = |marker: &str| screens.finished(agent, marker);
+        let received = self.received;
         let suffix = match received {
             Received::ExactButASpace => " (+1 space)",
             _ => "",
@@ -569,7 +760,14 @@ impl Deliveries {
                 once(self.multi, &multi)
             },
         );
-        after_multi(report, screen.as_deref());
+        if let Some(s) = &screen {
+            screens.save(multi_file, s);
+        }
+        if let Some(note) = finished_note {
+            report.check("finished detected after a turn", || {
+                finished(self.multi).map(|_| note.to_owned())
+            });
+        }
         report.check(
             &format!("send French prompt: submitted once, exact{suffix}"),
             || {
@@ -588,6 +786,58 @@ impl Deliveries {
                 once(self.big, &p)
             },
         );
+    }
+}
+
+/// The markers of the checks Gemini CLI and opencode share beyond delivery: a slow reply
+/// (working), a task reported through the shell tool, a command that needs a permission, and
+/// an HTTP 429.
+pub struct ShellChecks {
+    pub slow: &'static str,
+    pub task: &'static str,
+    pub perm: &'static str,
+    pub limit: &'static str,
+}
+
+impl ShellChecks {
+    /// The fake model's rules for them; `shell(command)` is the CLI's shell tool call.
+    pub fn rules(&self, shell: impl Fn(&str) -> Reply) -> Vec<Rule> {
+        vec![
+            slow_ack(self.slow),
+            tool_turn(self.task, shell("baton task done T-001")),
+            tool_turn(self.perm, shell("touch perm-was-granted.txt")),
+            Rule::new(self.limit, vec![status(429)]),
+        ]
+    }
+}
+
+/// Starts a fake model server with `script`, logging to `fresh_log_path(log)`.
+pub fn serve(script: Script, log: &str) -> FakeModel {
+    FakeModel::start(script, Some(fresh_log_path(log))).unwrap()
+}
+
+/// The rule of a slow reply: `ack <marker> after a long think`, 5 s late.
+pub fn slow_ack(marker: &str) -> Rule {
+    Rule::new(
+        marker,
+        vec![Reply {
+            text: Some(format!("ack {marker} after a long think")),
+            delay_ms: 5000,
+            ..Reply::default()
+        }],
+    )
+}
+
+/// The rule of a turn that makes one tool call, then answers `ack <marker>`.
+pub fn tool_turn(marker: &str, call: Reply) -> Rule {
+    Rule::new(marker, vec![call, ack(marker)])
+}
+
+/// A reply with an HTTP error status and no body.
+pub fn status(code: u16) -> Reply {
+    Reply {
+        status: Some(code),
+        ..Reply::default()
     }
 }
 
@@ -640,6 +890,63 @@ pub fn run_plan(
     Ok((ended, out))
 }
 
+/// A `baton run plan.md` that ended (or was killed after 240 s): how, its output, then the
+/// agent's screen and the journal.
+pub struct PlanRun {
+    pub ended: Result<std::process::ExitStatus, String>,
+    pub out: std::process::Output,
+    pub screen: String,
+    pub journal: Vec<serde_json::Value>,
+}
+
+impl PlanRun {
+    /// Runs the project's plan (see `run_plan`), then reads `agent`'s screen and the journal.
+    pub fn of(project: &TestProject, agent: &str) -> Result<PlanRun, String> {
+        let (ended, out) = run_plan(project)?;
+        Ok(PlanRun {
+            ended,
+            out,
+            screen: project.capture(agent),
+            journal: project.journal(),
+        })
+    }
+
+    /// What a failure shows: baton run's output, the journal in brief and the screen.
+    pub fn context(&self) -> String {
+        let brief: Vec<String> = self
+            .journal
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} {} {}",
+                    e["actor"], e["action"], e["task"], e["result"]
+                )
+            })
+            .collect();
+        format!(
+            "\nbaton run: {}\n{}\njournal:\n{}\nscreen:\n{}",
+            String::from_utf8_lossy(&self.out.stdout),
+            String::from_utf8_lossy(&self.out.stderr),
+            brief.join("\n"),
+            trim(&self.screen)
+        )
+    }
+
+    /// Fails, with the context, unless the run ended in time.
+    pub fn ended_in_time(&self) -> Result<(), String> {
+        match &self.ended {
+            Ok(_) => Ok(()),
+            Err(e) => Err(format!("{e}{}", self.context())),
+        }
+    }
+}
+
+/// Returns the full path of the baton binary under test.
+pub fn baton_path() -> String {
+    let baton = std::fs::canonicalize(crate::common::baton_bin()).unwrap();
+    baton.display().to_string()
+}
+
 /// Runs `baton up --no-daemon`; returns its "ready" lines, or its output when it failed.
 pub fn up_ready(project: &TestProject) -> Result<String, String> {
     let out = project.run(&["up", "--no-daemon"]);
@@ -667,4 +974,99 @@ pub fn extra_enter(
     let before = server.requests().len();
     project.tmux(&["send-keys", "-t", &project.pane(agent), "Enter"]);
     no_new_request(server, before, Duration::from_millis(1500))
+}
+
+/// Writes CODEX_HOME/config.toml: `model_provider = "fake"`, then `settings` (top-level keys,
+/// then any tables), then the fake provider: the fake model server's Responses API at
+/// `base_url`, the key in `FAKE_API_KEY`, no request retried and `stream_retries` streams.
+pub fn write_codex_config(home: &Path, settings: &str, base_url: &str, stream_retries: u32) {
+    std::fs::create_dir_all(home).unwrap();
+    let cfg = format!(
+        r#"model_provider = "fake"
+{settings}
+[model_providers.fake]
+name = "Fake"
+base_url = "{base_url}/v1"
+wire_api = "responses"
+env_key = "FAKE_API_KEY"
+requires_openai_auth = false
+request_max_retries = 0
+stream_max_retries = {stream_retries}
+"#
+    );
+    std::fs::write(home.join("config.toml"), cfg).unwrap();
+}
+
+/// The environment of a Claude Code with the private HOME `home`, offline but for the fake
+/// model `server`.
+pub fn claude_env(home: &Path, server: &FakeModel) -> Vec<(&'static str, String)> {
+    vec![
+        ("HOME", home.display().to_string()),
+        ("ANTHROPIC_BASE_URL", server.base_url()),
+        ("DISABLE_TELEMETRY", "1".into()),
+        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".into()),
+        ("DISABLE_AUTOUPDATER", "1".into()),
+        ("DISABLE_ERROR_REPORTING", "1".into()),
+        ("IS_SANDBOX", "1".into()),
+    ]
+}
+
+/// The unified rate-limit headers of a subscriber at `util` of the 5-hour window.
+pub fn unified(status: &str, util: &str, reset: u64) -> BTreeMap<String, String> {
+    [
+        ("anthropic-ratelimit-unified-status", status.to_owned()),
+        ("anthropic-ratelimit-unified-5h-status", status.to_owned()),
+        (
+            "anthropic-ratelimit-unified-5h-utilization",
+            util.to_owned(),
+        ),
+        ("anthropic-ratelimit-unified-5h-reset", reset.to_string()),
+        (
+            "anthropic-ratelimit-unified-7d-status",
+            "allowed".to_owned(),
+        ),
+        (
+            "anthropic-ratelimit-unified-7d-utilization",
+            "0.40".to_owned(),
+        ),
+        (
+            "anthropic-ratelimit-unified-7d-reset",
+            (reset + 86_400 * 3).to_string(),
+        ),
+        (
+            "anthropic-ratelimit-unified-representative-claim",
+            "five_hour".to_owned(),
+        ),
+        ("anthropic-ratelimit-unified-reset", reset.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// Returns the 5-hour window's reset for the subscription checks: the whole hour three hours
+/// on from this one (Unix seconds).
+pub fn reset_in_3h() -> u64 {
+    (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 3600
+        + 3)
+        * 3600
+}
+
+/// The Anthropic API's answer to a subscriber out of quota: HTTP 429, the unified status
+/// rejected until `reset`, retry after an hour.
+pub fn usage_limit(reset: u64) -> Reply {
+    let mut limit = Reply {
+        status: Some(429),
+        headers: unified("rejected", "1.0", reset),
+        error_body: Some(
+            serde_json::json!({"type": "error", "error": {"type": "rate_limit_error", "message": "This request would exceed your account's rate limit. Please try again later."}}),
+        ),
+        ..Reply::default()
+    };
+    limit.headers.insert("retry-after".into(), "3600".into());
+    limit
 }

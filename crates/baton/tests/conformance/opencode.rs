@@ -8,28 +8,32 @@
 //! - `opencodeperm`: `"permission": {"bash": "ask"}` (a real permission dialog).
 
 use std::path::Path;
-use std::time::Duration;
 
 use baton_core::AgentState;
 use baton_fake_model::FakeModel;
 use baton_fake_model::Reply;
-use baton_fake_model::Rule;
-use baton_fake_model::Script;
 use serde_json::json;
 
-use crate::common::TestProject;
-use crate::gemini::end_by_home;
-use crate::gemini::end_leftovers;
-use crate::gemini::pane_tree;
+use crate::gemini::pane_trees;
+use crate::gemini::tear_down;
 use crate::harness::*;
 
 const KEY: &str = "sk-fake-opencode-conformance-0123456789";
-const TURN: Duration = Duration::from_secs(60);
+/// The agents: the default permissions, and `bash: ask`.
+const AGENTS: [&str; 2] = ["opencode", "opencodeperm"];
+
+const SHELL: ShellChecks = ShellChecks {
+    slow: "SLOW-4c3a",
+    task: "TOOL-9e2f",
+    perm: "PERM-1d5b",
+    limit: "LIMIT-7a0e",
+};
 
 const DELIVERIES: Deliveries = Deliveries {
     multi: "MULTI-8b1e",
     french: "FRENCH-2a7c",
     big: "BIG-6f0d",
+    received: Received::ExactButASpace,
 };
 
 fn bash(command: &str) -> Reply {
@@ -84,50 +88,8 @@ fn agent_toml(name: &str, bin: &Path, home: &Path) -> String {
 
 /// Runs every opencode check.
 pub fn run(bin: &Path) -> Report {
-    let version = version_of(bin);
-    let mut report = Report::new("opencode", &version);
-    let project = TestProject::new();
-    let homes = tempfile::Builder::new()
-        .prefix("baton-conf-opencode-")
-        .tempdir()
-        .unwrap();
-    let root = project.root().to_path_buf();
-    let server = FakeModel::start(
-        Script {
-            rules: [
-                DELIVERIES.rules(),
-                vec![
-                    Rule::new(
-                        "SLOW-4c3a",
-                        vec![Reply {
-                            text: Some("ack SLOW-4c3a after a long think".into()),
-                            delay_ms: 5000,
-                            ..Reply::default()
-                        }],
-                    ),
-                    Rule::new(
-                        "TOOL-9e2f",
-                        vec![bash("baton task done T-001"), ack("TOOL-9e2f")],
-                    ),
-                    Rule::new(
-                        "PERM-1d5b",
-                        vec![bash("touch perm-was-granted.txt"), ack("PERM-1d5b")],
-                    ),
-                    Rule::new(
-                        "LIMIT-7a0e",
-                        vec![Reply {
-                            status: Some(429),
-                            ..Reply::default()
-                        }],
-                    ),
-                ],
-            ]
-            .concat(),
-            ..Script::default()
-        },
-        Some(fresh_log_path("opencode")),
-    )
-    .unwrap();
+    let (version, mut report, project, homes) = start("opencode", bin);
+    let server = serve(DELIVERIES.script(SHELL.rules(bash)), "opencode");
     let (home, home_perm) = (homes.path().join("open"), homes.path().join("perm"));
     write_home(&home, &server, json!({}));
     write_home(&home_perm, &server, json!({"bash": "ask", "edit": "ask"}));
@@ -136,111 +98,61 @@ pub fn run(bin: &Path) -> Report {
         agent_toml("opencode", bin, &home),
         agent_toml("opencodeperm", bin, &home_perm),
     ));
-    let screens = Screens {
-        project: &project,
-        profile: profile("opencode"),
-        out_dirs: out_dirs("opencode", &version),
-    };
-    let mut leftovers = Vec::new();
+    let screens = Screens::new(&project, "opencode", &version).masked();
     report.check("baton up (2 agents ready)", || up_ready(&project));
-    for agent in ["opencode", "opencodeperm"] {
-        leftovers.extend(pane_tree(&project, agent));
-    }
+    let mut leftovers = pane_trees(&project, &AGENTS);
     if report.passed("baton up (2 agents ready)") {
-        checks(&mut report, &project, &server, &screens, &root);
+        checks(&mut report, &server, &screens);
     }
-    for agent in ["opencode", "opencodeperm"] {
-        leftovers.extend(pane_tree(&project, agent));
-    }
-    drop(server);
-    drop(project);
-    end_leftovers(&leftovers);
-    end_by_home(homes.path());
+    leftovers.extend(pane_trees(&project, &AGENTS));
+    tear_down(server, project, &leftovers, homes.path());
     report
 }
 
-fn checks(
-    report: &mut Report,
-    project: &TestProject,
-    server: &FakeModel,
-    screens: &Screens<'_>,
-    root: &Path,
-) {
+fn checks(report: &mut Report, server: &FakeModel, screens: &Screens<'_>) {
+    let project = screens.project;
     let agent = "opencode";
     report.check("idle detected on the fresh screen", || {
-        let s = screens.wait_state(agent, AgentState::Idle, TURN, |_| true)?;
-        screens.save_masked("idle-fresh.txt", &s);
-        Ok(String::new())
+        screens.idle(agent, "idle-fresh.txt")
     });
-    report.check("extra Enter on an empty box submits nothing", || {
-        extra_enter(project, server, agent)
-    });
-    let finished = |marker: &str| {
-        let m = format!("ack {marker}");
-        screens.wait_state(agent, AgentState::Finished, TURN, move |s| s.contains(&m))
-    };
     DELIVERIES.check(
         report,
-        project,
+        screens,
         server,
         agent,
-        Received::ExactButASpace,
-        finished,
-        |_, screen| {
-            if let Some(s) = screen {
-                screens.save_masked("finished-multiline-reply.txt", s);
-            }
-        },
+        "finished-multiline-reply.txt",
+        None,
     );
     report.check("working detected while the model thinks", || {
-        send(project, agent, "SLOW-4c3a think first")?;
-        let s = screens.wait_state(agent, AgentState::Working, TURN, |_| true)?;
-        screens.save_masked("working-thinking.txt", &s);
-        let s = finished("SLOW-4c3a")?;
-        screens.save_masked("finished-reply.txt", &s);
+        let s = screens.working(agent, SHELL.slow, "think first", "working-thinking.txt")?;
+        screens.save("finished-reply.txt", &s);
         Ok(String::new())
     });
     report.check(
         "opencode runs `baton task done T-001` via bash: COMPLETED",
         || {
-            project.ok(&["task", "add", "Conformance task"]);
-            project.ok(&["task", "start", "T-001", "--agent", agent]);
-            send(project, agent, "TOOL-9e2f please finish T-001")?;
-            let s = finished("TOOL-9e2f")?;
-            screens.save_masked("finished-task-done-shell.txt", &s);
-            let shown: serde_json::Value =
-                serde_json::from_str(&project.ok(&["task", "show", "T-001", "--json"]))
-                    .map_err(|e| e.to_string())?;
-            let status = shown["status"].as_str().unwrap_or("").to_owned();
-            if status != "COMPLETED" {
-                return Err(format!("T-001 is {status}"));
-            }
+            screens.completes_t001(agent, SHELL.task, Some("finished-task-done-shell.txt"))?;
             Ok("T-001 COMPLETED".into())
         },
     );
     report.check("a 429 is retried: working, never idle", || {
-        send(project, agent, "LIMIT-7a0e go")?;
+        send(project, agent, &format!("{} go", SHELL.limit))?;
         let s = screens.wait_state(agent, AgentState::Working, TURN, |s| s.contains("retrying"))?;
-        screens.save_masked("working-retrying-429.txt", &s);
+        screens.save("working-retrying-429.txt", &s);
         Ok(s.lines()
             .find(|l| l.contains("retrying"))
             .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
             .unwrap_or_default())
     });
     report.check("permission dialog with bash: ask", || {
-        send(project, "opencodeperm", "PERM-1d5b create the file")?;
-        let s = screens.wait_state("opencodeperm", AgentState::NeedsInput, TURN, |_| true)?;
-        screens.save_masked("needs-input-bash-permission.txt", &s);
-        if root.join("perm-was-granted.txt").exists() {
-            return Err("the command ran without approval".into());
-        }
-        Ok(String::new())
+        screens.permission_dialog(
+            "opencodeperm",
+            &format!("{} create the file", SHELL.perm),
+            "needs-input-bash-permission.txt",
+            false,
+        )
     });
     report.check("no request log holds the API key", || {
-        let log = std::fs::read_to_string(log_path("opencode")).unwrap_or_default();
-        if log.contains(KEY) {
-            return Err("the key is in the request log".into());
-        }
-        Ok(format!("{} requests logged", log.lines().count()))
+        key_not_logged("opencode", KEY)
     });
 }

@@ -125,6 +125,7 @@ pub fn run(claude: Option<&Path>, codex: Option<&Path>, gemini: Option<&Path>) -
         codex_bin,
         &home("codex"),
         true,
+        crate::codex::KEY,
     ));
     agents.push('\n');
 

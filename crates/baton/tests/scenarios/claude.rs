@@ -24,6 +24,10 @@ use crate::common::TestProject;
 use crate::drive::*;
 use crate::harness::Outcome;
 use crate::harness::Report;
+use crate::harness::claude_env;
+use crate::harness::reset_in_3h;
+use crate::harness::unified;
+use crate::harness::usage_limit;
 use crate::harness::version_of;
 use crate::harness::wait_for;
 
@@ -157,39 +161,6 @@ fn api_error(status: u16, ty: &str, message: &str) -> Reply {
     }
 }
 
-/// The unified rate-limit headers of a subscriber at `util` of the 5-hour window.
-fn unified(status: &str, util: &str, reset: u64) -> std::collections::BTreeMap<String, String> {
-    [
-        ("anthropic-ratelimit-unified-status", status.to_owned()),
-        ("anthropic-ratelimit-unified-5h-status", status.to_owned()),
-        (
-            "anthropic-ratelimit-unified-5h-utilization",
-            util.to_owned(),
-        ),
-        ("anthropic-ratelimit-unified-5h-reset", reset.to_string()),
-        (
-            "anthropic-ratelimit-unified-7d-status",
-            "allowed".to_owned(),
-        ),
-        (
-            "anthropic-ratelimit-unified-7d-utilization",
-            "0.40".to_owned(),
-        ),
-        (
-            "anthropic-ratelimit-unified-7d-reset",
-            (reset + 86_400 * 3).to_string(),
-        ),
-        (
-            "anthropic-ratelimit-unified-representative-claim",
-            "five_hour".to_owned(),
-        ),
-        ("anthropic-ratelimit-unified-reset", reset.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
-}
-
 /// Writes a private HOME: onboarding done; optionally the project trusted, the API key
 /// approved, the bypass warning accepted; a Stop hook that sleeps while `slow_stop` exists.
 fn write_home(home: &Path, project: &Path, trusted: bool, bypass_seen: bool, slow_stop: &Path) {
@@ -217,18 +188,39 @@ fn write_home(home: &Path, project: &Path, trusted: bool, bypass_seen: bool, slo
 }
 
 fn env(home: &Path, server: &FakeModel) -> Vec<(String, String)> {
-    [
-        ("HOME", home.display().to_string()),
-        ("ANTHROPIC_BASE_URL", server.base_url()),
-        ("DISABLE_TELEMETRY", "1".into()),
-        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1".into()),
-        ("DISABLE_AUTOUPDATER", "1".into()),
-        ("DISABLE_ERROR_REPORTING", "1".into()),
-        ("IS_SANDBOX", "1".into()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect()
+    claude_env(home, server)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+}
+
+/// The rules of a scenario's fake model server: a rule added goes first (before the rules
+/// its marker would also match), and the server's script is set again.
+struct Rules<'a> {
+    srv: &'a FakeModel,
+    rules: Vec<Rule>,
+}
+
+impl<'a> Rules<'a> {
+    /// Sets `rules` as the script of `srv`.
+    fn set(srv: &'a FakeModel, rules: Vec<Rule>) -> Rules<'a> {
+        let r = Rules { srv, rules };
+        r.apply();
+        r
+    }
+
+    /// Puts `rule` first and sets the script again.
+    fn first(&mut self, rule: Rule) {
+        self.rules.insert(0, rule);
+        self.apply();
+    }
+
+    fn apply(&self) {
+        self.srv.set_script(Script {
+            rules: self.rules.clone(),
+            ..Script::default()
+        });
+    }
 }
 
 /// Whether the CLI shows a turn in progress.
@@ -357,6 +349,14 @@ fn startup(win: &Win, out: &Out, r: &mut Report, idle_file: &str, dialogs_expect
     }
 }
 
+/// Returns the screen `after` from now if `still` holds of it, else `s`: what a person sees
+/// once a timer has run a little, rather than the frame that ended a wait.
+fn later(win: &Win, s: String, after: Duration, still: impl Fn(&str) -> bool) -> String {
+    std::thread::sleep(after);
+    let s2 = win.screen();
+    if still(&s2) { s2 } else { s }
+}
+
 /// Returns whether a request whose prompt holds `marker` came at step `step` or later.
 fn reached(server: &FakeModel, marker: &str, step: usize) -> bool {
     server.requests().iter().any(|r: &Recorded| {
@@ -415,26 +415,11 @@ pub fn run(bin: &Path) -> Report {
     };
     let free_srv = FakeModel::start(Script::default(), log("free")).unwrap();
     let perm_srv = FakeModel::start(Script::default(), log("perm")).unwrap();
-    let reset = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        / 3600
-        + 3)
-        * 3600;
-    let mut limit = Reply {
-        status: Some(429),
-        headers: unified("rejected", "1.0", reset),
-        error_body: Some(
-            json!({"type": "error", "error": {"type": "rate_limit_error", "message": "This request would exceed your account's rate limit. Please try again later."}}),
-        ),
-        ..Reply::default()
-    };
-    limit.headers.insert("retry-after".into(), "3600".into());
+    let reset = reset_in_3h();
     let sub_srv = FakeModel::start(
         Script {
             rules: vec![
-                Rule::new("LIMIT", vec![limit]),
+                Rule::new("LIMIT", vec![usage_limit(reset)]),
                 Rule::new("QUOTA", vec![text("QUOTA")]),
             ],
             headers: unified("allowed_warning", "0.93", reset),
@@ -514,37 +499,36 @@ pub fn run(bin: &Path) -> Report {
 
 fn free_scenarios(win: &Win, srv: &FakeModel, out: &Out, line: &str, slow_stop: &Path) -> Report {
     let mut r = Report::new("claude free", line);
-    let mut rules = vec![
-        Rule::new(
-            "E529",
-            vec![api_error(529, "overloaded_error", "Overloaded")],
-        ),
-        Rule::new(
-            "E500",
-            vec![api_error(500, "api_error", "Internal server error")],
-        ),
-        Rule::new(
-            "E429",
-            vec![api_error(
-                429,
-                "rate_limit_error",
-                "Number of request tokens has exceeded your per-minute rate limit",
-            )],
-        ),
-        Rule::new("SPIN", vec![slow_text("SPIN", 8000)]),
-        Rule::new(
-            "LONGRUN",
-            vec![
-                bash("sleep 8 && echo built", "Build the project slowly"),
-                text("LONGRUN"),
-            ],
-        ),
-        Rule::new("STOPHOOK", vec![text("STOPHOOK")]),
-    ];
-    srv.set_script(Script {
-        rules: rules.clone(),
-        ..Script::default()
-    });
+    let mut rules = Rules::set(
+        srv,
+        vec![
+            Rule::new(
+                "E529",
+                vec![api_error(529, "overloaded_error", "Overloaded")],
+            ),
+            Rule::new(
+                "E500",
+                vec![api_error(500, "api_error", "Internal server error")],
+            ),
+            Rule::new(
+                "E429",
+                vec![api_error(
+                    429,
+                    "rate_limit_error",
+                    "Number of request tokens has exceeded your per-minute rate limit",
+                )],
+            ),
+            Rule::new("SPIN", vec![slow_text("SPIN", 8000)]),
+            Rule::new(
+                "LONGRUN",
+                vec![
+                    bash("sleep 8 && echo built", "Build the project slowly"),
+                    text("LONGRUN"),
+                ],
+            ),
+            Rule::new("STOPHOOK", vec![text("STOPHOOK")]),
+        ],
+    );
     if !startup(win, out, &mut r, "idle-fresh-start.txt", true) {
         return r;
     }
@@ -555,9 +539,7 @@ fn free_scenarios(win: &Win, srv: &FakeModel, out: &Out, line: &str, slow_stop: 
         })?;
         let s = win.wait("a spinner", TURN, |s| working(s) && s.contains('…'))?;
         // Let its timer run a little, as a person would see it.
-        std::thread::sleep(Duration::from_millis(2500));
-        let s2 = win.screen();
-        let s = if working(&s2) { s2 } else { s };
+        let s = later(win, s, Duration::from_millis(2500), working);
         out.save("working-one-word-spinner.txt", &s)?;
         finished(win, out, "SPIN", Some("finished-turn.txt"))
     });
@@ -633,22 +615,14 @@ fn free_scenarios(win: &Win, srv: &FakeModel, out: &Out, line: &str, slow_stop: 
         ),
         Some(steps) => {
             let last = steps.len() - 1;
-            rules.insert(0, Rule::new("TASKS", steps));
-            srv.set_script(Script {
-                rules: rules.clone(),
-                ..Script::default()
-            });
+            rules.first(Rule::new("TASKS", steps));
             r.check("working-task-list", || {
                 win.prompt("TASKS work through the list")?;
                 let s = win.wait("the tool run under the task list", TURN, |s| {
                     working(s) && s.contains("sleep 6")
                 })?;
-                std::thread::sleep(Duration::from_millis(2000));
-                let s2 = win.screen();
-                out.save(
-                    "working-task-list-tool-run.txt",
-                    if working(&s2) { &s2 } else { &s },
-                )?;
+                let s = later(win, s, Duration::from_millis(2000), working);
+                out.save("working-task-list-tool-run.txt", &s)?;
                 wait_for(TURN, "the last TASKS step", || {
                     reached(srv, "TASKS", last).then_some(())
                 })?;
@@ -663,12 +637,8 @@ fn free_scenarios(win: &Win, srv: &FakeModel, out: &Out, line: &str, slow_stop: 
                     Ok(s) => s,
                     Err(_) => win.wait("working", TURN, working)?,
                 };
-                std::thread::sleep(Duration::from_millis(2500));
-                let s2 = win.screen();
-                out.save(
-                    "working-task-list-long-spinner.txt",
-                    if working(&s2) { &s2 } else { &s },
-                )?;
+                let s = later(win, s, Duration::from_millis(2500), working);
+                out.save("working-task-list-long-spinner.txt", &s)?;
                 finished(win, out, "TASKS", Some("finished-task-list.txt"))?;
                 Ok(note)
             });
@@ -691,8 +661,8 @@ fn free_scenarios(win: &Win, srv: &FakeModel, out: &Out, line: &str, slow_stop: 
     let agent_tool = ["Agent", "Task"].into_iter().find(|t| offered.has(t));
     match (agent_tool, &offered.agent_type) {
         (Some(tool), Some(ty)) => {
-            rules.insert(0, Rule::new("SUBWORK", vec![slow_text("SUBWORK", 9000)]));
-            rules.insert(0, Rule::new(
+            rules.first(Rule::new("SUBWORK", vec![slow_text("SUBWORK", 9000)]));
+            rules.first(Rule::new(
                 "SUBAGENT",
                 vec![
                     Reply::tool(
@@ -702,10 +672,6 @@ fn free_scenarios(win: &Win, srv: &FakeModel, out: &Out, line: &str, slow_stop: 
                     text("SUBAGENT"),
                 ],
             ));
-            srv.set_script(Script {
-                rules: rules.clone(),
-                ..Script::default()
-            });
             r.check("working-subagent", || {
                 win.prompt("SUBAGENT delegate the survey")?;
                 wait_for(TURN, "the subagent's request", || {
@@ -722,13 +688,9 @@ fn free_scenarios(win: &Win, srv: &FakeModel, out: &Out, line: &str, slow_stop: 
                     (working(s) || s.contains("Waiting for"))
                         && s.contains("Survey the project files")
                 })?;
-                std::thread::sleep(Duration::from_millis(2500));
-                let s2 = win.screen();
-                let s = if working(&s2) || s2.contains("Waiting for") {
-                    s2
-                } else {
-                    s
-                };
+                let s = later(win, s, Duration::from_millis(2500), |s| {
+                    working(s) || s.contains("Waiting for")
+                });
                 let mut note = format!("{tool} with subagent_type {ty}");
                 let background = !working(&s) && s.contains("Waiting for");
                 if background {
@@ -818,7 +780,7 @@ fn free_scenarios(win: &Win, srv: &FakeModel, out: &Out, line: &str, slow_stop: 
 
     // Last: the background shell stays in the footer of every later screen.
     if offered.background {
-        rules.insert(0, Rule::new(
+        rules.first(Rule::new(
             "BACKGROUND",
             vec![
                 Reply::tool(
@@ -828,10 +790,6 @@ fn free_scenarios(win: &Win, srv: &FakeModel, out: &Out, line: &str, slow_stop: 
                 text("BACKGROUND"),
             ],
         ));
-        srv.set_script(Script {
-            rules: rules.clone(),
-            ..Script::default()
-        });
         r.check("finished-background-task", || {
             win.prompt("BACKGROUND start the watcher")?;
             finished(win, out, "BACKGROUND", Some("finished-background-task.txt"))
@@ -847,41 +805,40 @@ fn perm_scenarios(win: &Win, srv: &FakeModel, out: &Out, line: &str, root: &Path
     let mut r = Report::new("claude perm", line);
     let file = |n: &str| root.join(n).display().to_string();
     std::fs::write(root.join("notes.txt"), "colour: blue\n").unwrap();
-    let mut rules = vec![
-        Rule::new("FIRST", vec![text("FIRST")]),
-        Rule::new(
-            "BASHPERM",
-            vec![
-                bash("touch made-by-bash.txt", "Create a marker file"),
-                text("BASHPERM"),
-            ],
-        ),
-        Rule::new(
-            "WRITEPERM",
-            vec![
-                Reply::tool(
-                    "Write",
-                    json!({"file_path": file("plan.md"), "content": "# Plan\n\n1. Read the code\n2. Change it\n"}),
-                ),
-                text("WRITEPERM"),
-            ],
-        ),
-        Rule::new(
-            "EDITPERM",
-            vec![
-                Reply::tool("Read", json!({"file_path": file("notes.txt")})),
-                Reply::tool(
-                    "Edit",
-                    json!({"file_path": file("notes.txt"), "old_string": "colour: blue", "new_string": "colour: green"}),
-                ),
-                text("EDITPERM"),
-            ],
-        ),
-    ];
-    srv.set_script(Script {
-        rules: rules.clone(),
-        ..Script::default()
-    });
+    let mut rules = Rules::set(
+        srv,
+        vec![
+            Rule::new("FIRST", vec![text("FIRST")]),
+            Rule::new(
+                "BASHPERM",
+                vec![
+                    bash("touch made-by-bash.txt", "Create a marker file"),
+                    text("BASHPERM"),
+                ],
+            ),
+            Rule::new(
+                "WRITEPERM",
+                vec![
+                    Reply::tool(
+                        "Write",
+                        json!({"file_path": file("plan.md"), "content": "# Plan\n\n1. Read the code\n2. Change it\n"}),
+                    ),
+                    text("WRITEPERM"),
+                ],
+            ),
+            Rule::new(
+                "EDITPERM",
+                vec![
+                    Reply::tool("Read", json!({"file_path": file("notes.txt")})),
+                    Reply::tool(
+                        "Edit",
+                        json!({"file_path": file("notes.txt"), "old_string": "colour: blue", "new_string": "colour: green"}),
+                    ),
+                    text("EDITPERM"),
+                ],
+            ),
+        ],
+    );
     if !startup(win, out, &mut r, "idle-dialogs-answered.txt", true) {
         return r;
     }
@@ -931,7 +888,7 @@ fn perm_scenarios(win: &Win, srv: &FakeModel, out: &Out, line: &str, root: &Path
 
     // AskUserQuestion.
     if offered.has("AskUserQuestion") {
-        rules.insert(0, Rule::new(
+        rules.first(Rule::new(
             "ASKQ",
             vec![
                 Reply::tool(
@@ -944,10 +901,6 @@ fn perm_scenarios(win: &Win, srv: &FakeModel, out: &Out, line: &str, root: &Path
                 text("ASKQ"),
             ],
         ));
-        srv.set_script(Script {
-            rules: rules.clone(),
-            ..Script::default()
-        });
         r.check("needs-input-ask-user-question", || {
             win.prompt("ASKQ ask me")?;
             let s = win.settle("the question", TURN, QUIET, |s| {
@@ -989,11 +942,7 @@ fn perm_scenarios(win: &Win, srv: &FakeModel, out: &Out, line: &str, root: &Path
             ));
             steps.push(text("PLANQ"));
             let n = steps.len();
-            rules.insert(0, Rule::new("PLANQ", steps));
-            srv.set_script(Script {
-                rules: rules.clone(),
-                ..Script::default()
-            });
+            rules.first(Rule::new("PLANQ", steps));
             r.check("needs-input-plan-approval", || {
                 win.prompt("PLANQ plan it first")?;
                 let mut seen = Vec::new();
@@ -1045,11 +994,7 @@ fn perm_scenarios(win: &Win, srv: &FakeModel, out: &Out, line: &str, root: &Path
                 json!({"url": format!("{}/docs/guide", srv.base_url()), "prompt": "Summarize the guide"}),
             ));
             steps.push(text("FETCHQ"));
-            rules.insert(0, Rule::new("FETCHQ", steps));
-            srv.set_script(Script {
-                rules: rules.clone(),
-                ..Script::default()
-            });
+            rules.first(Rule::new("FETCHQ", steps));
             r.check("needs-input-webfetch-permission", || {
                 win.prompt("FETCHQ read the guide")?;
                 let s = win.settle("the fetch dialog", TURN, QUIET, |s| {

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use crate::common::TestProject;
 use crate::harness::wait_for;
+use crate::harness::wait_screen;
 
 /// The pane size every screen is taken at.
 pub const WIDTH: &str = "200";
@@ -185,12 +186,7 @@ impl<'a> Win<'a> {
         timeout: Duration,
         pred: impl Fn(&str) -> bool,
     ) -> Result<String, String> {
-        let mut last = String::new();
-        wait_for(timeout, what, || {
-            last = self.screen();
-            pred(&last).then(|| last.clone())
-        })
-        .map_err(|e| format!("{e}; last screen:\n{}", crate::harness::trim(&last)))
+        wait_screen(timeout, what, || self.screen(), pred)
     }
 
     /// Waits until `pred` holds and the screen has not changed for `quiet` (spinner glyphs,

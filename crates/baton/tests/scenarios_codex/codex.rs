@@ -12,6 +12,7 @@ use baton_fake_model::Rule;
 use baton_fake_model::Script;
 
 use crate::harness::version_of;
+use crate::harness::write_codex_config;
 use crate::tui::Tui;
 use crate::tui::out_dir;
 use crate::tui::version_number;
@@ -212,23 +213,10 @@ fn script(version: &str) -> Script {
 /// Writes CODEX_HOME/config.toml: the fake provider and an approval policy that asks; the
 /// project is NOT trusted and no notice is marked seen (a first start).
 fn write_home(home: &Path, base_url: &str) {
-    let cfg = format!(
-        r#"model = "{MODEL}"
-model_provider = "fake"
-approval_policy = "on-request"
-sandbox_mode = "read-only"
-
-[model_providers.fake]
-name = "Fake"
-base_url = "{base_url}/v1"
-wire_api = "responses"
-env_key = "FAKE_API_KEY"
-requires_openai_auth = false
-request_max_retries = 0
-stream_max_retries = 2
-"#
+    let settings = format!(
+        "model = \"{MODEL}\"\napproval_policy = \"on-request\"\nsandbox_mode = \"read-only\"\n"
     );
-    std::fs::write(home.join("config.toml"), cfg).unwrap();
+    write_codex_config(home, &settings, base_url, 2);
 }
 
 /// Drives one version through every scenario it has.
@@ -443,46 +431,69 @@ fn finished(tui: &Tui, marker: &str) -> Result<String, String> {
     })
 }
 
+/// A turn whose working screen is saved.
+struct Turn {
+    scenario: &'static str,
+    /// The prompt; its first word is the marker of the reply.
+    prompt: &'static str,
+    /// What the working screen shows: a busy screen with either text on it.
+    what: &'static str,
+    shows: [&'static str; 2],
+    working_file: &'static str,
+    finished_file: Option<&'static str>,
+}
+
+const TURNS: &[Turn] = &[
+    Turn {
+        scenario: "working, short",
+        prompt: "SLOW-1 answer after a pause",
+        what: "the interrupt hint",
+        shows: ["(2s", "(3s"],
+        working_file: "working-short.txt",
+        finished_file: Some("finished-reply.txt"),
+    },
+    Turn {
+        scenario: "working, reasoning",
+        prompt: "THINK-2 think before you answer",
+        what: "the reasoning title",
+        shows: ["Weighing the options", "Comparing the two"],
+        working_file: "working-reasoning.txt",
+        finished_file: None,
+    },
+    Turn {
+        scenario: "working, task list",
+        prompt: "TASKS-3 add arrow keys to the watch view, step by step",
+        what: "the plan and the step in the status",
+        shows: ["Adding arrow key support", "Wiring the arrow keys"],
+        working_file: "working-task-list.txt",
+        finished_file: Some("finished-task-list.txt"),
+    },
+    Turn {
+        scenario: "working, long tool run",
+        prompt: "LONG-4 run the slow command",
+        what: "the command running",
+        shows: ["(4s", "(5s"],
+        working_file: "working-long-tool.txt",
+        finished_file: None,
+    },
+];
+
 fn turns(run: &mut Run, tui: &Tui) {
-    run.step("working, short", |run| {
-        tui.submit("SLOW-1 answer after a pause")?;
-        let s = tui.wait(TURN, "the interrupt hint", |s| {
-            busy(s) && (s.contains("(2s") || s.contains("(3s"))
-        })?;
-        run.save("working-short.txt", &s);
-        let s = finished(tui, "SLOW-1")?;
-        run.save("finished-reply.txt", &s);
-        Ok(())
-    });
-    run.step("working, reasoning", |run| {
-        tui.submit("THINK-2 think before you answer")?;
-        let s = tui.wait(TURN, "the reasoning title", |s| {
-            busy(s) && (s.contains("Weighing the options") || s.contains("Comparing the two"))
-        })?;
-        run.save("working-reasoning.txt", &s);
-        finished(tui, "THINK-2")?;
-        Ok(())
-    });
-    run.step("working, task list", |run| {
-        tui.submit("TASKS-3 add arrow keys to the watch view, step by step")?;
-        let s = tui.wait(TURN, "the plan and the step in the status", |s| {
-            busy(s)
-                && (s.contains("Adding arrow key support") || s.contains("Wiring the arrow keys"))
-        })?;
-        run.save("working-task-list.txt", &s);
-        let s = finished(tui, "TASKS-3")?;
-        run.save("finished-task-list.txt", &s);
-        Ok(())
-    });
-    run.step("working, long tool run", |run| {
-        tui.submit("LONG-4 run the slow command")?;
-        let s = tui.wait(TURN, "the command running", |s| {
-            busy(s) && (s.contains("(4s") || s.contains("(5s"))
-        })?;
-        run.save("working-long-tool.txt", &s);
-        finished(tui, "LONG-4")?;
-        Ok(())
-    });
+    for t in TURNS {
+        run.step(t.scenario, |run| {
+            tui.submit(t.prompt)?;
+            let s = tui.wait(TURN, t.what, |s| {
+                busy(s) && t.shows.iter().any(|x| s.contains(x))
+            })?;
+            run.save(t.working_file, &s);
+            let marker = t.prompt.split(' ').next().unwrap_or_default();
+            let s = finished(tui, marker)?;
+            if let Some(file) = t.finished_file {
+                run.save(file, &s);
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Returns whether an approval dialog for `what` is open.
@@ -491,28 +502,36 @@ fn approval(s: &str, what: &str) -> bool {
 }
 
 fn dialogs(run: &mut Run, tui: &Tui) {
-    run.step("command approval", |run| {
-        tui.submit("ASK-5 create the marker file")?;
-        let s = tui.settle(TURN, QUIET, "the command approval", |s| {
-            approval(s, "approved-by-user.txt")
-        })?;
-        run.save("needs-input-command-approval.txt", &s);
-        tui.keys(&["y"]);
-        let s = finished(tui, "ASK-5")?;
-        run.save("finished-command-approved.txt", &s);
-        Ok(())
-    });
-    run.step("patch approval", |run| {
-        tui.submit("PATCH-6 write the notes file")?;
-        let s = tui.settle(TURN, QUIET, "the edit approval", |s| {
-            approval(s, "notes.txt")
-        })?;
-        run.save("needs-input-patch-approval.txt", &s);
-        tui.keys(&["y"]);
-        let s = finished(tui, "PATCH-6")?;
-        run.save("finished-patch-approved.txt", &s);
-        Ok(())
-    });
+    // (scenario, prompt, marker, what the dialog asks about, its name, the scenario's name in
+    // the fixtures).
+    for (scenario, prompt, marker, about, what, name) in [
+        (
+            "command approval",
+            "ASK-5 create the marker file",
+            "ASK-5",
+            "approved-by-user.txt",
+            "the command approval",
+            "command",
+        ),
+        (
+            "patch approval",
+            "PATCH-6 write the notes file",
+            "PATCH-6",
+            "notes.txt",
+            "the edit approval",
+            "patch",
+        ),
+    ] {
+        run.step(scenario, |run| {
+            tui.submit(prompt)?;
+            let s = tui.settle(TURN, QUIET, what, |s| approval(s, about))?;
+            run.save(&format!("needs-input-{name}-approval.txt"), &s);
+            tui.keys(&["y"]);
+            let s = finished(tui, marker)?;
+            run.save(&format!("finished-{name}-approved.txt"), &s);
+            Ok(())
+        });
+    }
     run.step("request_user_input", |run| {
         tui.keys(&["BTab"]);
         let plan = tui.wait(Duration::from_secs(5), "Plan mode", |s| {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use std::time::Instant;
 
 use crate::common::KillServer;
+use crate::harness::wait_screen;
 
 /// Columns and rows of the pane, as the fixtures are taken.
 pub const WIDTH: u16 = 200;
@@ -116,20 +117,7 @@ impl Tui {
         what: &str,
         ok: impl Fn(&str) -> bool,
     ) -> Result<String, String> {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if ok(&s) {
-                return Ok(s);
-            }
-            if start.elapsed() >= timeout {
-                return Err(format!(
-                    "timed out after {timeout:?} waiting for {what}; last screen:\n{}",
-                    crate::harness::trim(&s)
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        wait_screen(timeout, what, || self.screen(), ok)
     }
 
     /// Waits until `ok` holds of the screen and the screen has not changed for `quiet` (a
