@@ -463,28 +463,59 @@ mod tests {
         detect(p, screen)
     }
 
+    /// A start watch over an agent of a built-in profile.
+    struct Watch {
+        watch: StartWatch,
+        profile: Profile,
+    }
+
+    impl Watch {
+        fn starting(cli: &str) -> Watch {
+            let (watch, profile) = (StartWatch::starting(), profile(cli));
+            Watch { watch, profile }
+        }
+
+        fn watching(cli: &str) -> Watch {
+            let (watch, profile) = (StartWatch::watching(), profile(cli));
+            Watch { watch, profile }
+        }
+
+        /// What the watch makes of `screen` at `now`, read as the detector reads it.
+        fn look(&mut self, now: u64, screen: &str) -> Verdict {
+            let seen = seen(&self.profile, screen);
+            self.watch.observe(now, &self.profile, screen, &seen)
+        }
+    }
+
+    /// Why the watch gave the screen to a person, and whether to tell them; panics when it did not.
+    fn person(v: Verdict) -> (String, bool) {
+        match v {
+            Verdict::Person { reason, tell } => (reason, tell),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn a_start_answers_waits_for_a_change_then_is_ready() {
-        let p = profile("codex");
         let menu = fixture("codex-0.171.0/needs-input-model-migration.txt");
         let idle = fixture("codex-0.169.0/idle-fresh-start.txt");
-        let mut w = StartWatch::starting();
+        let mut w = Watch::starting("codex");
         assert_eq!(
-            w.observe(0, &p, &menu, &seen(&p, &menu)),
+            w.look(0, &menu),
             Verdict::Answer {
                 dialog: "model-migration".into(),
                 keys: vec!["2".into()]
             }
         );
         // The same screen: the answer has not landed yet.
-        assert_eq!(w.observe(100, &p, &menu, &seen(&p, &menu)), Verdict::Wait);
-        assert!(w.is_starting());
+        assert_eq!(w.look(100, &menu), Verdict::Wait);
+        assert!(w.watch.is_starting());
         // Ready, but Codex may still draw its trust dialog for a while.
-        assert_eq!(w.observe(300, &p, &idle, &seen(&p, &idle)), Verdict::Wait);
-        assert_eq!(w.observe(3299, &p, &idle, &seen(&p, &idle)), Verdict::Wait);
-        assert!(w.is_starting());
-        assert_eq!(w.observe(3300, &p, &idle, &seen(&p, &idle)), Verdict::Clear);
-        assert!(!w.is_starting());
+        assert_eq!(w.look(300, &idle), Verdict::Wait);
+        assert_eq!(w.look(3299, &idle), Verdict::Wait);
+        assert!(w.watch.is_starting());
+        assert_eq!(w.look(3300, &idle), Verdict::Clear);
+        assert!(!w.watch.is_starting());
     }
 
     #[test]
@@ -507,23 +538,15 @@ mod tests {
             w.observe(2 * ANSWER_WAIT_MS - 1, &p, &menu, &d),
             Verdict::Wait
         );
-        match w.observe(2 * ANSWER_WAIT_MS, &p, &menu, &d) {
-            Verdict::Person { reason, tell } => {
-                assert!(tell);
-                assert!(reason.contains("changed nothing"), "{reason}");
-            }
-            other => panic!("{other:?}"),
-        }
+        let (reason, tell) = person(w.observe(2 * ANSWER_WAIT_MS, &p, &menu, &d));
+        assert!(tell);
+        assert!(reason.contains("changed nothing"), "{reason}");
         // Never a third time, whatever the screen.
         let mut other = menu.clone();
         other.push_str("\n ");
-        match w.observe(2 * ANSWER_WAIT_MS + 2, &p, &other, &d) {
-            Verdict::Person { reason, tell } => {
-                assert!(tell);
-                assert!(reason.contains("after 2 answers"), "{reason}");
-            }
-            v => panic!("{v:?}"),
-        }
+        let (reason, tell) = person(w.observe(2 * ANSWER_WAIT_MS + 2, &p, &other, &d));
+        assert!(tell);
+        assert!(reason.contains("after 2 answers"), "{reason}");
         assert!(matches!(
             w.observe(2 * ANSWER_WAIT_MS + 3, &p, &other, &d),
             Verdict::Person { tell: false, .. }
@@ -550,58 +573,46 @@ mod tests {
 
     #[test]
     fn a_known_dialog_after_the_start_is_answered_only_when_safe_any_time() {
-        let p = profile("claude");
         let idle = fixture("claude-2.1.329/idle-fresh-start.txt");
         let trust = fixture("claude-2.1.329/needs-input-trust-folder.txt");
-        let mut w = StartWatch::starting();
-        assert_eq!(w.observe(0, &p, &idle, &seen(&p, &idle)), Verdict::Clear);
-        match w.observe(10, &p, &trust, &seen(&p, &trust)) {
-            Verdict::Person { reason, .. } => {
-                assert!(reason.contains("after the start"), "{reason}")
-            }
-            v => panic!("{v:?}"),
-        }
-        let c = profile("codex");
+        let mut w = Watch::starting("claude");
+        assert_eq!(w.look(0, &idle), Verdict::Clear);
+        let (reason, _) = person(w.look(10, &trust));
+        assert!(reason.contains("after the start"), "{reason}");
         let idle = fixture("codex-0.169.0/idle-fresh-start.txt");
         let menu = fixture("codex-0.171.0/needs-input-model-migration.txt");
-        let mut w = StartWatch::starting();
-        assert_eq!(w.observe(0, &c, &idle, &seen(&c, &idle)), Verdict::Wait);
-        assert_eq!(w.observe(5000, &c, &idle, &seen(&c, &idle)), Verdict::Clear);
-        assert!(matches!(
-            w.observe(5010, &c, &menu, &seen(&c, &menu)),
-            Verdict::Answer { .. }
-        ));
+        let mut w = Watch::starting("codex");
+        assert_eq!(w.look(0, &idle), Verdict::Wait);
+        assert_eq!(w.look(5000, &idle), Verdict::Clear);
+        assert!(matches!(w.look(5010, &menu), Verdict::Answer { .. }));
     }
 
     #[test]
     fn codex_draws_its_idle_screen_before_the_trust_dialog() {
         // Seen on 0.169.0 and 0.171.0: "› Ask Codex to do anything" at 0.5 s, the trust
         // dialog at 1.9 s.
-        let p = profile("codex");
         let idle = fixture("codex-0.169.0/idle-fresh-start.txt");
         let trust = fixture("codex-0.171.0/needs-input-trust-folder.txt");
-        let mut w = StartWatch::starting();
-        assert_eq!(w.observe(500, &p, &idle, &seen(&p, &idle)), Verdict::Wait);
+        let mut w = Watch::starting("codex");
+        assert_eq!(w.look(500, &idle), Verdict::Wait);
         assert_eq!(
-            w.observe(1900, &p, &trust, &seen(&p, &trust)),
+            w.look(1900, &trust),
             Verdict::Answer {
                 dialog: "trust-folder".into(),
                 keys: vec!["Enter".into()]
             }
         );
         // Claude Code has no such delay: ready is ready.
-        let c = profile("claude");
         let idle = fixture("claude-2.1.329/idle-fresh-start.txt");
-        let mut w = StartWatch::starting();
-        assert_eq!(w.observe(0, &c, &idle, &seen(&c, &idle)), Verdict::Clear);
+        let mut w = Watch::starting("claude");
+        assert_eq!(w.look(0, &idle), Verdict::Clear);
     }
 
     #[test]
     fn a_watcher_never_answers() {
-        let p = profile("codex");
         let menu = fixture("codex-0.171.0/needs-input-model-migration.txt");
-        let mut w = StartWatch::watching();
-        assert_eq!(w.observe(0, &p, &menu, &seen(&p, &menu)), Verdict::Wait);
+        let mut w = Watch::watching("codex");
+        assert_eq!(w.look(0, &menu), Verdict::Wait);
     }
 
     fn resolve_err(toml: &str) -> ProfileError {
