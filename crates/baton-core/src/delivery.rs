@@ -374,10 +374,13 @@ mod tests {
         Step::Delivered { state, enters }
     }
 
-    /// How many Enters a failed delivery pressed, and why it failed; panics when it did not.
-    fn failure(step: Step) -> (u32, String) {
+    /// Why a delivery failed, after `enters` Enters; panics when it did not fail so.
+    fn failure(step: Step, enters: u32) -> String {
         match step {
-            Step::Failed { enters, reason } => (enters, reason),
+            Step::Failed { enters: n, reason } => {
+                assert_eq!(n, enters, "{reason}");
+                reason
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -476,8 +479,7 @@ mod tests {
         assert_eq!(d.observe(600, &holding, false), Step::PressEnter);
         assert_eq!(d.observe(1200, &holding, false), Step::PressEnter);
         assert_eq!(d.observe(11_199, &holding, false), Step::Wait);
-        let (enters, reason) = failure(d.observe(11_200, &holding, false));
-        assert_eq!(enters, 3);
+        let reason = failure(d.observe(11_200, &holding, false), 3);
         assert!(
             reason.contains("still in the agent's input box"),
             "{reason}"
@@ -519,8 +521,7 @@ mod tests {
         assert_eq!(d.observe(3000, &nothing, false), Step::PressEnter);
         assert_eq!(d.observe(6000, &nothing, false), Step::PressEnter);
         assert_eq!(d.observe(15_999, &nothing, false), Step::Wait);
-        let (enters, reason) = failure(d.observe(16_000, &nothing, false));
-        assert_eq!(enters, 3);
+        let reason = failure(d.observe(16_000, &nothing, false), 3);
         assert!(reason.contains("no sign of working"), "{reason}");
         assert_eq!(d.observe(16_999, &nothing, false), Step::Wait);
     }
@@ -564,8 +565,7 @@ mod tests {
         let mut d = Delivery::after_paste(&submit(), 0).expecting(PROMPT);
         let menu = boxed(AgentState::Idle, Some("1. Try new model"));
         assert_eq!(d.observe(10, &menu, false), Step::Wait);
-        let (enters, reason) = failure(d.observe(TEXT_WAIT_MS, &menu, false));
-        assert_eq!(enters, 0);
+        let reason = failure(d.observe(TEXT_WAIT_MS, &menu, false), 0);
         assert!(
             reason.contains("`1. Try new model`, not the prompt"),
             "{reason}"
@@ -576,9 +576,10 @@ mod tests {
     #[test]
     fn a_dialog_gets_no_enter() {
         let mut d = Delivery::after_paste(&submit(), 0).expecting(PROMPT);
-        let (enters, reason) =
-            failure(d.observe(TEXT_WAIT_MS, &seen(AgentState::NeedsInput, None), false));
-        assert_eq!(enters, 0);
+        let reason = failure(
+            d.observe(TEXT_WAIT_MS, &seen(AgentState::NeedsInput, None), false),
+            0,
+        );
         assert!(reason.contains("a dialog is open"), "{reason}");
     }
 
@@ -613,8 +614,8 @@ mod tests {
         assert_eq!(d.observe(TEXT_WAIT_MS + 50, &empty, true), Step::Wait);
         let finished = boxed(AgentState::Finished, None);
         assert_eq!(d.observe(TEXT_WAIT_MS + 100, &finished, true), Step::Wait);
-        let (enters, reason) = failure(d.observe(TEXT_WAIT_MS + 3000, &empty, true));
-        assert_eq!(enters, 1, "no Enter after the first");
+        // No Enter after the first.
+        let reason = failure(d.observe(TEXT_WAIT_MS + 3000, &empty, true), 1);
         assert!(reason.contains("never showed in the input box"), "{reason}");
         assert!(reason.contains("screen: idle"), "{reason}");
     }

@@ -463,6 +463,12 @@ mod tests {
         detect(p, screen)
     }
 
+    const CLAUDE_IDLE: &str = "claude-2.1.329/idle-fresh-start.txt";
+    const CLAUDE_TRUST: &str = "claude-2.1.329/needs-input-trust-folder.txt";
+    const CODEX_IDLE: &str = "codex-0.169.0/idle-fresh-start.txt";
+    const CODEX_MENU: &str = "codex-0.171.0/needs-input-model-migration.txt";
+    const CODEX_TRUST: &str = "codex-0.171.0/needs-input-trust-folder.txt";
+
     /// A start watch over an agent of a built-in profile.
     struct Watch {
         watch: StartWatch,
@@ -480,10 +486,12 @@ mod tests {
             Watch { watch, profile }
         }
 
-        /// What the watch makes of `screen` at `now`, read as the detector reads it.
-        fn look(&mut self, now: u64, screen: &str) -> Verdict {
-            let seen = seen(&self.profile, screen);
-            self.watch.observe(now, &self.profile, screen, &seen)
+        /// What the watch makes of the real screen `path` at `now`, read as the detector
+        /// reads it.
+        fn look(&mut self, now: u64, path: &str) -> Verdict {
+            let screen = fixture(path);
+            let seen = seen(&self.profile, &screen);
+            self.watch.observe(now, &self.profile, &screen, &seen)
         }
     }
 
@@ -497,31 +505,29 @@ mod tests {
 
     #[test]
     fn a_start_answers_waits_for_a_change_then_is_ready() {
-        let menu = fixture("codex-0.171.0/needs-input-model-migration.txt");
-        let idle = fixture("codex-0.169.0/idle-fresh-start.txt");
         let mut w = Watch::starting("codex");
         assert_eq!(
-            w.look(0, &menu),
+            w.look(0, CODEX_MENU),
             Verdict::Answer {
                 dialog: "model-migration".into(),
                 keys: vec!["2".into()]
             }
         );
         // The same screen: the answer has not landed yet.
-        assert_eq!(w.look(100, &menu), Verdict::Wait);
+        assert_eq!(w.look(100, CODEX_MENU), Verdict::Wait);
         assert!(w.watch.is_starting());
         // Ready, but Codex may still draw its trust dialog for a while.
-        assert_eq!(w.look(300, &idle), Verdict::Wait);
-        assert_eq!(w.look(3299, &idle), Verdict::Wait);
+        assert_eq!(w.look(300, CODEX_IDLE), Verdict::Wait);
+        assert_eq!(w.look(3299, CODEX_IDLE), Verdict::Wait);
         assert!(w.watch.is_starting());
-        assert_eq!(w.look(3300, &idle), Verdict::Clear);
+        assert_eq!(w.look(3300, CODEX_IDLE), Verdict::Clear);
         assert!(!w.watch.is_starting());
     }
 
     #[test]
     fn an_answer_that_changes_nothing_is_given_again_then_goes_to_a_person() {
         let p = profile("codex");
-        let menu = fixture("codex-0.171.0/needs-input-model-migration.txt");
+        let menu = fixture(CODEX_MENU);
         let d = seen(&p, &menu);
         let mut w = StartWatch::starting();
         assert!(matches!(
@@ -573,46 +579,38 @@ mod tests {
 
     #[test]
     fn a_known_dialog_after_the_start_is_answered_only_when_safe_any_time() {
-        let idle = fixture("claude-2.1.329/idle-fresh-start.txt");
-        let trust = fixture("claude-2.1.329/needs-input-trust-folder.txt");
         let mut w = Watch::starting("claude");
-        assert_eq!(w.look(0, &idle), Verdict::Clear);
-        let (reason, _) = person(w.look(10, &trust));
+        assert_eq!(w.look(0, CLAUDE_IDLE), Verdict::Clear);
+        let (reason, _) = person(w.look(10, CLAUDE_TRUST));
         assert!(reason.contains("after the start"), "{reason}");
-        let idle = fixture("codex-0.169.0/idle-fresh-start.txt");
-        let menu = fixture("codex-0.171.0/needs-input-model-migration.txt");
         let mut w = Watch::starting("codex");
-        assert_eq!(w.look(0, &idle), Verdict::Wait);
-        assert_eq!(w.look(5000, &idle), Verdict::Clear);
-        assert!(matches!(w.look(5010, &menu), Verdict::Answer { .. }));
+        assert_eq!(w.look(0, CODEX_IDLE), Verdict::Wait);
+        assert_eq!(w.look(5000, CODEX_IDLE), Verdict::Clear);
+        assert!(matches!(w.look(5010, CODEX_MENU), Verdict::Answer { .. }));
     }
 
     #[test]
     fn codex_draws_its_idle_screen_before_the_trust_dialog() {
         // Seen on 0.169.0 and 0.171.0: "› Ask Codex to do anything" at 0.5 s, the trust
         // dialog at 1.9 s.
-        let idle = fixture("codex-0.169.0/idle-fresh-start.txt");
-        let trust = fixture("codex-0.171.0/needs-input-trust-folder.txt");
         let mut w = Watch::starting("codex");
-        assert_eq!(w.look(500, &idle), Verdict::Wait);
+        assert_eq!(w.look(500, CODEX_IDLE), Verdict::Wait);
         assert_eq!(
-            w.look(1900, &trust),
+            w.look(1900, CODEX_TRUST),
             Verdict::Answer {
                 dialog: "trust-folder".into(),
                 keys: vec!["Enter".into()]
             }
         );
         // Claude Code has no such delay: ready is ready.
-        let idle = fixture("claude-2.1.329/idle-fresh-start.txt");
         let mut w = Watch::starting("claude");
-        assert_eq!(w.look(0, &idle), Verdict::Clear);
+        assert_eq!(w.look(0, CLAUDE_IDLE), Verdict::Clear);
     }
 
     #[test]
     fn a_watcher_never_answers() {
-        let menu = fixture("codex-0.171.0/needs-input-model-migration.txt");
         let mut w = Watch::watching("codex");
-        assert_eq!(w.look(0, &menu), Verdict::Wait);
+        assert_eq!(w.look(0, CODEX_MENU), Verdict::Wait);
     }
 
     fn resolve_err(toml: &str) -> ProfileError {
