@@ -350,6 +350,12 @@ fn a_turn_that_ends_unreported_gets_a_nudge() {
     assert_eq!(shell.store.task(id).unwrap().status, Status::InProgress);
 }
 
+/// Asserts that agent `a` has a pane again and that the journal says it was started again.
+fn assert_restarted(shell: &Shell<'_>) {
+    assert!(shell.panes.contains_key("a"));
+    assert!(has_entry(shell, "agent-restart", "started again"));
+}
+
 #[test]
 fn a_dead_agent_is_restarted_in_its_own_pane() {
     let (_dir, project, server) = project_and_server();
@@ -371,7 +377,7 @@ fn a_dead_agent_is_restarted_in_its_own_pane() {
         Some(&(dead.pane_id.clone(), dead.window_id.clone()))
     );
     assert!(shell.dirty.contains("a"));
-    assert!(has_entry(&shell, "agent-restart", "started again"));
+    assert_restarted(&shell);
 }
 
 #[test]
@@ -391,8 +397,7 @@ fn a_lost_session_is_started_again_with_the_agents_windows() {
         "{calls:?}"
     );
     assert_eq!(calls.len(), 2);
-    assert!(shell.panes.contains_key("a"));
-    assert!(has_entry(&shell, "agent-restart", "started again"));
+    assert_restarted(&shell);
 }
 
 #[test]

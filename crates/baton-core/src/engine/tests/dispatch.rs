@@ -116,7 +116,7 @@ fn nothing_is_decided_before_every_task_is_loaded() {
 
 #[test]
 fn a_reservation_lapses_while_its_agent_is_held_back() {
-    let mut e = engine(Settings::default(), vec![agent("a", &[]), agent("b", &[])]);
+    let mut e = engine(Settings::default(), agents(&["a", "b"]));
     e.step(1, quota("a", "session-5h", 95.0));
     let mut t = task(1, Priority::Med, &[], &[]);
     t.assignee = Some("a".into());
@@ -189,11 +189,7 @@ fn a_reservation_outweighs_skills() {
 /// and reported it), and the task goes to the agent named, not to whichever is free first.
 #[test]
 fn a_reassigned_task_interrupts_its_agent_and_goes_to_the_one_named() {
-    let mut e = working_on_t1(
-        Settings::default(),
-        vec![agent("a", &[]), agent("b", &[]), agent("c", &[])],
-        Priority::Med,
-    );
+    let mut e = working_on_t1(Settings::default(), agents(&["a", "b", "c"]), Priority::Med);
     // b is busy for now; c is free.
     e.step(20, screen("b", AgentState::Working, None, 40));
     e.step(20, screen("c", AgentState::Idle, None, 41));

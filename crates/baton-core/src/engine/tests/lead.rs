@@ -144,7 +144,7 @@ fn a_takeover_under_way_resumes_after_a_restart() {
     };
     let mut e = Engine::new(
         lead_settings(&["claude", "amp"]),
-        vec![agent("claude", &[]), agent("amp", &[])],
+        agents(&["claude", "amp"]),
     );
     e.step(0, Event::LeadRestore(snap));
     e.step(

@@ -34,6 +34,11 @@ fn agent(name: &str, skills: &[&str]) -> AgentSpec {
     }
 }
 
+/// Agents of these names, with no skills.
+fn agents(names: &[&str]) -> Vec<AgentSpec> {
+    names.iter().map(|name| agent(name, &[])).collect()
+}
+
 fn task(id: u32, prio: Priority, skills: &[&str], deps: &[u32]) -> Task {
     let new = NewTask {
         title: format!("task {id}"),
@@ -134,7 +139,7 @@ fn working_on_t1(settings: Settings, agents: Vec<AgentSpec>, prio: Priority) -> 
 /// An engine with idle agents a and b where one of them (the holder) took T-001 (of medium
 /// priority) and is working on it: the engine, the holder and the other agent.
 fn one_of_two_working_on_t1() -> (Engine, String, &'static str) {
-    let mut e = engine(Settings::default(), vec![agent("a", &[]), agent("b", &[])]);
+    let mut e = engine(Settings::default(), agents(&["a", "b"]));
     e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
     let holder = assignee(&e, 1);
     let other = if holder == "a" { "b" } else { "a" };
@@ -189,8 +194,7 @@ fn lead_settings(chain: &[&str]) -> Settings {
 
 /// An engine whose agents are the lead chain's, up and idle.
 fn lead_engine(chain: &[&str]) -> Engine {
-    let agents = chain.iter().map(|name| agent(name, &[])).collect();
-    engine(lead_settings(chain), agents)
+    engine(lead_settings(chain), agents(chain))
 }
 
 fn pasted_to(actions: &[Action], agent: &str) -> Vec<String> {

@@ -14,7 +14,7 @@ fn an_agent_at_critical_quota_gets_nothing_new() {
 #[test]
 fn quota_warn_fires_once_per_crossing_and_tells_the_lead() {
     let s = settings(|s| s.lead_chain = vec!["lead".into()]);
-    let mut e = engine(s, vec![agent("a", &[]), agent("lead", &[])]);
+    let mut e = engine(s, agents(&["a", "lead"]));
     let mut warns = 0;
     let mut to_lead = Vec::new();
     for (t, used) in [(10, 40.0), (20, 79.0), (30, 81.0), (40, 85.0), (50, 88.0)] {
@@ -125,7 +125,7 @@ fn a_reset_window_or_a_model_window_holds_nothing_back() {
 fn a_reading_of_a_window_already_reset_counts_as_reset() {
     let mut e = engine(
         lead_settings(&["claude", "codex"]),
-        vec![agent("claude", &[]), agent("codex", &[]), agent("a", &[])],
+        agents(&["claude", "codex", "a"]),
     );
     e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
     let holder = assignee(&e, 1);

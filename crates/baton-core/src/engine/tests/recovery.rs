@@ -32,7 +32,7 @@ fn a_turn_that_ends_unreported_gets_a_nudge_then_review() {
 #[test]
 fn a_stuck_agent_gets_a_reminder_then_a_resend_then_loses_the_task() {
     let s = settings(|s| s.stuck_after_ms = 1000);
-    let mut e = engine(s, vec![agent("a", &[]), agent("b", &[])]);
+    let mut e = engine(s, agents(&["a", "b"]));
     e.step(0, screen("b", AgentState::Working, None, 9));
     e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
     deliver(&mut e, 10, "a", 500);

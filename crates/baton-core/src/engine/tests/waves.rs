@@ -91,7 +91,7 @@ fn finished_once_everything_is_done() {
 #[test]
 fn test_tasks_come_once_every_feature_is_done_and_go_to_the_builder() {
     let s = settings(|s| s.test_tasks = true);
-    let mut e = engine(s, vec![agent("a", &[]), agent("b", &[])]);
+    let mut e = engine(s, agents(&["a", "b"]));
     e.step(1, Event::TaskAdded(task(1, Priority::High, &[], &[])));
     e.step(1, Event::TaskAdded(task(2, Priority::Med, &[], &[])));
     e.step(1, Event::TaskAdded(task(3, Priority::Med, &["docs"], &[])));
