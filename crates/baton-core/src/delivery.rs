@@ -370,6 +370,21 @@ mod tests {
         }
     }
 
+    fn delivered(state: AgentState, enters: u32) -> Step {
+        Step::Delivered { state, enters }
+    }
+
+    /// Why a delivery failed, after `enters` Enters; panics when it did not fail so.
+    fn failure(step: Step, enters: u32) -> String {
+        match step {
+            Step::Failed { enters: n, reason } => {
+                assert_eq!(n, enters, "{reason}");
+                reason
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn enter_once_then_working() {
         let mut d = Delivery::after_paste(&submit(), 0);
@@ -387,10 +402,7 @@ mod tests {
         );
         assert_eq!(
             d.observe(60, &seen(AgentState::Working, None), true),
-            Step::Delivered {
-                state: AgentState::Working,
-                enters: 1
-            }
+            delivered(AgentState::Working, 1)
         );
     }
 
@@ -428,10 +440,7 @@ mod tests {
         assert_eq!(d.observe(600, &holding, false), Step::PressEnter);
         assert_eq!(
             d.observe(650, &seen(AgentState::Working, None), true),
-            Step::Delivered {
-                state: AgentState::Working,
-                enters: 2
-            }
+            delivered(AgentState::Working, 2)
         );
     }
 
@@ -459,10 +468,7 @@ mod tests {
         assert_eq!(d.observe(4500, &holding, false), Step::Wait);
         assert_eq!(
             d.observe(9000, &seen(AgentState::Working, None), true),
-            Step::Delivered {
-                state: AgentState::Working,
-                enters: 3
-            }
+            delivered(AgentState::Working, 3)
         );
     }
 
@@ -473,16 +479,11 @@ mod tests {
         assert_eq!(d.observe(600, &holding, false), Step::PressEnter);
         assert_eq!(d.observe(1200, &holding, false), Step::PressEnter);
         assert_eq!(d.observe(11_199, &holding, false), Step::Wait);
-        match d.observe(11_200, &holding, false) {
-            Step::Failed { enters, reason } => {
-                assert_eq!(enters, 3);
-                assert!(
-                    reason.contains("still in the agent's input box"),
-                    "{reason}"
-                );
-            }
-            other => panic!("{other:?}"),
-        }
+        let reason = failure(d.observe(11_200, &holding, false), 3);
+        assert!(
+            reason.contains("still in the agent's input box"),
+            "{reason}"
+        );
     }
 
     #[test]
@@ -495,10 +496,7 @@ mod tests {
         );
         assert_eq!(
             d.observe(80, &seen(AgentState::Finished, None), true),
-            Step::Delivered {
-                state: AgentState::Finished,
-                enters: 1
-            }
+            delivered(AgentState::Finished, 1)
         );
     }
 
@@ -523,13 +521,8 @@ mod tests {
         assert_eq!(d.observe(3000, &nothing, false), Step::PressEnter);
         assert_eq!(d.observe(6000, &nothing, false), Step::PressEnter);
         assert_eq!(d.observe(15_999, &nothing, false), Step::Wait);
-        match d.observe(16_000, &nothing, false) {
-            Step::Failed { enters, reason } => {
-                assert_eq!(enters, 3);
-                assert!(reason.contains("no sign of working"), "{reason}");
-            }
-            other => panic!("{other:?}"),
-        }
+        let reason = failure(d.observe(16_000, &nothing, false), 3);
+        assert!(reason.contains("no sign of working"), "{reason}");
         assert_eq!(d.observe(16_999, &nothing, false), Step::Wait);
     }
 
@@ -572,29 +565,22 @@ mod tests {
         let mut d = Delivery::after_paste(&submit(), 0).expecting(PROMPT);
         let menu = boxed(AgentState::Idle, Some("1. Try new model"));
         assert_eq!(d.observe(10, &menu, false), Step::Wait);
-        match d.observe(TEXT_WAIT_MS, &menu, false) {
-            Step::Failed { reason, enters } => {
-                assert_eq!(enters, 0);
-                assert!(
-                    reason.contains("`1. Try new model`, not the prompt"),
-                    "{reason}"
-                );
-            }
-            other => panic!("{other:?}"),
-        }
+        let reason = failure(d.observe(TEXT_WAIT_MS, &menu, false), 0);
+        assert!(
+            reason.contains("`1. Try new model`, not the prompt"),
+            "{reason}"
+        );
         assert_eq!(d.observe(TEXT_WAIT_MS + 10, &menu, true), Step::Wait);
     }
 
     #[test]
     fn a_dialog_gets_no_enter() {
         let mut d = Delivery::after_paste(&submit(), 0).expecting(PROMPT);
-        match d.observe(TEXT_WAIT_MS, &seen(AgentState::NeedsInput, None), false) {
-            Step::Failed { reason, enters } => {
-                assert_eq!(enters, 0);
-                assert!(reason.contains("a dialog is open"), "{reason}");
-            }
-            other => panic!("{other:?}"),
-        }
+        let reason = failure(
+            d.observe(TEXT_WAIT_MS, &seen(AgentState::NeedsInput, None), false),
+            0,
+        );
+        assert!(reason.contains("a dialog is open"), "{reason}");
     }
 
     #[test]
@@ -628,14 +614,10 @@ mod tests {
         assert_eq!(d.observe(TEXT_WAIT_MS + 50, &empty, true), Step::Wait);
         let finished = boxed(AgentState::Finished, None);
         assert_eq!(d.observe(TEXT_WAIT_MS + 100, &finished, true), Step::Wait);
-        match d.observe(TEXT_WAIT_MS + 3000, &empty, true) {
-            Step::Failed { reason, enters } => {
-                assert_eq!(enters, 1, "no Enter after the first");
-                assert!(reason.contains("never showed in the input box"), "{reason}");
-                assert!(reason.contains("screen: idle"), "{reason}");
-            }
-            other => panic!("{other:?}"),
-        }
+        // No Enter after the first.
+        let reason = failure(d.observe(TEXT_WAIT_MS + 3000, &empty, true), 1);
+        assert!(reason.contains("never showed in the input box"), "{reason}");
+        assert!(reason.contains("screen: idle"), "{reason}");
     }
 
     #[test]
@@ -645,10 +627,7 @@ mod tests {
         assert_eq!(d.observe(TEXT_WAIT_MS, &empty, false), Step::PressEnter);
         assert_eq!(
             d.observe(TEXT_WAIT_MS + 80, &seen(AgentState::Working, None), true),
-            Step::Delivered {
-                state: AgentState::Working,
-                enters: 1
-            }
+            delivered(AgentState::Working, 1)
         );
     }
 
@@ -670,10 +649,7 @@ mod tests {
             );
             assert_eq!(
                 d.observe(60, &boxed(AgentState::Idle, None), true),
-                Step::Delivered {
-                    state: AgentState::Idle,
-                    enters: 1
-                },
+                delivered(AgentState::Idle, 1),
                 "{shown}"
             );
         }
@@ -686,10 +662,7 @@ mod tests {
         assert_eq!(d.observe(TEXT_WAIT_MS, &nothing, false), Step::PressEnter);
         assert_eq!(
             d.observe(TEXT_WAIT_MS + 50, &seen(AgentState::NeedsInput, None), true),
-            Step::Delivered {
-                state: AgentState::NeedsInput,
-                enters: 1
-            }
+            delivered(AgentState::NeedsInput, 1)
         );
     }
 

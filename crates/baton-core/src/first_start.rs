@@ -463,34 +463,71 @@ mod tests {
         detect(p, screen)
     }
 
+    const CLAUDE_IDLE: &str = "claude-2.1.329/idle-fresh-start.txt";
+    const CLAUDE_TRUST: &str = "claude-2.1.329/needs-input-trust-folder.txt";
+    const CODEX_IDLE: &str = "codex-0.169.0/idle-fresh-start.txt";
+    const CODEX_MENU: &str = "codex-0.171.0/needs-input-model-migration.txt";
+    const CODEX_TRUST: &str = "codex-0.171.0/needs-input-trust-folder.txt";
+
+    /// A start watch over an agent of a built-in profile.
+    struct Watch {
+        watch: StartWatch,
+        profile: Profile,
+    }
+
+    impl Watch {
+        fn starting(cli: &str) -> Watch {
+            let (watch, profile) = (StartWatch::starting(), profile(cli));
+            Watch { watch, profile }
+        }
+
+        fn watching(cli: &str) -> Watch {
+            let (watch, profile) = (StartWatch::watching(), profile(cli));
+            Watch { watch, profile }
+        }
+
+        /// What the watch makes of the real screen `path` at `now`, read as the detector
+        /// reads it.
+        fn look(&mut self, now: u64, path: &str) -> Verdict {
+            let screen = fixture(path);
+            let seen = seen(&self.profile, &screen);
+            self.watch.observe(now, &self.profile, &screen, &seen)
+        }
+    }
+
+    /// Why the watch gave the screen to a person, and whether to tell them; panics when it did not.
+    fn person(v: Verdict) -> (String, bool) {
+        match v {
+            Verdict::Person { reason, tell } => (reason, tell),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn a_start_answers_waits_for_a_change_then_is_ready() {
-        let p = profile("codex");
-        let menu = fixture("codex-0.171.0/needs-input-model-migration.txt");
-        let idle = fixture("codex-0.169.0/idle-fresh-start.txt");
-        let mut w = StartWatch::starting();
+        let mut w = Watch::starting("codex");
         assert_eq!(
-            w.observe(0, &p, &menu, &seen(&p, &menu)),
+            w.look(0, CODEX_MENU),
             Verdict::Answer {
                 dialog: "model-migration".into(),
                 keys: vec!["2".into()]
             }
         );
         // The same screen: the answer has not landed yet.
-        assert_eq!(w.observe(100, &p, &menu, &seen(&p, &menu)), Verdict::Wait);
-        assert!(w.is_starting());
+        assert_eq!(w.look(100, CODEX_MENU), Verdict::Wait);
+        assert!(w.watch.is_starting());
         // Ready, but Codex may still draw its trust dialog for a while.
-        assert_eq!(w.observe(300, &p, &idle, &seen(&p, &idle)), Verdict::Wait);
-        assert_eq!(w.observe(3299, &p, &idle, &seen(&p, &idle)), Verdict::Wait);
-        assert!(w.is_starting());
-        assert_eq!(w.observe(3300, &p, &idle, &seen(&p, &idle)), Verdict::Clear);
-        assert!(!w.is_starting());
+        assert_eq!(w.look(300, CODEX_IDLE), Verdict::Wait);
+        assert_eq!(w.look(3299, CODEX_IDLE), Verdict::Wait);
+        assert!(w.watch.is_starting());
+        assert_eq!(w.look(3300, CODEX_IDLE), Verdict::Clear);
+        assert!(!w.watch.is_starting());
     }
 
     #[test]
     fn an_answer_that_changes_nothing_is_given_again_then_goes_to_a_person() {
         let p = profile("codex");
-        let menu = fixture("codex-0.171.0/needs-input-model-migration.txt");
+        let menu = fixture(CODEX_MENU);
         let d = seen(&p, &menu);
         let mut w = StartWatch::starting();
         assert!(matches!(
@@ -507,23 +544,15 @@ mod tests {
             w.observe(2 * ANSWER_WAIT_MS - 1, &p, &menu, &d),
             Verdict::Wait
         );
-        match w.observe(2 * ANSWER_WAIT_MS, &p, &menu, &d) {
-            Verdict::Person { reason, tell } => {
-                assert!(tell);
-                assert!(reason.contains("changed nothing"), "{reason}");
-            }
-            other => panic!("{other:?}"),
-        }
+        let (reason, tell) = person(w.observe(2 * ANSWER_WAIT_MS, &p, &menu, &d));
+        assert!(tell);
+        assert!(reason.contains("changed nothing"), "{reason}");
         // Never a third time, whatever the screen.
         let mut other = menu.clone();
         other.push_str("\n ");
-        match w.observe(2 * ANSWER_WAIT_MS + 2, &p, &other, &d) {
-            Verdict::Person { reason, tell } => {
-                assert!(tell);
-                assert!(reason.contains("after 2 answers"), "{reason}");
-            }
-            v => panic!("{v:?}"),
-        }
+        let (reason, tell) = person(w.observe(2 * ANSWER_WAIT_MS + 2, &p, &other, &d));
+        assert!(tell);
+        assert!(reason.contains("after 2 answers"), "{reason}");
         assert!(matches!(
             w.observe(2 * ANSWER_WAIT_MS + 3, &p, &other, &d),
             Verdict::Person { tell: false, .. }
@@ -550,58 +579,38 @@ mod tests {
 
     #[test]
     fn a_known_dialog_after_the_start_is_answered_only_when_safe_any_time() {
-        let p = profile("claude");
-        let idle = fixture("claude-2.1.329/idle-fresh-start.txt");
-        let trust = fixture("claude-2.1.329/needs-input-trust-folder.txt");
-        let mut w = StartWatch::starting();
-        assert_eq!(w.observe(0, &p, &idle, &seen(&p, &idle)), Verdict::Clear);
-        match w.observe(10, &p, &trust, &seen(&p, &trust)) {
-            Verdict::Person { reason, .. } => {
-                assert!(reason.contains("after the start"), "{reason}")
-            }
-            v => panic!("{v:?}"),
-        }
-        let c = profile("codex");
-        let idle = fixture("codex-0.169.0/idle-fresh-start.txt");
-        let menu = fixture("codex-0.171.0/needs-input-model-migration.txt");
-        let mut w = StartWatch::starting();
-        assert_eq!(w.observe(0, &c, &idle, &seen(&c, &idle)), Verdict::Wait);
-        assert_eq!(w.observe(5000, &c, &idle, &seen(&c, &idle)), Verdict::Clear);
-        assert!(matches!(
-            w.observe(5010, &c, &menu, &seen(&c, &menu)),
-            Verdict::Answer { .. }
-        ));
+        let mut w = Watch::starting("claude");
+        assert_eq!(w.look(0, CLAUDE_IDLE), Verdict::Clear);
+        let (reason, _) = person(w.look(10, CLAUDE_TRUST));
+        assert!(reason.contains("after the start"), "{reason}");
+        let mut w = Watch::starting("codex");
+        assert_eq!(w.look(0, CODEX_IDLE), Verdict::Wait);
+        assert_eq!(w.look(5000, CODEX_IDLE), Verdict::Clear);
+        assert!(matches!(w.look(5010, CODEX_MENU), Verdict::Answer { .. }));
     }
 
     #[test]
     fn codex_draws_its_idle_screen_before_the_trust_dialog() {
         // Seen on 0.169.0 and 0.171.0: "› Ask Codex to do anything" at 0.5 s, the trust
         // dialog at 1.9 s.
-        let p = profile("codex");
-        let idle = fixture("codex-0.169.0/idle-fresh-start.txt");
-        let trust = fixture("codex-0.171.0/needs-input-trust-folder.txt");
-        let mut w = StartWatch::starting();
-        assert_eq!(w.observe(500, &p, &idle, &seen(&p, &idle)), Verdict::Wait);
+        let mut w = Watch::starting("codex");
+        assert_eq!(w.look(500, CODEX_IDLE), Verdict::Wait);
         assert_eq!(
-            w.observe(1900, &p, &trust, &seen(&p, &trust)),
+            w.look(1900, CODEX_TRUST),
             Verdict::Answer {
                 dialog: "trust-folder".into(),
                 keys: vec!["Enter".into()]
             }
         );
         // Claude Code has no such delay: ready is ready.
-        let c = profile("claude");
-        let idle = fixture("claude-2.1.329/idle-fresh-start.txt");
-        let mut w = StartWatch::starting();
-        assert_eq!(w.observe(0, &c, &idle, &seen(&c, &idle)), Verdict::Clear);
+        let mut w = Watch::starting("claude");
+        assert_eq!(w.look(0, CLAUDE_IDLE), Verdict::Clear);
     }
 
     #[test]
     fn a_watcher_never_answers() {
-        let p = profile("codex");
-        let menu = fixture("codex-0.171.0/needs-input-model-migration.txt");
-        let mut w = StartWatch::watching();
-        assert_eq!(w.observe(0, &p, &menu, &seen(&p, &menu)), Verdict::Wait);
+        let mut w = Watch::watching("codex");
+        assert_eq!(w.look(0, CODEX_MENU), Verdict::Wait);
     }
 
     fn resolve_err(toml: &str) -> ProfileError {

@@ -716,6 +716,17 @@ mod tests {
             }
         }
 
+        /// Asserts that the screen shows each of `texts`.
+        fn assert_shows(&self, texts: &[&str]) {
+            let screen = self.screen();
+            for text in texts {
+                assert!(
+                    screen.contains(text),
+                    "{text:?} is not on the screen:\n{screen}"
+                );
+            }
+        }
+
         fn kinds(&self) -> Vec<String> {
             read_events(&self.dir.path().join("events.log"))
                 .unwrap()
@@ -760,7 +771,7 @@ mod tests {
             Input::Enter,
         ]);
         assert!(matches!(f.state, State::Working { .. }));
-        assert!(f.screen().contains("esc to interrupt"), "{}", f.screen());
+        f.assert_shows(&["esc to interrupt"]);
         f.send(vec![Input::Enter]);
         f.advance(600);
         assert!(matches!(f.state, State::Idle));
@@ -873,7 +884,7 @@ repeat = true
         f.send(vec![Input::CtrlC]);
         assert!(matches!(f.state, State::Idle));
         assert!(f.app.take_redraw());
-        assert!(f.screen().contains("Interrupted"));
+        f.assert_shows(&["Interrupted"]);
         assert!(f.kinds().contains(&"interrupt 1".to_owned()));
     }
 
@@ -881,13 +892,13 @@ repeat = true
     fn permission_yes_and_no() {
         let mut f = Fixture::new("[[task]]\npermission = true\nrepeat = true\nwork_ms = 10\n");
         f.send(vec![paste("one"), Input::Enter]);
-        assert!(f.screen().contains("Do you want to proceed?"));
+        f.assert_shows(&["Do you want to proceed?"]);
         f.send(vec![Input::Text("1".into())]);
         assert!(matches!(f.state, State::Working { .. }));
         f.advance(20);
         f.send(vec![paste("two"), Input::Enter, Input::Esc]);
         assert!(matches!(f.state, State::Idle));
-        assert!(f.screen().contains("Cancelled."));
+        f.assert_shows(&["Cancelled."]);
         let kinds = f.kinds();
         assert!(kinds.contains(&"permission-yes".to_owned()));
         assert!(kinds.contains(&"permission-no".to_owned()));
@@ -898,10 +909,7 @@ repeat = true
         let mut f = Fixture::new(
             "quota_percent = 90\nquota_step = 10\nlimit_at = 100\ndefault_work_ms = 10\nquota_reset = \"2pm (Europe/Paris)\"\n",
         );
-        assert!(
-            f.screen()
-                .contains("You've used 90% of your session limit · resets 2pm")
-        );
+        f.assert_shows(&["You've used 90% of your session limit · resets 2pm"]);
         f.send(vec![paste("one"), Input::Enter]);
         f.advance(20);
         assert_eq!(f.quota, Some(100));
@@ -926,20 +934,17 @@ repeat = true
         f.send(vec![paste("climb now"), Input::Enter]);
         assert_eq!(f.quota, Some(92));
         assert!(matches!(f.state, State::Working { .. }));
-        assert!(f.screen().contains("You've used 92% of your session limit"));
+        f.assert_shows(&["You've used 92% of your session limit"]);
         f.advance(150);
         assert!(matches!(f.state, State::Limit));
         assert_eq!(f.quota, Some(100));
-        assert!(f.screen().contains("You've hit your session limit"));
+        f.assert_shows(&["You've hit your session limit"]);
     }
 
     #[test]
     fn trust_dialog_then_start() {
         let mut f = Fixture::new("trust_dialog = true\n");
-        assert!(
-            f.screen()
-                .contains("Do you trust the files in this folder?")
-        );
+        f.assert_shows(&["Do you trust the files in this folder?"]);
         f.send(vec![Input::Enter]);
         assert!(matches!(f.state, State::Starting { .. }));
         f.advance(400);
@@ -952,8 +957,7 @@ repeat = true
     #[test]
     fn model_menu_keeps_or_changes_the_model() {
         let mut f = Fixture::new("persona = \"codex\"\nmodel_menu = true\n");
-        assert!(f.screen().contains("› 1. Try new model"), "{}", f.screen());
-        assert!(f.screen().contains("enter/esc confirm · ^c quit"));
+        f.assert_shows(&["› 1. Try new model", "enter/esc confirm · ^c quit"]);
         // A paste does nothing there: no choice, nothing typed.
         f.send(vec![paste("do T-001"), Input::Enter]);
         assert!(matches!(f.state, State::Starting { .. }));
@@ -968,7 +972,7 @@ repeat = true
         f.send(vec![Input::Text("2".into())]);
         f.advance(400);
         assert!(matches!(f.state, State::Idle));
-        assert!(f.screen().contains("model: gpt-5.5"), "{}", f.screen());
+        f.assert_shows(&["model: gpt-5.5"]);
         let kinds = f.kinds();
         assert!(
             kinds.contains(&"model-menu existing".to_owned()),
@@ -992,14 +996,11 @@ repeat = true
     #[test]
     fn shift_tab_cycles_modes() {
         let mut f = Fixture::new("");
-        assert!(
-            f.screen()
-                .contains("⏵⏵ bypass permissions on (shift+tab to cycle)")
-        );
+        f.assert_shows(&["⏵⏵ bypass permissions on (shift+tab to cycle)"]);
         f.send(vec![Input::BackTab]);
-        assert!(f.screen().contains("  ? for shortcuts"));
+        f.assert_shows(&["  ? for shortcuts"]);
         f.send(vec![Input::BackTab]);
-        assert!(f.screen().contains("⏵⏵ accept edits on"));
+        f.assert_shows(&["⏵⏵ accept edits on"]);
         assert!(f.kinds().contains(&"mode accept edits on".to_owned()));
     }
 

@@ -159,6 +159,12 @@ impl Tmux {
         text.trim().parse().expect("numeric exit code")
     }
 
+    /// Pastes `text` and presses Enter.
+    fn submit(&self, text: &[u8]) {
+        self.paste(text);
+        self.keys(&["Enter"]);
+    }
+
     fn keys(&self, keys: &[&str]) {
         let mut args = vec!["send-keys", "-t", PANE];
         args.extend_from_slice(keys);
@@ -211,6 +217,38 @@ fn claude_idle(screen: &str) -> bool {
     screen.lines().any(|l| l.starts_with('❯'))
 }
 
+/// A private tmux server where `start` (`Tmux::start` or `Tmux::start_recording_exit`) ran
+/// the fake agent with the script `body` (`--script`, then `args`), in a new temporary
+/// directory; `None` when there is no tmux.
+fn scripted(
+    body: &str,
+    args: &[&str],
+    start: fn(&Tmux, &Path, &[&str]),
+) -> Option<(tempfile::TempDir, Tmux)> {
+    if !tmux_available() {
+        return None;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let script = write_script(dir.path(), body);
+    let tmux = Tmux::new();
+    let mut all = vec!["--script", script.as_str()];
+    all.extend_from_slice(args);
+    start(&tmux, dir.path(), &all);
+    Some((dir, tmux))
+}
+
+/// Like `scripted` for a Claude Code look-alike, which is then given `prompt` once idle.
+fn submitted(
+    body: &str,
+    start: fn(&Tmux, &Path, &[&str]),
+    prompt: &[u8],
+) -> Option<(tempfile::TempDir, Tmux)> {
+    let (dir, tmux) = scripted(body, &[], start)?;
+    tmux.wait_screen("idle", claude_idle);
+    tmux.submit(prompt);
+    Some((dir, tmux))
+}
+
 fn write_script(dir: &Path, body: &str) -> String {
     let path = dir.join("script.toml");
     std::fs::write(
@@ -227,12 +265,7 @@ third line; echo $HOME && exit 1\n";
 
 #[test]
 fn claude_starts_works_and_logs_prompt_byte_exact() {
-    if !tmux_available() {
-        return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let script = write_script(
-        dir.path(),
+    let Some((dir, tmux)) = scripted(
         r#"
 start_delay_ms = 1500
 quota_percent = 37
@@ -244,9 +277,11 @@ work_ms = 1500
 reply = "Implemented the parser."
 write = [{ path = "out/result.txt", content = "hello\n" }]
 "#,
-    );
-    let tmux = Tmux::new();
-    tmux.start(dir.path(), &["--script", &script]);
+        &[],
+        Tmux::start,
+    ) else {
+        return;
+    };
     tmux.wait_screen("starting screen", |s| {
         s.contains(" ✻ Welcome to Claude Code") && s.contains("Starting…")
     });
@@ -292,16 +327,13 @@ write = [{ path = "out/result.txt", content = "hello\n" }]
 
 #[test]
 fn codex_swallows_the_first_enter_after_a_paste() {
-    if !tmux_available() {
-        return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let script = write_script(
-        dir.path(),
+    let Some((dir, tmux)) = scripted(
         "persona = \"claude\"\nswallow_first_enter = true\nstart_delay_ms = 0\ndefault_work_ms = 1200\ndefault_reply = \"Swallowed fine.\"\n",
-    );
-    let tmux = Tmux::new();
-    tmux.start(dir.path(), &["--script", &script, "--persona", "codex"]);
+        &["--persona", "codex"],
+        Tmux::start,
+    ) else {
+        return;
+    };
     tmux.wait_screen("codex idle", |s| s.contains("› Ask Codex to do anything"));
     tmux.paste("fix T-001 ✓".as_bytes());
     tmux.wait_screen("text in the box", |s| s.contains("› fix T-001 ✓"));
@@ -325,16 +357,10 @@ fn codex_swallows_the_first_enter_after_a_paste() {
 
 #[test]
 fn crash_exits_with_the_scripted_code() {
-    if !tmux_available() {
+    let script = "start_delay_ms = 0\n[[task]]\ncrash = 3\n";
+    let Some((dir, tmux)) = submitted(script, Tmux::start_recording_exit, b"please crash") else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let script = write_script(dir.path(), "start_delay_ms = 0\n[[task]]\ncrash = 3\n");
-    let tmux = Tmux::new();
-    tmux.start_recording_exit(dir.path(), &["--script", &script]);
-    tmux.wait_screen("idle", claude_idle);
-    tmux.paste(b"please crash");
-    tmux.keys(&["Enter"]);
+    };
     assert_eq!(tmux.wait_exit(dir.path()), 3);
     let prompts = read_prompt_log(&dir.path().join("prompts.log")).expect("prompt log");
     assert_eq!(prompts, vec![b"please crash".to_vec()]);
@@ -345,16 +371,10 @@ fn crash_exits_with_the_scripted_code() {
 
 #[test]
 fn hang_freezes_until_ctrl_c() {
-    if !tmux_available() {
+    let script = "start_delay_ms = 0\n[[task]]\nhang = true\n";
+    let Some((dir, tmux)) = submitted(script, Tmux::start, b"hang forever") else {
         return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let script = write_script(dir.path(), "start_delay_ms = 0\n[[task]]\nhang = true\n");
-    let tmux = Tmux::new();
-    tmux.start(dir.path(), &["--script", &script]);
-    tmux.wait_screen("idle", claude_idle);
-    tmux.paste(b"hang forever");
-    tmux.keys(&["Enter"]);
+    };
     let frozen = tmux.wait_screen("one working frame", |s| {
         s.contains("(0s · esc to interrupt)")
     });
@@ -373,21 +393,17 @@ fn hang_freezes_until_ctrl_c() {
 
 #[test]
 fn esc_interrupts_work_and_double_ctrl_c_exits() {
-    if !tmux_available() {
-        return;
-    }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let script = write_script(
-        dir.path(),
+    let Some((dir, tmux)) = scripted(
         "persona = \"gemini\"\nstart_delay_ms = 0\ndefault_work_ms = 60000\n",
-    );
-    let tmux = Tmux::new();
-    tmux.start_recording_exit(dir.path(), &["--script", &script]);
+        &[],
+        Tmux::start_recording_exit,
+    ) else {
+        return;
+    };
     tmux.wait_screen("gemini idle", |s| {
         s.contains("│ >   Type your message or @path/to/file")
     });
-    tmux.paste(b"long job");
-    tmux.keys(&["Enter"]);
+    tmux.submit(b"long job");
     tmux.wait_screen("thinking", |s| s.contains("Thinking… (esc to cancel, "));
     tmux.keys(&["Escape"]);
     tmux.wait_screen("interrupted", |s| s.contains("✕ Interrupted by user"));

@@ -300,16 +300,20 @@ mod tests {
     fn csi_sequences_go_whole() {
         let s = sanitize("a \x1b[2J\x1b[31mred\x1b[0m \x1b[?2004l\x1b[201~x\x1b[Z\u{9b}1;2H.");
         assert_eq!(s.text, "a red x.");
+        // Every one a whole CSI.
+        let all = pieces(&s);
+        assert!(all.iter().all(|p| (p.2, p.3) == ("csi", true)), "{all:?}");
+        let removed: Vec<(usize, &str)> = all.iter().map(|p| (p.0, p.1)).collect();
         assert_eq!(
-            pieces(&s),
-            vec![
-                (2, "\x1b[2J", "csi", true),
-                (6, "\x1b[31m", "csi", true),
-                (14, "\x1b[0m", "csi", true),
-                (19, "\x1b[?2004l", "csi", true),
-                (27, "\x1b[201~", "csi", true),
-                (34, "\x1b[Z", "csi", true),
-                (37, "\u{9b}1;2H", "csi", true),
+            removed,
+            [
+                (2, "\x1b[2J"),
+                (6, "\x1b[31m"),
+                (14, "\x1b[0m"),
+                (19, "\x1b[?2004l"),
+                (27, "\x1b[201~"),
+                (34, "\x1b[Z"),
+                (37, "\u{9b}1;2H"),
             ]
         );
     }

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 use baton_tmux::control::{
     ControlClient, ControlConnection, ControlEvent, Subscription, quote_arg,
 };
-use baton_tmux::{TmuxError, WindowSpec};
-use common::{TestServer, kill, mortal_window, recv_until, wait_for, wait_for_command};
+use baton_tmux::{PaneInfo, Tmux, TmuxError, WindowSpec};
+use common::{
+    TestServer, kill, mortal_window, recv_until, wait_for, wait_for_command, window_running,
+};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -114,17 +116,14 @@ fn connect_to_missing_session_fails_without_starting_a_server() {
     assert!(!server.tmux.server_running());
 }
 
-#[test]
-fn killed_pane_process_closes_its_window_within_a_second() {
+/// Opens a window `name` running `sleep` under a control client's watch, ends it with `end`,
+/// and checks that its `WindowClose` comes within a second of that.
+fn window_close_is_seen_within_a_second(name: &str, end: impl FnOnce(&Tmux, &PaneInfo)) {
     let (server, _first) = TestServer::with_session();
     let (_client, events) = ControlClient::connect(&server.tmux, "main").unwrap();
-    let pane = server
-        .tmux
-        .new_window("main", &WindowSpec::new("victim").command("exec sleep 100"))
-        .unwrap();
-    wait_for_command(&server.tmux, &pane.pane_id, "sleep");
+    let pane = window_running(&server.tmux, name, "exec sleep 100", "sleep");
     let start = Instant::now();
-    kill(pane.pid);
+    end(&server.tmux, &pane);
     let closed = recv_until(
         &events,
         SECOND,
@@ -139,22 +138,15 @@ fn killed_pane_process_closes_its_window_within_a_second() {
 }
 
 #[test]
+fn killed_pane_process_closes_its_window_within_a_second() {
+    window_close_is_seen_within_a_second("victim", |_, pane| kill(pane.pid));
+}
+
+#[test]
 fn kill_window_is_seen_within_a_second() {
-    let (server, _first) = TestServer::with_session();
-    let (_client, events) = ControlClient::connect(&server.tmux, "main").unwrap();
-    let pane = server
-        .tmux
-        .new_window("main", &WindowSpec::new("doomed").command("exec sleep 100"))
-        .unwrap();
-    let start = Instant::now();
-    server.tmux.kill_window(&pane.window_id).unwrap();
-    let closed = recv_until(
-        &events,
-        SECOND,
-        |e| matches!(e, ControlEvent::WindowClose { window } if window == &pane.window_id),
-    );
-    assert!(closed.is_some());
-    assert!(start.elapsed() < SECOND);
+    window_close_is_seen_within_a_second("doomed", |tmux, pane| {
+        tmux.kill_window(&pane.window_id).unwrap()
+    });
 }
 
 #[test]

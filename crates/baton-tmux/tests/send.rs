@@ -5,8 +5,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use baton_tmux::{Key, PaneInfo, SendError, Tmux, WindowSpec};
-use common::{TestServer, kill, mortal_window, wait_for, wait_for_command, wait_for_text};
+use baton_tmux::{Key, PaneInfo, PasteReport, SendError, Tmux, WindowSpec};
+use common::{
+    TestServer, kill, mortal_window, session_running, wait_for, wait_for_command, wait_for_text,
+};
 
 const TEXTS: &[&str] = &[
     "Réécris l'énoncé : çà et là, œuvre naïve, « guillemets » — Noël",
@@ -15,6 +17,38 @@ const TEXTS: &[&str] = &[
     "col1\tcol2\t\tcol3",
     "line one\nline two\n\nline four\n",
 ];
+
+/// A private server whose pane records its raw input (see `recorder`).
+struct Recording {
+    server: TestServer,
+    pane: PaneInfo,
+    /// The file the input goes to.
+    out: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Recording {
+    fn start(bracketed: bool) -> Recording {
+        let server = TestServer::new();
+        let dir = tempfile::tempdir().unwrap();
+        let (pane, out) = recorder(&server.tmux, dir.path(), bracketed);
+        Recording {
+            server,
+            pane,
+            out,
+            _dir: dir,
+        }
+    }
+
+    fn paste(&self, text: &str) -> Result<PasteReport, SendError> {
+        self.server.tmux.paste(&self.pane.pane_id, text)
+    }
+
+    /// The pane's input once it holds `len` bytes, its CRs read as LFs (the pane is raw).
+    fn received(&self, len: usize) -> Vec<u8> {
+        cr_to_lf(&read_when_len(&self.out, len))
+    }
+}
 
 /// A pane recording its raw input to `out.bin` in `dir`, once it shows `READY`.
 fn recorder(tmux: &Tmux, dir: &Path, bracketed: bool) -> (PaneInfo, PathBuf) {
@@ -51,6 +85,13 @@ fn cr_to_lf(bytes: &[u8]) -> Vec<u8> {
         .collect()
 }
 
+/// Every text of `TEXTS`, then `big_text()`.
+fn all_texts() -> Vec<String> {
+    let mut texts: Vec<String> = TEXTS.iter().map(|t| t.to_string()).collect();
+    texts.push(big_text());
+    texts
+}
+
 fn big_text() -> String {
     let mut text = String::new();
     let mut i = 0;
@@ -63,22 +104,20 @@ fn big_text() -> String {
 
 #[test]
 fn paste_delivers_exact_bytes() {
-    let server = TestServer::new();
-    let dir = tempfile::tempdir().unwrap();
-    let (pane, out) = recorder(&server.tmux, dir.path(), false);
+    let rec = Recording::start(false);
     let mut expected = String::new();
-    let big = big_text();
-    for text in TEXTS.iter().copied().chain([big.as_str()]) {
-        let report = server.tmux.paste(&pane.pane_id, text).unwrap();
+    for text in &all_texts() {
+        let report = rec.paste(text).unwrap();
         assert_eq!(report.bytes, text.len());
         assert!(report.stripped.is_empty());
         assert!(report.buffer.starts_with("baton-"));
         expected.push_str(text);
-        let got = read_when_len(&out, expected.len());
-        assert_eq!(String::from_utf8_lossy(&cr_to_lf(&got)), expected);
+        let got = rec.received(expected.len());
+        assert_eq!(String::from_utf8_lossy(&got), expected);
     }
     // The buffers were deleted after pasting.
-    let buffers = server
+    let buffers = rec
+        .server
         .tmux
         .run(&["list-buffers", "-F", "#{buffer_name}"])
         .unwrap();
@@ -87,19 +126,16 @@ fn paste_delivers_exact_bytes() {
 
 #[test]
 fn paste_uses_bracketed_paste_when_enabled() {
-    let server = TestServer::new();
-    let dir = tempfile::tempdir().unwrap();
-    let (pane, out) = recorder(&server.tmux, dir.path(), true);
+    let rec = Recording::start(true);
     let mut expected = Vec::new();
-    let big = big_text();
-    for text in TEXTS.iter().copied().chain([big.as_str()]) {
-        server.tmux.paste(&pane.pane_id, text).unwrap();
+    for text in &all_texts() {
+        rec.paste(text).unwrap();
         expected.extend_from_slice(b"\x1b[200~");
         expected.extend_from_slice(text.as_bytes());
         expected.extend_from_slice(b"\x1b[201~");
-        let got = read_when_len(&out, expected.len());
+        let got = rec.received(expected.len());
         assert_eq!(
-            String::from_utf8_lossy(&cr_to_lf(&got)),
+            String::from_utf8_lossy(&got),
             String::from_utf8_lossy(&expected)
         );
     }
@@ -107,11 +143,9 @@ fn paste_uses_bracketed_paste_when_enabled() {
 
 #[test]
 fn control_characters_are_stripped_and_reported() {
-    let server = TestServer::new();
-    let dir = tempfile::tempdir().unwrap();
-    let (pane, out) = recorder(&server.tmux, dir.path(), false);
+    let rec = Recording::start(false);
     let text = "before\x1b[31mred\x1b[0m after\x07\r\n\u{9b}2J end\x1b]0;title\x07";
-    let report = server.tmux.paste(&pane.pane_id, text).unwrap();
+    let report = rec.paste(text).unwrap();
     // Whole sequences go, not only their ESC.
     let clean = "beforered after\n end";
     assert_eq!(report.bytes, clean.len());
@@ -131,28 +165,19 @@ fn control_characters_are_stripped_and_reported() {
             (35, "\x1b]0;title\x07"),
         ]
     );
-    let got = read_when_len(&out, clean.len());
-    assert_eq!(String::from_utf8_lossy(&cr_to_lf(&got)), clean);
+    let got = rec.received(clean.len());
+    assert_eq!(String::from_utf8_lossy(&got), clean);
     assert!(!got.contains(&0x1b));
 
-    assert!(matches!(
-        server.tmux.paste(&pane.pane_id, ""),
-        Err(SendError::Empty)
-    ));
-    assert!(matches!(
-        server.tmux.paste(&pane.pane_id, "\x1b\r\x07"),
-        Err(SendError::Empty)
-    ));
+    assert!(matches!(rec.paste(""), Err(SendError::Empty)));
+    assert!(matches!(rec.paste("\x1b\r\x07"), Err(SendError::Empty)));
 }
 
 #[test]
 fn paste_into_a_shell_is_refused_and_types_nothing() {
     let server = TestServer::new();
     let tmux = &server.tmux;
-    let pane = tmux
-        .new_session("main", &WindowSpec::new("sh").command("exec bash --norc"))
-        .unwrap();
-    wait_for_command(tmux, &pane.pane_id, "bash");
+    let pane = session_running(tmux, "sh", "exec bash --norc", "bash");
     let before = wait_for_text(tmux, &pane.pane_id, "bash-");
     let err = tmux.paste(&pane.pane_id, "echo pwned").unwrap_err();
     match &err {
@@ -207,10 +232,7 @@ fn paste_into_a_dead_pane_is_refused() {
 fn paste_then_enter() {
     let server = TestServer::new();
     let tmux = &server.tmux;
-    let pane = tmux
-        .new_session("main", &WindowSpec::new("cat").command("exec cat"))
-        .unwrap();
-    wait_for_command(tmux, &pane.pane_id, "cat");
+    let pane = session_running(tmux, "cat", "exec cat", "cat");
     tmux.paste(&pane.pane_id, "hello there").unwrap();
     wait_for_text(tmux, &pane.pane_id, "hello there");
     tmux.send_key(&pane.pane_id, Key::Enter).unwrap();

@@ -5,7 +5,9 @@ mod common;
 use std::time::Duration;
 
 use baton_tmux::{CaptureRange, TmuxError, WindowSpec};
-use common::{TestServer, kill, wait_for, wait_for_command, wait_for_text};
+use common::{
+    TestServer, kill, session_running, wait_for, wait_for_command, wait_for_text, window_running,
+};
 
 #[test]
 fn sessions_and_windows_get_cwd_env_and_names() {
@@ -13,14 +15,15 @@ fn sessions_and_windows_get_cwd_env_and_names() {
     let tmux = &server.tmux;
     let dir1 = tempfile::tempdir().unwrap();
     let dir2 = tempfile::tempdir().unwrap();
+    // A window that prints its $FOO and its directory.
+    let spec = |name: &str, dir: &tempfile::TempDir, foo: &str| {
+        WindowSpec::new(name)
+            .cwd(dir.path())
+            .env("FOO", foo)
+            .command("sh -c 'echo $FOO; pwd; exec sleep 100'")
+    };
     let first = tmux
-        .new_session(
-            "main",
-            &WindowSpec::new("first")
-                .cwd(dir1.path())
-                .env("FOO", "bar-1")
-                .command("sh -c 'echo $FOO; pwd; exec sleep 100'"),
-        )
+        .new_session("main", &spec("first", &dir1, "bar-1"))
         .unwrap();
     assert_eq!(first.session, "main");
     assert_eq!(first.window_name, "first");
@@ -32,10 +35,7 @@ fn sessions_and_windows_get_cwd_env_and_names() {
     let second = tmux
         .new_window(
             "main",
-            &WindowSpec::new("second agent")
-                .cwd(dir2.path())
-                .env("FOO", "it's \"quoted\" $HOME")
-                .command("sh -c 'echo $FOO; pwd; exec sleep 100'"),
+            &spec("second agent", &dir2, "it's \"quoted\" $HOME"),
         )
         .unwrap();
     assert_eq!(second.window_name, "second agent");
@@ -157,10 +157,7 @@ fn kill_window_session_and_server() {
 fn respawn_pane_restarts_the_process() {
     let server = TestServer::new();
     let tmux = &server.tmux;
-    let pane = tmux
-        .new_session("main", &WindowSpec::new("w").command("exec sleep 100"))
-        .unwrap();
-    wait_for_command(tmux, &pane.pane_id, "sleep");
+    let pane = session_running(tmux, "w", "exec sleep 100", "sleep");
     tmux.respawn_pane(
         &pane.pane_id,
         &WindowSpec::new("ignored")
@@ -245,10 +242,7 @@ fn new_windows_close_when_their_process_exits_even_if_the_config_says_otherwise(
         .new_session("main", &WindowSpec::new("keeper").command("exec sleep 600"))
         .unwrap();
     assert_eq!(first.window_index, 5, "the config file was not read");
-    let pane = tmux
-        .new_window("main", &WindowSpec::new("short").command("exec sleep 100"))
-        .unwrap();
-    wait_for_command(&tmux, &pane.pane_id, "sleep");
+    let pane = window_running(&tmux, "short", "exec sleep 100", "sleep");
     kill(pane.pid);
     let closed = wait_for(Duration::from_secs(5), || {
         tmux.list_panes("main")

@@ -33,7 +33,10 @@ use std::process::Stdio;
 use std::time::Duration;
 use std::time::Instant;
 
+use common::baton_command;
 use common::percentile;
+use common::worker_name;
+use common::write_workers_config;
 
 const SESSION: &str = "bench";
 
@@ -93,41 +96,13 @@ struct Project {
     _dir: tempfile::TempDir,
 }
 
-/// Quotes `s` as a TOML basic string.
-fn toml_str(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
-}
-
 impl Project {
     /// `done_cmd` is what each agent runs (with `sh -c`) when a task's work ends.
     fn new(label: &str, agents: usize, work_ms: u64, done_cmd: &str) -> Project {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_owned();
         let socket = format!("baton-bench-bl-{}-{label}", std::process::id());
-        let exe = env!("CARGO_BIN_EXE_baton");
-        let mut config = format!(
-            "[session]\nname = \"{SESSION}\"\nsocket = \"{socket}\"\nwidth = 100\nheight = 30\n\n"
-        );
-        for i in 0..agents {
-            let name = agent_name(i);
-            let script = root.join(format!("{name}.toml"));
-            std::fs::write(
-                &script,
-                format!(
-                    "persona = \"claude\"\nevents = {}\nstart_delay_ms = 100\n[[task]]\nrepeat = true\nwork_ms = {work_ms}\nrun = [{}]\n",
-                    toml_str(&root.join(format!("{name}.events")).display().to_string()),
-                    toml_str(done_cmd),
-                ),
-            )
-            .unwrap();
-            config.push_str(&format!(
-                "[[agent]]\nname = \"{name}\"\ncli = \"claude\"\ncommand = \"{exe} fake-agent --script {}\"\n\n",
-                script.display()
-            ));
-        }
-        // Only the listed tasks: no test tasks after them.
-        config.push_str("[run]\ntest_tasks = false\n");
-        std::fs::write(root.join("baton.toml"), config).unwrap();
+        write_workers_config(&root, SESSION, &socket, agents, work_ms, done_cmd);
         Project {
             server: Server { socket },
             root,
@@ -137,12 +112,7 @@ impl Project {
     }
 
     fn baton(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
-        cmd.args(args)
-            .current_dir(&self.root)
-            .env("BATON_TMUX_CONFIG", "/dev/null")
-            .env_remove("TMUX");
-        cmd
+        baton_command(&self.root, args)
     }
 
     /// Runs baton to completion within `limit`, output to files; panics on failure.
@@ -184,7 +154,7 @@ impl Project {
     fn timelines(&self) -> Vec<Timeline> {
         (0..self.agents)
             .map(|i| {
-                let path = self.root.join(format!("{}.events", agent_name(i)));
+                let path = self.root.join(format!("{}.events", worker_name(i)));
                 let events = baton_fake_agent::read_events(&path).unwrap_or_default();
                 let at = |kind: &str| {
                     events
@@ -217,10 +187,6 @@ struct Timeline {
     pastes: Vec<u64>,
 }
 
-fn agent_name(i: usize) -> String {
-    format!("a{i:02}")
-}
-
 /// What one run measured.
 struct Figures {
     tasks: usize,
@@ -243,7 +209,7 @@ fn measure(project: &Project, wall: Duration) -> Figures {
             t.starts.len(),
             t.dones.len(),
             "{}: every prompt should have been worked to its end",
-            agent_name(i)
+            worker_name(i)
         );
     }
     let first = lines.iter().filter_map(|t| t.starts.first()).min().copied();
@@ -325,7 +291,7 @@ fn run_baton(label: &str, agents: usize, tasks: usize, work_ms: u64) -> Figures 
 
 /// The hand-run workflow's dispatch loop, as a bash script.
 fn loop_script(project: &Project, interval_s: u64, tasks: usize) -> String {
-    let agents: Vec<String> = (0..project.agents).map(agent_name).collect();
+    let agents: Vec<String> = (0..project.agents).map(worker_name).collect();
     format!(
         r#"#!/usr/bin/env bash
 # The orchestrator of the hand-run workflow, reduced to its dispatch loop: read the shared

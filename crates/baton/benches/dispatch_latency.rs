@@ -7,46 +7,24 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
+use common::baton_command;
+use common::kill_server;
 use common::percentile;
+use common::succeeded;
+use common::worker_name;
+use common::write_workers_config;
 
 fn baton(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(args)
-        .current_dir(dir)
-        .env("BATON_TMUX_CONFIG", "/dev/null")
-        .env_remove("TMUX")
-        .output()
-        .expect("run baton")
+    baton_command(dir, args).output().expect("run baton")
 }
 
 fn measure(agents: usize, tasks_per_agent: usize) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let exe = env!("CARGO_BIN_EXE_baton");
     let socket = format!("baton-bench-{}-{agents}", std::process::id());
-    let mut config =
-        format!("[session]\nname = \"bench\"\nsocket = \"{socket}\"\nwidth = 100\nheight = 30\n\n");
-    for i in 0..agents {
-        let name = format!("a{i:02}");
-        let script = root.join(format!("{name}.toml"));
-        std::fs::write(
-            &script,
-            format!(
-                "persona = \"claude\"\nevents = \"{}\"\nstart_delay_ms = 100\n[[task]]\nrepeat = true\nwork_ms = 300\nrun = [\"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n",
-                root.join(format!("{name}.events")).display()
-            ),
-        )
-        .unwrap();
-        config.push_str(&format!(
-            "[[agent]]\nname = \"{name}\"\ncli = \"claude\"\ncommand = \"{exe} fake-agent --script {}\"\n\n",
-            script.display()
-        ));
-    }
-    // Only the listed jobs: no test tasks after them.
-    config.push_str("[run]\ntest_tasks = false\n");
-    std::fs::write(root.join("baton.toml"), config).unwrap();
+    let done_cmd = "baton task done \"$BATON_FAKE_TASK\"";
+    write_workers_config(root, "bench", &socket, agents, 300, done_cmd);
     let list: String = (0..agents * tasks_per_agent)
         .map(|i| format!("- [ ] job {i}\n"))
         .collect();
@@ -54,18 +32,12 @@ fn measure(agents: usize, tasks_per_agent: usize) {
     let started = std::time::Instant::now();
     let out = baton(root, &["run", "plan.md", "--quiet"]);
     let took = started.elapsed();
-    let _ = Command::new("tmux")
-        .args(["-L", &socket, "kill-server"])
-        .output();
-    assert!(
-        out.status.success(),
-        "run failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    kill_server(&socket);
+    succeeded(out, "run failed");
     let mut latencies = Vec::new();
     for i in 0..agents {
-        let events =
-            std::fs::read_to_string(root.join(format!("a{i:02}.events"))).unwrap_or_default();
+        let events = std::fs::read_to_string(root.join(format!("{}.events", worker_name(i))))
+            .unwrap_or_default();
         let mut done_at: Option<u64> = None;
         for line in events.lines() {
             let mut parts = line.splitn(3, ' ');

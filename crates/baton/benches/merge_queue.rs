@@ -14,7 +14,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+use common::baton_command;
+use common::fake_agent;
+use common::kill_server;
 use common::percentile;
+use common::succeeded;
 
 const AGENTS: usize = 4;
 const TASKS: usize = 40;
@@ -51,26 +55,26 @@ fn main() {
 fn scenario(verify: &str, batch: u32) {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path();
-    git(root, &["init", "-q", "-b", "main"]);
-    git(root, &["config", "user.name", "bench"]);
-    git(root, &["config", "user.email", "bench@baton.invalid"]);
+    // A repository with one commit on main.
     std::fs::write(root.join("README.md"), "bench\n").unwrap();
-    git(root, &["add", "README.md"]);
-    git(root, &["commit", "-q", "-m", "start"]);
+    for args in [
+        &["init", "-q", "-b", "main"][..],
+        &["config", "user.name", "bench"],
+        &["config", "user.email", "bench@baton.invalid"],
+        &["add", "README.md"],
+        &["commit", "-q", "-m", "start"],
+    ] {
+        git(root, args);
+    }
     let socket = format!("baton-bench-merge-{}", std::process::id());
-    let exe = env!("CARGO_BIN_EXE_baton");
+    let script = "persona = \"claude\"\nstart_delay_ms = 100\n[[task]]\nrepeat = true\nwork_ms = 100\n\
+                  run = [\"echo done > \\\"$BATON_FAKE_TASK.txt\\\"\", \"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n";
     let mut agents = String::new();
     for i in 0..AGENTS {
-        let script = root.join(format!("a{i}.fake.toml"));
-        std::fs::write(
-            &script,
-            "persona = \"claude\"\nstart_delay_ms = 100\n[[task]]\nrepeat = true\nwork_ms = 100\n\
-             run = [\"echo done > \\\"$BATON_FAKE_TASK.txt\\\"\", \"baton task done \\\"$BATON_FAKE_TASK\\\"\"]\n",
-        )
-        .unwrap();
-        agents.push_str(&format!(
-            "[[agent]]\nname = \"a{i}\"\ncli = \"claude\"\ncommand = \"{exe} fake-agent --script {}\"\n\n",
-            script.display()
+        agents.push_str(&fake_agent(
+            &format!("a{i}"),
+            &root.join(format!("a{i}.fake.toml")),
+            script,
         ));
     }
     std::fs::write(
@@ -83,28 +87,13 @@ fn scenario(verify: &str, batch: u32) {
     .unwrap();
     let plan: String = (1..=TASKS).map(|i| format!("- [ ] job {i}\n")).collect();
     std::fs::write(root.join("plan.md"), plan).unwrap();
-    let out = Command::new(exe)
-        .args(["run", "plan.md", "--quiet"])
-        .current_dir(root)
-        .env("BATON_TMUX_CONFIG", "/dev/null")
-        .env_remove("TMUX")
+    let out = baton_command(root, &["run", "plan.md", "--quiet"])
         .output()
         .expect("run baton");
-    let _ = Command::new(exe)
-        .args(["down", "--prune"])
-        .current_dir(root)
-        .output();
-    let _ = Command::new("tmux")
-        .args(["-L", &socket, "kill-server"])
-        .output();
-    assert!(
-        out.status.success(),
-        "baton run: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let log = Command::new(exe)
-        .args(["log", "--json", "-n", "100000"])
-        .current_dir(root)
+    let _ = baton_command(root, &["down", "--prune"]).output();
+    kill_server(&socket);
+    succeeded(out, "baton run");
+    let log = baton_command(root, &["log", "--json", "-n", "100000"])
         .output()
         .expect("baton log");
     let journal: Vec<serde_json::Value> = serde_json::from_slice(&log.stdout).expect("json");

@@ -11,20 +11,18 @@
 mod common;
 
 use std::path::Path;
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 use std::time::Instant;
 
 use common::Server;
+use common::baton_command;
+use common::fake_agent;
+use common::succeeded;
 
 fn baton(dir: &Path, path: &str, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(args)
-        .current_dir(dir)
-        .env("BATON_TMUX_CONFIG", "/dev/null")
+    baton_command(dir, args)
         .env("PATH", path)
-        .env_remove("TMUX")
         .output()
         .expect("run baton")
 }
@@ -79,7 +77,6 @@ fn shim(dir: &Path, count: &Path) -> String {
 fn scenario(label: &str, agents: usize, streaming: bool, secs: u64) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let exe = env!("CARGO_BIN_EXE_baton");
     let socket = format!("baton-overhead-{}-{agents}", std::process::id());
     let _server = Server(socket.clone());
     let count = root.join("tmux-calls");
@@ -89,25 +86,16 @@ fn scenario(label: &str, agents: usize, streaming: bool, secs: u64) {
     );
     for i in 0..agents {
         let name = format!("a{i:03}");
-        let script: PathBuf = root.join(format!("{name}.toml"));
-        std::fs::write(
-            &script,
-            "persona = \"claude\"\nstart_delay_ms = 100\n[[task]]\nrepeat = true\nwork_ms = 3600000\n",
-        )
-        .unwrap();
-        config.push_str(&format!(
-            "[[agent]]\nname = \"{name}\"\ncli = \"claude\"\ncommand = \"{exe} fake-agent --script {}\"\n\n",
-            script.display()
+        let script = "persona = \"claude\"\nstart_delay_ms = 100\n[[task]]\nrepeat = true\nwork_ms = 3600000\n";
+        config.push_str(&fake_agent(
+            &name,
+            &root.join(format!("{name}.toml")),
+            script,
         ));
     }
     config.push_str("[quota]\nsources = [\"screen\"]\n\n[run]\ntest_tasks = false\n");
     std::fs::write(root.join("baton.toml"), config).unwrap();
-    let up = baton(root, &path, &["up"]);
-    assert!(
-        up.status.success(),
-        "baton up: {}",
-        String::from_utf8_lossy(&up.stderr)
-    );
+    succeeded(baton(root, &path, &["up"]), "baton up");
     let pid: u32 = std::fs::read_to_string(root.join(".baton/daemon.lock"))
         .unwrap_or_default()
         .trim()

@@ -11,7 +11,10 @@ use std::process::Command;
 use std::time::Duration;
 use std::time::Instant;
 
+use common::baton_command;
+use common::kill_server;
 use common::percentile;
+use common::succeeded;
 
 fn baton(dir: &Path, args: &[&str]) -> Duration {
     let start = Instant::now();
@@ -21,11 +24,7 @@ fn baton(dir: &Path, args: &[&str]) -> Duration {
         .output()
         .expect("run baton");
     let took = start.elapsed();
-    assert!(
-        out.status.success(),
-        "baton {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    succeeded(out, &format!("baton {args:?}"));
     took
 }
 
@@ -93,25 +92,13 @@ fn main() {
     }
     report("baton task list --status IN_PROGRESS", list);
     // `baton ls --json` reads the running agent's screen too: start one (no daemon).
-    let up = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["up", "--no-daemon"])
-        .current_dir(root)
-        .env("BATON_TMUX_CONFIG", "/dev/null")
-        .env_remove("TMUX")
-        .output()
-        .expect("baton up");
-    assert!(
-        up.status.success(),
-        "{}",
-        String::from_utf8_lossy(&up.stderr)
-    );
+    let up = baton_command(root, &["up", "--no-daemon"]).output();
+    succeeded(up.expect("baton up"), "baton up --no-daemon");
     let mut ls = Vec::new();
     for _ in 0..samples.min(50) {
         ls.push(baton(root, &["ls", "--json"]));
     }
-    let _ = Command::new("tmux")
-        .args(["-L", &socket, "kill-server"])
-        .output();
+    kill_server(&socket);
     report("baton ls --json (1 agent running)", ls);
     let mut version = Vec::new();
     for _ in 0..samples {

@@ -16,24 +16,15 @@ use std::time::Duration;
 use std::time::Instant;
 
 use common::Server;
+use common::baton_command;
 use common::percentile;
+use common::succeeded;
 use rusqlite::Connection;
 use rusqlite::params;
 
 fn baton(dir: &Path, args: &[&str]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(args)
-        .current_dir(dir)
-        .env("BATON_TMUX_CONFIG", "/dev/null")
-        .env_remove("TMUX")
-        .output()
-        .expect("run baton");
-    assert!(
-        out.status.success(),
-        "baton {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    let out = baton_command(dir, args).output().expect("run baton");
+    succeeded(out, &format!("baton {args:?}"))
 }
 
 fn report(name: &str, mut us: Vec<u64>) {

@@ -402,6 +402,20 @@ mod tests {
         }
     }
 
+    impl Shared {
+        /// What was written so far.
+        fn written(&self) -> Vec<u8> {
+            self.0.lock().unwrap().clone()
+        }
+    }
+
+    /// A notifier of `backend` and `filter` whose bell rings into the writer returned too.
+    fn with_bell(backend: Backend, filter: NoticeFilter) -> (Notifier, Shared) {
+        let bell = Shared::default();
+        let n = Notifier::new(backend, filter).with_bell_writer(Box::new(bell.clone()));
+        (n, bell)
+    }
+
     /// A fake `notify-send` in `dir` that writes its arguments, one a line, to `out`
     /// (through a rename, so the test never reads half a file).
     #[cfg(unix)]
@@ -501,31 +515,28 @@ mod tests {
 
     #[test]
     fn the_bell_backend_rings_the_given_writer() {
-        let bell = Shared::default();
-        let n = Notifier::new(Backend::Bell, NoticeFilter::all())
-            .with_bell_writer(Box::new(bell.clone()));
+        let (n, bell) = with_bell(Backend::Bell, NoticeFilter::all());
         assert_eq!(
             n.notify(NoticeKind::NeedsInput, "claude", "permission dialog")
                 .unwrap(),
             Delivery::Sent
         );
         n.notify(NoticeKind::RunFinished, "run", "done").unwrap();
-        assert_eq!(*bell.0.lock().unwrap(), b"\x07\x07");
+        assert_eq!(bell.written(), b"\x07\x07");
     }
 
     #[test]
     fn disabled_kinds_do_nothing() {
-        let bell = Shared::default();
         let mut filter = NoticeFilter::all();
         filter.set(NoticeKind::QuotaWarn, false);
         assert!(!filter.enabled(NoticeKind::QuotaWarn));
         assert!(filter.enabled(NoticeKind::QuotaCritical));
-        let n = Notifier::new(Backend::Bell, filter).with_bell_writer(Box::new(bell.clone()));
+        let (n, bell) = with_bell(Backend::Bell, filter);
         assert_eq!(
             n.notify(NoticeKind::QuotaWarn, "t", "b").unwrap(),
             Delivery::Skipped
         );
-        assert!(bell.0.lock().unwrap().is_empty());
+        assert!(bell.written().is_empty());
 
         // A disabled kind never starts the program either.
         let n = Notifier::new(
@@ -539,14 +550,12 @@ mod tests {
 
     #[test]
     fn the_off_backend_does_nothing() {
-        let bell = Shared::default();
-        let n = Notifier::new(Backend::Off, NoticeFilter::all())
-            .with_bell_writer(Box::new(bell.clone()));
+        let (n, bell) = with_bell(Backend::Off, NoticeFilter::all());
         assert_eq!(
             n.notify(NoticeKind::AgentDead, "t", "b").unwrap(),
             Delivery::Skipped
         );
-        assert!(bell.0.lock().unwrap().is_empty());
+        assert!(bell.written().is_empty());
     }
 
     #[test]

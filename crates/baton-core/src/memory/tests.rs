@@ -319,18 +319,25 @@ fn assert_spliced(text: &str, out: &str, inner: &str) {
     assert_eq!(out[s.inner].replace("\r\n", "\n"), inner);
 }
 
+/// Splices `inner` into `text`: the result is `want`, spliced as it should be.
+fn splices_to(text: &str, inner: &str, want: impl AsRef<str>) -> String {
+    let out = splice(text, inner).unwrap();
+    assert_eq!(out, want.as_ref(), "{text:?}");
+    assert_spliced(text, &out, inner);
+    out
+}
+
 #[test]
 fn splice_replaces_between_the_markers() {
     let inner = render(&sample_view());
     let text = "# Project\n\nRules.\n\n<!-- baton:tasks -->\nold stuff\n<!-- /baton:tasks -->\n\nMore rules.\n";
-    let out = splice(text, &inner).unwrap();
-    assert_eq!(
-        out,
+    let out = splices_to(
+        text,
+        &inner,
         format!(
             "# Project\n\nRules.\n\n<!-- baton:tasks -->\n{inner}<!-- /baton:tasks -->\n\nMore rules.\n"
-        )
+        ),
     );
-    assert_spliced(text, &out, &inner);
     // Splicing again is a no-op; splicing the inner text back gives the file back.
     assert_eq!(splice(&out, &inner).unwrap(), out);
     let (cur, _) = inner_of(text);
@@ -340,22 +347,21 @@ fn splice_replaces_between_the_markers() {
 #[test]
 fn splice_keeps_marker_lines_as_they_are() {
     let text = "x\n   <!-- baton:tasks -->\t\nold\n <!-- /baton:tasks -->";
-    let out = splice(text, "new\n").unwrap();
-    assert_eq!(
-        out,
-        "x\n   <!-- baton:tasks -->\t\nnew\n <!-- /baton:tasks -->"
+    splices_to(
+        text,
+        "new\n",
+        "x\n   <!-- baton:tasks -->\t\nnew\n <!-- /baton:tasks -->",
     );
 }
 
 #[test]
 fn splice_crlf_file() {
     let text = "# Title\r\n\r\n<!-- baton:tasks -->\r\nold\r\n<!-- /baton:tasks -->\r\ntail\r\nno final newline";
-    let out = splice(text, "a\nb\n").unwrap();
-    assert_eq!(
-        out,
-        "# Title\r\n\r\n<!-- baton:tasks -->\r\na\r\nb\r\n<!-- /baton:tasks -->\r\ntail\r\nno final newline"
+    splices_to(
+        text,
+        "a\nb\n",
+        "# Title\r\n\r\n<!-- baton:tasks -->\r\na\r\nb\r\n<!-- /baton:tasks -->\r\ntail\r\nno final newline",
     );
-    assert_spliced(text, &out, "a\nb\n");
     // The parsed content survives CRLF.
     let out = splice(text, SAMPLE_INNER).unwrap();
     let (inner, first) = inner_of(&out);
@@ -409,10 +415,8 @@ fn splice_appends_a_region() {
         ),
     ];
     for (text, want) in cases {
-        let out = splice(text, inner).unwrap();
-        assert_eq!(out, want, "{text:?}");
+        let out = splices_to(text, inner, want);
         assert!(out.starts_with(text));
-        assert_spliced(text, &out, inner);
     }
     // An inner text without a final newline still leaves END alone on its line.
     assert_eq!(
@@ -428,20 +432,18 @@ fn splice_appends_a_region() {
 #[test]
 fn splice_region_at_top_and_bottom() {
     let top = "<!-- baton:tasks -->\nold\n<!-- /baton:tasks -->\nuser\n";
-    let out = splice(top, "new\n").unwrap();
-    assert_eq!(
-        out,
-        "<!-- baton:tasks -->\nnew\n<!-- /baton:tasks -->\nuser\n"
+    splices_to(
+        top,
+        "new\n",
+        "<!-- baton:tasks -->\nnew\n<!-- /baton:tasks -->\nuser\n",
     );
-    assert_spliced(top, &out, "new\n");
 
     let bottom = "user\n<!-- baton:tasks -->\nold\n<!-- /baton:tasks -->";
-    let out = splice(bottom, "new\n").unwrap();
-    assert_eq!(
-        out,
-        "user\n<!-- baton:tasks -->\nnew\n<!-- /baton:tasks -->"
+    splices_to(
+        bottom,
+        "new\n",
+        "user\n<!-- baton:tasks -->\nnew\n<!-- /baton:tasks -->",
     );
-    assert_spliced(bottom, &out, "new\n");
 
     let only = "<!-- baton:tasks -->\n<!-- /baton:tasks -->\n";
     let out = splice(only, SAMPLE_INNER).unwrap();
@@ -776,15 +778,15 @@ fn diff_status_change() {
     assert_eq!(changes[0].line(), 10);
 }
 
+/// The sample file, and the same with `lines` added at the end of its log.
+fn with_log_lines(lines: &str) -> (Parsed, Parsed) {
+    file_with(&sample_view(), |t| t.replace(END, &format!("{lines}{END}")))
+}
+
 #[test]
 fn diff_log_line_added_twice() {
     let added = "| 2026-11-21 06:00 | amp | T-002 | COMPLETED | docs written |\n";
-    let (base, edited) = file_with(&sample_view(), |t| {
-        t.replace(
-            "<!-- /baton:tasks -->",
-            &format!("{added}{added}<!-- /baton:tasks -->"),
-        )
-    });
+    let (base, edited) = with_log_lines(&format!("{added}{added}"));
     let (changes, warnings) = diff(&base, &edited);
     let row = LogRow {
         date: "2026-11-21 06:00".into(),
@@ -806,12 +808,7 @@ fn diff_log_line_added_twice() {
     assert!(warnings.is_empty());
     // An existing line copied once more counts as new.
     let existing = "| 2026-11-21 05:50 | claude | T-001 | COMPLETED | tests pass |\n";
-    let (base, edited) = file_with(&sample_view(), |t| {
-        t.replace(
-            "<!-- /baton:tasks -->",
-            &format!("{existing}<!-- /baton:tasks -->"),
-        )
-    });
+    let (base, edited) = with_log_lines(existing);
     let (changes, _) = diff(&base, &edited);
     assert_eq!(
         changes,

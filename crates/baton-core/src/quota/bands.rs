@@ -237,24 +237,16 @@ mod tests {
     #[test]
     fn five_band_edges() {
         let b = Bands::default();
-        for (pct, band) in [
-            (0.0, Band::Ok),
-            (49.9, Band::Ok),
-            (50.0, Band::Attention),
-            (74.0, Band::Attention),
-            (74.99, Band::Attention),
-            (75.0, Band::High),
-            (84.0, Band::High),
-            (85.0, Band::Critical),
-            (92.0, Band::Critical),
-            (92.5, Band::Critical),
-            (93.0, Band::Alert),
-            (100.0, Band::Alert),
-            (130.0, Band::Alert),
-            (-3.0, Band::Ok),
-            (f64::NAN, Band::Ok),
+        for (band, pcts) in [
+            (Band::Ok, &[0.0, 49.9, -3.0, f64::NAN][..]),
+            (Band::Attention, &[50.0, 74.0, 74.99]),
+            (Band::High, &[75.0, 84.0]),
+            (Band::Critical, &[85.0, 92.0, 92.5]),
+            (Band::Alert, &[93.0, 100.0, 130.0]),
         ] {
-            assert_eq!(b.band(pct), band, "{pct}");
+            for &pct in pcts {
+                assert_eq!(b.band(pct), band, "{pct}");
+            }
         }
     }
 

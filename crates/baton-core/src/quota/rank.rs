@@ -187,6 +187,21 @@ mod tests {
         }
     }
 
+    /// When a screen reading of `used` % (its reset `reset_min` minutes after T0) read at `now`
+    /// was first shown, after the 90 % notice (its reset at 120 minutes) first read at `first_ms`.
+    fn after_notice(first_ms: i64, used: f64, reset_min: i64, now: i64) -> i64 {
+        let notice = (90.0, Some(T0 + 120 * MIN), first_ms);
+        screen_data_ms(Some(notice), used, Some(T0 + reset_min * MIN), now)
+    }
+
+    /// The screen's reading of `used` %, its data of `data_ms`, recorded fourth.
+    fn screen_read(used: f64, data_ms: i64) -> Candidate<'static> {
+        Candidate {
+            data_ms,
+            ..c("screen", used, 0, 4)
+        }
+    }
+
     /// The real handoff run: the hook said 95 then 100 %, the screen still showed the 90 %
     /// notice it first showed before both. Read again last, the screen still loses.
     #[test]
@@ -195,19 +210,11 @@ mod tests {
         let first_seen = screen_data_ms(None, 90.0, Some(T0 + 120 * MIN), T0);
         assert_eq!(first_seen, T0);
         // Seen again 10 minutes later (recorded last): still the notice of T0.
-        let again = screen_data_ms(
-            Some((90.0, Some(T0 + 120 * MIN), first_seen)),
-            90.0,
-            Some(T0 + 120 * MIN),
-            now,
-        );
+        let again = after_notice(first_seen, 90.0, 120, now);
         assert_eq!(again, T0);
         let cands = [
             c("claude-statusline", 100.0, 6, 3),
-            Candidate {
-                data_ms: again,
-                ..c("screen", 90.0, 0, 4)
-            },
+            screen_read(90.0, again),
         ];
         let w = winner(&cands).unwrap();
         assert_eq!(cands[w].used_percent, 100.0);
@@ -221,42 +228,15 @@ mod tests {
     fn a_new_notice_is_new_data() {
         let now = T0 + 10 * MIN;
         // A new value on screen is new data and wins over an older hook value.
-        let d = screen_data_ms(
-            Some((90.0, Some(T0 + 120 * MIN), T0)),
-            96.0,
-            Some(T0 + 120 * MIN),
-            now,
-        );
+        let d = after_notice(T0, 96.0, 120, now);
         assert_eq!(d, now);
-        let cands = [
-            c("claude-statusline", 95.0, 5, 3),
-            Candidate {
-                data_ms: d,
-                ..c("screen", 96.0, 0, 4)
-            },
-        ];
+        let cands = [c("claude-statusline", 95.0, 5, 3), screen_read(96.0, d)];
         assert_eq!(winner(&cands), Some(1));
         // The same percent in the next window (another reset) is new data.
         let next = T0 + 200 * MIN;
-        assert_eq!(
-            screen_data_ms(
-                Some((90.0, Some(T0 + 120 * MIN), T0)),
-                90.0,
-                Some(T0 + 420 * MIN),
-                next
-            ),
-            next
-        );
+        assert_eq!(after_notice(T0, 90.0, 420, next), next);
         // A relative reset read later moves with the clock: the same notice.
-        assert_eq!(
-            screen_data_ms(
-                Some((90.0, Some(T0 + 120 * MIN), T0)),
-                90.0,
-                Some(T0 + 130 * MIN),
-                now
-            ),
-            T0
-        );
+        assert_eq!(after_notice(T0, 90.0, 130, now), T0);
         assert!(!same_notice((90.0, Some(T0), T0), 90.0, None, now));
         assert!(same_notice((90.0, None, T0), 90.0, None, now));
     }

@@ -78,6 +78,25 @@ pub fn mortal_window(tmux: &Tmux, name: &str) -> PaneInfo {
     pane
 }
 
+/// Opens session `main` with one window `name` running `command`; returns its pane once the
+/// pane's foreground command is `running`.
+pub fn session_running(tmux: &Tmux, name: &str, command: &str, running: &str) -> PaneInfo {
+    let spec = WindowSpec::new(name).command(command);
+    let pane = tmux.new_session("main", &spec).unwrap();
+    wait_for_command(tmux, &pane.pane_id, running);
+    pane
+}
+
+/// Opens a window `name` in session `main` running `command`; returns its pane once the pane's
+/// foreground command is `running`.
+pub fn window_running(tmux: &Tmux, name: &str, command: &str, running: &str) -> PaneInfo {
+    let pane = tmux
+        .new_window("main", &WindowSpec::new(name).command(command))
+        .unwrap();
+    wait_for_command(tmux, &pane.pane_id, running);
+    pane
+}
+
 /// Wait for a pane's foreground command to be `command`.
 pub fn wait_for_command(tmux: &Tmux, pane: &str, command: &str) {
     let seen = wait_for(Duration::from_secs(5), || {

@@ -4,7 +4,9 @@
 // Not every bench uses every helper.
 #![allow(dead_code)]
 
+use std::path::Path;
 use std::process::Command;
+use std::process::Output;
 
 /// The value at fraction `p` (0.0 to 1.0) of an ascending, non-empty slice: index
 /// `((len - 1) * p).round()`. Panics on an empty slice.
@@ -17,10 +19,47 @@ pub struct Server(pub String);
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.0, "kill-server"])
-            .output();
+        kill_server(&self.0);
     }
+}
+
+/// Kills the private tmux server `tmux -L <name>`, if it runs.
+pub fn kill_server(name: &str) {
+    let _ = Command::new("tmux")
+        .args(["-L", name, "kill-server"])
+        .output();
+}
+
+/// The `baton` under bench, run in `dir` with `args`, with no tmux configuration of the user's
+/// and outside any tmux it was started in.
+pub fn baton_command(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
+    cmd.args(args)
+        .current_dir(dir)
+        .env("BATON_TMUX_CONFIG", "/dev/null")
+        .env_remove("TMUX");
+    cmd
+}
+
+/// `out`, after a check that its process succeeded (else a panic with `what` and its stderr).
+pub fn succeeded(out: Output, what: &str) -> Output {
+    assert!(
+        out.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Writes the fake-agent script `script` (its text `text`) and gives the `[[agent]]` entry of
+/// baton.toml for a Claude Code look-alike `name` that runs it.
+pub fn fake_agent(name: &str, script: &Path, text: &str) -> String {
+    std::fs::write(script, text).unwrap();
+    format!(
+        "[[agent]]\nname = \"{name}\"\ncli = \"claude\"\ncommand = \"{} fake-agent --script {}\"\n\n",
+        env!("CARGO_BIN_EXE_baton"),
+        script.display()
+    )
 }
 
 /// Clock ticks per second (`getconf CLK_TCK`), 100 if that fails.
@@ -42,4 +81,46 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
     let fields: Vec<&str> = after.split_whitespace().collect();
     // After the command: state is field 3, utime 14, stime 15 (1-based in proc(5)).
     Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Quotes `s` as a TOML basic string.
+pub fn toml_str(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The name of the `i`th agent of `write_workers_config`.
+pub fn worker_name(i: usize) -> String {
+    format!("a{i:02}")
+}
+
+/// Writes `baton.toml` in `root` for `agents` fake Claude Code agents `a00`, `a01`, … in
+/// session `session` (100×30) of the private tmux server `socket`: each takes task after task,
+/// works `work_ms` on each, then runs `done_cmd`, and logs its events to `<name>.events`. Only
+/// the listed tasks run: no test tasks after them.
+pub fn write_workers_config(
+    root: &Path,
+    session: &str,
+    socket: &str,
+    agents: usize,
+    work_ms: u64,
+    done_cmd: &str,
+) {
+    let mut config = format!(
+        "[session]\nname = \"{session}\"\nsocket = \"{socket}\"\nwidth = 100\nheight = 30\n\n"
+    );
+    for i in 0..agents {
+        let name = worker_name(i);
+        let script = format!(
+            "persona = \"claude\"\nevents = {}\nstart_delay_ms = 100\n[[task]]\nrepeat = true\nwork_ms = {work_ms}\nrun = [{}]\n",
+            toml_str(&root.join(format!("{name}.events")).display().to_string()),
+            toml_str(done_cmd),
+        );
+        config.push_str(&fake_agent(
+            &name,
+            &root.join(format!("{name}.toml")),
+            &script,
+        ));
+    }
+    config.push_str("[run]\ntest_tasks = false\n");
+    std::fs::write(root.join("baton.toml"), config).unwrap();
 }

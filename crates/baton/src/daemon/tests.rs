@@ -175,6 +175,12 @@ fn project() -> (tempfile::TempDir, Project) {
 }
 
 /// A shell on the project's store (a real SQLite file) and a fake tmux.
+/// `project()` and a fake tmux server with no panes.
+fn project_and_server() -> (tempfile::TempDir, Project, Rc<Server>) {
+    let (dir, project) = project();
+    (dir, project, Rc::new(Server::default()))
+}
+
 fn shell<'p>(project: &'p Project, server: &Rc<Server>) -> Shell<'p> {
     let store = project.store().unwrap();
     let engine = super::run::engine_for(project, false, None).unwrap();
@@ -288,8 +294,7 @@ fn deliver(shell: &mut Shell<'_>, hash: u64) {
 
 #[test]
 fn a_task_prompt_is_pasted_submitted_and_journaled() {
-    let (_dir, project) = project();
-    let server = Rc::new(Server::default());
+    let (_dir, project, server) = project_and_server();
     let mut shell = ready(&project, &server);
     let id = add_task(&mut shell, "write the parser");
 
@@ -328,8 +333,7 @@ fn a_task_prompt_is_pasted_submitted_and_journaled() {
 
 #[test]
 fn a_turn_that_ends_unreported_gets_a_nudge() {
-    let (_dir, project) = project();
-    let server = Rc::new(Server::default());
+    let (_dir, project, server) = project_and_server();
     let mut shell = ready(&project, &server);
     let id = add_task(&mut shell, "write the parser");
     deliver(&mut shell, 10);
@@ -346,10 +350,15 @@ fn a_turn_that_ends_unreported_gets_a_nudge() {
     assert_eq!(shell.store.task(id).unwrap().status, Status::InProgress);
 }
 
+/// Asserts that agent `a` has a pane again and that the journal says it was started again.
+fn assert_restarted(shell: &Shell<'_>) {
+    assert!(shell.panes.contains_key("a"));
+    assert!(has_entry(shell, "agent-restart", "started again"));
+}
+
 #[test]
 fn a_dead_agent_is_restarted_in_its_own_pane() {
-    let (_dir, project) = project();
-    let server = Rc::new(Server::default());
+    let (_dir, project, server) = project_and_server();
     let dead = server.add_pane("a", true);
     let mut shell = shell(&project, &server);
     // A dead pane is no agent's.
@@ -368,13 +377,12 @@ fn a_dead_agent_is_restarted_in_its_own_pane() {
         Some(&(dead.pane_id.clone(), dead.window_id.clone()))
     );
     assert!(shell.dirty.contains("a"));
-    assert!(has_entry(&shell, "agent-restart", "started again"));
+    assert_restarted(&shell);
 }
 
 #[test]
 fn a_lost_session_is_started_again_with_the_agents_windows() {
-    let (_dir, project) = project();
-    let server = Rc::new(Server::default());
+    let (_dir, project, server) = project_and_server();
     let mut shell = shell(&project, &server);
     act(&mut shell, [Action::StartAgent { agent: "a".into() }]);
     let calls = server.calls();
@@ -389,14 +397,12 @@ fn a_lost_session_is_started_again_with_the_agents_windows() {
         "{calls:?}"
     );
     assert_eq!(calls.len(), 2);
-    assert!(shell.panes.contains_key("a"));
-    assert!(has_entry(&shell, "agent-restart", "started again"));
+    assert_restarted(&shell);
 }
 
 #[test]
 fn a_failed_paste_is_journaled() {
-    let (_dir, project) = project();
-    let server = Rc::new(Server::default());
+    let (_dir, project, server) = project_and_server();
     let mut shell = running(&project, &server);
     *server.paste_error.borrow_mut() = Some("pane %1 is not accepting text".into());
     act(&mut shell, [paste("a", "hello")]);
@@ -411,8 +417,7 @@ fn a_failed_paste_is_journaled() {
 
 #[test]
 fn keys_go_to_the_agents_pane_and_nothing_to_an_agent_without_one() {
-    let (_dir, project) = project();
-    let server = Rc::new(Server::default());
+    let (_dir, project, server) = project_and_server();
     let mut shell = running(&project, &server);
     let press = Action::Press {
         agent: "a".into(),
@@ -430,8 +435,7 @@ fn keys_go_to_the_agents_pane_and_nothing_to_an_agent_without_one() {
 
 #[test]
 fn a_paste_after_an_assignment_the_store_refused_is_skipped() {
-    let (_dir, project) = project();
-    let server = Rc::new(Server::default());
+    let (_dir, project, server) = project_and_server();
     let mut shell = running(&project, &server);
     // No such task: the store refuses, the prompt that follows is not pasted.
     let assign = Action::Assign {

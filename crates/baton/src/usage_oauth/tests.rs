@@ -146,6 +146,15 @@ fn client(server: &Server, dir: &tempfile::TempDir) -> UsageClient {
         .with_timeout(Duration::from_secs(5))
 }
 
+/// A server giving `script`'s replies in turn, the temporary directory of the client's
+/// cache, and the client.
+fn served(script: Vec<Reply>) -> (Server, tempfile::TempDir, UsageClient) {
+    let server = Server::start(script);
+    let dir = tempfile::tempdir().unwrap();
+    let c = client(&server, &dir);
+    (server, dir, c)
+}
+
 fn token() -> Result<Token, OauthError> {
     Ok(Token::new(SECRET, Some(NOW + 3_600_000)))
 }
@@ -187,9 +196,7 @@ fn ms(rfc3339: &str) -> i64 {
 
 #[test]
 fn normal_answer_gives_every_window_and_sends_the_right_request() {
-    let server = Server::start(vec![ok(NORMAL)]);
-    let dir = tempfile::tempdir().unwrap();
-    let c = client(&server, &dir);
+    let (server, _dir, c) = served(vec![ok(NORMAL)]);
     let snap = c.usage(NOW, token).expect("usage");
     assert!(!snap.stale && !snap.from_cache);
     assert_eq!(snap.error, None);
@@ -257,9 +264,7 @@ fn null_and_absent_windows_are_unknown_not_zero() {
 fn status_401_and_403_reject_the_token_without_echoing_the_body() {
     for code in [401, 403] {
         let body = format!(r#"{{"error": "invalid token {SECRET}"}}"#);
-        let server = Server::start(vec![status(code, &body)]);
-        let dir = tempfile::tempdir().unwrap();
-        let c = client(&server, &dir);
+        let (_server, _dir, c) = served(vec![status(code, &body)]);
         let e = c.usage(NOW, token).unwrap_err();
         assert!(
             matches!(e, OauthError::TokenRejected { status } if status == code),
@@ -283,9 +288,7 @@ fn status_429_honours_retry_after_and_serves_the_last_value_stale() {
         headers: vec![("Retry-After", "30".into())],
         body: format!(r#"{{"error": "{SECRET}"}}"#),
     };
-    let server = Server::start(vec![ok(NORMAL), limited, ok(NORMAL)]);
-    let dir = tempfile::tempdir().unwrap();
-    let c = client(&server, &dir);
+    let (server, _dir, c) = served(vec![ok(NORMAL), limited, ok(NORMAL)]);
     c.usage(NOW, token).unwrap();
 
     // Past the TTL: a request, answered 429 → the last value, stale, and a retry time.
@@ -318,13 +321,11 @@ fn status_429_honours_retry_after_and_serves_the_last_value_stale() {
 
 #[test]
 fn status_429_without_retry_after_backs_off_exponentially_from_60_s() {
-    let server = Server::start(vec![
+    let (server, _dir, c) = served(vec![
         status(429, "{}"),
         status(429, "{}"),
         status(429, "{}"),
     ]);
-    let dir = tempfile::tempdir().unwrap();
-    let c = client(&server, &dir);
     let e = c.usage(NOW, token).unwrap_err();
     match &e {
         OauthError::Unavailable {
@@ -359,9 +360,8 @@ fn status_429_without_retry_after_backs_off_exponentially_from_60_s() {
 #[test]
 fn server_error_is_an_error_without_a_value_and_stale_with_one() {
     let body = format!("<html>oops {SECRET}</html>");
-    let server = Server::start(vec![status(503, &body), ok(NORMAL), status(500, &body)]);
-    let dir = tempfile::tempdir().unwrap();
-    let c = client(&server, &dir).with_ttl_ms(1_000);
+    let (server, _dir, c) = served(vec![status(503, &body), ok(NORMAL), status(500, &body)]);
+    let c = c.with_ttl_ms(1_000);
 
     let e = c.usage(NOW, token).unwrap_err();
     assert!(
@@ -390,9 +390,8 @@ fn server_error_is_an_error_without_a_value_and_stale_with_one() {
 
 #[test]
 fn a_server_that_never_answers_times_out() {
-    let server = Server::start(vec![Reply::Hang]);
-    let dir = tempfile::tempdir().unwrap();
-    let c = client(&server, &dir).with_timeout(Duration::from_millis(300));
+    let (server, _dir, c) = served(vec![Reply::Hang]);
+    let c = c.with_timeout(Duration::from_millis(300));
     let started = Instant::now();
     let e = c.usage(NOW, token).unwrap_err();
     let took = started.elapsed();
@@ -416,9 +415,7 @@ fn invalid_json_is_an_invalid_response_and_never_echoed() {
     let garbage = format!("{{\"five_hour\": \"{SECRET}\" oops");
     let not_object = format!("[\"{SECRET}\"]");
     for body in [garbage, not_object] {
-        let server = Server::start(vec![ok(&body)]);
-        let dir = tempfile::tempdir().unwrap();
-        let c = client(&server, &dir);
+        let (_server, _dir, c) = served(vec![ok(&body)]);
         let e = c.usage(NOW, token).unwrap_err();
         assert_eq!(e.kind(), "invalid-response", "{e:?}");
         assert_no_secret(&e);
@@ -433,10 +430,9 @@ fn a_body_holding_the_token_leaks_into_no_error_and_no_cache() {
     for code in [200, 400, 401, 404, 429, 500, 502] {
         script.push(status(code, &echo));
     }
-    let server = Server::start(script);
-    let dir = tempfile::tempdir().unwrap();
+    let (server, _dir, c) = served(script);
     // TTL 0 and a clock that moves past every back-off: every call asks.
-    let c = client(&server, &dir).with_ttl_ms(0);
+    let c = c.with_ttl_ms(0);
     let mut now = NOW;
     for _ in 0..7 {
         match c.usage(now, || Ok(Token::new(SECRET, None))) {
@@ -453,9 +449,7 @@ fn a_body_holding_the_token_leaks_into_no_error_and_no_cache() {
 
 #[test]
 fn a_fresh_cache_makes_no_request() {
-    let server = Server::start(vec![ok(NORMAL), ok(NORMAL)]);
-    let dir = tempfile::tempdir().unwrap();
-    let c = client(&server, &dir);
+    let (server, _dir, c) = served(vec![ok(NORMAL), ok(NORMAL)]);
     let first = c.usage(NOW, token).unwrap();
     assert_eq!(server.requests().len(), 1);
     let second = c
@@ -473,9 +467,7 @@ fn a_fresh_cache_makes_no_request() {
 
 #[test]
 fn a_clock_gone_backwards_does_not_make_the_cache_fresh_forever() {
-    let server = Server::start(vec![ok(NORMAL), ok(NORMAL)]);
-    let dir = tempfile::tempdir().unwrap();
-    let c = client(&server, &dir);
+    let (server, _dir, c) = served(vec![ok(NORMAL), ok(NORMAL)]);
     c.usage(NOW, token).unwrap();
     let snap = c.usage(NOW - 10_000, token).unwrap();
     assert!(!snap.from_cache);
@@ -484,9 +476,7 @@ fn a_clock_gone_backwards_does_not_make_the_cache_fresh_forever() {
 
 #[test]
 fn a_corrupt_cache_is_ignored_and_rewritten() {
-    let server = Server::start(vec![ok(NORMAL)]);
-    let dir = tempfile::tempdir().unwrap();
-    let c = client(&server, &dir);
+    let (_server, _dir, c) = served(vec![ok(NORMAL)]);
     fs::create_dir_all(c.cache_path().parent().unwrap()).unwrap();
     fs::write(c.cache_path(), "{ not json").unwrap();
     let snap = c.usage(NOW, token).unwrap();
@@ -498,9 +488,7 @@ fn a_corrupt_cache_is_ignored_and_rewritten() {
 #[test]
 fn the_cache_file_is_private_and_replaced_atomically() {
     use std::os::unix::fs::PermissionsExt;
-    let server = Server::start(vec![ok(NORMAL)]);
-    let dir = tempfile::tempdir().unwrap();
-    let c = client(&server, &dir);
+    let (_server, _dir, c) = served(vec![ok(NORMAL)]);
     // A stale cache left world-readable is replaced by a 0600 file.
     fs::create_dir_all(c.cache_path().parent().unwrap()).unwrap();
     fs::write(c.cache_path(), "{}").unwrap();
@@ -518,9 +506,7 @@ fn the_cache_file_is_private_and_replaced_atomically() {
 
 #[test]
 fn an_expired_token_makes_no_request() {
-    let server = Server::start(vec![ok(NORMAL)]);
-    let dir = tempfile::tempdir().unwrap();
-    let c = client(&server, &dir);
+    let (server, _dir, c) = served(vec![ok(NORMAL)]);
     let e = c
         .usage(NOW, || Ok(Token::new(SECRET, Some(NOW - 1))))
         .unwrap_err();
@@ -648,9 +634,7 @@ fn a_token_without_expiry_is_used() {
 
 #[test]
 fn a_token_unfit_for_a_header_is_bad_credentials_and_sends_nothing() {
-    let server = Server::start(vec![ok(NORMAL)]);
-    let dir = tempfile::tempdir().unwrap();
-    let c = client(&server, &dir);
+    let (server, _dir, c) = served(vec![ok(NORMAL)]);
     let e = c
         .usage(NOW, || Ok(Token::new(format!("{SECRET}\n"), None)))
         .unwrap_err();

@@ -50,7 +50,7 @@ fn a_swallowed_enter_is_pressed_again() {
 
 #[test]
 fn failed_delivery_gets_ctrl_c_and_a_resend_then_the_task_moves_and_the_agent_restarts() {
-    let mut e = engine(Settings::default(), vec![agent("a", &[]), agent("b", &[])]);
+    let mut e = engine(Settings::default(), agents(&["a", "b"]));
     e.step(0, Event::Pause(true));
     e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
     // Keep b busy on nothing: only a is free when dispatch resumes.

@@ -64,15 +64,11 @@ fn a_task_whose_skill_nobody_has_still_goes_to_someone() {
 
 #[test]
 fn blocked_for_credits_goes_to_another_agent_at_once() {
-    let mut e = engine(Settings::default(), vec![agent("a", &[]), agent("b", &[])]);
-    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
-    let holder = assignee(&e, 1);
-    let other = if holder == "a" { "b" } else { "a" };
-    deliver(&mut e, 10, &holder, 500);
-    let mut t = e.task(TaskId(1)).unwrap().clone();
-    t.status = Status::Blocked;
-    t.blocked_reason = Some("Credit balance is too low".into());
-    let acts = e.step(20, Event::TaskChanged(t));
+    let (mut e, _, other) = one_of_two_working_on_t1();
+    let acts = change_task(&mut e, 20, 1, |t| {
+        t.status = Status::Blocked;
+        t.blocked_reason = Some("Credit balance is too low".into());
+    });
     assert!(requeued(&acts, 1), "{acts:?}");
     assert_eq!(assigned(&acts), vec![(1, other.to_string())]);
 }
@@ -120,7 +116,7 @@ fn nothing_is_decided_before_every_task_is_loaded() {
 
 #[test]
 fn a_reservation_lapses_while_its_agent_is_held_back() {
-    let mut e = engine(Settings::default(), vec![agent("a", &[]), agent("b", &[])]);
+    let mut e = engine(Settings::default(), agents(&["a", "b"]));
     e.step(1, quota("a", "session-5h", 95.0));
     let mut t = task(1, Priority::Med, &[], &[]);
     t.assignee = Some("a".into());
@@ -166,10 +162,10 @@ fn a_reopened_task_goes_out_again_and_holds_its_dependents_back() {
     assert!(assigned(&acts).is_empty());
     e.step(150, screen("a", AgentState::Idle, None, 800));
     // Reopened: PENDING again; its dependent waits for it; it goes out first.
-    let mut t = e.task(TaskId(1)).unwrap().clone();
-    t.status = Status::Pending;
-    t.assignee = None;
-    e.step(200, Event::TaskChanged(t));
+    change_task(&mut e, 200, 1, |t| {
+        t.status = Status::Pending;
+        t.assignee = None;
+    });
     let acts = e.step(300, Event::Pause(false));
     assert_eq!(assigned(&acts), vec![(1, "a".to_owned())], "{acts:?}");
 }
@@ -193,19 +189,15 @@ fn a_reservation_outweighs_skills() {
 /// and reported it), and the task goes to the agent named, not to whichever is free first.
 #[test]
 fn a_reassigned_task_interrupts_its_agent_and_goes_to_the_one_named() {
-    let mut e = working_on_t1(
-        Settings::default(),
-        vec![agent("a", &[]), agent("b", &[]), agent("c", &[])],
-        Priority::Med,
-    );
+    let mut e = working_on_t1(Settings::default(), agents(&["a", "b", "c"]), Priority::Med);
     // b is busy for now; c is free.
     e.step(20, screen("b", AgentState::Working, None, 40));
     e.step(20, screen("c", AgentState::Idle, None, 41));
-    let mut t = e.task(TaskId(1)).unwrap().clone();
-    t.status = Status::Pending;
-    t.assignee = Some("b".into());
-    t.attempts = 0;
-    let acts = e.step(100, Event::TaskChanged(t));
+    let acts = change_task(&mut e, 100, 1, |t| {
+        t.status = Status::Pending;
+        t.assignee = Some("b".into());
+        t.attempts = 0;
+    });
     assert!(
         acts.contains(&Action::Press {
             agent: "a".into(),

@@ -14,12 +14,16 @@ fn handoff_to_written(e: &mut Engine, t: u64, to: &str) -> Vec<Action> {
     all
 }
 
+/// The successor's takeover prompt is delivered: the handoff is done and `to` leads.
+fn takes_over(e: &mut Engine, now: u64, to: &str, hash: u64) {
+    let acts = deliver(e, now, to, hash);
+    assert_eq!(lead_actions(&acts), ["handoff-done"]);
+    assert_eq!(e.lead(), Some(to));
+}
+
 #[test]
 fn the_lead_prepares_then_hands_over_and_rests() {
-    let mut e = engine(
-        lead_settings(&["claude", "amp"]),
-        vec![agent("claude", &[]), agent("amp", &[])],
-    );
+    let mut e = lead_engine(&["claude", "amp"]);
     let acts = e.step(10, quota("claude", "session-5h", 86.0));
     assert_eq!(lead_actions(&acts), ["handoff-prepare"]);
     let notes = pasted_to(&acts, "claude");
@@ -41,9 +45,7 @@ fn the_lead_prepares_then_hands_over_and_rests() {
     let takeover = pasted_to(&acts, "amp");
     assert!(takeover[0].contains("HANDOFF_TO_AMP.md"), "{takeover:?}");
     // amp starts working on it: verified.
-    let acts = deliver(&mut e, 200, "amp", 1000);
-    assert_eq!(lead_actions(&acts), ["handoff-done"]);
-    assert_eq!(e.lead(), Some("amp"));
+    takes_over(&mut e, 200, "amp", 1000);
     assert_eq!(e.lead_snapshot().resting, ["claude"]);
     // claude rests: nothing for it.
     e.step(300, screen("amp", AgentState::Working, None, 1100));
@@ -53,10 +55,7 @@ fn the_lead_prepares_then_hands_over_and_rests() {
 
 #[test]
 fn the_role_comes_back_after_the_reset() {
-    let mut e = engine(
-        lead_settings(&["claude", "amp"]),
-        vec![agent("claude", &[]), agent("amp", &[])],
-    );
+    let mut e = lead_engine(&["claude", "amp"]);
     e.step(10, quota("claude", "session-5h", 86.0));
     deliver(&mut e, 20, "claude", 5000);
     e.step(30, screen("claude", AgentState::Idle, None, 5100));
@@ -78,9 +77,7 @@ fn the_role_comes_back_after_the_reset() {
         },
     );
     assert!(pasted_to(&acts, "claude")[0].contains("HANDOFF_TO_CLAUDE.md"));
-    let acts = deliver(&mut e, 400, "claude", 2000);
-    assert_eq!(lead_actions(&acts), ["handoff-done"]);
-    assert_eq!(e.lead(), Some("claude"));
+    takes_over(&mut e, 400, "claude", 2000);
     // amp handed back for claude's reset, not for its own quota: it works on.
     assert!(e.lead_snapshot().resting.is_empty());
     e.step(450, screen("claude", AgentState::Working, None, 2100));
@@ -90,10 +87,7 @@ fn the_role_comes_back_after_the_reset() {
 
 #[test]
 fn no_successor_keeps_the_lead_and_tries_again() {
-    let mut e = engine(
-        lead_settings(&["claude", "amp"]),
-        vec![agent("claude", &[]), agent("amp", &[])],
-    );
+    let mut e = lead_engine(&["claude", "amp"]);
     e.step(1, quota("amp", "session-5h", 95.0));
     e.step(10, quota("claude", "session-5h", 94.0));
     let acts = e.step(20, Event::LeadNotes);
@@ -115,10 +109,7 @@ fn no_successor_keeps_the_lead_and_tries_again() {
 
 #[test]
 fn a_successor_that_dies_during_the_takeover_passes_it_on() {
-    let mut e = engine(
-        lead_settings(&["claude", "amp", "codex"]),
-        vec![agent("claude", &[]), agent("amp", &[]), agent("codex", &[])],
-    );
+    let mut e = lead_engine(&["claude", "amp", "codex"]);
     e.step(10, quota("claude", "session-5h", 86.0));
     deliver(&mut e, 20, "claude", 5000);
     e.step(30, screen("claude", AgentState::Idle, None, 5100));
@@ -136,9 +127,7 @@ fn a_successor_that_dies_during_the_takeover_passes_it_on() {
     );
     let acts = e.step(160, Event::HandoffWritten { to: "codex".into() });
     assert!(pasted_to(&acts, "codex")[0].contains("HANDOFF_TO_CODEX.md"));
-    let acts = deliver(&mut e, 200, "codex", 3000);
-    assert_eq!(lead_actions(&acts), ["handoff-done"]);
-    assert_eq!(e.lead(), Some("codex"));
+    takes_over(&mut e, 200, "codex", 3000);
 }
 
 #[test]
@@ -155,7 +144,7 @@ fn a_takeover_under_way_resumes_after_a_restart() {
     };
     let mut e = Engine::new(
         lead_settings(&["claude", "amp"]),
-        vec![agent("claude", &[]), agent("amp", &[])],
+        agents(&["claude", "amp"]),
     );
     e.step(0, Event::LeadRestore(snap));
     e.step(
@@ -167,17 +156,12 @@ fn a_takeover_under_way_resumes_after_a_restart() {
     let acts = e.step(2, screen("amp", AgentState::Idle, None, 10));
     assert!(pasted_to(&acts, "amp")[0].contains("HANDOFF_TO_AMP.md"));
     assert!(lead_actions(&acts).is_empty(), "no second start: {acts:?}");
-    let acts = deliver(&mut e, 100, "amp", 20);
-    assert_eq!(lead_actions(&acts), ["handoff-done"]);
-    assert_eq!(e.lead(), Some("amp"));
+    takes_over(&mut e, 100, "amp", 20);
 }
 
 #[test]
 fn a_person_can_ask_for_a_handoff() {
-    let mut e = engine(
-        lead_settings(&["claude", "amp", "codex"]),
-        vec![agent("claude", &[]), agent("amp", &[]), agent("codex", &[])],
-    );
+    let mut e = lead_engine(&["claude", "amp", "codex"]);
     let acts = e.step(
         10,
         Event::HandoffRequested {
@@ -192,10 +176,7 @@ fn a_person_can_ask_for_a_handoff() {
 /// works on as a plain agent (no rest: it is below its limits).
 #[test]
 fn a_preparing_lead_with_its_notes_in_and_no_task_hands_over_at_once() {
-    let mut e = engine(
-        lead_settings(&["claude", "amp"]),
-        vec![agent("claude", &[]), agent("amp", &[])],
-    );
+    let mut e = lead_engine(&["claude", "amp"]);
     let acts = e.step(10, quota("claude", "session-5h", 90.0));
     assert_eq!(lead_actions(&acts), ["handoff-prepare"]);
     deliver(&mut e, 20, "claude", 900);
@@ -206,18 +187,13 @@ fn a_preparing_lead_with_its_notes_in_and_no_task_hands_over_at_once() {
     let acts = e.step(1_010, Event::LeadNotes);
     assert_eq!(lead_actions(&acts), ["write claude->amp"], "{acts:?}");
     e.step(1_020, Event::HandoffWritten { to: "amp".into() });
-    let acts = deliver(&mut e, 1_100, "amp", 1000);
-    assert_eq!(lead_actions(&acts), ["handoff-done"]);
-    assert_eq!(e.lead(), Some("amp"));
+    takes_over(&mut e, 1_100, "amp", 1000);
     assert!(e.lead_snapshot().resting.is_empty());
 }
 
 #[test]
 fn a_handoff_to_the_current_lead_is_refused_and_undoes_nothing() {
-    let mut e = engine(
-        lead_settings(&["claude", "codex"]),
-        vec![agent("claude", &[]), agent("codex", &[])],
-    );
+    let mut e = lead_engine(&["claude", "codex"]);
     e.step(1, Event::Tick);
     let acts = e.step(
         10,
@@ -240,10 +216,7 @@ fn a_handoff_to_the_current_lead_is_refused_and_undoes_nothing() {
 /// role waited for them while the run went on without a lead).
 #[test]
 fn a_lead_at_its_limit_hands_over_at_once() {
-    let mut e = engine(
-        lead_settings(&["claude", "amp"]),
-        vec![agent("claude", &[]), agent("amp", &[])],
-    );
+    let mut e = lead_engine(&["claude", "amp"]);
     e.step(5, screen("amp", AgentState::Idle, None, 950));
     let acts = e.step(10, quota("claude", "session-5h", 60.0));
     assert!(
@@ -253,19 +226,14 @@ fn a_lead_at_its_limit_hands_over_at_once() {
     let acts = e.step(20, screen("claude", AgentState::RateLimited, None, 900));
     assert_eq!(lead_actions(&acts), ["write claude->amp"], "{acts:?}");
     e.step(30, Event::HandoffWritten { to: "amp".into() });
-    let acts = deliver(&mut e, 100, "amp", 1000);
-    assert_eq!(lead_actions(&acts), ["handoff-done"]);
-    assert_eq!(e.lead(), Some("amp"));
+    takes_over(&mut e, 100, "amp", 1000);
 }
 
 /// A successor whose screen answers the takeover prompt with its limit did not take over: the
 /// next in the chain is tried (a takeover "delivered" to a limit screen was verified).
 #[test]
 fn a_successor_at_its_limit_does_not_take_over() {
-    let mut e = engine(
-        lead_settings(&["claude", "amp", "codex"]),
-        vec![agent("claude", &[]), agent("amp", &[]), agent("codex", &[])],
-    );
+    let mut e = lead_engine(&["claude", "amp", "codex"]);
     e.step(5, screen("amp", AgentState::Idle, None, 950));
     e.step(5, screen("codex", AgentState::Idle, None, 960));
     handoff_to_written(&mut e, 100, "amp");

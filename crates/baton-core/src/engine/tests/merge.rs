@@ -10,13 +10,10 @@ fn isolated(name: &str) -> AgentSpec {
 }
 
 fn queued_merges(actions: &[Action]) -> Vec<(u32, String)> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::QueueMerge { task, agent } => Some((task.0, agent.clone())),
-            _ => None,
-        })
-        .collect()
+    each(actions, |a| match a {
+        Action::QueueMerge { task, agent } => Some((task.0, agent.clone())),
+        _ => None,
+    })
 }
 
 fn merge(e: &mut Engine, now: u64, id: u32, agent: &str, outcome: MergeOutcome) -> Vec<Action> {
@@ -28,6 +25,41 @@ fn merge(e: &mut Engine, now: u64, id: u32, agent: &str, outcome: MergeOutcome) 
             outcome,
         },
     )
+}
+
+/// Task `id`'s merge went in as `commit`.
+fn merged(e: &mut Engine, now: u64, id: u32, agent: &str, commit: &str) -> Vec<Action> {
+    let commit = commit.into();
+    merge(e, now, id, agent, MergeOutcome::Merged { commit })
+}
+
+/// Task `id`'s merge failed its check `command`, which printed `excerpt`.
+fn merge_failed(
+    e: &mut Engine,
+    now: u64,
+    id: u32,
+    agent: &str,
+    command: &str,
+    excerpt: &str,
+) -> Vec<Action> {
+    let (command, excerpt) = (command.into(), excerpt.into());
+    merge(e, now, id, agent, MergeOutcome::Failed { command, excerpt })
+}
+
+/// Agents a and b in worktrees; a's T-001 failed its merge's check: the engine, and the fix
+/// task it asked for as the store gives it back (T-002), not added yet.
+fn merge_fix_of_t1() -> (Engine, Task) {
+    let agents = vec![isolated("a"), isolated("b")];
+    let mut e = working_on_t1(Settings::default(), agents, Priority::High);
+    done(&mut e, 100, 1);
+    let fix = added(&merge_failed(&mut e, 200, 1, "a", "make", "boom"));
+    let t = Task {
+        title: fix[0].title.clone(),
+        skills: fix[0].skills.clone(),
+        assignee: fix[0].assignee.clone(),
+        ..task(2, Priority::High, &[], &[])
+    };
+    (e, t)
 }
 
 #[test]
@@ -46,15 +78,7 @@ fn a_worktree_agents_done_task_is_queued_and_its_dependents_wait_for_the_merge()
     );
     // The prompt told the agent where it works.
     assert!(!acts.iter().any(|a| matches!(a, Action::Finished { .. })));
-    let acts = merge(
-        &mut e,
-        200,
-        1,
-        "a",
-        MergeOutcome::Merged {
-            commit: "abc".into(),
-        },
-    );
+    let acts = merged(&mut e, 200, 1, "a", "abc");
     assert_eq!(
         assigned(&acts).len(),
         1,
@@ -85,10 +109,7 @@ fn a_shared_agents_done_task_is_not_queued() {
 
 #[test]
 fn a_conflict_becomes_a_fix_task_for_the_same_agent_and_the_run_waits_for_the_merge() {
-    let s = Settings {
-        max_fix_cycles: 1,
-        ..Settings::default()
-    };
+    let s = settings(|s| s.max_fix_cycles = 1);
     let mut e = engine(s, vec![isolated("a"), isolated("b")]);
     e.step(1, Event::TaskAdded(task(1, Priority::High, &[], &[])));
     e.step(2, Event::TaskAdded(task(3, Priority::Low, &[], &[1])));
@@ -120,15 +141,7 @@ fn a_conflict_becomes_a_fix_task_for_the_same_agent_and_the_run_waits_for_the_me
     let acts = done(&mut e, 400, 2);
     assert_eq!(queued_merges(&acts), vec![(2, "a".to_string())]);
     assert!(assigned(&acts).is_empty(), "T-003 still waits: {acts:?}");
-    let acts = merge(
-        &mut e,
-        500,
-        2,
-        "a",
-        MergeOutcome::Merged {
-            commit: "def".into(),
-        },
-    );
+    let acts = merged(&mut e, 500, 2, "a", "def");
     assert_eq!(
         assigned(&acts).len(),
         1,
@@ -138,24 +151,19 @@ fn a_conflict_becomes_a_fix_task_for_the_same_agent_and_the_run_waits_for_the_me
 
 #[test]
 fn failed_merges_past_the_fix_cycles_tell_a_person() {
-    let s = Settings {
-        max_fix_cycles: 1,
-        ..Settings::default()
-    };
+    let s = settings(|s| s.max_fix_cycles = 1);
     let mut e = working_on_t1(s, vec![isolated("a")], Priority::High);
     done(&mut e, 100, 1);
-    let failed = || MergeOutcome::Failed {
-        command: "cargo test".into(),
-        excerpt: "test x ... FAILED".into(),
-    };
-    let acts = merge(&mut e, 200, 1, "a", failed());
+    let failed =
+        |e: &mut Engine, now, id| merge_failed(e, now, id, "a", "cargo test", "test x ... FAILED");
+    let acts = failed(&mut e, 200, 1);
     let fix = added(&acts);
     assert!(fix[0].body.contains("cargo test") && fix[0].body.contains("FAILED"));
     e.step(250, screen("a", AgentState::Idle, None, 700));
     store_task(&mut e, 300, 2, &fix[0]);
     deliver(&mut e, 310, "a", 900);
     done(&mut e, 400, 2);
-    let acts = merge(&mut e, 500, 2, "a", failed());
+    let acts = failed(&mut e, 500, 2);
     assert!(added(&acts).is_empty());
     assert!(
         acts.iter()
@@ -187,43 +195,15 @@ fn merges_restored_after_a_restart_hold_dependents_and_the_end() {
     let acts = e.step(1, screen("a", AgentState::Idle, None, 5));
     assert!(assigned(&acts).is_empty(), "{acts:?}");
     assert!(!acts.iter().any(|a| matches!(a, Action::Finished { .. })));
-    let acts = merge(
-        &mut e,
-        10,
-        1,
-        "a",
-        MergeOutcome::Merged { commit: "c".into() },
-    );
+    let acts = merged(&mut e, 10, 1, "a", "c");
     assert_eq!(assigned(&acts), vec![(2, "a".to_string())]);
 }
 
 #[test]
 fn a_merge_fix_stays_with_its_agent_even_when_it_cannot_work() {
-    let mut e = working_on_t1(
-        Settings::default(),
-        vec![isolated("a"), isolated("b")],
-        Priority::High,
-    );
-    done(&mut e, 100, 1);
-    let acts = merge(
-        &mut e,
-        200,
-        1,
-        "a",
-        MergeOutcome::Failed {
-            command: "make".into(),
-            excerpt: "boom".into(),
-        },
-    );
-    let fix = added(&acts);
+    let (mut e, mut t) = merge_fix_of_t1();
     // a is busy (its screen says working) and then resting after attempts: b never gets it.
-    let mut t = Task {
-        attempts: 1,
-        ..task(2, Priority::High, &[], &[])
-    };
-    t.title = fix[0].title.clone();
-    t.skills = fix[0].skills.clone();
-    t.assignee = fix[0].assignee.clone();
+    t.attempts = 1;
     let acts = e.step(300, Event::TaskAdded(t));
     assert!(assigned(&acts).is_empty(), "{acts:?}");
     assert!(!e.could_take("b", TaskId(2)));
@@ -253,28 +233,7 @@ fn a_merge_git_could_not_do_tells_a_person_and_makes_no_fix_task() {
 
 #[test]
 fn an_excluded_agent_keeps_its_merge_fix_and_a_blocked_fix_holds_nothing() {
-    let mut e = working_on_t1(
-        Settings::default(),
-        vec![isolated("a"), isolated("b")],
-        Priority::High,
-    );
-    done(&mut e, 100, 1);
-    let fix = added(&merge(
-        &mut e,
-        200,
-        1,
-        "a",
-        MergeOutcome::Failed {
-            command: "make".into(),
-            excerpt: "boom".into(),
-        },
-    ));
-    let t = Task {
-        title: fix[0].title.clone(),
-        skills: fix[0].skills.clone(),
-        assignee: fix[0].assignee.clone(),
-        ..task(2, Priority::High, &[], &[])
-    };
+    let (mut e, t) = merge_fix_of_t1();
     e.step(300, Event::TaskAdded(t));
     // a failed to take it once (excluded), b is free: still only a may.
     e.tasks
@@ -287,10 +246,10 @@ fn an_excluded_agent_keeps_its_merge_fix_and_a_blocked_fix_holds_nothing() {
     let acts = e.step(400, screen("a", AgentState::Idle, None, 901));
     assert_eq!(assigned(&acts), vec![(2, "a".to_string())]);
     // Blocked (a person must look): it no longer holds a's other merges.
-    let mut t2 = e.task(TaskId(2)).unwrap().clone();
-    t2.status = Status::Blocked;
-    t2.blocked_reason = Some("needs a person".into());
-    e.step(500, Event::TaskChanged(t2));
+    change_task(&mut e, 500, 2, |t| {
+        t.status = Status::Blocked;
+        t.blocked_reason = Some("needs a person".into());
+    });
     assert!(!e.open_merge_fix("a"));
 }
 
@@ -315,25 +274,13 @@ fn work_git_could_not_merge_is_not_settled_by_a_later_merge() {
     assert_eq!(assigned(&acts), vec![(2, "a".to_string())]);
     deliver(&mut e, 210, "a", 700);
     done(&mut e, 300, 2);
-    let acts = merge(
-        &mut e,
-        400,
-        2,
-        "a",
-        MergeOutcome::Merged { commit: "c".into() },
-    );
+    let acts = merged(&mut e, 400, 2, "a", "c");
     let acts = [acts, e.step(410, screen("a", AgentState::Idle, None, 800))].concat();
     assert!(
         !assigned(&acts).iter().any(|(t, _)| *t == 3),
         "T-001's work may not be on the branch: T-003 waits ({acts:?})"
     );
     // A person fixed it and queued it again: merged, T-003 goes.
-    let acts = merge(
-        &mut e,
-        500,
-        1,
-        "a",
-        MergeOutcome::Merged { commit: "d".into() },
-    );
+    let acts = merged(&mut e, 500, 1, "a", "d");
     assert_eq!(assigned(&acts), vec![(3, "a".to_string())]);
 }

@@ -34,6 +34,11 @@ fn agent(name: &str, skills: &[&str]) -> AgentSpec {
     }
 }
 
+/// Agents of these names, with no skills.
+fn agents(names: &[&str]) -> Vec<AgentSpec> {
+    names.iter().map(|name| agent(name, &[])).collect()
+}
+
 fn task(id: u32, prio: Priority, skills: &[&str], deps: &[u32]) -> Task {
     let new = NewTask {
         title: format!("task {id}"),
@@ -72,14 +77,16 @@ fn quota(agent: &str, window: &str, used: f64) -> Event {
     }
 }
 
+/// What `pick` makes of each action it picks.
+fn each<T>(actions: &[Action], pick: impl FnMut(&Action) -> Option<T>) -> Vec<T> {
+    actions.iter().filter_map(pick).collect()
+}
+
 fn assigned(actions: &[Action]) -> Vec<(u32, String)> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Assign { task, agent } => Some((task.0, agent.clone())),
-            _ => None,
-        })
-        .collect()
+    each(actions, |a| match a {
+        Action::Assign { task, agent } => Some((task.0, agent.clone())),
+        _ => None,
+    })
 }
 
 /// True when the actions requeue task `id`.
@@ -129,20 +136,33 @@ fn working_on_t1(settings: Settings, agents: Vec<AgentSpec>, prio: Priority) -> 
     e
 }
 
-fn done(e: &mut Engine, now: u64, id: u32) -> Vec<Action> {
+/// An engine with idle agents a and b where one of them (the holder) took T-001 (of medium
+/// priority) and is working on it: the engine, the holder and the other agent.
+fn one_of_two_working_on_t1() -> (Engine, String, &'static str) {
+    let mut e = engine(Settings::default(), agents(&["a", "b"]));
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    let holder = assignee(&e, 1);
+    let other = if holder == "a" { "b" } else { "a" };
+    deliver(&mut e, 10, &holder, 500);
+    (e, holder, other)
+}
+
+/// Plays a change to task `id` made through the store (a person's or an agent's command).
+fn change_task(e: &mut Engine, now: u64, id: u32, edit: impl FnOnce(&mut Task)) -> Vec<Action> {
     let mut t = e.task(TaskId(id)).unwrap().clone();
-    t.status = Status::Completed;
+    edit(&mut t);
     e.step(now, Event::TaskChanged(t))
 }
 
+fn done(e: &mut Engine, now: u64, id: u32) -> Vec<Action> {
+    change_task(e, now, id, |t| t.status = Status::Completed)
+}
+
 fn added(actions: &[Action]) -> Vec<NewTask> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::AddTask { task, .. } => Some(task.clone()),
-            _ => None,
-        })
-        .collect()
+    each(actions, |a| match a {
+        Action::AddTask { task, .. } => Some(task.clone()),
+        _ => None,
+    })
 }
 
 /// Plays the shell's part for an `AddTask`: the store gives it the next ID.
@@ -157,6 +177,13 @@ fn notices(actions: &[Action], kind: &str) -> usize {
         .count()
 }
 
+/// The default settings with `change` made to them.
+fn settings(change: impl FnOnce(&mut Settings)) -> Settings {
+    let mut s = Settings::default();
+    change(&mut s);
+    s
+}
+
 fn lead_settings(chain: &[&str]) -> Settings {
     Settings {
         lead_chain: chain.iter().map(|s| s.to_string()).collect(),
@@ -165,14 +192,16 @@ fn lead_settings(chain: &[&str]) -> Settings {
     }
 }
 
+/// An engine whose agents are the lead chain's, up and idle.
+fn lead_engine(chain: &[&str]) -> Engine {
+    engine(lead_settings(chain), agents(chain))
+}
+
 fn pasted_to(actions: &[Action], agent: &str) -> Vec<String> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Paste { agent: to, text } if to == agent => Some(text.clone()),
-            _ => None,
-        })
-        .collect()
+    each(actions, |a| match a {
+        Action::Paste { agent: to, text } if to == agent => Some(text.clone()),
+        _ => None,
+    })
 }
 
 /// A turn's end as the daemon feeds it: the screen it read first (the turn over), then the
@@ -192,12 +221,9 @@ fn turn_end(e: &mut Engine, now: u64, agent: &str) -> Vec<Action> {
 }
 
 fn lead_actions(actions: &[Action]) -> Vec<String> {
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::Lead { what, .. } => Some(what.to_string()),
-            Action::WriteHandoff { from, to, .. } => Some(format!("write {from}->{to}")),
-            _ => None,
-        })
-        .collect()
+    each(actions, |a| match a {
+        Action::Lead { what, .. } => Some(what.to_string()),
+        Action::WriteHandoff { from, to, .. } => Some(format!("write {from}->{to}")),
+        _ => None,
+    })
 }

@@ -13,11 +13,8 @@ fn an_agent_at_critical_quota_gets_nothing_new() {
 
 #[test]
 fn quota_warn_fires_once_per_crossing_and_tells_the_lead() {
-    let settings = Settings {
-        lead_chain: vec!["lead".into()],
-        ..Settings::default()
-    };
-    let mut e = engine(settings, vec![agent("a", &[]), agent("lead", &[])]);
+    let s = settings(|s| s.lead_chain = vec!["lead".into()]);
+    let mut e = engine(s, agents(&["a", "lead"]));
     let mut warns = 0;
     let mut to_lead = Vec::new();
     for (t, used) in [(10, 40.0), (20, 79.0), (30, 81.0), (40, 85.0), (50, 88.0)] {
@@ -44,11 +41,7 @@ fn quota_warn_fires_once_per_crossing_and_tells_the_lead() {
 
 #[test]
 fn at_critical_the_current_task_finishes_and_nothing_new_comes() {
-    let mut e = engine(Settings::default(), vec![agent("a", &[]), agent("b", &[])]);
-    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
-    let holder = assignee(&e, 1);
-    let other = if holder == "a" { "b" } else { "a" };
-    deliver(&mut e, 10, &holder, 500);
+    let (mut e, holder, other) = one_of_two_working_on_t1();
     // The other agent is busy too, so that only the holder could take the next task.
     e.step(11, Event::TaskAdded(task(2, Priority::Med, &[], &[])));
     deliver(&mut e, 20, other, 600);
@@ -73,11 +66,7 @@ fn at_critical_the_current_task_finishes_and_nothing_new_comes() {
 
 #[test]
 fn at_the_limit_the_task_goes_to_another_agent() {
-    let mut e = engine(Settings::default(), vec![agent("a", &[]), agent("b", &[])]);
-    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
-    let holder = assignee(&e, 1);
-    let other = if holder == "a" { "b" } else { "a" };
-    deliver(&mut e, 10, &holder, 500);
+    let (mut e, holder, other) = one_of_two_working_on_t1();
     let acts = e.step(20, quota(&holder, "session-5h", 100.0));
     assert!(requeued(&acts, 1), "{acts:?}");
     assert_eq!(assigned(&acts), vec![(1, other.to_owned())]);
@@ -85,11 +74,8 @@ fn at_the_limit_the_task_goes_to_another_agent() {
 
 #[test]
 fn auto_stop_interrupts_at_critical_and_ignore_usage_overrides() {
-    let settings = Settings {
-        auto_stop: true,
-        ..Settings::default()
-    };
-    let mut e = working_on_t1(settings, vec![agent("a", &[])], Priority::Med);
+    let s = settings(|s| s.auto_stop = true);
+    let mut e = working_on_t1(s, vec![agent("a", &[])], Priority::Med);
     let acts = e.step(20, quota("a", "weekly", 92.0));
     assert!(acts.contains(&Action::Press {
         agent: "a".into(),
@@ -100,12 +86,11 @@ fn auto_stop_interrupts_at_critical_and_ignore_usage_overrides() {
         "{acts:?}"
     );
 
-    let settings = Settings {
-        auto_stop: true,
-        ignore_usage: true,
-        ..Settings::default()
-    };
-    let mut e = engine(settings, vec![agent("a", &[])]);
+    let s = settings(|s| {
+        s.auto_stop = true;
+        s.ignore_usage = true;
+    });
+    let mut e = engine(s, vec![agent("a", &[])]);
     e.step(1, quota("a", "session-5h", 95.0));
     let acts = e.step(2, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
     assert_eq!(assigned(&acts), vec![(1, "a".to_owned())], "--ignore-usage");
@@ -140,7 +125,7 @@ fn a_reset_window_or_a_model_window_holds_nothing_back() {
 fn a_reading_of_a_window_already_reset_counts_as_reset() {
     let mut e = engine(
         lead_settings(&["claude", "codex"]),
-        vec![agent("claude", &[]), agent("codex", &[]), agent("a", &[])],
+        agents(&["claude", "codex", "a"]),
     );
     e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
     let holder = assignee(&e, 1);

@@ -31,11 +31,8 @@ fn a_turn_that_ends_unreported_gets_a_nudge_then_review() {
 
 #[test]
 fn a_stuck_agent_gets_a_reminder_then_a_resend_then_loses_the_task() {
-    let s = Settings {
-        stuck_after_ms: 1000,
-        ..Settings::default()
-    };
-    let mut e = engine(s, vec![agent("a", &[]), agent("b", &[])]);
+    let s = settings(|s| s.stuck_after_ms = 1000);
+    let mut e = engine(s, agents(&["a", "b"]));
     e.step(0, screen("b", AgentState::Working, None, 9));
     e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
     deliver(&mut e, 10, "a", 500);
@@ -102,10 +99,7 @@ fn a_dead_agent_is_restarted_with_backoff_and_its_task_requeued() {
 
 #[test]
 fn a_task_that_keeps_failing_needs_a_person() {
-    let s = Settings {
-        max_attempts: 2,
-        ..Settings::default()
-    };
+    let s = settings(|s| s.max_attempts = 2);
     let mut e = engine(s, vec![agent("a", &[])]);
     e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
     let mut now = 10;
@@ -150,12 +144,11 @@ fn a_task_resumed_after_a_restart_gets_its_prompt_again() {
 
 #[test]
 fn nudges_speak_the_run_language() {
-    let settings = Settings {
-        texts: prompt::Texts::for_language("fr"),
-        stuck_after_ms: 1000,
-        ..Settings::default()
-    };
-    let mut e = working_on_t1(settings, vec![agent("a", &[])], Priority::Med);
+    let s = settings(|s| {
+        s.texts = prompt::Texts::for_language("fr");
+        s.stuck_after_ms = 1000;
+    });
+    let mut e = working_on_t1(s, vec![agent("a", &[])], Priority::Med);
     let acts = e.step(2000, Event::Tick);
     assert!(
         acts.iter().any(

@@ -111,9 +111,7 @@ fn a_failed_report_is_journaled_and_answered_instead_of_counted() {
     );
     deliver(&mut e, 800, "a", 900);
     // The agent reports with the full path: the task is done, nothing else happens.
-    let mut t = e.task(TaskId(1)).unwrap().clone();
-    t.status = Status::Completed;
-    let acts = e.step(1000, Event::TaskChanged(t));
+    let acts = done(&mut e, 1000, 1);
     let acts2 = turn_end(&mut e, 1100, "a");
     assert!(
         !acts

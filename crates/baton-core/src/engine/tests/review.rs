@@ -35,13 +35,10 @@ fn review_of(id: u32, of: u32, assignee: Option<&str>, status: Status) -> Task {
 
 #[test]
 fn unreported_work_is_not_completed_its_dependents_wait_and_the_lead_reviews_it() {
-    let settings = Settings {
-        lead_chain: vec!["lead".into()],
-        ..Settings::default()
-    };
+    let s = settings(|s| s.lead_chain = vec!["lead".into()]);
     let mut lead = agent("lead", &[]);
     lead.max_tasks = 1;
-    let mut e = engine(settings, vec![agent("a", &[]), lead]);
+    let mut e = engine(s, vec![agent("a", &[]), lead]);
     e.step(1, Event::TaskAdded(task(1, Priority::Med, &["x"], &[])));
     e.step(1, Event::TaskAdded(task(2, Priority::Med, &[], &[1])));
     assert_eq!(assignee(&e, 1), "a");
@@ -94,11 +91,8 @@ fn the_run_summary_counts_unreported_work_apart() {
 
 #[test]
 fn the_lead_never_reviews_its_own_work_and_a_review_gets_no_review() {
-    let settings = Settings {
-        lead_chain: vec!["a".into()],
-        ..Settings::default()
-    };
-    let mut e = engine(settings, vec![agent("a", &[])]);
+    let s = settings(|s| s.lead_chain = vec!["a".into()]);
+    let mut e = engine(s, vec![agent("a", &[])]);
     e.step(1, Event::TaskAdded(review_of(1, 9, None, Status::Pending)));
     let acts = end_unreported(&mut e, "a");
     // A review that went unreported: no review of it; a person is told.
@@ -109,10 +103,7 @@ fn the_lead_never_reviews_its_own_work_and_a_review_gets_no_review() {
         "{acts:?}"
     );
     let mut e = engine(
-        Settings {
-            lead_chain: vec!["a".into()],
-            ..Settings::default()
-        },
+        settings(|s| s.lead_chain = vec!["a".into()]),
         vec![agent("a", &[])],
     );
     e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));

@@ -4,11 +4,10 @@ use super::*;
 
 #[test]
 fn waves_run_verify_and_failures_become_fix_tasks() {
-    let s = Settings {
-        verify_commands: vec!["cargo test".into()],
-        max_fix_cycles: 1,
-        ..Settings::default()
-    };
+    let s = settings(|s| {
+        s.verify_commands = vec!["cargo test".into()];
+        s.max_fix_cycles = 1;
+    });
     let mut e = working_on_t1(s, vec![agent("a", &["fix"])], Priority::Med);
     let acts = done(&mut e, 100, 1);
     assert!(
@@ -91,11 +90,8 @@ fn finished_once_everything_is_done() {
 
 #[test]
 fn test_tasks_come_once_every_feature_is_done_and_go_to_the_builder() {
-    let settings = Settings {
-        test_tasks: true,
-        ..Settings::default()
-    };
-    let mut e = engine(settings, vec![agent("a", &[]), agent("b", &[])]);
+    let s = settings(|s| s.test_tasks = true);
+    let mut e = engine(s, agents(&["a", "b"]));
     e.step(1, Event::TaskAdded(task(1, Priority::High, &[], &[])));
     e.step(1, Event::TaskAdded(task(2, Priority::Med, &[], &[])));
     e.step(1, Event::TaskAdded(task(3, Priority::Med, &["docs"], &[])));
@@ -131,11 +127,8 @@ fn test_tasks_come_once_every_feature_is_done_and_go_to_the_builder() {
 
 #[test]
 fn test_tasks_are_not_asked_again_after_a_restart() {
-    let settings = Settings {
-        test_tasks: true,
-        ..Settings::default()
-    };
-    let mut e = Engine::new(settings, vec![agent("a", &[])]);
+    let s = settings(|s| s.test_tasks = true);
+    let mut e = Engine::new(s, vec![agent("a", &[])]);
     let mut feature = task(1, Priority::Med, &[], &[]);
     feature.status = Status::Completed;
     feature.assignee = Some("a".into());
@@ -163,11 +156,8 @@ fn rearm_says_finished_again_when_it_holds() {
 
 #[test]
 fn test_tasks_are_added_by_priority_not_by_id() {
-    let settings = Settings {
-        test_tasks: true,
-        ..Settings::default()
-    };
-    let mut e = engine(settings, vec![agent("a", &[])]);
+    let s = settings(|s| s.test_tasks = true);
+    let mut e = engine(s, vec![agent("a", &[])]);
     e.step(1, Event::Pause(true));
     for (id, p) in [(1, Priority::Low), (2, Priority::High), (3, Priority::Med)] {
         let mut t = task(id, p, &[], &[]);
@@ -198,10 +188,7 @@ fn test_tasks_are_added_by_priority_not_by_id() {
 #[test]
 fn a_resumed_run_says_the_verify_it_recalls() {
     let finish = |recalled: Option<bool>| {
-        let s = Settings {
-            verify_commands: vec!["cargo test".into()],
-            ..Settings::default()
-        };
+        let s = settings(|s| s.verify_commands = vec!["cargo test".into()]);
         let mut e = engine(s, vec![agent("a", &[])]);
         let mut t = task(1, Priority::Med, &[], &[]);
         t.status = Status::Completed;
@@ -227,10 +214,7 @@ fn a_resumed_run_says_the_verify_it_recalls() {
 /// The end of a wave's verify is an action the shell keeps.
 #[test]
 fn a_wave_verify_ends_with_its_result() {
-    let s = Settings {
-        verify_commands: vec!["cargo test".into()],
-        ..Settings::default()
-    };
+    let s = settings(|s| s.verify_commands = vec!["cargo test".into()]);
     let mut e = working_on_t1(s, vec![agent("a", &[])], Priority::Med);
     done(&mut e, 100, 1);
     let acts = e.step(

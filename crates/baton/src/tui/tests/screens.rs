@@ -27,6 +27,13 @@ use super::q;
 use super::quota_alert;
 use super::ui_on;
 
+/// Asserts that `text` shows each of `needles`.
+fn assert_shows(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "{needle} missing: {text:?}");
+    }
+}
+
 #[test]
 fn snapshot_empty_project() {
     let (text, _) = draw(&empty_project(), &Ui::default(), 100, 24);
@@ -88,20 +95,21 @@ fn snapshot_80x24() {
         assert!(l.chars().count() <= 80);
     }
     // Everything that matters is still there at 80×24.
-    for needle in [
-        "Agents",
-        "★claude",
-        "working 1m",
-        "T-003",
-        "Tasks",
-        "BLOCKED",
-        "Log",
-        "usage: 45%/62%",
-        "done 3/10",
-        "blocked 1",
-    ] {
-        assert!(text.contains(needle), "{needle} missing:\n{text}");
-    }
+    assert_shows(
+        &text,
+        &[
+            "Agents",
+            "★claude",
+            "working 1m",
+            "T-003",
+            "Tasks",
+            "BLOCKED",
+            "Log",
+            "usage: 45%/62%",
+            "done 3/10",
+            "blocked 1",
+        ],
+    );
     insta::assert_snapshot!("narrow_80x24", text);
 }
 
@@ -207,21 +215,20 @@ fn at_80x24_a_handoff_and_a_pause_keep_the_counts_readable() {
     for l in text.lines() {
         assert!(l.chars().count() <= 80, "{l}");
     }
-    for needle in ["HANDOFF claude → amp", "PAUSED"] {
-        assert!(header.contains(needle), "{needle} missing: {header:?}");
-    }
-    for needle in [
-        "88%/70%",
-        "done 3/10",
-        "blocked 1",
-        "run 2",
-        "pend 3",
-        "merge 1",
-        "12 queued",
-        "PAUSED",
-    ] {
-        assert!(footer.contains(needle), "{needle} missing: {footer:?}");
-    }
+    assert_shows(header, &["HANDOFF claude → amp", "PAUSED"]);
+    assert_shows(
+        footer,
+        &[
+            "88%/70%",
+            "done 3/10",
+            "blocked 1",
+            "run 2",
+            "pend 3",
+            "merge 1",
+            "12 queued",
+            "PAUSED",
+        ],
+    );
     insta::assert_snapshot!("handoff_paused_80x24", text);
 }
 
