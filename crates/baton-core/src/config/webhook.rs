@@ -30,6 +30,17 @@ pub enum WebhookFormat {
     Ntfy,
 }
 
+impl WebhookFormat {
+    /// The name `webhook_format` takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookFormat::Json => "json",
+            WebhookFormat::Slack => "slack",
+            WebhookFormat::Ntfy => "ntfy",
+        }
+    }
+}
+
 impl WebhookUrl {
     /// A URL from its text (checked by `Config::parse`, not here).
     pub fn new(url: impl Into<String>) -> WebhookUrl {
@@ -188,6 +199,18 @@ mod tests {
                 .redacted()
                 .contains("Secret")
         );
+    }
+
+    #[test]
+    fn format_names_are_the_ones_the_file_takes() {
+        for f in [
+            WebhookFormat::Json,
+            WebhookFormat::Slack,
+            WebhookFormat::Ntfy,
+        ] {
+            let json = format!("\"{}\"", f.as_str());
+            assert_eq!(serde_json::from_str::<WebhookFormat>(&json).unwrap(), f);
+        }
     }
 
     #[test]
