@@ -24,6 +24,7 @@ mod tui;
 mod usage_oauth;
 mod verify;
 mod watch;
+mod webhook;
 mod windows;
 mod worktrees;
 

@@ -1,10 +1,10 @@
 //! Notices to the person at the desk, shared by quota watch and the dashboard: a desktop
 //! notification (D-Bus, with the `desktop-notify` feature), else `notify-send`, else the
-//! terminal bell.
+//! terminal bell; and, when `[notify] webhook` is set, a POST to it as well (`webhook.rs`).
 //!
 //! A notice never blocks its caller: `notify-send` is spawned and reaped by a small thread,
-//! the D-Bus call runs on its own thread. Titles and bodies are kept short and free of
-//! control characters; callers never put a secret in them.
+//! the D-Bus call runs on its own thread, the webhook has a queue and a thread. Titles and
+//! bodies are kept short and free of control characters; callers never put a secret in them.
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -15,6 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
+
+use crate::webhook::Webhook;
 
 /// What a notice is about; each kind can be switched off in `baton.toml` `[notify]`.
 pub use baton_core::vocab::NoticeKind;
@@ -160,11 +162,13 @@ pub enum NotifyError {
     Desktop(#[source] io::Error),
 }
 
-/// Sends notices through one backend, honouring a per-kind filter. Shareable across threads.
+/// Sends notices through one backend, and the webhook if there is one, honouring a per-kind
+/// filter. Shareable across threads.
 pub struct Notifier {
     backend: Backend,
     filter: NoticeFilter,
     bell: Mutex<BellTarget>,
+    webhook: Option<Webhook>,
 }
 
 impl fmt::Debug for Notifier {
@@ -172,6 +176,7 @@ impl fmt::Debug for Notifier {
         f.debug_struct("Notifier")
             .field("backend", &self.backend)
             .field("filter", &self.filter)
+            .field("webhook", &self.webhook)
             .finish_non_exhaustive()
     }
 }
@@ -179,9 +184,10 @@ impl fmt::Debug for Notifier {
 /// What [`Notifier::notify`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Delivery {
-    /// Handed to the backend.
+    /// Handed to the backend or queued for the webhook.
     Sent,
-    /// The kind is switched off, or the backend is `Off`, or there is no terminal to ring.
+    /// The kind is switched off, or the backend is `Off` (or there is no terminal to ring)
+    /// and there is no webhook.
     Skipped,
 }
 
@@ -193,6 +199,15 @@ impl Notifier {
             backend,
             filter,
             bell: Mutex::new(BellTarget::Terminal),
+            webhook: None,
+        }
+    }
+
+    /// Also POSTs every notice the filter lets through to `webhook`.
+    pub fn with_webhook(self, webhook: Webhook) -> Notifier {
+        Notifier {
+            webhook: Some(webhook),
+            ..self
         }
     }
 
@@ -205,8 +220,8 @@ impl Notifier {
         }
     }
 
-    /// Shows a notice, unless its kind is switched off. Never waits for the desktop: the
-    /// program or D-Bus call runs in the background. Title and body are cut to
+    /// Shows a notice, unless its kind is switched off. Never waits for the desktop or the
+    /// network: the program, D-Bus call or POST runs in the background. Title and body are cut to
     /// [`MAX_TITLE_CHARS`] / [`MAX_BODY_CHARS`] characters and stripped of control
     /// characters.
     pub fn notify(
@@ -220,12 +235,20 @@ impl Notifier {
         }
         let title = clean(title, MAX_TITLE_CHARS, false);
         let body = clean(body, MAX_BODY_CHARS, true);
-        match &self.backend {
+        // Queued first: a desktop that fails must not keep the notice from the phone.
+        if let Some(w) = &self.webhook {
+            w.send(kind, &title, &body);
+        }
+        let shown = match &self.backend {
             #[cfg(feature = "desktop-notify")]
             Backend::Desktop => desktop::show(kind, title, body),
             Backend::Command(program) => run_command(program, kind, &title, &body),
             Backend::Bell => self.ring(),
             Backend::Off => Ok(Delivery::Skipped),
+        };
+        match shown {
+            Ok(Delivery::Skipped) if self.webhook.is_some() => Ok(Delivery::Sent),
+            other => other,
         }
     }
 

@@ -19,4 +19,5 @@ mod test_task;
 mod test_trial;
 mod test_trust;
 mod test_watch;
+mod test_webhook;
 mod test_worktree;

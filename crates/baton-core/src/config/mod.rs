@@ -9,6 +9,7 @@
 mod checks;
 mod error;
 mod sections;
+mod webhook;
 
 pub use checks::sanitize_name;
 pub use error::ConfigError;
@@ -23,6 +24,8 @@ pub use sections::RunConfig;
 pub use sections::SessionConfig;
 pub use sections::VerifyConfig;
 pub use sections::notice_switch;
+pub use webhook::WebhookFormat;
+pub use webhook::WebhookUrl;
 
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
@@ -324,6 +327,9 @@ impl Config {
         for (i, k) in raw.notify.disable.iter().enumerate() {
             notice_switch(k).map_err(|m| at(&format!("notify.disable[{i}]"), m))?;
         }
+        if let Some(url) = &raw.notify.webhook {
+            url.check().map_err(|m| at("notify.webhook", m))?;
+        }
         if let Some(b) = &q.bands {
             b.validate().map_err(|e| at("quota.bands", e.0.clone()))?;
         }
@@ -444,6 +450,38 @@ mod tests {
         );
         let e = parse("[notify]\ndisable = [\"blocked\"]\n").unwrap_err();
         assert_eq!(e.key, "notify.disable[0]", "{e}");
+    }
+
+    #[test]
+    fn notify_webhook_is_checked_and_never_shown() {
+        let c = parse(
+            "[notify]\nwebhook = \"https://ntfy.sh/baton-Secret\"\nwebhook_format = \"ntfy\"\n",
+        )
+        .unwrap();
+        let url = c.notify.webhook.as_ref().unwrap();
+        assert_eq!(url.secret(), "https://ntfy.sh/baton-Secret");
+        assert_eq!(c.notify.webhook_format, WebhookFormat::Ntfy);
+        assert!(!format!("{c:?}").contains("Secret"));
+        assert!(!toml::to_string(&c.notify).unwrap().contains("Secret"));
+        assert_eq!(parse("").unwrap().notify.webhook, None);
+        assert_eq!(
+            parse("").unwrap().notify.webhook_format,
+            WebhookFormat::Json
+        );
+
+        let e = parse("[notify]\ndisable = []\nwebhook = \"ftp://host/Secret\"\n").unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.position),
+            ("notify.webhook", Some((3, 1))),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("Secret"), "{e}");
+        let e = parse("[notify]\nwebhook_format = \"xml\"\n").unwrap_err();
+        assert_eq!(e.position.map(|p| p.0), Some(2), "{e}");
+        assert!(
+            e.to_string().contains("json, slack, ntfy") || e.to_string().contains("`json`"),
+            "{e}"
+        );
     }
 
     #[test]

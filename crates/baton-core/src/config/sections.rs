@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use serde::Serialize;
 
+use super::webhook::WebhookFormat;
+use super::webhook::WebhookUrl;
 use crate::profile::Profile;
 use crate::vocab::NoticeKind;
 
@@ -145,8 +147,14 @@ pub struct NotifyConfig {
     /// `auto` (desktop where a session bus exists, else `notify-send`, else the bell),
     /// `bell`, `off`, or the path of a `notify-send`-compatible program.
     pub backend: String,
-    /// Kinds never shown (see [`NoticeKind::switches`]).
+    /// Kinds never shown (see [`NoticeKind::switches`]), on the desktop or the webhook.
     pub disable: Vec<String>,
+    /// Where every notice is also POSTed (http or https); a secret, never serialized or
+    /// shown whole.
+    #[serde(skip_serializing)]
+    pub webhook: Option<WebhookUrl>,
+    /// The shape of the webhook's POST: `json` (default), `slack` or `ntfy`.
+    pub webhook_format: WebhookFormat,
 }
 
 impl NotifyConfig {
@@ -169,6 +177,8 @@ impl Default for NotifyConfig {
         NotifyConfig {
             backend: "auto".into(),
             disable: Vec::new(),
+            webhook: None,
+            webhook_format: WebhookFormat::Json,
         }
     }
 }

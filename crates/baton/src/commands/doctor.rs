@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use baton_core::AgentState;
 use baton_core::config::AgentConfig;
 use baton_core::config::FILE_NAME;
+use baton_core::config::NotifyConfig;
 use baton_core::coverage::Coverage;
 use baton_core::coverage::compare_versions;
 use baton_core::coverage::parse_version;
@@ -255,6 +256,26 @@ fn states_check(agent: &AgentConfig, installed: Option<&str>) -> Check {
     }
 }
 
+/// `[notify] webhook`, shown as its scheme and host only (the rest of the URL is the key to
+/// post); not contacted: doctor sends no test notice.
+fn webhook_check(notify: &NotifyConfig) -> Option<Check> {
+    let url = notify.webhook.as_ref()?;
+    let detail = format!(
+        "{} ({} format; not contacted)",
+        url.redacted(),
+        notify.webhook_format.as_str()
+    );
+    Some(if url.is_cleartext() {
+        warn(
+            "webhook",
+            detail,
+            "plain http to another machine: whoever sees the traffic can post to it; use https",
+        )
+    } else {
+        check("webhook", true, detail, None)
+    })
+}
+
 /// A check that passes with a warning and its hint.
 fn warn(name: impl Into<String>, detail: impl Into<String>, hint: impl Into<String>) -> Check {
     Check {
@@ -384,6 +405,7 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                     ),
                     Err(e) => check("template", false, e.message, e.hints.first().cloned()),
                 });
+                checks.extend(webhook_check(&project.config.notify));
                 for agent in &project.config.agents {
                     let program = agent.command.split_whitespace().next().unwrap_or_default();
                     let found = which(program).or_else(|| {

@@ -142,7 +142,10 @@ sources = ["hook", "screen", "rollout"]   # "oauth" is opt-in
 
 # [notify]
 # backend = "auto"           # auto | bell | off | a notify-send-like program
-# disable = []               # e.g. ["run-finished"]
+# disable = []               # e.g. ["run-finished"]; the webhook skips them too
+# webhook = "https://ntfy.sh/<a topic only you know>"   # also POST every notice (a secret:
+#                            # baton shows only its scheme and host)
+# webhook_format = "json"    # json | slack ({{"text": …}}) | ntfy (plain text, Title header)
 
 [verify]
 commands = []                # e.g. ["cargo build", "cargo test"]; in worktree mode, run on each merge

@@ -163,7 +163,7 @@ impl<'p> Shell<'p> {
             progress,
             disconnected: None,
             screen_quota: crate::quota_watch::enabled(project, "screen"),
-            notifier: notifier_from_config(&project.config.notify),
+            notifier: notifier_from_config(&project.config.notify, &project.session),
             quota_seen: 0,
             last_rollout: None,
             last_oauth: None,
@@ -182,8 +182,12 @@ impl<'p> Shell<'p> {
     }
 }
 
-/// The notifier `baton.toml`'s `[notify]` asks for.
-fn notifier_from_config(c: &baton_core::config::NotifyConfig) -> crate::notify::Notifier {
+/// The notifier `baton.toml`'s `[notify]` asks for; `project` names the project in webhook
+/// notices.
+fn notifier_from_config(
+    c: &baton_core::config::NotifyConfig,
+    project: &str,
+) -> crate::notify::Notifier {
     use crate::notify::Backend;
     use crate::notify::NoticeFilter;
     use crate::notify::Notifier;
@@ -202,5 +206,16 @@ fn notifier_from_config(c: &baton_core::config::NotifyConfig) -> crate::notify::
         "off" => Backend::Off,
         program => Backend::Command(PathBuf::from(program)),
     };
-    Notifier::new(backend, filter)
+    let notifier = Notifier::new(backend, filter);
+    let Some(url) = c.webhook.clone() else {
+        return notifier;
+    };
+    let shown = url.redacted();
+    match crate::webhook::Webhook::start(url, c.webhook_format, project, Default::default()) {
+        Ok(w) => notifier.with_webhook(w),
+        Err(e) => {
+            eprintln!("warning: webhook {shown}: cannot start its thread: {e}");
+            notifier
+        }
+    }
 }
