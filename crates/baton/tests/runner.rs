@@ -2,6 +2,7 @@
 
 mod common;
 mod test_cli;
+mod test_browser;
 mod test_config;
 mod test_control;
 mod test_coverage;
@@ -15,6 +16,7 @@ mod test_reach;
 mod test_report;
 mod test_run;
 mod test_send;
+mod test_serve;
 mod test_task;
 mod test_trial;
 mod test_trust;

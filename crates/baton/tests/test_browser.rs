@@ -1,0 +1,1 @@
+//! `baton serve` in a real headless Chromium: the page, live updates, actions, screenshots.
