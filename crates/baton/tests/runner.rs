@@ -1,8 +1,8 @@
 //! The `baton` binary's integration tests: one test binary, so linking is paid once.
 
 mod common;
-mod test_cli;
 mod test_browser;
+mod test_cli;
 mod test_config;
 mod test_control;
 mod test_coverage;
