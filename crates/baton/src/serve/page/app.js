@@ -20,6 +20,7 @@ function headers(extra) {
 
 async function getJson(path) {
   const r = await fetch(path, { headers: headers(), cache: 'no-store' });
+  if (r.status === 401) throw new Error('refused: open the URL baton serve printed (it carries the token)');
   if (!r.ok) throw new Error(path + ': ' + r.status);
   return r.json();
 }
