@@ -75,6 +75,13 @@ pub enum Command {
     Handoff(commands::lead::HandoffArgs),
     /// Watch the run live: agents, quotas, the task queue, the journal; act with keys
     Watch(commands::watch::WatchArgs),
+    /// Serve the dashboard to a browser: agents, quota plots, screens, tasks, actions
+    ///
+    /// Prints one line with the page's URL (carrying the access token, kept in
+    /// .baton/serve.token, mode 0600) and serves until Ctrl-C. Bound to loopback (the default,
+    /// 127.0.0.1:7878) requests need no token; bound anywhere else every request needs it.
+    /// Actions are POSTs with a JSON body from the page's own origin, journaled as `web`.
+    Serve(commands::serve::ServeArgs),
     /// Sync or watch the shared memory file (CLAUDE.md)
     Memory(commands::memory::MemoryArgs),
     /// Check tmux, the configuration, the profiles and the agent CLIs
@@ -130,6 +137,7 @@ fn dispatch(cli: Cli) -> CliResult<ExitCode> {
         Command::Resume => commands::pause::cmd_pause(dir, false),
         Command::Handoff(args) => commands::lead::cmd_handoff(dir, &args),
         Command::Watch(args) => commands::watch::cmd_watch(dir, &args),
+        Command::Serve(args) => commands::serve::cmd_serve(dir, &args),
         Command::Memory(args) => commands::memory::cmd_memory(dir, &args),
         Command::Doctor(args) => commands::doctor::cmd_doctor(dir, &args),
         Command::Detect(args) => commands::detect::cmd_detect(dir, &args),

@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use baton_core::task::Status;
+use baton_core::task::Task;
 use baton_core::task::TaskId;
 use baton_core::vocab::JournalAction;
 
@@ -10,6 +12,8 @@ use crate::error::CliResult;
 use crate::project::Project;
 use crate::project::start_dir;
 use crate::store::JournalEntry;
+use crate::store::Outcome;
+use crate::store::StatusChange;
 use crate::store::Store;
 
 /// Who acts when nobody says: a person at the terminal.
@@ -65,6 +69,24 @@ impl Context {
             Err(e) => eprintln!("warning: memory file not updated: {}", e.message),
         }
         self.wake_daemon();
+    }
+
+    /// Changes a task's status as this actor, then takes the after-change steps; returns the
+    /// task and whether it changed (it may have had that status already).
+    pub fn set_status(
+        &self,
+        store: &mut Store,
+        id: TaskId,
+        to: Status,
+        change: StatusChange,
+    ) -> CliResult<(Task, bool)> {
+        Ok(match store.set_status(id, to, &self.actor, change)? {
+            Outcome::Changed(task, journal) => {
+                self.after_change(store, &journal);
+                (task, true)
+            }
+            Outcome::Unchanged(task) => (task, false),
+        })
     }
 
     /// Journals one entry as this actor that changes no task (a turn that ended, a handoff

@@ -197,3 +197,43 @@ pub fn send_verified(
         }
     }
 }
+
+/// Sends a message the way `baton send` does: only to an agent ready for it (unless
+/// `force`; `force_hint` says how to force it), verified. What `baton watch` and
+/// `baton serve` send with; returns what happened, in a line.
+pub fn deliver(
+    root: &std::path::Path,
+    agent: &str,
+    text: &str,
+    force: bool,
+    force_hint: &str,
+) -> CliResult<String> {
+    let project = crate::project::Project::load(root)?;
+    let pane = project.agent_pane(agent)?;
+    let profile = &project
+        .config
+        .agent(agent)
+        .ok_or_else(|| CliError::user(format!("no agent `{agent}`")))?
+        .profile;
+    if !force {
+        let seen = wait_ready(
+            &project.tmux,
+            &pane.pane_id,
+            profile,
+            Duration::from_secs(3),
+        )?;
+        if !seen.state.is_ready() {
+            return Err(CliError::user(format!(
+                "{} (not ready): nothing sent; {force_hint}",
+                seen.state
+            )));
+        }
+    }
+    let sent = send_verified(&project.tmux, &pane.pane_id, profile, text, true)?;
+    Ok(format!(
+        "sent to {agent} ({}; Enter ×{})",
+        sent.state
+            .map_or_else(|| "sent".to_owned(), |s| s.to_string()),
+        sent.enters
+    ))
+}

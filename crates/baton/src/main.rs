@@ -19,6 +19,7 @@ mod project;
 mod quota_watch;
 mod report;
 mod review;
+mod serve;
 mod store;
 mod tui;
 mod usage_oauth;

@@ -40,7 +40,7 @@ pub struct HandoffArgs {
 
 /// `baton handoff --json`.
 #[derive(Serialize, Default)]
-struct HandoffView {
+pub struct HandoffView {
     /// Whether the request was journaled for the daemon.
     requested: bool,
     /// The agent asked for; `None`: the next one of the chain.
@@ -50,7 +50,7 @@ struct HandoffView {
     /// The `handoff-request` journal entry.
     journal_seq: Option<i64>,
     /// Whether a daemon runs to carry it out now.
-    daemon_running: bool,
+    pub daemon_running: bool,
     /// Why it was refused.
     refused: Option<String>,
 }
@@ -219,7 +219,7 @@ pub fn cmd_lead(dir: Option<&Path>, args: &LeadArgs) -> CliResult<ExitCode> {
 
 /// Runs `baton handoff`.
 pub fn cmd_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<ExitCode> {
-    let view = match request_handoff(dir, args) {
+    let view = match Context::load(dir).and_then(|ctx| request_handoff(&ctx, args.to.as_deref())) {
         Ok(view) => view,
         Err(e) if args.json => {
             // Who leads, when the project can tell (a refusal for the lead itself names it).
@@ -253,23 +253,23 @@ pub fn cmd_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<ExitCode
     ok()
 }
 
-/// Journals the request for the daemon; an error is a refusal.
-fn request_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<HandoffView> {
-    let ctx = Context::load(dir)?;
+/// Journals the request for the daemon, as the context's actor; an error is a refusal.
+/// What `baton handoff` and `baton serve`'s handoff action do.
+pub fn request_handoff(ctx: &Context, to: Option<&str>) -> CliResult<HandoffView> {
     let project = &ctx.project;
     if project.config.lead.chain.is_empty() {
         return Err(CliError::user(
             "no `[lead] chain` in baton.toml: there is no lead role to hand over",
         ));
     }
-    if let Some(to) = &args.to
+    if let Some(to) = to
         && project.config.agent(to).is_none()
     {
         return Err(CliError::user(format!("no agent `{to}` in baton.toml")));
     }
     let mut store = ctx.store()?;
-    if let Some(to) = &args.to
-        && current_lead(project, &store).as_deref() == Some(to.as_str())
+    if let Some(to) = to
+        && current_lead(project, &store).as_deref() == Some(to)
     {
         // A request for the lead itself would later undo a newer one (codex → claude).
         return Err(
@@ -277,12 +277,12 @@ fn request_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<HandoffV
                 .hint("`baton handoff` alone passes the role to the next agent of the chain"),
         );
     }
-    let target = args.to.clone().unwrap_or_default();
+    let target = to.unwrap_or_default();
     let entry = ctx.journal(
         &mut store,
         JournalAction::HandoffRequest,
         None,
-        &target,
+        target,
         "handoff asked for",
         "",
     )?;
@@ -290,7 +290,7 @@ fn request_handoff(dir: Option<&Path>, args: &HandoffArgs) -> CliResult<HandoffV
     let from = current_lead(project, &store);
     Ok(HandoffView {
         requested: true,
-        to: args.to.clone(),
+        to: to.map(str::to_owned),
         from,
         journal_seq: Some(seq),
         daemon_running: crate::daemon::running_pid(project).is_some(),

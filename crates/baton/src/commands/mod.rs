@@ -17,6 +17,7 @@ pub mod pause;
 pub mod peek;
 pub mod run;
 pub mod send;
+pub mod serve;
 pub mod task;
 pub mod up;
 pub mod usage;

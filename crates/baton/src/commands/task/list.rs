@@ -111,11 +111,14 @@ pub fn cmd_task_list(ctx: &Context, args: &ListArgs) -> CliResult<ExitCode> {
     ok()
 }
 
+/// A task with its history: `baton task show --json`, `/api/task` of `baton serve`.
 #[derive(Serialize)]
-struct Shown<'a> {
+pub struct Shown<'a> {
+    /// The task.
     #[serde(flatten)]
-    task: &'a baton_core::task::Task,
-    history: Vec<crate::store::JournalEntry>,
+    pub task: &'a baton_core::task::Task,
+    /// Its journal entries.
+    pub history: Vec<crate::store::JournalEntry>,
 }
 
 /// Shows one task.

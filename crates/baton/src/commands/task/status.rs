@@ -12,7 +12,6 @@ use crate::commands::ok;
 use crate::commands::print_json;
 use crate::context::Context;
 use crate::error::CliResult;
-use crate::store::Outcome;
 use crate::store::StatusChange;
 
 /// Arguments of `baton task start`.
@@ -95,15 +94,7 @@ fn change(
     c: StatusChange,
     json: bool,
 ) -> CliResult<ExitCode> {
-    let mut store = ctx.store()?;
-    let outcome = store.set_status(id, to, &ctx.actor, c)?;
-    let (task, changed) = match outcome {
-        Outcome::Changed(task, journal) => {
-            ctx.after_change(&mut store, &journal);
-            (task, true)
-        }
-        Outcome::Unchanged(task) => (task, false),
-    };
+    let (task, changed) = ctx.set_status(&mut ctx.store()?, id, to, c)?;
     if json {
         return print_json(&task);
     }

@@ -2,16 +2,13 @@
 //! after-change steps), the pause, peeks, jumps to a window, and messages sent in the
 //! background.
 
-use std::time::Duration;
 use std::time::Instant;
 
 use baton_core::task::Status;
 use baton_core::task::TaskId;
 use baton_tmux::CaptureRange;
 
-use crate::error::CliError;
 use crate::error::CliResult;
-use crate::project::Project;
 use crate::store::JournalEntry;
 use crate::store::Outcome;
 use crate::store::StatusChange;
@@ -215,7 +212,8 @@ impl App {
         let root = self.project.root.clone();
         let tx = self.jobs_tx.clone();
         std::thread::spawn(move || {
-            let done = match deliver(&root, &agent, &text, force) {
+            let done = match crate::delivery::deliver(&root, &agent, &text, force, "M sends anyway")
+            {
                 Ok(s) => JobDone {
                     text: s,
                     error: false,
@@ -243,37 +241,4 @@ impl App {
         }
         any
     }
-}
-
-/// Sends a message the way `baton send` does: only to an agent ready for it (unless
-/// `force`), verified.
-fn deliver(root: &std::path::Path, agent: &str, text: &str, force: bool) -> CliResult<String> {
-    let project = Project::load(root)?;
-    let pane = project.agent_pane(agent)?;
-    let profile = &project
-        .config
-        .agent(agent)
-        .ok_or_else(|| CliError::user(format!("no agent `{agent}`")))?
-        .profile;
-    if !force {
-        let seen = crate::delivery::wait_ready(
-            &project.tmux,
-            &pane.pane_id,
-            profile,
-            Duration::from_secs(3),
-        )?;
-        if !seen.state.is_ready() {
-            return Err(CliError::user(format!(
-                "{} (not ready): nothing sent; M sends anyway",
-                seen.state
-            )));
-        }
-    }
-    let sent = crate::delivery::send_verified(&project.tmux, &pane.pane_id, profile, text, true)?;
-    Ok(format!(
-        "sent to {agent} ({}; Enter ×{})",
-        sent.state
-            .map_or_else(|| "sent".to_owned(), |s| s.to_string()),
-        sent.enters
-    ))
 }

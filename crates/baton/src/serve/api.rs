@@ -1,0 +1,258 @@
+//! The JSON the page reads. `/api/state` is the terminal dashboard's snapshot
+//! ([`crate::tui::model::Loader`]) in JSON, with the field names of the `--json` outputs; the
+//! rest read the store directly: quota history with the burn-rate projection of baton-core,
+//! tasks done over time, an agent's screen, one task with its history.
+
+use baton_core::quota::projection::burn_rate;
+use baton_core::task::TaskId;
+use baton_core::vocab::JournalAction;
+use baton_tmux::CaptureRange;
+use serde_json::Value;
+use serde_json::json;
+
+use super::Answer;
+use super::Shared;
+use super::lock;
+use crate::commands::task::list::Shown;
+use crate::store::Store;
+use crate::store::StoreError;
+use crate::tui::model::Filter;
+use crate::tui::model::PageRequest;
+use crate::tui::model::Quota;
+
+/// How many tasks `/api/state` lists at most (the queue's order: BLOCKED and running first).
+const MAX_TASKS: usize = 2000;
+
+/// How many journal entries `/api/state` carries.
+const JOURNAL_TAIL: usize = 100;
+
+/// How far back `/api/quota` reads (the weekly window's length).
+const QUOTA_SPAN_MS: i64 = 7 * 24 * 3600 * 1000;
+
+/// The quota windows the page draws.
+const WINDOWS: [&str; 2] = ["session-5h", "weekly"];
+
+fn store_error(e: &StoreError) -> Answer {
+    Answer::error(500, format!("cannot read the store: {e}"))
+}
+
+/// A value in JSON, as the `--json` outputs write it.
+fn to_json(v: &impl serde::Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn quota_json(window: &str, q: Option<Quota>) -> Option<Value> {
+    q.map(|q| {
+        json!({
+            "window": window, "used_percent": q.percent, "band": q.band,
+            "resets_at_ms": q.resets_at_ms, "reset": q.reset,
+        })
+    })
+}
+
+/// The handoffs carried out so far, oldest first: `{at_ms, from, to, reason}`.
+fn handoffs(store: &Store) -> Result<Vec<Value>, StoreError> {
+    Ok(store
+        .journal_since(0, usize::MAX)?
+        .into_iter()
+        .filter(|e| e.action == JournalAction::HandoffDone.as_str())
+        .map(|e| {
+            // "{to} leads, takeover verified; {from} rests … ({reason})"
+            let from = e
+                .result
+                .split_once("; ")
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .unwrap_or("");
+            let reason = e
+                .result
+                .rsplit_once('(')
+                .map_or("", |(_, r)| r.trim_end_matches(')'));
+            json!({"at_ms": e.at_ms, "from": from, "to": e.target, "reason": reason})
+        })
+        .collect())
+}
+
+/// `/api/state`: everything the dashboard shows.
+pub fn state(shared: &Shared) -> Answer {
+    let page = PageRequest {
+        filter: Filter::All,
+        offset: 0,
+        limit: MAX_TASKS,
+    };
+    let mut loader = lock(&shared.loader);
+    let snap = match loader.load(&shared.config, &shared.session, page) {
+        Ok(s) => s,
+        Err(e) => return store_error(&e),
+    };
+    let store = loader.store_mut();
+    let extra = handoffs(store).and_then(|h| {
+        let merges = if shared.config.uses_worktrees() {
+            store.merges(200)?
+        } else {
+            Vec::new()
+        };
+        Ok((h, merges))
+    });
+    let (handoffs, merges) = match extra {
+        Ok(x) => x,
+        Err(e) => return store_error(&e),
+    };
+    let agents: Vec<Value> = snap
+        .agents
+        .iter()
+        .map(|a| {
+            let quota: Vec<Value> = [("session-5h", a.session), ("weekly", a.weekly)]
+                .into_iter()
+                .filter_map(|(w, q)| quota_json(w, q))
+                .collect();
+            json!({
+                "name": a.name, "cli": a.cli, "host": "local",
+                "state": if a.state.is_empty() { "unknown" } else { a.state.as_str() },
+                "state_since_ms": a.since_ms,
+                "task": a.task.as_ref().map(|(id, _)| id.to_string()),
+                "task_title": a.task.as_ref().map(|(_, t)| t.clone()),
+                "lead": a.lead,
+                "quota": quota,
+            })
+        })
+        .collect();
+    let c = snap.counts;
+    let skip = snap.log.len().saturating_sub(JOURNAL_TAIL);
+    Answer::json(
+        200,
+        &json!({
+            "project": snap.session,
+            "now_ms": crate::store::now_ms(),
+            "change": shared.change(),
+            "paused": snap.paused,
+            "daemon": snap.daemon,
+            "lead": {
+                "current": snap.lead,
+                "chain": shared.config.lead.chain,
+                "handoffs": handoffs,
+                "handoff": snap.handoff.as_ref().map(|h| json!({
+                    "from": h.from, "to": h.to, "step": h.step, "since_ms": h.since_ms,
+                })),
+            },
+            "agents": agents,
+            "counts": {
+                "PENDING": c.pending, "IN_PROGRESS": c.running, "COMPLETED": c.done,
+                "BLOCKED": c.blocked, "CANCELLED": c.cancelled, "UNREPORTED": c.unreported,
+                "total": c.total,
+            },
+            "tasks": snap.tasks.rows.iter().map(to_json).collect::<Vec<_>>(),
+            "tasks_total": snap.tasks.total,
+            "journal": snap.log[skip..].iter().map(to_json).collect::<Vec<_>>(),
+            "merges": merges,
+        }),
+    )
+}
+
+/// `/api/quota?agent=NAME`: each window's readings over the last week, the time each is
+/// projected to reach its limit (baton-core's one estimate), the lead's handoff line.
+pub fn quota(shared: &Shared, agent: &str) -> Answer {
+    if shared.config.agent(agent).is_none() {
+        return Answer::error(404, format!("no agent `{agent}`"));
+    }
+    let mut loader = lock(&shared.loader);
+    let store = loader.store_mut();
+    let now = crate::store::now_ms();
+    let mut points = Vec::new();
+    let mut projection = Vec::new();
+    for window in WINDOWS {
+        let readings = match store.quota_readings(agent, window, now - QUOTA_SPAN_MS) {
+            Ok(r) => r,
+            Err(e) => return store_error(&e),
+        };
+        let history: Vec<(i64, f64)> = readings
+            .iter()
+            .map(|r| (r.first_data_ms, r.used_percent))
+            .collect();
+        for (at_ms, used) in &history {
+            points.push(json!({"window": window, "at_ms": at_ms, "used_percent": used}));
+        }
+        let rate = burn_rate(&history, now);
+        projection.push(json!({
+            "window": window,
+            "per_hour": rate.burn_rate_per_hour(),
+            "limit_at_ms": rate.eta_ms(100.0, now),
+        }));
+    }
+    let lead = &shared.config.lead;
+    let handoff_percent = lead
+        .chain
+        .iter()
+        .any(|a| a == agent)
+        .then_some(f64::from(lead.handoff_at));
+    let handoffs = match handoffs(store) {
+        Ok(h) => h,
+        Err(e) => return store_error(&e),
+    };
+    Answer::json(
+        200,
+        &json!({
+            "agent": agent, "points": points, "projection": projection,
+            "handoff_percent": handoff_percent,
+            "handoffs": handoffs.into_iter()
+                .filter(|h| h["from"] == agent || h["to"] == agent)
+                .collect::<Vec<_>>(),
+        }),
+    )
+}
+
+/// `/api/done`: how many tasks were done, at each completion (from the journal).
+pub fn done(shared: &Shared) -> Answer {
+    let mut loader = lock(&shared.loader);
+    let journal = match loader.store_mut().journal_since(0, usize::MAX) {
+        Ok(j) => j,
+        Err(e) => return store_error(&e),
+    };
+    let points: Vec<Value> = journal
+        .iter()
+        .filter(|e| e.action == JournalAction::TaskDone.as_str())
+        .enumerate()
+        .map(|(i, e)| json!({"at_ms": e.at_ms, "done": i + 1}))
+        .collect();
+    Answer::json(200, &json!({ "points": points }))
+}
+
+/// `/api/screen?agent=NAME`: the agent's pane as it shows now.
+pub fn screen(shared: &Shared, agent: &str) -> Answer {
+    if shared.config.agent(agent).is_none() {
+        return Answer::error(404, format!("no agent `{agent}`"));
+    }
+    let read = shared.context().and_then(|ctx| {
+        let pane = ctx.project.agent_pane(agent)?;
+        Ok(ctx
+            .project
+            .tmux
+            .capture(&pane.pane_id, CaptureRange::default())?)
+    });
+    match read {
+        Ok(text) => Answer::json(200, &json!({"agent": agent, "text": text})),
+        Err(e) => Answer::error(409, format!("{agent}: {}", e.message)),
+    }
+}
+
+/// `/api/task?id=T-001`: the task as `baton task show --json` gives it, with its history.
+pub fn task(shared: &Shared, id: &str) -> Answer {
+    let Ok(id) = id.parse::<TaskId>() else {
+        return Answer::error(400, format!("`{id}` is not a task ID"));
+    };
+    let mut loader = lock(&shared.loader);
+    let store = loader.store_mut();
+    let read = store
+        .task(id)
+        .and_then(|t| Ok((t, store.task_history(id)?)));
+    match read {
+        Ok((task, history)) => Answer::json(
+            200,
+            &to_json(&Shown {
+                task: &task,
+                history,
+            }),
+        ),
+        Err(e @ StoreError::NoTask(_)) => Answer::error(404, e.to_string()),
+        Err(e) => store_error(&e),
+    }
+}

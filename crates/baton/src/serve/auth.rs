@@ -1,0 +1,228 @@
+//! Who may ask what: the access token (made on first use, kept `0600` in `.baton/`), and the
+//! rule every request passes before it is answered.
+//!
+//! Bound to a loopback address a request needs no token (a token it gives must be right);
+//! bound anywhere else every request needs it: in the `X-Baton-Token` header, or, for a GET
+//! only (the page's first load, `EventSource`), in `?token=`. A POST must say
+//! `Content-Type: application/json`, and an `Origin` it carries must be the server's own, so
+//! no page of another site can act (no CORS header is ever sent, so none can read either).
+
+use std::io::Read;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::path::PathBuf;
+
+use crate::error::CliError;
+use crate::error::CliResult;
+
+/// The header that carries the token.
+pub const TOKEN_HEADER: &str = "X-Baton-Token";
+
+/// Returns the token file of the project whose state directory is `state_dir`.
+pub fn token_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("serve.token")
+}
+
+/// Returns the project's token: the one stored, or a new one (also when `rotate`), written
+/// with mode 0600.
+pub fn load_or_make_token(path: &Path, rotate: bool) -> CliResult<String> {
+    if !rotate && let Ok(text) = std::fs::read_to_string(path) {
+        let token = text.trim();
+        if token.len() >= 32 && token.bytes().all(|b| b.is_ascii_hexdigit()) {
+            // Whatever made it, it stays private.
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+            return Ok(token.to_owned());
+        }
+    }
+    let token = new_token()?;
+    let tmp = path.with_extension("token.new");
+    let _ = std::fs::remove_file(&tmp);
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(token.as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    };
+    write().map_err(|e| CliError::user(format!("cannot write {}: {e}", path.display())))?;
+    Ok(token)
+}
+
+/// 32 random bytes from the system, in hex.
+fn new_token() -> CliResult<String> {
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .map_err(|e| CliError::internal(format!("cannot read random bytes for the token: {e}")))?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Whether a server bound to `bind` needs the token on every request (`force`: as if it
+/// were bound elsewhere than loopback).
+pub fn token_required(bind: SocketAddr, force: bool) -> bool {
+    force || !bind.ip().is_loopback()
+}
+
+/// What the rule looks at in a request.
+#[derive(Clone, Debug, Default)]
+pub struct Asked<'a> {
+    /// A POST (an action) rather than a GET.
+    pub post: bool,
+    /// The `X-Baton-Token` header.
+    pub header_token: Option<&'a str>,
+    /// `?token=` of the URL.
+    pub query_token: Option<&'a str>,
+    /// The `Content-Type` header.
+    pub content_type: Option<&'a str>,
+    /// The `Origin` header.
+    pub origin: Option<&'a str>,
+    /// The `Host` header.
+    pub host: Option<&'a str>,
+}
+
+/// A refusal: the status (401, 403, 415) and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The HTTP status.
+    pub status: u16,
+    /// Why, for the `error` field.
+    pub why: &'static str,
+}
+
+fn refuse(status: u16, why: &'static str) -> Result<(), Refusal> {
+    Err(Refusal { status, why })
+}
+
+/// Checks a request against the rule; `required`: whether every request needs the token.
+pub fn check(asked: &Asked<'_>, token: &str, required: bool) -> Result<(), Refusal> {
+    // A POST may carry the token in the header only: a URL ends up in logs and histories.
+    let given = if asked.post {
+        asked.header_token
+    } else {
+        asked.header_token.or(asked.query_token)
+    };
+    match given {
+        Some(t) if !same(t, token) => return refuse(401, "wrong token"),
+        None if required && asked.post && asked.query_token.is_some() => {
+            return refuse(
+                401,
+                "an action carries the token in the X-Baton-Token header",
+            );
+        }
+        None if required => return refuse(401, "this server needs its token"),
+        _ => {}
+    }
+    if asked.post {
+        if let Some(origin) = asked.origin {
+            let own = asked.host.map(|h| format!("http://{h}"));
+            if own.as_deref() != Some(origin) {
+                return refuse(403, "an action from another origin");
+            }
+        }
+        let json = asked.content_type.is_some_and(|c| {
+            c.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        });
+        if !json {
+            return refuse(
+                415,
+                "an action is a JSON body (Content-Type: application/json)",
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Compares two tokens in time that does not depend on where they differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "abc123";
+
+    #[test]
+    fn a_bind_elsewhere_than_loopback_needs_the_token() {
+        let at = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert!(!token_required(at("127.0.0.1:7878"), false));
+        assert!(!token_required(at("[::1]:7878"), false));
+        assert!(token_required(at("0.0.0.0:7878"), false));
+        assert!(token_required(at("192.168.1.4:80"), false));
+        assert!(token_required(at("[::]:80"), false));
+        assert!(token_required(at("127.0.0.1:7878"), true));
+    }
+
+    #[test]
+    fn gets_need_a_right_token_when_required() {
+        let get = |h: Option<&'static str>, q: Option<&'static str>| Asked {
+            header_token: h,
+            query_token: q,
+            ..Asked::default()
+        };
+        let status = |a: &Asked<'_>, req| check(a, T, req).map_err(|r| r.status);
+        assert_eq!(status(&get(None, None), false), Ok(()));
+        assert_eq!(status(&get(None, None), true), Err(401));
+        assert_eq!(status(&get(Some("nope"), None), false), Err(401));
+        assert_eq!(status(&get(None, Some("nope")), true), Err(401));
+        assert_eq!(status(&get(Some(T), None), true), Ok(()));
+        assert_eq!(status(&get(None, Some(T)), true), Ok(()));
+    }
+
+    #[test]
+    fn posts_are_json_from_the_own_origin_with_the_token_in_the_header() {
+        let post = |h: Option<&'static str>, ct: Option<&'static str>, origin| Asked {
+            post: true,
+            header_token: h,
+            query_token: None,
+            content_type: ct,
+            origin,
+            host: Some("127.0.0.1:9000"),
+        };
+        let json = Some("application/json; charset=utf-8");
+        let status = |a: &Asked<'_>, req| check(a, T, req).map_err(|r| r.status);
+        assert_eq!(status(&post(None, json, None), false), Ok(()));
+        assert_eq!(
+            status(&post(None, Some("text/plain"), None), false),
+            Err(415)
+        );
+        assert_eq!(status(&post(None, None, None), false), Err(415));
+        let own = Some("http://127.0.0.1:9000");
+        assert_eq!(status(&post(None, json, own), false), Ok(()));
+        let foreign = Some("http://evil.example");
+        assert_eq!(status(&post(None, json, foreign), false), Err(403));
+        assert_eq!(status(&post(None, json, None), true), Err(401));
+        assert_eq!(status(&post(Some(T), json, own), true), Ok(()));
+        let mut in_query = post(None, json, None);
+        in_query.query_token = Some(T);
+        assert_eq!(status(&in_query, true), Err(401));
+    }
+
+    #[test]
+    fn the_token_file_is_private_and_rotates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = token_path(dir.path());
+        let first = load_or_make_token(&path, false).unwrap();
+        assert_eq!(first.len(), 64);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(load_or_make_token(&path, false).unwrap(), first);
+        let second = load_or_make_token(&path, true).unwrap();
+        assert_ne!(second, first);
+        assert_eq!(load_or_make_token(&path, false).unwrap(), second);
+    }
+}
