@@ -18,8 +18,18 @@ function headers(extra) {
   return h;
 }
 
+// A read that gets no answer within 8 s is given up (and said), never left hanging.
 async function getJson(path) {
-  const r = await fetch(path, { headers: headers(), cache: 'no-store' });
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), 8000);
+  let r;
+  try {
+    r = await fetch(path, { headers: headers(), cache: 'no-store', signal: ctl.signal });
+  } catch (e) {
+    throw new Error(path + ': ' + (e.name === 'AbortError' ? 'no answer in 8 s' : e.message));
+  } finally {
+    clearTimeout(timer);
+  }
   if (r.status === 401) throw new Error('refused: open the URL baton serve printed (it carries the token)');
   if (!r.ok) throw new Error(path + ': ' + r.status);
   return r.json();
@@ -183,19 +193,21 @@ async function sendTo(agent) {
 
 // ---- Rendering -----------------------------------------------------------------------
 
-const BAND_LABEL = { ok: 'ok', warn: 'attn', high: 'high', critical: 'CRIT', exhausted: 'ALERT', reset: 'reset', unknown: '?' };
+// baton-core's bands (the words `baton watch` shows, readable without colour).
+const BAND_LABEL = { ok: 'ok', attention: 'attn', high: 'high', critical: 'CRIT', alert: 'ALERT', reset: 'reset' };
 
 function quotaBar(q, label) {
   if (!q) return el('div', { class: 'quota none' }, el('span', { class: 'ql' }, label), el('span', { class: 'qv' }, 'no reading'));
-  const pct = Math.max(0, Math.min(100, Number(q.used_percent) || 0));
-  const band = q.band || 'ok';
+  // A window whose reset time has passed shows as reset, not its old percentage.
+  const pct = q.reset ? 0 : Math.max(0, Math.min(100, Number(q.used_percent) || 0));
+  const band = q.reset ? 'reset' : (q.band || 'ok');
   const fill = el('span', { class: 'fill band-' + band });
   fill.style.width = pct + '%';
-  const reset = q.resets_at_ms ? ' · resets ' + hm(q.resets_at_ms) : '';
+  const reset = q.resets_at_ms && !q.reset ? el('span', { class: 'qr' }, 'resets ' + hm(q.resets_at_ms)) : null;
   return el('div', { class: 'quota' },
     el('span', { class: 'ql' }, label),
     el('span', { class: 'track', role: 'img', 'aria-label': label + ' ' + Math.round(pct) + ' percent, ' + band }, fill),
-    el('span', { class: 'qv' }, Math.round(pct) + '% ', el('b', { class: 'bandname band-t-' + band }, BAND_LABEL[band] || band), reset));
+    el('span', { class: 'qv' }, Math.round(pct) + '% ', el('b', { class: 'bandname band-t-' + band }, BAND_LABEL[band] || band)), reset);
 }
 
 function renderAgents() {
@@ -204,15 +216,17 @@ function renderAgents() {
     const q = (w) => (a.quota || []).find((x) => x.window === w);
     const since = a.state_since_ms ? ' for ' + ago(a.state_since_ms) : '';
     return el('li', { class: 'agent state-' + a.state, 'data-agent': a.name },
-      el('h3', {}, (a.name === lead ? '★ ' : '') + a.name,
-        el('span', { class: 'cli' }, ' ' + a.cli + ' · ' + (a.host || 'local'))),
-      el('p', { class: 'st' }, el('span', { class: 'state' }, a.state), el('span', { class: 'since', 'data-since': a.state_since_ms || '' }, since)),
-      el('p', { class: 'cur' }, a.task ? a.task + ' ' + (a.task_title || '') : 'no task'),
+      el('div', { class: 'ahead' },
+        el('h3', {}, (a.name === lead ? '★ ' : '') + a.name,
+          el('span', { class: 'cli' }, ' ' + a.cli + ' · ' + (a.host || 'local'))),
+        el('div', { class: 'buttons' },
+          button('Screen', () => openScreen(a.name), { 'data-key': 'screen-' + a.name, 'aria-label': 'Screen of ' + a.name }),
+          button('Message', () => sendTo(a.name), { 'data-key': 'send-' + a.name, 'aria-label': 'Message ' + a.name }))),
+      el('p', { class: 'st' }, el('span', { class: 'state' }, a.state),
+        el('span', { class: 'since', 'data-since': a.state_since_ms || '' }, since),
+        el('span', { class: 'cur' }, ' · ' + (a.task ? a.task + ' ' + (a.task_title || '') : 'no task'))),
       quotaBar(q('session-5h'), '5h'),
-      quotaBar(q('weekly'), 'week'),
-      el('div', { class: 'buttons' },
-        button('Screen', () => openScreen(a.name), { 'data-key': 'screen-' + a.name }),
-        button('Message', () => sendTo(a.name), { 'data-key': 'send-' + a.name })));
+      quotaBar(q('weekly'), 'week'));
   });
   replace($('agent-list'), items);
 }
@@ -258,6 +272,7 @@ function renderLead() {
   const l = state.lead || { chain: [], handoffs: [] };
   const chain = (l.chain || []).map((n) => el('li', { class: n === l.current ? 'current' : '' }, n === l.current ? n + ' (leads)' : n));
   if (!chain.length) chain.push(el('li', {}, 'no lead chain configured'));
+  if (l.handoff) chain.push(el('li', { class: 'current' }, 'handoff under way: ' + l.handoff.from + ' → ' + l.handoff.to + (l.handoff.step ? ' (' + l.handoff.step + ')' : '')));
   replace($('chain'), chain);
   const hs = (l.handoffs || []).slice().reverse().map((h) => el('li', {}, el('time', {}, clock(h.at_ms)), ' ' + h.from + ' → ' + h.to + (h.reason ? ': ' + h.reason : '')));
   if (!hs.length) hs.push(el('li', {}, 'none yet'));
@@ -279,13 +294,15 @@ function renderTop() {
   $('project').textContent = state.project ? '· ' + state.project : '';
   document.title = 'baton · ' + (state.project || '');
   const c = state.counts || {};
-  const total = Object.values(c).reduce((a, b) => a + b, 0);
+  const total = c.total !== undefined ? c.total
+    : ['PENDING', 'IN_PROGRESS', 'COMPLETED', 'BLOCKED', 'CANCELLED', 'UNREPORTED'].reduce((a, k) => a + (c[k] || 0), 0);
   const bits = ['done ' + (c.COMPLETED || 0) + '/' + total];
   if (c.IN_PROGRESS) bits.push(c.IN_PROGRESS + ' in progress');
   if (c.BLOCKED) bits.push(c.BLOCKED + ' blocked');
   if (c.UNREPORTED) bits.push(c.UNREPORTED + ' unreported');
   if (state.lead && state.lead.current) bits.push('lead ' + state.lead.current);
   if (state.paused) bits.push('dispatch PAUSED');
+  if (state.daemon === false) bits.push('daemon off');
   $('summary').textContent = bits.join(' · ');
   $('pause').textContent = state.paused ? 'Resume dispatch' : 'Pause dispatch';
   $('pause').setAttribute('aria-pressed', state.paused ? 'true' : 'false');
@@ -351,7 +368,7 @@ function quotaPlot(agent, q) {
     const end = ps[ps.length - 1];
     last.push((i ? 'week ' : '5h ') + Math.round(end[1]) + '%');
     const pr = (q.projection || []).find((p) => p.window === w);
-    if (pr && pr.limit_at_ms) {
+    if (pr && pr.limit_at_ms && end[1] < 100 && pr.limit_at_ms > end[0]) {
       const lim = pr.limit_at_ms;
       const xe = Math.min(lim, x1);
       const ye = end[1] + (100 - end[1]) * ((xe - end[0]) / Math.max(1, lim - end[0]));
@@ -391,9 +408,20 @@ async function refreshPlots() {
   plotLast = Date.now();
   try {
     const names = (state && state.agents || []).map((a) => a.name);
-    const figs = await Promise.all(names.map((n) => getJson('/api/quota?agent=' + encodeURIComponent(n)).then((q) => quotaPlot(n, q), () => null)));
-    const done = await getJson('/api/done').then(donePlot, () => null);
-    $('plot-list').replaceChildren(...[done, ...figs].filter(Boolean));
+    // One plot that cannot be drawn says so in its place; the others are drawn.
+    let failed = false;
+    const draw = (what, get, plot) => getJson(get).then(plot).catch((e) => {
+      console.error(e);
+      failed = true;
+      return el('p', { class: 'fig' }, what + ': no plot (' + e.message + ')');
+    });
+    const figs = await Promise.all([
+      draw('Tasks done', '/api/done', donePlot),
+      ...names.map((n) => draw(n, '/api/quota?agent=' + encodeURIComponent(n), (q) => quotaPlot(n, q))),
+    ]);
+    $('plot-list').replaceChildren(...figs);
+    // A plot that failed is tried again once in a while (only while one is missing).
+    if (failed) setTimeout(refreshPlots, 5000);
   } finally {
     plotBusy = false;
     if (plotAgain) { plotAgain = false; refreshPlots(); }
@@ -465,11 +493,12 @@ async function refresh() {
     const s = await getJson('/api/state');
     if (s.now_ms) clockSkew = s.now_ms - Date.now();
     state = s;
-    render();
     refreshPlots();
     if (screenAgent) loadScreen();
+    render();
   } catch (e) {
     say('could not read the state: ' + e.message, true);
+    console.error(e);
   } finally {
     busy = false;
     if (again) { again = false; refresh(); }
