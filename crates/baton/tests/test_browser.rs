@@ -1,8 +1,237 @@
-//! `baton serve`'s page in a real browser: headless Chromium driven through chromedriver.
+//! `baton serve`'s page in a real browser: headless Chromium (through chromedriver) against a
+//! real `baton serve --bind 127.0.0.1:0` over a live `baton run` with slow fake agents. The
+//! page must name the agents and tasks, follow the store without a reload, act on the store,
+//! and fit a phone; screenshots land in `target/serve-phone.png` and `target/serve-desktop.png`.
+
+use std::io::BufRead;
+use std::io::BufReader;
+use std::path::Path;
+use std::process::Child;
+use std::process::Stdio;
+use std::time::Duration;
 
 use serde_json::json;
 
+use crate::common::TestProject;
+use crate::common::baton_command;
 use crate::common::browser::Browser;
+use crate::common::repo_root;
+use crate::common::run_demo;
+use crate::common::wait_until;
+
+/// Kills a child process (by its own handle) when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A running `baton serve` and the URL it printed.
+struct Serve {
+    _child: Killed,
+    url: String,
+}
+
+/// Starts `baton serve --bind 127.0.0.1:0` in the project at `root` and reads the URL it
+/// prints.
+fn serve(root: &Path) -> Serve {
+    let err_path = root.join("serve.err");
+    let err = std::fs::File::create(&err_path).unwrap();
+    let mut child = baton_command(&["serve", "--bind", "127.0.0.1:0"])
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let child = Killed(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
+    let url = line
+        .trim()
+        .strip_prefix("baton serve: ")
+        .unwrap_or_else(|| {
+            panic!(
+                "baton serve printed {line:?}; stderr:\n{}",
+                std::fs::read_to_string(&err_path).unwrap_or_default()
+            )
+        })
+        .to_owned();
+    Serve { _child: child, url }
+}
+
+/// A task's status, "" while it does not exist yet.
+fn status(p: &TestProject, id: &str) -> String {
+    let out = p.run(&["task", "show", id, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v["status"].as_str().unwrap_or("").to_owned()
+}
+
+/// A project with two slow fake agents (claude leads, then codex) running four tasks: the
+/// first two stay IN_PROGRESS for ten minutes.
+fn live_project() -> (TestProject, Killed) {
+    let p = TestProject::new();
+    let slow = "[[task]]\nrepeat = true\nwork_ms = 600000\n";
+    let agents = p.fake_agent("claude", "claude", slow) + &p.fake_agent("codex", "codex", slow);
+    p.write_config(&format!(
+        "{agents}[lead]\nchain = [\"claude\", \"codex\"]\n"
+    ));
+    p.write_plan(
+        "- [ ] Design the tool\n- [ ] Write the code\n- [ ] Write the docs\n- [ ] Review it\n",
+    );
+    let run = Killed(p.spawn(&["run", "plan.md", "--quiet"], Stdio::null));
+    wait_until(Duration::from_secs(30), "two tasks in progress", || {
+        status(&p, "T-001") == "IN_PROGRESS" && status(&p, "T-002") == "IN_PROGRESS"
+    });
+    (p, run)
+}
+
+#[test]
+fn page_follows_a_live_run_and_acts_on_the_store() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let (p, _run) = live_project();
+    let server = serve(p.root());
+    browser.goto(&server.url);
+
+    // The agents and the tasks, by name.
+    browser.wait_text("#agent-list", 20, "both agents", |t| {
+        t.contains("claude") && t.contains("codex") && t.matches("working").count() >= 2
+    });
+    browser.wait_text("#task-list", 20, "the four tasks", |t| {
+        [
+            "T-001",
+            "Design the tool",
+            "Write the code",
+            "Write the docs",
+            "Review it",
+        ]
+        .iter()
+        .all(|s| t.contains(s))
+    });
+    // The plot of tasks done is drawn as inline SVG.
+    browser.wait_find("#plot-list svg", 20);
+
+    // A task finished in the store shows as done, without a reload (the marker survives).
+    browser.js("window.batonMarker = 42;", json!([]));
+    p.ok(&["task", "done", "T-001"]);
+    browser.wait_text("#task-T-001 .status", 10, "T-001 done on the page", |t| {
+        t == "COMPLETED"
+    });
+    assert_eq!(
+        browser.js("return window.batonMarker;", json!([])),
+        json!(42),
+        "the page was reloaded"
+    );
+
+    // An action from the page reaches the store: block T-004 with a reason.
+    browser.click_on("#task-T-004 button[data-act=\"block\"]", 10);
+    browser.wait_find("#ask[open] #ask-text", 5);
+    let reason = browser.wait_find("#ask-text", 5);
+    browser.type_into(&reason, "waits for a decision");
+    browser.click_on("#ask-ok", 5);
+    wait_until(
+        Duration::from_secs(10),
+        "T-004 blocked in the store",
+        || p.status("T-004") == "BLOCKED",
+    );
+    let web: Vec<_> = p
+        .journal()
+        .into_iter()
+        .filter(|e| e["actor"] == "web")
+        .collect();
+    assert!(
+        web.iter().any(|e| e["task"] == "T-004"),
+        "no journal entry by `web` for T-004: {web:?}"
+    );
+    browser.wait_text("#task-T-004", 10, "T-004 blocked on the page", |t| {
+        t.contains("BLOCKED") && t.contains("waits for a decision")
+    });
+    browser.wait_text("#journal-list", 10, "the action in the journal", |t| {
+        t.contains("web")
+    });
+
+    // An agent's screen, live, in a <pre>.
+    browser.click_on("button[data-key=\"screen-claude\"]", 5);
+    browser.wait_text("#screen-text", 10, "claude's screen", |t| {
+        !t.trim().is_empty() && t != "reading…" && !t.starts_with("(no screen")
+    });
+    browser.click_on("#screen-close", 5);
+
+    // A task's history, on a click of its ID.
+    browser.click_on("button[data-key=\"open-T-004\"]", 5);
+    browser.wait_text("#detail-body", 10, "T-004's history", |t| {
+        t.contains("History") && t.contains("web")
+    });
+    browser.click_on("#detail-close", 5);
+}
+
+/// The page over what `baton demo` leaves (`--keep`): four agents, a lead handoff, quota
+/// readings and fifteen tasks done. Screenshots for people to look at (the README's is the
+/// phone one).
+#[test]
+fn page_fits_a_phone_and_a_desktop() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let demo = tempfile::Builder::new()
+        .prefix("baton-serve-demo-")
+        .tempdir()
+        .unwrap();
+    run_demo(demo.path(), &["--keep"]);
+    let server = serve(demo.path());
+    let target = repo_root().join("target");
+
+    // 640×400 is a 1280×800 screen at 200 % zoom: it must not scroll sideways either.
+    for (name, width, height, mobile) in [
+        ("zoom", 640, 400, false),
+        ("phone", 390, 844, true),
+        ("desktop", 1280, 800, false),
+    ] {
+        browser.viewport(width, height, mobile);
+        browser.goto(&server.url);
+        browser.wait_text("#agent-list", 20, "the demo's agents", |t| {
+            ["claude", "codex", "amp", "gemini", "ALERT"]
+                .iter()
+                .all(|s| t.contains(s))
+        });
+        browser.wait_text("#summary", 20, "the demo's tasks done", |t| {
+            t.contains("done 15/15") && t.contains("lead amp")
+        });
+        browser.wait_text("#task-list", 20, "the demo's tasks", |t| {
+            t.contains("Write hello.sh")
+        });
+        browser.wait_text("#handoffs", 20, "the handoff", |t| {
+            t.contains("claude → amp")
+        });
+        // The plots: tasks done, and claude's quota with its handoff line.
+        browser.wait_text("#plot-list", 30, "the plots", |t| {
+            t.contains("Tasks done 15") && t.contains("handoff 93%")
+        });
+        // Nothing wider than the screen: no sideways scrolling.
+        let widths = browser.js(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            json!([]),
+        );
+        assert!(
+            widths[0].as_u64() <= widths[1].as_u64(),
+            "{name}: the page is wider than the viewport: {widths}"
+        );
+        if name != "zoom" {
+            browser.screenshot(&target.join(format!("serve-{name}.png")));
+        }
+    }
+}
 
 /// The harness itself: Chromium starts, runs script, clicks, types and takes a screenshot.
 #[test]
@@ -14,7 +243,7 @@ fn browser_harness_drives_chromium() {
                 <script>b.onclick = () => o.textContent = 'clicked ' + i.value;</script>";
     browser.goto(&format!("data:text/html,{}", page.replace('#', "%23")));
     browser.type_into(&browser.wait_find("#i", 10), "hello");
-    browser.click(&browser.wait_find("#b", 10));
+    browser.click_on("#b", 10);
     browser.wait_text("#o", 10, "the click", |t| t == "clicked hello");
     browser.viewport(390, 844, true);
     assert_eq!(

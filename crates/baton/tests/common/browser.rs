@@ -240,6 +240,30 @@ impl Browser {
         );
     }
 
+    /// Clicks the element matching `css`, waiting up to `secs` for it; a live page may
+    /// redraw it between finding and clicking, so a stale element is found again.
+    #[track_caller]
+    pub fn click_on(&self, css: &str, secs: u64) {
+        let start = Instant::now();
+        loop {
+            let e = self.wait_find(css, secs);
+            let (status, v) = self.try_call(
+                "POST",
+                &format!("/element/{}/click", Browser::element_id(&e)),
+                None,
+            );
+            if status < 400 {
+                return;
+            }
+            assert!(
+                v["error"] == "stale element reference"
+                    && start.elapsed() < Duration::from_secs(secs),
+                "cannot click `{css}`: {}",
+                v["message"].as_str().unwrap_or(&v.to_string())
+            );
+        }
+    }
+
     /// Types `text` into an element.
     pub fn type_into(&self, e: &Value, text: &str) {
         self.call(
@@ -260,9 +284,20 @@ impl Browser {
         .to_owned()
     }
 
-    /// The page's whole visible text.
+    /// The page's whole visible text, then the requests it completed (for a failure's
+    /// message).
     pub fn body_text(&self) -> String {
-        self.text("body")
+        let requests = self.js(
+            "return performance.getEntriesByType('resource')\
+               .map(e => e.name + ' ' + (e.responseStatus || '') + ' ' + Math.round(e.duration) + ' ms')\
+               .join('\\n');",
+            json!([]),
+        );
+        format!(
+            "{}\n--- requests completed:\n{}",
+            self.text("body"),
+            requests.as_str().unwrap_or("")
+        )
     }
 
     /// Waits up to `secs` until the text of `css` satisfies `cond`; returns it, or panics
