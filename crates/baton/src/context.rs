@@ -59,16 +59,9 @@ impl Context {
     /// daemon. The change is already committed: a problem here is a warning, not a failure
     /// of the command.
     pub fn after_change(&self, store: &mut Store, entries: &[JournalEntry]) {
-        self.log(entries);
-        match crate::memory_sync::sync(&self.project, store, &self.actor) {
-            Ok(report) => {
-                for r in &report.rejected {
-                    eprintln!("warning: memory file edit refused: {r}");
-                }
-            }
-            Err(e) => eprintln!("warning: memory file not updated: {}", e.message),
+        for w in after_change(&self.project, &self.actor, store, entries) {
+            eprintln!("warning: {w}");
         }
-        self.wake_daemon();
     }
 
     /// Changes a task's status as this actor, then takes the after-change steps; returns the
@@ -131,4 +124,29 @@ impl Context {
             eprintln!("warning: {}", e.message);
         }
     }
+}
+
+/// The steps every committed change is followed by, whoever made it (a command, `baton
+/// watch`, `baton serve`): the logs mirror the journal, the memory file is rendered again, the
+/// daemon is woken. Returns the warnings, for the caller to show its way.
+pub fn after_change(
+    project: &Project,
+    actor: &str,
+    store: &mut Store,
+    entries: &[JournalEntry],
+) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if let Err(e) = crate::orchlog::append(project, entries) {
+        warnings.push(e.message);
+    }
+    match crate::memory_sync::sync(project, store, actor) {
+        Ok(report) => {
+            for r in &report.rejected {
+                warnings.push(format!("memory file edit refused: {r}"));
+            }
+        }
+        Err(e) => warnings.push(format!("memory file not updated: {}", e.message)),
+    }
+    crate::daemon::poke(&project.root);
+    warnings
 }

@@ -13,9 +13,11 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use crate::common::KillOnDrop;
 use crate::common::TestProject;
 use crate::common::assert_has;
 use crate::common::assert_lacks;
+use crate::common::task_status;
 use crate::common::wait_until;
 
 /// A running `baton serve`, killed (by its own pid) when dropped.
@@ -122,16 +124,6 @@ impl Drop for Serve {
     }
 }
 
-/// Kills the `baton run` child when dropped (by its own pid).
-struct Run(Child);
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// An open `/api/events` stream.
 struct Events {
     stream: TcpStream,
@@ -183,13 +175,6 @@ impl Events {
     }
 }
 
-/// A task's status, or "" while it does not exist yet.
-fn status_of(p: &TestProject, id: &str) -> String {
-    let out = p.run(&["task", "show", id, "--json"]);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    v["status"].as_str().unwrap_or("").to_owned()
-}
-
 fn ids(list: &Value, field: &str) -> Vec<String> {
     list.as_array()
         .unwrap()
@@ -208,9 +193,10 @@ fn serve_shows_a_live_run_and_pushes_its_changes() {
         "{agents}[lead]\nchain = [\"claude\", \"codex\"]\n"
     ));
     p.write_plan("- [ ] Design the tool\n- [ ] Write the code\n- [ ] Write the docs\n");
-    let _run = Run(p.spawn(&["run", "plan.md", "--quiet"], Stdio::null));
+    let _run = KillOnDrop(p.spawn(&["run", "plan.md", "--quiet"], Stdio::null));
     wait_until(Duration::from_secs(30), "two tasks in progress", || {
-        status_of(&p, "T-001") == "IN_PROGRESS" && status_of(&p, "T-002") == "IN_PROGRESS"
+        task_status(p.root(), "T-001") == "IN_PROGRESS"
+            && task_status(p.root(), "T-002") == "IN_PROGRESS"
     });
     let serve = Serve::start(&p, &[]);
 

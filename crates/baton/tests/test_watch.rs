@@ -3,14 +3,15 @@
 //! `capture-pane` until it shows what the keys should have done.
 
 use std::path::Path;
-use std::process::Child;
 use std::process::Command;
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::common::KillOnDrop;
 use crate::common::TestProject;
 use crate::common::assert_has;
 use crate::common::baton_bin;
+use crate::common::task_status;
 use crate::common::wait_for;
 use crate::common::wait_until;
 
@@ -84,26 +85,6 @@ impl Drop for Terminal {
     }
 }
 
-/// Kills the `baton run` child when dropped (by its own pid).
-struct Run(Child);
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn task_status(root: &Path, id: &str) -> String {
-    let out = Command::new(baton_bin())
-        .args(["task", "show", id, "--json"])
-        .current_dir(root)
-        .output()
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    v["status"].as_str().unwrap_or("").to_owned()
-}
-
 fn journal_actions(root: &Path, actor: &str) -> Vec<String> {
     crate::common::journal_at(root)
         .iter()
@@ -134,7 +115,7 @@ fn watch_follows_a_live_run_and_acts_on_keys() {
     p.write_plan(
         "- [ ] Design the tool\n- [ ] Write the code\n- [ ] Write the docs\n- [ ] Review it\n",
     );
-    let run = Run(p.spawn(&["run", "plan.md", "--quiet"], Stdio::null));
+    let run = KillOnDrop(p.spawn(&["run", "plan.md", "--quiet"], Stdio::null));
     wait_until(Duration::from_secs(30), "two tasks in progress", || {
         task_status(p.root(), "T-001") == "IN_PROGRESS"
             && task_status(p.root(), "T-002") == "IN_PROGRESS"

@@ -100,8 +100,28 @@ fn refuse(status: u16, why: &'static str) -> Result<(), Refusal> {
     Err(Refusal { status, why })
 }
 
+/// Whether a `Host` header names this machine's loopback (`localhost`, `127.0.0.1`,
+/// `[::1]`, with any port).
+fn loopback_host(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if !name.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            name
+        }
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost")
+        || name.to_ascii_lowercase().ends_with(".localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Checks a request against the rule; `required`: whether every request needs the token.
+/// A request to a loopback bind whose `Host` is not a loopback name (a page of another site
+/// whose name was pointed at 127.0.0.1: DNS rebinding) needs the token too.
 pub fn check(asked: &Asked<'_>, token: &str, required: bool) -> Result<(), Refusal> {
+    let required = required || !asked.host.is_some_and(loopback_host);
     // A POST may carry the token in the header only: a URL ends up in logs and histories.
     let given = if asked.post {
         asked.header_token
@@ -172,6 +192,7 @@ mod tests {
         let get = |h: Option<&'static str>, q: Option<&'static str>| Asked {
             header_token: h,
             query_token: q,
+            host: Some("localhost:7878"),
             ..Asked::default()
         };
         let status = |a: &Asked<'_>, req| check(a, T, req).map_err(|r| r.status);
@@ -181,6 +202,32 @@ mod tests {
         assert_eq!(status(&get(None, Some("nope")), true), Err(401));
         assert_eq!(status(&get(Some(T), None), true), Ok(()));
         assert_eq!(status(&get(None, Some(T)), true), Ok(()));
+    }
+
+    #[test]
+    fn a_foreign_host_name_needs_the_token_even_on_loopback() {
+        for (host, loopback) in [
+            ("127.0.0.1:7878", true),
+            ("localhost", true),
+            ("app.localhost:80", true),
+            ("[::1]:7878", true),
+            ("::1", true),
+            ("127.0.0.2", true),
+            ("evil.example:7878", false),
+            ("192.168.1.4:7878", false),
+            ("localhost.evil.example", false),
+        ] {
+            assert_eq!(loopback_host(host), loopback, "{host}");
+            let asked = Asked {
+                host: Some(host),
+                ..Asked::default()
+            };
+            assert_eq!(check(&asked, T, false).is_ok(), loopback, "{host}");
+        }
+        assert_eq!(
+            check(&Asked::default(), T, false).map_err(|r| r.status),
+            Err(401)
+        );
     }
 
     #[test]

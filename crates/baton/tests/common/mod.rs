@@ -671,3 +671,24 @@ pub fn project_with_agent(name: &str, cli: &str, script: &str, tables: &str) -> 
     p.write_config(&format!("{}{tables}", p.fake_agent(name, cli, script)));
     p
 }
+
+/// A child process (`baton run`, `baton serve`…) killed, by its own pid, when dropped.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A task's status (`IN_PROGRESS`…), or "" while it does not exist (a plan not imported yet).
+pub fn task_status(root: &Path, id: &str) -> String {
+    let out = Command::new(baton_bin())
+        .args(["task", "show", id, "--json"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+    v["status"].as_str().unwrap_or("").to_owned()
+}

@@ -116,14 +116,10 @@ impl App {
     /// the logs mirror the journal, the memory file is rendered again, the daemon is woken,
     /// and the next poll reads the store again.
     pub(super) fn after_change(&mut self, entries: &[JournalEntry]) {
-        if let Err(e) = crate::orchlog::append(&self.project, entries) {
-            self.ui.complain(e.message);
+        let store = self.loader.store_mut();
+        for w in crate::context::after_change(&self.project, ACTOR, store, entries) {
+            self.ui.complain(w);
         }
-        if let Err(e) = crate::memory_sync::sync(&self.project, self.loader.store_mut(), ACTOR) {
-            self.ui
-                .complain(format!("memory file not updated: {}", e.message));
-        }
-        crate::daemon::poke(&self.project.root);
         self.loader.invalidate();
     }
 
