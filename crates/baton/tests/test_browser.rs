@@ -6,32 +6,23 @@
 use std::io::BufRead;
 use std::io::BufReader;
 use std::path::Path;
-use std::process::Child;
 use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
 
+use crate::common::KillOnDrop;
 use crate::common::TestProject;
 use crate::common::baton_command;
 use crate::common::browser::Browser;
 use crate::common::repo_root;
 use crate::common::run_demo;
+use crate::common::task_status;
 use crate::common::wait_until;
-
-/// Kills a child process (by its own handle) when dropped.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// A running `baton serve` and the URL it printed.
 struct Serve {
-    _child: Killed,
+    _child: KillOnDrop,
     url: String,
 }
 
@@ -48,7 +39,7 @@ fn serve(root: &Path) -> Serve {
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
-    let child = Killed(child);
+    let child = KillOnDrop(child);
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut line = String::new();
@@ -69,16 +60,9 @@ fn serve(root: &Path) -> Serve {
     Serve { _child: child, url }
 }
 
-/// A task's status, "" while it does not exist yet.
-fn status(p: &TestProject, id: &str) -> String {
-    let out = p.run(&["task", "show", id, "--json"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-    v["status"].as_str().unwrap_or("").to_owned()
-}
-
 /// A project with two slow fake agents (claude leads, then codex) running four tasks: the
 /// first two stay IN_PROGRESS for ten minutes.
-fn live_project() -> (TestProject, Killed) {
+fn live_project() -> (TestProject, KillOnDrop) {
     let p = TestProject::new();
     let slow = "[[task]]\nrepeat = true\nwork_ms = 600000\n";
     let agents = p.fake_agent("claude", "claude", slow) + &p.fake_agent("codex", "codex", slow);
@@ -88,9 +72,10 @@ fn live_project() -> (TestProject, Killed) {
     p.write_plan(
         "- [ ] Design the tool\n- [ ] Write the code\n- [ ] Write the docs\n- [ ] Review it\n",
     );
-    let run = Killed(p.spawn(&["run", "plan.md", "--quiet"], Stdio::null));
+    let run = KillOnDrop(p.spawn(&["run", "plan.md", "--quiet"], Stdio::null));
     wait_until(Duration::from_secs(30), "two tasks in progress", || {
-        status(&p, "T-001") == "IN_PROGRESS" && status(&p, "T-002") == "IN_PROGRESS"
+        task_status(p.root(), "T-001") == "IN_PROGRESS"
+            && task_status(p.root(), "T-002") == "IN_PROGRESS"
     });
     (p, run)
 }
