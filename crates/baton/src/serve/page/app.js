@@ -341,6 +341,7 @@ function path(points, x, y) {
 
 function quotaPlot(agent, q) {
   const pts = q.points || [];
+  if (!pts.length) return null; // listed under the plots instead
   const t = now();
   const windows = ['session-5h', 'weekly'];
   let x0 = pts.length ? Math.min(...pts.map((p) => p.at_ms)) : t - 3600e3;
@@ -378,7 +379,7 @@ function quotaPlot(agent, q) {
   });
   const legend = el('p', { class: 'legend' },
     el('span', { class: 'key w0' }, '5h'), ' ', el('span', { class: 'key w1' }, 'week'), ' ',
-    el('span', { class: 'key proj' }, 'projection'), ' ', el('span', { class: 'key handoff' }, 'handoff'));
+    el('span', { class: 'key proj' }, 'projection'), ' ', el('span', { class: 'key handoff' }, 'handoff line'), ' ', el('span', { class: 'key handoff-at' }, 'handoff made'));
   return el('figure', { class: 'fig' }, s, el('figcaption', {}, el('b', {}, agent), ' ' + (last.join(' · ') || 'no quota readings yet')), legend);
 }
 
@@ -419,7 +420,9 @@ async function refreshPlots() {
       draw('Tasks done', '/api/done', donePlot),
       ...names.map((n) => draw(n, '/api/quota?agent=' + encodeURIComponent(n), (q) => quotaPlot(n, q))),
     ]);
-    $('plot-list').replaceChildren(...figs);
+    const none = names.filter((n, i) => figs[i + 1] === null);
+    if (none.length) figs.push(el('p', { class: 'fig legend' }, 'No quota readings yet: ' + none.join(', ')));
+    $('plot-list').replaceChildren(...figs.filter(Boolean));
     // A plot that failed is tried again once in a while (only while one is missing).
     if (failed) setTimeout(refreshPlots, 5000);
   } finally {
