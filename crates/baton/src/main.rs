@@ -11,6 +11,7 @@ mod error;
 mod git;
 mod handoff;
 mod interrupt;
+mod lead_request;
 mod memory_sync;
 mod notify;
 mod orchlog;

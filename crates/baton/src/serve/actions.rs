@@ -152,7 +152,7 @@ pub fn act(ctx: &Context, ask: &Ask) -> CliResult<String> {
         }
         "handoff" => {
             let to = ask.to.as_deref().filter(|t| !t.trim().is_empty());
-            let view = crate::commands::lead::request_handoff(ctx, to)?;
+            let view = crate::lead_request::request_handoff(ctx, to)?;
             Ok(format!(
                 "handoff to {} asked for{}",
                 to.unwrap_or("the next of the chain"),

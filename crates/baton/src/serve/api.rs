@@ -13,7 +13,7 @@ use serde_json::json;
 use super::Answer;
 use super::Shared;
 use super::lock;
-use crate::commands::task::list::Shown;
+use crate::store::Shown;
 use crate::store::Store;
 use crate::store::StoreError;
 use crate::tui::model::Filter;

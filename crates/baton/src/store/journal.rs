@@ -197,3 +197,13 @@ impl Store {
             .optional()?)
     }
 }
+
+/// A task with its history: `baton task show --json`, `/api/task` of `baton serve`.
+#[derive(Serialize)]
+pub struct Shown<'a> {
+    /// The task.
+    #[serde(flatten)]
+    pub task: &'a baton_core::task::Task,
+    /// Its journal entries.
+    pub history: Vec<JournalEntry>,
+}

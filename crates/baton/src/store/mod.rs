@@ -29,6 +29,7 @@ mod testing;
 
 pub use agents::AgentRow;
 pub use journal::JournalEntry;
+pub use journal::Shown;
 pub use merges::Merge;
 pub use merges::MergeRow;
 pub use merges::MergeWrite;

@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use baton_core::task::Status;
 use baton_core::task::TaskId;
 use clap::Args;
-use serde::Serialize;
 
 use super::parse_id;
 use crate::commands::ok;
@@ -111,15 +110,7 @@ pub fn cmd_task_list(ctx: &Context, args: &ListArgs) -> CliResult<ExitCode> {
     ok()
 }
 
-/// A task with its history: `baton task show --json`, `/api/task` of `baton serve`.
-#[derive(Serialize)]
-pub struct Shown<'a> {
-    /// The task.
-    #[serde(flatten)]
-    pub task: &'a baton_core::task::Task,
-    /// Its journal entries.
-    pub history: Vec<crate::store::JournalEntry>,
-}
+pub use crate::store::Shown;
 
 /// Shows one task.
 pub fn cmd_task_show(ctx: &Context, args: &ShowArgs) -> CliResult<ExitCode> {
