@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use crate::common::FOUR_TASKS;
 use crate::common::KillOnDrop;
-use crate::common::TestProject;
 use crate::common::baton_command;
 use crate::common::browser::Browser;
+use crate::common::live_run;
 use crate::common::repo_root;
 use crate::common::run_demo;
-use crate::common::task_status;
 use crate::common::wait_until;
 
 /// A running `baton serve` and the URL it printed.
@@ -60,32 +60,12 @@ fn serve(root: &Path) -> Serve {
     Serve { _child: child, url }
 }
 
-/// A project with two slow fake agents (claude leads, then codex) running four tasks: the
-/// first two stay IN_PROGRESS for ten minutes.
-fn live_project() -> (TestProject, KillOnDrop) {
-    let p = TestProject::new();
-    let slow = "[[task]]\nrepeat = true\nwork_ms = 600000\n";
-    let agents = p.fake_agent("claude", "claude", slow) + &p.fake_agent("codex", "codex", slow);
-    p.write_config(&format!(
-        "{agents}[lead]\nchain = [\"claude\", \"codex\"]\n"
-    ));
-    p.write_plan(
-        "- [ ] Design the tool\n- [ ] Write the code\n- [ ] Write the docs\n- [ ] Review it\n",
-    );
-    let run = KillOnDrop(p.spawn(&["run", "plan.md", "--quiet"], Stdio::null));
-    wait_until(Duration::from_secs(30), "two tasks in progress", || {
-        task_status(p.root(), "T-001") == "IN_PROGRESS"
-            && task_status(p.root(), "T-002") == "IN_PROGRESS"
-    });
-    (p, run)
-}
-
 #[test]
 fn page_follows_a_live_run_and_acts_on_the_store() {
     let Some(browser) = Browser::start() else {
         return;
     };
-    let (p, _run) = live_project();
+    let (p, _run) = live_run(FOUR_TASKS);
     let server = serve(p.root());
     browser.goto(&server.url);
 

@@ -13,12 +13,10 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use crate::common::KillOnDrop;
 use crate::common::TestProject;
 use crate::common::assert_has;
 use crate::common::assert_lacks;
-use crate::common::task_status;
-use crate::common::wait_until;
+use crate::common::live_run;
 
 /// A running `baton serve`, killed (by its own pid) when dropped.
 struct Serve {
@@ -185,19 +183,7 @@ fn ids(list: &Value, field: &str) -> Vec<String> {
 
 #[test]
 fn serve_shows_a_live_run_and_pushes_its_changes() {
-    let p = TestProject::new();
-    // Tasks take ten minutes: the run stays busy while the server is asked.
-    let slow = "[[task]]\nrepeat = true\nwork_ms = 600000\n";
-    let agents = p.fake_agent("claude", "claude", slow) + &p.fake_agent("codex", "codex", slow);
-    p.write_config(&format!(
-        "{agents}[lead]\nchain = [\"claude\", \"codex\"]\n"
-    ));
-    p.write_plan("- [ ] Design the tool\n- [ ] Write the code\n- [ ] Write the docs\n");
-    let _run = KillOnDrop(p.spawn(&["run", "plan.md", "--quiet"], Stdio::null));
-    wait_until(Duration::from_secs(30), "two tasks in progress", || {
-        task_status(p.root(), "T-001") == "IN_PROGRESS"
-            && task_status(p.root(), "T-002") == "IN_PROGRESS"
-    });
+    let (p, _run) = live_run("- [ ] Design the tool\n- [ ] Write the code\n- [ ] Write the docs\n");
     let serve = Serve::start(&p, &[]);
 
     let state = serve.get("/api/state");

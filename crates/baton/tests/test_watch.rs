@@ -4,16 +4,15 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::process::Stdio;
 use std::time::Duration;
 
-use crate::common::KillOnDrop;
+use crate::common::FOUR_TASKS;
 use crate::common::TestProject;
 use crate::common::assert_has;
 use crate::common::baton_bin;
+use crate::common::live_run;
 use crate::common::task_status;
 use crate::common::wait_for;
-use crate::common::wait_until;
 
 /// A second private tmux server for the dashboard's own terminal, killed when dropped.
 struct Terminal {
@@ -105,21 +104,7 @@ fn tasks_pane(screen: &str) -> String {
 
 #[test]
 fn watch_follows_a_live_run_and_acts_on_keys() {
-    let p = TestProject::new();
-    // Tasks take ten minutes: the run stays busy while the dashboard is driven.
-    let slow = "[[task]]\nrepeat = true\nwork_ms = 600000\n";
-    let agents = p.fake_agent("claude", "claude", slow) + &p.fake_agent("codex", "codex", slow);
-    p.write_config(&format!(
-        "{agents}[lead]\nchain = [\"claude\", \"codex\"]\n"
-    ));
-    p.write_plan(
-        "- [ ] Design the tool\n- [ ] Write the code\n- [ ] Write the docs\n- [ ] Review it\n",
-    );
-    let run = KillOnDrop(p.spawn(&["run", "plan.md", "--quiet"], Stdio::null));
-    wait_until(Duration::from_secs(30), "two tasks in progress", || {
-        task_status(p.root(), "T-001") == "IN_PROGRESS"
-            && task_status(p.root(), "T-002") == "IN_PROGRESS"
-    });
+    let (p, run) = live_run(FOUR_TASKS);
     p.ok(&["task", "block", "T-004", "--reason", "needs a decision"]);
 
     let term = Terminal::start(&p, (120, 40));

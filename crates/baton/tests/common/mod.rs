@@ -692,3 +692,26 @@ pub fn task_status(root: &Path, id: &str) -> String {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
     v["status"].as_str().unwrap_or("").to_owned()
 }
+
+/// A plan of four tasks for [`live_run`].
+pub const FOUR_TASKS: &str =
+    "- [ ] Design the tool\n- [ ] Write the code\n- [ ] Write the docs\n- [ ] Review it\n";
+
+/// A project with two slow fake agents (claude leads, then codex) running `plan` in the
+/// background: tasks take ten minutes, so the run stays busy while a dashboard is driven.
+/// Returns once T-001 and T-002 are IN_PROGRESS; the run is killed with the guard.
+pub fn live_run(plan: &str) -> (TestProject, KillOnDrop) {
+    let p = TestProject::new();
+    let slow = "[[task]]\nrepeat = true\nwork_ms = 600000\n";
+    let agents = p.fake_agent("claude", "claude", slow) + &p.fake_agent("codex", "codex", slow);
+    p.write_config(&format!(
+        "{agents}[lead]\nchain = [\"claude\", \"codex\"]\n"
+    ));
+    p.write_plan(plan);
+    let run = KillOnDrop(p.spawn(&["run", "plan.md", "--quiet"], Stdio::null));
+    wait_until(Duration::from_secs(30), "two tasks in progress", || {
+        task_status(p.root(), "T-001") == "IN_PROGRESS"
+            && task_status(p.root(), "T-002") == "IN_PROGRESS"
+    });
+    (p, run)
+}
