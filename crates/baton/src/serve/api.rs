@@ -50,12 +50,16 @@ fn quota_json(window: &str, q: Option<Quota>) -> Option<Value> {
     })
 }
 
-/// The handoffs carried out so far, oldest first: `{at_ms, from, to, reason}`.
+/// How many of the last handoffs `/api/state` lists.
+const HANDOFFS_SHOWN: usize = 200;
+
+/// The last handoffs carried out, oldest first: `{at_ms, from, to, reason}`. SQL picks them by
+/// action; the whole journal is no longer loaded into memory on every change.
 fn handoffs(store: &Store) -> Result<Vec<Value>, StoreError> {
     Ok(store
-        .journal_since(0, usize::MAX)?
+        .journal_last(&[JournalAction::HandoffDone], HANDOFFS_SHOWN)?
         .into_iter()
-        .filter(|e| e.action == JournalAction::HandoffDone.as_str())
+        .rev()
         .map(|e| {
             // "{to} leads, takeover verified; {from} rests … ({reason})"
             let from = e
