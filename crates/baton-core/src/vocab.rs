@@ -168,6 +168,9 @@ vocabulary! {
         DispatchPause = "dispatch-pause",
         /// Dispatch was resumed.
         DispatchResume = "dispatch-resume",
+        /// A person's message was typed into an agent's pane (`baton send`, the dashboards):
+        /// how many bytes and how it was checked, never its text.
+        MessageSent = "message-sent",
         /// A `baton run` that follows a daemon already running.
         RunFollow = "run-follow",
         /// The run finished: every task closed or waiting for a person.

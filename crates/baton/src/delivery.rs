@@ -203,12 +203,14 @@ pub fn send_verified(
 /// `baton serve` send with; returns what happened, in a line.
 pub fn deliver(
     root: &std::path::Path,
+    actor: &str,
     agent: &str,
     text: &str,
     force: bool,
     force_hint: &str,
 ) -> CliResult<String> {
-    let project = crate::project::Project::load(root)?;
+    let ctx = crate::context::Context::at(root)?.acting_as(actor);
+    let project = &ctx.project;
     let pane = project.agent_pane(agent)?;
     let profile = &project
         .config
@@ -230,10 +232,39 @@ pub fn deliver(
         }
     }
     let sent = send_verified(&project.tmux, &pane.pane_id, profile, text, true)?;
+    journal_sent(&ctx, agent, &sent, force);
     Ok(format!(
         "sent to {agent} ({}; Enter ×{})",
         sent.state
             .map_or_else(|| "sent".to_owned(), |s| s.to_string()),
         sent.enters
     ))
+}
+
+/// Journals a message a person had typed into an agent's pane, as the context's actor: its
+/// size and how it was checked, never its text (it may hold anything). A store that cannot
+/// be written is warned about: the message is in the pane already.
+pub fn journal_sent(ctx: &crate::context::Context, agent: &str, sent: &Sent, force: bool) {
+    let how = match sent.state {
+        Some(state) => format!("Enter ×{}, {state}", sent.enters),
+        None => "not verified".to_owned(),
+    };
+    let line = format!(
+        "{} bytes sent{} ({how})",
+        sent.bytes,
+        if force { " with force" } else { "" }
+    );
+    let done = ctx.store().and_then(|mut store| {
+        ctx.journal(
+            &mut store,
+            baton_core::vocab::JournalAction::MessageSent,
+            None,
+            agent,
+            &line,
+            "",
+        )
+    });
+    if let Err(e) = done {
+        eprintln!("warning: the message to {agent} was sent but not journaled: {e}");
+    }
 }

@@ -207,6 +207,24 @@ fn escape_sequences_are_removed_whole() {
             "{text:?}"
         );
     }
+    // Each message is journaled by its sender, with its size, never its text.
+    let sent = p.journaled("message-sent");
+    assert_eq!(sent.len(), cases.len(), "{sent:?}");
+    assert!(
+        sent.iter()
+            .all(|e| e["target"] == "claude" && e["actor"] == "user")
+    );
+    assert!(
+        sent[0]["result"]
+            .as_str()
+            .is_some_and(|r| r.starts_with(&format!("{} bytes sent (Enter", cases[0].1.len()))),
+        "{sent:?}"
+    );
+    assert!(
+        !serde_json::to_string(&p.journal())
+            .unwrap()
+            .contains("a red")
+    );
 }
 
 #[test]

@@ -124,6 +124,7 @@ pub fn cmd_send(dir: Option<&Path>, args: &SendArgs) -> CliResult<ExitCode> {
         &text,
         !args.no_verify,
     )?;
+    crate::delivery::journal_sent(&ctx, &args.agent, &sent, args.force);
     if let Some(warning) = stripped_warning(&sent.stripped) {
         eprintln!("warning: {warning}");
     }

@@ -38,6 +38,9 @@ pub struct Ask {
     pub force: bool,
 }
 
+/// How a refused message says it can be sent anyway.
+const FORCE_HINT: &str = "send with force to send anyway";
+
 /// Answers a POSTed body.
 pub fn answer(shared: &Shared, body: &str) -> Answer {
     let ask: Ask = match serde_json::from_str(body) {
@@ -53,7 +56,12 @@ pub fn answer(shared: &Shared, body: &str) -> Answer {
                 ErrorKind::User | ErrorKind::Delivery => 409,
                 _ => 500,
             };
-            Answer::error(status, e.message)
+            // A message refused because the agent is busy may be sent anyway: the page asks.
+            let forceable = ask.action == "send" && !ask.force && e.message.ends_with(FORCE_HINT);
+            Answer::json(
+                status,
+                &json!({"ok": false, "error": e.message, "forceable": forceable}),
+            )
         }
     }
 }
@@ -169,10 +177,11 @@ pub fn act(ctx: &Context, ask: &Ask) -> CliResult<String> {
             ctx.project.check_agent(agent)?;
             crate::delivery::deliver(
                 &ctx.project.root,
+                &ctx.actor,
                 agent,
                 text,
                 ask.force,
-                "send with force to send anyway",
+                FORCE_HINT,
             )
         }
         other => Err(CliError::usage(format!("no action `{other}`"))),

@@ -4,6 +4,7 @@
 //! tasks done over time, an agent's screen, one task with its history.
 
 use baton_core::quota::projection::burn_rate;
+use baton_core::task::Status;
 use baton_core::task::TaskId;
 use baton_core::vocab::JournalAction;
 use baton_tmux::CaptureRange;
@@ -12,6 +13,7 @@ use serde_json::json;
 
 use super::Answer;
 use super::Shared;
+use super::Url;
 use super::lock;
 use crate::store::Shown;
 use crate::store::Store;
@@ -76,12 +78,44 @@ fn handoffs(store: &Store) -> Result<Vec<Value>, StoreError> {
         .collect())
 }
 
-/// `/api/state`: everything the dashboard shows.
-pub fn state(shared: &Shared) -> Answer {
+/// The tasks `/api/state` lists when not told how many.
+const TASKS_SHOWN: usize = 200;
+
+/// Reads `/api/state`'s task filter: `all`, `open` (as `baton watch`: pending, in progress,
+/// blocked) or one status.
+fn filter_of(text: Option<&str>) -> Result<Filter, String> {
+    match text.unwrap_or("all") {
+        "" | "all" => Ok(Filter::All),
+        "open" => Ok(Filter::Open),
+        s => s
+            .parse::<Status>()
+            .map(Filter::Only)
+            .map_err(|_| format!("no task filter `{s}`: all, open, or a status")),
+    }
+}
+
+/// `/api/state?filter=F&limit=N&offset=K`: everything the dashboard shows, with one page of
+/// the tasks the filter keeps (200 unless told, at most 2,000; `tasks_total` says how many
+/// it keeps in all).
+pub fn state(shared: &Shared, url: &Url) -> Answer {
+    let filter = match filter_of(url.get("filter")) {
+        Ok(f) => f,
+        Err(e) => return Answer::error(400, e),
+    };
+    let number = |key: &str, default: usize| match url.get(key) {
+        None | Some("") => Ok(default),
+        Some(v) => v
+            .parse::<usize>()
+            .map_err(|_| format!("`{key}` must be a number, not `{v}`")),
+    };
+    let (limit, offset) = match (number("limit", TASKS_SHOWN), number("offset", 0)) {
+        (Ok(l), Ok(o)) => (l.clamp(1, MAX_TASKS), o),
+        (Err(e), _) | (_, Err(e)) => return Answer::error(400, e),
+    };
     let page = PageRequest {
-        filter: Filter::All,
-        offset: 0,
-        limit: MAX_TASKS,
+        filter,
+        offset,
+        limit,
     };
     let mut loader = lock(&shared.loader);
     let snap = match loader.load(&shared.config, &shared.session, page) {
@@ -154,20 +188,49 @@ pub fn state(shared: &Shared) -> Answer {
 
 /// `/api/quota?agent=NAME`: each window's readings over the last week, the time each is
 /// projected to reach its limit (baton-core's one estimate), the lead's handoff line.
-pub fn quota(shared: &Shared, agent: &str) -> Answer {
-    if shared.config.agent(agent).is_none() {
-        return Answer::error(404, format!("no agent `{agent}`"));
-    }
+/// Without `agent`: `{"agents": [...]}`, every agent's in one answer (what the page's plots
+/// ask for: one request, however many agents).
+pub fn quota(shared: &Shared, agent: Option<&str>) -> Answer {
+    let names: Vec<&str> = match agent {
+        Some(a) if shared.config.agent(a).is_none() => {
+            return Answer::error(404, format!("no agent `{a}`"));
+        }
+        Some(a) => vec![a],
+        None => shared
+            .config
+            .agents
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect(),
+    };
     let mut loader = lock(&shared.loader);
     let store = loader.store_mut();
     let now = crate::store::now_ms();
+    let read = handoffs(store).and_then(|handoffs| {
+        names
+            .iter()
+            .map(|a| agent_quota(shared, store, a, &handoffs, now))
+            .collect::<Result<Vec<Value>, StoreError>>()
+    });
+    match read {
+        Ok(mut all) if agent.is_some() => Answer::json(200, &all.remove(0)),
+        Ok(all) => Answer::json(200, &json!({ "agents": all })),
+        Err(e) => store_error(&e),
+    }
+}
+
+/// One agent's quota history, projections and handoffs (see [`quota`]).
+fn agent_quota(
+    shared: &Shared,
+    store: &Store,
+    agent: &str,
+    handoffs: &[Value],
+    now: i64,
+) -> Result<Value, StoreError> {
     let mut points = Vec::new();
     let mut projection = Vec::new();
     for window in WINDOWS {
-        let readings = match store.quota_readings(agent, window, now - QUOTA_SPAN_MS) {
-            Ok(r) => r,
-            Err(e) => return store_error(&e),
-        };
+        let readings = store.quota_readings(agent, window, now - QUOTA_SPAN_MS)?;
         let history: Vec<(i64, f64)> = readings
             .iter()
             .map(|r| (r.first_data_ms, r.used_percent))
@@ -188,36 +251,43 @@ pub fn quota(shared: &Shared, agent: &str) -> Answer {
         .iter()
         .any(|a| a == agent)
         .then_some(f64::from(lead.handoff_at));
-    let handoffs = match handoffs(store) {
-        Ok(h) => h,
-        Err(e) => return store_error(&e),
-    };
-    Answer::json(
-        200,
-        &json!({
-            "agent": agent, "points": points, "projection": projection,
-            "handoff_percent": handoff_percent,
-            "handoffs": handoffs.into_iter()
-                .filter(|h| h["from"] == agent || h["to"] == agent)
-                .collect::<Vec<_>>(),
-        }),
-    )
+    Ok(json!({
+        "agent": agent, "points": points, "projection": projection,
+        "handoff_percent": handoff_percent,
+        "handoffs": handoffs.iter()
+            .filter(|h| h["from"] == agent || h["to"] == agent)
+            .collect::<Vec<_>>(),
+    }))
 }
 
-/// `/api/done`: how many tasks were done, at each completion (from the journal).
+/// How many of the last completions `/api/done` gives (the plot's points).
+const DONE_SHOWN: usize = 2000;
+
+/// `/api/done`: how many tasks were done, at each of the last completions (from the journal,
+/// asked for by action: the whole journal is not read).
 pub fn done(shared: &Shared) -> Answer {
     let mut loader = lock(&shared.loader);
-    let journal = match loader.store_mut().journal_since(0, usize::MAX) {
-        Ok(j) => j,
+    let store = loader.store_mut();
+    let read = store
+        .journal_count(&[JournalAction::TaskDone])
+        .and_then(|n| {
+            Ok((
+                n,
+                store.journal_last(&[JournalAction::TaskDone], DONE_SHOWN)?,
+            ))
+        });
+    let (total, last) = match read {
+        Ok(r) => r,
         Err(e) => return store_error(&e),
     };
-    let points: Vec<Value> = journal
+    let before = total as usize - last.len();
+    let points: Vec<Value> = last
         .iter()
-        .filter(|e| e.action == JournalAction::TaskDone.as_str())
+        .rev()
         .enumerate()
-        .map(|(i, e)| json!({"at_ms": e.at_ms, "done": i + 1}))
+        .map(|(i, e)| json!({"at_ms": e.at_ms, "done": before + i + 1}))
         .collect();
-    Answer::json(200, &json!({ "points": points }))
+    Answer::json(200, &json!({ "points": points, "total": total }))
 }
 
 /// `/api/screen?agent=NAME`: the agent's pane as it shows now.

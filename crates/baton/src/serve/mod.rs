@@ -55,6 +55,10 @@ const CSP: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:;
 /// The largest action body read.
 const MAX_BODY: u64 = 64 * 1024;
 
+/// The most event streams open at once (each holds a thread); past it a stream is refused
+/// with 503, so that a runaway client cannot exhaust the server.
+pub const MAX_STREAMS: u64 = 64;
+
 /// How `baton serve` was asked to run.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -82,6 +86,7 @@ pub struct Shared {
     token_required: bool,
     requests: AtomicU64,
     refused: AtomicU64,
+    streams: AtomicU64,
     started_ms: i64,
     /// How many changes of the store were seen, with the condition streams wait on.
     change: (Mutex<u64>, Condvar),
@@ -128,6 +133,7 @@ pub fn run(ctx: &Context, opts: &Options) -> CliResult<()> {
         token,
         requests: AtomicU64::new(0),
         refused: AtomicU64::new(0),
+        streams: AtomicU64::new(0),
         started_ms: crate::store::now_ms(),
         change: (Mutex::new(0), Condvar::new()),
         loader: Mutex::new(Loader::new(project.store()?, &project.root)),
@@ -373,12 +379,13 @@ fn get(shared: &Shared, path: &str, url: &Url) -> Answer {
                 "bind": shared.bind.to_string(),
                 "requests": shared.requests.load(Ordering::Relaxed),
                 "refused": shared.refused.load(Ordering::Relaxed),
+                "streams": shared.streams.load(Ordering::Relaxed),
                 "started_ms": shared.started_ms,
                 "token_required": shared.token_required,
             }),
         ),
-        "/api/state" => api::state(shared),
-        "/api/quota" => api::quota(shared, url.get("agent").unwrap_or("")),
+        "/api/state" => api::state(shared, url),
+        "/api/quota" => api::quota(shared, url.get("agent")),
         "/api/done" => api::done(shared),
         "/api/screen" => api::screen(shared, url.get("agent").unwrap_or("")),
         "/api/task" => api::task(shared, url.get("id").unwrap_or("")),
@@ -389,6 +396,19 @@ fn get(shared: &Shared, path: &str, url: &Url) -> Answer {
 /// `/api/events`: one `event: change` each time the store changes; a keep-alive comment
 /// after 15 s of silence. Ends when the client goes away.
 fn events(shared: &Shared, req: Request) {
+    if shared.streams.fetch_add(1, Ordering::SeqCst) >= MAX_STREAMS {
+        shared.streams.fetch_sub(1, Ordering::SeqCst);
+        return respond(
+            req,
+            Answer::error(503, format!("{MAX_STREAMS} event streams are open already")),
+        );
+    }
+    stream(shared, req);
+    shared.streams.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// Writes the event stream until the client goes away or the server stops.
+fn stream(shared: &Shared, req: Request) {
     let mut out = req.into_writer();
     let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n\
                 X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n: baton\n\n";

@@ -7,6 +7,8 @@ const $ = (id) => document.getElementById(id);
 let state = null;
 let clockSkew = 0; // server now_ms minus local time
 let filter = 'all';
+const PAGE = 200; // tasks asked for at a time
+let shown = PAGE;
 let screenAgent = null;
 let screenTimer = null;
 
@@ -47,10 +49,13 @@ async function act(body) {
     try { v = await r.json(); } catch (e) { v = {}; }
     if (r.ok && v.ok !== false) say(v.message || 'done');
     else say(v.error || ('refused: ' + r.status), true);
+    refresh();
+    return v;
   } catch (e) {
     say('could not reach baton serve: ' + e.message, true);
+    refresh();
+    return {};
   }
-  refresh();
 }
 
 function say(text, bad) {
@@ -188,7 +193,12 @@ async function taskAction(action, t) {
 async function sendTo(agent) {
   const r = await ask('Message ' + agent, 'Typed into its pane and checked, like baton send.', 'Message', { ok: 'Send' });
   if (r === null) return;
-  act({ action: 'send', agent, text: r });
+  const v = await act({ action: 'send', agent, text: r });
+  // Refused because the agent is busy: the person may have it typed in anyway.
+  if (!v.forceable) return;
+  const again = await ask('Send anyway?', v.error, 'Type it into ' + agent + "'s pane now", { choices: ['yes, while it works'], ok: 'Send anyway' });
+  if (again === null) return;
+  act({ action: 'send', agent, text: r, force: true });
 }
 
 // ---- Rendering -----------------------------------------------------------------------
@@ -244,7 +254,8 @@ function taskButtons(t) {
 }
 
 function renderTasks() {
-  const tasks = (state.tasks || []).filter((t) => filter === 'all' || (filter === 'open' ? isOpen(t.status) : t.status === filter));
+  // The server filters (the queue may hold thousands): the page shows what it was given.
+  const tasks = state.tasks || [];
   const items = tasks.map((t) => el('li', { class: 'task', id: 'task-' + t.id, 'data-status': t.status },
     el('div', { class: 'tmain' },
       button(t.id, () => openTask(t.id), { class: 'tid link', 'data-key': 'open-' + t.id, 'aria-label': 'History of ' + t.id }),
@@ -257,6 +268,11 @@ function renderTasks() {
       t.blocked_reason ? el('span', { class: 'why' }, '“' + t.blocked_reason + '”') : null),
     el('div', { class: 'buttons' }, ...taskButtons(t))));
   if (!items.length) items.push(el('li', { class: 'empty' }, 'No task' + (filter === 'all' ? ' yet.' : ' with this status.')));
+  const total = state.tasks_total || 0;
+  if (total > tasks.length) {
+    items.push(el('li', { class: 'more' }, tasks.length + ' of ' + total + ' shown ',
+      button('Show ' + Math.min(PAGE, total - tasks.length) + ' more', () => { shown += PAGE; refresh(); }, { 'data-key': 'more-tasks' })));
+  }
   replace($('task-list'), items);
 }
 
@@ -416,11 +432,21 @@ async function refreshPlots() {
       failed = true;
       return el('p', { class: 'fig' }, what + ': no plot (' + e.message + ')');
     });
-    const figs = await Promise.all([
+    // Two requests, however many agents: the tasks done, and every agent's quota.
+    const [done, quotas] = await Promise.all([
       draw('Tasks done', '/api/done', donePlot),
-      ...names.map((n) => draw(n, '/api/quota?agent=' + encodeURIComponent(n), (q) => quotaPlot(n, q))),
+      draw('Quota', '/api/quota', (all) => all.agents),
     ]);
-    const none = names.filter((n, i) => figs[i + 1] === null);
+    const figs = [done];
+    let none = [];
+    if (Array.isArray(quotas)) {
+      const byName = new Map(quotas.map((q) => [q.agent, q]));
+      const plots = names.map((n) => (byName.has(n) ? quotaPlot(n, byName.get(n)) : null));
+      none = names.filter((n, i) => plots[i] === null);
+      figs.push(...plots);
+    } else {
+      figs.push(quotas); // what could not be drawn, said in its place
+    }
     if (none.length) figs.push(el('p', { class: 'fig legend' }, 'No quota readings yet: ' + none.join(', ')));
     $('plot-list').replaceChildren(...figs.filter(Boolean));
     // A plot that failed is tried again once in a while (only while one is missing).
@@ -493,7 +519,7 @@ async function refresh() {
   if (busy) { again = true; return; }
   busy = true;
   try {
-    const s = await getJson('/api/state');
+    const s = await getJson('/api/state?filter=' + encodeURIComponent(filter) + '&limit=' + shown);
     if (s.now_ms) clockSkew = s.now_ms - Date.now();
     state = s;
     refreshPlots();
@@ -525,7 +551,7 @@ function tick() {
 }
 
 function init() {
-  $('filter').addEventListener('change', (e) => { filter = e.target.value; if (state) renderTasks(); });
+  $('filter').addEventListener('change', (e) => { filter = e.target.value; shown = PAGE; refresh(); });
   $('add-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const title = $('add-title').value.trim();

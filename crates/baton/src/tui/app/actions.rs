@@ -208,8 +208,14 @@ impl App {
         let root = self.project.root.clone();
         let tx = self.jobs_tx.clone();
         std::thread::spawn(move || {
-            let done = match crate::delivery::deliver(&root, &agent, &text, force, "M sends anyway")
-            {
+            let done = match crate::delivery::deliver(
+                &root,
+                ACTOR,
+                &agent,
+                &text,
+                force,
+                "M sends anyway",
+            ) {
                 Ok(s) => JobDone {
                     text: s,
                     error: false,
