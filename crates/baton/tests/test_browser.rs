@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::common::FOUR_TASKS;
 use crate::common::KillOnDrop;
+use crate::common::assert_lacks;
 use crate::common::baton_command;
 use crate::common::browser::Browser;
 use crate::common::live_run;
@@ -139,6 +140,122 @@ fn page_follows_a_live_run_and_acts_on_the_store() {
         t.contains("History") && t.contains("web")
     });
     browser.click_on("#detail-close", 5);
+}
+
+/// The page's other actions, each through its own control, each reaching the store as `web`:
+/// add a task, filter the list, message a busy agent (refused, as `baton send` refuses, said
+/// so on the page, then sent anyway when the person says so), pause and resume dispatch, ask
+/// for a handoff.
+#[test]
+fn page_adds_filters_messages_pauses_and_hands_off() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let (p, _run) = live_run(FOUR_TASKS);
+    let server = serve(p.root());
+    browser.goto(&server.url);
+    browser.wait_text("#task-list", 20, "the four tasks", |t| t.contains("T-004"));
+    let paused = |p: &crate::common::TestProject| {
+        serde_json::from_str::<serde_json::Value>(&p.ok(&["ls", "--json"])).unwrap()["paused"]
+            .clone()
+    };
+    let by_web = |action: &str| {
+        p.journal()
+            .into_iter()
+            .filter(|e| e["actor"] == "web" && e["action"] == action)
+            .count()
+    };
+
+    // Add a task with the form (typed, then Enter submits it).
+    let field = browser.wait_find("#add-title", 5);
+    browser.type_into(&field, "Added from the phone\u{E007}");
+    browser.wait_text("#task-list", 10, "the new task on the page", |t| {
+        t.contains("T-005") && t.contains("Added from the phone")
+    });
+    assert_eq!(p.status("T-005"), "PENDING");
+    assert_eq!(by_web("task-add"), 1, "{:?}", p.journal());
+
+    // The filter: only what is in progress, then everything again.
+    let choose = |value: &str| {
+        browser.js(
+            "const s = document.getElementById('filter'); s.value = arguments[0]; \
+             s.dispatchEvent(new Event('change')); return s.value;",
+            json!([value]),
+        )
+    };
+    assert_eq!(choose("IN_PROGRESS"), json!("IN_PROGRESS"));
+    browser.wait_text("#task-list", 10, "only the tasks in progress", |t| {
+        t.contains("T-001") && t.contains("T-002") && !t.contains("T-005")
+    });
+    choose("COMPLETED");
+    browser.wait_text("#task-list", 10, "no task done yet", |t| {
+        t.contains("No task with this status.")
+    });
+    choose("all");
+    browser.wait_text("#task-list", 10, "every task again", |t| {
+        t.contains("T-001") && t.contains("T-005")
+    });
+
+    // A message to a busy agent is checked like `baton send`: refused, and the page says why;
+    // nothing is typed into its pane.
+    browser.click_on("button[data-key=\"send-claude\"]", 5);
+    let text = browser.wait_find("#ask[open] #ask-text", 5);
+    browser.type_into(&text, "a word from the page");
+    browser.click_on("#ask-ok", 5);
+    browser.wait_text("#message", 10, "the refusal", |t| {
+        t.contains("(not ready): nothing sent")
+    });
+    // The page then offers to type it in anyway; accepted, it is sent (checked), and
+    // journaled by `web` with its size, never its text.
+    browser.wait_text("#ask-h", 10, "the offer to send anyway", |t| {
+        t == "Send anyway?"
+    });
+    browser.click_on("#ask-ok", 5);
+    browser.wait_text("#message", 20, "the message sent", |t| {
+        t.starts_with("sent to claude")
+    });
+    assert_eq!(by_web("message-sent"), 1, "{:?}", p.journal());
+    let sent = p.journaled("message-sent");
+    assert_eq!(sent[0]["target"], "claude");
+    assert!(
+        sent[0]["result"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("20 bytes sent with force")),
+        "{sent:?}"
+    );
+    assert_lacks(
+        &serde_json::to_string(&p.journal()).unwrap(),
+        &["a word from the page"],
+    );
+
+    // Pause, then resume, with the same button; the store follows each click.
+    browser.click_on("#pause", 5);
+    wait_until(Duration::from_secs(10), "dispatch paused", || {
+        by_web("dispatch-pause") == 1 && paused(&p) == json!(true)
+    });
+    browser.wait_text("#pause", 10, "the button offers to resume", |t| {
+        t == "Resume dispatch"
+    });
+    browser.wait_text("#summary", 10, "the summary says paused", |t| {
+        t.contains("dispatch PAUSED")
+    });
+    browser.click_on("#pause", 5);
+    wait_until(Duration::from_secs(10), "dispatch resumed", || {
+        by_web("dispatch-resume") == 1 && paused(&p) == json!(false)
+    });
+
+    // Ask for a handoff to the next of the chain.
+    browser.click_on("#handoff", 5);
+    browser.wait_find("#ask[open] #ask-select", 5);
+    browser.click_on("#ask-ok", 5);
+    browser.wait_text("#message", 10, "the handoff asked for", |t| {
+        t.contains("handoff to the next of the chain asked for")
+    });
+    wait_until(
+        Duration::from_secs(10),
+        "the handoff request journaled",
+        || by_web("handoff-request") == 1,
+    );
 }
 
 /// The page over what `baton demo` leaves (`--keep`): four agents, a lead handoff, quota

@@ -199,6 +199,23 @@ fn serve_shows_a_live_run_and_pushes_its_changes() {
         .collect();
     assert_eq!(working.len(), 2, "{state}");
     assert_eq!(state["agents"][0]["host"], "local");
+    // The server filters and pages the tasks: the page asks for what it shows.
+    let page = serve.get("/api/state?filter=PENDING&limit=5");
+    assert_eq!(ids(&page["tasks"], "id"), ["T-003"], "{page}");
+    assert_eq!(page["tasks_total"], 1, "{page}");
+    let page = serve.get("/api/state?filter=open&limit=1");
+    assert_eq!(page["tasks"].as_array().unwrap().len(), 1, "{page}");
+    assert_eq!(page["tasks_total"], 3, "{page}");
+    assert_eq!(
+        page["counts"]["total"], 3,
+        "the counts are of every task: {page}"
+    );
+    let page = serve.get("/api/state?filter=open&limit=1&offset=2");
+    assert_eq!(ids(&page["tasks"], "id"), ["T-003"], "{page}");
+    for bad in ["filter=someday", "limit=many", "offset=-1"] {
+        let (status, body) = serve.ask("GET", &format!("/api/state?{bad}"), &[], "");
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
 
     // A task finished in the store is pushed to an open stream.
     let mut events = Events::open(&serve);
@@ -221,9 +238,16 @@ fn serve_shows_a_live_run_and_pushes_its_changes() {
     assert!(ids(&task["history"], "action").contains(&"task-done".to_owned()));
     let done = serve.get("/api/done");
     assert_eq!(done["points"].as_array().unwrap().len(), 1, "{done}");
+    assert_eq!(done["points"][0]["done"], 1, "{done}");
+    assert_eq!(done["total"], 1, "{done}");
     let quota = serve.get("/api/quota?agent=codex");
     assert_eq!(quota["agent"], "codex");
     assert!(quota["points"].is_array() && quota["projection"].is_array());
+    // Without an agent: every agent's, in one answer, in the configuration's order.
+    let all = serve.get("/api/quota");
+    assert_eq!(ids(&all["agents"], "agent"), ["claude", "codex"], "{all}");
+    assert_eq!(all["agents"][1]["points"], quota["points"], "{all}");
+    assert_eq!(serve.ask("GET", "/api/quota?agent=nobody", &[], "").0, 404);
     let screen = serve.get("/api/screen?agent=claude");
     assert!(
         screen["text"].as_str().unwrap().contains("Claude Code"),
@@ -344,4 +368,34 @@ fn serve_refuses_what_it_must_and_acts_as_web() {
     assert_eq!(serve.ask("GET", "/api/state", &[], "").0, 200);
     let again = Serve::start(&p, &[]);
     assert_eq!(again.token, serve.token, "the token is kept between starts");
+}
+
+#[test]
+fn serve_caps_its_event_streams_and_frees_a_closed_one() {
+    let p = TestProject::with_fake_agents(&[("claude", "claude", "")]);
+    let serve = Serve::start(&p, &[]);
+    // The cap is 64 (serve::MAX_STREAMS): every stream under it is served...
+    let mut open: Vec<Events> = (0..64).map(|_| Events::open(&serve)).collect();
+    assert_eq!(serve.get("/api/status")["streams"], 64);
+    // ...the next is refused, and counted nowhere as open.
+    let (status, body) = serve.ask("GET", "/api/events", &[], "");
+    assert_eq!(status, 503, "{body}");
+    assert_has(&body, &["64 event streams are open already"]);
+    assert_eq!(serve.get("/api/status")["streams"], 64);
+    // A stream whose client left is freed when a write to it fails (TCP lets the first write
+    // after the close through: changes are made until it is freed), and a new one is served.
+    drop(open.pop());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while serve.get("/api/status")["streams"] != 63 {
+        assert!(
+            Instant::now() < deadline,
+            "the closed stream was never freed"
+        );
+        p.ok(&["task", "add", "Wake the streams"]);
+    }
+    let mut again = Events::open(&serve);
+    again.wait_for(Duration::from_secs(10), "a change", |s| {
+        s.contains(": baton")
+    });
+    assert_eq!(serve.terminate(), Some(0));
 }

@@ -41,7 +41,7 @@ pub struct Browser {
 }
 
 /// Finds a program on PATH.
-fn which(names: &[&str]) -> Option<PathBuf> {
+pub fn which(names: &[&str]) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
