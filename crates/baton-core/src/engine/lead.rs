@@ -24,6 +24,7 @@ use super::Action;
 use super::AgentRt;
 use super::Engine;
 use super::FreeFor;
+use super::HandoffDone;
 use super::SendKind;
 use super::Sending;
 use super::prompt;
@@ -135,6 +136,7 @@ impl Engine {
             snapshot: self.lead.snap.clone(),
             what,
             detail,
+            handoff: None,
         });
     }
 
@@ -432,9 +434,10 @@ impl Engine {
             self.lead.snap.resting.push(from.clone());
         }
         self.lead.tried.clear();
-        self.commit_lead(
-            JournalAction::HandoffDone,
-            format!(
+        out.push(Action::Lead {
+            snapshot: self.lead.snap.clone(),
+            what: JournalAction::HandoffDone,
+            detail: format!(
                 "{to} leads, takeover verified; {from} {} ({reason})",
                 if rest {
                     "rests until its quota comes back"
@@ -442,8 +445,12 @@ impl Engine {
                     "works on"
                 }
             ),
-            out,
-        );
+            handoff: Some(HandoffDone {
+                from: from.clone(),
+                to: to.to_owned(),
+                reason: reason.clone(),
+            }),
+        });
         out.push(Action::Notify {
             kind: NoticeKind::HandoffDone,
             message: format!("{to} took over the lead from {from}"),

@@ -59,6 +59,7 @@ use runtime::Turn;
 pub use types::Action;
 pub use types::AgentSpec;
 pub use types::Event;
+pub use types::HandoffDone;
 pub use types::Key;
 pub use types::Settings;
 pub use types::TaskPurpose;

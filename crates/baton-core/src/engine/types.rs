@@ -355,6 +355,9 @@ pub enum Action {
         what: JournalAction,
         /// One line.
         detail: String,
+        /// For a handoff done: who handed over to whom and why, kept in the entry's detail
+        /// (JSON) for readers that need the parts, not the sentence.
+        handoff: Option<HandoffDone>,
     },
     /// The agent (in a worktree of its own) reported the task done: commit what it left and
     /// queue its branch for a verified merge; report the end as `MergeFinished`.
@@ -415,4 +418,15 @@ pub fn added_task(id: TaskId, new: NewTask) -> Task {
         assignee: new.assignee,
         ..Task::pending(id, new.title)
     }
+}
+
+/// A handoff carried out, as its journal entry's detail holds it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HandoffDone {
+    /// The lead that handed over.
+    pub from: String,
+    /// The new lead.
+    pub to: String,
+    /// Why the handoff happened.
+    pub reason: String,
 }

@@ -299,6 +299,7 @@ impl Shell<'_> {
                 snapshot,
                 what,
                 detail,
+                handoff,
             } => {
                 if let Err(e) = self.store.set_lead(&snapshot) {
                     eprintln!("warning: cannot record the lead: {e}");
@@ -308,7 +309,12 @@ impl Shell<'_> {
                     baton_core::engine::LeadPhase::Takeover { to, .. } => to.clone(),
                     _ => snapshot.lead.clone().unwrap_or_default(),
                 };
-                self.journal(Some(&target), None, what, &detail);
+                match handoff.map(|h| serde_json::to_string(&h)) {
+                    Some(Ok(data)) => {
+                        self.journal_with(Some(&target), None, what, &detail, &data);
+                    }
+                    _ => self.journal(Some(&target), None, what, &detail),
+                }
             }
             Action::WriteHandoff { from, to, reason } => {
                 match crate::handoff::write(self.project, &self.store, &from, &to, &reason) {

@@ -176,9 +176,21 @@ impl Shell<'_> {
         action: JournalAction,
         result: &str,
     ) {
+        self.journal_with(agent, task, action, result, "");
+    }
+
+    /// [`Shell::journal`] with a detail (JSON for the readers that need an entry's parts).
+    pub(super) fn journal_with(
+        &mut self,
+        agent: Option<&str>,
+        task: Option<TaskId>,
+        action: JournalAction,
+        result: &str,
+        detail: &str,
+    ) {
         if let Ok(e) = self
             .store
-            .journal(ACTOR, action, task, agent.unwrap_or(""), result, "")
+            .journal(ACTOR, action, task, agent.unwrap_or(""), result, detail)
         {
             // The read position moves only in read_store_changes: an agent's entry committed
             // between two of ours must still be read.

@@ -56,14 +56,20 @@ fn quota_json(window: &str, q: Option<Quota>) -> Option<Value> {
 const HANDOFFS_SHOWN: usize = 200;
 
 /// The last handoffs carried out, oldest first: `{at_ms, from, to, reason}`. SQL picks them by
-/// action; the whole journal is no longer loaded into memory on every change.
+/// action; the whole journal is not read on every change.
 fn handoffs(store: &Store) -> Result<Vec<Value>, StoreError> {
     Ok(store
         .journal_last(&[JournalAction::HandoffDone], HANDOFFS_SHOWN)?
         .into_iter()
         .rev()
         .map(|e| {
-            // "{to} leads, takeover verified; {from} rests … ({reason})"
+            // The daemon keeps the parts in the detail (JSON); an older store has only the
+            // sentence: "{to} leads, takeover verified; {from} rests … ({reason})".
+            if let Ok(d) = serde_json::from_str::<Value>(&e.detail)
+                && d["from"].is_string()
+            {
+                return json!({"at_ms": e.at_ms, "from": d["from"], "to": e.target, "reason": d["reason"]});
+            }
             let from = e
                 .result
                 .split_once("; ")
@@ -328,5 +334,52 @@ pub fn task(shared: &Shared, id: &str) -> Answer {
         ),
         Err(e @ StoreError::NoTask(_)) => Answer::error(404, e.to_string()),
         Err(e) => store_error(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handoffs_read_their_parts_and_older_sentences() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("state.db")).unwrap();
+        // A store written before the parts were kept: the sentence only.
+        store
+            .journal(
+                "baton",
+                JournalAction::HandoffDone,
+                None,
+                "amp",
+                "amp leads, takeover verified; claude rests until its quota comes back (session-5h at 93%)",
+                "",
+            )
+            .unwrap();
+        // Now: the parts in the detail, whatever the sentence says.
+        store
+            .journal(
+                "baton",
+                JournalAction::HandoffDone,
+                None,
+                "claude",
+                "claude leads, takeover verified; amp (a reason (with parentheses))",
+                r#"{"from":"amp","to":"claude","reason":"weekly at 91% (projected)"}"#,
+            )
+            .unwrap();
+        let h = handoffs(&store).unwrap();
+        assert_eq!(h.len(), 2);
+        assert_eq!(
+            (&h[0]["from"], &h[0]["to"], &h[0]["reason"]),
+            (&json!("claude"), &json!("amp"), &json!("session-5h at 93%"))
+        );
+        assert_eq!(
+            (&h[1]["from"], &h[1]["to"], &h[1]["reason"]),
+            (
+                &json!("amp"),
+                &json!("claude"),
+                &json!("weekly at 91% (projected)")
+            )
+        );
     }
 }

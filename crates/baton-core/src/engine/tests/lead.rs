@@ -19,6 +19,17 @@ fn takes_over(e: &mut Engine, now: u64, to: &str, hash: u64) {
     let acts = deliver(e, now, to, hash);
     assert_eq!(lead_actions(&acts), ["handoff-done"]);
     assert_eq!(e.lead(), Some(to));
+    // The entry keeps its parts for readers (the web page's handoff list, its plots).
+    let parts = acts.iter().find_map(|a| match a {
+        Action::Lead {
+            handoff: Some(h), ..
+        } => Some(h.clone()),
+        _ => None,
+    });
+    let parts = parts.expect("a handoff-done carries who, to whom and why");
+    assert_eq!(parts.to, to);
+    assert_ne!(parts.from, to);
+    assert!(!parts.reason.is_empty(), "{parts:?}");
 }
 
 #[test]
