@@ -42,15 +42,27 @@ impl WebhookFormat {
 }
 
 impl WebhookUrl {
+    /// The longest URL taken, in characters: longer ones are refused by many servers and
+    /// are most likely a paste gone wrong.
+    pub const MAX_LEN: usize = 2048;
+
     /// A URL from its text (checked by `Config::parse`, not here).
     pub fn new(url: impl Into<String>) -> WebhookUrl {
         WebhookUrl(url.into())
     }
 
-    /// Why the URL cannot be used, in words that do not repeat it: http or https, a host,
-    /// no space or control character, no user name or password.
+    /// Why the URL cannot be used, in words that do not repeat it: at most
+    /// [`WebhookUrl::MAX_LEN`] characters, http or https, a host, no space or control
+    /// character, no user name or password.
     pub fn check(&self) -> Result<(), String> {
         let url = self.0.as_str();
+        let length = url.chars().count();
+        if length > WebhookUrl::MAX_LEN {
+            return Err(format!(
+                "is {length} characters long; baton takes at most {}",
+                WebhookUrl::MAX_LEN
+            ));
+        }
         if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("has a space or a control character".into());
         }
@@ -193,6 +205,19 @@ mod tests {
             let e = WebhookUrl::new(url).check().unwrap_err();
             assert!(e.contains(why), "{url}: {e}");
             assert!(!e.contains("Secret") && !e.contains("Sec ret"), "{e}");
+        }
+        let longest = format!("https://ntfy.sh/{}", "S".repeat(WebhookUrl::MAX_LEN - 16));
+        assert_eq!(WebhookUrl::new(&longest).check(), Ok(()));
+        for url in [
+            format!("{longest}S"),
+            format!("https://ntfy.sh/Secret{}", "x".repeat(20_000)),
+        ] {
+            let e = WebhookUrl::new(&url).check().unwrap_err();
+            let length = url.chars().count();
+            assert_eq!(
+                e,
+                format!("is {length} characters long; baton takes at most 2048")
+            );
         }
         assert!(
             !WebhookUrl::new("https://user:Secret@host/x")
