@@ -15,18 +15,20 @@ use serde::Serialize;
 #[serde(transparent)]
 pub struct WebhookUrl(String);
 
-/// What a webhook receives: its body, and for ntfy its headers.
+/// What a webhook receives: its body, and for ntfy its headers. Every format also gets the
+/// notice's id in an `X-Baton-Notice` header, the same on each try.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum WebhookFormat {
-    /// `{"kind", "title", "body", "project", "time", "urgent"}`: for a receiver of one's own.
+    /// `{"id", "kind", "title", "body", "project", "time", "urgent"}`: for a receiver of
+    /// one's own.
     #[default]
     Json,
-    /// `{"text": "title\nbody"}`: Slack incoming webhooks and the hooks that copy them
-    /// (Mattermost, Rocket.Chat, Discord's `/slack` endpoint).
+    /// `{"text": "title\nbody"}`, `&`, `<` and `>` escaped: Slack incoming webhooks and the
+    /// hooks that copy them (Mattermost, Rocket.Chat, Discord's `/slack` endpoint).
     Slack,
-    /// The body as plain text, with `Title`, `Priority` and `Tags` headers: an ntfy topic
-    /// URL, so the phone shows a readable notice.
+    /// The body as plain text, with `Title` (plain ASCII), `Priority` and `Tags` headers: an
+    /// ntfy topic URL, so the phone shows a readable notice.
     Ntfy,
 }
 
