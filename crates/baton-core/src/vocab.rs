@@ -211,6 +211,9 @@ vocabulary! {
         NotifyHandoffDone = "notify-handoff-done",
         /// Notice: a handoff failed.
         NotifyHandoffFailed = "notify-handoff-failed",
+        /// The webhook gave a notice up (every try failed, a final answer, baton stopped, or
+        /// a full queue): its kind, the webhook's scheme and host, why, its id.
+        WebhookFailed = "webhook-failed",
     }
 }
 
@@ -303,9 +306,16 @@ impl NoticeKind {
         NoticeKind::ALL.into_iter().filter(|k| k.switch() == *k)
     }
 
-    /// Whether the notice asks for attention now (critical urgency) rather than soon.
+    /// Whether the notice asks for attention now (critical urgency, ntfy priority high)
+    /// rather than soon: an agent or a task stands still until someone acts.
     pub fn is_urgent(self) -> bool {
-        matches!(self, NoticeKind::QuotaCritical | NoticeKind::AgentDead)
+        matches!(
+            self,
+            NoticeKind::QuotaCritical
+                | NoticeKind::AgentDead
+                | NoticeKind::NeedsInput
+                | NoticeKind::TaskBlocked
+        )
     }
 
     /// The journal entry that records the notice (the end of a run is journaled as
@@ -459,6 +469,20 @@ mod tests {
                 assert_eq!(k.journal_action().notice(), Some(k));
             }
         }
+        let urgent: Vec<&str> = NoticeKind::ALL
+            .into_iter()
+            .filter(|k| k.is_urgent())
+            .map(NoticeKind::as_str)
+            .collect();
+        assert_eq!(
+            urgent,
+            [
+                "quota-critical",
+                "task-blocked",
+                "needs-input",
+                "agent-dead"
+            ]
+        );
         let switches: Vec<&str> = NoticeKind::switches().map(NoticeKind::as_str).collect();
         assert_eq!(
             switches.join(", "),

@@ -211,6 +211,14 @@ impl Notifier {
         }
     }
 
+    /// Closes the webhook, if any ([`Webhook::close`]): its last notices get the flush time,
+    /// and each one given up on is reported before this returns.
+    pub fn close_webhook(&self) {
+        if let Some(w) = &self.webhook {
+            w.close();
+        }
+    }
+
     /// Rings the bell on `writer` instead of the terminal.
     #[cfg(test)]
     pub fn with_bell_writer(self, writer: Box<dyn Write + Send>) -> Notifier {

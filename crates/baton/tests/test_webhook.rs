@@ -117,6 +117,12 @@ fn a_run_posts_its_notices_to_the_webhook() {
         blocked["time"].as_str().unwrap().ends_with('Z'),
         "{blocked}"
     );
+    // A blocked task waits for a person: urgent. Each notice has its own id.
+    assert_eq!(blocked["urgent"], true, "{blocked}");
+    let finished = hook.notice("run-finished").unwrap();
+    assert_ne!(blocked["id"], finished["id"]);
+    assert!(blocked["id"].as_str().is_some_and(|id| !id.is_empty()));
+    assert!(p.journaled("webhook-failed").is_empty());
 }
 
 #[test]
@@ -133,8 +139,27 @@ fn a_disabled_kind_does_not_reach_the_webhook_and_the_url_shows_nowhere() {
 
     let shown = format!("{}{}", hook.url.split(TOKEN).next().unwrap(), "…");
     assert_has(&ran.stderr, &["HTTP 400", &shown]);
+    // The notice given up on is journaled once, and doctor shows it.
+    let failed = p.journaled("webhook-failed");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let line = failed[0]["result"].as_str().unwrap();
+    assert!(
+        line.starts_with(&format!(
+            "run-finished notice not delivered to {shown}: HTTP 400"
+        )),
+        "{line}"
+    );
     let doctor = p.exec(&["doctor"]);
-    assert_has(&doctor.stdout, &["webhook", &shown, "json format"]);
+    assert_has(
+        &doctor.stdout,
+        &[
+            "webhook",
+            &shown,
+            "json format",
+            "HTTP 400",
+            "webhook-failed",
+        ],
+    );
     let log = p.exec(&["log", "--json"]);
     let report = p.read_file("REPORT.md");
     let orchlog = p.read_file("ORCHESTRATION_LOG.md");

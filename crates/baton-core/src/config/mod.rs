@@ -324,8 +324,34 @@ impl Config {
                 ),
             ));
         }
-        for (i, k) in raw.notify.disable.iter().enumerate() {
-            notice_switch(k).map_err(|m| at(&format!("notify.disable[{i}]"), m))?;
+        let unknown: Vec<(usize, String)> = raw
+            .notify
+            .disable
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| notice_switch(k).err().map(|m| (i, m)))
+            .collect();
+        match unknown.as_slice() {
+            [] => {}
+            [(i, m)] => return Err(at(&format!("notify.disable[{i}]"), m.clone())),
+            [(first, _), ..] => {
+                // Every unknown name at once, placed at the first.
+                let names: Vec<String> = unknown
+                    .iter()
+                    .map(|(i, _)| format!("`{}`", raw.notify.disable[*i]))
+                    .collect();
+                let kinds: Vec<&str> = crate::vocab::NoticeKind::switches()
+                    .map(crate::vocab::NoticeKind::as_str)
+                    .collect();
+                return Err(at(
+                    &format!("notify.disable[{first}]"),
+                    format!(
+                        "{} are not notice kinds; the kinds are {}",
+                        names.join(", "),
+                        kinds.join(", ")
+                    ),
+                ));
+            }
         }
         if let Some(url) = &raw.notify.webhook {
             url.check().map_err(|m| at("notify.webhook", m))?;
@@ -450,6 +476,19 @@ mod tests {
         );
         let e = parse("[notify]\ndisable = [\"blocked\"]\n").unwrap_err();
         assert_eq!(e.key, "notify.disable[0]", "{e}");
+        // Several unknown names: all of them, at the first.
+        let e =
+            parse("[notify]\ndisable = [\"blocked\", \"run-finished\", \"dead\"]\n").unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.position),
+            ("notify.disable[0]", Some((2, 12))),
+            "{e}"
+        );
+        assert_eq!(
+            e.message,
+            "`blocked`, `dead` are not notice kinds; the kinds are quota-warn, quota-critical, \
+             task-blocked, needs-input, agent-dead, verify-failed, handoff-done, run-finished"
+        );
     }
 
     #[test]
@@ -473,6 +512,20 @@ mod tests {
         assert_eq!(
             (e.key.as_str(), e.position),
             ("notify.webhook", Some((3, 1))),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("Secret"), "{e}");
+        // A URL of 20 000 characters: refused, with the file, line and field.
+        let long = format!("https://ntfy.sh/Secret{}", "x".repeat(20_000));
+        let e = parse(&format!("[notify]\nwebhook = \"{long}\"\n")).unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.position),
+            ("notify.webhook", Some((2, 1))),
+            "{e}"
+        );
+        assert!(
+            e.to_string()
+                .starts_with("baton.toml:2:1: notify.webhook: is 20022 characters long"),
             "{e}"
         );
         assert!(!e.to_string().contains("Secret"), "{e}");

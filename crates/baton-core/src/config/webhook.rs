@@ -15,18 +15,20 @@ use serde::Serialize;
 #[serde(transparent)]
 pub struct WebhookUrl(String);
 
-/// What a webhook receives: its body, and for ntfy its headers.
+/// What a webhook receives: its body, and for ntfy its headers. Every format also gets the
+/// notice's id in an `X-Baton-Notice` header, the same on each try.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum WebhookFormat {
-    /// `{"kind", "title", "body", "project", "time", "urgent"}`: for a receiver of one's own.
+    /// `{"id", "kind", "title", "body", "project", "time", "urgent"}`: for a receiver of
+    /// one's own.
     #[default]
     Json,
-    /// `{"text": "title\nbody"}`: Slack incoming webhooks and the hooks that copy them
-    /// (Mattermost, Rocket.Chat, Discord's `/slack` endpoint).
+    /// `{"text": "title\nbody"}`, `&`, `<` and `>` escaped: Slack incoming webhooks and the
+    /// hooks that copy them (Mattermost, Rocket.Chat, Discord's `/slack` endpoint).
     Slack,
-    /// The body as plain text, with `Title`, `Priority` and `Tags` headers: an ntfy topic
-    /// URL, so the phone shows a readable notice.
+    /// The body as plain text, with `Title` (plain ASCII), `Priority` and `Tags` headers: an
+    /// ntfy topic URL, so the phone shows a readable notice.
     Ntfy,
 }
 
@@ -42,15 +44,27 @@ impl WebhookFormat {
 }
 
 impl WebhookUrl {
+    /// The longest URL taken, in characters: longer ones are refused by many servers and
+    /// are most likely a paste gone wrong.
+    pub const MAX_LEN: usize = 2048;
+
     /// A URL from its text (checked by `Config::parse`, not here).
     pub fn new(url: impl Into<String>) -> WebhookUrl {
         WebhookUrl(url.into())
     }
 
-    /// Why the URL cannot be used, in words that do not repeat it: http or https, a host,
-    /// no space or control character, no user name or password.
+    /// Why the URL cannot be used, in words that do not repeat it: at most
+    /// [`WebhookUrl::MAX_LEN`] characters, http or https, a host, no space or control
+    /// character, no user name or password.
     pub fn check(&self) -> Result<(), String> {
         let url = self.0.as_str();
+        let length = url.chars().count();
+        if length > WebhookUrl::MAX_LEN {
+            return Err(format!(
+                "is {length} characters long; baton takes at most {}",
+                WebhookUrl::MAX_LEN
+            ));
+        }
         if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("has a space or a control character".into());
         }
@@ -193,6 +207,19 @@ mod tests {
             let e = WebhookUrl::new(url).check().unwrap_err();
             assert!(e.contains(why), "{url}: {e}");
             assert!(!e.contains("Secret") && !e.contains("Sec ret"), "{e}");
+        }
+        let longest = format!("https://ntfy.sh/{}", "S".repeat(WebhookUrl::MAX_LEN - 16));
+        assert_eq!(WebhookUrl::new(&longest).check(), Ok(()));
+        for url in [
+            format!("{longest}S"),
+            format!("https://ntfy.sh/Secret{}", "x".repeat(20_000)),
+        ] {
+            let e = WebhookUrl::new(&url).check().unwrap_err();
+            let length = url.chars().count();
+            assert_eq!(
+                e,
+                format!("is {length} characters long; baton takes at most 2048")
+            );
         }
         assert!(
             !WebhookUrl::new("https://user:Secret@host/x")

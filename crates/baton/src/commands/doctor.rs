@@ -13,6 +13,7 @@ use baton_core::coverage::compare_versions;
 use baton_core::coverage::parse_version;
 use baton_core::profile::builtin_names;
 use baton_core::profile::builtin_spec;
+use baton_core::vocab::JournalAction;
 use clap::Args;
 use serde::Serialize;
 
@@ -25,6 +26,8 @@ use crate::project::Project;
 use crate::project::find_root;
 use crate::project::start_dir;
 use crate::project::tmux_for;
+use crate::store::JournalEntry;
+use crate::store::Store;
 
 /// Arguments of `baton doctor`.
 #[derive(Args, Debug)]
@@ -62,7 +65,7 @@ fn check(
 }
 
 /// Worktree isolation needs a git repository whose integration branch has a commit.
-fn worktree_check(project: &Project, store: Option<&crate::store::Store>) -> Check {
+fn worktree_check(project: &Project, store: Option<&Store>) -> Check {
     let hint = Some(
         "commit once in a git repository, set `[session] integration_branch`, or use `isolation = \"shared\"`"
             .to_owned(),
@@ -257,23 +260,50 @@ fn states_check(agent: &AgentConfig, installed: Option<&str>) -> Check {
 }
 
 /// `[notify] webhook`, shown as its scheme and host only (the rest of the URL is the key to
-/// post); not contacted: doctor sends no test notice.
-fn webhook_check(notify: &NotifyConfig) -> Option<Check> {
+/// post); not contacted: doctor sends no test notice. Warns of plain http to another machine,
+/// and of the last notice given up on since baton last started (from the store's journal).
+fn webhook_check(notify: &NotifyConfig, store: Option<&Store>) -> Option<Check> {
     let url = notify.webhook.as_ref()?;
     let detail = format!(
         "{} ({} format; not contacted)",
         url.redacted(),
         notify.webhook_format.as_str()
     );
-    Some(if url.is_cleartext() {
-        warn(
-            "webhook",
-            detail,
-            "plain http to another machine: whoever sees the traffic can post to it; use https",
-        )
-    } else {
+    let mut hints = Vec::new();
+    if url.is_cleartext() {
+        hints.push(
+            "plain http to another machine: whoever sees the traffic can post to it; use https"
+                .to_owned(),
+        );
+    }
+    if let Some(failed) = store.and_then(last_webhook_failure) {
+        hints.push(format!(
+            "last notice given up on, at {}: {} (`baton log` has a `{}` line for each)",
+            crate::orchlog::local_time(failed.at_ms),
+            failed.result,
+            JournalAction::WebhookFailed
+        ));
+    }
+    Some(if hints.is_empty() {
         check("webhook", true, detail, None)
+    } else {
+        warn("webhook", detail, hints.join("; "))
     })
+}
+
+/// The last notice the webhook gave up on since the daemon last started, if any.
+fn last_webhook_failure(store: &Store) -> Option<JournalEntry> {
+    let started = store
+        .journal_last(&[JournalAction::DaemonStart], 1)
+        .ok()?
+        .first()
+        .map_or(0, |e| e.seq);
+    store
+        .journal_last(&[JournalAction::WebhookFailed], 1)
+        .ok()?
+        .into_iter()
+        .next()
+        .filter(|e| e.seq > started)
 }
 
 /// A check that passes with a warning and its hint.
@@ -405,7 +435,16 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                     ),
                     Err(e) => check("template", false, e.message, e.hints.first().cloned()),
                 });
-                checks.extend(webhook_check(&project.config.notify));
+                let dir = project.root.join(".baton");
+                // The store, when there is one yet or one is recorded (doctor creates none):
+                // opened once; a deleted or replaced store is reported.
+                let db = dir.join(crate::store::STORE_FILE);
+                let store = (db.exists() || dir.join(crate::store::STORE_ID_FILE).exists())
+                    .then(|| Store::open_project(&dir));
+                checks.extend(webhook_check(
+                    &project.config.notify,
+                    store.as_ref().and_then(|s| s.as_ref().ok()),
+                ));
                 for agent in &project.config.agents {
                     let program = agent.command.split_whitespace().next().unwrap_or_default();
                     let found = which(program).or_else(|| {
@@ -438,12 +477,6 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                 if let Some(c) = login_shell_check(&project) {
                     checks.push(c);
                 }
-                let dir = project.root.join(".baton");
-                // The store, when there is one yet or one is recorded (doctor creates none):
-                // opened once; a deleted or replaced store is reported.
-                let db = dir.join(crate::store::STORE_FILE);
-                let store = (db.exists() || dir.join(crate::store::STORE_ID_FILE).exists())
-                    .then(|| crate::store::Store::open_project(&dir));
                 if project.config.uses_worktrees() {
                     let store = store.as_ref().and_then(|s| s.as_ref().ok());
                     checks.push(worktree_check(&project, store));

@@ -109,6 +109,8 @@ struct Shell<'p> {
     disconnected: Option<Instant>,
     screen_quota: bool,
     notifier: crate::notify::Notifier,
+    /// The notices the webhook gave up on, to journal (its thread must not reach the store).
+    webhook_failures: crossbeam_channel::Receiver<crate::webhook::GaveUp>,
     /// The id of the last quota reading fed to the engine.
     quota_seen: i64,
     last_rollout: Option<Instant>,
@@ -144,6 +146,7 @@ impl<'p> Shell<'p> {
         progress: bool,
         integration: Option<String>,
     ) -> Shell<'p> {
+        let (gave_up, webhook_failures) = crossbeam_channel::unbounded();
         Shell {
             project,
             tmux,
@@ -163,7 +166,8 @@ impl<'p> Shell<'p> {
             progress,
             disconnected: None,
             screen_quota: crate::quota_watch::enabled(project, "screen"),
-            notifier: notifier_from_config(&project.config.notify, &project.session),
+            notifier: notifier_from_config(&project.config.notify, &project.session, gave_up),
+            webhook_failures,
             quota_seen: 0,
             last_rollout: None,
             last_oauth: None,
@@ -183,10 +187,11 @@ impl<'p> Shell<'p> {
 }
 
 /// The notifier `baton.toml`'s `[notify]` asks for; `project` names the project in webhook
-/// notices.
+/// notices, `gave_up` hears of each webhook notice given up on.
 fn notifier_from_config(
     c: &baton_core::config::NotifyConfig,
     project: &str,
+    gave_up: Sender<crate::webhook::GaveUp>,
 ) -> crate::notify::Notifier {
     use crate::notify::Backend;
     use crate::notify::NoticeFilter;
@@ -211,7 +216,12 @@ fn notifier_from_config(
         return notifier;
     };
     let shown = url.redacted();
-    match crate::webhook::Webhook::start(url, c.webhook_format, project, Default::default()) {
+    let report: crate::webhook::Report = Box::new(move |g| {
+        // The receiver goes with the daemon's shell: then stderr has said it already.
+        let _ = gave_up.send(g);
+    });
+    let policy = Default::default();
+    match crate::webhook::Webhook::start(url, c.webhook_format, project, policy, report) {
         Ok(w) => notifier.with_webhook(w),
         Err(e) => {
             eprintln!("warning: webhook {shown}: cannot start its thread: {e}");

@@ -96,6 +96,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
         {
             shell.flush_states();
             shell.sync_memory();
+            shell.close_notices();
             drop(listener);
             let _ = std::fs::remove_file(socket_path(&project.root));
             return Ok(Outcome { summary });
@@ -143,6 +144,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
                     shell.journal(None, None, JournalAction::DaemonStop, "the tmux session is gone");
                     shell.flush_states();
                     shell.sync_memory();
+                    shell.close_notices();
                     drop(listener);
                     let _ = std::fs::remove_file(socket_path(&project.root));
                     return Ok(Outcome { summary: "the tmux session is gone".into() });
@@ -161,6 +163,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
                 shell.sync_memory();
                 shell.feed(Event::Tick)?;
                 shell.pump_merges();
+                shell.journal_webhook_failures();
                 shell.status_line();
             },
         }
@@ -196,6 +199,21 @@ impl Shell<'_> {
             // between two of ours must still be read.
             let _ = crate::orchlog::append(self.project, &[e]);
         }
+    }
+
+    /// Journals the notices the webhook gave up on since the last call, one line each (its
+    /// kind, the webhook's scheme and host, why): `baton log` and `baton doctor` show them.
+    pub(super) fn journal_webhook_failures(&mut self) {
+        while let Ok(g) = self.webhook_failures.try_recv() {
+            self.journal(None, None, JournalAction::WebhookFailed, &g.to_string());
+        }
+    }
+
+    /// Closes the webhook (its last notices get their flush time) and journals what it gave
+    /// up on, before the daemon returns.
+    fn close_notices(&mut self) {
+        self.notifier.close_webhook();
+        self.journal_webhook_failures();
     }
 
     /// Shows a notice (desktop, `notify-send` or the bell, per `[notify]`), as the kind that
