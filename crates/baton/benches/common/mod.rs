@@ -7,6 +7,10 @@
 use std::path::Path;
 use std::process::Command;
 use std::process::Output;
+use std::time::Duration;
+
+use rusqlite::Connection;
+use rusqlite::params;
 
 /// The value at fraction `p` (0.0 to 1.0) of an ascending, non-empty slice: index
 /// `((len - 1) * p).round()`. Panics on an empty slice.
@@ -123,4 +127,91 @@ pub fn write_workers_config(
     }
     config.push_str("[run]\ntest_tasks = false\n");
     std::fs::write(root.join("baton.toml"), config).unwrap();
+}
+
+/// Milliseconds since the epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Writes a project with `agents` agents and `tasks` tasks in every state.
+pub fn project(root: &Path, socket: &str, agents: usize, tasks: usize) {
+    let mut config = format!("[session]\nname = \"bench\"\nsocket = \"{socket}\"\n\n");
+    for i in 0..agents {
+        config.push_str(&format!(
+            "[[agent]]\nname = \"agent{i:03}\"\ncli = \"{}\"\n\n",
+            ["claude", "codex", "amp", "gemini"][i % 4]
+        ));
+    }
+    config.push_str("[lead]\nchain = [\"agent000\", \"agent001\"]\n");
+    std::fs::write(root.join("baton.toml"), config).unwrap();
+    let list: String = (0..tasks)
+        .map(|i| {
+            format!(
+                "- [ ] task number {i}: make the thing work !{}\n",
+                ["high", "med", "low"][i % 3]
+            )
+        })
+        .collect();
+    std::fs::write(root.join("tasks.md"), list).unwrap();
+    succeeded(
+        baton_command(root, &["task", "import", "tasks.md"])
+            .output()
+            .expect("run baton"),
+        "baton task import",
+    );
+    let db = Connection::open(root.join(".baton/state.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    let now = now_ms();
+    db.execute_batch("BEGIN").unwrap();
+    // Half done, one in progress per agent, a few blocked and cancelled.
+    db.execute(
+        "UPDATE tasks SET status = 'COMPLETED', assignee = 'agent' || printf('%03d', id % ?1) WHERE id > ?2 AND id % 2 = 0",
+        params![agents as i64, agents as i64],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE tasks SET status = 'IN_PROGRESS', assignee = 'agent' || printf('%03d', id - 1) WHERE id <= ?1",
+        params![agents as i64],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE tasks SET status = 'BLOCKED', blocked_reason = 'no credits' WHERE id % 97 = 0 AND status = 'PENDING'",
+        [],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE tasks SET status = 'CANCELLED' WHERE id % 89 = 0 AND status = 'PENDING'",
+        [],
+    )
+    .unwrap();
+    for i in 0..agents {
+        let name = format!("agent{i:03}");
+        db.execute(
+            "INSERT INTO agents (name, cli, state, pane, updated_ms) VALUES (?1, 'claude', ?2, ?3, ?4)",
+            params![name, ["working", "idle", "working", "needs-input"][i % 4], format!("%{i}"), now - (i as i64) * 7_000],
+        )
+        .unwrap();
+        // Fifty readings of each window, as a long run leaves them.
+        for k in 0..50 {
+            for (window, base) in [("session-5h", 10.0), ("weekly", 30.0)] {
+                db.execute(
+                    "INSERT INTO quota_readings (agent, window, used_percent, resets_at_ms, source, observed_ms) VALUES (?1, ?2, ?3, NULL, 'bench', ?4)",
+                    params![name, window, (base + (i % 60) as f64 + k as f64 * 0.5).min(100.0), now - (50 - k) * 60_000],
+                )
+                .unwrap();
+            }
+        }
+    }
+    // The journal of a long run: ten entries per task.
+    for i in 0..tasks * 9 {
+        db.execute(
+            "INSERT INTO journal (at_ms, actor, action, task, target, result, detail) VALUES (?1, 'baton', 'engine', ?2, 'agent000', 'screen changed', '')",
+            params![now - 1000, (i % tasks) as i64 + 1],
+        )
+        .unwrap();
+    }
+    db.execute_batch("COMMIT").unwrap();
 }
