@@ -27,8 +27,9 @@ macro_rules! vocabulary {
         }
 
         impl std::fmt::Display for $name {
+            /// Honours width and alignment (`{:<9}`), so a name lines up in a table.
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
             }
         }
 
@@ -390,7 +391,7 @@ impl AgentStatus {
 
 impl std::fmt::Display for AgentStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -432,6 +433,8 @@ mod tests {
             assert_eq!(a.as_str().parse::<JournalAction>().unwrap(), a);
             assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{a}\""));
         }
+        // Padded like a string in a table.
+        assert_eq!(format!("[{:<8}]", MergeState::Queued), "[queued  ]");
         let err = "no-such".parse::<JournalAction>().unwrap_err();
         assert!(err.contains("unknown JournalAction 'no-such'"), "{err}");
         for m in MergeState::ALL {

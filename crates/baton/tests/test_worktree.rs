@@ -228,6 +228,17 @@ fn conflicting_agents_merge_through_the_verified_queue() {
         "the fix goes to its author"
     );
     assert!(merges.iter().any(|m| m["state"] == "merged"));
+    // The text table lines up: each row's HEAD column starts where the header's does.
+    let table = p.ok(&["merge-queue"]);
+    let header = table.lines().find(|l| l.starts_with("#")).unwrap();
+    let at = header.find("HEAD").unwrap();
+    let rows = table
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit()));
+    for row in rows {
+        assert_eq!(row.as_bytes()[at - 1], b' ', "{table}");
+        assert_ne!(row.as_bytes()[at], b' ', "misaligned:\n{table}");
+    }
     assert!(
         queue["agents"]
             .as_array()
