@@ -16,7 +16,7 @@
 //!   review (by the lead, else a person) and its dependents wait with it (`review.rs`).
 //! - **Recovery**: no screen change for `stuck_after` → a reminder; after two more checks,
 //!   Ctrl-C and the prompt again; then the task goes to another agent. A dead agent is
-//!   restarted with backoff and its task requeued. A task that failed `max_attempts` times
+//!   restarted with backoff and its task requeued. A dialog waiting for a person is not stuck. A task that failed `max_attempts` times
 //!   needs a person.
 //! - **Quota**: an agent at or above `critical` gets no new task; one that hit its limit loses
 //!   its task to another agent.

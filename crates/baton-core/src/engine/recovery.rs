@@ -96,6 +96,13 @@ impl Engine {
             let Some(a) = self.agents.get_mut(&name) else {
                 continue;
             };
+            // A dialog waits for a person, who was told (needs-input): the agent is not stuck,
+            // and a reminder or Ctrl-C would answer or kill the dialog. Its answer changes the
+            // screen, and the clock starts again from there.
+            if a.state() == AgentState::NeedsInput {
+                a.last_change_ms = now;
+                continue;
+            }
             if now.saturating_sub(a.last_change_ms) < self.settings.stuck_after_ms {
                 continue;
             }

@@ -66,6 +66,50 @@ fn a_stuck_agent_gets_a_reminder_then_a_resend_then_loses_the_task() {
 }
 
 #[test]
+fn a_dialog_that_waits_for_a_person_is_not_stuck() {
+    let s = settings(|s| s.stuck_after_ms = 1000);
+    let mut e = engine(s, agents(&["a", "b"]));
+    e.step(0, screen("b", AgentState::Working, None, 9));
+    e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    deliver(&mut e, 10, "a", 500);
+    // A permission dialog opens and stays: the person was told; nothing is typed into it,
+    // no Ctrl-C, the task stays with its agent.
+    let mut all = e.step(50, screen("a", AgentState::NeedsInput, None, 501));
+    for now in (100..60_000).step_by(100) {
+        all.extend(e.step(now, Event::Tick));
+    }
+    assert!(
+        all.iter().any(|a| matches!(
+            a,
+            Action::Notify {
+                kind: crate::vocab::NoticeKind::NeedsInput,
+                ..
+            }
+        )),
+        "{all:?}"
+    );
+    assert!(
+        !all.iter().any(|a| matches!(
+            a,
+            Action::Paste { .. } | Action::Press { .. } | Action::Requeue { .. }
+        )),
+        "{all:?}"
+    );
+    assert_eq!(e.task(TaskId(1)).unwrap().assignee.as_deref(), Some("a"));
+    // Answered, it works again; from then on the stuck rule watches it as before.
+    let mut after = e.step(60_000, screen("a", AgentState::Working, None, 502));
+    for now in (60_100..120_000).step_by(100) {
+        after.extend(e.step(now, Event::Tick));
+    }
+    assert!(
+        after.iter().any(
+            |a| matches!(a, Action::Paste { text, .. } if text.starts_with("Status check on T-001"))
+        ),
+        "{after:?}"
+    );
+}
+
+#[test]
 fn a_dead_agent_is_restarted_with_backoff_and_its_task_requeued() {
     let mut e = working_on_t1(Settings::default(), vec![agent("a", &[])], Priority::Med);
     let acts = e.step(100, Event::AgentDied { agent: "a".into() });
