@@ -20,6 +20,9 @@ pub use crate::lead_request::current_lead;
 pub use crate::lead_request::request_handoff;
 use crate::orchlog::local_time;
 
+/// How many of the lead's last journal entries `baton lead` shows.
+const LEAD_HISTORY: usize = 1000;
+
 /// Arguments of `baton lead`.
 #[derive(Args, Debug)]
 pub struct LeadArgs {
@@ -111,10 +114,15 @@ pub fn cmd_lead(dir: Option<&Path>, args: &LeadArgs) -> CliResult<ExitCode> {
             weekly_reset: reset(a, "weekly"),
         })
         .collect();
-    let history = store
-        .journal_since(0, usize::MAX)?
+    // The lead's entries, asked of SQL by action (not the whole journal), oldest first.
+    let lead_actions: Vec<JournalAction> = JournalAction::ALL
         .into_iter()
-        .filter(|j| j.action.parse().is_ok_and(JournalAction::is_lead))
+        .filter(|a| a.is_lead())
+        .collect();
+    let history = store
+        .journal_last(&lead_actions, LEAD_HISTORY)?
+        .into_iter()
+        .rev()
         .map(|j| HistoryEntry {
             seq: j.seq,
             at_ms: j.at_ms,
