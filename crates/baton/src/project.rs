@@ -220,6 +220,14 @@ impl Project {
                     .hint("start the agents with `baton up`")
             })
     }
+
+    /// When a task given to `agent` would wait because the agent is not running: what to
+    /// say (a reassignment is still made: the agent may be started later).
+    pub fn not_running(&self, agent: &str) -> Option<String> {
+        self.agent_pane(agent).err().map(|_| {
+            format!("agent `{agent}` is not running: the task waits until it runs (`baton up`)")
+        })
+    }
 }
 
 #[cfg(test)]

@@ -89,7 +89,15 @@ fn lifecycle_through_the_cli() {
     );
 
     assert!(err(&p, &["task", "reassign", "T-002", "nobody"]).contains("no agent named `nobody`"));
-    p.ok(&["task", "reassign", "T-002", "claude"]);
+    // Nothing runs here: the reassignment is made, and the waiting is said.
+    let ran = p.exec(&["task", "reassign", "T-002", "claude"]);
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert!(
+        ran.stderr
+            .contains("warning: agent `claude` is not running: the task waits until it runs"),
+        "{}",
+        ran.stderr
+    );
     assert!(
         err(&p, &["task", "edit", "T-001", "--after", "T-002"]).contains("T-001 → T-002 → T-001")
     );

@@ -120,8 +120,14 @@ pub fn act(ctx: &Context, ask: &Ask) -> CliResult<String> {
                 store.reassign(id, agent, &ctx.actor)?
             };
             ctx.after_change(&mut store, &journal);
+            let waits = t
+                .assignee
+                .as_deref()
+                .and_then(|w| ctx.project.not_running(w))
+                .map(|why| format!("; {why}"))
+                .unwrap_or_default();
             Ok(format!(
-                "{} is {}{}",
+                "{} is {}{}{waits}",
                 t.id,
                 t.status,
                 t.assignee.map(|w| format!(", for {w}")).unwrap_or_default()

@@ -89,7 +89,11 @@ pub fn cmd_task_edit(ctx: &Context, args: &EditArgs) -> CliResult<ExitCode> {
 /// Gives a task to another agent.
 pub fn cmd_task_reassign(ctx: &Context, args: &ReassignArgs) -> CliResult<ExitCode> {
     ctx.project.check_agent(&args.agent)?;
-    change_one(ctx, args.json, |store| {
+    let code = change_one(ctx, args.json, |store| {
         store.reassign(args.id, &args.agent, &ctx.actor)
-    })
+    })?;
+    if let Some(why) = ctx.project.not_running(&args.agent) {
+        eprintln!("warning: {why}");
+    }
+    Ok(code)
 }
