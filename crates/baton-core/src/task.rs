@@ -172,9 +172,12 @@ impl Status {
             (Unreported, _) => {
                 "it ended unreported: confirm it (COMPLETED) or reopen it (`baton task reopen`) first"
             }
-            (Pending, Completed) => "it was never started: it must be IN_PROGRESS first",
+            (Pending, Completed) => {
+                "it was never started: it must be IN_PROGRESS first (`baton task start <ID>`)"
+            }
             (Blocked, Completed) => {
-                "it is blocked: unblock it (back to PENDING or IN_PROGRESS) first"
+                "it is blocked: unblock it first, back to the queue (`baton task requeue <ID>`) or \
+                 IN_PROGRESS (`baton task start <ID>`)"
             }
             (Completed, Pending) => {
                 "it is COMPLETED: reopen it with `baton task reopen <ID> --reason …`"
@@ -445,8 +448,10 @@ mod tests {
         let e = Pending.check_transition(Completed).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "cannot go from PENDING to COMPLETED: it was never started: it must be IN_PROGRESS first"
+            "cannot go from PENDING to COMPLETED: it was never started: it must be IN_PROGRESS first (`baton task start <ID>`)"
         );
+        let e = Blocked.check_transition(Completed).unwrap_err();
+        assert!(e.to_string().contains("`baton task requeue <ID>`"), "{e}");
         assert!(Completed.check_transition(Pending).is_err());
         assert!(Cancelled.check_transition(InProgress).is_err());
     }
