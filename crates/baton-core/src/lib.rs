@@ -18,6 +18,7 @@ pub mod quota;
 pub mod render;
 pub mod settings;
 pub mod task;
+pub mod usage;
 pub mod vocab;
 
 pub use config::Config;

@@ -32,15 +32,7 @@ pub fn local_time(ms: i64) -> String {
 
 /// A journal entry as the renderers in `baton_core::render` read it.
 pub fn journal_line(e: &JournalEntry) -> JournalLine<'_> {
-    JournalLine {
-        at_ms: e.at_ms,
-        actor: &e.actor,
-        action: &e.action,
-        task: e.task,
-        target: &e.target,
-        result: &e.result,
-        detail: &e.detail,
-    }
+    e.line()
 }
 
 /// Appends entries to both logs: ORCHESTRATION_LOG.md in the reports directory (created

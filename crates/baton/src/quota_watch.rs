@@ -5,7 +5,8 @@
 //! - `hook`: Claude Code's statusLine command (`baton hook statusline`) writes readings itself;
 //! - `screen`: quota lines the detector finds on an agent's screen, read here;
 //! - `rollout`: the newest Codex rollout file under `$CODEX_HOME/sessions` (default
-//!   `~/.codex`), for every agent of the codex profile using that home;
+//!   `~/.codex`), for every agent of the codex profile using that home (and its token totals
+//!   as usage readings, for a home one agent alone uses);
 //! - `oauth`: Claude's usage endpoint (opt-in), for every agent of the claude profile.
 //!
 //! Every reading carries the time its DATA was made (the hook: when it fires; a rollout: the
@@ -32,6 +33,7 @@ use crate::project::Project;
 use crate::store::QuotaData;
 use crate::store::QuotaSample;
 use crate::store::Store;
+use crate::store::UsageSample;
 use crate::store::now_ms;
 
 /// The store's name of each source.
@@ -152,7 +154,9 @@ pub fn newest_rollout(home: &Path) -> Option<PathBuf> {
 }
 
 /// Reads the newest rollout of each Codex home and records its readings for the codex agents
-/// that use it; returns how many readings were new.
+/// that use it; returns how many quota readings were new. Its token totals are recorded as
+/// usage only for a home one agent alone uses: the sessions of a shared home cannot be told
+/// apart by agent.
 pub fn record_rollouts(project: &Project, store: &mut Store) -> usize {
     let mut by_home: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
     for a in project.config.agents.iter().filter(|a| a.cli == "codex") {
@@ -175,8 +179,33 @@ pub fn record_rollouts(project: &Project, store: &mut Store) -> usize {
                 new += usize::from(record(store, agent, &r, SOURCE_ROLLOUT, data));
             }
         }
+        if let [agent] = agents.as_slice() {
+            record_rollout_usage(store, agent, &file, &text);
+        }
     }
     new
+}
+
+/// Records a rollout's newest token totals as the agent's usage reading.
+fn record_rollout_usage(store: &mut Store, agent: &str, file: &Path, text: &str) {
+    let Some(u) = baton_core::usage::sources::rollout(text) else {
+        return;
+    };
+    // A file without its session line is still one session: its name says which.
+    let name = file.file_name().map(|n| n.to_string_lossy().into_owned());
+    let session = u.session.or(name);
+    let sample = UsageSample {
+        agent,
+        at_ms: u.at_ms.unwrap_or_else(now_ms),
+        session: session.as_deref(),
+        usage: u.usage,
+        source: SOURCE_ROLLOUT,
+    };
+    if let Err(e) = store.record_usage(&sample) {
+        warn_once(&format!(
+            "{agent}: cannot record the rollout's token counts: {e}"
+        ));
+    }
 }
 
 /// A window's newest reading with its projection, as `baton usage` and the engine see it.

@@ -1,6 +1,6 @@
 //! `REPORT.md`: what was done, by whom, how long it took, verify results, and problems —
 //! written from the store and its journal when a run finishes. This gathers the snapshot
-//! (tasks, journal, merges, the integration branch's log) and writes the file;
+//! (tasks, journal, merges, each task's cost and tokens, the integration branch's log) and writes the file;
 //! `baton_core::render::report` renders it.
 
 use baton_core::render::report::History;
@@ -64,12 +64,13 @@ pub fn is_problem(j: &JournalEntry) -> bool {
 pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<String> {
     let e = |e: crate::store::StoreError| CliError::user(e.to_string());
     // One snapshot of the store: agents report while the report is written.
-    let (tasks, journal, merge_rows) = store
+    let (tasks, journal, merge_rows, usage) = store
         .snapshot(|s| {
             Ok::<_, crate::store::StoreError>((
                 s.tasks(&TaskFilter::default())?,
                 s.journal_since(0, usize::MAX)?,
                 s.merges(0)?,
+                s.task_usage()?,
             ))
         })
         .map_err(e)?;
@@ -87,6 +88,7 @@ pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<Strin
             history: history
                 .as_ref()
                 .map(|(branch, since, log)| History { branch, since, log }),
+            usage: &usage,
         },
         local_time,
     );

@@ -20,6 +20,7 @@ mod test_serve;
 mod test_task;
 mod test_trial;
 mod test_trust;
+mod test_usage;
 mod test_watch;
 mod test_webhook;
 mod test_worktree;

@@ -139,6 +139,11 @@ fn page_follows_a_live_run_and_acts_on_the_store() {
     browser.wait_text("#detail-body", 10, "T-004's history", |t| {
         t.contains("History") && t.contains("web")
     });
+    // No agent CLI told T-004's cost: a dash, never $0.
+    browser.wait_text("#detail-body", 10, "T-004's cost unknown", |t| {
+        let words = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        words.contains("Time — Cost — Tokens — in / — out")
+    });
     browser.click_on("#detail-close", 5);
 }
 

@@ -236,6 +236,11 @@ fn serve_shows_a_live_run_and_pushes_its_changes() {
     let task = serve.get("/api/task?id=T-001");
     assert_eq!(task["status"], "COMPLETED");
     assert!(ids(&task["history"], "action").contains(&"task-done".to_owned()));
+    // Cost and tokens nobody told are null, not 0; the time is known.
+    for field in ["cost_usd", "input_tokens", "output_tokens"] {
+        assert!(task[field].is_null(), "{field}: {task}");
+    }
+    assert!(task["duration_ms"].as_i64().is_some(), "{task}");
     let done = serve.get("/api/done");
     assert_eq!(done["points"].as_array().unwrap().len(), 1, "{done}");
     assert_eq!(done["points"][0]["done"], 1, "{done}");

@@ -11,6 +11,9 @@ use super::cell;
 use crate::task::Status;
 use crate::task::Task;
 use crate::task::TaskId;
+use crate::usage::Usage;
+use crate::usage::format_cost;
+use crate::usage::format_tokens;
 use crate::vocab::JournalAction;
 use crate::vocab::MergeState;
 
@@ -63,10 +66,63 @@ pub struct Snapshot<'a> {
     pub merges: &'a [MergeLine<'a>],
     /// The integration branch's history, in worktree mode.
     pub history: Option<History<'a>>,
+    /// Each task's cost and tokens ([`crate::usage::task_shares`]); a task missing is unknown.
+    pub usage: &'a BTreeMap<TaskId, Usage>,
 }
 
-/// A duration as the report shows it: `1h 05m`, `3m 07s`, `42s`.
-fn duration(ms: i64) -> String {
+/// When a task first started and when it last finished (COMPLETED, CANCELLED or UNREPORTED),
+/// by the journal.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Times {
+    /// The first `task-start`.
+    pub started_ms: Option<i64>,
+    /// The last `task-done`, `task-cancel` or `task-unreported`.
+    pub finished_ms: Option<i64>,
+}
+
+impl Times {
+    /// Finished minus started, when both are known.
+    pub fn duration_ms(&self) -> Option<i64> {
+        Some(self.finished_ms? - self.started_ms?)
+    }
+}
+
+/// Returns each task's [`Times`] from the journal (oldest first).
+pub fn task_times(journal: &[JournalLine<'_>]) -> BTreeMap<TaskId, Times> {
+    let mut out: BTreeMap<TaskId, Times> = BTreeMap::new();
+    for j in journal {
+        let Some(t) = j.task else { continue };
+        match j.action.parse() {
+            Ok(JournalAction::TaskStart) => {
+                let times = out.entry(t).or_default();
+                times.started_ms.get_or_insert(j.at_ms);
+            }
+            // An UNREPORTED task's note ("UNREPORTED: …") is in the task's notes already.
+            Ok(
+                JournalAction::TaskDone | JournalAction::TaskCancel | JournalAction::TaskUnreported,
+            ) => {
+                out.entry(t).or_default().finished_ms = Some(j.at_ms);
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// A task's tokens as a table cell: `12.3k in / 950 out`, or `—`.
+fn tokens_cell(u: &Usage) -> String {
+    if u.input_tokens.is_none() && u.output_tokens.is_none() {
+        return "—".to_owned();
+    }
+    format!(
+        "{} in / {} out",
+        format_tokens(u.input_tokens),
+        format_tokens(u.output_tokens)
+    )
+}
+
+/// Returns a duration as the report shows it: `1h 05m`, `3m 07s`, `42s`.
+pub fn duration(ms: i64) -> String {
     let s = ms.max(0) / 1000;
     if s >= 3600 {
         format!("{}h {:02}m", s / 3600, s % 3600 / 60)
@@ -248,26 +304,11 @@ pub fn integration_history(h: &History<'_>, merges: &[MergeLine<'_>]) -> Option<
 /// Renders REPORT.md.
 pub fn render(s: &Snapshot<'_>, time: TimeFormat) -> String {
     let (tasks, journal, merges) = (s.tasks, s.journal, s.merges);
-    let mut started: BTreeMap<TaskId, i64> = BTreeMap::new();
-    let mut finished: BTreeMap<TaskId, i64> = BTreeMap::new();
+    let times = task_times(journal);
     let mut review: BTreeMap<TaskId, &str> = BTreeMap::new();
     for j in journal {
-        let Some(t) = j.task else { continue };
-        match j.action.parse() {
-            Ok(JournalAction::TaskStart) => {
-                started.entry(t).or_insert(j.at_ms);
-            }
-            Ok(JournalAction::TaskDone | JournalAction::TaskCancel) => {
-                finished.insert(t, j.at_ms);
-            }
-            Ok(JournalAction::TaskReview) => {
-                review.insert(t, j.result);
-            }
-            Ok(JournalAction::TaskUnreported) => {
-                // Its note ("UNREPORTED: …") is in the task's notes already.
-                finished.insert(t, j.at_ms);
-            }
-            _ => {}
+        if let (Some(t), Ok(JournalAction::TaskReview)) = (j.task, j.action.parse()) {
+            review.insert(t, j.result);
         }
     }
     let mut out = String::new();
@@ -282,6 +323,17 @@ pub fn render(s: &Snapshot<'_>, time: TimeFormat) -> String {
         duration(last - first)
     );
     let _ = writeln!(out, "- Result: {}", s.summary);
+    let spent = crate::usage::total(s.usage.values());
+    if spent.is_empty() {
+        let _ = writeln!(out, "- Cost: — (no agent CLI told it)");
+    } else {
+        let _ = writeln!(
+            out,
+            "- Cost: {} · tokens: {} (the tasks' shares, where the agent CLIs tell them)",
+            format_cost(spent.cost_usd),
+            tokens_cell(&spent)
+        );
+    }
     // Work nobody reported is never counted as COMPLETED: listed apart, to be reviewed.
     let unreported: Vec<String> = tasks
         .iter()
@@ -300,17 +352,18 @@ pub fn render(s: &Snapshot<'_>, time: TimeFormat) -> String {
     let _ = writeln!(out, "## Tasks\n");
     let _ = writeln!(
         out,
-        "| ID | Task | Agent | Status | Attempts | Duration | Notes |"
+        "| ID | Task | Agent | Status | Attempts | Duration | Cost | Tokens | Notes |"
     );
     let _ = writeln!(
         out,
-        "|----|------|-------|--------|----------|----------|-------|"
+        "|----|------|-------|--------|----------|----------|------|--------|-------|"
     );
     for t in tasks {
-        let took = match (started.get(&t.id), finished.get(&t.id)) {
-            (Some(s), Some(f)) => duration(f - s),
-            _ => "-".into(),
-        };
+        let took = times
+            .get(&t.id)
+            .and_then(Times::duration_ms)
+            .map_or_else(|| "-".into(), duration);
+        let spent = s.usage.get(&t.id).copied().unwrap_or_default();
         let mut notes = t.notes.join("; ");
         if let Some(r) = review.get(&t.id) {
             notes = format!("**review**: {r}; {notes}");
@@ -320,13 +373,15 @@ pub fn render(s: &Snapshot<'_>, time: TimeFormat) -> String {
         }
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             t.id,
             cell(&t.title),
             t.assignee.as_deref().unwrap_or("-"),
             t.status,
             t.attempts,
             took,
+            format_cost(spent.cost_usd),
+            tokens_cell(&spent),
             cell(notes.trim_end_matches("; "))
         );
     }
@@ -484,6 +539,16 @@ mod tests {
             detail: "`cargo test` failed\n\nerror: x | y\n",
             updated_ms: 75_000,
         }];
+        let mut usage = BTreeMap::new();
+        usage.insert(
+            TaskId(1),
+            Usage {
+                cost_usd: Some(0.01234),
+                input_tokens: Some(12_345),
+                output_tokens: None,
+            },
+        );
+        usage.insert(TaskId(2), Usage::default());
         let text = render(
             &Snapshot {
                 root: "/p",
@@ -492,6 +557,7 @@ mod tests {
                 journal: &journal,
                 merges: &merges,
                 history: None,
+                usage: &usage,
             },
             time,
         );
@@ -500,12 +566,13 @@ mod tests {
             - Finished: t90000\n\
             - Took: 1m 30s (from the first journal entry)\n\
             - Result: all done\n\
+            - Cost: $0.0123 · tokens: 12.3k in / — out (the tasks' shares, where the agent CLIs tell them)\n\
             - Done, unreported: 1 (T-002) — each waits for a review: `baton task done <ID>` confirms it, `baton task reopen <ID> --reason …` sends it back\n\n\
             ## Tasks\n\n\
-            | ID | Task | Agent | Status | Attempts | Duration | Notes |\n\
-            |----|------|-------|--------|----------|----------|-------|\n\
-            | T-001 | A\\|B | amp | COMPLETED | 1 | 1m 05s | ok |\n\
-            | T-002 | B | amp | UNREPORTED | 1 | - |  |\n\n\
+            | ID | Task | Agent | Status | Attempts | Duration | Cost | Tokens | Notes |\n\
+            |----|------|-------|--------|----------|----------|------|--------|-------|\n\
+            | T-001 | A\\|B | amp | COMPLETED | 1 | 1m 05s | $0.0123 | 12.3k in / — out | ok |\n\
+            | T-002 | B | amp | UNREPORTED | 1 | - | — | — |  |\n\n\
             ## Verify\n\n\
             Verify ran on every merge, in the merge queue: see Merges.\n\n\
             ## Merges\n\n\
@@ -559,9 +626,11 @@ mod tests {
                 journal: &[],
                 merges: &[],
                 history: None,
+                usage: &BTreeMap::new(),
             },
             time,
         );
+        assert!(empty.contains("- Cost: — (no agent CLI told it)\n"));
         assert!(empty.contains("No verify command ran.\n\n## Problems\n\nNone: "));
     }
 

@@ -1,9 +1,10 @@
 //! `baton hook …`: the commands agent CLIs run on their own events, so baton hears of a
 //! finished turn or a quota reading without reading the screen.
 //!
-//! - `baton hook stop --agent A`: Claude Code's Stop hook (JSON on stdin);
+//! - `baton hook stop --agent A`: Claude Code's Stop hook (JSON on stdin); also records the
+//!   session's tokens, summed from the transcript it names;
 //! - `baton hook statusline --agent A`: Claude Code's statusLine command (JSON on stdin; what
-//!   it prints is shown under the prompt box);
+//!   it prints is shown under the prompt box): quota windows and the session's cost;
 //! - `baton hook notify --agent A '<json>'`: Codex's `notify` program (JSON as argument).
 //!
 //! A hook never fails the CLI that runs it: problems are printed on stderr and the exit code
@@ -19,10 +20,14 @@ use clap::Subcommand;
 use serde_json::Value;
 
 use baton_core::quota::statusline;
+use baton_core::usage::format_cost;
+use baton_core::usage::sources;
 use baton_core::vocab::JournalAction;
 
 use crate::context::Context;
 use crate::error::CliResult;
+use crate::store::UsageSample;
+use crate::store::now_ms;
 
 /// Arguments of `baton hook`.
 #[derive(Args, Debug)]
@@ -34,9 +39,9 @@ pub struct HookArgs {
 /// The hooks.
 #[derive(Subcommand, Debug)]
 pub enum HookCommand {
-    /// Claude Code Stop hook: journal the end of the agent's turn (JSON on stdin)
+    /// Claude Code Stop hook: journal the end of the agent's turn, record the session's tokens (JSON on stdin)
     Stop(AgentArg),
-    /// Claude Code statusLine command: record quota readings, print a status line
+    /// Claude Code statusLine command: record quota readings and the session's cost, print a status line
     Statusline(AgentArg),
     /// Codex notify program: journal the end of the agent's turn (JSON argument)
     Notify(NotifyArgs),
@@ -104,8 +109,50 @@ fn stop(dir: Option<&Path>, agent: &str) -> CliResult<()> {
         "session_id": str_field(&payload, "session_id"),
         "stop_hook_active": payload.get("stop_hook_active").and_then(Value::as_bool).unwrap_or(false),
     });
-    journal_turn_end(dir, agent, "turn ended (stop hook)", detail)
+    journal_turn_end(dir, agent, "turn ended (stop hook)", detail)?;
+    record_transcript_tokens(dir, agent, &payload)
 }
+
+/// The longest transcript read for its tokens: a longer one is left alone (a partial sum
+/// would be wrong).
+const TRANSCRIPT_MAX: u64 = 256 << 20;
+
+/// Records the session's tokens, summed from the transcript the Stop hook names (its
+/// `transcript_path`): the statusLine's token fields are the context's size, not the
+/// session's (`baton_core::usage::sources`).
+fn record_transcript_tokens(dir: Option<&Path>, agent: &str, payload: &Value) -> CliResult<()> {
+    let path = str_field(payload, "transcript_path");
+    if path.is_empty() {
+        return Ok(());
+    }
+    let ctx = Context::load(dir)?;
+    if !crate::quota_watch::enabled(&ctx.project, "hook") {
+        return Ok(());
+    }
+    let mut text = String::new();
+    let read = std::fs::File::open(path)
+        .and_then(|f| f.take(TRANSCRIPT_MAX + 1).read_to_string(&mut text));
+    if read.is_err() || text.len() as u64 > TRANSCRIPT_MAX {
+        return Ok(());
+    }
+    let Some(usage) = sources::transcript(&text) else {
+        return Ok(());
+    };
+    let session = Some(str_field(payload, "session_id")).filter(|s| !s.is_empty());
+    ctx.store()?.record_usage(&UsageSample {
+        agent,
+        at_ms: now_ms(),
+        session,
+        usage,
+        source: SOURCE_TRANSCRIPT,
+    })?;
+    Ok(())
+}
+
+/// The store's name of the statusLine as a usage source.
+const SOURCE_STATUSLINE: &str = "claude-statusline";
+/// The store's name of Claude Code's transcript as a usage source.
+const SOURCE_TRANSCRIPT: &str = "claude-transcript";
 
 /// Returns whether a Codex notify payload is a turn baton should count: an
 /// `agent-turn-complete` that is not Codex's own thread-title request.
@@ -146,9 +193,13 @@ fn statusline(dir: Option<&Path>, agent: &str) -> CliResult<()> {
         let label = if w.window == "weekly" { "7d" } else { "5h" };
         line.push_str(&format!(" · {label} {:.0}%", w.used_percent));
     }
+    let cost = sources::statusline(&payload);
+    if let Some((usage, _)) = &cost {
+        line.push_str(&format!(" · {}", format_cost(usage.cost_usd)));
+    }
     // Print first: the status line must show even if the store is busy.
     println!("{line}");
-    if windows.is_empty() {
+    if windows.is_empty() && cost.is_none() {
         return Ok(());
     }
     let ctx = Context::load(dir)?;
@@ -162,7 +213,16 @@ fn statusline(dir: Option<&Path>, agent: &str) -> CliResult<()> {
             window: w.window,
             used_percent: w.used_percent,
             resets_at_ms: w.resets_at_ms,
-            source: "claude-statusline",
+            source: SOURCE_STATUSLINE,
+        })?;
+    }
+    if let Some((usage, session)) = cost {
+        store.record_usage(&UsageSample {
+            agent,
+            at_ms: now_ms(),
+            session: session.as_deref(),
+            usage,
+            source: SOURCE_STATUSLINE,
         })?;
     }
     Ok(())

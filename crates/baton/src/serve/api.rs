@@ -15,7 +15,6 @@ use super::Answer;
 use super::Shared;
 use super::Url;
 use super::lock;
-use crate::store::Shown;
 use crate::store::Store;
 use crate::store::StoreError;
 use crate::tui::model::Filter;
@@ -314,24 +313,15 @@ pub fn screen(shared: &Shared, agent: &str) -> Answer {
     }
 }
 
-/// `/api/task?id=T-001`: the task as `baton task show --json` gives it, with its history.
+/// `/api/task?id=T-001`: the task as `baton task show --json` gives it: its times, cost,
+/// tokens and history.
 pub fn task(shared: &Shared, id: &str) -> Answer {
     let Ok(id) = id.parse::<TaskId>() else {
         return Answer::error(400, format!("`{id}` is not a task ID"));
     };
     let mut loader = lock(&shared.loader);
-    let store = loader.store_mut();
-    let read = store
-        .task(id)
-        .and_then(|t| Ok((t, store.task_history(id)?)));
-    match read {
-        Ok((task, history)) => Answer::json(
-            200,
-            &to_json(&Shown {
-                task: &task,
-                history,
-            }),
-        ),
+    match loader.store_mut().shown(id) {
+        Ok(shown) => Answer::json(200, &to_json(&shown)),
         Err(e @ StoreError::NoTask(_)) => Answer::error(404, e.to_string()),
         Err(e) => store_error(&e),
     }

@@ -1,7 +1,10 @@
 //! The append-only journal: who did what to which task, written in the transaction of the
 //! change it explains.
 
+use baton_core::render::JournalLine;
+use baton_core::render::report::task_times;
 use baton_core::task::TaskId;
+use baton_core::usage::Usage;
 use baton_core::vocab::JournalAction;
 use rusqlite::Connection;
 use rusqlite::OptionalExtension;
@@ -198,12 +201,59 @@ impl Store {
     }
 }
 
-/// A task with its history: `baton task show --json`, `/api/task` of `baton serve`.
+impl JournalEntry {
+    /// The entry as the core's renderers and rules read it.
+    pub fn line(&self) -> JournalLine<'_> {
+        JournalLine {
+            at_ms: self.at_ms,
+            actor: &self.actor,
+            action: &self.action,
+            task: self.task,
+            target: &self.target,
+            result: &self.result,
+            detail: &self.detail,
+        }
+    }
+}
+
+/// A task with its times, cost, tokens and history: `baton task show --json`, `/api/task` of
+/// `baton serve`. Unknown values are null, never 0.
 #[derive(Serialize)]
-pub struct Shown<'a> {
+pub struct Shown {
     /// The task.
     #[serde(flatten)]
-    pub task: &'a baton_core::task::Task,
+    pub task: baton_core::task::Task,
+    /// Its first start (ms since the Unix epoch).
+    pub started_ms: Option<i64>,
+    /// Its last finish: COMPLETED, CANCELLED or UNREPORTED (ms since the Unix epoch).
+    pub finished_ms: Option<i64>,
+    /// Finished minus started.
+    pub duration_ms: Option<i64>,
+    /// Its share of its agents' cost and tokens: `cost_usd`, `input_tokens`, `output_tokens`
+    /// ([`baton_core::usage`]).
+    #[serde(flatten)]
+    pub usage: Usage,
     /// Its journal entries.
     pub history: Vec<JournalEntry>,
+}
+
+impl Store {
+    /// Returns a task with its times, cost, tokens and history, read in one snapshot.
+    pub fn shown(&self, id: TaskId) -> StoreResult<Shown> {
+        self.snapshot(|s| {
+            let task = s.task(id)?;
+            let history = s.task_history(id)?;
+            let usage = s.task_usage()?.remove(&id).unwrap_or_default();
+            let lines: Vec<JournalLine<'_>> = history.iter().map(JournalEntry::line).collect();
+            let times = task_times(&lines).remove(&id).unwrap_or_default();
+            Ok(Shown {
+                task,
+                started_ms: times.started_ms,
+                finished_ms: times.finished_ms,
+                duration_ms: times.duration_ms(),
+                usage,
+                history,
+            })
+        })
+    }
 }

@@ -7,7 +7,7 @@
 //! of the machine. Many processes may write at once; SQLite serializes them (busy timeout 10 s).
 //!
 //! One file a table family, each with its own `impl Store`: [`open`] (schema, migrations,
-//! identity, `meta`), [`tasks`], [`journal`], [`quota`], [`agents`], [`lead`], [`merges`].
+//! identity, `meta`), [`tasks`], [`journal`], [`quota`], [`usage`], [`agents`], [`lead`], [`merges`].
 
 use std::path::Path;
 use std::path::PathBuf;
@@ -26,6 +26,7 @@ mod quota;
 mod tasks;
 #[cfg(test)]
 mod testing;
+mod usage;
 
 pub use agents::AgentRow;
 pub use journal::JournalEntry;
@@ -43,6 +44,7 @@ pub use tasks::Outcome;
 pub use tasks::StatusChange;
 pub use tasks::TaskEdit;
 pub use tasks::TaskFilter;
+pub use usage::UsageSample;
 
 /// SQLite's message, with what it most likely means when the disk is at fault.
 fn explain(e: &rusqlite::Error) -> String {

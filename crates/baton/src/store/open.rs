@@ -36,7 +36,7 @@ fn set_meta_in(conn: &Connection, key: &str, value: &str) -> StoreResult<()> {
 }
 
 /// The schema version this baton writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// The migrations, in order: `(version, description, SQL)`.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -177,6 +177,26 @@ CREATE INDEX tasks_by_review ON tasks (review_of) WHERE review_of IS NOT NULL;
 ALTER TABLE quota_readings ADD COLUMN data_ms INTEGER;
 ALTER TABLE quota_readings ADD COLUMN first_data_ms INTEGER;
 CREATE INDEX quota_by_source ON quota_readings (agent, window, source, id);
+"#,
+    ),
+    (
+        5,
+        "usage readings: the cost and tokens agent CLIs tell of their sessions",
+        // Cumulative session counters, each NULL when the source does not give it; a task's
+        // share is worked out when read (`baton_core::usage`).
+        r#"
+CREATE TABLE usage_readings (
+    id INTEGER PRIMARY KEY,
+    agent TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    session TEXT,
+    cost_usd REAL,
+    input_tokens INTEGER,
+    output_tokens INTEGER,
+    source TEXT NOT NULL,
+    recorded_ms INTEGER NOT NULL
+);
+CREATE INDEX usage_by_agent ON usage_readings (agent, source, id);
 "#,
     ),
 ];

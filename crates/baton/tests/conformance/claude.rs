@@ -257,6 +257,32 @@ pub fn run(bin: &Path) -> Report {
         }
         Ok(format!("{} entries", entries.len()))
     });
+    report.check(
+        "statusLine cost and transcript tokens reach the store (T-001's share)",
+        || {
+            // The statusLine refreshes a moment after the turn: wait for T-001's share.
+            let shown = wait_for(
+                Duration::from_secs(20),
+                "a cost and tokens for T-001",
+                || {
+                    let t: serde_json::Value =
+                        serde_json::from_str(&project.ok(&["task", "show", "T-001", "--json"]))
+                            .ok()?;
+                    let cost = t["cost_usd"].as_f64().filter(|c| *c > 0.0);
+                    let input = t["input_tokens"].as_u64().filter(|n| *n > 0);
+                    (cost.is_some() && input.is_some()).then_some(t)
+                },
+            )
+            .map_err(|e| {
+                let t = project.ok(&["task", "show", "T-001", "--json"]);
+                format!("{e}; T-001: {t}")
+            })?;
+            Ok(format!(
+                "T-001's share: ${}, {} in / {} out tokens",
+                shown["cost_usd"], shown["input_tokens"], shown["output_tokens"]
+            ))
+        },
+    );
     report.check("statusLine hook runs and its line is shown", || {
         screens.wait_state("claude", AgentState::Finished, TURN, |s| {
             s.contains("baton · claude")

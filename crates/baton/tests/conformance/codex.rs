@@ -186,6 +186,37 @@ pub fn run(bin: &Path) -> Report {
             }
         },
     );
+    report.check(
+        "token totals in the rollout file, recorded as usage (one agent in its CODEX_HOME)",
+        || {
+            let files = rollout_files(&home.path().join("sessions"));
+            let totals: Vec<_> = files
+                .iter()
+                .filter_map(|f| std::fs::read_to_string(f).ok())
+                .filter_map(|t| baton_core::usage::sources::rollout(&t))
+                .collect();
+            let Some(newest) = totals.iter().max_by_key(|u| u.at_ms) else {
+                return Err(format!("no token_count with info in {files:?}"));
+            };
+            project.ok(&["usage", "--refresh"]);
+            let conn = rusqlite::Connection::open(root.join(".baton/state.db"))
+                .map_err(|e| e.to_string())?;
+            let stored: Option<i64> = conn
+                .query_row(
+                    "SELECT input_tokens FROM usage_readings WHERE agent = 'codex' AND source = 'codex-rollout' ORDER BY id DESC LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(|e| format!("no usage reading of codex: {e}"))?;
+            match (newest.usage.input_tokens, stored) {
+                (Some(n), Some(s)) if n > 0 && s > 0 => Ok(format!(
+                    "{n} input / {} output tokens in the newest rollout; {s} input stored",
+                    newest.usage.output_tokens.unwrap_or(0)
+                )),
+                _ => Err(format!("rollout {newest:?}, stored {stored:?}")),
+            }
+        },
+    );
     report.check("no request carried the API key in the log", || {
         key_not_logged("codex", KEY)
     });

@@ -2,8 +2,11 @@
 
 use std::process::ExitCode;
 
+use baton_core::render::report::duration;
 use baton_core::task::Status;
 use baton_core::task::TaskId;
+use baton_core::usage::Usage;
+use baton_core::usage::format_usage;
 use clap::Args;
 
 use super::parse_id;
@@ -58,6 +61,20 @@ fn statuses(arg: Option<&str>) -> CliResult<Vec<Status>> {
     Ok(out)
 }
 
+/// The `time:` line: how long the task took, from its first start to its last finish.
+fn times(started: Option<i64>, finished: Option<i64>, took: Option<i64>) -> String {
+    match (started, finished, took) {
+        (Some(s), Some(f), Some(d)) => format!(
+            "{} (started {}, finished {})",
+            duration(d),
+            local_time(s),
+            local_time(f)
+        ),
+        (Some(s), _, _) => format!("— (started {}, not finished)", local_time(s)),
+        _ => "— (never started)".to_owned(),
+    }
+}
+
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_owned()
@@ -75,10 +92,19 @@ pub fn cmd_task_list(ctx: &Context, args: &ListArgs) -> CliResult<ExitCode> {
         statuses: statuses(args.status.as_deref())?,
         assignee: args.agent.clone(),
     };
-    let tasks = store.tasks(&filter)?;
     if args.json {
-        return print_json(&tasks);
+        let (tasks, mut usage) =
+            store.snapshot(|s| Ok::<_, CliError>((s.tasks(&filter)?, s.task_usage()?)))?;
+        let rows: Vec<Listed> = tasks
+            .into_iter()
+            .map(|task| Listed {
+                usage: usage.remove(&task.id).unwrap_or_default(),
+                task,
+            })
+            .collect();
+        return print_json(&rows);
     }
+    let tasks = store.tasks(&filter)?;
     if tasks.is_empty() {
         println!("no tasks");
         return ok();
@@ -110,16 +136,33 @@ pub fn cmd_task_list(ctx: &Context, args: &ListArgs) -> CliResult<ExitCode> {
     ok()
 }
 
+/// A task as `baton task list --json` prints it: its fields and its cost and tokens
+/// (`cost_usd`, `input_tokens`, `output_tokens`; null when unknown).
+#[derive(serde::Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    task: baton_core::task::Task,
+    #[serde(flatten)]
+    usage: Usage,
+}
+
 pub use crate::store::Shown;
 
 /// Shows one task.
 pub fn cmd_task_show(ctx: &Context, args: &ShowArgs) -> CliResult<ExitCode> {
     let store = ctx.store()?;
-    let t = store.task(args.id)?;
-    let history = store.task_history(args.id)?;
+    let shown = store.shown(args.id)?;
     if args.json {
-        return print_json(&Shown { task: &t, history });
+        return print_json(&shown);
     }
+    let Shown {
+        task: t,
+        started_ms,
+        finished_ms,
+        duration_ms,
+        usage,
+        history,
+    } = shown;
     println!("{}  {}", t.id, t.title);
     println!(
         "status:    {}{}",
@@ -150,6 +193,8 @@ pub fn cmd_task_show(ctx: &Context, args: &ShowArgs) -> CliResult<ExitCode> {
     );
     println!("attempts:  {}", t.attempts);
     println!("created:   {}", local_time(t.created_ms));
+    println!("time:      {}", times(started_ms, finished_ms, duration_ms));
+    println!("cost:      {}", format_usage(&usage));
     if !t.body.trim().is_empty() {
         println!("\n{}", t.body.trim_end());
     }

@@ -43,7 +43,7 @@ pub enum TaskCommand {
     Add(add::AddArgs),
     /// List tasks
     List(list::ListArgs),
-    /// Show one task with its notes and history
+    /// Show one task: its time, cost and tokens, notes and history
     Show(list::ShowArgs),
     /// Change a task's title, body, priority, skills or dependencies
     Edit(edit::EditArgs),

@@ -490,6 +490,33 @@ function closeScreen() {
   if (b) b.focus();
 }
 
+// A task's time, cost and tokens, as `baton task show` says them; unknown is '—', never 0.
+const DASH = '—';
+function tookText(ms) {
+  if (ms === null || ms === undefined) return DASH;
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s >= 3600) return Math.floor(s / 3600) + 'h ' + String(Math.floor(s % 3600 / 60)).padStart(2, '0') + 'm';
+  if (s >= 60) return Math.floor(s / 60) + 'm ' + String(s % 60).padStart(2, '0') + 's';
+  return s + 's';
+}
+function costText(usd) {
+  if (usd === null || usd === undefined) return DASH;
+  return '$' + usd.toFixed(usd < 1 ? 4 : 2);
+}
+function tokensText(n) {
+  if (n === null || n === undefined) return DASH;
+  if (n < 1000) return String(n);
+  if (n < 1e6) return (n / 1e3).toFixed(1) + 'k';
+  return (n / 1e6).toFixed(2) + 'M';
+}
+function spent(t) {
+  const pair = (name, value) => [el('dt', {}, name), el('dd', {}, value)];
+  return el('dl', { class: 'spent' },
+    ...pair('Time', tookText(t.duration_ms)),
+    ...pair('Cost', costText(t.cost_usd)),
+    ...pair('Tokens', tokensText(t.input_tokens) + ' in / ' + tokensText(t.output_tokens) + ' out'));
+}
+
 async function openTask(id) {
   const d = $('detail');
   $('detail-h').textContent = id;
@@ -505,6 +532,7 @@ async function openTask(id) {
       el('p', {}, el('span', { class: 'status status-' + t.status }, t.status),
         ' ' + (t.priority || '') + (t.assignee ? ' · ' + t.assignee : '') + (t.attempts ? ' · attempts ' + t.attempts : '')),
       t.blocked_reason ? el('p', {}, 'Blocked: ' + t.blocked_reason) : null,
+      spent(t),
       el('h3', {}, 'Notes'), notes.length ? el('ul', {}, ...notes) : el('p', {}, 'none'),
       el('h3', {}, 'History'), hist.length ? el('ol', { class: 'log' }, ...hist) : el('p', {}, 'none'));
   } catch (e) {
