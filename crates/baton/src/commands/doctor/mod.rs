@@ -1,4 +1,7 @@
 //! `baton doctor`: check that everything baton needs is in place, and say how to fix what is not.
+//! Each `[[host]]` is checked through ssh (`hosts.rs`).
+
+mod hosts;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -145,7 +148,6 @@ fn login_shell_check(project: &Project) -> Option<Check> {
     Some(c)
 }
 
-/// Runs every check; exits 1 when one fails.
 /// What is verified of an agent's profile on real screens (`profiles/coverage.toml`), and
 /// whether the installed CLI is newer than every verified version (a warning: its screens may
 /// have changed).
@@ -327,6 +329,7 @@ fn installed_version(binary: &Path) -> Option<String> {
     )
 }
 
+/// Runs every check; exits 1 when one fails.
 pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> {
     let start = start_dir(dir)?;
     let mut checks = Vec::new();
@@ -407,6 +410,11 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                 });
                 checks.extend(webhook_check(&project.config.notify));
                 for agent in &project.config.agents {
+                    if agent.host.is_some() {
+                        // Checked on its host, with the host's other checks.
+                        checks.push(states_check(agent, None));
+                        continue;
+                    }
                     let program = agent.command.split_whitespace().next().unwrap_or_default();
                     let found = which(program).or_else(|| {
                         let p = project.root.join(&agent.workdir).join(program);
@@ -438,6 +446,7 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                 if let Some(c) = login_shell_check(&project) {
                     checks.push(c);
                 }
+                checks.extend(hosts::host_checks(&project.config));
                 let dir = project.root.join(".baton");
                 // The store, when there is one yet or one is recorded (doctor creates none):
                 // opened once; a deleted or replaced store is reported.
