@@ -48,7 +48,8 @@ pub fn remote_command<S: AsRef<str>>(words: &[S]) -> String {
 }
 
 /// Returns ssh's arguments (without the program) to run `remote` (words, quoted here) on
-/// `host`: `-o BatchMode=yes` (never a prompt), `-o ConnectTimeout=…`, `-p port`,
+/// `host`: `-o BatchMode=yes` (never a prompt), `-o ControlMaster=no -o ControlPath=none`
+/// (no connection shared with, or left to, other ssh runs), `-o ConnectTimeout=…`, `-p port`,
 /// `-i identity` (`identity` is the host's, with `~` already expanded by the caller), the
 /// host's `ssh_options` as they are, `--`, `user@host`, then the command.
 pub fn ssh_args<S: AsRef<str>>(
@@ -56,7 +57,18 @@ pub fn ssh_args<S: AsRef<str>>(
     identity: Option<&str>,
     remote: &[S],
 ) -> Vec<String> {
-    let mut args: Vec<String> = vec!["-o".into(), "BatchMode=yes".into()];
+    // No shared master: a `ControlMaster auto` + `ControlPersist` of the user's ssh config
+    // would leave a connection behind `baton down`; baton keeps its own.
+    let mut args: Vec<String> = [
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "ControlMaster=no",
+        "-o",
+        "ControlPath=none",
+    ]
+    .map(String::from)
+    .to_vec();
     if ssh_option(&host.ssh_options, "ConnectTimeout").is_none() {
         args.extend([
             "-o".into(),
@@ -312,6 +324,10 @@ mod tests {
                 "-o",
                 "BatchMode=yes",
                 "-o",
+                "ControlMaster=no",
+                "-o",
+                "ControlPath=none",
+                "-o",
                 "ConnectTimeout=10",
                 "-p",
                 "2222",
@@ -328,7 +344,17 @@ mod tests {
         let h = host("[::1]", &["-oConnectTimeout=30"]);
         assert_eq!(
             ssh_args::<&str>(&h, None, &[]),
-            ["-o", "BatchMode=yes", "-oConnectTimeout=30", "--", "::1"]
+            [
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "ControlMaster=no",
+                "-o",
+                "ControlPath=none",
+                "-oConnectTimeout=30",
+                "--",
+                "::1"
+            ]
         );
         let h = host("me@[::1]:2200", &[]);
         let args = ssh_args(&h, None, &["true"]);
