@@ -17,6 +17,7 @@ pub mod progress;
 pub mod quota;
 pub mod render;
 pub mod settings;
+pub mod ssh;
 pub mod task;
 pub mod usage;
 pub mod vocab;

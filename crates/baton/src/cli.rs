@@ -84,7 +84,8 @@ pub enum Command {
     Serve(commands::serve::ServeArgs),
     /// Sync or watch the shared memory file (CLAUDE.md)
     Memory(commands::memory::MemoryArgs),
-    /// Check tmux, the configuration, the profiles and the agent CLIs
+    /// Check tmux, the configuration, the profiles, the agent CLIs and each [[host]] (through
+    /// ssh, never prompting)
     Doctor(commands::doctor::DoctorArgs),
     /// Detect an agent's state from a captured screen on stdin (or a file)
     Detect(commands::detect::DetectArgs),

@@ -21,6 +21,7 @@ mod quota_watch;
 mod report;
 mod review;
 mod serve;
+mod ssh;
 mod store;
 mod tui;
 mod usage_oauth;

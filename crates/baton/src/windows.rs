@@ -66,6 +66,7 @@ pub fn start<'p, T: WindowOps + ?Sized>(
     store: &mut Store,
     say: &mut dyn FnMut(String),
 ) -> CliResult<Vec<&'p AgentConfig>> {
+    project.refuse_remote_agents()?;
     if project.config.uses_worktrees() {
         for line in crate::worktrees::prepare(project, store)? {
             say(line);

@@ -9,6 +9,7 @@ mod test_coverage;
 mod test_detect;
 mod test_exits;
 mod test_first_start;
+mod test_hosts;
 mod test_lead;
 mod test_memory;
 mod test_quota;

@@ -8,6 +8,7 @@
 
 mod checks;
 mod error;
+mod host;
 mod sections;
 mod webhook;
 
@@ -15,6 +16,10 @@ pub use checks::sanitize_name;
 pub use error::ConfigError;
 pub use error::key_span;
 pub use error::line_col;
+pub use host::HostConfig;
+pub use host::LOCAL_HOST;
+pub use host::SshTarget;
+pub use host::ssh_option;
 pub use sections::AgentConfig;
 pub use sections::Isolation;
 pub use sections::LeadConfig;
@@ -60,6 +65,8 @@ struct RawConfig {
     #[serde(default)]
     agent: Vec<Spanned<RawAgent>>,
     #[serde(default)]
+    host: Vec<Spanned<RawHost>>,
+    #[serde(default)]
     profile: BTreeMap<String, Spanned<ProfileSpec>>,
     #[serde(default)]
     lead: LeadConfig,
@@ -86,6 +93,19 @@ struct RawAgent {
     env: BTreeMap<String, String>,
     workdir: Option<PathBuf>,
     isolation: Option<Isolation>,
+    host: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHost {
+    name: Spanned<String>,
+    ssh: String,
+    identity: Option<PathBuf>,
+    #[serde(default)]
+    ssh_options: Vec<String>,
+    dir: PathBuf,
+    baton: Option<PathBuf>,
 }
 
 /// The whole configuration, validated.
@@ -95,6 +115,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// `[[agent]]`, in file order.
     pub agents: Vec<AgentConfig>,
+    /// `[[host]]`, in file order: the other machines agents run on.
+    pub hosts: Vec<HostConfig>,
     /// Every profile: built-ins with overrides applied, plus the file's own.
     pub profiles: BTreeMap<String, Profile>,
     /// `[lead]`.
@@ -170,6 +192,8 @@ impl Config {
             profiles.insert(name.clone(), p);
         }
 
+        let hosts = parse_hosts(&raw.host, text, &error)?;
+
         let mut agents = Vec::new();
         let mut seen = BTreeSet::new();
         for (i, agent) in raw.agent.iter().enumerate() {
@@ -237,8 +261,35 @@ impl Config {
                     "an agent in a worktree holds one task at a time (its branch is committed and merged per task)".into(),
                 ));
             }
+            let host = match &a.host {
+                Some(h) if h.get_ref() == LOCAL_HOST => None,
+                Some(h) if hosts.iter().any(|x| &x.name == h.get_ref()) => {
+                    Some(h.get_ref().clone())
+                }
+                Some(h) => {
+                    return Err(error(
+                        key_span(text, &key("host")).or(Some(h.span())),
+                        &key("host"),
+                        format!(
+                            "`{}` is not the name of a [[host]] (hosts: {}; `{LOCAL_HOST}` is this machine)",
+                            h.get_ref(),
+                            if hosts.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                hosts
+                                    .iter()
+                                    .map(|x| x.name.clone())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            }
+                        ),
+                    ));
+                }
+                None => None,
+            };
             agents.push(AgentConfig {
                 name,
+                host,
                 cli,
                 skills: a.skills.clone(),
                 max_tasks: a.max_tasks.unwrap_or(1),
@@ -395,6 +446,7 @@ impl Config {
         Ok(Config {
             session: raw.session,
             agents,
+            hosts,
             profiles,
             lead: raw.lead,
             quota: raw.quota,
@@ -420,6 +472,11 @@ impl Config {
         self.agents.iter().find(|a| a.name == name)
     }
 
+    /// Returns the `[[host]]` with this name.
+    pub fn host(&self, name: &str) -> Option<&HostConfig> {
+        self.hosts.iter().find(|h| h.name == name)
+    }
+
     /// True when some agent works in a worktree of its own.
     pub fn uses_worktrees(&self) -> bool {
         self.agents
@@ -442,6 +499,81 @@ impl Config {
             .clone()
             .unwrap_or_else(|| format!("baton-{}", self.session_name(root)))
     }
+}
+
+/// Makes a `ConfigError` from a span, a key and a message.
+type MakeError<'a> = dyn Fn(Option<Range<usize>>, &str, String) -> ConfigError + 'a;
+
+/// Validates `[[host]]` tables: names (unique, not `local`), the `ssh` spec, an absolute
+/// `dir`, and `ssh_options` that leave baton's own settings alone.
+fn parse_hosts(
+    raw: &[Spanned<RawHost>],
+    text: &str,
+    error: &MakeError<'_>,
+) -> Result<Vec<HostConfig>, ConfigError> {
+    let mut hosts: Vec<HostConfig> = Vec::new();
+    for (i, host) in raw.iter().enumerate() {
+        let h = host.get_ref();
+        let key = |k: &str| format!("host[{i}].{k}");
+        let at =
+            |k: &str, m: String| error(key_span(text, &key(k)).or(Some(host.span())), &key(k), m);
+        let name = h.name.get_ref().clone();
+        check_name(&name).map_err(|m| error(Some(h.name.span()), &key("name"), m))?;
+        if name == LOCAL_HOST {
+            return Err(error(
+                Some(h.name.span()),
+                &key("name"),
+                format!("`{LOCAL_HOST}` is the word for this machine: give the host another name"),
+            ));
+        }
+        if hosts.iter().any(|x| x.name == name) {
+            return Err(error(
+                Some(h.name.span()),
+                &key("name"),
+                format!("`{name}` is already the name of another host"),
+            ));
+        }
+        let ssh = SshTarget::parse(&h.ssh).map_err(|m| at("ssh", m))?;
+        // The host's paths are POSIX whatever this machine is.
+        if !h.dir.to_string_lossy().starts_with('/') {
+            return Err(at(
+                "dir",
+                format!(
+                    "`{}` is relative: give the project's absolute directory on {name}",
+                    h.dir.display()
+                ),
+            ));
+        }
+        if let Some(b) = &h.baton
+            && b.as_os_str().is_empty()
+        {
+            return Err(at(
+                "baton",
+                "is empty: leave it out to use `baton` on the host's PATH".into(),
+            ));
+        }
+        if let Some(p) = &h.identity
+            && p.as_os_str().is_empty()
+        {
+            return Err(at(
+                "identity",
+                "is empty: leave it out to use ssh's own keys".into(),
+            ));
+        }
+        host::check_ssh_options(&h.ssh_options).map_err(|(j, m)| {
+            let k = format!("ssh_options[{j}]");
+            error(key_span(text, &key(&k)).or(Some(host.span())), &key(&k), m)
+        })?;
+        hosts.push(HostConfig {
+            name,
+            ssh,
+            identity: h.identity.clone(),
+            ssh_options: h.ssh_options.clone(),
+            dir: h.dir.clone(),
+            baton: h.baton.clone(),
+        });
+    }
+    Ok(hosts)
 }
 
 #[cfg(test)]
@@ -768,5 +900,158 @@ max_fix_cycles = 3
         assert_eq!(e.position.map(|p| p.0), Some(5), "{e}");
         let e = parse("[session]\nintegration_branch = \"baton/x\"\n").unwrap_err();
         assert_eq!(e.key, "session.integration_branch", "{e}");
+    }
+
+    const HOSTS: &str = r#"
+[[host]]
+name = "gpu1"
+ssh = "dev@gpu1.lan:2222"
+identity = "~/.ssh/id_ed25519"
+ssh_options = ["-o", "ServerAliveInterval=15"]
+dir = "/srv/work/palm-oil-bot"
+
+[[host]]
+name = "box"
+ssh = "[::1]:2200"
+dir = "/home/me/p"
+baton = "/usr/local/bin/baton"
+
+[[agent]]
+name = "codex2"
+cli = "codex"
+host = "gpu1"
+
+[[agent]]
+name = "here"
+host = "local"
+
+[[agent]]
+name = "also-here"
+"#;
+
+    #[test]
+    fn hosts_parse_and_agents_name_them() {
+        let c = parse(HOSTS).unwrap();
+        assert_eq!(c.hosts.len(), 2);
+        let gpu1 = c.host("gpu1").unwrap();
+        assert_eq!(gpu1.ssh.user.as_deref(), Some("dev"));
+        assert_eq!(gpu1.ssh.host, "gpu1.lan");
+        assert_eq!(gpu1.ssh.port, Some(2222));
+        assert_eq!(gpu1.identity, Some(PathBuf::from("~/.ssh/id_ed25519")));
+        assert_eq!(gpu1.ssh_options, ["-o", "ServerAliveInterval=15"]);
+        assert_eq!(gpu1.dir, PathBuf::from("/srv/work/palm-oil-bot"));
+        assert_eq!(gpu1.baton, None);
+        let b = c.host("box").unwrap();
+        assert_eq!((b.ssh.host.as_str(), b.ssh.port), ("::1", Some(2200)));
+        assert_eq!(b.baton, Some(PathBuf::from("/usr/local/bin/baton")));
+        let hosts: Vec<Option<&str>> = c.agents.iter().map(|a| a.host.as_deref()).collect();
+        assert_eq!(hosts, [Some("gpu1"), None, None]);
+        assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+        assert!(parse("").unwrap().hosts.is_empty());
+    }
+
+    /// Replaces the first `from` of the example with `to` and returns the error.
+    fn host_error(from: &str, to: &str) -> ConfigError {
+        assert!(HOSTS.contains(from), "{from}");
+        parse(&HOSTS.replacen(from, to, 1)).unwrap_err()
+    }
+
+    /// The line at which `needle` first is in `text` (from 1).
+    fn line_of(text: &str, needle: &str) -> usize {
+        text[..text.find(needle).unwrap()].matches('\n').count() + 1
+    }
+
+    #[test]
+    fn every_host_error_names_its_line_and_field() {
+        for (from, to, key, why) in [
+            (
+                "host = \"gpu1\"",
+                "host = \"gpu2\"",
+                "agent[0].host",
+                "`gpu2` is not the name of a [[host]] (hosts: gpu1, box; `local` is this machine)",
+            ),
+            (
+                "name = \"box\"",
+                "name = \"gpu1\"",
+                "host[1].name",
+                "`gpu1` is already the name of another host",
+            ),
+            (
+                "name = \"box\"",
+                "name = \"local\"",
+                "host[1].name",
+                "`local` is the word for this machine",
+            ),
+            ("name = \"box\"", "name = \"b.x\"", "host[1].name", "`.`"),
+            (
+                "ssh = \"[::1]:2200\"",
+                "ssh = \"[::1]:99999\"",
+                "host[1].ssh",
+                "`99999` is not a port",
+            ),
+            (
+                "ssh = \"dev@gpu1.lan:2222\"",
+                "ssh = \"dev@\"",
+                "host[0].ssh",
+                "has no host",
+            ),
+            (
+                "dir = \"/home/me/p\"",
+                "dir = \"home/me/p\"",
+                "host[1].dir",
+                "`home/me/p` is relative",
+            ),
+            (
+                "dir = \"/home/me/p\"",
+                "dir = \"~/p\"",
+                "host[1].dir",
+                "is relative",
+            ),
+            (
+                "\"ServerAliveInterval=15\"]",
+                "\"ServerAliveInterval=15\", \"-o\", \"BatchMode=no\"]",
+                "host[0].ssh_options[3]",
+                "`BatchMode` is baton's to set",
+            ),
+            (
+                "ssh_options = [\"-o\", \"ServerAliveInterval=15\"]",
+                "ssh_options = [\"ServerAliveInterval=15\"]",
+                "host[0].ssh_options[0]",
+                "is not an option",
+            ),
+            (
+                "baton = \"/usr/local/bin/baton\"",
+                "baton = \"\"",
+                "host[1].baton",
+                "is empty",
+            ),
+            (
+                "identity = \"~/.ssh/id_ed25519\"",
+                "identity = \"\"",
+                "host[0].identity",
+                "is empty",
+            ),
+        ] {
+            let e = host_error(from, to);
+            assert_eq!(e.key, key, "{e}");
+            assert_eq!(e.position.map(|p| p.0), Some(line_of(HOSTS, from)), "{e}");
+            assert!(e.message.contains(why), "{e}");
+            assert!(e.to_string().starts_with("baton.toml:"), "{e}");
+        }
+        // A table without its required fields, and a field no host has.
+        let e = parse("[[host]]\nname = \"a\"\nssh = \"a\"\n").unwrap_err();
+        assert!(e.message.contains("dir"), "{e}");
+        assert_eq!(e.position.map(|p| p.0), Some(1), "{e}");
+        let e =
+            parse("[[host]]\nname = \"a\"\nssh = \"a\"\ndir = \"/a\"\nport = 22\n").unwrap_err();
+        assert_eq!(e.position.map(|p| p.0), Some(5), "{e}");
+        assert!(e.message.contains("port"), "{e}");
+        // An agent on a host when there is none.
+        let e = parse("[[agent]]\nname = \"a\"\nhost = \"gpu1\"\n").unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.position.map(|p| p.0)),
+            ("agent[0].host", Some(3))
+        );
+        assert!(e.message.contains("(hosts: none;"), "{e}");
     }
 }

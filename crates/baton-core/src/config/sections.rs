@@ -267,6 +267,8 @@ pub struct AgentConfig {
     pub workdir: PathBuf,
     /// `[session] isolation`, or the agent's own `isolation`.
     pub isolation: Isolation,
+    /// The `[[host]]` it runs on; `None`: this machine.
+    pub host: Option<String>,
     /// The resolved profile.
     pub profile: Profile,
 }

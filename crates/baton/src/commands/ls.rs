@@ -27,6 +27,8 @@ pub struct LsArgs {
 struct AgentRow {
     name: String,
     cli: String,
+    /// The `[[host]]` it runs on; `local`: this machine.
+    host: String,
     running: bool,
     window: Option<String>,
     pane: Option<String>,
@@ -90,6 +92,10 @@ pub fn cmd_ls(dir: Option<&Path>, args: &LsArgs) -> CliResult<ExitCode> {
         rows.push(AgentRow {
             name: agent.name.clone(),
             cli: agent.cli.clone(),
+            host: agent
+                .host
+                .clone()
+                .unwrap_or_else(|| baton_core::config::LOCAL_HOST.to_owned()),
             running: pane.is_some_and(|p| !p.dead),
             window: pane.map(|p| format!("{}:{}", p.window_index, p.window_name)),
             pane: pane.map(|p| p.pane_id.clone()),
@@ -146,9 +152,25 @@ pub fn cmd_ls(dir: Option<&Path>, args: &LsArgs) -> CliResult<ExitCode> {
     if listing.paused {
         println!("dispatch PAUSED: no task goes out (`baton resume` lets them go on)");
     }
+    // The host column only when some agent is elsewhere: every other listing is unchanged.
+    let hosts = !project.config.hosts.is_empty();
+    let host_cell = |h: &str| {
+        if hosts {
+            format!("{h:<10} ")
+        } else {
+            String::new()
+        }
+    };
     println!(
-        "{:<12} {:<8} {:<14} {:<6} {:<8} {:<12} {:<12} QUOTA",
-        "AGENT", "CLI", "WINDOW", "PANE", "PID", "COMMAND", "STATE"
+        "{:<12} {}{:<8} {:<14} {:<6} {:<8} {:<12} {:<12} QUOTA",
+        "AGENT",
+        host_cell("HOST"),
+        "CLI",
+        "WINDOW",
+        "PANE",
+        "PID",
+        "COMMAND",
+        "STATE"
     );
     for r in &listing.agents {
         let dash = || "-".to_owned();
@@ -168,8 +190,9 @@ pub fn cmd_ls(dir: Option<&Path>, args: &LsArgs) -> CliResult<ExitCode> {
             .collect::<Vec<_>>()
             .join(", ");
         println!(
-            "{:<12} {:<8} {:<14} {:<6} {:<8} {:<12} {:<12} {}",
+            "{:<12} {}{:<8} {:<14} {:<6} {:<8} {:<12} {:<12} {}",
             r.name,
+            host_cell(&r.host),
             r.cli,
             r.window.clone().unwrap_or_else(dash),
             r.pane.clone().unwrap_or_else(dash),

@@ -39,6 +39,7 @@ pub struct UpArgs {
 pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
     let ctx = Context::load(dir)?.acting_as(crate::daemon::ACTOR);
     let project = &ctx.project;
+    project.refuse_remote_agents()?;
     project.check_tmux()?;
     project.state_dir()?;
     for w in &project.config.warnings {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod sshd;
 
 use std::path::Path;
 use std::path::PathBuf;

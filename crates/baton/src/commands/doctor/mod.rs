@@ -1,4 +1,7 @@
 //! `baton doctor`: check that everything baton needs is in place, and say how to fix what is not.
+//! Each `[[host]]` is checked through ssh (`hosts.rs`).
+
+mod hosts;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -148,7 +151,6 @@ fn login_shell_check(project: &Project) -> Option<Check> {
     Some(c)
 }
 
-/// Runs every check; exits 1 when one fails.
 /// What is verified of an agent's profile on real screens (`profiles/coverage.toml`), and
 /// whether the installed CLI is newer than every verified version (a warning: its screens may
 /// have changed).
@@ -357,6 +359,7 @@ fn installed_version(binary: &Path) -> Option<String> {
     )
 }
 
+/// Runs every check; exits 1 when one fails.
 pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> {
     let start = start_dir(dir)?;
     let mut checks = Vec::new();
@@ -446,6 +449,11 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                     store.as_ref().and_then(|s| s.as_ref().ok()),
                 ));
                 for agent in &project.config.agents {
+                    if agent.host.is_some() {
+                        // Checked on its host, with the host's other checks.
+                        checks.push(states_check(agent, None));
+                        continue;
+                    }
                     let program = agent.command.split_whitespace().next().unwrap_or_default();
                     let found = which(program).or_else(|| {
                         let p = project.root.join(&agent.workdir).join(program);
@@ -477,6 +485,7 @@ pub fn cmd_doctor(dir: Option<&Path>, args: &DoctorArgs) -> CliResult<ExitCode> 
                 if let Some(c) = login_shell_check(&project) {
                     checks.push(c);
                 }
+                checks.extend(hosts::host_checks(&project.config));
                 if project.config.uses_worktrees() {
                     let store = store.as_ref().and_then(|s| s.as_ref().ok());
                     checks.push(worktree_check(&project, store));

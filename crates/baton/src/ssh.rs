@@ -1,0 +1,109 @@
+//! Running `ssh` to another `[[host]]`: the shell around `baton_core::ssh` (which builds the
+//! arguments): `~` in `identity` expanded, one command run with a deadline, its output kept.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::Command;
+use std::process::Stdio;
+use std::time::Duration;
+use std::time::Instant;
+
+use baton_core::config::HostConfig;
+
+/// The ssh program.
+const SSH: &str = "ssh";
+
+/// What one ssh run gave: the exit code (None when killed or ended by a signal), both
+/// streams, and whether the deadline ended it.
+#[derive(Debug)]
+pub struct SshRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub timed_out: bool,
+}
+
+/// Returns the host's `identity` with a leading `~/` (or a lone `~`) made the home directory.
+pub fn identity(host: &HostConfig) -> Option<String> {
+    let path = host.identity.as_deref()?.to_string_lossy().into_owned();
+    let home = std::env::var_os("HOME").map(|h| Path::new(&h).to_string_lossy().into_owned());
+    Some(match (path.strip_prefix('~'), home) {
+        (Some(""), Some(h)) => h,
+        (Some(rest), Some(h)) if rest.starts_with('/') => format!("{h}{rest}"),
+        _ => path,
+    })
+}
+
+/// Runs `remote` (words) on `host` through ssh, killed after `deadline`; stdin is closed, so
+/// nothing can wait for a person (ssh runs with BatchMode=yes too).
+pub fn run(host: &HostConfig, remote: &[&str], deadline: Duration) -> std::io::Result<SshRun> {
+    let args = baton_core::ssh::ssh_args(host, identity(host).as_deref(), remote);
+    let mut child = Command::new(SSH)
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let read = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.by_ref().take(1 << 20).read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = read(Box::new(child.stdout.take().expect("piped")));
+    let err = read(Box::new(child.stderr.take().expect("piped")));
+    let end = Instant::now() + deadline;
+    let (status, timed_out) = loop {
+        if let Some(s) = child.try_wait()? {
+            break (Some(s), false);
+        }
+        if Instant::now() >= end {
+            let _ = child.kill();
+            let _ = child.wait();
+            break (None, true);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ok(SshRun {
+        code: status.and_then(|s| s.code()),
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+        timed_out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    #[test]
+    fn identity_expands_the_home_directory_only() {
+        let Some(home) = std::env::var_os("HOME") else {
+            return;
+        };
+        let home = home.to_string_lossy().into_owned();
+        let mut h = HostConfig {
+            name: "h".into(),
+            ssh: baton_core::config::SshTarget::parse("h").unwrap(),
+            identity: Some(PathBuf::from("~/.ssh/id_ed25519")),
+            ssh_options: Vec::new(),
+            dir: PathBuf::from("/x"),
+            baton: None,
+        };
+        assert_eq!(identity(&h), Some(format!("{home}/.ssh/id_ed25519")));
+        for (given, expected) in [
+            ("~", home.clone()),
+            ("~other/k", "~other/k".into()),
+            ("/k/~/x", "/k/~/x".into()),
+            ("k", "k".into()),
+        ] {
+            h.identity = Some(PathBuf::from(given));
+            assert_eq!(identity(&h), Some(expected), "{given}");
+        }
+        h.identity = None;
+        assert_eq!(identity(&h), None);
+    }
+}
