@@ -212,7 +212,7 @@ fn serve_shows_a_live_run_and_pushes_its_changes() {
     );
     let page = serve.get("/api/state?filter=open&limit=1&offset=2");
     assert_eq!(ids(&page["tasks"], "id"), ["T-003"], "{page}");
-    for bad in ["filter=someday", "limit=many", "offset=-1"] {
+    for bad in ["filter=someday", "limit=many", "limit=0", "offset=-1"] {
         let (status, body) = serve.ask("GET", &format!("/api/state?{bad}"), &[], "");
         assert_eq!(status, 400, "{bad}: {body}");
     }
@@ -295,18 +295,17 @@ fn serve_refuses_what_it_must_and_acts_as_web() {
     );
     let wrong_query = "/api/state?token=0000";
     assert_eq!(serve.ask("GET", wrong_query, &[], "").0, 401);
-    let (status, body) = serve.ask("GET", "/", &[], "");
-    assert_eq!(status, 401, "{body}");
-    assert_eq!(
-        serve
-            .ask("GET", &format!("/?token={}", serve.token), &[], "")
-            .0,
-        200
-    );
+    // The page's own files hold no data: they load without it (the page then asks the API
+    // with the token of its URL), so the printed URL works on a public bind.
+    for file in ["/", "/app.js", "/style.css"] {
+        let (status, body) = serve.ask("GET", file, &[], "");
+        assert_eq!(status, 200, "{file}: {body}");
+        assert_lacks(&body, &[&serve.token]);
+    }
     let state = serve.get("/api/state");
     assert_eq!(ids(&state["tasks"], "id"), ["T-001", "T-002"]);
     let status = serve.get("/api/status");
-    assert_eq!(status["refused"], 4, "{status}");
+    assert_eq!(status["refused"], 3, "{status}");
     assert_eq!(status["token_required"], true);
 
     // Actions: the token in the header, JSON, from the page's own origin.
@@ -324,7 +323,7 @@ fn serve_refuses_what_it_must_and_acts_as_web() {
         "a refused action changed nothing"
     );
     assert!(p.journal().iter().all(|e| e["actor"] != "web"));
-    assert_eq!(serve.get("/api/status")["refused"], 7);
+    assert_eq!(serve.get("/api/status")["refused"], 6);
 
     let (status, body) = serve.act(block, &[json]);
     assert_eq!(status, 200, "{body}");
@@ -351,6 +350,39 @@ fn serve_refuses_what_it_must_and_acts_as_web() {
     assert_has(&body, &["needs `reason`"]);
     let (status, _) = serve.act(r#"{"action": "explode"}"#, &[json]);
     assert_eq!(status, 400);
+    // Too big a body is said so, not parsed in half.
+    let big = format!(
+        r#"{{"action": "add", "text": "{}"}}"#,
+        "x".repeat(70 * 1024)
+    );
+    let (status, body) = serve.act(&big, &[json]);
+    assert_eq!(status, 413, "{body}");
+    assert!(
+        !p.run(&["task", "show", "T-004"]).status.success(),
+        "nothing was added"
+    );
+
+    // `done` confirms a task that ended unreported, and nothing else: an agent reports its
+    // own work. (The store is set as the daemon leaves such a task.)
+    let (status, body) = serve.act(r#"{"action": "done", "task": "T-002"}"#, &[json]);
+    assert_eq!(status, 409, "{body}");
+    assert_has(
+        &body,
+        &["T-002 is PENDING: only a task that ended unreported"],
+    );
+    let db = rusqlite::Connection::open(p.root().join(".baton/state.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    db.execute(
+        "UPDATE tasks SET status = 'UNREPORTED', assignee = 'claude' WHERE id = 2",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let (status, body) = serve.act(r#"{"action": "done", "task": "T-002"}"#, &[json]);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(p.status("T-002"), "COMPLETED");
+    let done = p.journaled("task-done");
+    assert_eq!(done.last().unwrap()["actor"], "web", "{done:?}");
 
     // The token is in no log.
     let token = serve.token.clone();
@@ -373,6 +405,23 @@ fn serve_refuses_what_it_must_and_acts_as_web() {
     assert_eq!(serve.ask("GET", "/api/state", &[], "").0, 200);
     let again = Serve::start(&p, &[]);
     assert_eq!(again.token, serve.token, "the token is kept between starts");
+
+    // A rotation run beside a running server revokes the old token in it at once...
+    let running = Serve::start(&p, &["--require-token"]);
+    let old = format!("X-Baton-Token: {}", running.token);
+    let beside = Serve::start(&p, &["--rotate-token"]);
+    let new = format!("X-Baton-Token: {}", beside.token);
+    assert_eq!(running.ask("GET", "/api/state", &[&old], "").0, 401);
+    assert_eq!(running.ask("GET", "/api/state", &[&new], "").0, 200);
+    // ...and one that cannot listen (its port is taken) changes nothing.
+    let taken = p.exec(&["serve", "--bind", &running.addr, "--rotate-token"]);
+    assert_ne!(taken.code, Some(0));
+    assert_has(&taken.stderr, &["cannot listen on"]);
+    assert_eq!(
+        std::fs::read_to_string(&token_file).unwrap().trim(),
+        beside.token
+    );
+    assert_eq!(running.ask("GET", "/api/state", &[&new], "").0, 200);
 }
 
 #[test]

@@ -20,8 +20,8 @@ use crate::store::StatusChange;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Ask {
-    /// `send`, `reassign`, `block`, `cancel`, `requeue`, `reopen`, `add`, `pause`,
-    /// `resume`, `handoff`.
+    /// `send`, `reassign`, `block`, `cancel`, `requeue`, `reopen`, `done` (an UNREPORTED
+    /// task, confirmed), `add`, `pause`, `resume`, `handoff`.
     pub action: String,
     /// The task it is about.
     pub task: Option<String>,
@@ -105,6 +105,27 @@ pub fn act(ctx: &Context, ask: &Ask) -> CliResult<String> {
             status(task()?, Status::Cancelled, c)
         }
         "requeue" => status(task()?, Status::Pending, StatusChange::default()),
+        // A person confirms what an agent did but never reported; nothing else is marked done
+        // from the page (an agent reports its own work).
+        "done" => {
+            let id = task()?;
+            let now = ctx.store()?.task(id)?.status;
+            if now != Status::Unreported {
+                return Err(CliError::user(format!(
+                    "{id} is {now}: only a task that ended unreported is confirmed done here"
+                )));
+            }
+            let c = StatusChange {
+                note: Some(
+                    ask.reason
+                        .clone()
+                        .filter(|r| !r.trim().is_empty())
+                        .unwrap_or_else(|| "confirmed done on the web page".to_owned()),
+                ),
+                ..Default::default()
+            };
+            status(id, Status::Completed, c)
+        }
         "reopen" | "reassign" => {
             let id = task()?;
             let mut store = ctx.store()?;

@@ -114,7 +114,8 @@ pub fn state(shared: &Shared, url: &Url) -> Answer {
             .map_err(|_| format!("`{key}` must be a number, not `{v}`")),
     };
     let (limit, offset) = match (number("limit", TASKS_SHOWN), number("offset", 0)) {
-        (Ok(l), Ok(o)) => (l.clamp(1, MAX_TASKS), o),
+        (Ok(0), _) => return Answer::error(400, "`limit` must be at least 1"),
+        (Ok(l), Ok(o)) => (l.min(MAX_TASKS), o),
         (Err(e), _) | (_, Err(e)) => return Answer::error(400, e),
     };
     let page = PageRequest {

@@ -29,13 +29,10 @@ pub fn token_path(state_dir: &Path) -> PathBuf {
 /// Returns the project's token: the one stored, or a new one (also when `rotate`), written
 /// with mode 0600.
 pub fn load_or_make_token(path: &Path, rotate: bool) -> CliResult<String> {
-    if !rotate && let Ok(text) = std::fs::read_to_string(path) {
-        let token = text.trim();
-        if token.len() >= 32 && token.bytes().all(|b| b.is_ascii_hexdigit()) {
-            // Whatever made it, it stays private.
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-            return Ok(token.to_owned());
-        }
+    if !rotate && let Some(token) = read_token(path) {
+        // Whatever made it, it stays private.
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+        return Ok(token);
     }
     let token = new_token()?;
     let tmp = path.with_extension("token.new");
@@ -53,6 +50,51 @@ pub fn load_or_make_token(path: &Path, rotate: bool) -> CliResult<String> {
     };
     write().map_err(|e| CliError::user(format!("cannot write {}: {e}", path.display())))?;
     Ok(token)
+}
+
+/// Reads a stored token; `None` when the file is missing or holds no valid token (at least
+/// 32 hex digits).
+pub fn read_token(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let token = text.trim();
+    (token.len() >= 32 && token.bytes().all(|b| b.is_ascii_hexdigit())).then(|| token.to_owned())
+}
+
+/// The token a running server checks against: the file's, read again whenever the file
+/// changes, so that `baton serve --rotate-token` run beside it revokes the old one at once.
+/// A file that goes missing or turns invalid keeps the last good token.
+pub struct LiveToken {
+    path: PathBuf,
+    seen: std::sync::Mutex<(String, Option<std::time::SystemTime>)>,
+}
+
+impl LiveToken {
+    /// The token `token`, kept in `path`.
+    pub fn new(path: PathBuf, token: String) -> LiveToken {
+        let modified = std::fs::metadata(&path).and_then(|m| m.modified()).ok();
+        LiveToken {
+            path,
+            seen: std::sync::Mutex::new((token, modified)),
+        }
+    }
+
+    /// The current token (one `stat` per call; the file is read only when it changed).
+    pub fn get(&self) -> String {
+        let modified = std::fs::metadata(&self.path)
+            .and_then(|m| m.modified())
+            .ok();
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if modified.is_some() && modified != seen.1 {
+            if let Some(token) = read_token(&self.path) {
+                seen.0 = token;
+            }
+            seen.1 = modified;
+        }
+        seen.0.clone()
+    }
 }
 
 /// 32 random bytes from the system, in hex.

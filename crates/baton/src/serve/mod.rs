@@ -52,6 +52,9 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// The page's Content-Security-Policy: nothing but its own files.
 const CSP: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'";
 
+/// The page's files, served to anyone who can reach the server.
+const STATIC: [&str; 4] = ["/", "/index.html", "/app.js", "/style.css"];
+
 /// The largest action body read.
 const MAX_BODY: u64 = 64 * 1024;
 
@@ -82,7 +85,7 @@ pub struct Shared {
     pub session: String,
     /// The address listened on, as bound.
     pub bind: SocketAddr,
-    token: String,
+    token: auth::LiveToken,
     token_required: bool,
     requests: AtomicU64,
     refused: AtomicU64,
@@ -116,9 +119,11 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub fn run(ctx: &Context, opts: &Options) -> CliResult<()> {
     let project = &ctx.project;
     let token_file = auth::token_path(&project.state_dir()?);
-    let token = auth::load_or_make_token(&token_file, opts.rotate_token)?;
+    // Listen first: a server that cannot start must not rotate the token (the old URL would
+    // keep working in the server already there, and the new one would be printed nowhere).
     let server = tiny_http::Server::http(opts.bind)
         .map_err(|e| CliError::user(format!("cannot listen on {}: {e}", opts.bind)))?;
+    let token = auth::load_or_make_token(&token_file, opts.rotate_token)?;
     let bind = server
         .server_addr()
         .to_ip()
@@ -130,7 +135,7 @@ pub fn run(ctx: &Context, opts: &Options) -> CliResult<()> {
         session: project.session.clone(),
         bind,
         token_required: auth::token_required(bind, opts.require_token),
-        token,
+        token: auth::LiveToken::new(token_file.clone(), token.clone()),
         requests: AtomicU64::new(0),
         refused: AtomicU64::new(0),
         streams: AtomicU64::new(0),
@@ -145,7 +150,7 @@ pub fn run(ctx: &Context, opts: &Options) -> CliResult<()> {
         let shared = Arc::clone(&shared);
         std::thread::spawn(move || watch_store(&shared, poller));
     }
-    let url = format!("http://{bind}/?token={}", shared.token);
+    let url = format!("http://{bind}/?token={token}");
     if opts.json {
         println!(
             "{}",
@@ -341,7 +346,10 @@ fn handle(shared: &Shared, mut req: Request) {
         origin: header_value(&req, "Origin"),
         host: header_value(&req, "Host"),
     };
-    if let Err(r) = auth::check(&asked, &shared.token, shared.token_required) {
+    // The page's own files hold no data and no secret: they load without the token (the
+    // page then asks the API with the token from its URL), so a non-loopback bind works.
+    let is_static = *req.method() == Method::Get && STATIC.contains(&url.path.as_str());
+    if !is_static && let Err(r) = auth::check(&asked, &shared.token.get(), shared.token_required) {
         shared.refused.fetch_add(1, Ordering::Relaxed);
         return respond(req, Answer::error(r.status, r.why));
     }
@@ -349,7 +357,10 @@ fn handle(shared: &Shared, mut req: Request) {
         (Method::Get, "/api/events") => return events(shared, req),
         (Method::Post, "/api/action") => {
             let mut body = String::new();
-            match req.as_reader().take(MAX_BODY).read_to_string(&mut body) {
+            match req.as_reader().take(MAX_BODY + 1).read_to_string(&mut body) {
+                Ok(n) if n as u64 > MAX_BODY => {
+                    Answer::error(413, format!("an action is at most {MAX_BODY} bytes"))
+                }
                 Ok(_) => actions::answer(shared, &body),
                 Err(e) => Answer::error(400, format!("cannot read the body: {e}")),
             }
