@@ -198,6 +198,45 @@ pub fn send_verified(
     }
 }
 
+/// How long a message waits for another one to the same agent to be sent.
+const SEND_LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// Holds the agent's send lock (`.baton/send-<agent>.lock`, an advisory file lock) while it
+/// lives: messages to one agent from `baton send`, `baton watch` and `baton serve`, in any
+/// number of processes, are pasted and checked one after the other, never into each other.
+pub struct SendLock(#[allow(dead_code)] std::fs::File);
+
+/// Takes the agent's send lock, waiting up to a minute for a message being sent.
+pub fn send_lock(project: &crate::project::Project, agent: &str) -> CliResult<SendLock> {
+    let path = project.state_dir()?.join(format!("send-{agent}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| crate::error::io_error(format!("cannot open {}", path.display()), e))?;
+    let start = Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(SendLock(file)),
+            Err(std::fs::TryLockError::WouldBlock) if start.elapsed() < SEND_LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(CliError::user(format!(
+                    "another message to `{agent}` has been being sent for a minute: nothing sent"
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(crate::error::io_error(
+                    format!("cannot lock {}", path.display()),
+                    e,
+                ));
+            }
+        }
+    }
+}
+
 /// Sends a message the way `baton send` does: only to an agent ready for it (unless
 /// `force`; `force_hint` says how to force it), verified. What `baton watch` and
 /// `baton serve` send with; returns what happened, in a line.
@@ -212,42 +251,65 @@ pub fn deliver(
     let ctx = crate::context::Context::at(root)?.acting_as(actor);
     let project = &ctx.project;
     let pane = project.agent_pane(agent)?;
+    // From here to the check, no other message to this agent is typed.
+    let _lock = send_lock(project, agent)?;
     let profile = &project
         .config
         .agent(agent)
         .ok_or_else(|| CliError::user(format!("no agent `{agent}`")))?
         .profile;
-    if !force {
-        let seen = wait_ready(
-            &project.tmux,
-            &pane.pane_id,
-            profile,
-            Duration::from_secs(3),
-        )?;
-        if !seen.state.is_ready() {
-            return Err(CliError::user(format!(
-                "{} (not ready): nothing sent; {force_hint}",
-                seen.state
-            )));
-        }
+    // Forced, it is typed whatever the state (no wait), and the state before says whether
+    // the check after can prove anything.
+    let wait = if force {
+        Duration::ZERO
+    } else {
+        Duration::from_secs(3)
+    };
+    let seen = wait_ready(&project.tmux, &pane.pane_id, profile, wait)?;
+    if !force && !seen.state.is_ready() {
+        return Err(CliError::user(format!(
+            "{} (not ready): nothing sent; {force_hint}",
+            seen.state
+        )));
     }
-    let sent = send_verified(&project.tmux, &pane.pane_id, profile, text, true)?;
-    journal_sent(&ctx, agent, &sent, force);
-    Ok(format!(
-        "sent to {agent} ({}; Enter ×{})",
-        sent.state
-            .map_or_else(|| "sent".to_owned(), |s| s.to_string()),
-        sent.enters
-    ))
+    let busy = (!seen.state.is_ready()).then_some(seen.state);
+    let sent = send_verified(&project.tmux, &pane.pane_id, profile, text, busy.is_none())?;
+    journal_sent(&ctx, agent, &sent, force, busy);
+    Ok(match busy {
+        Some(state) => unverified(agent, state),
+        None => format!(
+            "sent to {agent} ({}; Enter ×{})",
+            sent.state
+                .map_or_else(|| "sent".to_owned(), |s| s.to_string()),
+            sent.enters
+        ),
+    })
+}
+
+/// What a message typed into a busy agent is: typed, and no more can be said (its screen
+/// showed work before the Enter, so work after it proves nothing; a busy agent may keep the
+/// text in its input box until it is idle).
+pub fn unverified(agent: &str, state: AgentState) -> String {
+    format!(
+        "typed into {agent}'s input while it was {state}: not checked (it may wait in the input \
+         box until {agent} is idle)"
+    )
 }
 
 /// Journals a message a person had typed into an agent's pane, as the context's actor: its
 /// size and how it was checked, never its text (it may hold anything). A store that cannot
 /// be written is warned about: the message is in the pane already.
-pub fn journal_sent(ctx: &crate::context::Context, agent: &str, sent: &Sent, force: bool) {
-    let how = match sent.state {
-        Some(state) => format!("Enter ×{}, {state}", sent.enters),
-        None => "not verified".to_owned(),
+pub fn journal_sent(
+    ctx: &crate::context::Context,
+    agent: &str,
+    sent: &Sent,
+    force: bool,
+    busy: Option<AgentState>,
+) {
+    let how = match (busy, sent.state) {
+        (Some(state), _) => format!("typed while {state}: not checked"),
+        (None, Some(state)) => format!("Enter ×{}, {state}", sent.enters),
+        (None, None) => "not verified".to_owned(),
     };
     let line = format!(
         "{} bytes sent{} ({how})",

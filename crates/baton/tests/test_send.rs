@@ -270,3 +270,60 @@ fn agent_windows_do_not_inherit_the_ci_switches() {
         "{screen}"
     );
 }
+
+#[test]
+fn messages_sent_at_once_to_one_agent_arrive_one_by_one() {
+    let p = TestProject::new();
+    p.write_config(&p.fake_agent("claude", "claude", "default_work_ms = 50\n"));
+    p.ok(&["up", "--no-daemon"]);
+    // Four senders at the same moment: each waits for the one before it, none is typed into
+    // another.
+    let senders: Vec<_> = (1..=4)
+        .map(|i| {
+            p.spawn(
+                &["send", "claude", &format!("message number {i}")],
+                std::process::Stdio::piped,
+            )
+        })
+        .collect();
+    for s in senders {
+        let out = s.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut got: Vec<String> = prompts(&p.prompt_log("claude"))
+        .iter()
+        .map(|b| String::from_utf8_lossy(b).into_owned())
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        (1..=4)
+            .map(|i| format!("message number {i}"))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn a_message_forced_into_a_busy_agent_is_not_called_delivered() {
+    let p = TestProject::new();
+    p.write_config(&p.fake_agent("claude", "claude", "default_work_ms = 600000\n"));
+    p.ok(&["up", "--no-daemon"]);
+    p.ok(&["send", "claude", "start working"]);
+    let out = p.ok(&["send", "claude", "--force", "and this too"]);
+    assert!(
+        out.contains("typed into claude's input while it was working: not checked"),
+        "{out}"
+    );
+    let sent = p.journaled("message-sent");
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(
+        sent[1]["result"]
+            .as_str()
+            .is_some_and(|r| r.contains("with force (typed while working: not checked)")),
+        "{sent:?}"
+    );
+}

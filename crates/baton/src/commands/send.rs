@@ -92,7 +92,16 @@ pub fn cmd_send(dir: Option<&Path>, args: &SendArgs) -> CliResult<ExitCode> {
     let text = read_text(&args.text)?;
     let pane = project.agent_pane(&args.agent)?;
     refuse_shell(project, &args.agent, &pane.pane_id)?;
+    // From here to the check, no other message to this agent is typed.
+    let _lock = crate::delivery::send_lock(project, &args.agent)?;
     let profile = &project.config.agent(&args.agent).expect("checked").profile;
+    // Forced into a busy agent, the check after the Enter proves nothing: it is not made.
+    let busy = if args.force {
+        let now = wait_ready(&project.tmux, &pane.pane_id, profile, Duration::ZERO)?;
+        (!now.state.is_ready()).then_some(now.state)
+    } else {
+        None
+    };
     if !args.force {
         let limit = Duration::from_millis(profile.submit.startup_timeout_ms);
         let seen = wait_ready(&project.tmux, &pane.pane_id, profile, limit)?;
@@ -122,14 +131,22 @@ pub fn cmd_send(dir: Option<&Path>, args: &SendArgs) -> CliResult<ExitCode> {
         &pane.pane_id,
         profile,
         &text,
-        !args.no_verify,
+        !args.no_verify && busy.is_none(),
     )?;
-    crate::delivery::journal_sent(&ctx, &args.agent, &sent, args.force);
+    crate::delivery::journal_sent(&ctx, &args.agent, &sent, args.force, busy);
     if let Some(warning) = stripped_warning(&sent.stripped) {
         eprintln!("warning: {warning}");
     }
     if args.json {
         return print_json(&sent);
+    }
+    if let Some(state) = busy {
+        println!(
+            "{} bytes {}",
+            sent.bytes,
+            crate::delivery::unverified(&args.agent, state)
+        );
+        return ok();
     }
     match sent.state {
         Some(state) => println!(
