@@ -321,6 +321,20 @@ fn a_deleted_or_replaced_store_is_refused_and_never_silently_recreated() {
     let e = err(&p, &["task", "list"]);
     assert!(e.contains("state.db was replaced"), "{e}");
 
+    // The file emptied (truncated to nothing): refused as it is, nothing written into it.
+    remove_store(p.root());
+    std::fs::write(&db, b"").unwrap();
+    let e = err(&p, &["task", "list"]);
+    assert!(
+        e.contains("state.db is empty") && e.contains("was emptied"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().len(),
+        0,
+        "SQLite wrote into it"
+    );
+
     // The project's own store back from a backup: accepted.
     if have_sqlite3 {
         remove_store(p.root());

@@ -102,6 +102,21 @@ pub enum StoreError {
         /// Where the project's identity is recorded.
         marker: PathBuf,
     },
+    /// The project's store file was emptied (truncated to nothing).
+    #[error(
+        "{path} is empty: this project's store {expected} (recorded in {}) was emptied; \
+         nothing was written into it; {}",
+        marker.display(),
+        way_out(marker)
+    )]
+    Emptied {
+        /// The store's path.
+        path: PathBuf,
+        /// The identity recorded for the project.
+        expected: String,
+        /// Where the project's identity is recorded.
+        marker: PathBuf,
+    },
     /// The file this process opened was deleted or replaced under it.
     #[error(
         "{path} was {} while this process had it open: it stops rather than go on with a \

@@ -365,6 +365,17 @@ impl Store {
                 marker,
             });
         }
+        // An emptied file (truncated to nothing) would open as a new, empty store and be
+        // given a new identity: it is refused as it is, before SQLite writes into it.
+        if let Some(expected) = &recorded
+            && std::fs::metadata(&path).is_ok_and(|m| m.len() == 0)
+        {
+            return Err(StoreError::Emptied {
+                path,
+                expected: expected.clone(),
+                marker,
+            });
+        }
         let mut store = Store::open(&path)?;
         let id = store.ensure_id()?;
         match recorded {
