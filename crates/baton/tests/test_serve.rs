@@ -453,3 +453,18 @@ fn serve_caps_its_event_streams_and_frees_a_closed_one() {
     });
     assert_eq!(serve.terminate(), Some(0));
 }
+
+#[test]
+fn serve_shows_each_agents_host() {
+    let p = TestProject::new();
+    p.write_config(&format!(
+        "{}[[host]]\nname = \"gpu1\"\nssh = \"dev@127.0.0.1:2222\"\ndir = \"/srv/work\"\n\n\
+         [[agent]]\nname = \"far\"\ncli = \"codex\"\nhost = \"gpu1\"\n",
+        p.fake_agent("claude", "claude", "")
+    ));
+    let serve = Serve::start(&p, &[]);
+    let state = serve.get("/api/state");
+    assert_eq!(ids(&state["agents"], "name"), ["claude", "far"], "{state}");
+    assert_eq!(ids(&state["agents"], "host"), ["local", "gpu1"], "{state}");
+    assert_eq!(serve.terminate(), Some(0));
+}

@@ -150,7 +150,7 @@ pub fn state(shared: &Shared, url: &Url) -> Answer {
                 .filter_map(|(w, q)| quota_json(w, q))
                 .collect();
             json!({
-                "name": a.name, "cli": a.cli, "host": "local",
+                "name": a.name, "cli": a.cli, "host": a.host.as_deref().unwrap_or("local"),
                 "state": if a.state.is_empty() { "unknown" } else { a.state.as_str() },
                 "state_since_ms": a.since_ms,
                 "task": a.task.as_ref().map(|(id, _)| id.to_string()),

@@ -158,6 +158,14 @@ pub fn run(ctx: &Context, opts: &Options) -> CliResult<()> {
         );
     } else {
         println!("baton serve: {url}");
+        if bind.ip().is_unspecified() {
+            println!(
+                "  (listening on every address of this machine: open it with this machine's name \
+                 or address in place of {}, port {})",
+                bind.ip(),
+                bind.port()
+            );
+        }
     }
     let _ = std::io::stdout().flush();
     while !shared.stop.load(Ordering::SeqCst) {

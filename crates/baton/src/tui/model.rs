@@ -148,6 +148,8 @@ pub struct AgentView {
     pub name: String,
     /// Its profile.
     pub cli: String,
+    /// The `[[host]]` it runs on; `None`: this machine.
+    pub host: Option<String>,
     /// Its state as the daemon last saw it (`idle`, `working`, `dead`…); empty when never seen.
     pub state: String,
     /// Since when it is in that state.
@@ -425,6 +427,7 @@ impl Loader {
                 AgentView {
                     name: a.name.clone(),
                     cli: a.cli.clone(),
+                    host: a.host.clone().filter(|h| h != "local"),
                     state: row.map(|r| r.state.clone()).unwrap_or_default(),
                     since_ms: row.filter(|r| !r.state.is_empty()).map(|r| r.since_ms),
                     pane: row.and_then(|r| r.pane.clone()),

@@ -89,6 +89,20 @@ fn the_footer_shows_the_merge_queue_in_worktree_mode() {
 }
 
 #[test]
+fn an_agent_on_another_host_shows_its_host() {
+    let mut snap = busy_run();
+    snap.agents[1].host = Some("gpu1".into());
+    let (text, _) = draw(&snap, &Ui::default(), 120, 32);
+    let cli = snap.agents[1].cli.clone();
+    assert_shows(&text, &[&format!("{cli}@gpu1")]);
+    // The others, on this machine, show their CLI alone.
+    assert!(
+        !text.contains(&format!("{}@", snap.agents[0].cli)),
+        "{text}"
+    );
+}
+
+#[test]
 fn snapshot_80x24() {
     let (text, _) = draw(&busy_run(), &ui_on(Pane::Agents), 80, 24);
     for l in text.lines() {

@@ -126,13 +126,18 @@ pub(super) fn agents_pane(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &Ui
         .max()
         .unwrap_or(5)
         .clamp(6, 16);
+    // `cli@host` for an agent on another host.
+    let cli_of = |a: &AgentView| match &a.host {
+        Some(h) => format!("{}@{h}", a.cli),
+        None => a.cli.clone(),
+    };
     let cli_w = snap
         .agents
         .iter()
-        .map(|a| a.cli.chars().count())
+        .map(|a| cli_of(a).chars().count())
         .max()
         .unwrap_or(3)
-        .clamp(3, 8);
+        .clamp(3, 18);
     let states: Vec<String> = shown
         .iter()
         .map(|(_, a)| agent_state(a, clock.now_ms))
@@ -165,7 +170,7 @@ pub(super) fn agents_pane(buf: &mut Buffer, area: Rect, snap: &Snapshot, ui: &Ui
                         Style::new()
                     },
                 )),
-                Cell::from(a.cli.clone()),
+                Cell::from(cli_of(a)),
                 Cell::from(Span::styled(state.clone(), state_style(&a.state))),
                 Cell::from(task),
                 Cell::from(quota_cell(a.session, bar_width)),
