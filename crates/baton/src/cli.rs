@@ -79,8 +79,9 @@ pub enum Command {
     ///
     /// Prints one line with the page's URL (carrying the access token, kept in
     /// .baton/serve.token, mode 0600) and serves until Ctrl-C. Bound to loopback (the default,
-    /// 127.0.0.1:7878) requests need no token; bound anywhere else every request needs it.
-    /// Actions are POSTs with a JSON body from the page's own origin, journaled as `web`.
+    /// 127.0.0.1:7878) requests need no token; bound anywhere else every request for data or
+    /// an action needs it (the page's own files, which hold neither, load without it). Actions
+    /// are POSTs with a JSON body from the page's own origin, journaled as `web`.
     Serve(commands::serve::ServeArgs),
     /// Sync or watch the shared memory file (CLAUDE.md)
     Memory(commands::memory::MemoryArgs),
