@@ -31,8 +31,7 @@ use std::time::Instant;
 
 use common::baton_command;
 use common::now_ms;
-use common::percentile;
-use common::project;
+use common::report_us;
 use rusqlite::Connection;
 use rusqlite::params;
 use serde_json::Value;
@@ -113,24 +112,9 @@ impl Serve {
     }
 }
 
-fn report(name: &str, mut us: Vec<u64>) {
-    us.sort_unstable();
-    let ms = |u: u64| u as f64 / 1000.0;
-    println!(
-        "{name:<44} n={:<4} p50 {:>7.1} ms   p99 {:>7.1} ms   max {:>7.1} ms",
-        us.len(),
-        ms(percentile(&us, 0.5)),
-        ms(percentile(&us, 0.99)),
-        ms(*us.last().unwrap())
-    );
-}
-
-/// The CPU ticks (user + system) a process used so far, from `/proc/<pid>/stat`.
+/// The CPU ticks (user + system) a process used so far.
 fn cpu_ticks(pid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = after.split(' ').collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    common::cpu_ticks(pid).expect("the server's /proc/<pid>/stat")
 }
 
 /// Installed in the page: notes when the body first shows `window.__want`.
@@ -157,17 +141,7 @@ fn main() {
     };
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let started = Instant::now();
-    project(
-        root,
-        &format!("baton-bench-s{}", std::process::id()),
-        agents,
-        tasks,
-    );
-    println!(
-        "project: {agents} agents, {tasks} tasks (set up in {:.1} s)",
-        started.elapsed().as_secs_f64()
-    );
+    common::timed_project(root, "s", agents, tasks);
     let serve = Serve::start(root);
     let state_bytes = serve.get("/api/state").len();
     println!("/api/state: {state_bytes} bytes");
@@ -285,12 +259,12 @@ fn main() {
         field("VmHWM:"),
         field("Threads:")
     );
-    report(
+    report_us(
         &format!("store commit → event on {STREAMS} streams"),
         to_event,
     );
-    report("store commit → /api/state holds it", to_state);
+    report_us("store commit → /api/state holds it", to_state);
     if browser.is_some() {
-        report("store commit → shown in Chromium (ms clock)", to_page);
+        report_us("store commit → shown in Chromium (ms clock)", to_page);
     }
 }

@@ -18,8 +18,7 @@ use std::time::Instant;
 use common::Server;
 use common::baton_command;
 use common::now_ms;
-use common::percentile;
-use common::project;
+use common::report_us;
 use common::succeeded;
 use rusqlite::Connection;
 use rusqlite::params;
@@ -27,18 +26,6 @@ use rusqlite::params;
 fn baton(dir: &Path, args: &[&str]) -> std::process::Output {
     let out = baton_command(dir, args).output().expect("run baton");
     succeeded(out, &format!("baton {args:?}"))
-}
-
-fn report(name: &str, mut us: Vec<u64>) {
-    us.sort_unstable();
-    let ms = |u: u64| u as f64 / 1000.0;
-    println!(
-        "{name:<40} n={:<4} p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms",
-        us.len(),
-        ms(percentile(&us, 0.5)),
-        ms(percentile(&us, 0.99)),
-        ms(*us.last().unwrap())
-    );
 }
 
 fn bench_frames(root: &Path, frames: usize, size: &str) {
@@ -61,10 +48,10 @@ fn bench_frames(root: &Path, frames: usize, size: &str) {
             .collect()
     };
     println!("-- {size}: {} agents, {} tasks", v["agents"], v["tasks"]);
-    report("read a whole snapshot", list("load_us"));
-    report("draw a frame", list("render_us"));
-    report("idle poll (nothing changed)", list("poll_us"));
-    report("PgDn in the queue: read page + draw", list("scroll_us"));
+    report_us("read a whole snapshot", list("load_us"));
+    report_us("draw a frame", list("render_us"));
+    report_us("idle poll (nothing changed)", list("poll_us"));
+    report_us("PgDn in the queue: read page + draw", list("scroll_us"));
 }
 
 /// CPU time (user + system) of a process, in clock ticks; 0 if it cannot be read.
@@ -173,7 +160,7 @@ fn live(root: &Path, seconds: u64) {
         "CPU with {n} changes over {took:.0} s: {busy:.3} s ({:.1} %)",
         busy / took * 100.0
     );
-    report("store change → on screen", latency);
+    report_us("store change → on screen", latency);
 }
 
 fn main() {
@@ -186,19 +173,7 @@ fn main() {
     };
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    let started = Instant::now();
-    project(
-        root,
-        &format!("baton-bench-w{}", std::process::id()),
-        agents,
-        tasks,
-    );
-    println!(
-        "project: {agents} agents, {tasks} tasks, {} journal entries, {} quota readings (set up in {:.1} s)",
-        tasks * 10,
-        agents * 100,
-        started.elapsed().as_secs_f64()
-    );
+    common::timed_project(root, "w", agents, tasks);
     bench_frames(root, frames, "160x48");
     bench_frames(root, frames, "80x24");
     live(root, seconds);

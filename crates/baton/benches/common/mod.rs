@@ -215,3 +215,34 @@ pub fn project(root: &Path, socket: &str, agents: usize, tasks: usize) {
     }
     db.execute_batch("COMMIT").unwrap();
 }
+
+/// Prints one latency row: `name`, how many, p50, p99 and max of `us` (microseconds) in ms.
+pub fn report_us(name: &str, mut us: Vec<u64>) {
+    us.sort_unstable();
+    let ms = |u: u64| u as f64 / 1000.0;
+    println!(
+        "{name:<44} n={:<4} p50 {:>7.2} ms   p99 {:>7.2} ms   max {:>7.2} ms",
+        us.len(),
+        ms(percentile(&us, 0.5)),
+        ms(percentile(&us, 0.99)),
+        ms(*us.last().unwrap())
+    );
+}
+
+/// Writes the dashboard benches' project (see [`project`]) in `root`, with a private tmux
+/// socket named after `tag`, and says how big it is and how long it took.
+pub fn timed_project(root: &Path, tag: &str, agents: usize, tasks: usize) {
+    let started = std::time::Instant::now();
+    project(
+        root,
+        &format!("baton-bench-{tag}{}", std::process::id()),
+        agents,
+        tasks,
+    );
+    println!(
+        "project: {agents} agents, {tasks} tasks, {} journal entries, {} quota readings (set up in {:.1} s)",
+        tasks * 10,
+        agents * 100,
+        started.elapsed().as_secs_f64()
+    );
+}
