@@ -173,6 +173,7 @@ fn problem(j: &JournalLine<'_>) -> Option<String> {
         JournalAction::TaskUnreported => "ended unreported (waits for a review)",
         JournalAction::MemoryEditRejected => "memory edit refused",
         JournalAction::HandoffFailed => "handoff failed",
+        JournalAction::WebhookFailed => "webhook notice not delivered",
         JournalAction::Verify if j.result.contains("FAILED") => "verify failed",
         JournalAction::Engine => {
             let what = j.result;
@@ -618,6 +619,15 @@ mod tests {
             Some("not read (limit or error screen)")
         );
         assert!(is_problem(&j(0, "notify-blocked", None, "")));
+        assert_eq!(
+            problem(&j(
+                0,
+                "webhook-failed",
+                None,
+                "task-blocked: https://ntfy.example: 500"
+            )),
+            Some("webhook notice not delivered".to_owned())
+        );
         let empty = render(
             &Snapshot {
                 root: "/p",

@@ -67,108 +67,111 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
         integration,
     );
     let ticker = crossbeam_channel::tick(Duration::from_millis(200));
-
-    shell.journal(
-        None,
-        None,
-        JournalAction::DaemonStart,
-        &format!("pid {}", std::process::id()),
-    );
-    if opts.ignore_usage {
+    // Whatever ends the loop (an error included), the webhook's last notices get their flush
+    // time and what it gave up on is journaled.
+    let ended = (|| -> CliResult<Outcome> {
         shell.journal(
             None,
             None,
-            JournalAction::QuotaOverride,
-            "--ignore-usage: quota holds no work back",
+            JournalAction::DaemonStart,
+            &format!("pid {}", std::process::id()),
         );
-    }
-    shell.refresh_panes();
-    shell.restore_merges()?;
-    shell.replay()?;
-    for (ev, write) in std::mem::take(&mut shell.restart_events) {
-        shell.merge_due.push(write);
-        shell.feed(ev)?;
-    }
-    shell.pump_merges();
-    loop {
-        if let Some(summary) = shell.finished.clone()
-            && opts.exit_when_finished
-        {
-            shell.flush_states();
-            shell.sync_memory();
-            shell.close_notices();
-            drop(listener);
-            let _ = std::fs::remove_file(socket_path(&project.root));
-            return Ok(Outcome { summary });
+        if opts.ignore_usage {
+            shell.journal(
+                None,
+                None,
+                JournalAction::QuotaOverride,
+                "--ignore-usage: quota holds no work back",
+            );
         }
-        select! {
-            recv(control) -> ev => match ev {
-                Ok(ev) => shell.on_control(ev),
-                Err(_) => return Err(CliError::internal("the control-mode connection ended")),
-            },
-            recv(wake_rx) -> w => match w {
-                Ok(Wake::Poke) => shell.read_store_changes()?,
-                Ok(Wake::Merged(items)) => shell.merges_done(items)?,
-                Ok(Wake::Verify { wave, command, ok, excerpt }) => {
-                    let detail = match (ok, excerpt.lines().rev().find(|l| !l.trim().is_empty())) {
-                        (true, _) => "passed".to_owned(),
-                        (false, Some(last)) => format!("FAILED: {last}"),
-                        (false, None) => "FAILED (no output)".to_owned(),
-                    };
-                    shell.journal(None, None, JournalAction::Verify, &format!("wave {wave}: `{command}` {detail}"));
-                    shell.feed(Event::VerifyFinished { wave, command, ok, excerpt })?;
-                }
-                Err(_) => {}
-            },
-            recv(mem_rx) -> _ => {
-                if let Err(e) = crate::memory_sync::sync(project, &mut shell.store, ACTOR) {
-                    eprintln!("warning: memory file: {}", e.message);
-                }
-                shell.read_store_changes()?;
-            },
-            recv(ticker) -> _ => {
-                // The store deleted or replaced under the daemon: stop, saying so, rather
-                // than run on with a file nobody else reads.
-                if let Err(e) = shell.store.check_in_place() {
-                    let message = e.to_string();
-                    shell.journal(None, None, JournalAction::DaemonStop, &message);
-                    drop(listener);
-                    let _ = std::fs::remove_file(socket_path(&project.root));
-                    return Err(CliError::user(message)
-                        .hint("restart with `baton up` once the store is in order"));
-                }
-                if opts.background
-                    && shell.disconnected.is_some_and(|t| t.elapsed() >= SESSION_GONE_AFTER)
-                    && !project.tmux.has_session(&project.session).unwrap_or(false)
-                {
-                    shell.journal(None, None, JournalAction::DaemonStop, "the tmux session is gone");
-                    shell.flush_states();
-                    shell.sync_memory();
-                    shell.close_notices();
-                    drop(listener);
-                    let _ = std::fs::remove_file(socket_path(&project.root));
-                    return Ok(Outcome { summary: "the tmux session is gone".into() });
-                }
-                if !opts.background
-                    && shell.disconnected.is_some_and(|t| t.elapsed() >= SERVER_LOST_AFTER)
-                    && !project.tmux.has_session(&project.session).unwrap_or(false)
-                {
-                    shell.session_lost()?;
-                }
-                shell.read_store_changes()?;
-                shell.capture_dirty(true)?;
-                shell.poll_quota()?;
-                shell.poll_notes()?;
+        shell.refresh_panes();
+        shell.restore_merges()?;
+        shell.replay()?;
+        for (ev, write) in std::mem::take(&mut shell.restart_events) {
+            shell.merge_due.push(write);
+            shell.feed(ev)?;
+        }
+        shell.pump_merges();
+        loop {
+            if let Some(summary) = shell.finished.clone()
+                && opts.exit_when_finished
+            {
                 shell.flush_states();
                 shell.sync_memory();
-                shell.feed(Event::Tick)?;
-                shell.pump_merges();
-                shell.journal_webhook_failures();
-                shell.status_line();
-            },
+                drop(listener);
+                let _ = std::fs::remove_file(socket_path(&project.root));
+                return Ok(Outcome { summary });
+            }
+            select! {
+                recv(control) -> ev => match ev {
+                    Ok(ev) => shell.on_control(ev),
+                    Err(_) => return Err(CliError::internal("the control-mode connection ended")),
+                },
+                recv(wake_rx) -> w => match w {
+                    Ok(Wake::Poke) => shell.read_store_changes()?,
+                    Ok(Wake::Merged(items)) => shell.merges_done(items)?,
+                    Ok(Wake::Verify { wave, command, ok, excerpt }) => {
+                        let detail = match (ok, excerpt.lines().rev().find(|l| !l.trim().is_empty())) {
+                            (true, _) => "passed".to_owned(),
+                            (false, Some(last)) => format!("FAILED: {last}"),
+                            (false, None) => "FAILED (no output)".to_owned(),
+                        };
+                        shell.journal(None, None, JournalAction::Verify, &format!("wave {wave}: `{command}` {detail}"));
+                        shell.feed(Event::VerifyFinished { wave, command, ok, excerpt })?;
+                    }
+                    Err(_) => {}
+                },
+                recv(mem_rx) -> _ => {
+                    if let Err(e) = crate::memory_sync::sync(project, &mut shell.store, ACTOR) {
+                        eprintln!("warning: memory file: {}", e.message);
+                    }
+                    shell.read_store_changes()?;
+                },
+                recv(ticker) -> _ => {
+                    // The store deleted or replaced under the daemon: stop, saying so, rather
+                    // than run on with a file nobody else reads.
+                    if let Err(e) = shell.store.check_in_place() {
+                        let message = e.to_string();
+                        shell.journal(None, None, JournalAction::DaemonStop, &message);
+                        drop(listener);
+                        let _ = std::fs::remove_file(socket_path(&project.root));
+                        return Err(CliError::user(message)
+                            .hint("restart with `baton up` once the store is in order"));
+                    }
+                    if opts.background
+                        && shell.disconnected.is_some_and(|t| t.elapsed() >= SESSION_GONE_AFTER)
+                        && !project.tmux.has_session(&project.session).unwrap_or(false)
+                    {
+                        shell.journal(None, None, JournalAction::DaemonStop, "the tmux session is gone");
+                        shell.flush_states();
+                        shell.sync_memory();
+                        drop(listener);
+                        let _ = std::fs::remove_file(socket_path(&project.root));
+                        return Ok(Outcome { summary: "the tmux session is gone".into() });
+                    }
+                    if !opts.background
+                        && shell.disconnected.is_some_and(|t| t.elapsed() >= SERVER_LOST_AFTER)
+                        && !project.tmux.has_session(&project.session).unwrap_or(false)
+                    {
+                        shell.session_lost()?;
+                    }
+                    shell.read_store_changes()?;
+                    shell.capture_dirty(true)?;
+                    shell.poll_quota()?;
+                    shell.poll_notes()?;
+                    shell.flush_states();
+                    shell.sync_memory();
+                    shell.feed(Event::Tick)?;
+                    shell.pump_merges();
+                    shell.journal_webhook_failures();
+                    shell.status_line();
+                },
+            }
+            shell.capture_dirty(false)?;
         }
-        shell.capture_dirty(false)?;
-    }
+    })();
+    shell.close_notices();
+    ended
 }
 
 impl Shell<'_> {
