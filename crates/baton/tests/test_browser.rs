@@ -210,14 +210,15 @@ fn page_adds_filters_messages_pauses_and_hands_off() {
     browser.wait_text("#message", 10, "the refusal", |t| {
         t.contains("(not ready): nothing sent")
     });
-    // The page then offers to type it in anyway; accepted, it is sent (checked), and
-    // journaled by `web` with its size, never its text.
+    // The page then offers to type it in anyway; accepted, it is typed in (and not checked:
+    // the agent is busy), and journaled by `web` with its size, never its text.
     browser.wait_text("#ask-h", 10, "the offer to send anyway", |t| {
         t == "Send anyway?"
     });
     browser.click_on("#ask-ok", 5);
-    browser.wait_text("#message", 20, "the message sent", |t| {
-        t.starts_with("sent to claude")
+    // Typed into a busy agent, it cannot be checked: the page says so.
+    browser.wait_text("#message", 20, "the message typed in", |t| {
+        t.starts_with("typed into claude's input while it was working: not checked")
     });
     assert_eq!(by_web("message-sent"), 1, "{:?}", p.journal());
     let sent = p.journaled("message-sent");
@@ -225,7 +226,7 @@ fn page_adds_filters_messages_pauses_and_hands_off() {
     assert!(
         sent[0]["result"]
             .as_str()
-            .is_some_and(|r| r.starts_with("20 bytes sent with force")),
+            .is_some_and(|r| r.starts_with("20 bytes sent with force (typed while working")),
         "{sent:?}"
     );
     assert_lacks(
