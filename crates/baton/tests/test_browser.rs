@@ -5,14 +5,22 @@
 
 use std::io::BufRead;
 use std::io::BufReader;
+use std::io::Read;
+use std::io::Write;
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::json;
 
 use crate::common::FOUR_TASKS;
 use crate::common::KillOnDrop;
+use crate::common::TestProject;
 use crate::common::assert_lacks;
 use crate::common::baton_command;
 use crate::common::browser::Browser;
@@ -30,9 +38,17 @@ struct Serve {
 /// Starts `baton serve --bind 127.0.0.1:0` in the project at `root` and reads the URL it
 /// prints.
 fn serve(root: &Path) -> Serve {
+    serve_with(root, "127.0.0.1:0", &[])
+}
+
+/// Starts `baton serve --bind BIND EXTRA...` in the project at `root` and reads the URL it
+/// prints.
+fn serve_with(root: &Path, bind: &str, extra: &[&str]) -> Serve {
     let err_path = root.join("serve.err");
     let err = std::fs::File::create(&err_path).unwrap();
-    let mut child = baton_command(&["serve", "--bind", "127.0.0.1:0"])
+    let mut args = vec!["serve", "--bind", bind];
+    args.extend_from_slice(extra);
+    let mut child = baton_command(&args)
         .current_dir(root)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -160,7 +176,7 @@ fn page_adds_filters_messages_pauses_and_hands_off() {
     let server = serve(p.root());
     browser.goto(&server.url);
     browser.wait_text("#task-list", 20, "the four tasks", |t| t.contains("T-004"));
-    let paused = |p: &crate::common::TestProject| {
+    let paused = |p: &TestProject| {
         serde_json::from_str::<serde_json::Value>(&p.ok(&["ls", "--json"])).unwrap()["paused"]
             .clone()
     };
@@ -210,14 +226,15 @@ fn page_adds_filters_messages_pauses_and_hands_off() {
     browser.wait_text("#message", 10, "the refusal", |t| {
         t.contains("(not ready): nothing sent")
     });
-    // The page then offers to type it in anyway; accepted, it is sent (checked), and
-    // journaled by `web` with its size, never its text.
+    // The page then offers to type it in anyway; accepted, it is typed in (and not checked:
+    // the agent is busy), and journaled by `web` with its size, never its text.
     browser.wait_text("#ask-h", 10, "the offer to send anyway", |t| {
         t == "Send anyway?"
     });
     browser.click_on("#ask-ok", 5);
-    browser.wait_text("#message", 20, "the message sent", |t| {
-        t.starts_with("sent to claude")
+    // Typed into a busy agent, it cannot be checked: the page says so.
+    browser.wait_text("#message", 20, "the message typed in", |t| {
+        t.starts_with("typed into claude's input while it was working: not checked")
     });
     assert_eq!(by_web("message-sent"), 1, "{:?}", p.journal());
     let sent = p.journaled("message-sent");
@@ -225,7 +242,7 @@ fn page_adds_filters_messages_pauses_and_hands_off() {
     assert!(
         sent[0]["result"]
             .as_str()
-            .is_some_and(|r| r.starts_with("20 bytes sent with force")),
+            .is_some_and(|r| r.starts_with("20 bytes sent with force (typed while working")),
         "{sent:?}"
     );
     assert_lacks(
@@ -318,6 +335,341 @@ fn page_fits_a_phone_and_a_desktop() {
             browser.screenshot(&target.join(format!("serve-{name}.png")));
         }
     }
+}
+
+/// Whether the page fits the viewport (no sideways scrolling), and where the open dialog, if
+/// any, sits: `[scrollWidth, innerWidth, dialog left, dialog right]`.
+fn widths(browser: &Browser) -> Vec<i64> {
+    let v = browser.js(
+        "const d = document.querySelector('dialog[open]'); \
+         const r = d ? d.getBoundingClientRect() : {left: 0, right: 0}; \
+         return [document.documentElement.scrollWidth, window.innerWidth, \
+                 Math.floor(r.left), Math.ceil(r.right)];",
+        json!([]),
+    );
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_i64().unwrap())
+        .collect()
+}
+
+/// The `data-key` of the focused element ("" for none, `body` for the page itself).
+fn focused(browser: &Browser) -> String {
+    browser
+        .js(
+            "const a = document.activeElement; \
+             return !a || a === document.body ? 'body' : (a.dataset.key || a.id || a.tagName);",
+            json!([]),
+        )
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// A project whose daemon does not run, on a phone, served as on a public bind (the token
+/// asked for): the token leaves the address bar and a reload still works; the cards say their
+/// states are as last seen; a task's details show its body as text and never `null`; a
+/// 300-character unbroken reason wraps (the page and its dialog stay on the screen); the ask
+/// dialog works from the keyboard and gives focus back; an UNREPORTED task is confirmed done.
+#[test]
+fn page_on_a_phone_without_the_daemon() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let p = TestProject::with_fake_agents(&[("claude", "claude", ""), ("codex", "codex", "")]);
+    p.ok(&[
+        "task",
+        "add",
+        "Parse the config",
+        "--body",
+        "Read baton.toml.\n<b>not bold</b> & kept as text",
+    ]);
+    p.ok(&["task", "add", "Write the docs"]);
+    p.ok(&["task", "add", "Ship it"]);
+    let server = serve_with(p.root(), "127.0.0.1:0", &["--require-token"]);
+    assert!(server.url.contains("?token="), "{}", server.url);
+    browser.viewport(390, 844, true);
+    browser.goto(&server.url);
+    browser.wait_text("#task-list", 20, "the three tasks", |t| {
+        t.contains("T-001") && t.contains("Ship it")
+    });
+
+    // The token is out of the address bar, kept in the tab.
+    assert_eq!(browser.js("return location.search;", json!([])), json!(""));
+    assert_eq!(
+        browser.js("return location.pathname;", json!([])),
+        json!("/")
+    );
+
+    // The daemon is off: each card says its state is as last seen.
+    browser.wait_text("#agent-list", 10, "both cards as last seen", |t| {
+        t.matches("(last seen").count() == 2 && t.matches("daemon off)").count() == 2
+    });
+
+    // A PENDING task's details: its body as text (no markup run), no `null` anywhere.
+    browser.click_on("button[data-key=\"open-T-001\"]", 5);
+    let detail = browser.wait_text("#detail-body", 10, "T-001's body", |t| {
+        t.contains("History") && t.contains("<b>not bold</b> & kept as text")
+    });
+    assert!(detail.contains("Read baton.toml.\n<b>"), "{detail:?}");
+    assert!(browser.find("#detail-body .tbody b").is_none());
+    let whole = browser.text("#detail");
+    assert_lacks(&whole, &["null", "undefined", "NaN"]);
+    browser.click_on("#detail-close", 5);
+    assert_eq!(focused(&browser), "open-T-001");
+
+    // The keyboard: Enter on Message opens the dialog, Enter in the field sends; focus goes
+    // back to the Message button (no session runs: the page says so).
+    browser.js(
+        "document.querySelector('[data-key=\"send-claude\"]').focus();",
+        json!([]),
+    );
+    browser.press("\u{E007}");
+    let text = browser.wait_find("#ask[open] #ask-text", 5);
+    assert_eq!(focused(&browser), "ask-text");
+    // A change in the store redraws the cards behind the dialog: the button that opened it
+    // is replaced by a new one.
+    browser.js(
+        "document.querySelector('[data-key=\"send-claude\"]').dataset.old = '1';",
+        json!([]),
+    );
+    p.ok(&["task", "add", "Added while the dialog is open"]);
+    wait_until(Duration::from_secs(10), "the cards redrawn", || {
+        browser
+            .find("[data-key=\"send-claude\"][data-old]")
+            .is_none()
+    });
+    // Shift+Enter makes a new line (the second Shift lets the key go), Enter sends.
+    browser.type_into(&text, "first line\u{E008}\u{E007}\u{E008}second line");
+    assert_eq!(
+        browser.js(
+            "return document.getElementById('ask-text').value;",
+            json!([])
+        ),
+        json!("first line\nsecond line")
+    );
+    browser.type_into(&text, "\u{E007}");
+    browser.wait_text("#message", 10, "the answer to the message", |t| {
+        !t.is_empty() && t != "…"
+    });
+    assert!(
+        browser.find("#ask[open]").is_none(),
+        "the dialog is still open"
+    );
+    assert_eq!(focused(&browser), "send-claude");
+
+    // Block T-002 from the keyboard with a 300-character unbroken reason: its Block button
+    // goes with the status, so focus lands on the task's ID.
+    let reason: String = "0123456789abcdef".chars().cycle().take(300).collect();
+    browser.js(
+        "document.querySelector('[data-key=\"block-T-002\"]').focus();",
+        json!([]),
+    );
+    browser.press("\u{E007}");
+    let text = browser.wait_find("#ask[open] #ask-text", 5);
+    browser.type_into(&text, &format!("{reason}\u{E007}"));
+    wait_until(
+        Duration::from_secs(10),
+        "T-002 blocked in the store",
+        || p.status("T-002") == "BLOCKED",
+    );
+    browser.wait_text("#task-T-002", 10, "the reason on the page", |t| {
+        t.contains("BLOCKED") && t.contains(&reason[..40])
+    });
+    let shown = p.json(&["task", "show", "T-002", "--json"]);
+    assert_eq!(shown["blocked_reason"], json!(reason));
+    assert_eq!(focused(&browser), "open-T-002");
+    let w = widths(&browser);
+    assert!(
+        w[0] <= w[1] && w[1] == 390,
+        "the page is wider than the phone: {w:?}"
+    );
+
+    // Its details, in a dialog that stays on the screen.
+    browser.click_on("button[data-key=\"open-T-002\"]", 5);
+    browser.wait_text("#detail-body", 10, "T-002's reason", |t| {
+        t.contains("Blocked: 0123")
+    });
+    let w = widths(&browser);
+    assert!(
+        w[0] <= w[1] && w[1] == 390 && w[2] >= 0 && w[3] <= w[1],
+        "the dialog or the page is off the phone's screen: {w:?}"
+    );
+    browser.click_on("#detail-close", 5);
+
+    // An UNREPORTED task (set in the store as the daemon leaves one) is confirmed done.
+    let db = rusqlite::Connection::open(p.root().join(".baton/state.db")).unwrap();
+    db.busy_timeout(Duration::from_secs(10)).unwrap();
+    db.execute(
+        "UPDATE tasks SET status = 'UNREPORTED', assignee = 'claude' WHERE id = 3",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    browser.click_on("button[data-act=\"done\"][data-task=\"T-003\"]", 15);
+    wait_until(Duration::from_secs(10), "T-003 completed", || {
+        p.status("T-003") == "COMPLETED"
+    });
+    let done = p.journaled("task-done");
+    assert_eq!(done.last().unwrap()["actor"], "web", "{done:?}");
+    browser.wait_text("#task-T-003 .status", 10, "T-003 done on the page", |t| {
+        t == "COMPLETED"
+    });
+
+    // A reload in the tab still reads the state (the token kept in the tab).
+    browser.js("window.batonMarker = 1;", json!([]));
+    browser.reload();
+    browser.wait_text("#task-list", 20, "the tasks after the reload", |t| {
+        t.contains("T-003") && t.contains("Ship it")
+    });
+    assert_eq!(
+        browser.js("return window.batonMarker;", json!([])),
+        json!(null)
+    );
+    assert_lacks(&browser.text("#message"), &["refused"]);
+    assert_eq!(browser.js("return location.search;", json!([])), json!(""));
+}
+
+/// A stand-in on a port that answers every request 503 (what `baton serve` answers a stream
+/// over its cap), counting the event streams asked for; stopped (its port freed) when dropped.
+struct Refuser {
+    stop: Arc<AtomicBool>,
+    streams: Arc<AtomicUsize>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Refuser {
+    fn start(addr: &str) -> Refuser {
+        let mut listener = None;
+        wait_until(Duration::from_secs(10), "the port free again", || {
+            listener = TcpListener::bind(addr).ok();
+            listener.is_some()
+        });
+        let listener = listener.unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let streams = Arc::new(AtomicUsize::new(0));
+        let (stop2, streams2) = (Arc::clone(&stop), Arc::clone(&streams));
+        let thread = std::thread::spawn(move || {
+            while !stop2.load(Ordering::SeqCst) {
+                let Ok((mut s, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let _ = s.set_nonblocking(false);
+                let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+                let mut head = Vec::new();
+                let mut buf = [0u8; 2048];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                if head.starts_with(b"GET /api/events") {
+                    streams2.fetch_add(1, Ordering::SeqCst);
+                }
+                let body = r#"{"error": "64 event streams are open already"}"#;
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Refuser {
+            stop,
+            streams,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Refuser {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The server goes away and its port answers 503 (a stream refused, as over the cap): the
+/// browser gives the event stream up, the page makes new ones, and once `baton serve` is back
+/// on the same port the page says it is live, shows a task added meanwhile without a reload,
+/// and drops its stale "could not read the state" message.
+#[test]
+fn page_reconnects_to_a_restarted_server() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let p = TestProject::with_fake_agents(&[("claude", "claude", "")]);
+    p.ok(&["task", "add", "Before the restart"]);
+    let first = serve(p.root());
+    let addr = first
+        .url
+        .strip_prefix("http://")
+        .and_then(|u| u.split_once('/'))
+        .map(|(addr, _)| addr.to_owned())
+        .unwrap();
+    browser.goto(&first.url);
+    browser.wait_text("#task-list", 20, "the first task", |t| t.contains("T-001"));
+    browser.wait_text("#live", 10, "the stream open", |t| t == "live");
+    browser.js("window.batonMarker = 7;", json!([]));
+
+    drop(first);
+    let refuser = Refuser::start(&addr);
+    // A 503 makes the browser give the stream up for good (CLOSED): the page says so.
+    browser.wait_text("#live", 30, "the stream given up", |t| {
+        t.starts_with("offline: retry in")
+    });
+    // A read of the state fails meanwhile, and says so.
+    browser.js(
+        "const s = document.getElementById('filter'); s.value = 'open'; \
+         s.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    browser.wait_text("#message", 10, "the failed read", |t| {
+        t.starts_with("could not read the state") && t.contains("503")
+    });
+    // The page asks for a new stream after the browser gave one up.
+    wait_until(Duration::from_secs(20), "a new stream asked for", || {
+        refuser.streams.load(Ordering::SeqCst) >= 2
+    });
+
+    drop(refuser);
+    let _second = serve_with(p.root(), &addr, &[]);
+    p.ok(&["task", "add", "After the restart"]);
+    browser.wait_text("#live", 40, "the stream open again", |t| t == "live");
+    browser.wait_text("#task-list", 10, "the task added after the restart", |t| {
+        t.contains("T-002") && t.contains("After the restart")
+    });
+    browser.wait_text("#message", 10, "the stale message gone", |t| {
+        !t.contains("could not read")
+    });
+    assert_eq!(
+        browser.js("return window.batonMarker;", json!([])),
+        json!(7),
+        "the page was reloaded"
+    );
+}
+
+/// A project without agents says so instead of a blank section.
+#[test]
+fn page_says_there_are_no_agents() {
+    let Some(browser) = Browser::start() else {
+        return;
+    };
+    let p = TestProject::new();
+    p.write_config("");
+    let server = serve(p.root());
+    browser.goto(&server.url);
+    browser.wait_text("#agent-list", 20, "no agents said", |t| {
+        t == "No agents in baton.toml."
+    });
+    browser.wait_text("#task-list", 10, "no tasks said", |t| t == "No task yet.");
 }
 
 /// The harness itself: Chromium starts, runs script, clicks, types and takes a screenshot.

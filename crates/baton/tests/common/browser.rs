@@ -174,6 +174,11 @@ impl Browser {
         self.call("POST", "/url", Some(json!({"url": url})));
     }
 
+    /// Reloads the page (the browser's reload: the tab and its sessionStorage stay).
+    pub fn reload(&self) {
+        self.call("POST", "/refresh", None);
+    }
+
     /// Sets the viewport: `mobile` emulates a phone (narrow layout, touch-size widths).
     pub fn viewport(&self, width: u32, height: u32, mobile: bool) {
         self.call(
@@ -271,6 +276,27 @@ impl Browser {
             &format!("/element/{}/value", Browser::element_id(e)),
             Some(json!({"text": text})),
         );
+    }
+
+    /// Types `text` with the keyboard into whatever has the focus (WebDriver key actions: no
+    /// element reference, so a live page may redraw the focused element meanwhile).
+    pub fn press(&self, text: &str) {
+        let keys: Vec<Value> = text
+            .chars()
+            .flat_map(|c| {
+                let c = c.to_string();
+                [
+                    json!({"type": "keyDown", "value": c}),
+                    json!({"type": "keyUp", "value": c}),
+                ]
+            })
+            .collect();
+        self.call(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]})),
+        );
+        self.call("DELETE", "/actions", None);
     }
 
     /// The text of the element matching `css` ("" when there is none).

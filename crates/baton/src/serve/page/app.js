@@ -2,7 +2,24 @@
 // draws it (plots as inline SVG), and posts actions to /api/action. No framework, no build.
 'use strict';
 
-const token = new URLSearchParams(location.search).get('token');
+// The token comes in the URL baton serve printed: it is kept in this tab's sessionStorage and
+// taken out of the address bar (a screenshot or a shared link does not carry it); a reload in
+// the tab finds it there. Without storage it stays in the URL (a reload must still work).
+const token = (() => {
+  const q = new URLSearchParams(location.search);
+  const given = q.get('token');
+  let kept = null;
+  try {
+    if (given) sessionStorage.setItem('baton-token', given);
+    kept = sessionStorage.getItem('baton-token');
+  } catch (e) { kept = null; }
+  if (given && kept === given) {
+    q.delete('token');
+    const rest = q.toString();
+    history.replaceState(history.state, '', location.pathname + (rest ? '?' + rest : '') + location.hash);
+  }
+  return given || kept;
+})();
 const $ = (id) => document.getElementById(id);
 let state = null;
 let clockSkew = 0; // server now_ms minus local time
@@ -58,10 +75,13 @@ async function act(body) {
   }
 }
 
-function say(text, bad) {
+// `kind` 'state' marks a failed read of the state: the next good read clears it (an
+// action's answer stays until the next one).
+function say(text, bad, kind) {
   const m = $('message');
   m.textContent = text;
   m.classList.toggle('bad', !!bad);
+  m.dataset.kind = kind || '';
 }
 
 // ---- Small DOM helpers ---------------------------------------------------------------
@@ -87,17 +107,30 @@ function svg(tag, attrs, ...kids) {
   return e;
 }
 
+// A value as text: '' for null or undefined, never the words.
+function txt(v) { return v === null || v === undefined ? '' : String(v); }
+
 function button(label, onclick, attrs) {
   return el('button', Object.assign({ type: 'button', onclick }, attrs || {}), label);
+}
+
+// The element with this data-key, else the one its data-near names (a task's ID when its
+// action button is gone with the status that offered it).
+function byKey(key, near, within) {
+  const find = (k) => (k ? (within || document).querySelector('[data-key="' + CSS.escape(k) + '"]') : null);
+  return find(key) || find(near);
 }
 
 // Replaces a list's children, keeping keyboard focus on the element with the same data-key.
 function replace(parent, kids) {
   const a = document.activeElement;
-  const key = a && parent.contains(a) ? a.dataset.key : null;
-  parent.replaceChildren(...kids);
+  const inside = a && parent.contains(a);
+  const key = inside ? a.dataset.key : null;
+  const near = inside ? a.dataset.near : null;
+  // (replaceChildren would write a null as the text "null")
+  parent.replaceChildren(...kids.filter((k) => k !== null && k !== undefined));
   if (key) {
-    const again = parent.querySelector('[data-key="' + CSS.escape(key) + '"]');
+    const again = byKey(key, near, parent);
     if (again) again.focus();
   }
 }
@@ -132,6 +165,15 @@ function hm(ms) {
 // Asks for one value: text (a reason, a message) or a choice; resolves null on cancel.
 function ask(title, about, label, opts) {
   opts = opts || {};
+  // Focus goes back to what opened the dialog (found again by its data-key if a redraw
+  // replaced it), whichever way the dialog ends.
+  const opener = document.activeElement;
+  const key = opener && opener.dataset ? opener.dataset.key : null;
+  const near = opener && opener.dataset ? opener.dataset.near : null;
+  const back = () => {
+    const b = opener && opener.isConnected && opener !== document.body ? opener : byKey(key, near);
+    if (b) b.focus();
+  };
   return new Promise((resolve) => {
     const d = $('ask');
     $('ask-h').textContent = title;
@@ -141,6 +183,7 @@ function ask(title, about, label, opts) {
     const sel = $('ask-select');
     text.value = opts.value || '';
     text.hidden = !!opts.choices;
+    $('ask-hint').hidden = !!opts.choices;
     sel.hidden = !opts.choices;
     $('ask-label').htmlFor = opts.choices ? 'ask-select' : 'ask-text';
     if (opts.choices) sel.replaceChildren(...opts.choices.map((c) => el('option', { value: c }, c)));
@@ -150,6 +193,7 @@ function ask(title, about, label, opts) {
       $('ask-cancel').onclick = null;
       $('ask-form').onsubmit = null;
       if (d.open) d.close();
+      back();
       resolve(v);
     };
     const onClose = () => done(null);
@@ -168,6 +212,8 @@ function ask(title, about, label, opts) {
 
 async function taskAction(action, t) {
   const body = { action, task: t.id };
+  // `done` confirms a task that ended UNREPORTED (its work is there; the agent did not say).
+  if (action === 'done') { act(body); return; }
   if (action === 'block') {
     const r = await ask('Block ' + t.id, t.title, 'Why is it blocked?', { ok: 'Block' });
     if (r === null) return;
@@ -220,12 +266,18 @@ function quotaBar(q, label) {
     el('span', { class: 'qv' }, Math.round(pct) + '% ', el('b', { class: 'bandname band-t-' + band }, BAND_LABEL[band] || band)), reset);
 }
 
+// How long an agent is in its state; with the daemon off, the state is only as last seen.
+function sinceText(ms, stale) {
+  if (stale) return ' (last seen' + (ms ? ' ' + ago(ms) + ' ago' : '') + '; daemon off)';
+  return ms ? ' for ' + ago(ms) : '';
+}
+
 function renderAgents() {
   const lead = state.lead && state.lead.current;
+  const stale = state.daemon === false;
   const items = (state.agents || []).map((a) => {
     const q = (w) => (a.quota || []).find((x) => x.window === w);
-    const since = a.state_since_ms ? ' for ' + ago(a.state_since_ms) : '';
-    return el('li', { class: 'agent state-' + a.state, 'data-agent': a.name },
+    return el('li', { class: 'agent state-' + a.state + (stale ? ' stale' : ''), 'data-agent': a.name },
       el('div', { class: 'ahead' },
         el('h3', {}, (a.name === lead ? '★ ' : '') + a.name,
           el('span', { class: 'cli' }, ' ' + a.cli + ' · ' + (a.host || 'local'))),
@@ -233,11 +285,12 @@ function renderAgents() {
           button('Screen', () => openScreen(a.name), { 'data-key': 'screen-' + a.name, 'aria-label': 'Screen of ' + a.name }),
           button('Message', () => sendTo(a.name), { 'data-key': 'send-' + a.name, 'aria-label': 'Message ' + a.name }))),
       el('p', { class: 'st' }, el('span', { class: 'state' }, a.state),
-        el('span', { class: 'since', 'data-since': a.state_since_ms || '' }, since),
+        el('span', { class: 'since', 'data-since': a.state_since_ms || '', 'data-stale': stale }, sinceText(a.state_since_ms, stale)),
         el('span', { class: 'cur' }, ' · ' + (a.task ? a.task + ' ' + (a.task_title || '') : 'no task'))),
       quotaBar(q('session-5h'), '5h'),
       quotaBar(q('weekly'), 'week'));
   });
+  if (!items.length) items.push(el('li', { class: 'empty' }, 'No agents in baton.toml.'));
   replace($('agent-list'), items);
 }
 
@@ -245,9 +298,10 @@ function isOpen(s) { return s !== 'COMPLETED' && s !== 'CANCELLED'; }
 
 function taskButtons(t) {
   const b = [];
-  const add = (a, label) => b.push(button(label, () => taskAction(a, t), { 'data-act': a, 'data-task': t.id, 'data-key': a + '-' + t.id, 'aria-label': label + ' ' + t.id }));
+  const add = (a, label) => b.push(button(label, () => taskAction(a, t), { 'data-act': a, 'data-task': t.id, 'data-key': a + '-' + t.id, 'data-near': 'open-' + t.id, 'aria-label': label + ' ' + t.id }));
   if (t.status === 'PENDING' || t.status === 'IN_PROGRESS') { add('block', 'Block'); add('reassign', 'Reassign'); }
   if (t.status === 'IN_PROGRESS' || t.status === 'BLOCKED') add('requeue', 'Requeue');
+  if (t.status === 'UNREPORTED') add('done', 'Confirm done');
   if (t.status === 'COMPLETED' || t.status === 'UNREPORTED') add('reopen', 'Reopen');
   if (isOpen(t.status)) add('cancel', 'Cancel');
   return b;
@@ -258,7 +312,7 @@ function renderTasks() {
   const tasks = state.tasks || [];
   const items = tasks.map((t) => el('li', { class: 'task', id: 'task-' + t.id, 'data-status': t.status },
     el('div', { class: 'tmain' },
-      button(t.id, () => openTask(t.id), { class: 'tid link', 'data-key': 'open-' + t.id, 'aria-label': 'History of ' + t.id }),
+      button(t.id, () => openTask(t.id), { class: 'tid link', 'data-key': 'open-' + t.id, 'aria-label': 'Details of ' + t.id }),
       el('span', { class: 'ttitle' }, t.title)),
     el('div', { class: 'tmeta' },
       el('span', { class: 'status status-' + t.status }, t.status),
@@ -279,7 +333,7 @@ function renderTasks() {
 function entryLine(e) {
   return el('li', {},
     el('time', {}, clock(e.at_ms)), ' ',
-    el('b', {}, e.actor || ''), ' ', e.action || '',
+    el('b', {}, txt(e.actor)), ' ', txt(e.action),
     e.task ? ' ' + e.task : '', e.target ? ' → ' + e.target : '',
     e.result ? el('span', { class: 'res' }, ' ' + e.result) : null);
 }
@@ -288,9 +342,9 @@ function renderLead() {
   const l = state.lead || { chain: [], handoffs: [] };
   const chain = (l.chain || []).map((n) => el('li', { class: n === l.current ? 'current' : '' }, n === l.current ? n + ' (leads)' : n));
   if (!chain.length) chain.push(el('li', {}, 'no lead chain configured'));
-  if (l.handoff) chain.push(el('li', { class: 'current' }, 'handoff under way: ' + l.handoff.from + ' → ' + l.handoff.to + (l.handoff.step ? ' (' + l.handoff.step + ')' : '')));
+  if (l.handoff) chain.push(el('li', { class: 'current' }, 'handoff under way: ' + txt(l.handoff.from) + ' → ' + txt(l.handoff.to) + (l.handoff.step ? ' (' + l.handoff.step + ')' : '')));
   replace($('chain'), chain);
-  const hs = (l.handoffs || []).slice().reverse().map((h) => el('li', {}, el('time', {}, clock(h.at_ms)), ' ' + h.from + ' → ' + h.to + (h.reason ? ': ' + h.reason : '')));
+  const hs = (l.handoffs || []).slice().reverse().map((h) => el('li', {}, el('time', {}, clock(h.at_ms)), ' ' + txt(h.from) + ' → ' + txt(h.to) + (h.reason ? ': ' + h.reason : '')));
   if (!hs.length) hs.push(el('li', {}, 'none yet'));
   replace($('handoffs'), hs);
 }
@@ -298,7 +352,7 @@ function renderLead() {
 function renderMerges() {
   const ms = state.merges || [];
   $('merges').hidden = !ms.length;
-  replace($('merge-list'), ms.map((m) => el('li', {}, el('b', {}, m.state), ' ' + (m.task || '') + ' ' + (m.agent || '') + (m.detail ? ' — ' + m.detail : ''))));
+  replace($('merge-list'), ms.map((m) => el('li', {}, el('b', {}, txt(m.state)), ' ' + (m.task || '') + ' ' + (m.agent || '') + (m.detail ? ' — ' + m.detail : ''))));
 }
 
 function renderJournal() {
@@ -517,24 +571,30 @@ function spent(t) {
     ...pair('Tokens', tokensText(t.input_tokens) + ' in / ' + tokensText(t.output_tokens) + ' out'));
 }
 
+let detailOf = null; // the task the detail dialog shows: focus goes back to its ID on close
 async function openTask(id) {
   const d = $('detail');
+  detailOf = id;
   $('detail-h').textContent = id;
   $('detail-body').replaceChildren(el('p', {}, 'loading…'));
   if (!d.open) d.showModal();
   $('detail-close').focus();
   try {
     const t = await getJson('/api/task?id=' + encodeURIComponent(id));
-    $('detail-h').textContent = t.id + ' · ' + t.title;
-    const notes = (t.notes || []).map((n) => el('li', {}, typeof n === 'string' ? n : (n.text || JSON.stringify(n))));
+    $('detail-h').textContent = txt(t.id) + (t.title ? ' · ' + t.title : '');
+    const notes = (t.notes || []).map((n) => el('li', {}, typeof n === 'string' ? n : txt(n && n.text)));
     const hist = (t.history || []).map(entryLine);
-    $('detail-body').replaceChildren(
-      el('p', {}, el('span', { class: 'status status-' + t.status }, t.status),
-        ' ' + (t.priority || '') + (t.assignee ? ' · ' + t.assignee : '') + (t.attempts ? ' · attempts ' + t.attempts : '')),
-      t.blocked_reason ? el('p', {}, 'Blocked: ' + t.blocked_reason) : null,
+    const about = [txt(t.priority), t.assignee ? '→ ' + t.assignee : '', t.attempts ? 'attempts ' + t.attempts : '',
+      t.deps && t.deps.length ? 'after ' + t.deps.join(', ') : '', t.review_of ? 'reviews ' + t.review_of : '']
+      .filter(Boolean).join(' · ');
+    replace($('detail-body'), [
+      el('p', {}, el('span', { class: 'status status-' + txt(t.status) }, txt(t.status)), about ? ' ' + about : ''),
+      t.status === 'BLOCKED' && t.blocked_reason ? el('p', { class: 'why' }, 'Blocked: ' + t.blocked_reason) : null,
+      // The description, as text: whatever it holds is shown, never run as HTML.
+      t.body ? el('div', { class: 'tbody', tabindex: '0', 'aria-label': 'Description' }, t.body) : el('p', { class: 'empty' }, 'No description.'),
       spent(t),
       el('h3', {}, 'Notes'), notes.length ? el('ul', {}, ...notes) : el('p', {}, 'none'),
-      el('h3', {}, 'History'), hist.length ? el('ol', { class: 'log' }, ...hist) : el('p', {}, 'none'));
+      el('h3', {}, 'History'), hist.length ? el('ol', { class: 'log' }, ...hist) : el('p', {}, 'none')]);
   } catch (e) {
     $('detail-body').replaceChildren(el('p', {}, 'Could not read ' + id + ': ' + e.message));
   }
@@ -550,11 +610,12 @@ async function refresh() {
     const s = await getJson('/api/state?filter=' + encodeURIComponent(filter) + '&limit=' + shown);
     if (s.now_ms) clockSkew = s.now_ms - Date.now();
     state = s;
+    if ($('message').dataset.kind === 'state') say('');
     refreshPlots();
     if (screenAgent) loadScreen();
     render();
   } catch (e) {
-    say('could not read the state: ' + e.message, true);
+    say('could not read the state: ' + e.message, true, 'state');
     console.error(e);
   } finally {
     busy = false;
@@ -562,19 +623,33 @@ async function refresh() {
   }
 }
 
+// The event stream. The browser reconnects by itself after a dropped stream; when it gives
+// up (the server refused the stream, 503 at its cap, or stayed down) the stream is CLOSED and
+// a new one is made after 2 s, 4 s, … up to 30 s. Each opening reads the state afresh.
+let stream = null, streamDelay = 0, streamTimer = null;
 function live() {
+  clearTimeout(streamTimer);
+  // EventSource cannot set headers: the token goes in its URL.
   const es = new EventSource('/api/events' + (token ? '?token=' + encodeURIComponent(token) : ''));
+  stream = es;
   const mark = (text, ok) => { $('live').textContent = text; $('live').classList.toggle('off', !ok); };
-  es.addEventListener('open', () => { mark('live', true); refresh(); });
+  es.addEventListener('open', () => { streamDelay = 0; mark('live', true); refresh(); });
   es.addEventListener('change', () => refresh());
-  es.addEventListener('error', () => mark('reconnecting', false));
+  es.addEventListener('error', () => {
+    if (es !== stream) return;
+    if (es.readyState !== EventSource.CLOSED) { mark('reconnecting', false); return; }
+    es.close();
+    streamDelay = Math.min(30000, streamDelay ? streamDelay * 2 : 2000);
+    mark('offline: retry in ' + Math.round(streamDelay / 1000) + ' s', false);
+    streamTimer = setTimeout(live, streamDelay);
+  });
 }
 
 function tick() {
   // Durations move with the clock; nothing is fetched for this.
   for (const s of document.querySelectorAll('[data-since]')) {
     const ms = Number(s.dataset.since);
-    if (ms) s.textContent = ' for ' + ago(ms);
+    if (ms) s.textContent = sinceText(ms, s.dataset.stale !== undefined);
   }
 }
 
@@ -599,6 +674,17 @@ function init() {
   });
   $('screen-close').addEventListener('click', closeScreen);
   $('detail-close').addEventListener('click', () => $('detail').close());
+  $('detail').addEventListener('close', () => {
+    const b = byKey('open-' + detailOf);
+    if (b) b.focus();
+  });
+  // Enter in the one-line answer sends it; Shift+Enter makes a new line.
+  $('ask-text').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      $('ask-form').requestSubmit();
+    }
+  });
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && screenAgent && !document.querySelector('dialog[open]')) closeScreen();
   });
