@@ -272,7 +272,10 @@ pub fn deliver(
             seen.state
         )));
     }
-    let busy = (!seen.state.is_ready()).then_some(seen.state);
+    // Only work on the screen makes the check after the Enter meaningless; a dialog or an
+    // error screen is still checked (the prompt must show in the input box, and no Enter is
+    // pressed into a dialog).
+    let busy = (seen.state == AgentState::Working).then_some(seen.state);
     let sent = send_verified(&project.tmux, &pane.pane_id, profile, text, busy.is_none())?;
     journal_sent(&ctx, agent, &sent, force, busy);
     Ok(match busy {

@@ -95,10 +95,11 @@ pub fn cmd_send(dir: Option<&Path>, args: &SendArgs) -> CliResult<ExitCode> {
     // From here to the check, no other message to this agent is typed.
     let _lock = crate::delivery::send_lock(project, &args.agent)?;
     let profile = &project.config.agent(&args.agent).expect("checked").profile;
-    // Forced into a busy agent, the check after the Enter proves nothing: it is not made.
+    // Forced into a working agent, the check after the Enter proves nothing: it is not made
+    // (a dialog or an error screen is checked as ever).
     let busy = if args.force {
         let now = wait_ready(&project.tmux, &pane.pane_id, profile, Duration::ZERO)?;
-        (!now.state.is_ready()).then_some(now.state)
+        (now.state == AgentState::Working).then_some(now.state)
     } else {
         None
     };
