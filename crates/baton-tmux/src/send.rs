@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::control::{command_line, quote_word};
 use crate::error::{SendError, TmuxError};
 use crate::sanitize::{Stripped, sanitize};
 use crate::server::Tmux;
@@ -21,6 +22,10 @@ pub struct PasteReport {
 
 static BUFFER_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Bytes of text per `set-buffer` command when a buffer is filled over a control connection
+/// (each escaped on one control-mode line, at most four times as long).
+const SET_BUFFER_CHUNK: usize = 16 * 1024;
+
 /// A buffer name unique to this process and call.
 fn buffer_name() -> String {
     let counter = BUFFER_COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -37,7 +42,7 @@ impl Tmux {
     /// Escape sequences and control characters are stripped first (see [`crate::sanitize()`]);
     /// the pane must be alive
     /// and must not have a shell in the foreground. The text goes through a uniquely named
-    /// buffer (`load-buffer -` from stdin, so no size limit) and `paste-buffer -p -d`, which
+    /// buffer (see [`Tmux::load_buffer`], no size limit) and `paste-buffer -p -d`, which
     /// wraps it in bracketed-paste markers when the application asked for them.
     pub fn paste(&self, target: &str, text: &str) -> Result<PasteReport, SendError> {
         let clean = sanitize(text);
@@ -47,7 +52,7 @@ impl Tmux {
         // Paste into the pane that was checked, even if `target` would now resolve elsewhere.
         let pane_id = self.check_pane_accepts_text(target)?;
         let buffer = buffer_name();
-        self.run_with_stdin(&["load-buffer", "-b", &buffer, "-"], clean.text.as_bytes())?;
+        self.load_buffer(&buffer, clean.text.as_bytes())?;
         if let Err(err) = self.run(&["paste-buffer", "-p", "-d", "-b", &buffer, "-t", &pane_id]) {
             let _ = self.run(&["delete-buffer", "-b", &buffer]);
             return Err(err.into());
@@ -57,6 +62,39 @@ impl Tmux {
             stripped: clean.stripped,
             buffer,
         })
+    }
+
+    /// Put `data`, byte for byte, into the tmux buffer `buffer` (replacing it).
+    ///
+    /// As a process this is `load-buffer -b buffer -` with `data` on stdin. A control client
+    /// cannot pass stdin to a command, so over a control connection it is `set-buffer -b
+    /// buffer -- "<data>"` then `set-buffer -a` for each further 16 KiB, the data escaped for
+    /// tmux's command parser ([`quote_word`]): still no process (no ssh connection) per
+    /// prompt. A failure part-way deletes the buffer.
+    pub fn load_buffer(&self, buffer: &str, data: &[u8]) -> Result<(), TmuxError> {
+        let Some(connection) = self.connected_control() else {
+            return self
+                .run_with_stdin(&["load-buffer", "-b", buffer, "-"], data)
+                .map(drop);
+        };
+        let mut first = true;
+        for chunk in data.chunks(SET_BUFFER_CHUNK) {
+            let head: &[&str] = if first {
+                &["set-buffer", "-b", buffer, "--"]
+            } else {
+                &["set-buffer", "-a", "-b", buffer, "--"]
+            };
+            let line = format!("{} {}", command_line(head), quote_word(chunk));
+            if let Err(err) = connection.command_with_timeout(&line, self.timeout()) {
+                if !first {
+                    let _ = self.run(&["delete-buffer", "-b", buffer]);
+                }
+                return Err(err);
+            }
+            first = false;
+        }
+        // No data, no command: tmux makes no buffer of nothing either way.
+        Ok(())
     }
 
     /// Refuse dead panes and panes with a shell in the foreground; returns the pane id.

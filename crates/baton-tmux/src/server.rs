@@ -1,12 +1,16 @@
-//! The [`Tmux`] handle: which binary, which socket, which config; running commands; sessions.
+//! The [`Tmux`] handle: which binary, which socket, which config, reached how; running
+//! commands; sessions.
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::control::ControlConnection;
 use crate::error::TmuxError;
+use crate::launcher::Launcher;
 use crate::pane::{PANE_FORMAT, PaneInfo};
 use crate::version::TmuxVersion;
 use crate::window::WindowSpec;
@@ -20,13 +24,20 @@ pub enum Socket {
     Path(PathBuf),
 }
 
-/// A handle on one tmux server: binary, socket and config file. Cheap to clone.
+/// A handle on one tmux server: binary, socket and config file, on this machine or reached
+/// through a [`Launcher`] (ssh). Cheap to clone.
+///
+/// Each command runs as a tmux process (through the launcher: one ssh process each), unless
+/// the handle was given a control connection ([`Tmux::with_control`]): then, while it is
+/// attached, commands travel over it as control-mode lines and no process is started.
 #[derive(Clone, Debug)]
 pub struct Tmux {
     binary: PathBuf,
     socket: Socket,
     config_file: Option<PathBuf>,
     timeout: Duration,
+    launcher: Option<Launcher>,
+    control: Option<Arc<ControlConnection>>,
 }
 
 /// How long one tmux command may take before it is killed and reported.
@@ -40,7 +51,60 @@ impl Tmux {
             socket,
             config_file: None,
             timeout: DEFAULT_TIMEOUT,
+            launcher: None,
+            control: None,
         }
+    }
+
+    /// Reach the server through `launcher` (e.g. ssh to another host): every tmux process
+    /// becomes `<launcher> '<binary> … -L socket …'`, the binary, socket and config file being
+    /// the other host's.
+    pub fn with_launcher(self, launcher: Launcher) -> Tmux {
+        Tmux {
+            launcher: Some(launcher),
+            ..self
+        }
+    }
+
+    /// The launcher, when the server is reached through one.
+    pub fn launcher(&self) -> Option<&Launcher> {
+        self.launcher.as_ref()
+    }
+
+    /// Send commands through `connection` while it is attached: one control client (over one
+    /// ssh connection for a remote server) carries them instead of a process each.
+    /// `connection` must be attached to this same server (started with this handle).
+    ///
+    /// Still run as processes: commands with input on stdin (`load-buffer`; [`Tmux::paste`]
+    /// uses `set-buffer` over the connection instead), `kill-server` and `kill-session`
+    /// (they may end the control client before it answers), [`Tmux::version`], and every
+    /// command while the connection is down (before a session exists to attach to, or while
+    /// it reconnects). A command sent over the connection is never sent again as a process:
+    /// when the connection drops before the reply, the error says so
+    /// ([`TmuxError::Disconnected`]) and the command may or may not have run.
+    pub fn with_control(self, connection: Arc<ControlConnection>) -> Tmux {
+        Tmux {
+            control: Some(connection),
+            ..self
+        }
+    }
+
+    /// The same handle without its control connection: every command a process.
+    pub fn without_control(&self) -> Tmux {
+        Tmux {
+            control: None,
+            ..self.clone()
+        }
+    }
+
+    /// The control connection commands go through, when it is attached right now.
+    pub(crate) fn connected_control(&self) -> Option<&ControlConnection> {
+        self.control.as_deref().filter(|c| c.is_connected())
+    }
+
+    /// How long one command may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Kill a tmux command that takes longer than this, and report it
@@ -72,8 +136,12 @@ impl Tmux {
 
     /// Where the socket file lives: the path itself for [`Socket::Path`]; for [`Socket::Name`],
     /// `$TMUX_TMPDIR` (or `/tmp`) `/tmux-<uid>/<name>` (`None` if the uid cannot be read from
-    /// `/proc/self/status`). tmux leaves the file behind after `kill-server`.
+    /// `/proc/self/status`). tmux leaves the file behind after `kill-server`. `None` for a
+    /// server reached through a launcher: its socket is on the other host.
     pub fn socket_path(&self) -> Option<PathBuf> {
+        if self.launcher.is_some() {
+            return None;
+        }
         match &self.socket {
             Socket::Path(path) => Some(path.clone()),
             Socket::Name(name) => {
@@ -100,15 +168,38 @@ impl Tmux {
     ///
     /// `TMUX` and `TMUX_PANE` are removed from its environment so that running inside tmux
     /// changes nothing; `-u` makes tmux assume UTF-8 whatever the locale.
+    ///
+    /// Through a launcher, this is the launcher's command with that prefix as its command
+    /// line, and arguments added to it reach the remote shell unquoted: use
+    /// [`Tmux::command_with`] there.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.binary);
+        self.command_with::<&OsStr>(&[])
+    }
+
+    /// A `tmux [-f config] -u -L name|-S path <args>` command (see [`Tmux::command`]); through
+    /// a launcher, the whole tmux command line is quoted for the remote shell.
+    pub fn command_with<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
+        let mut words: Vec<OsString> = Vec::new();
         if let Some(config) = &self.config_file {
-            cmd.arg("-f").arg(config);
+            words.push("-f".into());
+            words.push(config.clone().into_os_string());
         }
-        cmd.arg("-u");
+        words.push("-u".into());
         match &self.socket {
-            Socket::Name(name) => cmd.arg("-L").arg(name),
-            Socket::Path(path) => cmd.arg("-S").arg(path),
+            Socket::Name(name) => words.extend(["-L".into(), name.into()]),
+            Socket::Path(path) => words.extend(["-S".into(), path.clone().into_os_string()]),
+        }
+        words.extend(args.iter().map(|a| a.as_ref().to_owned()));
+        let mut cmd = match &self.launcher {
+            Some(launcher) => {
+                words.insert(0, self.binary.clone().into_os_string());
+                launcher.command(&words)
+            }
+            None => {
+                let mut cmd = Command::new(&self.binary);
+                cmd.args(words);
+                cmd
+            }
         };
         cmd.env_remove("TMUX").env_remove("TMUX_PANE");
         cmd
@@ -126,10 +217,51 @@ impl Tmux {
         self.exec(&args, Some(input))
     }
 
-    /// Run tmux with OS-string arguments and optional stdin; the common path for every command.
+    /// Run tmux with OS-string arguments and optional stdin; the common path for every
+    /// command: over the control connection when it is attached and can carry the command,
+    /// else as a process.
     pub(crate) fn exec(&self, args: &[&OsStr], input: Option<&[u8]>) -> Result<String, TmuxError> {
-        let mut cmd = self.command();
-        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        if input.is_none()
+            && let Some(connection) = self.connected_control()
+            && !ends_a_client(args)
+        {
+            return self.exec_control(connection, args);
+        }
+        self.exec_process(args, input)
+    }
+
+    /// Run the command as one control-mode line; `%error` becomes [`TmuxError::Command`]
+    /// (status 1, tmux's message as stderr), as a failed tmux process would.
+    fn exec_control(
+        &self,
+        connection: &ControlConnection,
+        args: &[&OsStr],
+    ) -> Result<String, TmuxError> {
+        let line = crate::control::command_line(args);
+        match connection.command_with_timeout(&line, self.timeout) {
+            Ok(lines) => Ok(lines.iter().map(|l| format!("{l}\n")).collect()),
+            Err(TmuxError::Control { lines, .. }) => Err(TmuxError::Command {
+                args: args
+                    .iter()
+                    .map(|a| a.to_string_lossy().into_owned())
+                    .collect(),
+                status: Some(1),
+                stderr: lines.join("\n"),
+            }),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Run `tmux <args>` as a process, whatever the control connection.
+    pub(crate) fn run_process(&self, args: &[&str]) -> Result<String, TmuxError> {
+        let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        self.exec_process(&args, None)
+    }
+
+    /// Run one tmux process (through the launcher, if any) with optional stdin.
+    fn exec_process(&self, args: &[&OsStr], input: Option<&[u8]>) -> Result<String, TmuxError> {
+        let mut cmd = self.command_with(args);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         cmd.stdin(if input.is_some() {
             Stdio::piped()
         } else {
@@ -202,7 +334,14 @@ impl Tmux {
     }
 
     fn describe(&self, args: &[&OsStr]) -> String {
-        let mut text = self.binary.to_string_lossy().into_owned();
+        let mut text = match &self.launcher {
+            Some(launcher) => format!(
+                "{} … {}",
+                launcher.program().display(),
+                self.binary.display()
+            ),
+            None => self.binary.to_string_lossy().into_owned(),
+        };
         for arg in args {
             text.push(' ');
             text.push_str(&arg.to_string_lossy());
@@ -302,7 +441,8 @@ impl Tmux {
 
     /// Kill the session with exactly this name.
     pub fn kill_session(&self, session: &str) -> Result<(), TmuxError> {
-        self.run(&["kill-session", "-t", &exact(session)]).map(drop)
+        self.run_process(&["kill-session", "-t", &exact(session)])
+            .map(drop)
     }
 
     /// Kill the server and wait (up to 2 s) until it is gone; fine if none was running.
@@ -311,7 +451,7 @@ impl Tmux {
     /// between (e.g. a `new-session` starting it again) fails with "server exited
     /// unexpectedly", hence the wait.
     pub fn kill_server(&self) -> Result<(), TmuxError> {
-        match self.run(&["kill-server"]) {
+        match self.run_process(&["kill-server"]) {
             Ok(_) => {
                 self.wait_server_gone(Duration::from_secs(2));
                 Ok(())
@@ -327,7 +467,7 @@ impl Tmux {
     fn wait_server_gone(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
-            match self.run(&["list-sessions", "-F", "#{session_id}"]) {
+            match self.run_process(&["list-sessions", "-F", "#{session_id}"]) {
                 // A dying server still accepts connections, then drops them.
                 Err(TmuxError::Command { stderr, .. })
                     if !stderr.contains("exited unexpectedly") =>
@@ -388,11 +528,18 @@ impl Tmux {
         Ok(out.rsplit('\n').next().unwrap_or(out).to_owned())
     }
 
-    /// The tmux version (`tmux -V`).
+    /// The tmux version (`tmux -V`; through the launcher, the other host's).
     pub fn version(&self) -> Result<TmuxVersion, TmuxError> {
         let command = format!("{} -V", self.binary.display());
-        let output = Command::new(&self.binary)
-            .arg("-V")
+        let mut cmd = match &self.launcher {
+            Some(launcher) => launcher.command(&[self.binary.as_os_str(), OsStr::new("-V")]),
+            None => {
+                let mut cmd = Command::new(&self.binary);
+                cmd.arg("-V");
+                cmd
+            }
+        };
+        let output = cmd
             .stdin(Stdio::null())
             .output()
             .map_err(|source| TmuxError::Spawn {
@@ -412,6 +559,19 @@ impl Tmux {
             output: text,
         })
     }
+}
+
+/// Whether the command line holds `kill-server` or `kill-session`, which may end a control
+/// client before it answers.
+fn ends_a_client(args: &[&OsStr]) -> bool {
+    let mut command_position = true;
+    for arg in args {
+        if command_position && (*arg == "kill-server" || *arg == "kill-session") {
+            return true;
+        }
+        command_position = *arg == ";";
+    }
+    false
 }
 
 /// A session target that matches this exact name only (no prefix or pattern matching).

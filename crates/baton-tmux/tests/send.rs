@@ -2,12 +2,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
-use baton_tmux::{Key, PaneInfo, PasteReport, SendError, Tmux, WindowSpec};
+use baton_tmux::{Key, PaneInfo, PasteReport, SendError};
 use common::{
-    TestServer, kill, mortal_window, session_running, wait_for, wait_for_command, wait_for_text,
+    TestServer, big_text, cr_to_lf, kill, mortal_window, read_when_len, recorder, session_running,
+    wait_for, wait_for_command, wait_for_text,
 };
 
 const TEXTS: &[&str] = &[
@@ -50,56 +51,11 @@ impl Recording {
     }
 }
 
-/// A pane recording its raw input to `out.bin` in `dir`, once it shows `READY`.
-fn recorder(tmux: &Tmux, dir: &Path, bracketed: bool) -> (PaneInfo, PathBuf) {
-    // tmux 3.3a has no format for the bracketed-paste mode: the mode is set once tmux has
-    // drawn the text printed after the escape sequence.
-    let enable = if bracketed { r"\033[?2004h" } else { "" };
-    let command = format!("sh -c \"printf '{enable}READY'; stty raw -echo; exec cat > out.bin\"");
-    let pane = tmux
-        .new_session("main", &WindowSpec::new("rec").cwd(dir).command(command))
-        .unwrap();
-    wait_for_text(tmux, &pane.pane_id, "READY");
-    wait_for_command(tmux, &pane.pane_id, "cat");
-    (pane, dir.join("out.bin"))
-}
-
-/// Wait until `path` holds `len` bytes; returns them.
-fn read_when_len(path: &Path, len: usize) -> Vec<u8> {
-    let got = wait_for(Duration::from_secs(10), || {
-        std::fs::read(path).ok().filter(|b| b.len() >= len)
-    });
-    got.unwrap_or_else(|| {
-        panic!(
-            "{} never reached {len} bytes (has {:?})",
-            path.display(),
-            std::fs::metadata(path).map(|m| m.len())
-        )
-    })
-}
-
-fn cr_to_lf(bytes: &[u8]) -> Vec<u8> {
-    bytes
-        .iter()
-        .map(|&b| if b == b'\r' { b'\n' } else { b })
-        .collect()
-}
-
 /// Every text of `TEXTS`, then `big_text()`.
 fn all_texts() -> Vec<String> {
     let mut texts: Vec<String> = TEXTS.iter().map(|t| t.to_string()).collect();
     texts.push(big_text());
     texts
-}
-
-fn big_text() -> String {
-    let mut text = String::new();
-    let mut i = 0;
-    while text.len() < 70 * 1024 {
-        text.push_str(&format!("{i:05} l'été à Noël 🎉 `x` $(y) \"z\"\tfin\n"));
-        i += 1;
-    }
-    text
 }
 
 #[test]

@@ -100,8 +100,7 @@ impl ControlClient {
         let target = exact(session);
         let describe = || format!("tmux -C attach-session -t {target}");
         let mut child = tmux
-            .command()
-            .args(["-C", "attach-session", "-t", &target])
+            .command_with(&["-C", "attach-session", "-t", &target])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

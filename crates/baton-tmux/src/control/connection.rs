@@ -48,6 +48,9 @@ impl Subscription {
 /// killed, client killed) the channel gets [`ControlEvent::Disconnected`] once; the
 /// connection then retries with backoff (50 ms doubling to 1 s) and, once attached again with
 /// its subscriptions re-applied, sends [`ControlEvent::Reconnected`]. Dropping it stops all.
+///
+/// Through a [`crate::Launcher`] the client is `ssh … 'tmux … -C attach-session -t =name'`:
+/// a cut ssh connection ends its output like a killed client, and is reconnected the same way.
 #[derive(Debug)]
 pub struct ControlConnection {
     current: Arc<Mutex<Option<Arc<ControlClient>>>>,
@@ -85,6 +88,9 @@ impl ControlConnection {
         session: String,
         subscriptions: Vec<Subscription>,
     ) -> (ControlConnection, Receiver<ControlEvent>) {
+        // The client is attached with processes: a handle routing commands through a
+        // connection (this one, maybe) would wait on itself to connect.
+        let tmux = tmux.without_control();
         let (out, events) = crossbeam_channel::unbounded();
         let (stop, stopped) = crossbeam_channel::bounded(0);
         let current = Arc::new(Mutex::new(None));
@@ -123,9 +129,18 @@ impl ControlConnection {
 
     /// Send a command through the current client (see [`ControlClient::command`]).
     pub fn command(&self, command: &str) -> Result<Vec<String>, TmuxError> {
+        self.command_with_timeout(command, super::COMMAND_TIMEOUT)
+    }
+
+    /// [`ControlConnection::command`] with another timeout.
+    pub fn command_with_timeout(
+        &self,
+        command: &str,
+        timeout: Duration,
+    ) -> Result<Vec<String>, TmuxError> {
         let client = lock(&self.current).clone();
         match client {
-            Some(client) => client.command(command),
+            Some(client) => client.command_with_timeout(command, timeout),
             None => Err(TmuxError::Disconnected {
                 command: command.to_owned(),
             }),

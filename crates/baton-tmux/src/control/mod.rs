@@ -7,9 +7,11 @@
 mod client;
 mod connection;
 mod event;
+mod line;
 pub mod parser;
 
 pub use client::{COMMAND_TIMEOUT, ControlClient, quote_arg};
 pub use connection::{ControlConnection, Subscription};
 pub use event::ControlEvent;
+pub use line::{command_line, quote_word};
 pub use parser::{Guard, Line, parse_line, unescape};

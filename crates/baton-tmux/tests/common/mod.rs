@@ -1,6 +1,7 @@
 //! Shared test helpers: a private tmux server per test, polling with deadlines.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -151,4 +152,50 @@ pub fn kill(pid: u32) {
         .status()
         .expect("run kill");
     assert!(status.success(), "kill {pid} failed");
+}
+
+/// A pane recording its raw input to `out.bin` in `dir`, once it shows `READY`.
+pub fn recorder(tmux: &Tmux, dir: &Path, bracketed: bool) -> (PaneInfo, PathBuf) {
+    // tmux 3.3a has no format for the bracketed-paste mode: the mode is set once tmux has
+    // drawn the text printed after the escape sequence.
+    let enable = if bracketed { r"\033[?2004h" } else { "" };
+    let command = format!("sh -c \"printf '{enable}READY'; stty raw -echo; exec cat > out.bin\"");
+    let pane = tmux
+        .new_session("main", &WindowSpec::new("rec").cwd(dir).command(command))
+        .unwrap();
+    wait_for_text(tmux, &pane.pane_id, "READY");
+    wait_for_command(tmux, &pane.pane_id, "cat");
+    (pane, dir.join("out.bin"))
+}
+
+/// Wait until `path` holds `len` bytes; returns them.
+pub fn read_when_len(path: &Path, len: usize) -> Vec<u8> {
+    let got = wait_for(Duration::from_secs(10), || {
+        std::fs::read(path).ok().filter(|b| b.len() >= len)
+    });
+    got.unwrap_or_else(|| {
+        panic!(
+            "{} never reached {len} bytes (has {:?})",
+            path.display(),
+            std::fs::metadata(path).map(|m| m.len())
+        )
+    })
+}
+
+pub fn cr_to_lf(bytes: &[u8]) -> Vec<u8> {
+    bytes
+        .iter()
+        .map(|&b| if b == b'\r' { b'\n' } else { b })
+        .collect()
+}
+
+/// A text of 70 KiB: many lines with accents, an emoji, quotes, `$( )` and tabs.
+pub fn big_text() -> String {
+    let mut text = String::new();
+    let mut i = 0;
+    while text.len() < 70 * 1024 {
+        text.push_str(&format!("{i:05} l'été à Noël 🎉 `x` $(y) \"z\"\tfin\n"));
+        i += 1;
+    }
+    text
 }
