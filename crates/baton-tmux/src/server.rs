@@ -584,3 +584,25 @@ enum Waited {
     Io(std::io::Error),
     TimedOut,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::ends_a_client;
+
+    fn ends(args: &[&str]) -> bool {
+        let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+        ends_a_client(&args)
+    }
+
+    #[test]
+    fn kills_are_found_in_command_position_only() {
+        assert!(ends(&["kill-server"]));
+        assert!(ends(&["kill-session", "-t", "=s"]));
+        assert!(ends(&["display-message", "-p", "x", ";", "kill-session"]));
+        assert!(!ends(&["display-message", "-p", "kill-server"]));
+        assert!(!ends(&["kill-window", "-t", "@1"]));
+        assert!(!ends(&["send-keys", "-t", "%1", "kill-session"]));
+    }
+}
