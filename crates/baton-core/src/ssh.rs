@@ -15,6 +15,9 @@ use crate::config::ssh_option;
 /// `ConnectTimeout`.
 pub const CONNECT_TIMEOUT_SECS: u32 = 10;
 
+/// Seconds between ssh's keepalive probes (three unanswered: the connection is dead).
+pub const SERVER_ALIVE_SECS: u32 = 15;
+
 /// The exit code ssh itself fails with (any other is the remote command's).
 pub const SSH_FAILED: i32 = 255;
 
@@ -73,6 +76,16 @@ pub fn ssh_args<S: AsRef<str>>(
         args.extend([
             "-o".into(),
             format!("ConnectTimeout={CONNECT_TIMEOUT_SECS}"),
+        ]);
+    }
+    // A connection whose network died without closing it is noticed within 45 s (ssh then
+    // exits and the control connection reconnects), unless the host sets its own keepalive.
+    if ssh_option(&host.ssh_options, "ServerAliveInterval").is_none() {
+        args.extend([
+            "-o".into(),
+            format!("ServerAliveInterval={SERVER_ALIVE_SECS}"),
+            "-o".into(),
+            "ServerAliveCountMax=3".into(),
         ]);
     }
     if let Some(port) = host.ssh.port {
@@ -351,6 +364,10 @@ mod tests {
                 "ControlMaster=no",
                 "-o",
                 "ControlPath=none",
+                "-o",
+                "ServerAliveInterval=15",
+                "-o",
+                "ServerAliveCountMax=3",
                 "-oConnectTimeout=30",
                 "--",
                 "::1"
