@@ -421,11 +421,21 @@ fn page_on_a_phone_without_the_daemon() {
 
     // The keyboard: Enter on Message opens the dialog, Enter in the field sends; focus goes
     // back to the Message button (no session runs: the page says so).
-    browser.js(
-        "document.querySelector('[data-key=\"send-claude\"]').focus();",
-        json!([]),
-    );
-    browser.press("\u{E007}");
+    // (A redraw between the focus and the key takes the focus away: then again, until the
+    // dialog opens.)
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while browser.find("#ask[open]").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Enter on Message never opened the dialog"
+        );
+        browser.js(
+            "document.querySelector('[data-key=\"send-claude\"]').focus();",
+            json!([]),
+        );
+        browser.press("\u{E007}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let text = browser.wait_find("#ask[open] #ask-text", 5);
     assert_eq!(focused(&browser), "ask-text");
     // A change in the store redraws the cards behind the dialog: the button that opened it
