@@ -272,10 +272,7 @@ pub fn deliver(
             seen.state
         )));
     }
-    // Only work on the screen makes the check after the Enter meaningless; a dialog or an
-    // error screen is still checked (the prompt must show in the input box, and no Enter is
-    // pressed into a dialog).
-    let busy = (seen.state == AgentState::Working).then_some(seen.state);
+    let busy = unverifiable(seen.state);
     let sent = send_verified(&project.tmux, &pane.pane_id, profile, text, busy.is_none())?;
     journal_sent(&ctx, agent, &sent, force, busy);
     Ok(match busy {
@@ -287,6 +284,13 @@ pub fn deliver(
             sent.enters
         ),
     })
+}
+
+/// The state before a forced message when the check after its Enter could prove nothing:
+/// only work on the screen (a dialog or an error screen is still checked: the prompt must
+/// show in the input box, and no Enter is pressed into a dialog).
+pub fn unverifiable(before: AgentState) -> Option<AgentState> {
+    (before == AgentState::Working).then_some(before)
 }
 
 /// What a message typed into a busy agent is: typed, and no more can be said (its screen

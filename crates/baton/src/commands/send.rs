@@ -95,11 +95,10 @@ pub fn cmd_send(dir: Option<&Path>, args: &SendArgs) -> CliResult<ExitCode> {
     // From here to the check, no other message to this agent is typed.
     let _lock = crate::delivery::send_lock(project, &args.agent)?;
     let profile = &project.config.agent(&args.agent).expect("checked").profile;
-    // Forced into a working agent, the check after the Enter proves nothing: it is not made
-    // (a dialog or an error screen is checked as ever).
+    // Forced into a working agent, the check after the Enter proves nothing: it is not made.
     let busy = if args.force {
         let now = wait_ready(&project.tmux, &pane.pane_id, profile, Duration::ZERO)?;
-        (now.state == AgentState::Working).then_some(now.state)
+        crate::delivery::unverifiable(now.state)
     } else {
         None
     };

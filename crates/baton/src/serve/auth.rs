@@ -83,10 +83,7 @@ impl LiveToken {
         let modified = std::fs::metadata(&self.path)
             .and_then(|m| m.modified())
             .ok();
-        let mut seen = self
-            .seen
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut seen = super::lock(&self.seen);
         if modified.is_some() && modified != seen.1 {
             if let Some(token) = read_token(&self.path) {
                 seen.0 = token;

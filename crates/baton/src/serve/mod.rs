@@ -52,8 +52,41 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 /// The page's Content-Security-Policy: nothing but its own files.
 const CSP: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'";
 
-/// The page's files, served to anyone who can reach the server.
-const STATIC: [&str; 4] = ["/", "/index.html", "/app.js", "/style.css"];
+/// The page's own files, embedded: path, content type, text. They hold no data and no
+/// secret, so they are served to anyone who can reach the server.
+const PAGE: [(&str, &str, &str); 4] = [
+    (
+        "/",
+        "text/html; charset=utf-8",
+        include_str!("page/index.html"),
+    ),
+    (
+        "/index.html",
+        "text/html; charset=utf-8",
+        include_str!("page/index.html"),
+    ),
+    (
+        "/app.js",
+        "text/javascript; charset=utf-8",
+        include_str!("page/app.js"),
+    ),
+    (
+        "/style.css",
+        "text/css; charset=utf-8",
+        include_str!("page/style.css"),
+    ),
+];
+
+/// One of the page's files, when `path` names one.
+fn page_file(path: &str) -> Option<Answer> {
+    PAGE.iter()
+        .find(|(p, _, _)| *p == path)
+        .map(|(_, content_type, body)| Answer {
+            status: 200,
+            content_type,
+            body: (*body).to_owned(),
+        })
+}
 
 /// The largest action body read.
 const MAX_BODY: u64 = 64 * 1024;
@@ -354,10 +387,14 @@ fn handle(shared: &Shared, mut req: Request) {
         origin: header_value(&req, "Origin"),
         host: header_value(&req, "Host"),
     };
-    // The page's own files hold no data and no secret: they load without the token (the
-    // page then asks the API with the token from its URL), so a non-loopback bind works.
-    let is_static = *req.method() == Method::Get && STATIC.contains(&url.path.as_str());
-    if !is_static && let Err(r) = auth::check(&asked, &shared.token.get(), shared.token_required) {
+    // The page's own files load without the token (the page then asks the API with the
+    // token from its URL), so a non-loopback bind works.
+    if *req.method() == Method::Get
+        && let Some(file) = page_file(&url.path)
+    {
+        return respond(req, file);
+    }
+    if let Err(r) = auth::check(&asked, &shared.token.get(), shared.token_required) {
         shared.refused.fetch_add(1, Ordering::Relaxed);
         return respond(req, Answer::error(r.status, r.why));
     }
@@ -380,18 +417,7 @@ fn handle(shared: &Shared, mut req: Request) {
 }
 
 fn get(shared: &Shared, path: &str, url: &Url) -> Answer {
-    let file = |content_type, body: &str| Answer {
-        status: 200,
-        content_type,
-        body: body.to_owned(),
-    };
     match path {
-        "/" | "/index.html" => file("text/html; charset=utf-8", include_str!("page/index.html")),
-        "/app.js" => file(
-            "text/javascript; charset=utf-8",
-            include_str!("page/app.js"),
-        ),
-        "/style.css" => file("text/css; charset=utf-8", include_str!("page/style.css")),
         "/api/status" => Answer::json(
             200,
             &json!({
