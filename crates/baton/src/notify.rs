@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::webhook::Webhook;
 
@@ -344,18 +344,7 @@ fn run_command(
 
 /// Waits for `child`, killing it once `deadline` has passed.
 fn reap(mut child: Child, deadline: Duration) {
-    let until = Instant::now() + deadline;
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) | Err(_) => return,
-            Ok(None) if Instant::now() >= until => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return;
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(50)),
-        }
-    }
+    let _ = crate::processes::wait_or_kill(&mut child, deadline);
 }
 
 /// Cuts `text` to `max` characters (adding `…` when cut) and replaces control characters
@@ -418,6 +407,7 @@ mod desktop {
 mod tests {
     use super::*;
     use std::sync::Arc;
+    use std::time::Instant;
 
     /// A bell writer the test can read back.
     #[derive(Clone, Default)]

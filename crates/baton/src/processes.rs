@@ -8,6 +8,27 @@ use std::path::Path;
 use std::time::Duration;
 use std::time::Instant;
 
+/// Waits for `child` until `deadline` has passed, then kills (and reaps) it: `Ok(None)`
+/// when it was killed. A child that cannot be waited for is killed too, and the error
+/// returned.
+pub fn wait_or_kill(
+    child: &mut std::process::Child,
+    deadline: Duration,
+) -> std::io::Result<Option<std::process::ExitStatus>> {
+    let until = Instant::now() + deadline;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Ok(Some(status)),
+            Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return other.map(|_| None);
+            }
+        }
+    }
+}
+
 /// A process seen in a tree: its pid and, where the system says it, when it started (so that
 /// a pid reused by another program meanwhile is never signalled).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

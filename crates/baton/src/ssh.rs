@@ -6,7 +6,6 @@ use std::path::Path;
 use std::process::Command;
 use std::process::Stdio;
 use std::time::Duration;
-use std::time::Instant;
 
 use baton_core::config::HostConfig;
 
@@ -53,23 +52,12 @@ pub fn run(host: &HostConfig, remote: &[&str], deadline: Duration) -> std::io::R
     };
     let out = read(Box::new(child.stdout.take().expect("piped")));
     let err = read(Box::new(child.stderr.take().expect("piped")));
-    let end = Instant::now() + deadline;
-    let (status, timed_out) = loop {
-        if let Some(s) = child.try_wait()? {
-            break (Some(s), false);
-        }
-        if Instant::now() >= end {
-            let _ = child.kill();
-            let _ = child.wait();
-            break (None, true);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = crate::processes::wait_or_kill(&mut child, deadline)?;
     Ok(SshRun {
         code: status.and_then(|s| s.code()),
+        timed_out: status.is_none(),
         stdout: out.join().unwrap_or_default(),
         stderr: err.join().unwrap_or_default(),
-        timed_out,
     })
 }
 
