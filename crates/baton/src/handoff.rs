@@ -12,9 +12,9 @@ use baton_core::render::handoff::QuotaLine;
 use baton_core::render::handoff::Snapshot;
 
 use crate::error::CliResult;
-use crate::orchlog::journal_line;
 use crate::orchlog::local_time;
 use crate::project::Project;
+use crate::store::JournalEntry;
 use crate::store::Store;
 use crate::store::TaskFilter;
 use crate::store::now_ms;
@@ -73,7 +73,7 @@ pub fn write(
             ))
         })
         .map_err(e)?;
-    let journal: Vec<_> = journal.iter().map(journal_line).collect();
+    let journal: Vec<_> = journal.iter().map(JournalEntry::line).collect();
     let quota: Vec<QuotaLine<'_>> = quota
         .iter()
         .map(|r| QuotaLine {

@@ -6,7 +6,6 @@
 use std::io::Write;
 use std::path::Path;
 
-use baton_core::render::JournalLine;
 use baton_core::render::ORCHESTRATION_LOG_HEADER;
 use baton_core::render::orchestration_row;
 
@@ -30,11 +29,6 @@ pub fn local_time(ms: i64) -> String {
         .unwrap_or_else(|_| ms.to_string())
 }
 
-/// A journal entry as the renderers in `baton_core::render` read it.
-pub fn journal_line(e: &JournalEntry) -> JournalLine<'_> {
-    e.line()
-}
-
 /// Appends entries to both logs: ORCHESTRATION_LOG.md in the reports directory (created
 /// when missing), `.baton/journal.jsonl`. Each file gets one write, so lines of concurrent
 /// writers never interleave.
@@ -50,7 +44,7 @@ pub fn append(project: &Project, entries: &[JournalEntry]) -> CliResult<()> {
     let mut md = String::new();
     let mut jsonl = String::new();
     for e in entries {
-        md.push_str(&orchestration_row(&journal_line(e), local_time));
+        md.push_str(&orchestration_row(&e.line(), local_time));
         jsonl.push_str(&serde_json::to_string(e).unwrap_or_default());
         jsonl.push('\n');
     }

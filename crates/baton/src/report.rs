@@ -9,7 +9,6 @@ use baton_core::render::report::Snapshot;
 
 use crate::error::CliError;
 use crate::error::CliResult;
-use crate::orchlog::journal_line;
 use crate::orchlog::local_time;
 use crate::project::Project;
 use crate::store::JournalEntry;
@@ -57,7 +56,7 @@ fn integration_log(
 
 /// Whether a journal entry is one of the problems the report lists.
 pub fn is_problem(j: &JournalEntry) -> bool {
-    baton_core::render::report::is_problem(&journal_line(j))
+    baton_core::render::report::is_problem(&j.line())
 }
 
 /// Writes REPORT.md (atomically) and returns its text.
@@ -74,7 +73,7 @@ pub fn write(project: &Project, store: &Store, summary: &str) -> CliResult<Strin
             ))
         })
         .map_err(e)?;
-    let journal: Vec<_> = journal.iter().map(journal_line).collect();
+    let journal: Vec<_> = journal.iter().map(JournalEntry::line).collect();
     let merges: Vec<_> = merge_rows.iter().map(merge_line).collect();
     let history = integration_log(project, store, &merge_rows);
     let root = project.root.display().to_string();
