@@ -9,7 +9,9 @@
 //! A reading holds a session's cumulative counters. A task's share, per counter, is the sum of
 //! the increments between the last reading at or before the task's start and the last reading
 //! at or before the agent's next task's start (none: every later reading). A counter that went
-//! down, or a reading of another session, means a new session: its value counts from zero.
+//! down, or a reading of a session not seen before, means a new session: its value counts
+//! from zero; a session seen before and taken up again (`--resume`) goes on from its last
+//! value.
 
 pub mod sources;
 
@@ -105,6 +107,8 @@ fn counter_share<T: Counter>(
     get: impl Fn(&Usage) -> Option<T>,
 ) -> Option<T> {
     let mut prev: Option<(Option<&str>, T)> = None;
+    // Each session's last value: a session taken up again (`--resume`) goes on from it.
+    let mut last: BTreeMap<&str, T> = BTreeMap::new();
     let mut total: Option<T> = None;
     for r in readings {
         if span.end_ms.is_some_and(|end| r.at_ms > end) {
@@ -112,17 +116,25 @@ fn counter_share<T: Counter>(
         }
         let Some(v) = get(&r.usage) else { continue };
         let session = r.session.as_deref();
+        let base = match prev {
+            // The same session as the reading before (or either not named): from it.
+            Some((ps, p)) if session.is_none() || ps.is_none() || ps == session => Some(p),
+            // Another session: from its own last value if it was seen, else from zero.
+            _ => session.and_then(|s| last.get(s).copied()),
+        };
+        prev = Some((session, v));
+        if let Some(s) = session {
+            last.insert(s, v);
+        }
         if r.at_ms <= span.start_ms {
-            prev = Some((session, v));
             continue;
         }
-        let increment = match prev {
-            Some((s, p)) if v >= p && !(s.is_some() && session.is_some() && s != session) => v - p,
-            // A new session (or the first reading ever): it started from zero.
+        // A decrease: the session restarted (/clear, a crash) and counts from zero.
+        let increment = match base {
+            Some(p) if v >= p => v - p,
             _ => v,
         };
         total = Some(total.unwrap_or(T::ZERO) + increment);
-        prev = Some((session, v));
     }
     total
 }

@@ -72,6 +72,20 @@ fn a_decrease_or_another_session_counts_from_zero() {
 }
 
 #[test]
+fn a_session_taken_up_again_goes_on_from_its_last_value() {
+    // s1, then s2, then s1 resumed: each session's own increase, not s1's total again.
+    let r = [
+        tokens(0, "s1", 1000, 100),
+        tokens(20, "s1", 1200, 120),
+        tokens(30, "s2", 50, 5),
+        tokens(40, "s1", 1300, 130),
+    ];
+    let u = share(&r, &[span(10, None)]);
+    assert_eq!(u.input_tokens, Some(200 + 50 + 100));
+    assert_eq!(u.output_tokens, Some(20 + 5 + 10));
+}
+
+#[test]
 fn no_reading_in_the_span_is_unknown() {
     let r = [cost(0, 0.5), cost(500, 0.9)];
     // Readings only before the span (and one after its end).
