@@ -30,6 +30,8 @@ pub struct Inputs<'a> {
     pub baton_path: String,
     /// The working-directory line of each isolated agent's prompts, by agent name.
     pub worktree_notes: BTreeMap<String, String>,
+    /// The baton command of each agent on another host (the baton there, shell-quoted).
+    pub remote_batons: BTreeMap<String, String>,
 }
 
 /// Returns the engine's settings and agents for a configuration.
@@ -99,6 +101,7 @@ pub fn engine_settings(config: &Config, inputs: Inputs<'_>) -> (Settings, Vec<Ag
             },
             submit: a.profile.submit.clone(),
             worktree: inputs.worktree_notes.get(&a.name).cloned(),
+            baton: inputs.remote_batons.get(&a.name).cloned(),
         })
         .collect();
     (settings, agents)
@@ -124,6 +127,7 @@ mod tests {
             baton_cmd: "baton".into(),
             baton_path: "/opt/bin/baton".into(),
             worktree_notes: BTreeMap::new(),
+            remote_batons: BTreeMap::new(),
         }
     }
 

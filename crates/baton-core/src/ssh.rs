@@ -220,7 +220,8 @@ impl SshFailure {
 
 /// Returns a POSIX shell script that reports, one `key=value` a line: the host's system
 /// (`os=` uname -s and -m), `tmux=` (its `tmux -V`, empty when missing), `baton=` (the
-/// configured path when it runs, else the one on PATH, else empty), `dir=` (`writable`,
+/// configured path when it runs, else the copy `baton up` keeps in `<dir>/.baton/bin`, else
+/// empty), `dir=` (`writable`,
 /// `readonly` or `missing`), then `cli<i>=` the path of each program (empty when missing),
 /// looked up in `dir` when there is one.
 pub fn probe_script(host: &HostConfig, programs: &[&str]) -> String {
@@ -234,7 +235,11 @@ pub fn probe_script(host: &HostConfig, programs: &[&str]) -> String {
             "b={}; if [ -f \"$b\" ] && [ -x \"$b\" ]; then echo \"baton=$b\"; else echo baton=; fi\n",
             shell_quote(&b.to_string_lossy())
         )),
-        None => s.push_str("echo \"baton=$(command -v baton 2>/dev/null)\"\n"),
+        // The copy `baton up` keeps there.
+        None => s.push_str(&format!(
+            "b={}; if [ -f \"$b\" ] && [ -x \"$b\" ]; then echo \"baton=$b\"; else echo baton=; fi\n",
+            shell_quote(&host.dir.join(".baton/bin/baton").to_string_lossy())
+        )),
     }
     s.push_str(&format!(
         "d={}\nif [ -d \"$d\" ]; then t=\"$d/.baton-doctor-$$\"; \
@@ -325,6 +330,7 @@ mod tests {
             ssh_options: options.iter().map(|o| o.to_string()).collect(),
             dir: PathBuf::from("/srv/work/it's here"),
             baton: None,
+            down_after_secs: 30,
         }
     }
 

@@ -163,6 +163,12 @@ vocabulary! {
         QuotaOverride = "quota-override",
         /// The tmux session went away under the daemon.
         SessionLost = "session-lost",
+        /// The ssh connection to another host's tmux dropped (the daemon reconnects).
+        HostLost = "host-lost",
+        /// The connection to another host is back.
+        HostBack = "host-back",
+        /// Another host stayed unreachable: its agents count as down, their tasks go elsewhere.
+        HostDown = "host-down",
         /// `baton down` stopped the session (and the daemon).
         SessionDown = "session-down",
         /// Dispatch was paused (no new task starts).

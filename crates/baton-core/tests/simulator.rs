@@ -87,6 +87,7 @@ fn run(agents: usize, tasks: u32, seed: u64, test_tasks: bool) -> BTreeMap<Strin
             max_tasks: 1,
             submit: submit(),
             worktree: None,
+            baton: None,
         })
         .collect();
     let index: BTreeMap<String, usize> = specs

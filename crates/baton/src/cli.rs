@@ -107,11 +107,43 @@ pub enum Command {
 /// Parses the command line, runs the command, and turns its result into an exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    // In an agent's window on another host: reports go to the daemon through tmux.
+    if let Some(host) = std::env::var_os(crate::hosts::HOST_ENV) {
+        let host = host.to_string_lossy();
+        match cli.remote() {
+            Remote::Forward { hook } if cli.dir.is_none() => {
+                return crate::remote_report::forward(&host, hook);
+            }
+            Remote::Forward { .. } => {
+                eprintln!("baton: -C is not available to an agent on another host (`{host}`)");
+                return ExitCode::from(2);
+            }
+            Remote::Here => {}
+        }
+    }
     match dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("{e}");
             e.exit_code()
+        }
+    }
+}
+
+/// Where a command runs when called in an agent's window on another host.
+enum Remote {
+    /// Sent to the daemon (`hook`: with its standard input, without waiting for the answer).
+    Forward { hook: bool },
+    /// Run on the host itself (the agent's own program, `detect`, `--version`…).
+    Here,
+}
+
+impl Cli {
+    fn remote(&self) -> Remote {
+        match &self.command {
+            Command::Hook(_) => Remote::Forward { hook: true },
+            Command::FakeAgent(_) | Command::Detect(_) => Remote::Here,
+            _ => Remote::Forward { hook: false },
         }
     }
 }

@@ -200,25 +200,6 @@ impl Project {
         Ok(())
     }
 
-    /// Refuses agents on another `[[host]]`: their connection is not built yet, and such an
-    /// agent must never be started here instead.
-    pub fn refuse_remote_agents(&self) -> CliResult<()> {
-        let remote: Vec<String> = self
-            .config
-            .agents
-            .iter()
-            .filter_map(|a| a.host.as_ref().map(|h| format!("{} on {h}", a.name)))
-            .collect();
-        if remote.is_empty() {
-            return Ok(());
-        }
-        Err(CliError::user(format!(
-            "agents on other hosts are not supported yet: {}",
-            remote.join(", ")
-        ))
-        .hint("`baton doctor` checks the hosts; remove `host = …` to run these agents here"))
-    }
-
     /// Returns the panes of the session, or none when it is not running.
     pub fn panes(&self) -> CliResult<Vec<PaneInfo>> {
         if !self.tmux.server_running() || !self.tmux.has_session(&self.session)? {

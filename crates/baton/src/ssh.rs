@@ -36,10 +36,30 @@ pub fn identity(host: &HostConfig) -> Option<String> {
 /// Runs `remote` (words) on `host` through ssh, killed after `deadline`; stdin is closed, so
 /// nothing can wait for a person (ssh runs with BatchMode=yes too).
 pub fn run(host: &HostConfig, remote: &[&str], deadline: Duration) -> std::io::Result<SshRun> {
+    run_from(host, remote, Stdio::null(), deadline)
+}
+
+/// [`run`] with the file `input` on the remote command's standard input.
+pub fn run_with_input(
+    host: &HostConfig,
+    remote: &[&str],
+    input: &Path,
+    deadline: Duration,
+) -> std::io::Result<SshRun> {
+    let file = std::fs::File::open(input)?;
+    run_from(host, remote, Stdio::from(file), deadline)
+}
+
+fn run_from(
+    host: &HostConfig,
+    remote: &[&str],
+    stdin: Stdio,
+    deadline: Duration,
+) -> std::io::Result<SshRun> {
     let args = baton_core::ssh::ssh_args(host, identity(host).as_deref(), remote);
     let mut child = Command::new(SSH)
         .args(&args)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
@@ -80,6 +100,7 @@ mod tests {
             ssh_options: Vec::new(),
             dir: PathBuf::from("/x"),
             baton: None,
+            down_after_secs: 30,
         };
         assert_eq!(identity(&h), Some(format!("{home}/.ssh/id_ed25519")));
         for (given, expected) in [

@@ -26,6 +26,11 @@ pub trait WindowOps {
     fn new_window(&self, session: &str, window: &WindowSpec) -> Result<PaneInfo, TmuxError>;
     /// Runs a window's command again in a dead pane.
     fn respawn_pane(&self, pane: &str, window: &WindowSpec) -> Result<(), TmuxError>;
+    /// Gets an agent's host ready before its window opens there (nothing for a local agent).
+    fn prepare_host(&self, agent: &str) -> CliResult<()> {
+        let _ = agent;
+        Ok(())
+    }
 }
 
 impl WindowOps for Tmux {
@@ -66,13 +71,13 @@ pub fn start<'p, T: WindowOps + ?Sized>(
     store: &mut Store,
     say: &mut dyn FnMut(String),
 ) -> CliResult<Vec<&'p AgentConfig>> {
-    project.refuse_remote_agents()?;
+    crate::hosts::check(project)?;
     if project.config.uses_worktrees() {
         for line in crate::worktrees::prepare(project, store)? {
             say(line);
         }
     }
-    for agent in &project.config.agents {
+    for agent in project.config.agents.iter().filter(|a| a.host.is_none()) {
         let dir = crate::worktrees::agent_dir(project, agent);
         if !dir.is_dir() {
             return Err(CliError::user(format!(
@@ -97,27 +102,65 @@ pub fn start<'p, T: WindowOps + ?Sized>(
     let panes = tmux.session_panes(&project.session)?;
     let mut started = Vec::new();
     for agent in &project.config.agents {
-        match panes.iter().find(|p| p.window_name == agent.name) {
-            Some(p) if !p.dead => say(format!(
-                "{:<12} already running in {}",
-                agent.name, p.pane_id
+        match start_one(tmux, project, agent, &panes) {
+            Ok((line, true)) => {
+                say(line);
+                started.push(agent);
+            }
+            Ok((line, false)) => say(line),
+            // An agent on a host that cannot be reached now waits for its host: the others
+            // start (the daemon tries the host again).
+            Err(e) if agent.host.is_some() => say(format!(
+                "{:<12} not started: {}{}",
+                agent.name,
+                e.message,
+                e.hints
+                    .iter()
+                    .map(|h| format!("\n{:<12} hint: {h}", ""))
+                    .collect::<String>()
             )),
-            Some(p) => {
-                tmux.respawn_pane(&p.pane_id, &agent_window(project, agent))?;
-                say(format!("{:<12} restarted in {}", agent.name, p.pane_id));
-                started.push(agent);
-            }
-            None => {
-                let p = tmux.new_window(&project.session, &agent_window(project, agent))?;
-                say(format!(
-                    "{:<12} started in {} ({})",
-                    agent.name, p.pane_id, agent.command
-                ));
-                started.push(agent);
-            }
+            Err(e) => return Err(e),
         }
     }
     Ok(started)
+}
+
+/// Starts one agent's window unless it runs; returns what was done, and whether it started.
+fn start_one<T: WindowOps + ?Sized>(
+    tmux: &T,
+    project: &Project,
+    agent: &AgentConfig,
+    panes: &[PaneInfo],
+) -> CliResult<(String, bool)> {
+    let on = agent
+        .host
+        .as_ref()
+        .map_or_else(String::new, |h| format!(" on {h}"));
+    match panes.iter().find(|p| p.window_name == agent.name) {
+        Some(p) if !p.dead => Ok((
+            format!("{:<12} already running in {}{on}", agent.name, p.pane_id),
+            false,
+        )),
+        Some(p) => {
+            tmux.prepare_host(&agent.name)?;
+            tmux.respawn_pane(&p.pane_id, &agent_window(project, agent))?;
+            Ok((
+                format!("{:<12} restarted in {}{on}", agent.name, p.pane_id),
+                true,
+            ))
+        }
+        None => {
+            tmux.prepare_host(&agent.name)?;
+            let p = tmux.new_window(&project.session, &agent_window(project, agent))?;
+            Ok((
+                format!(
+                    "{:<12} started in {}{on} ({})",
+                    agent.name, p.pane_id, agent.command
+                ),
+                true,
+            ))
+        }
+    }
 }
 
 /// Characters that make a command line more than one simple command.
@@ -179,7 +222,14 @@ pub fn command_with_hooks(command: &str, hooks: &str, agent: &str) -> String {
 }
 
 /// Returns the window spec of an agent.
-fn agent_window(project: &Project, agent: &AgentConfig) -> WindowSpec {
+pub(crate) fn agent_window(project: &Project, agent: &AgentConfig) -> WindowSpec {
+    if let Some(host) = agent
+        .host
+        .as_ref()
+        .and_then(|h| project.config.hosts.iter().find(|c| &c.name == h))
+    {
+        return remote_window(project, agent, host);
+    }
     let s = &project.config.session;
     let command = command_with_hooks(&agent.command, &agent.profile.hooks, &agent.name);
     let mut spec = WindowSpec::new(agent.name.clone())
@@ -193,6 +243,40 @@ fn agent_window(project: &Project, agent: &AgentConfig) -> WindowSpec {
         .env("BATON_PROJECT", project.root.display().to_string())
         .env("BATON_SESSION", project.session.clone())
         .env("BATON_SOCKET", project.socket_name());
+    for (k, v) in &agent.env {
+        spec = spec.env(k.clone(), v.clone());
+    }
+    spec
+}
+
+/// Returns the window spec of an agent on `host`: the same as a local agent's, in the host's
+/// directory (or `workdir` under it), with `BATON_HOST` set and the host's baton first on PATH.
+fn remote_window(
+    project: &Project,
+    agent: &AgentConfig,
+    host: &baton_core::config::HostConfig,
+) -> WindowSpec {
+    let s = &project.config.session;
+    let command = command_with_hooks(&agent.command, &agent.profile.hooks, &agent.name);
+    let baton = crate::hosts::remote_baton(host);
+    let bin = baton
+        .parent()
+        .map_or_else(|| ".".to_owned(), |d| d.display().to_string());
+    let line = format!(
+        "export PATH={}:\"$PATH\"; {}",
+        shell_quote(&bin),
+        launch_line(&command)
+    );
+    let socket = baton_core::ssh::remote_socket(&project.socket_name(), &host.name);
+    let mut spec = WindowSpec::new(agent.name.clone())
+        .cwd(host.dir.join(&agent.workdir))
+        .command(without_headless_switches(&line, &agent.env))
+        .size(s.width, s.height)
+        .env("BATON_AGENT", agent.name.clone())
+        .env("BATON_PROJECT", host.dir.display().to_string())
+        .env("BATON_SESSION", project.session.clone())
+        .env("BATON_SOCKET", socket)
+        .env(crate::hosts::HOST_ENV, host.name.clone());
     for (k, v) in &agent.env {
         spec = spec.env(k.clone(), v.clone());
     }

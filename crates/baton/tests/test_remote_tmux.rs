@@ -106,6 +106,7 @@ impl Remote {
             .to_vec(),
             dir: dir.path().to_owned(),
             baton: None,
+            down_after_secs: 30,
         };
         let identity = sshd.client_key.display().to_string();
         let args = ssh_args::<&str>(&host, Some(&identity), &[]);

@@ -142,9 +142,16 @@ pub struct HostConfig {
     pub ssh_options: Vec<String>,
     /// The project's directory on that host (absolute).
     pub dir: PathBuf,
-    /// baton on that host; default: `baton` on its PATH.
+    /// baton on that host; default: a copy of this baton that `baton up` keeps in
+    /// `<dir>/.baton/bin/baton`.
     pub baton: Option<PathBuf>,
+    /// How long the host may be unreachable before its agents count as down and their tasks
+    /// go to agents elsewhere ([`DOWN_AFTER_SECS`] unless set).
+    pub down_after_secs: u64,
 }
+
+/// Seconds a host may be unreachable before its agents count as down.
+pub const DOWN_AFTER_SECS: u64 = 30;
 
 /// The ssh flags that take an argument (OpenSSH's `getopt` string).
 const FLAGS_WITH_ARGUMENT: &str = "bcDeEFiIJlLmoOpPQRSwWB";

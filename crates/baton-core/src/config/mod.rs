@@ -106,6 +106,7 @@ struct RawHost {
     ssh_options: Vec<String>,
     dir: PathBuf,
     baton: Option<PathBuf>,
+    down_after_secs: Option<u64>,
 }
 
 /// The whole configuration, validated.
@@ -552,6 +553,12 @@ fn parse_hosts(
                 "is empty: leave it out to use `baton` on the host's PATH".into(),
             ));
         }
+        if h.down_after_secs == Some(0) {
+            return Err(at(
+                "down_after_secs",
+                "must be at least 1: how long the host may be unreachable before its agents count as down".into(),
+            ));
+        }
         if let Some(p) = &h.identity
             && p.as_os_str().is_empty()
         {
@@ -571,6 +578,7 @@ fn parse_hosts(
             ssh_options: h.ssh_options.clone(),
             dir: h.dir.clone(),
             baton: h.baton.clone(),
+            down_after_secs: h.down_after_secs.unwrap_or(host::DOWN_AFTER_SECS),
         });
     }
     Ok(hosts)

@@ -207,7 +207,7 @@ impl Engine {
             return String::new();
         };
         prompt::render(
-            &self.settings.template,
+            self.template_of(agent),
             &prompt::PromptContext {
                 task: &t.task,
                 agent,

@@ -197,7 +197,7 @@ impl Engine {
                     self.lead.since = now;
                     self.lead.notes = false;
                     let text = prompt::fill_lead(
-                        &self.settings.texts.prepare,
+                        &self.texts_of(&cur).prepare,
                         &cur,
                         "",
                         used,
@@ -252,7 +252,7 @@ impl Engine {
                 if !self.lead.takeover_sent && ready {
                     self.lead.takeover_sent = true;
                     let text = prompt::fill_lead(
-                        &self.settings.texts.takeover,
+                        &self.texts_of(&to).takeover,
                         &from,
                         &to,
                         0.0,

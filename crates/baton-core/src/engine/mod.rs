@@ -107,12 +107,40 @@ pub struct Engine {
     merge_errors: BTreeSet<TaskId>,
     /// Failed reports seen on each agent's screen.
     reports: BTreeMap<String, report_failed::ReportRt>,
+    /// The prompt template and texts of each agent that names baton its own way (on another
+    /// host), filled with its command.
+    own_texts: BTreeMap<String, OwnTexts>,
+}
+
+/// An agent's template and texts filled with its own baton command.
+#[derive(Clone, Debug)]
+struct OwnTexts {
+    template: String,
+    texts: prompt::Texts,
+    baton: String,
 }
 
 impl Engine {
     /// Creates an engine for these agents; tasks come in as `TaskAdded` events (on start-up,
     /// the shell replays the store's tasks).
     pub fn new(mut settings: Settings, agents: Vec<AgentSpec>) -> Engine {
+        let own_texts = agents
+            .iter()
+            .filter_map(|a| {
+                let baton = a.baton.clone()?;
+                let mut texts = settings.texts.clone();
+                texts.fill_baton(&baton);
+                let template = prompt::fill_baton(&settings.template, &baton);
+                Some((
+                    a.name.clone(),
+                    OwnTexts {
+                        template,
+                        texts,
+                        baton,
+                    },
+                ))
+            })
+            .collect();
         settings.template = prompt::fill_baton(&settings.template, &settings.baton_cmd);
         settings.texts.fill_baton(&settings.baton_cmd);
         let mut skilled: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -151,7 +179,36 @@ impl Engine {
             merge_fixes: BTreeMap::new(),
             merge_errors: BTreeSet::new(),
             reports: BTreeMap::new(),
+            own_texts,
         }
+    }
+
+    /// The prompt template as `agent` gets it (filled with its baton command).
+    fn template_of(&self, agent: &str) -> &str {
+        self.own_texts
+            .get(agent)
+            .map_or(&self.settings.template, |o| &o.template)
+    }
+
+    /// The nudge, reminder and other texts as `agent` gets them.
+    fn texts_of(&self, agent: &str) -> &prompt::Texts {
+        self.own_texts
+            .get(agent)
+            .map_or(&self.settings.texts, |o| &o.texts)
+    }
+
+    /// How `agent`'s prompts name baton.
+    fn baton_of(&self, agent: &str) -> &str {
+        self.own_texts
+            .get(agent)
+            .map_or(&self.settings.baton_cmd, |o| &o.baton)
+    }
+
+    /// baton's path as `agent` runs it (its own baton's, on another host).
+    fn baton_path_of(&self, agent: &str) -> &str {
+        self.own_texts
+            .get(agent)
+            .map_or(&self.settings.baton_path, |o| &o.baton)
     }
 
     /// Handles one event at time `now` (milliseconds, from any fixed origin).

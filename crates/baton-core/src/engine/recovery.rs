@@ -45,7 +45,7 @@ impl Engine {
             a.turn.resumed = false;
             let text = format!(
                 "(baton restarted: if you already finished {task}, just report it with {} task done {task}.)\n\n{}",
-                self.settings.baton_cmd,
+                self.baton_of(agent),
                 self.prompt_for(agent, task)
             );
             self.send(now, agent, task, text, false, out);
@@ -54,7 +54,7 @@ impl Engine {
         if !a.turn.nudged {
             a.turn.nudged = true;
             if let Some(t) = self.tasks.get(&task) {
-                let text = prompt::short(&self.settings.texts.nudge, &t.task);
+                let text = prompt::short(&self.texts_of(agent).nudge, &t.task);
                 self.send(now, agent, task, text, true, out);
             }
         } else {
@@ -113,7 +113,7 @@ impl Engine {
             };
             match a.turn.checks {
                 1 => {
-                    let text = prompt::short(&self.settings.texts.reminder, &t.task);
+                    let text = prompt::short(&self.texts_of(&name).reminder, &t.task);
                     self.send(now, &name, task, text, true, out);
                 }
                 2 => {}

@@ -141,11 +141,10 @@ impl Engine {
         let n = rt.answers_for(task) + 1;
         rt.answers = Some((task, n));
         let text = self
-            .settings
-            .texts
+            .texts_of(agent)
             .report_failed
             .replace("{id}", &task.to_string())
-            .replace("{path}", &self.settings.baton_path);
+            .replace("{path}", self.baton_path_of(agent));
         self.send(now, agent, task, text, true, out);
         out.push(Action::Journal {
             agent: Some(agent.to_owned()),

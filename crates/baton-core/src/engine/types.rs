@@ -31,6 +31,9 @@ pub struct AgentSpec {
     /// Where it works when it has a git worktree of its own (the prompt's working directory,
     /// with how its work is merged); `None`: the project's shared checkout.
     pub worktree: Option<String>,
+    /// How its prompts name baton when not as [`Settings::baton_cmd`] says: an agent on
+    /// another host runs the baton there (its absolute path, shell-quoted).
+    pub baton: Option<String>,
 }
 
 /// The engine's settings.

@@ -166,6 +166,8 @@ fn problem(j: &JournalLine<'_>) -> Option<String> {
         JournalAction::AgentDied => "agent died",
         JournalAction::AgentRestart => "agent restarted",
         JournalAction::SessionLost => "tmux session lost",
+        JournalAction::HostLost => "host connection lost",
+        JournalAction::HostDown => "host down",
         JournalAction::PasteFailed => "paste failed",
         JournalAction::TaskRequeue => "task requeued",
         JournalAction::TaskBlock => "task blocked",

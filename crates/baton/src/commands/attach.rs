@@ -29,6 +29,16 @@ pub fn cmd_attach(dir: Option<&Path>, args: &AttachArgs) -> CliResult<ExitCode> 
         );
     }
     if let Some(agent) = &args.agent {
+        if let Some(host) = project.config.agent(agent).and_then(|a| a.host.as_ref()) {
+            return Err(CliError::user(format!(
+                "agent `{agent}` runs on host `{host}`: `baton attach` reaches this machine's agents"
+            ))
+            .hint(format!(
+                "look with `baton peek {agent}`, or on {host}: tmux -L {} attach -t {}",
+                baton_core::ssh::remote_socket(&project.socket_name(), host),
+                project.session
+            )));
+        }
         let pane = project.agent_pane(agent)?;
         project
             .tmux

@@ -38,16 +38,12 @@ struct PeekOut<'a> {
 pub fn cmd_peek(dir: Option<&Path>, args: &PeekArgs) -> CliResult<ExitCode> {
     let ctx = Context::load(dir)?;
     let project = &ctx.project;
-    let pane = project.agent_pane(&args.agent)?;
+    let (tmux, pane) = crate::hosts::agent_pane(project, &args.agent)?;
     let profile = &project.config.agent(&args.agent).expect("checked").profile;
-    let visible = project
-        .tmux
-        .capture(&pane.pane_id, CaptureRange::default())?;
+    let visible = tmux.capture(&pane.pane_id, CaptureRange::default())?;
     let detection = detect(profile, &visible);
     let screen = if args.history > 0 {
-        project
-            .tmux
-            .capture(&pane.pane_id, CaptureRange::with_scrollback(args.history))?
+        tmux.capture(&pane.pane_id, CaptureRange::with_scrollback(args.history))?
     } else {
         visible
     };

@@ -78,7 +78,7 @@ fn import_once(ctx: &Context, file: &Path) -> CliResult<()> {
 pub fn run_in(root: &Path, args: &RunArgs) -> CliResult<ExitCode> {
     let ctx = Context::at(root)?;
     let project = &ctx.project;
-    project.refuse_remote_agents()?;
+    crate::hosts::check(project)?;
     project.check_tmux()?;
     // A template that cannot be read fails now, before any task or the session exists.
     project.template()?;

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use baton_core::AgentState;
 use baton_tmux::SendError;
+use baton_tmux::Tmux;
 use clap::Args;
 
 use crate::commands::ok;
@@ -19,7 +20,6 @@ use crate::delivery::wait_ready;
 use crate::error::CliError;
 use crate::error::CliResult;
 use crate::error::io_error;
-use crate::project::Project;
 
 /// Arguments of `baton send`.
 #[derive(Args, Debug)]
@@ -63,10 +63,10 @@ const SHELL_GRACE: Duration = Duration::from_secs(1);
 
 /// Refuses at once, before any wait for the agent, a pane whose foreground process is a shell
 /// (or that is dead): --force cannot help, a prompt typed there would run as commands.
-fn refuse_shell(project: &Project, agent: &str, pane: &str) -> CliResult<()> {
+fn refuse_shell(tmux: &Tmux, agent: &str, pane: &str) -> CliResult<()> {
     let start = Instant::now();
     loop {
-        match project.tmux.check_pane_accepts_text(pane) {
+        match tmux.check_pane_accepts_text(pane) {
             Ok(_) => return Ok(()),
             Err(SendError::ShellInForeground { command, .. }) => {
                 if start.elapsed() >= SHELL_GRACE {
@@ -90,21 +90,21 @@ pub fn cmd_send(dir: Option<&Path>, args: &SendArgs) -> CliResult<ExitCode> {
     let ctx = Context::load(dir)?;
     let project = &ctx.project;
     let text = read_text(&args.text)?;
-    let pane = project.agent_pane(&args.agent)?;
-    refuse_shell(project, &args.agent, &pane.pane_id)?;
+    let (tmux, pane) = crate::hosts::agent_pane(project, &args.agent)?;
+    refuse_shell(&tmux, &args.agent, &pane.pane_id)?;
     // From here to the check, no other message to this agent is typed.
     let _lock = crate::delivery::send_lock(project, &args.agent)?;
     let profile = &project.config.agent(&args.agent).expect("checked").profile;
     // Forced into a working agent, the check after the Enter proves nothing: it is not made.
     let busy = if args.force {
-        let now = wait_ready(&project.tmux, &pane.pane_id, profile, Duration::ZERO)?;
+        let now = wait_ready(&tmux, &pane.pane_id, profile, Duration::ZERO)?;
         crate::delivery::unverifiable(now.state)
     } else {
         None
     };
     if !args.force {
         let limit = Duration::from_millis(profile.submit.startup_timeout_ms);
-        let seen = wait_ready(&project.tmux, &pane.pane_id, profile, limit)?;
+        let seen = wait_ready(&tmux, &pane.pane_id, profile, limit)?;
         match seen.state {
             s if s.is_ready() => {}
             AgentState::NeedsInput => {
@@ -127,7 +127,7 @@ pub fn cmd_send(dir: Option<&Path>, args: &SendArgs) -> CliResult<ExitCode> {
         }
     }
     let sent = send_verified(
-        &project.tmux,
+        &tmux,
         &pane.pane_id,
         profile,
         &text,

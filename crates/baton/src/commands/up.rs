@@ -20,6 +20,7 @@ use crate::delivery::look;
 use crate::delivery::press_keys;
 use crate::error::CliError;
 use crate::error::CliResult;
+use crate::windows::WindowOps as _;
 
 /// Arguments of `baton up`.
 #[derive(Args, Debug)]
@@ -39,7 +40,7 @@ pub struct UpArgs {
 pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
     let ctx = Context::load(dir)?.acting_as(crate::daemon::ACTOR);
     let project = &ctx.project;
-    project.refuse_remote_agents()?;
+    crate::hosts::check(project)?;
     project.check_tmux()?;
     project.state_dir()?;
     for w in &project.config.warnings {
@@ -54,9 +55,9 @@ pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
     // The project's store (a new one on the first run): a deleted or replaced store stops
     // `baton up` here, before anything starts.
     let mut store = ctx.store()?;
-    let started = crate::windows::start(&project.tmux, project, &mut store, &mut |line| {
-        println!("{line}")
-    })?;
+    let hosts = crate::hosts::Hosts::new(project);
+    let started =
+        crate::windows::start(&hosts, project, &mut store, &mut |line| println!("{line}"))?;
     if !args.no_daemon {
         match crate::daemon::spawn_background(project, args.ignore_usage)? {
             crate::daemon::Spawned::Started(pid) => println!(
@@ -72,7 +73,7 @@ pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
     }
     // Without a daemon, `baton up` answers the agents' first-start dialogs itself; with one,
     // the daemon does (one answerer: two would press every key twice).
-    let problems = wait_for_agents(&ctx, &mut store, &started, args.no_daemon)?;
+    let problems = wait_for_agents(&ctx, &hosts, &mut store, &started, args.no_daemon)?;
     println!(
         "attach with: baton attach   (tmux -L {} attach -t {})",
         project.socket_name(),
@@ -97,6 +98,7 @@ pub fn cmd_up(dir: Option<&Path>, args: &UpArgs) -> CliResult<ExitCode> {
 /// dialog is a problem for a person, never typed into.
 fn wait_for_agents(
     ctx: &Context,
+    hosts: &crate::hosts::Hosts,
     store: &mut crate::store::Store,
     agents: &[&AgentConfig],
     answer: bool,
@@ -117,7 +119,7 @@ fn wait_for_agents(
     let mut problems = Vec::new();
     while !pending.is_empty() {
         let project = &ctx.project;
-        let panes = project.panes()?;
+        let panes = hosts.session_panes(&project.session)?;
         let mut still = Vec::new();
         for agent in pending {
             let limit = Duration::from_millis(agent.profile.submit.startup_timeout_ms);
@@ -129,11 +131,12 @@ fn wait_for_agents(
                 continue;
             };
             // The pane can go between the listing and the capture: that is an exit too.
-            let (d, screen) = match look(&project.tmux, &pane.pane_id, &agent.profile) {
+            let (tmux, pane_id) = hosts.route(&pane.pane_id)?;
+            let (d, screen) = match look(tmux, pane_id, &agent.profile) {
                 Ok(seen) => seen,
                 Err(_)
-                    if !project
-                        .panes()?
+                    if !hosts
+                        .session_panes(&project.session)?
                         .iter()
                         .any(|p| p.pane_id == pane.pane_id && !p.dead) =>
                 {
@@ -155,7 +158,7 @@ fn wait_for_agents(
             };
             match watch.observe(now_ms, &agent.profile, &screen, &d) {
                 Verdict::Answer { dialog, keys } => {
-                    press_keys(&project.tmux, &pane.pane_id, &keys)?;
+                    press_keys(tmux, pane_id, &keys)?;
                     let what = format!("{dialog} (keys: {})", keys.join(" "));
                     journal(
                         ctx,

@@ -270,9 +270,13 @@ impl Shell<'_> {
                 let started =
                     crate::windows::start(&*self.tmux, self.project, &mut self.store, &mut drop);
                 if started.is_ok() {
+                    self.refresh_panes();
+                }
+                // An agent whose host cannot be reached now is not started: its host's return
+                // starts it.
+                if started.is_ok() && self.panes.contains_key(&agent) {
                     // A new start: its first-start dialogs are answered again.
                     self.first_start.remove(&agent);
-                    self.refresh_panes();
                     self.journal(
                         Some(&agent),
                         None,

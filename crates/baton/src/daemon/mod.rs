@@ -35,6 +35,7 @@ use crate::store::Store;
 use tmux::TmuxOps;
 
 mod act;
+mod hosts;
 mod inputs;
 mod merges;
 mod process;
@@ -86,6 +87,8 @@ enum Wake {
         ok: bool,
         excerpt: String,
     },
+    /// A try of a host that was down ended (`ok`: reachable, its session there).
+    HostProbed { host: String, ok: bool },
 }
 
 struct Shell<'p> {
@@ -133,6 +136,8 @@ struct Shell<'p> {
     /// The first-start rule of each agent's window (its pane id): dialogs answered or sent
     /// to a person.
     first_start: BTreeMap<String, (String, StartWatch)>,
+    /// The other hosts: their report pumps, lost connections, hosts down.
+    hosts: hosts::HostWatch,
 }
 
 impl<'p> Shell<'p> {
@@ -182,6 +187,7 @@ impl<'p> Shell<'p> {
             restart_events: Vec::new(),
             report_lines: BTreeMap::new(),
             first_start: BTreeMap::new(),
+            hosts: hosts::HostWatch::default(),
         }
     }
 }

@@ -53,9 +53,13 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
     let _watch = crate::watch::watch_file(&mem_path, Duration::from_millis(100), mem_tx).ok();
     let (conn, control) =
         ControlConnection::start(project.tmux.clone(), project.session.clone(), Vec::new());
+    let mut hosts = crate::hosts::Hosts::new(project);
+    let connected = super::hosts::connect(project, &mut hosts);
+    let remote_events = connected.events;
     let tmux = tmux::RealTmux {
-        tmux: project.tmux.clone(),
+        hosts,
         conn: Some(conn),
+        remote_conns: connected.conns,
     };
     let mut shell = Shell::new(
         project,
@@ -66,6 +70,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
         opts.progress,
         integration,
     );
+    shell.hosts.pumps = connected.pumps;
     let ticker = crossbeam_channel::tick(Duration::from_millis(200));
     // Whatever ends the loop (an error included), the webhook's last notices get their flush
     // time and what it gave up on is journaled.
@@ -107,8 +112,14 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
                     Ok(ev) => shell.on_control(ev),
                     Err(_) => return Err(CliError::internal("the control-mode connection ended")),
                 },
+                recv(remote_events) -> ev => {
+                    if let Ok((host, ev)) = ev {
+                        shell.on_remote(host, ev)?;
+                    }
+                },
                 recv(wake_rx) -> w => match w {
                     Ok(Wake::Poke) => shell.read_store_changes()?,
+                    Ok(Wake::HostProbed { host, ok }) => shell.host_probed(&host, ok),
                     Ok(Wake::Merged(items)) => shell.merges_done(items)?,
                     Ok(Wake::Verify { wave, command, ok, excerpt }) => {
                         let detail = match (ok, excerpt.lines().rev().find(|l| !l.trim().is_empty())) {
@@ -156,6 +167,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
                         shell.session_lost()?;
                     }
                     shell.read_store_changes()?;
+                    shell.check_hosts()?;
                     shell.capture_dirty(true)?;
                     shell.poll_quota()?;
                     shell.poll_notes()?;
@@ -244,14 +256,17 @@ impl Shell<'_> {
             JournalAction::SessionLost,
             "the tmux session is gone: its agents are started again",
         );
+        // The agents on other hosts run on their own servers.
         let agents: Vec<String> = self
             .project
             .config
             .agents
             .iter()
+            .filter(|a| a.host.is_none())
             .map(|a| a.name.clone())
             .collect();
-        self.panes.clear();
+        self.panes
+            .retain(|_, (p, _)| crate::hosts::untag(p).1.is_some());
         for agent in agents {
             self.record_state(&agent, AgentStatus::Dead, None);
             self.feed(Event::AgentDied { agent })?;
@@ -306,8 +321,20 @@ impl Shell<'_> {
         }
     }
 
+    /// Reads the agents' panes again; those of a host whose connection is down keep their
+    /// last known panes (their agents run on there).
     pub(super) fn refresh_panes(&mut self) {
         if let Ok(panes) = self.tmux.session_panes(&self.project.session) {
+            let kept: Vec<(String, (String, String))> = self
+                .panes
+                .iter()
+                .filter(|(_, (p, _))| {
+                    crate::hosts::untag(p)
+                        .1
+                        .is_some_and(|h| !self.tmux.connected(h))
+                })
+                .map(|(a, p)| (a.clone(), p.clone()))
+                .collect();
             self.panes = panes
                 .into_iter()
                 .filter(|p| self.project.config.agent(&p.window_name).is_some() && !p.dead)
@@ -318,6 +345,9 @@ impl Shell<'_> {
                     )
                 })
                 .collect();
+            for (agent, pane) in kept {
+                self.panes.entry(agent).or_insert(pane);
+            }
         }
     }
 
@@ -444,6 +474,20 @@ pub(super) fn engine_for(
         // How prompts name baton: a login shell (Codex's) may not find it by name.
         baton_cmd: crate::baton_cmd::lookup().command(),
         baton_path: crate::baton_cmd::lookup().path(),
+        remote_batons: project
+            .config
+            .agents
+            .iter()
+            .filter_map(|a| {
+                let host = project
+                    .config
+                    .hosts
+                    .iter()
+                    .find(|h| Some(&h.name) == a.host.as_ref())?;
+                let path = crate::hosts::remote_baton(host).display().to_string();
+                Some((a.name.clone(), baton_core::ssh::shell_quote(&path)))
+            })
+            .collect(),
         worktree_notes: project
             .config
             .agents

@@ -23,58 +23,113 @@ pub(crate) trait TmuxOps: WindowOps {
     fn press_keys(&self, pane: &str, keys: &[String]) -> CliResult<()>;
     /// Reads a pane's visible screen; `None` when it cannot be read.
     fn capture(&self, pane: &str) -> Option<String>;
+    /// Whether another host's control connection is up now.
+    fn connected(&self, host: &str) -> bool {
+        let _ = host;
+        true
+    }
 }
 
-/// The project's tmux server, read through the persistent control-mode client when it is
-/// connected.
+/// The project's tmux servers: the local one, read through its persistent control-mode
+/// client when connected, and each host's, every command through that host's control
+/// connection. A host whose connection is down is not reached at all (no ssh process is
+/// started per command while it reconnects): its panes keep their last state.
 pub(crate) struct RealTmux {
-    /// The server.
-    pub tmux: Tmux,
-    /// The control-mode client (no process spawned per screen read).
+    /// The servers (the hosts' with their control connections).
+    pub hosts: crate::hosts::Hosts,
+    /// The local control-mode client (no process spawned per screen read).
     pub conn: Option<ControlConnection>,
+    /// Each host's control connection.
+    pub remote_conns: std::collections::BTreeMap<String, std::sync::Arc<ControlConnection>>,
+}
+
+impl RealTmux {
+    /// The server of a (tagged) pane, when it can be reached now; `Err` says why not.
+    fn reach<'a>(&'a self, pane: &'a str) -> Result<(&'a Tmux, &'a str), TmuxError> {
+        if let (_, Some(host)) = crate::hosts::untag(pane)
+            && !self.connected(host)
+        {
+            return Err(TmuxError::Disconnected {
+                command: format!("(host {host}: its ssh connection is down)"),
+            });
+        }
+        self.hosts.route(pane)
+    }
 }
 
 impl WindowOps for RealTmux {
     fn has_session(&self, session: &str) -> Result<bool, TmuxError> {
-        WindowOps::has_session(&self.tmux, session)
+        WindowOps::has_session(&self.hosts, session)
     }
 
+    /// The local panes and those of every host connected now.
     fn session_panes(&self, session: &str) -> Result<Vec<PaneInfo>, TmuxError> {
-        self.tmux.session_panes(session)
+        let mut panes = WindowOps::session_panes(&self.hosts.local, session)?;
+        for host in self.remote_conns.keys().filter(|h| self.connected(h)) {
+            panes.extend(self.hosts.remote_panes(host, session)?);
+        }
+        Ok(panes)
     }
 
     fn start_session(&self, session: &str, console: &WindowSpec) -> Result<(), TmuxError> {
-        self.tmux.start_session(session, console)
+        WindowOps::start_session(&self.hosts, session, console)
     }
 
+    /// Opens a window; on a host whose connection is down, none (it may still run there).
     fn new_window(&self, session: &str, window: &WindowSpec) -> Result<PaneInfo, TmuxError> {
-        WindowOps::new_window(&self.tmux, session, window)
+        if let Some(host) = self.hosts.host_of(&window.name)
+            && !self.connected(host)
+        {
+            return Err(TmuxError::Disconnected {
+                command: format!("(host {host}: its ssh connection is down)"),
+            });
+        }
+        WindowOps::new_window(&self.hosts, session, window)
     }
 
     fn respawn_pane(&self, pane: &str, window: &WindowSpec) -> Result<(), TmuxError> {
-        WindowOps::respawn_pane(&self.tmux, pane, window)
+        let (t, id) = self.reach(pane)?;
+        WindowOps::respawn_pane(t, id, window)
+    }
+
+    /// Gets a host ready, only while its connection is up (an unreachable host would hold the
+    /// loop for ssh's timeout).
+    fn prepare_host(&self, agent: &str) -> CliResult<()> {
+        if let Some(host) = self.hosts.host_of(agent)
+            && !self.connected(host)
+        {
+            return Err(crate::error::CliError::user(format!(
+                "host {host}: its ssh connection is down"
+            )));
+        }
+        self.hosts.prepare_host(agent)
     }
 }
 
 impl TmuxOps for RealTmux {
     fn paste(&self, pane: &str, text: &str) -> Result<(), String> {
-        self.tmux
-            .paste(pane, text)
-            .map(drop)
-            .map_err(|e| e.to_string())
+        let (t, id) = self.reach(pane).map_err(|e| e.to_string())?;
+        t.paste(id, text).map(drop).map_err(|e| e.to_string())
     }
 
     fn send_key(&self, pane: &str, key: Key) -> Result<(), TmuxError> {
-        self.tmux.send_key(pane, key)
+        let (t, id) = self.reach(pane)?;
+        t.send_key(id, key)
     }
 
     fn press_keys(&self, pane: &str, keys: &[String]) -> CliResult<()> {
-        crate::delivery::press_keys(&self.tmux, pane, keys)
+        let (t, id) = self.reach(pane)?;
+        crate::delivery::press_keys(t, id, keys)
     }
 
     /// Reads a pane's visible screen through the persistent control-mode client (no process
-    /// spawned), or with `tmux capture-pane` when the client is not connected.
+    /// spawned), or with `tmux capture-pane` when the local client is not connected; a pane
+    /// of a host whose connection is down is not read.
     fn capture(&self, pane: &str) -> Option<String> {
+        if let (id, Some(_)) = crate::hosts::untag(pane) {
+            let (t, _) = self.reach(pane).ok()?;
+            return t.capture(id, CaptureRange::default()).ok();
+        }
         if let Some(conn) = &self.conn
             && let Ok(lines) = conn.command(&format!("capture-pane -p -J -t {pane}"))
         {
@@ -82,6 +137,12 @@ impl TmuxOps for RealTmux {
             screen.push('\n');
             return Some(screen);
         }
-        self.tmux.capture(pane, CaptureRange::default()).ok()
+        self.hosts.local.capture(pane, CaptureRange::default()).ok()
+    }
+
+    fn connected(&self, host: &str) -> bool {
+        self.remote_conns
+            .get(host)
+            .is_some_and(|c| c.is_connected())
     }
 }

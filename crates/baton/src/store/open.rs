@@ -36,7 +36,7 @@ fn set_meta_in(conn: &Connection, key: &str, value: &str) -> StoreResult<()> {
 }
 
 /// The schema version this baton writes.
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// The migrations, in order: `(version, description, SQL)`.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -199,6 +199,22 @@ CREATE TABLE usage_readings (
 CREATE INDEX usage_by_agent ON usage_readings (agent, source, id);
 "#,
     ),
+    (
+        6,
+        "reports from agents on other hosts, each carried out once, with its answer",
+        r#"
+CREATE TABLE remote_reports (
+    id TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    command TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    code INTEGER NOT NULL,
+    stdout TEXT NOT NULL,
+    stderr TEXT NOT NULL
+);
+"#,
+    ),
 ];
 
 /// The `meta` key holding the store's identity, a random word written once when the store
@@ -214,7 +230,7 @@ pub const STORE_FILE: &str = "state.db";
 
 /// Returns a new random store identity: 16 bytes of the system's random source in hex (the
 /// time and the pid when it cannot be read).
-fn new_store_id() -> String {
+pub(crate) fn new_store_id() -> String {
     let mut bytes = [0u8; 16];
     let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
     if read.is_err() {

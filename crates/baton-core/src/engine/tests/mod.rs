@@ -31,6 +31,7 @@ fn agent(name: &str, skills: &[&str]) -> AgentSpec {
         max_tasks: 1,
         submit: submit(),
         worktree: None,
+        baton: None,
     }
 }
 

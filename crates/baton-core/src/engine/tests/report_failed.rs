@@ -64,6 +64,42 @@ fn prompts_nudges_and_the_takeover_name_baton_as_told() {
 }
 
 #[test]
+fn an_agent_on_another_host_is_told_its_own_baton() {
+    let remote = AgentSpec {
+        baton: Some("/srv/work/.baton/bin/baton".into()),
+        ..agent("far", &[])
+    };
+    let mut e = engine(
+        settings("'/opt/my tools/baton'"),
+        vec![remote, agent("near", &[])],
+    );
+    let acts = e.step(1, Event::TaskAdded(task(1, Priority::Med, &[], &[])));
+    let acts2 = e.step(2, Event::TaskAdded(task(2, Priority::Med, &[], &[])));
+    let all: Vec<Action> = acts.into_iter().chain(acts2).collect();
+    let far = pasted_to(&all, "far").pop().expect("a prompt for far");
+    let near = pasted_to(&all, "near").pop().expect("a prompt for near");
+    assert!(
+        far.contains("/srv/work/.baton/bin/baton task done T-"),
+        "{far}"
+    );
+    assert!(!far.contains("/opt/my tools/baton"), "{far}");
+    assert!(
+        near.contains("'/opt/my tools/baton' task done T-"),
+        "{near}"
+    );
+    // Its nudge after a silent turn names the same baton.
+    let id = if far.contains("T-001") { 1 } else { 2 };
+    deliver(&mut e, 10, "far", 200);
+    e.step(2000, screen("far", AgentState::Finished, None, 300));
+    let acts = e.step(2000 + 1600, Event::Tick);
+    let nudge = pasted_to(&acts, "far").pop().expect("a nudge");
+    assert!(
+        nudge.contains(&format!("/srv/work/.baton/bin/baton task done T-00{id}")),
+        "{nudge}"
+    );
+}
+
+#[test]
 fn a_failed_report_is_journaled_and_answered_instead_of_counted() {
     let (mut e, _) = given_a_task(settings("baton"));
     let line = "└ bash: line 1: baton: command not found";

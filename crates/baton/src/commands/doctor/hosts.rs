@@ -197,9 +197,10 @@ fn one_host(config: &Config, host: &HostConfig) -> Vec<Check> {
     out
 }
 
-/// baton on the host: the configured path, or the one on its PATH. Missing on PATH is a
-/// warning when this baton can be copied there (same system and architecture); a configured
-/// path that is not there, or a host this baton cannot run on, is a failure.
+/// baton on the host: the configured path, or the copy `baton up` keeps in
+/// `<dir>/.baton/bin/baton`. No copy yet is a warning when this baton can be copied there
+/// (same system and architecture); a configured path that is not there, or a host this baton
+/// cannot run on, is a failure.
 fn baton_check(host: &HostConfig, probe: &Probe) -> Check {
     let name = format!("host {} baton", host.name);
     if let Some(found) = &probe.baton {
@@ -221,7 +222,7 @@ fn baton_check(host: &HostConfig, probe: &Probe) -> Check {
     if baton_core::ssh::same_platform(os, arch, &probe.os) {
         warn(
             name,
-            format!("not on {}'s PATH", host.name),
+            format!("no copy in {}/.baton/bin yet", host.dir.display()),
             format!(
                 "`baton up` will copy this baton there ({} is {}, as this machine)",
                 host.name, probe.os
@@ -232,8 +233,8 @@ fn baton_check(host: &HostConfig, probe: &Probe) -> Check {
             name,
             false,
             format!(
-                "not on {}'s PATH, and {} is {} while this baton is built for {os} {arch}",
-                host.name, host.name, probe.os
+                "none configured, and {} is {} while this baton is built for {os} {arch}: it cannot be copied there",
+                host.name, probe.os
             ),
             Some(format!(
                 "install baton on {} and set `baton = \"/path/to/baton\"` in its [[host]]",

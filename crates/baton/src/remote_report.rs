@@ -1,0 +1,412 @@
+//! Reports from agents on other hosts, carried by their tmux server.
+//!
+//! On the host, a baton run in an agent's window (`BATON_HOST` set) does not open a store: it
+//! puts its command (`task done T-003 --note …`, `hook stop --agent a` with the hook's
+//! payload) as one JSON line in a named tmux buffer `baton-report-<id>` of the server it runs
+//! in, then waits for the buffer `baton-answer-<id>` (a hook does not wait). The buffers live
+//! in the host's tmux server, so a report made while the daemon's ssh connection is cut
+//! waits there: that is the spool.
+//!
+//! In the daemon, one [`Pump`] per host lists those buffers over the host's control
+//! connection (every 100 ms, and at once when poked), runs each report's command with this
+//! baton in the project (as the agent), records its answer in the store (`remote_reports`)
+//! keyed by the report's id, writes the answer buffer, then deletes the report. A report
+//! read again (the connection cut after the command ran, before the delete) finds its answer
+//! in the store and is answered from it: each report is carried out exactly once.
+
+use std::io::Read as _;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
+use std::process::ExitCode;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+use std::time::Instant;
+
+use baton_tmux::Tmux;
+use baton_tmux::control::ControlConnection;
+use crossbeam_channel::Receiver;
+use crossbeam_channel::Sender;
+use serde::Deserialize;
+use serde::Serialize;
+
+use crate::store::RemoteAnswer;
+use crate::store::Store;
+
+/// Prefix of a report buffer's name.
+const REPORT: &str = "baton-report-";
+/// Prefix of an answer buffer's name.
+const ANSWER: &str = "baton-answer-";
+
+/// How long a baton on the host waits for its answer before saying the report is queued.
+const ANSWER_WAIT: Duration = Duration::from_secs(30);
+
+/// How long a report's command may run in the daemon.
+const RUN_DEADLINE: Duration = Duration::from_secs(60);
+
+/// How often the daemon looks for reports on a connected host.
+const POLL: Duration = Duration::from_millis(100);
+
+/// The most of a command's output kept in an answer (each stream).
+const MAX_ANSWER: usize = 12 * 1024;
+
+/// The commands an agent on another host may run through its report channel (the first
+/// word after `baton`); the others run on the host itself, or are refused there.
+pub const FORWARDED: &[&str] = &[
+    "task",
+    "hook",
+    "lead",
+    "handoff",
+    "log",
+    "ls",
+    "usage",
+    "memory",
+    "pause",
+    "resume",
+    "send",
+    "peek",
+    "merge-queue",
+];
+
+/// One report, as it travels (one JSON line).
+#[derive(Debug, Serialize, Deserialize)]
+struct Report {
+    /// Unique per report: the buffers' names, and the key it is carried out once by.
+    id: String,
+    /// The agent (its `BATON_AGENT`).
+    agent: String,
+    /// baton's arguments, without the program.
+    args: Vec<String>,
+    /// The standard input the command reads (a hook's payload).
+    stdin: Option<String>,
+    /// Whether the sender waits for an answer.
+    wait: bool,
+}
+
+/// Sends this command to the daemon through the host's tmux server (run on the host, in an
+/// agent's window) and prints its answer; `hook` reads standard input and does not wait.
+pub fn forward(host: &str, hook: bool) -> ExitCode {
+    if std::env::var_os("TMUX").is_none() {
+        eprintln!(
+            "baton: {} is set (an agent on host `{host}`) but this is not inside tmux: the report cannot reach the daemon",
+            crate::hosts::HOST_ENV
+        );
+        return ExitCode::from(1);
+    }
+    let stdin = hook.then(|| {
+        let mut text = String::new();
+        let _ = std::io::stdin().take(1 << 20).read_to_string(&mut text);
+        text
+    });
+    let report = Report {
+        id: crate::store::new_report_id(),
+        agent: std::env::var("BATON_AGENT").unwrap_or_default(),
+        args: std::env::args_os()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+        stdin,
+        wait: !hook,
+    };
+    let line = serde_json::to_string(&report).unwrap_or_default();
+    let name = format!("{REPORT}{}", report.id);
+    if let Err(e) = tmux(&["load-buffer", "-b", &name, "-"], Some(line.as_bytes())) {
+        eprintln!("baton: cannot hand the report to this host's tmux server: {e}");
+        return ExitCode::from(1);
+    }
+    if hook {
+        return ExitCode::SUCCESS;
+    }
+    let answer_name = format!("{ANSWER}{}", report.id);
+    let until = Instant::now() + ANSWER_WAIT;
+    while Instant::now() < until {
+        if let Ok(text) = tmux(&["show-buffer", "-b", &answer_name], None) {
+            let _ = tmux(&["delete-buffer", "-b", &answer_name], None);
+            let Ok(answer) = serde_json::from_str::<RemoteAnswer>(text.trim()) else {
+                eprintln!("baton: the daemon's answer could not be read: {text}");
+                return ExitCode::from(1);
+            };
+            print!("{}", answer.stdout);
+            eprint!("{}", answer.stderr);
+            let _ = std::io::stdout().flush();
+            return ExitCode::from(u8::try_from(answer.code).unwrap_or(1));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    eprintln!(
+        "baton: the report ({}) waits on host `{host}` for the daemon, which has not answered in {} s (its connection may be down): it is carried out once when it reads it",
+        report.id,
+        ANSWER_WAIT.as_secs()
+    );
+    ExitCode::SUCCESS
+}
+
+/// Runs the host's `tmux` on the server of the pane it runs in (`$TMUX`); its stdout.
+fn tmux(args: &[&str], input: Option<&[u8]>) -> Result<String, String> {
+    let mut child = Command::new("tmux")
+        .args(args)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run tmux: {e}"))?;
+    if let (Some(data), Some(mut w)) = (input, child.stdin.take()) {
+        w.write_all(data).map_err(|e| e.to_string())?;
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).trim().to_owned())
+    }
+}
+
+/// The daemon's side for one host: a thread carrying out that host's reports.
+pub struct Pump {
+    poke: Sender<()>,
+    stop: Option<Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Pump {
+    /// Starts the thread for `host`, whose server `tmux` reaches (through `conn` when it is
+    /// connected; nothing is read while it is not), in the project at `root`.
+    pub fn start(
+        host: String,
+        agents: Vec<String>,
+        tmux: Tmux,
+        conn: Arc<ControlConnection>,
+        root: PathBuf,
+    ) -> Pump {
+        let (poke, poked) = crossbeam_channel::bounded(1);
+        let (stop, stopped) = crossbeam_channel::bounded(0);
+        let worker = Worker {
+            host,
+            agents,
+            tmux,
+            conn,
+            root,
+            store: None,
+        };
+        let thread = std::thread::Builder::new()
+            .name("baton-remote-reports".into())
+            .spawn(move || worker.run(&poked, &stopped))
+            .ok();
+        Pump {
+            poke,
+            stop: Some(stop),
+            thread,
+        }
+    }
+
+    /// Looks for reports now (a screen of the host changed, the connection came back).
+    pub fn poke(&self) {
+        let _ = self.poke.try_send(());
+    }
+}
+
+impl Drop for Pump {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Worker {
+    host: String,
+    agents: Vec<String>,
+    tmux: Tmux,
+    conn: Arc<ControlConnection>,
+    root: PathBuf,
+    store: Option<Store>,
+}
+
+impl Worker {
+    fn run(mut self, poked: &Receiver<()>, stopped: &Receiver<()>) {
+        loop {
+            crossbeam_channel::select! {
+                recv(stopped) -> _ => return,
+                recv(poked) -> _ => {}
+                default(POLL) => {}
+            }
+            if self.conn.is_connected() {
+                self.pass();
+            }
+        }
+    }
+
+    /// Carries out every report waiting on the host, oldest name first.
+    fn pass(&mut self) {
+        let Ok(names) = self.tmux.run(&["list-buffers", "-F", "#{buffer_name}"]) else {
+            return;
+        };
+        let mut reports: Vec<&str> = names
+            .lines()
+            .map(str::trim)
+            .filter(|n| n.starts_with(REPORT))
+            .collect();
+        reports.sort_unstable();
+        for name in reports {
+            if !self.conn.is_connected() {
+                return;
+            }
+            self.one(name);
+        }
+    }
+
+    fn one(&mut self, name: &str) {
+        let Ok(text) = self.tmux.run(&["show-buffer", "-b", name]) else {
+            return;
+        };
+        let report = match serde_json::from_str::<Report>(text.trim()) {
+            Ok(r) if format!("{REPORT}{}", r.id) == name => r,
+            Ok(_) | Err(_) => {
+                eprintln!(
+                    "warning: host {}: buffer {name} is no report baton can read: deleted",
+                    self.host
+                );
+                let _ = self.tmux.run(&["delete-buffer", "-b", name]);
+                return;
+            }
+        };
+        let Some(answer) = self.answer(&report) else {
+            // The store could not be read or written: the report stays for the next pass.
+            return;
+        };
+        if report.wait {
+            let line = serde_json::to_string(&answer).unwrap_or_default();
+            let answer_name = format!("{ANSWER}{}", report.id);
+            if self
+                .tmux
+                .load_buffer(&answer_name, line.as_bytes())
+                .is_err()
+            {
+                return;
+            }
+        }
+        let _ = self.tmux.run(&["delete-buffer", "-b", name]);
+    }
+
+    /// The report's answer: the one recorded when it was carried out before, else its command
+    /// run now and recorded. `None` when the store cannot be used.
+    fn answer(&mut self, report: &Report) -> Option<RemoteAnswer> {
+        if self.store.is_none() {
+            match Store::open_project(&self.root.join(".baton")) {
+                Ok(s) => self.store = Some(s),
+                Err(e) => {
+                    eprintln!("warning: host {}: cannot open the store: {e}", self.host);
+                    return None;
+                }
+            }
+        }
+        match self.store.as_ref()?.remote_answer(&report.id) {
+            Ok(Some(a)) => return Some(a),
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("warning: host {}: {e}", self.host);
+                return None;
+            }
+        }
+        let answer = self.carry_out(report);
+        let command = report.args.first().cloned().unwrap_or_default();
+        let sub = report.args.get(1).filter(|a| !a.starts_with('-'));
+        let command = sub.map_or(command.clone(), |s| format!("{command} {s}"));
+        let store = self.store.as_mut()?;
+        if let Err(e) =
+            store.record_remote_answer(&report.id, &self.host, &report.agent, &command, &answer)
+        {
+            eprintln!("warning: host {}: cannot record a report: {e}", self.host);
+        }
+        Some(answer)
+    }
+
+    /// Runs the report's command here, as its agent, in the project.
+    fn carry_out(&self, report: &Report) -> RemoteAnswer {
+        let refuse = |why: String| RemoteAnswer {
+            code: 2,
+            stdout: String::new(),
+            stderr: format!("baton: {why}\n"),
+        };
+        if !self.agents.contains(&report.agent) {
+            return refuse(format!(
+                "`{}` is no agent of host `{}` in baton.toml",
+                report.agent, self.host
+            ));
+        }
+        let first = report.args.first().map(String::as_str).unwrap_or_default();
+        if !FORWARDED.contains(&first) {
+            return refuse(format!(
+                "`baton {first}` cannot be run by an agent on another host"
+            ));
+        }
+        let exe = match std::env::current_exe() {
+            Ok(e) => e,
+            Err(e) => return refuse(format!("cannot find baton's binary: {e}")),
+        };
+        let spawned = Command::new(exe)
+            .arg("-C")
+            .arg(&self.root)
+            .args(&report.args)
+            .current_dir(&self.root)
+            .env("BATON_AGENT", &report.agent)
+            .env_remove(crate::hosts::HOST_ENV)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => return refuse(format!("cannot run baton: {e}")),
+        };
+        if let Some(mut w) = child.stdin.take() {
+            let input = report.stdin.clone().unwrap_or_default();
+            std::thread::spawn(move || {
+                let _ = w.write_all(input.as_bytes());
+            });
+        }
+        let read = |r: Option<Box<dyn std::io::Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut buf = Vec::new();
+                if let Some(mut r) = r {
+                    let _ = r.read_to_end(&mut buf);
+                }
+                String::from_utf8_lossy(&buf).into_owned()
+            })
+        };
+        let out = read(child.stdout.take().map(|s| Box::new(s) as _));
+        let err = read(child.stderr.take().map(|s| Box::new(s) as _));
+        let status = crate::processes::wait_or_kill(&mut child, RUN_DEADLINE);
+        let code = match status {
+            Ok(Some(s)) => s.code().unwrap_or(1),
+            Ok(None) => 124,
+            Err(_) => 1,
+        };
+        RemoteAnswer {
+            code,
+            stdout: cut(out.join().unwrap_or_default()),
+            stderr: cut(err.join().unwrap_or_default()),
+        }
+    }
+}
+
+/// At most [`MAX_ANSWER`] bytes of an output, saying how much was cut.
+fn cut(mut text: String) -> String {
+    if text.len() <= MAX_ANSWER {
+        return text;
+    }
+    let mut end = MAX_ANSWER;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let more = text.len() - end;
+    text.truncate(end);
+    text.push_str(&format!("\n(… {more} more bytes not carried back)\n"));
+    text
+}
