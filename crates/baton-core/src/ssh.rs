@@ -501,7 +501,11 @@ mod tests {
         assert!(s.contains("d='/srv/work/it'\\''s here'"), "{s}");
         assert!(s.contains("command -v codex "), "{s}");
         assert!(s.contains("command -v './bin/my agent' "), "{s}");
-        assert!(s.contains("command -v baton"), "{s}");
+        // Without `baton = …`: the copy `baton up` keeps in the host's directory.
+        assert!(
+            s.contains("b='/srv/work/it'\\''s here/.baton/bin/baton';"),
+            "{s}"
+        );
         h.baton = Some(PathBuf::from("/opt/baton"));
         assert!(probe_script(&h, &[]).contains("b=/opt/baton;"));
 
