@@ -85,6 +85,36 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// The reply of a command sent with [`ControlClient::command_async`], to wait for.
+#[derive(Debug)]
+pub struct PendingReply {
+    rx: Receiver<Reply>,
+    command: String,
+}
+
+impl PendingReply {
+    /// Waits (up to `timeout`) for the reply lines; `%error` is [`TmuxError::Control`].
+    pub fn wait(self, timeout: Duration) -> Result<Vec<String>, TmuxError> {
+        let command = self.command;
+        match self.rx.recv_timeout(timeout) {
+            Ok(Reply {
+                lines,
+                failed: false,
+            }) => Ok(lines),
+            Ok(Reply {
+                lines,
+                failed: true,
+            }) => Err(TmuxError::Control { command, lines }),
+            Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                Err(TmuxError::Timeout { command, timeout })
+            }
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                Err(TmuxError::Disconnected { command })
+            }
+        }
+    }
+}
+
 impl ControlClient {
     /// Attach a control client to `session` (which must exist) and start reading its events.
     pub fn connect(
@@ -178,6 +208,28 @@ impl ControlClient {
         command: &str,
         timeout: Duration,
     ) -> Result<Vec<String>, TmuxError> {
+        self.command_async(command)?.wait(timeout)
+    }
+
+    /// Sends one command line and returns at once; [`PendingReply::wait`] gets its reply.
+    /// Several commands sent this way travel together: one round trip for all of them (over
+    /// ssh, one network round trip instead of one per command).
+    pub fn command_async(&self, command: &str) -> Result<PendingReply, TmuxError> {
+        Ok(PendingReply {
+            rx: self.write_command(command)?,
+            command: command.to_owned(),
+        })
+    }
+
+    /// Sends one command line without waiting for its reply (which is read and dropped): for
+    /// commands whose answer does not matter, such as flow control, where a round trip over
+    /// ssh per command would hold the caller.
+    pub fn send(&self, command: &str) -> Result<(), TmuxError> {
+        self.write_command(command).map(drop)
+    }
+
+    /// Writes a command and its sync token; the receiver gets its reply.
+    fn write_command(&self, command: &str) -> Result<Receiver<Reply>, TmuxError> {
         if command.trim().is_empty() {
             return Err(TmuxError::InvalidCommand {
                 command: command.to_owned(),
@@ -225,24 +277,7 @@ impl ControlClient {
                 return Err(disconnected());
             }
         }
-        match reply_rx.recv_timeout(timeout) {
-            Ok(Reply {
-                lines,
-                failed: false,
-            }) => Ok(lines),
-            Ok(Reply {
-                lines,
-                failed: true,
-            }) => Err(TmuxError::Control {
-                command: command.to_owned(),
-                lines,
-            }),
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => Err(TmuxError::Timeout {
-                command: command.to_owned(),
-                timeout,
-            }),
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => Err(disconnected()),
-        }
+        Ok(reply_rx)
     }
 
     /// Subscribe to a format (`refresh-client -B name:target:format`); changes arrive as

@@ -147,6 +147,28 @@ impl ControlConnection {
         }
     }
 
+    /// Send a command and return at once (see [`ControlClient::command_async`]).
+    pub fn command_async(&self, command: &str) -> Result<super::PendingReply, TmuxError> {
+        let client = lock(&self.current).clone();
+        match client {
+            Some(client) => client.command_async(command),
+            None => Err(TmuxError::Disconnected {
+                command: command.to_owned(),
+            }),
+        }
+    }
+
+    /// Send a command without waiting for its reply (see [`ControlClient::send`]).
+    pub fn send(&self, command: &str) -> Result<(), TmuxError> {
+        let client = lock(&self.current).clone();
+        match client {
+            Some(client) => client.send(command),
+            None => Err(TmuxError::Disconnected {
+                command: command.to_owned(),
+            }),
+        }
+    }
+
     /// Whether a client is attached right now.
     pub fn is_connected(&self) -> bool {
         lock(&self.current).as_ref().is_some_and(|c| c.is_alive())

@@ -10,7 +10,7 @@ mod event;
 mod line;
 pub mod parser;
 
-pub use client::{COMMAND_TIMEOUT, ControlClient, quote_arg};
+pub use client::{COMMAND_TIMEOUT, ControlClient, PendingReply, quote_arg};
 pub use connection::{ControlConnection, Subscription};
 pub use event::ControlEvent;
 pub use line::{command_line, quote_word};

@@ -109,6 +109,31 @@ pub fn write_workers_config(
     work_ms: u64,
     done_cmd: &str,
 ) {
+    write_workers_config_with(
+        root,
+        session,
+        socket,
+        agents,
+        work_ms,
+        done_cmd,
+        &|_| String::new(),
+        "",
+    );
+}
+
+/// [`write_workers_config`] with `agent_extra(i)` appended to the `i`th agent's table and
+/// `tail` (e.g. `[[host]]` tables) before `[run]`.
+#[allow(clippy::too_many_arguments)]
+pub fn write_workers_config_with(
+    root: &Path,
+    session: &str,
+    socket: &str,
+    agents: usize,
+    work_ms: u64,
+    done_cmd: &str,
+    agent_extra: &dyn Fn(usize) -> String,
+    tail: &str,
+) {
     let mut config = format!(
         "[session]\nname = \"{session}\"\nsocket = \"{socket}\"\nwidth = 100\nheight = 30\n\n"
     );
@@ -124,7 +149,9 @@ pub fn write_workers_config(
             &root.join(format!("{name}.toml")),
             &script,
         ));
+        config.push_str(&agent_extra(i));
     }
+    config.push_str(tail);
     config.push_str("[run]\ntest_tasks = false\n");
     std::fs::write(root.join("baton.toml"), config).unwrap();
 }

@@ -185,6 +185,7 @@ impl Shell<'_> {
                 if skip_paste.remove(&agent) {
                     return Ok(());
                 }
+                self.typed.insert(agent.clone());
                 if let Some((pane, _)) = self.panes.get(&agent).cloned()
                     && let Err(e) = self.tmux.paste(&pane, &text)
                 {
@@ -192,6 +193,7 @@ impl Shell<'_> {
                 }
             }
             Action::Press { agent, key } => {
+                self.typed.insert(agent.clone());
                 if let Some((pane, _)) = self.panes.get(&agent).cloned() {
                     let key = match key {
                         Key::Enter => baton_tmux::Key::Enter,

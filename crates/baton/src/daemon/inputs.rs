@@ -125,6 +125,7 @@ impl Shell<'_> {
                     .find(|(_, (p, _))| *p == pane)
                     .map(|(a, _)| a.clone())
                 {
+                    self.tmux.output_seen(&pane);
                     self.dirty.insert(agent);
                 }
             }
@@ -183,8 +184,31 @@ impl Shell<'_> {
             })
             .cloned()
             .collect();
+        // Every due screen read at once (one round trip per server), then each fed in turn.
+        let mut read = Vec::new();
         for agent in due {
-            self.capture(agent, now)?;
+            self.dirty.remove(&agent);
+            self.last_capture.insert(agent.clone(), now);
+            if let Some((pane, _)) = self.panes.get(&agent).cloned() {
+                read.push((agent, pane));
+            }
+        }
+        if read.is_empty() {
+            return Ok(());
+        }
+        let panes: Vec<String> = read.iter().map(|(_, p)| p.clone()).collect();
+        let screens = self.tmux.capture_many(&panes);
+        self.typed.clear();
+        for ((agent, pane), screen) in read.into_iter().zip(screens) {
+            // Typed into since the read (by what an earlier screen of this batch led to): the
+            // screen read is from before, and is read again.
+            if self.typed.contains(&agent) {
+                self.dirty.insert(agent);
+                continue;
+            }
+            if let Some(screen) = screen {
+                self.feed_screen(agent, pane, screen)?;
+            }
         }
         Ok(())
     }
@@ -196,10 +220,16 @@ impl Shell<'_> {
         let Some((pane, _)) = self.panes.get(&agent).cloned() else {
             return Ok(());
         };
-        let Some(cfg) = self.project.config.agent(&agent) else {
+        let Some(screen) = self.tmux.capture(&pane) else {
             return Ok(());
         };
-        let Some(screen) = self.tmux.capture(&pane) else {
+        self.feed_screen(agent, pane, screen)
+    }
+
+    /// Detects an agent's screen just read and feeds it (with its quota lines and failed
+    /// reports).
+    fn feed_screen(&mut self, agent: String, pane: String, screen: String) -> CliResult<()> {
+        let Some(cfg) = self.project.config.agent(&agent) else {
             return Ok(());
         };
         let mut detection = detect(&cfg.profile, &screen);
@@ -263,6 +293,7 @@ impl Shell<'_> {
             Verdict::Answer { dialog, keys } => {
                 detection.state = AgentState::Starting;
                 let what = format!("{dialog} (keys: {})", keys.join(" "));
+                self.typed.insert(agent.to_owned());
                 match self.tmux.press_keys(pane, &keys) {
                     Ok(()) => {
                         self.journal(Some(agent), None, JournalAction::FirstStartAnswered, &what)

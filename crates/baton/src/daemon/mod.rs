@@ -138,6 +138,8 @@ struct Shell<'p> {
     first_start: BTreeMap<String, (String, StartWatch)>,
     /// The other hosts: their report pumps, lost connections, hosts down.
     hosts: hosts::HostWatch,
+    /// Agents typed into (a paste, keys) since the last batch of screens was read.
+    typed: BTreeSet<String>,
 }
 
 impl<'p> Shell<'p> {
@@ -188,6 +190,7 @@ impl<'p> Shell<'p> {
             report_lines: BTreeMap::new(),
             first_start: BTreeMap::new(),
             hosts: hosts::HostWatch::default(),
+            typed: BTreeSet::new(),
         }
     }
 }

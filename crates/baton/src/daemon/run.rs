@@ -60,6 +60,7 @@ pub fn run(project: &Project, opts: &Options) -> CliResult<Outcome> {
         hosts,
         conn: Some(conn),
         remote_conns: connected.conns,
+        paused: std::sync::Mutex::default(),
     };
     let mut shell = Shell::new(
         project,

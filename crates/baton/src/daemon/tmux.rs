@@ -28,6 +28,14 @@ pub(crate) trait TmuxOps: WindowOps {
         let _ = host;
         true
     }
+    /// An agent's pane wrote output (its screen will be read within 100 ms).
+    fn output_seen(&self, pane: &str) {
+        let _ = pane;
+    }
+    /// Reads several panes' screens, in order.
+    fn capture_many(&self, panes: &[String]) -> Vec<Option<String>> {
+        panes.iter().map(|p| self.capture(p)).collect()
+    }
 }
 
 /// The project's tmux servers: the local one, read through its persistent control-mode
@@ -41,6 +49,8 @@ pub(crate) struct RealTmux {
     pub conn: Option<ControlConnection>,
     /// Each host's control connection.
     pub remote_conns: std::collections::BTreeMap<String, std::sync::Arc<ControlConnection>>,
+    /// Panes of other hosts whose output is paused until their screen is read.
+    pub paused: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl RealTmux {
@@ -126,9 +136,12 @@ impl TmuxOps for RealTmux {
     /// spawned), or with `tmux capture-pane` when the local client is not connected; a pane
     /// of a host whose connection is down is not read.
     fn capture(&self, pane: &str) -> Option<String> {
-        if let (id, Some(_)) = crate::hosts::untag(pane) {
+        if let (id, Some(host)) = crate::hosts::untag(pane) {
             let (t, _) = self.reach(pane).ok()?;
-            return t.capture(id, CaptureRange::default()).ok();
+            let _ = host;
+            let screen = t.capture(id, CaptureRange::default()).ok();
+            self.continue_output(pane);
+            return screen;
         }
         if let Some(conn) = &self.conn
             && let Ok(lines) = conn.command(&format!("capture-pane -p -J -t {pane}"))
@@ -144,5 +157,81 @@ impl TmuxOps for RealTmux {
         self.remote_conns
             .get(host)
             .is_some_and(|c| c.is_connected())
+    }
+
+    /// Reads several screens with one round trip per server: every `capture-pane` is sent
+    /// over its server's control connection before any reply is waited for (over ssh, one
+    /// network round trip for a host's screens, not one each). A pane whose connection is
+    /// not up is read as [`TmuxOps::capture`] reads it.
+    fn capture_many(&self, panes: &[String]) -> Vec<Option<String>> {
+        let sent: Vec<Option<baton_tmux::control::PendingReply>> = panes
+            .iter()
+            .map(|pane| {
+                let (id, host) = crate::hosts::untag(pane);
+                let conn = match host {
+                    Some(h) => self.remote_conns.get(h).map(|c| &**c),
+                    None => self.conn.as_ref(),
+                }?;
+                if !conn.is_connected() {
+                    return None;
+                }
+                conn.command_async(&format!("capture-pane -p -J -t {id}"))
+                    .ok()
+            })
+            .collect();
+        let timeout = baton_tmux::control::COMMAND_TIMEOUT;
+        panes
+            .iter()
+            .zip(sent)
+            .map(|(pane, pending)| match pending {
+                Some(p) => {
+                    let screen = p.wait(timeout).ok().map(|lines| {
+                        let mut s = lines.join("\n");
+                        s.push('\n');
+                        s
+                    });
+                    self.continue_output(pane);
+                    screen
+                }
+                None => self.capture(pane),
+            })
+            .collect()
+    }
+
+    /// Flow control for another host's pane: its first output since its screen was read
+    /// pauses it (`refresh-client -A %N:pause`: tmux keeps the screen up to date but sends
+    /// none of that output over ssh) until the read, which continues it. A chatty agent then
+    /// costs one output chunk and one screen per read (at most every 100 ms), however much
+    /// it writes.
+    fn output_seen(&self, pane: &str) {
+        let (id, Some(host)) = crate::hosts::untag(pane) else {
+            return;
+        };
+        if !self.paused_set().insert(pane.to_owned()) {
+            return;
+        }
+        if let Some(conn) = self.remote_conns.get(host) {
+            let _ = conn.send(&format!("refresh-client -A '{id}:pause'"));
+        }
+    }
+}
+
+impl RealTmux {
+    /// A pane's screen was read: its output, paused since, may come again.
+    fn continue_output(&self, pane: &str) {
+        let (id, Some(host)) = crate::hosts::untag(pane) else {
+            return;
+        };
+        if self.paused_set().remove(pane)
+            && let Some(conn) = self.remote_conns.get(host)
+        {
+            let _ = conn.send(&format!("refresh-client -A '{id}:continue'"));
+        }
+    }
+
+    fn paused_set(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeSet<String>> {
+        self.paused
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
