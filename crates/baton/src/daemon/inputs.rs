@@ -184,9 +184,19 @@ impl Shell<'_> {
             })
             .cloned()
             .collect();
-        // Every due screen read at once (one round trip per server), then each fed in turn.
+        // The screens on other hosts read at once (one network round trip per host), then
+        // each fed in turn; this machine's, one by one (a read is fast here, and each is then
+        // read after what the previous one led baton to type).
+        let (remote, local): (Vec<String>, Vec<String>) = due.into_iter().partition(|a| {
+            self.panes
+                .get(a)
+                .is_some_and(|(p, _)| crate::hosts::untag(p).1.is_some())
+        });
+        for agent in local {
+            self.capture(agent, now)?;
+        }
         let mut read = Vec::new();
-        for agent in due {
+        for agent in remote {
             self.dirty.remove(&agent);
             self.last_capture.insert(agent.clone(), now);
             if let Some((pane, _)) = self.panes.get(&agent).cloned() {
