@@ -14,6 +14,7 @@
 //! read again (the connection cut after the command ran, before the delete) finds its answer
 //! in the store and is answered from it: each report is carried out exactly once.
 
+use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -44,6 +45,9 @@ const ANSWER_WAIT: Duration = Duration::from_secs(30);
 
 /// How long a report's command may run in the daemon.
 const RUN_DEADLINE: Duration = Duration::from_secs(60);
+
+/// At most one statusLine report of an agent is carried out in this time.
+const STATUS_EVERY: Duration = Duration::from_secs(2);
 
 /// How often the daemon looks for reports on a connected host.
 const POLL: Duration = Duration::from_millis(100);
@@ -84,6 +88,14 @@ struct Report {
     wait: bool,
 }
 
+impl Report {
+    /// A statusLine hook's payload.
+    fn is_statusline(&self) -> bool {
+        self.args.first().is_some_and(|a| a == "hook")
+            && self.args.iter().skip(1).any(|a| a == "statusline")
+    }
+}
+
 /// Sends this command to the daemon through the host's tmux server (run on the host, in an
 /// agent's window) and prints its answer; `hook` reads standard input and does not wait.
 pub fn forward(host: &str, hook: bool) -> ExitCode {
@@ -100,7 +112,14 @@ pub fn forward(host: &str, hook: bool) -> ExitCode {
         text
     });
     let report = Report {
-        id: crate::store::new_report_id(),
+        // The time first, so that the daemon carries a host's reports out in the order made.
+        id: format!(
+            "{:020}-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+            &crate::store::new_report_id()[..12]
+        ),
         agent: std::env::var("BATON_AGENT").unwrap_or_default(),
         args: std::env::args_os()
             .skip(1)
@@ -192,6 +211,7 @@ impl Pump {
             conn,
             root,
             store: None,
+            last_status: BTreeMap::new(),
         };
         let thread = std::thread::Builder::new()
             .name("baton-remote-reports".into())
@@ -226,6 +246,8 @@ struct Worker {
     conn: Arc<ControlConnection>,
     root: PathBuf,
     store: Option<Store>,
+    /// When each agent's last statusLine report was carried out.
+    last_status: BTreeMap<String, Instant>,
 }
 
 impl Worker {
@@ -252,31 +274,62 @@ impl Worker {
             .map(str::trim)
             .filter(|n| n.starts_with(REPORT))
             .collect();
+        // Ids start with the time they were made on the host: in the order made.
         reports.sort_unstable();
-        for name in reports {
+        let read: Vec<(&str, Report)> = reports
+            .into_iter()
+            .filter_map(|n| Some((n, self.read(n)?)))
+            .collect();
+        // A statusLine payload is a snapshot: only an agent's newest counts, at most one every
+        // STATUS_EVERY (Claude Code runs it on every refresh).
+        let newest: BTreeMap<&str, usize> = read
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, r))| r.is_statusline())
+            .map(|(i, (_, r))| (r.agent.as_str(), i))
+            .collect();
+        for (i, (name, report)) in read.iter().enumerate() {
             if !self.conn.is_connected() {
                 return;
             }
-            self.one(name);
+            if report.is_statusline() {
+                if newest.get(report.agent.as_str()) != Some(&i) {
+                    let _ = self.tmux.run(&["delete-buffer", "-b", name]);
+                    continue;
+                }
+                if self
+                    .last_status
+                    .get(&report.agent)
+                    .is_some_and(|t| t.elapsed() < STATUS_EVERY)
+                {
+                    continue;
+                }
+                self.last_status
+                    .insert(report.agent.clone(), Instant::now());
+            }
+            self.carry(name, report);
         }
     }
 
-    fn one(&mut self, name: &str) {
-        let Ok(text) = self.tmux.run(&["show-buffer", "-b", name]) else {
-            return;
-        };
-        let report = match serde_json::from_str::<Report>(text.trim()) {
-            Ok(r) if format!("{REPORT}{}", r.id) == name => r,
+    /// Reads a report buffer; one that is not a report is deleted.
+    fn read(&self, name: &str) -> Option<Report> {
+        let text = self.tmux.run(&["show-buffer", "-b", name]).ok()?;
+        match serde_json::from_str::<Report>(text.trim()) {
+            Ok(r) if format!("{REPORT}{}", r.id) == name => Some(r),
             Ok(_) | Err(_) => {
                 eprintln!(
                     "warning: host {}: buffer {name} is no report baton can read: deleted",
                     self.host
                 );
                 let _ = self.tmux.run(&["delete-buffer", "-b", name]);
-                return;
+                None
             }
-        };
-        let Some(answer) = self.answer(&report) else {
+        }
+    }
+
+    /// Carries a report out (or answers it from the store), answers, deletes it.
+    fn carry(&mut self, name: &str, report: &Report) {
+        let Some(answer) = self.answer(report) else {
             // The store could not be read or written: the report stays for the next pass.
             return;
         };
