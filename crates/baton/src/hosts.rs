@@ -96,6 +96,60 @@ pub fn agent_pane(project: &Project, agent: &str) -> CliResult<(Tmux, PaneInfo)>
     Ok((tmux, pane))
 }
 
+/// Stops the project's session on every host its agents run on (and that host's tmux server
+/// when no other session is left there); one line per host saying what happened.
+pub fn stop_all(project: &Project) -> Vec<String> {
+    let used: BTreeSet<&str> = project
+        .config
+        .agents
+        .iter()
+        .filter_map(|a| a.host.as_deref())
+        .collect();
+    let mut lines = Vec::new();
+    for host in project
+        .config
+        .hosts
+        .iter()
+        .filter(|h| used.contains(h.name.as_str()))
+    {
+        let tmux = remote_tmux(project, host);
+        match WindowOps::session_panes(&tmux, &project.session) {
+            Ok(panes) if panes.is_empty() => {}
+            Ok(panes) => {
+                let agents = panes
+                    .iter()
+                    .filter(|p| p.window_name != baton_core::config::CONSOLE_WINDOW)
+                    .count();
+                match tmux.kill_session(&project.session) {
+                    Ok(()) => {
+                        let others = tmux
+                            .run(&["list-sessions", "-F", "#{session_name}"])
+                            .map(|s| s.lines().count())
+                            .unwrap_or(0);
+                        if others == 0 {
+                            let _ = tmux.kill_server();
+                        }
+                        lines.push(format!(
+                            "stopped session `{}` on {} ({agents} agent window{})",
+                            project.session,
+                            host.name,
+                            if agents == 1 { "" } else { "s" }
+                        ));
+                    }
+                    Err(e) => {
+                        lines.push(format!("host {}: cannot stop its session: {e}", host.name))
+                    }
+                }
+            }
+            Err(e) => lines.push(format!(
+                "host {}: cannot reach it to stop its agents: {e}",
+                host.name
+            )),
+        }
+    }
+    lines
+}
+
 /// Refuses what agents on other hosts cannot do yet: worktree isolation.
 pub fn check(project: &Project) -> CliResult<()> {
     let isolated: Vec<String> = project

@@ -2,8 +2,8 @@
 //!
 //! On the host, a baton run in an agent's window (`BATON_HOST` set) does not open a store: it
 //! puts its command (`task done T-003 --note …`, `hook stop --agent a` with the hook's
-//! payload) as one JSON line in a named tmux buffer `baton-report-<id>` of the server it runs
-//! in, then waits for the buffer `baton-answer-<id>` (a hook does not wait). The buffers live
+//! payload) as one JSON line, in hex digits, in a named tmux buffer `baton-report-<id>` of the
+//! server it runs in, then waits for the buffer `baton-answer-<id>` (a hook does not wait). The buffers live
 //! in the host's tmux server, so a report made while the daemon's ssh connection is cut
 //! waits there: that is the spool.
 //!
@@ -128,7 +128,11 @@ pub fn forward(host: &str, hook: bool) -> ExitCode {
         stdin,
         wait: !hook,
     };
-    let line = serde_json::to_string(&report).unwrap_or_default();
+    let line = to_hex(
+        serde_json::to_string(&report)
+            .unwrap_or_default()
+            .as_bytes(),
+    );
     let name = format!("{REPORT}{}", report.id);
     if let Err(e) = tmux(&["load-buffer", "-b", &name, "-"], Some(line.as_bytes())) {
         eprintln!("baton: cannot hand the report to this host's tmux server: {e}");
@@ -314,7 +318,8 @@ impl Worker {
     /// Reads a report buffer; one that is not a report is deleted.
     fn read(&self, name: &str) -> Option<Report> {
         let text = self.tmux.run(&["show-buffer", "-b", name]).ok()?;
-        match serde_json::from_str::<Report>(text.trim()) {
+        let json = from_hex(text.trim()).unwrap_or_default();
+        match serde_json::from_slice::<Report>(&json) {
             Ok(r) if format!("{REPORT}{}", r.id) == name => Some(r),
             Ok(_) | Err(_) => {
                 eprintln!(
@@ -449,6 +454,23 @@ impl Worker {
     }
 }
 
+/// A report as it sits in its buffer: hex digits. tmux prints a buffer to a control client
+/// with `\` doubled and bytes outside printable ASCII as octal escapes; digits stay digits.
+fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of [`to_hex`]'s digits; `None` when they are not.
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 /// At most [`MAX_ANSWER`] bytes of an output, saying how much was cut.
 fn cut(mut text: String) -> String {
     if text.len() <= MAX_ANSWER {
@@ -462,4 +484,36 @@ fn cut(mut text: String) -> String {
     text.truncate(end);
     text.push_str(&format!("\n(… {more} more bytes not carried back)\n"));
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_report_survives_its_buffer_byte_for_byte() {
+        let text = "{\"a\":\"l'été \\\" \\n 🎉\"}\n\t\u{1}";
+        assert_eq!(from_hex(&to_hex(text.as_bytes())).unwrap(), text.as_bytes());
+        assert!(
+            to_hex(text.as_bytes())
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit())
+        );
+        assert_eq!(from_hex("0"), None);
+        assert_eq!(from_hex("zz"), None);
+    }
+
+    #[test]
+    fn a_statusline_hook_is_told_from_other_reports() {
+        let report = |args: &[&str]| Report {
+            id: "1".into(),
+            agent: "a".into(),
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
+            stdin: None,
+            wait: false,
+        };
+        assert!(report(&["hook", "statusline", "--agent", "a"]).is_statusline());
+        assert!(!report(&["hook", "stop", "--agent", "a"]).is_statusline());
+        assert!(!report(&["task", "add", "statusline"]).is_statusline());
+    }
 }

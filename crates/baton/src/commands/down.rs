@@ -29,6 +29,9 @@ pub fn cmd_down(dir: Option<&Path>, args: &DownArgs) -> CliResult<ExitCode> {
     if let Some(pid) = crate::daemon::stop(project)? {
         println!("stopped the daemon (pid {pid})");
     }
+    for line in crate::hosts::stop_all(project) {
+        println!("{line}");
+    }
     if !project.tmux.server_running() || !project.tmux.has_session(&project.session)? {
         println!("session `{}` is not running", project.session);
         return if args.prune { prune(project) } else { ok() };
