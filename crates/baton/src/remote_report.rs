@@ -462,7 +462,7 @@ fn to_hex(bytes: &[u8]) -> String {
 
 /// The bytes of [`to_hex`]'s digits; `None` when they are not.
 fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
