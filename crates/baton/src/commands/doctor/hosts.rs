@@ -169,11 +169,10 @@ fn one_host(config: &Config, host: &HostConfig) -> Vec<Check> {
             format!("{dir} is not writable"),
             Some("check the directory's permissions there".into()),
         ),
-        _ => check(
+        _ => warn(
             format!("{name} dir"),
-            false,
             format!("{dir} does not exist on {}", host.name),
-            Some(format!("create it: ssh {target} mkdir -p {dir}")),
+            format!("`baton up` makes it (or: ssh {target} mkdir -p {dir})"),
         ),
     });
     for (agent, found) in agents.iter().zip(&probe.programs) {
