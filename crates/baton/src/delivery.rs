@@ -250,7 +250,7 @@ pub fn deliver(
 ) -> CliResult<String> {
     let ctx = crate::context::Context::at(root)?.acting_as(actor);
     let project = &ctx.project;
-    let pane = project.agent_pane(agent)?;
+    let (tmux, pane) = crate::hosts::agent_pane(project, agent)?;
     // From here to the check, no other message to this agent is typed.
     let _lock = send_lock(project, agent)?;
     let profile = &project
@@ -265,15 +265,20 @@ pub fn deliver(
     } else {
         Duration::from_secs(3)
     };
-    let seen = wait_ready(&project.tmux, &pane.pane_id, profile, wait)?;
+    let seen = wait_ready(&tmux, &pane.pane_id, profile, wait)?;
     if !force && !seen.state.is_ready() {
         return Err(CliError::user(format!(
             "{} (not ready): nothing sent; {force_hint}",
             seen.state
         )));
     }
+    if !force && let Some(held) = held_text(&seen) {
+        return Err(CliError::user(format!(
+            "its input box already holds `{held}`: the message would be joined to it; nothing sent; {force_hint}"
+        )));
+    }
     let busy = unverifiable(seen.state);
-    let sent = send_verified(&project.tmux, &pane.pane_id, profile, text, busy.is_none())?;
+    let sent = send_verified(&tmux, &pane.pane_id, profile, text, busy.is_none())?;
     journal_sent(&ctx, agent, &sent, force, busy);
     Ok(match busy {
         Some(state) => unverified(agent, state),
@@ -284,6 +289,20 @@ pub fn deliver(
             sent.enters
         ),
     })
+}
+
+/// What an agent's input box already holds (the start of it), when it holds text: a message
+/// typed now would be joined to it and sent as one.
+pub fn held_text(seen: &Detection) -> Option<String> {
+    let text = seen.input.as_deref()?.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let mut start: String = text.chars().take(40).collect();
+    if start.len() < text.len() {
+        start.push('…');
+    }
+    Some(start)
 }
 
 /// The state before a forced message when the check after its Enter could prove nothing:

@@ -327,3 +327,33 @@ fn a_message_forced_into_a_busy_agent_is_not_called_delivered() {
         "{sent:?}"
     );
 }
+
+/// Text a person left in the agent's input box would be joined to the message and sent as
+/// one: `baton send` refuses, saying what the box holds; `--force` types anyway.
+#[test]
+fn a_message_is_not_joined_to_text_left_in_the_input_box() {
+    let p = TestProject::with_fake_agents(&[("claude", "claude", "default_work_ms = 20\n")]);
+    p.ok(&["up", "--no-daemon"]);
+    let pane = p.pane("claude");
+    p.tmux(&["send-keys", "-t", &pane, "-l", "half typed"]);
+    wait_until(Duration::from_secs(10), "the text in the box", || {
+        p.capture("claude").contains("half typed")
+    });
+    let refused = p.exec(&["send", "claude", "hello"]);
+    assert_eq!(refused.code, Some(1), "{}", refused.both());
+    assert!(
+        refused
+            .stderr
+            .contains("the input box of agent `claude` already holds `half typed`"),
+        "{}",
+        refused.stderr
+    );
+    assert!(refused.stderr.contains("--force"), "{}", refused.stderr);
+    let log = p.prompt_log("claude");
+    assert!(prompts(&log).is_empty(), "something was submitted");
+    // Forced, it is typed after the text, as the person asked.
+    p.ok(&["send", "claude", "hello", "--force"]);
+    wait_until(Duration::from_secs(10), "the forced prompt", || {
+        prompts(&log).iter().any(|t| t == b"half typedhello")
+    });
+}

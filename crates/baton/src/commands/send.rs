@@ -106,7 +106,18 @@ pub fn cmd_send(dir: Option<&Path>, args: &SendArgs) -> CliResult<ExitCode> {
         let limit = Duration::from_millis(profile.submit.startup_timeout_ms);
         let seen = wait_ready(&tmux, &pane.pane_id, profile, limit)?;
         match seen.state {
-            s if s.is_ready() => {}
+            s if s.is_ready() => {
+                if let Some(held) = crate::delivery::held_text(&seen) {
+                    return Err(CliError::user(format!(
+                        "the input box of agent `{}` already holds `{held}`: your message would be joined to it and sent as one",
+                        args.agent
+                    ))
+                    .hint(format!(
+                        "clear it in the agent (`baton attach {}`), or pass --force to type anyway",
+                        args.agent
+                    )));
+                }
+            }
             AgentState::NeedsInput => {
                 return Err(CliError::user(format!(
                     "agent `{}` shows a dialog that waits for a person; the prompt would answer it",
