@@ -14,6 +14,7 @@ mod test_lead;
 mod test_memory;
 mod test_quota;
 mod test_reach;
+mod test_remote_faults;
 mod test_remote_run;
 mod test_remote_tmux;
 mod test_report;
