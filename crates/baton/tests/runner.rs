@@ -15,6 +15,7 @@ mod test_memory;
 mod test_quota;
 mod test_reach;
 mod test_remote_cli;
+mod test_remote_faults;
 mod test_remote_run;
 mod test_remote_tmux;
 mod test_report;

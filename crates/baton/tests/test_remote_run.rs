@@ -19,7 +19,7 @@ const WAIT: Duration = Duration::from_secs(60);
 
 /// The pids of the daemon's control connection to `host`: the ssh client running
 /// `tmux -L <socket>@<host> -C attach-session`.
-fn control_ssh(socket: &str, host: &str) -> Vec<u32> {
+pub(crate) fn control_ssh(socket: &str, host: &str) -> Vec<u32> {
     let (server, attach) = (format!(" {socket}@{host} "), "-C attach-session");
     let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
@@ -44,14 +44,14 @@ fn control_ssh(socket: &str, host: &str) -> Vec<u32> {
     pids
 }
 
-fn signal(pid: u32, sig: &str) {
+pub(crate) fn signal(pid: u32, sig: &str) {
     let _ = std::process::Command::new("kill")
         .args([sig, &pid.to_string()])
         .status();
 }
 
 /// The names of the tmux buffers on `host`'s server (this machine, its own socket).
-fn buffers(socket: &str, host: &str) -> Vec<String> {
+pub(crate) fn buffers(socket: &str, host: &str) -> Vec<String> {
     let out = std::process::Command::new("tmux")
         .args(["-L", &format!("{socket}@{host}"), "list-buffers", "-F"])
         .arg("#{buffer_name}")
@@ -63,11 +63,11 @@ fn buffers(socket: &str, host: &str) -> Vec<String> {
         .collect()
 }
 
-fn events(p: &TestProject, agent: &str) -> String {
+pub(crate) fn events(p: &TestProject, agent: &str) -> String {
     std::fs::read_to_string(p.events_log(agent)).unwrap_or_default()
 }
 
-fn journal_has(root: &Path, action: &str, needle: &str) -> bool {
+pub(crate) fn journal_has(root: &Path, action: &str, needle: &str) -> bool {
     journal(root)
         .iter()
         .any(|j| j["action"] == action && j["result"].as_str().unwrap_or("").contains(needle))
@@ -113,16 +113,16 @@ fn cut_with_a_report_waiting(p: &TestProject, host: &str, agent: &str) {
 
 /// The output of a child, read as it comes (so a failed wait can show it).
 #[derive(Clone, Default)]
-struct Output(std::sync::Arc<std::sync::Mutex<(String, String)>>);
+pub(crate) struct Output(std::sync::Arc<std::sync::Mutex<(String, String)>>);
 
 impl Output {
-    fn take(&self) -> (String, String) {
+    pub(crate) fn take(&self) -> (String, String) {
         let g = self.0.lock().unwrap();
         (g.0.clone(), g.1.clone())
     }
 }
 
-fn run_output(child: &mut std::process::Child) -> Output {
+pub(crate) fn run_output(child: &mut std::process::Child) -> Output {
     use std::io::BufRead as _;
     let out = Output::default();
     let (o, e) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
@@ -147,7 +147,7 @@ fn run_output(child: &mut std::process::Child) -> Output {
 }
 
 /// Prints the run's output and sshd's log when the test panics before the run ends.
-struct ShowOnPanic<'a>(&'a Output, &'a Sshd);
+pub(crate) struct ShowOnPanic<'a>(pub(crate) &'a Output, pub(crate) &'a Sshd);
 
 impl Drop for ShowOnPanic<'_> {
     fn drop(&mut self) {
