@@ -17,6 +17,7 @@ mod test_reach;
 mod test_remote_cli;
 mod test_remote_run;
 mod test_remote_tmux;
+mod test_remote_worktree;
 mod test_report;
 mod test_run;
 mod test_send;
