@@ -3,6 +3,10 @@
 //! Every command runs as `git -C <dir> ...` with prompts, editors and gpg signing off. Nothing
 //! here checks out, resets or touches the index of the user's main worktree: it is only ever
 //! the target of ref updates and `git worktree add/remove`, which write `.git/` metadata.
+//!
+//! A [`Dir`] may be on another `[[host]]` (an agent's clone there): the same command then runs
+//! there through ssh, with the same settings. [`push_to`] and [`fetch_from`] move refs between
+//! this repository and a clone on a host with git's own transport over ssh.
 
 use std::ffi::OsStr;
 use std::fmt;

@@ -13,6 +13,8 @@
 //! - Before an agent gets a task, [`sync_for_task`] rebases its worktree onto the integration
 //!   branch, so it starts from everyone's merged work (for a conflict fix, the rebase is left
 //!   stopped at the conflict for the agent to resolve).
+//! - An agent on another host works in a clone there instead (`crate::clones`): the same
+//!   steps run there over ssh, and the merge queue fetches its branch back first.
 //!
 //! The user's checkout is never touched: no checkout, reset or index change there; only the
 //! integration branch's ref moves. `.baton/.gitignore` (`*`) keeps baton's directory, worktrees
