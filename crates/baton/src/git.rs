@@ -3,12 +3,18 @@
 //! Every command runs as `git -C <dir> ...` with prompts, editors and gpg signing off. Nothing
 //! here checks out, resets or touches the index of the user's main worktree: it is only ever
 //! the target of ref updates and `git worktree add/remove`, which write `.git/` metadata.
+//!
+//! A [`Dir`] may be on another `[[host]]` (an agent's clone there): the same command then runs
+//! there through ssh, with the same settings. [`push_to`] and [`fetch_from`] move refs between
+//! this repository and a clone on a host with git's own transport over ssh.
 
 use std::ffi::OsStr;
 use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+use baton_core::config::HostConfig;
 
 /// A git command that failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,44 +85,150 @@ impl Out {
     }
 }
 
+/// A directory git works in: on this machine, or on another `[[host]]` (each command one
+/// ssh run there, with the same settings as here).
+#[derive(Clone, Copy, Debug)]
+pub struct Dir<'a> {
+    /// The directory (on the host, for a host's).
+    pub path: &'a Path,
+    /// The host it is on; `None`: this machine.
+    pub host: Option<&'a HostConfig>,
+}
+
+impl<'a> Dir<'a> {
+    /// The directory `path` on `host`.
+    pub fn on(host: &'a HostConfig, path: &'a Path) -> Dir<'a> {
+        Dir {
+            path,
+            host: Some(host),
+        }
+    }
+
+    /// Whether `rel` (relative to the directory, or absolute) exists.
+    fn exists(self, rel: &str) -> bool {
+        match self.host {
+            None => self.path.join(rel).exists(),
+            Some(host) => {
+                let path = self.path.join(rel).display().to_string();
+                remote(host, &format!("test -e {}", quote(&path)), None)
+                    .is_ok_and(|out| out.success())
+            }
+        }
+    }
+
+    /// The text of the file `rel`; `None` when it cannot be read.
+    fn read(self, rel: &str) -> Option<String> {
+        match self.host {
+            None => std::fs::read_to_string(self.path.join(rel)).ok(),
+            Some(host) => {
+                let path = self.path.join(rel).display().to_string();
+                let out = remote(host, &format!("cat {}", quote(&path)), None).ok()?;
+                out.success().then_some(out.stdout)
+            }
+        }
+    }
+}
+
+impl<'a> From<&'a Path> for Dir<'a> {
+    fn from(path: &'a Path) -> Dir<'a> {
+        Dir { path, host: None }
+    }
+}
+
+impl<'a> From<&'a PathBuf> for Dir<'a> {
+    fn from(path: &'a PathBuf) -> Dir<'a> {
+        Dir {
+            path: path.as_path(),
+            host: None,
+        }
+    }
+}
+
+fn quote(word: &str) -> String {
+    baton_core::ssh::shell_quote(word)
+}
+
+/// The settings every git command gets: no signing prompt, no stash, and a rebase moves no
+/// branch but the one rebased.
+const SETTINGS: [&str; 6] = [
+    "-c",
+    "commit.gpgsign=false",
+    "-c",
+    "rebase.autoStash=false",
+    "-c",
+    "rebase.updateRefs=false",
+];
+
+/// The environment every git command gets: no prompt, no editor, messages in English.
+const ENV: [(&str, &str); 5] = [
+    ("GIT_TERMINAL_PROMPT", "0"),
+    ("LC_ALL", "C"),
+    ("GIT_EDITOR", "true"),
+    ("GIT_SEQUENCE_EDITOR", "true"),
+    ("GIT_MERGE_AUTOEDIT", "no"),
+];
+
+/// Variables that would override `-C` (an inherited repository location: baton started
+/// from a hook).
+const LOCATION_VARS: [&str; 4] = [
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_COMMON_DIR",
+];
+
+/// Runs `script` on `host` through ssh (`input` on its standard input); an error only when
+/// ssh could not be started.
+fn remote(host: &HostConfig, script: &str, input: Option<String>) -> GitResult<Out> {
+    let mut args =
+        baton_core::ssh::ssh_args::<&str>(host, crate::ssh::identity(host).as_deref(), &[]);
+    args.push(script.to_owned());
+    let mut cmd = Command::new("ssh");
+    cmd.args(&args);
+    run_command(cmd, format!("ssh {} {script}", host.name), input)
+}
+
+/// Runs `cmd` to its end, writing `input` to its standard input; an error only when it could
+/// not be started at all.
+fn run_command(mut cmd: Command, shown: String, input: Option<String>) -> GitResult<Out> {
+    let fail = |e: std::io::Error| GitError {
+        command: shown.clone(),
+        message: e.to_string(),
+    };
+    cmd.stdin(if input.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(fail)?;
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        stdin.write_all(input.as_bytes()).map_err(fail)?;
+    }
+    let output = child.wait_with_output().map_err(fail)?;
+    Ok(Out {
+        command: shown,
+        code: output.status.code(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
+}
+
 /// One git invocation being built.
-struct Git {
-    cmd: Command,
+struct Git<'a> {
+    dir: Dir<'a>,
+    args: Vec<std::ffi::OsString>,
+    env: Vec<(String, String)>,
     shown: String,
     input: Option<String>,
 }
 
-impl Git {
-    fn new(dir: &Path) -> Self {
-        let mut cmd = Command::new("git");
-        cmd.arg("-C").arg(dir);
-        // No signing prompt, no stash, and a rebase moves no branch but the one rebased.
-        cmd.args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "rebase.autoStash=false",
-            "-c",
-            "rebase.updateRefs=false",
-        ]);
-        cmd.envs([
-            ("GIT_TERMINAL_PROMPT", "0"),
-            ("LC_ALL", "C"),
-            ("GIT_EDITOR", "true"),
-            ("GIT_SEQUENCE_EDITOR", "true"),
-            ("GIT_MERGE_AUTOEDIT", "no"),
-        ]);
-        // An inherited repository location (baton started from a hook) would override `-C`.
-        for var in [
-            "GIT_DIR",
-            "GIT_WORK_TREE",
-            "GIT_INDEX_FILE",
-            "GIT_COMMON_DIR",
-        ] {
-            cmd.env_remove(var);
-        }
+impl<'a> Git<'a> {
+    fn new(dir: impl Into<Dir<'a>>) -> Self {
         Git {
-            cmd,
+            dir: dir.into(),
+            args: Vec::new(),
+            env: Vec::new(),
             shown: "git".to_owned(),
             input: None,
         }
@@ -125,7 +237,7 @@ impl Git {
     fn arg(mut self, arg: impl AsRef<OsStr>) -> Self {
         self.shown.push(' ');
         self.shown.push_str(&arg.as_ref().to_string_lossy());
-        self.cmd.arg(arg);
+        self.args.push(arg.as_ref().to_owned());
         self
     }
 
@@ -134,13 +246,13 @@ impl Git {
     }
 
     fn env(mut self, key: &str, value: &str) -> Self {
-        self.cmd.env(key, value);
+        self.env.push((key.to_owned(), value.to_owned()));
         self
     }
 
     /// Falls back to a `baton` identity when `dir` has no `user.email`, for commits and rebases.
-    fn identity(self, dir: &Path) -> Self {
-        let email = Git::new(dir).args(["config", "user.email"]).run();
+    fn identity(self) -> Self {
+        let email = Git::new(self.dir).args(["config", "user.email"]).run();
         if email.is_ok_and(|out| !out.stdout.trim().is_empty()) {
             return self;
         }
@@ -150,31 +262,40 @@ impl Git {
             .env("GIT_COMMITTER_EMAIL", "baton@localhost")
     }
 
-    /// Runs it; an error only when git could not be started at all.
-    fn run(mut self) -> GitResult<Out> {
-        let fail = |shown: &str, e: std::io::Error| GitError {
-            command: shown.to_owned(),
-            message: e.to_string(),
+    /// Runs it; an error only when git (or ssh, for a host) could not be started at all.
+    fn run(self) -> GitResult<Out> {
+        let Some(host) = self.dir.host else {
+            let mut cmd = Command::new("git");
+            cmd.arg("-C")
+                .arg(self.dir.path)
+                .args(SETTINGS)
+                .args(&self.args);
+            cmd.envs(ENV).envs(self.env.iter().map(|(k, v)| (k, v)));
+            for var in LOCATION_VARS {
+                cmd.env_remove(var);
+            }
+            return run_command(cmd, self.shown, self.input);
         };
-        self.cmd.stdin(if self.input.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        });
-        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = self.cmd.spawn().map_err(|e| fail(&self.shown, e))?;
-        if let (Some(input), Some(mut stdin)) = (self.input.take(), child.stdin.take()) {
-            stdin
-                .write_all(input.as_bytes())
-                .map_err(|e| fail(&self.shown, e))?;
-        }
-        let output = child.wait_with_output().map_err(|e| fail(&self.shown, e))?;
-        Ok(Out {
-            command: self.shown,
-            code: output.status.code(),
-            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-        })
+        // The same command in the host's shell: `env` sets the variables, `unset` clears
+        // what would override `-C`.
+        let mut words: Vec<String> = vec!["env".into()];
+        words.extend(ENV.iter().map(|(k, v)| format!("{k}={v}")));
+        words.extend(self.env.iter().map(|(k, v)| format!("{k}={v}")));
+        words.extend([
+            "git".into(),
+            "-C".into(),
+            self.dir.path.display().to_string(),
+        ]);
+        words.extend(SETTINGS.map(String::from));
+        words.extend(self.args.iter().map(|a| a.to_string_lossy().into_owned()));
+        let script = format!(
+            "unset {}; exec {}",
+            LOCATION_VARS.join(" "),
+            baton_core::ssh::remote_command(&words)
+        );
+        let mut out = remote(host, &script, self.input)?;
+        out.command = format!("{} (on {})", self.shown, host.name);
+        Ok(out)
     }
 
     /// Runs it and returns stdout, or the error when it exits non-zero.
@@ -201,7 +322,8 @@ pub fn toplevel(dir: &Path) -> Option<PathBuf> {
 }
 
 /// The branch checked out in `dir`; `None` when HEAD is detached.
-pub fn current_branch(dir: &Path) -> GitResult<Option<String>> {
+pub fn current_branch<'a>(dir: impl Into<Dir<'a>>) -> GitResult<Option<String>> {
+    let dir: Dir<'a> = dir.into();
     let out = Git::new(dir)
         .args(["symbolic-ref", "--short", "-q", "HEAD"])
         .run()?;
@@ -213,7 +335,8 @@ pub fn current_branch(dir: &Path) -> GitResult<Option<String>> {
 }
 
 /// The full hash of the commit `rev` names; `None` when it does not exist.
-pub fn rev_parse(dir: &Path, rev: &str) -> GitResult<Option<String>> {
+pub fn rev_parse<'a>(dir: impl Into<Dir<'a>>, rev: &str) -> GitResult<Option<String>> {
+    let dir: Dir<'a> = dir.into();
     let out = Git::new(dir)
         .args(["rev-parse", "--verify", "-q", &format!("{rev}^{{commit}}")])
         .run()?;
@@ -282,7 +405,8 @@ pub fn ensure_worktree(root: &Path, path: &Path, branch: &str, from: &str) -> Gi
 }
 
 /// Whether the worktree has any change, untracked files included.
-pub fn is_dirty(wt: &Path) -> GitResult<bool> {
+pub fn is_dirty<'a>(wt: impl Into<Dir<'a>>) -> GitResult<bool> {
+    let wt: Dir<'a> = wt.into();
     let out = Git::new(wt)
         .env("GIT_OPTIONAL_LOCKS", "0")
         .args(["status", "--porcelain"]);
@@ -290,12 +414,13 @@ pub fn is_dirty(wt: &Path) -> GitResult<bool> {
 }
 
 /// Whether a rebase is stopped in the worktree.
-pub fn rebase_in_progress(wt: &Path) -> bool {
+pub fn rebase_in_progress<'a>(wt: impl Into<Dir<'a>>) -> bool {
+    let wt: Dir<'a> = wt.into();
     let out = Git::new(wt).args(["rev-parse", "--git-path", "rebase-merge"]);
     let Ok(out) = out.args(["--git-path", "rebase-apply"]).ok() else {
         return false;
     };
-    out.lines().any(|p| wt.join(p).exists())
+    out.lines().any(|p| wt.exists(p))
 }
 
 /// Whether a file's name says it holds secrets (`.env`, keys, credentials): such a file is
@@ -328,7 +453,8 @@ pub fn looks_secret(path: &str) -> bool {
 
 /// Untracked, not ignored files of the worktree whose names say they hold secrets: what
 /// [`commit_all`] leaves out.
-pub fn untracked_secrets(wt: &Path) -> GitResult<Vec<String>> {
+pub fn untracked_secrets<'a>(wt: impl Into<Dir<'a>>) -> GitResult<Vec<String>> {
+    let wt: Dir<'a> = wt.into();
     let out = Git::new(wt)
         .env("GIT_OPTIONAL_LOCKS", "0")
         .args(["ls-files", "--others", "--exclude-standard"])
@@ -341,7 +467,8 @@ pub fn untracked_secrets(wt: &Path) -> GitResult<Vec<String>> {
 
 /// Stages everything but new files that look like secrets ([`looks_secret`]), and commits it
 /// with `message`; the new HEAD, or `None` when there was nothing to commit.
-pub fn commit_all(wt: &Path, message: &str) -> GitResult<Option<String>> {
+pub fn commit_all<'a>(wt: impl Into<Dir<'a>>, message: &str) -> GitResult<Option<String>> {
+    let wt: Dir<'a> = wt.into();
     Git::new(wt).args(["add", "-A"]).ok()?;
     let added = Git::new(wt)
         .args(["diff", "--cached", "--name-only", "--diff-filter=A"])
@@ -361,7 +488,7 @@ pub fn commit_all(wt: &Path, message: &str) -> GitResult<Option<String>> {
         .run()?
         .yes_no()?
     {
-        let mut commit = Git::new(wt).identity(wt).args(["commit", "-q", "-F", "-"]);
+        let mut commit = Git::new(wt).identity().args(["commit", "-q", "-F", "-"]);
         commit.input = Some(message.to_owned());
         commit.ok()?;
         return rev_parse(wt, "HEAD");
@@ -384,7 +511,8 @@ pub enum Rebase {
 }
 
 /// The conflict a stopped rebase is on, or `None` when no path is unmerged.
-fn conflict(wt: &Path, output: &Out) -> GitResult<Option<Rebase>> {
+fn conflict<'a>(wt: impl Into<Dir<'a>>, output: &Out) -> GitResult<Option<Rebase>> {
+    let wt: Dir<'a> = wt.into();
     let files = Git::new(wt)
         .args(["diff", "--name-only", "--diff-filter=U"])
         .ok()?;
@@ -408,8 +536,13 @@ fn conflict(wt: &Path, output: &Out) -> GitResult<Option<Rebase>> {
 
 /// Rebases the worktree's HEAD onto `upstream`. On a conflict the rebase is aborted unless
 /// `keep_conflict`, which leaves it stopped with the markers in place for someone to resolve.
-pub fn rebase(wt: &Path, upstream: &str, keep_conflict: bool) -> GitResult<Rebase> {
-    let out = Git::new(wt).identity(wt).args(["rebase", upstream]).run()?;
+pub fn rebase<'a>(
+    wt: impl Into<Dir<'a>>,
+    upstream: &str,
+    keep_conflict: bool,
+) -> GitResult<Rebase> {
+    let wt: Dir<'a> = wt.into();
+    let out = Git::new(wt).identity().args(["rebase", upstream]).run()?;
     if out.success() {
         return Ok(Rebase::Clean);
     }
@@ -436,13 +569,14 @@ pub fn rebase(wt: &Path, upstream: &str, keep_conflict: bool) -> GitResult<Rebas
 
 /// Stages the resolution and continues a stopped rebase, skipping steps left empty. Leaves the
 /// rebase stopped and returns the conflict when a later commit conflicts.
-pub fn continue_rebase(wt: &Path) -> GitResult<Rebase> {
+pub fn continue_rebase<'a>(wt: impl Into<Dir<'a>>) -> GitResult<Rebase> {
+    let wt: Dir<'a> = wt.into();
     for _ in 0..10_000 {
         if !rebase_in_progress(wt) {
             return Ok(Rebase::Clean);
         }
         Git::new(wt).args(["add", "-A"]).ok()?;
-        let step = Git::new(wt).identity(wt).args(["-c", "core.editor=true"]);
+        let step = Git::new(wt).identity().args(["-c", "core.editor=true"]);
         let out = step.args(["rebase", "--continue"]).run()?;
         if out.success() {
             continue;
@@ -454,7 +588,7 @@ pub fn continue_rebase(wt: &Path) -> GitResult<Rebase> {
         if !(said.contains("nothing to commit") || said.contains("No changes")) {
             return Err(out.error());
         }
-        let out = Git::new(wt).identity(wt).args(["rebase", "--skip"]).run()?;
+        let out = Git::new(wt).identity().args(["rebase", "--skip"]).run()?;
         if !out.success() {
             if let Some(found) = conflict(wt, &out)? {
                 return Ok(found);
@@ -470,7 +604,8 @@ pub fn continue_rebase(wt: &Path) -> GitResult<Rebase> {
 
 /// The files of a stopped rebase that still hold conflict markers (`<<<<<<< `, `=======`,
 /// `>>>>>>> ` lines): the conflicted files, whether staged already or not.
-pub fn unresolved_markers(wt: &Path) -> GitResult<Vec<String>> {
+pub fn unresolved_markers<'a>(wt: impl Into<Dir<'a>>) -> GitResult<Vec<String>> {
+    let wt: Dir<'a> = wt.into();
     let conflicted = Git::new(wt)
         .args(["diff", "--name-only", "--diff-filter=U"])
         .ok()?;
@@ -487,7 +622,7 @@ pub fn unresolved_markers(wt: &Path) -> GitResult<Vec<String>> {
     Ok(files
         .into_iter()
         .filter(|f| {
-            std::fs::read_to_string(wt.join(f)).is_ok_and(|text| {
+            wt.read(f).is_some_and(|text| {
                 text.lines().any(|l| {
                     l.starts_with("<<<<<<< ") || l == "=======" || l.starts_with(">>>>>>> ")
                 })
@@ -500,7 +635,12 @@ pub fn unresolved_markers(wt: &Path) -> GitResult<Vec<String>> {
 /// points `ref_name` at that commit, and moves the branch back, leaving a clean worktree.
 /// Nothing is lost (the ref keeps it) and `refs/stash`, which every worktree shares, is not
 /// used. Returns the commit, or `None` when there was nothing to set aside.
-pub fn set_aside(wt: &Path, ref_name: &str, message: &str) -> GitResult<Option<String>> {
+pub fn set_aside<'a>(
+    wt: impl Into<Dir<'a>>,
+    ref_name: &str,
+    message: &str,
+) -> GitResult<Option<String>> {
+    let wt: Dir<'a> = wt.into();
     let Some(commit) = commit_all(wt, message)? else {
         return Ok(None);
     };
@@ -514,7 +654,8 @@ pub fn set_aside(wt: &Path, ref_name: &str, message: &str) -> GitResult<Option<S
 }
 
 /// Runs any git command in `dir` with the settings every call here gets; its output.
-pub fn run(dir: &Path, args: &[&str]) -> GitResult<String> {
+pub fn run<'a>(dir: impl Into<Dir<'a>>, args: &[&str]) -> GitResult<String> {
+    let dir: Dir<'a> = dir.into();
     Git::new(dir).args(args).ok()
 }
 
@@ -550,7 +691,8 @@ pub fn checkout_forward(root: &Path, from: &str, to: &str) -> GitResult<()> {
 }
 
 /// Aborts a rebase in the worktree, if any; errors are ignored.
-pub fn abort_rebase(wt: &Path) {
+pub fn abort_rebase<'a>(wt: impl Into<Dir<'a>>) {
+    let wt: Dir<'a> = wt.into();
     let _ = Git::new(wt).args(["rebase", "--abort"]).run();
 }
 
@@ -657,14 +799,76 @@ pub fn diff_against(dir: &Path, integration: &str) -> GitResult<String> {
     let base = Git::new(dir)
         .args(["merge-base", integration, "HEAD"])
         .ok()?;
-    let quiet = |git: Git| git.env("GIT_OPTIONAL_LOCKS", "0");
-    let diff = quiet(Git::new(dir)).args(["diff", "--no-color", "--no-ext-diff", base.trim()]);
+    let quiet = || Git::new(dir).env("GIT_OPTIONAL_LOCKS", "0");
+    let diff = quiet().args(["diff", "--no-color", "--no-ext-diff", base.trim()]);
     let mut text = diff.ok()?;
-    let untracked = quiet(Git::new(dir)).args(["ls-files", "--others", "--exclude-standard"]);
+    let untracked = quiet().args(["ls-files", "--others", "--exclude-standard"]);
     for file in lines(&untracked.ok()?) {
         text.push_str(&format!("new file (untracked): {file}\n"));
     }
     Ok(text)
+}
+
+/// Whether `dir` is the top of a repository of its own (it holds `.git`), so git run there
+/// cannot walk up into another one.
+pub fn is_repository_top(dir: Dir<'_>) -> GitResult<bool> {
+    match dir.host {
+        None => Ok(dir.path.join(".git").exists()),
+        Some(host) => {
+            let path = dir.path.join(".git").display().to_string();
+            remote(host, &format!("test -e {}", quote(&path)), None)?.yes_no()
+        }
+    }
+}
+
+/// The git command that reaches the repository at `path` on `host` with baton's own ssh
+/// arguments (`baton_core::ssh::ssh_args`: no prompt, no shared connection, the host's port,
+/// key and options): git's transport over ssh, with ssh replaced by a shell function that
+/// drops the placeholder host git passes and runs ssh as baton does. Variant `simple`: git
+/// adds no option of its own (no `-p`, no `-o SendEnv`).
+fn over_ssh<'a>(root: &'a Path, host: &HostConfig, path: &Path) -> (Git<'a>, String) {
+    let args = baton_core::ssh::ssh_args::<&str>(host, crate::ssh::identity(host).as_deref(), &[]);
+    let words: Vec<String> = args.iter().map(|a| quote(a)).collect();
+    let ssh = format!("f() {{ shift; exec ssh {} \"$@\"; }}; f", words.join(" "));
+    let git = Git::new(root)
+        .env("GIT_SSH_COMMAND", &ssh)
+        .env("GIT_SSH_VARIANT", "simple");
+    (git, format!("baton-host:{}", path.display()))
+}
+
+/// Pushes `refspecs` of the repository at `root` to the repository at `path` on `host`.
+pub fn push_to(root: &Path, host: &HostConfig, path: &Path, refspecs: &[String]) -> GitResult<()> {
+    let (git, url) = over_ssh(root, host, path);
+    let git = git
+        .args(["push", "--quiet", "--no-verify", &url])
+        .args(refspecs);
+    let out = git.run()?;
+    let mut out = out;
+    out.command = format!("{} (to {})", out.command, host.name);
+    out.ok().map(drop)
+}
+
+/// Fetches `refspecs` from the repository at `path` on `host` into the one at `root`
+/// (FETCH_HEAD is not written: nothing but the refs named changes here).
+pub fn fetch_from(
+    root: &Path,
+    host: &HostConfig,
+    path: &Path,
+    refspecs: &[String],
+) -> GitResult<()> {
+    let (git, url) = over_ssh(root, host, path);
+    let git = git
+        .args([
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            &url,
+        ])
+        .args(refspecs);
+    let mut out = git.run()?;
+    out.command = format!("{} (from {})", out.command, host.name);
+    out.ok().map(drop)
 }
 
 /// Removes the worktree at `path` (changes in it are lost) and prunes stale worktree entries.

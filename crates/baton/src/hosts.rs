@@ -19,7 +19,6 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use baton_core::config::HostConfig;
-use baton_core::config::Isolation;
 use baton_tmux::Launcher;
 use baton_tmux::PaneInfo;
 use baton_tmux::Socket;
@@ -150,23 +149,12 @@ pub fn stop_all(project: &Project) -> Vec<String> {
     lines
 }
 
-/// Refuses what agents on other hosts cannot do yet: worktree isolation.
+/// Checks what agents on other hosts need before anything starts. Nothing is refused any
+/// more: a remote agent in worktree isolation works in a clone on its host
+/// (`crate::clones`), a shared one in the host's `dir`.
 pub fn check(project: &Project) -> CliResult<()> {
-    let isolated: Vec<String> = project
-        .config
-        .agents
-        .iter()
-        .filter(|a| a.host.is_some() && a.isolation == Isolation::Worktree)
-        .map(|a| a.name.clone())
-        .collect();
-    if isolated.is_empty() {
-        return Ok(());
-    }
-    Err(CliError::user(format!(
-        "worktree isolation is not supported yet for agents on other hosts: {}",
-        isolated.join(", ")
-    ))
-    .hint("give these agents `isolation = \"shared\"`: they work in their host's `dir`"))
+    let _ = project;
+    Ok(())
 }
 
 /// Makes the host's directory and puts baton there when it is missing (or, for the copy

@@ -3,6 +3,7 @@
 
 mod baton_cmd;
 mod cli;
+mod clones;
 mod commands;
 mod context;
 mod daemon;

@@ -249,8 +249,9 @@ pub(crate) fn agent_window(project: &Project, agent: &AgentConfig) -> WindowSpec
     spec
 }
 
-/// Returns the window spec of an agent on `host`: the same as a local agent's, in the host's
-/// directory (or `workdir` under it), with `BATON_HOST` set and the host's baton first on PATH.
+/// Returns the window spec of an agent on `host`: the same as a local agent's, in its
+/// directory there (the host's `dir`, or in worktree isolation its clone; `workdir` under
+/// it), with `BATON_HOST` set and the host's baton first on PATH.
 fn remote_window(
     project: &Project,
     agent: &AgentConfig,
@@ -269,7 +270,7 @@ fn remote_window(
     );
     let socket = baton_core::ssh::remote_socket(&project.socket_name(), &host.name);
     let mut spec = WindowSpec::new(agent.name.clone())
-        .cwd(host.dir.join(&agent.workdir))
+        .cwd(crate::worktrees::agent_dir(project, agent))
         .command(without_headless_switches(&line, &agent.env))
         .size(s.width, s.height)
         .env("BATON_AGENT", agent.name.clone())

@@ -13,6 +13,8 @@
 //! - Before an agent gets a task, [`sync_for_task`] rebases its worktree onto the integration
 //!   branch, so it starts from everyone's merged work (for a conflict fix, the rebase is left
 //!   stopped at the conflict for the agent to resolve).
+//! - An agent on another host works in a clone there instead (`crate::clones`): the same
+//!   steps run there over ssh, and the merge queue fetches its branch back first.
 //!
 //! The user's checkout is never touched: no checkout, reset or index change there; only the
 //! integration branch's ref moves. `.baton/.gitignore` (`*`) keeps baton's directory, worktrees
@@ -60,14 +62,25 @@ pub fn isolated(project: &Project) -> Vec<&AgentConfig> {
         .collect()
 }
 
-/// Returns the directory an agent works in: its worktree (plus `workdir`) or the project's.
+/// Returns the directory an agent works in: its worktree (plus `workdir`) or the project's;
+/// for an agent on another host, the directory there: its clone, or the host's `dir`.
 pub fn agent_dir(project: &Project, agent: &AgentConfig) -> PathBuf {
-    match agent.isolation {
-        Isolation::Worktree if agent.workdir == Path::new(".") => {
+    let host = crate::clones::host_of(project, &agent.name);
+    match (agent.isolation, host) {
+        (Isolation::Worktree, Some(h)) if agent.workdir == Path::new(".") => {
+            crate::clones::clone_path(h, &agent.name)
+        }
+        (Isolation::Worktree, Some(h)) => {
+            crate::clones::clone_path(h, &agent.name).join(&agent.workdir)
+        }
+        (Isolation::Worktree, None) if agent.workdir == Path::new(".") => {
             worktree_path(&project.root, &agent.name)
         }
-        Isolation::Worktree => worktree_path(&project.root, &agent.name).join(&agent.workdir),
-        Isolation::Shared => project.root.join(&agent.workdir),
+        (Isolation::Worktree, None) => {
+            worktree_path(&project.root, &agent.name).join(&agent.workdir)
+        }
+        (Isolation::Shared, Some(h)) => h.dir.join(&agent.workdir),
+        (Isolation::Shared, None) => project.root.join(&agent.workdir),
     }
 }
 
@@ -133,7 +146,7 @@ pub fn prepare(project: &Project, store: &mut Store) -> CliResult<Vec<String>> {
             .config
             .agents
             .iter()
-            .filter(|a| a.isolation == Isolation::Shared)
+            .filter(|a| a.isolation == Isolation::Shared && a.host.is_none())
             .map(|a| a.name.as_str())
             .collect();
         if !shared.is_empty() {
@@ -150,6 +163,10 @@ pub fn prepare(project: &Project, store: &mut Store) -> CliResult<Vec<String>> {
         ));
     }
     for a in agents {
+        if let Some(host) = crate::clones::host_of(project, &a.name) {
+            lines.push(prepare_clone(project, host, &a.name, &branch)?);
+            continue;
+        }
         let path = worktree_path(&project.root, &a.name);
         let what = git::ensure_worktree(&project.root, &path, &agent_branch(&a.name), &head)
             .map_err(|e| CliError::user(format!("agent `{}`: {e}", a.name)))?;
@@ -167,6 +184,43 @@ pub fn prepare(project: &Project, store: &mut Store) -> CliResult<Vec<String>> {
     Ok(lines)
 }
 
+/// Makes (or reuses) the clone of an agent on another host; a host that cannot be reached
+/// is said, not an error (its agent waits for it, and its clone is made before its first
+/// task).
+fn prepare_clone(
+    project: &Project,
+    host: &baton_core::config::HostConfig,
+    agent: &str,
+    branch: &str,
+) -> CliResult<String> {
+    let clone = crate::clones::clone_path(host, agent);
+    match crate::clones::ensure(&project.root, host, agent, branch) {
+        Ok(what) => Ok(format!(
+            "{agent:<12} works in {} on {} on branch {} ({})",
+            clone.display(),
+            host.name,
+            agent_branch(agent),
+            match what {
+                git::Ensured::Created => format!("new clone, from {branch}"),
+                git::Ensured::Reused => format!("reused, {branch} pushed"),
+            }
+        )),
+        Err(crate::clones::Problem::Unreachable(why)) => Ok(format!(
+            "{agent:<12} clone on {} not made: {why} (made before its first task)",
+            host.name
+        )),
+        Err(crate::clones::Problem::Failed(why)) => Err(CliError::user(format!(
+            "agent `{agent}`: its clone on {}: {why}",
+            host.name
+        ))
+        .hint(format!(
+            "check that git runs on {} (`baton doctor`) and that {} can be written",
+            host.name,
+            clone.display()
+        ))),
+    }
+}
+
 /// Writes `.baton/.gitignore` so baton's state and worktrees never show in the user's
 /// `git status` (nor get added by a `git add -A` there).
 fn keep_out_of_git_status(project: &Project) -> CliResult<()> {
@@ -181,19 +235,30 @@ fn keep_out_of_git_status(project: &Project) -> CliResult<()> {
     Ok(())
 }
 
-/// The working-directory line of an isolated agent's prompts.
+/// The working-directory line of an isolated agent's prompts (for an agent on another host,
+/// its clone there).
 pub fn prompt_note(project: &Project, agent: &AgentConfig, integration: &str) -> String {
     let dir = agent_dir(project, agent);
-    match project.config.run.language() {
-        "fr" => format!(
-            "{} — ton propre worktree git, branche {}. Travaille et lance tes commandes uniquement ici, jamais dans le dépôt de l'utilisateur. Quand tu signales la tâche terminée, baton commite ce que tu as laissé et le fusionne dans {integration} une fois la vérification passée.",
+    let branch = agent_branch(&agent.name);
+    let fr = project.config.run.language() == "fr";
+    match crate::clones::host_of(project, &agent.name) {
+        Some(host) if fr => format!(
+            "{} sur {} — ton propre clone git du projet, branche {branch}. Travaille et lance tes commandes uniquement ici. Quand tu signales la tâche terminée, baton commite ce que tu as laissé, le rapatrie et le fusionne dans {integration} une fois la vérification passée.",
             dir.display(),
-            agent_branch(&agent.name)
+            host.name
         ),
-        _ => format!(
-            "{} — your own git worktree, on branch {}. Work and run commands only here, never in the user's checkout. When you report the task done, baton commits what you left and merges it into {integration} once verify passes.",
+        Some(host) => format!(
+            "{} on {} — your own git clone of the project, on branch {branch}. Work and run commands only here. When you report the task done, baton commits what you left, brings it back and merges it into {integration} once verify passes.",
             dir.display(),
-            agent_branch(&agent.name)
+            host.name
+        ),
+        None if fr => format!(
+            "{} — ton propre worktree git, branche {branch}. Travaille et lance tes commandes uniquement ici, jamais dans le dépôt de l'utilisateur. Quand tu signales la tâche terminée, baton commite ce que tu as laissé et le fusionne dans {integration} une fois la vérification passée.",
+            dir.display()
+        ),
+        None => format!(
+            "{} — your own git worktree, on branch {branch}. Work and run commands only here, never in the user's checkout. When you report the task done, baton commits what you left and merges it into {integration} once verify passes.",
+            dir.display()
         ),
     }
 }
@@ -225,16 +290,29 @@ pub enum Committed {
     Outcome(MergeOutcome),
 }
 
-/// Commits what the agent left for a task it reported done; when its worktree was stopped at
-/// a conflict (a fix task), the resolution is staged and the rebase continued first — unless
-/// conflict markers are still there, which are never committed.
-pub fn commit_done(root: &Path, agent: &str, task: &Task) -> git::GitResult<Committed> {
-    let wt = worktree_path(root, agent);
-    if let Some(problem) = not_a_worktree(root, &wt) {
+/// Commits what the agent left for a task it reported done (in its worktree, or in its clone
+/// on another host: [`crate::clones::commit_done`]).
+pub fn commit_done(project: &Project, agent: &str, task: &Task) -> git::GitResult<Committed> {
+    if let Some(host) = crate::clones::host_of(project, agent) {
+        return crate::clones::commit_done(host, agent, task);
+    }
+    let wt = worktree_path(&project.root, agent);
+    if let Some(problem) = not_a_worktree(&project.root, &wt) {
         return Ok(Committed::Outcome(MergeOutcome::Error { message: problem }));
     }
-    if git::rebase_in_progress(&wt) {
-        let left = git::unresolved_markers(&wt)?;
+    commit_in(git::Dir::from(&wt), agent, task)
+}
+
+/// Commits what the agent left in `wt`; when it was stopped at a conflict (a fix task), the
+/// resolution is staged and the rebase continued first — unless conflict markers are still
+/// there, which are never committed.
+pub fn commit_in(wt: git::Dir<'_>, agent: &str, task: &Task) -> git::GitResult<Committed> {
+    let shown = match wt.host {
+        Some(h) => format!("{} on {}", wt.path.display(), h.name),
+        None => wt.path.display().to_string(),
+    };
+    if git::rebase_in_progress(wt) {
+        let left = git::unresolved_markers(wt)?;
         if !left.is_empty() {
             let excerpt = format!(
                 "Conflict markers (<<<<<<<, =======, >>>>>>>) are still in: {}",
@@ -245,7 +323,7 @@ pub fn commit_done(root: &Path, agent: &str, task: &Task) -> git::GitResult<Comm
                 excerpt,
             }));
         }
-        if let git::Rebase::Conflict { files, excerpt } = git::continue_rebase(&wt)? {
+        if let git::Rebase::Conflict { files, excerpt } = git::continue_rebase(wt)? {
             return Ok(Committed::Outcome(MergeOutcome::Conflict {
                 files,
                 excerpt,
@@ -253,18 +331,17 @@ pub fn commit_done(root: &Path, agent: &str, task: &Task) -> git::GitResult<Comm
         }
     }
     let branch = agent_branch(agent);
-    let on = git::current_branch(&wt)?;
+    let on = git::current_branch(wt)?;
     if on.as_deref() != Some(branch.as_str()) {
         return Ok(Committed::Outcome(MergeOutcome::Error {
             message: format!(
-                "{} is on {} instead of {branch}: its work is not where the merge queue takes it from (check {branch} out again there)",
-                wt.display(),
+                "{shown} is on {} instead of {branch}: its work is not where the merge queue takes it from (check {branch} out again there)",
                 on.map_or_else(|| "a detached HEAD".to_owned(), |b| format!("branch {b}"))
             ),
         }));
     }
-    let held_back = git::untracked_secrets(&wt)?;
-    let commit = git::commit_all(&wt, &commit_message(task, agent))?;
+    let held_back = git::untracked_secrets(wt)?;
+    let commit = git::commit_all(wt, &commit_message(task, agent))?;
     Ok(Committed::Ready { commit, held_back })
 }
 
@@ -289,28 +366,43 @@ pub struct SyncFor {
     pub keep_work: bool,
 }
 
-/// Brings an agent's worktree onto the integration branch before it starts a task; returns
-/// a line for the journal when something happened or was left alone.
-pub fn sync_for_task(root: &Path, agent: &str, integration: &str, how: SyncFor) -> Option<String> {
-    let wt = worktree_path(root, agent);
-    if let Some(problem) = not_a_worktree(root, &wt) {
+/// Brings an agent's worktree (or its clone on another host: [`crate::clones::sync_for_task`])
+/// onto the integration branch before it starts a task; returns a line for the journal when
+/// something happened or was left alone.
+pub fn sync_for_task(
+    project: &Project,
+    agent: &str,
+    integration: &str,
+    how: SyncFor,
+) -> Option<String> {
+    if let Some(host) = crate::clones::host_of(project, agent) {
+        return crate::clones::sync_for_task(&project.root, host, agent, integration, how);
+    }
+    let wt = worktree_path(&project.root, agent);
+    if let Some(problem) = not_a_worktree(&project.root, &wt) {
         return Some(problem);
     }
-    if git::rebase_in_progress(&wt) {
+    sync_in(git::Dir::from(&wt), agent, integration, how)
+}
+
+/// Brings the checkout `wt` (a worktree here, or a clone on another host) onto the
+/// integration branch: anything uncommitted set aside (or kept: `how`), then rebased.
+pub fn sync_in(wt: git::Dir<'_>, agent: &str, integration: &str, how: SyncFor) -> Option<String> {
+    if git::rebase_in_progress(wt) {
         return Some("its worktree is stopped in a rebase: left as it is".into());
     }
     // The agent holds no task when it gets one (one at a time in a worktree): what is left
     // uncommitted belongs to a task that went elsewhere (requeued, blocked, cancelled). It
     // must not ride along with the next task's commit: it is set aside, kept under a ref.
     let mut said = Vec::new();
-    match git::is_dirty(&wt) {
+    match git::is_dirty(wt) {
         Ok(false) => {}
         Ok(true) if how.keep_work => {
             return Some("its uncommitted work belongs to this task: kept, not rebased".into());
         }
         Ok(true) => {
             let name = format!("refs/baton/set-aside/{agent}/{}", crate::store::now_ms());
-            match git::set_aside(&wt, &name, &format!("baton: work {agent} left uncommitted")) {
+            match git::set_aside(wt, &name, &format!("baton: work {agent} left uncommitted")) {
                 Ok(None) => {}
                 Ok(Some(_)) => said.push(format!(
                     "uncommitted work left from an earlier task set aside as {name} (git show {name})"
@@ -321,11 +413,11 @@ pub fn sync_for_task(root: &Path, agent: &str, integration: &str, how: SyncFor) 
         Err(e) => return Some(format!("cannot read its worktree: {e}")),
     }
     let onto = format!("refs/heads/{integration}");
-    let before = git::rev_parse(&wt, "HEAD").ok().flatten();
+    let before = git::rev_parse(wt, "HEAD").ok().flatten();
     let fix = how.keep_conflict;
-    let rebased = match git::rebase(&wt, &onto, fix) {
+    let rebased = match git::rebase(wt, &onto, fix) {
         Ok(git::Rebase::Clean) => {
-            let after = git::rev_parse(&wt, "HEAD").ok().flatten();
+            let after = git::rev_parse(wt, "HEAD").ok().flatten();
             (before != after).then(|| format!("worktree rebased onto {integration}"))
         }
         Ok(git::Rebase::Conflict { files, .. }) if fix => Some(format!(
@@ -355,6 +447,9 @@ pub struct MergeJob {
     pub integration: String,
     /// The verify commands, run in the scratch worktree.
     pub verify: Vec<String>,
+    /// The agent's host when it is on another one: its branch is fetched from its clone
+    /// there first.
+    pub host: Option<baton_core::config::HostConfig>,
 }
 
 /// What a merge gave.
@@ -474,6 +569,12 @@ pub fn run_batch(jobs: &[MergeJob]) -> Vec<Batched> {
         let mut included: Vec<(usize, String)> = Vec::new();
         for (i, job) in jobs.iter().enumerate() {
             let branch = agent_branch(&job.agent);
+            if let Some(host) = &job.host
+                && let Err(e) = crate::clones::fetch_branch(root, host, &job.agent)
+            {
+                done[i] = Some(failed(Some(&old), None, e.to_string()));
+                continue;
+            }
             let head = match git::rev_parse(root, &format!("refs/heads/{branch}")) {
                 Ok(Some(h)) => h,
                 other => {

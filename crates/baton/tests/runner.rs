@@ -18,6 +18,7 @@ mod test_remote_cli;
 mod test_remote_faults;
 mod test_remote_run;
 mod test_remote_tmux;
+mod test_remote_worktree;
 mod test_report;
 mod test_run;
 mod test_send;

@@ -171,12 +171,9 @@ impl Shell<'_> {
                         keep_conflict: has(baton_core::engine::CONFLICT_SKILL),
                         keep_work: had_it || has(baton_core::engine::MERGE_SKILL),
                     };
-                    if let Some(line) = crate::worktrees::sync_for_task(
-                        &self.project.root,
-                        &agent,
-                        &integration,
-                        how,
-                    ) {
+                    if let Some(line) =
+                        crate::worktrees::sync_for_task(self.project, &agent, &integration, how)
+                    {
                         self.journal(Some(&agent), Some(task), JournalAction::Worktree, &line);
                     }
                 }

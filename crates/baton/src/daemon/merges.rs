@@ -71,7 +71,7 @@ impl Shell<'_> {
         queue: &mut VecDeque<Event>,
     ) -> CliResult<()> {
         let t = self.store.task(task)?;
-        let outcome = match crate::worktrees::commit_done(&self.project.root, agent, &t) {
+        let outcome = match crate::worktrees::commit_done(self.project, agent, &t) {
             Ok(crate::worktrees::Committed::Ready { commit, held_back }) => {
                 let id = self.store.queue_merge(task, agent)?;
                 let mut what = match commit {
@@ -221,6 +221,7 @@ impl Shell<'_> {
                 agent: row.merge.agent.clone(),
                 integration: integration.clone(),
                 verify: self.project.config.verify.commands.clone(),
+                host: crate::clones::host_of(self.project, &row.merge.agent).cloned(),
             })
             .collect();
         let tx = self.wake_tx.clone();
