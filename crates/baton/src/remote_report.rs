@@ -372,7 +372,10 @@ impl Worker {
                 return None;
             }
         }
-        let answer = self.carry_out(report);
+        let answer = match self.not_theirs(report) {
+            Some(refusal) => refusal,
+            None => self.carry_out(report),
+        };
         let command = report.args.first().cloned().unwrap_or_default();
         let sub = report.args.get(1).filter(|a| !a.starts_with('-'));
         let command = sub.map_or(command.clone(), |s| format!("{command} {s}"));
@@ -383,6 +386,38 @@ impl Worker {
             eprintln!("warning: host {}: cannot record a report: {e}", self.host);
         }
         Some(answer)
+    }
+
+    /// A `task done|block` of a task that is no longer the agent's: it was taken back while
+    /// the host was cut off (and may be done by another agent now). Refused, so a late report
+    /// from a host that was down never completes another agent's work.
+    fn not_theirs(&self, report: &Report) -> Option<RemoteAnswer> {
+        let [task, verb, id, ..] = report.args.as_slice() else {
+            return None;
+        };
+        if task != "task" || !matches!(verb.as_str(), "done" | "block") {
+            return None;
+        }
+        let id: baton_core::task::TaskId = id.parse().ok()?;
+        let t = self.store.as_ref()?.task(id).ok()?;
+        // Still its own (in progress, unreported, or already closed by it: the command says
+        // so itself); a task taken back is PENDING or another agent's.
+        if t.assignee.as_deref() == Some(report.agent.as_str())
+            && t.status != baton_core::task::Status::Pending
+        {
+            return None;
+        }
+        let now = match &t.assignee {
+            Some(other) if other != &report.agent => format!("it is {other}'s now"),
+            _ => format!("it is {} now", t.status),
+        };
+        Some(RemoteAnswer {
+            code: 1,
+            stdout: String::new(),
+            stderr: format!(
+                "baton: {id} is no longer yours ({now}): it was taken back while this host was out of reach; this report is not taken\n"
+            ),
+        })
     }
 
     /// Runs the report's command here, as its agent, in the project.

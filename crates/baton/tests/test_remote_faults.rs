@@ -188,14 +188,23 @@ fn a_host_down_mid_run_gives_its_task_to_an_agent_here_and_comes_back() {
     assert_eq!(done["actor"], "near", "{done}");
     assert!(journal_has(p.root(), "host-lost", "h1"));
     assert!(journal_has(p.root(), "agent-died", "host h1 is down"));
-    // far's late report was carried out (the spool drained) and answered: the task was
-    // already done, so no second completion (counted above).
+    // far's late report was read (the spool drained) and refused: the task went to near, so
+    // far's report of it is not taken (no second completion, counted above).
     assert!(
         !buffers(&p.socket, "h1")
             .iter()
             .any(|b| b.starts_with("baton-report-")),
         "a report was left on h1"
     );
+    let db = rusqlite::Connection::open(p.root().join(".baton/state.db")).unwrap();
+    let refused: String = db
+        .query_row(
+            "SELECT stderr FROM remote_reports WHERE agent = 'far' AND command = 'task done' AND code = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("no refused late report of far: {e}"));
+    assert_has(&refused, &[&format!("{cut} is no longer yours (it is near's now)")]);
     // Back, far got work again when some was left for it.
     let restart = seq_of(&entries, "agent-restart", "far", "host h1 is back").unwrap();
     let unstarted = list

@@ -88,6 +88,18 @@ impl ControlConnection {
         session: String,
         subscriptions: Vec<Subscription>,
     ) -> (ControlConnection, Receiver<ControlEvent>) {
+        Self::start_with_backoff(tmux, session, subscriptions, MAX_BACKOFF)
+    }
+
+    /// [`ControlConnection::start`] with another longest wait between reconnection attempts
+    /// (the first is 50 ms, doubling up to `max_backoff`): over ssh each attempt is an ssh
+    /// connection, so a host that is down is tried less often.
+    pub fn start_with_backoff(
+        tmux: Tmux,
+        session: String,
+        subscriptions: Vec<Subscription>,
+        max_backoff: Duration,
+    ) -> (ControlConnection, Receiver<ControlEvent>) {
         // The client is attached with processes: a handle routing commands through a
         // connection (this one, maybe) would wait on itself to connect.
         let tmux = tmux.without_control();
@@ -107,6 +119,7 @@ impl ControlConnection {
         let shared = Arc::clone(&current);
         let supervisor = Supervisor {
             tmux,
+            max_backoff,
             session,
             subscriptions,
             current: shared,
@@ -193,6 +206,7 @@ impl Drop for ControlConnection {
 /// The supervising thread's state.
 struct Supervisor {
     tmux: Tmux,
+    max_backoff: Duration,
     session: String,
     subscriptions: Vec<Subscription>,
     current: Arc<Mutex<Option<Arc<ControlClient>>>>,
@@ -248,7 +262,7 @@ impl Supervisor {
             if let Ok(attached) = attach(&self.tmux, &self.session, &self.subscriptions) {
                 return Some(attached);
             }
-            delay = (delay * 2).min(MAX_BACKOFF);
+            delay = (delay * 2).min(self.max_backoff);
         }
     }
 }

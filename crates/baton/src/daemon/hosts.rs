@@ -25,6 +25,10 @@ use crate::remote_report::Pump;
 use super::Shell;
 use super::Wake;
 
+/// Longest wait between two attempts to reconnect to a host (50 ms doubling): each is an ssh
+/// connection.
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+
 /// First wait before trying a host that is down again; doubles up to [`MAX_PROBE`].
 const FIRST_PROBE: Duration = Duration::from_secs(2);
 /// Longest wait between two tries of a host that is down.
@@ -62,7 +66,15 @@ pub(super) fn connect(project: &Project, hosts: &mut Hosts) -> Connected {
             .map(|(host, tmux)| {
                 let (host, tmux) = (host.clone(), tmux.clone());
                 let session = project.session.clone();
-                s.spawn(move || (host, ControlConnection::start(tmux, session, Vec::new())))
+                s.spawn(move || {
+                    let conn = ControlConnection::start_with_backoff(
+                        tmux,
+                        session,
+                        Vec::new(),
+                        RECONNECT_MAX,
+                    );
+                    (host, conn)
+                })
             })
             .collect();
         spawned.into_iter().filter_map(|j| j.join().ok()).collect()
