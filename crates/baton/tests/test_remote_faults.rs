@@ -204,7 +204,10 @@ fn a_host_down_mid_run_gives_its_task_to_an_agent_here_and_comes_back() {
             |r| r.get(0),
         )
         .unwrap_or_else(|e| panic!("no refused late report of far: {e}"));
-    assert_has(&refused, &[&format!("{cut} is no longer yours (it is near's now)")]);
+    assert_has(
+        &refused,
+        &[&format!("{cut} is no longer yours (it is near's now)")],
+    );
     // Back, far got work again when some was left for it.
     let restart = seq_of(&entries, "agent-restart", "far", "host h1 is back").unwrap();
     let unstarted = list
