@@ -190,8 +190,11 @@ impl SshFailure {
         }
     }
 
-    /// How to fix it; `target` is the host's `[user@]host[:port]`.
-    pub fn hint(&self, target: &str) -> String {
+    /// How to fix it, for the host at `target` (its `ssh = …` quoted as written; commands a
+    /// person can run given with `-p` for the port; the host's `identity` and `ssh_options`
+    /// apply too).
+    pub fn hint(&self, target: &crate::config::SshTarget) -> String {
+        let words = target.ssh_words();
         match self {
             SshFailure::Refused => {
                 format!("check the port in `ssh = \"{target}\"` and that sshd runs there")
@@ -200,7 +203,7 @@ impl SshFailure {
                 format!("check the host name in `ssh = \"{target}\"` and the network")
             }
             SshFailure::HostKeyUnknown => format!(
-                "connect once by hand (ssh {target}) and check the fingerprint it shows: \
+                "connect once by hand (ssh {words}) and check the fingerprint it shows: \
                  baton never accepts a key on its own"
             ),
             SshFailure::HostKeyChanged => {
@@ -212,7 +215,9 @@ impl SshFailure {
                  it in ssh-agent (baton runs ssh with BatchMode=yes: no password prompt)"
                 .into(),
             SshFailure::Closed | SshFailure::Other(_) => {
-                format!("run `ssh -v {target} true` to see what ssh does")
+                format!(
+                    "run `ssh -v {words} true` (with the host's identity and options) to see what ssh does"
+                )
             }
         }
     }
@@ -246,6 +251,16 @@ pub fn probe_script(host: &HostConfig, programs: &[&str]) -> String {
          if ( : > \"$t\" ) 2>/dev/null; then rm -f \"$t\"; echo dir=writable; \
          else echo dir=readonly; fi; cd \"$d\" || exit 1; else echo dir=missing; fi\n",
         shell_quote(&host.dir.to_string_lossy())
+    ));
+    // The agents' windows have the host's baton first on their PATH: so does the look-up.
+    let bin = host
+        .baton
+        .as_ref()
+        .and_then(|b| b.parent().map(std::path::Path::to_path_buf))
+        .unwrap_or_else(|| host.dir.join(".baton/bin"));
+    s.push_str(&format!(
+        "PATH={}:\"$PATH\"; export PATH\n",
+        shell_quote(&bin.to_string_lossy())
     ));
     for (i, p) in programs.iter().enumerate() {
         s.push_str(&format!(
@@ -485,12 +500,20 @@ mod tests {
             SshFailure::AuthRefused,
             SshFailure::Refused,
         ] {
-            assert!(f.hint("dev@gpu1:2222").len() > 20, "{f:?}");
+            assert!(
+                f.hint(&SshTarget::parse("dev@gpu1:2222").unwrap()).len() > 20,
+                "{f:?}"
+            );
         }
         assert!(
             SshFailure::Refused
-                .hint("dev@gpu1:2222")
+                .hint(&SshTarget::parse("dev@gpu1:2222").unwrap())
                 .contains("dev@gpu1:2222")
+        );
+        assert!(
+            SshFailure::Closed
+                .hint(&SshTarget::parse("dev@gpu1:2222").unwrap())
+                .contains("ssh -v -p 2222 dev@gpu1 true")
         );
     }
 

@@ -35,6 +35,34 @@ use crate::windows::WindowOps;
 /// there with it sends its reports through tmux instead of opening a store.
 pub const HOST_ENV: &str = "BATON_HOST";
 
+/// The hint of an error that is the host being out of reach (not a mistake to fix): an agent
+/// there is started when the daemon reaches the host again.
+pub const TRIED_AGAIN: &str = "the daemon tries the host again and starts its agents there";
+
+/// Whether `e` says a host could not be reached (and is tried again), rather than a mistake.
+pub fn is_unreachable(e: &CliError) -> bool {
+    e.hints.iter().any(|h| h == TRIED_AGAIN)
+}
+
+/// A tmux command on another host that failed: ssh's own failure (exit 255) is the host out
+/// of reach.
+pub fn tmux_error(host: &str, e: TmuxError) -> CliError {
+    match &e {
+        TmuxError::Command {
+            status: Some(255),
+            stderr,
+            ..
+        } => CliError::user(format!("host `{host}`: {}", stderr.trim())).hint(TRIED_AGAIN),
+        TmuxError::Disconnected { .. } | TmuxError::Timeout { .. } => {
+            CliError::user(format!("host `{host}`: {e}")).hint(TRIED_AGAIN)
+        }
+        _ => e.into(),
+    }
+}
+
+/// How long a check that ssh reaches a host may take.
+const PROBE_DEADLINE: Duration = Duration::from_secs(15);
+
 /// How long preparing a host (one ssh run; the copy of baton is another) may take.
 const PREPARE_DEADLINE: Duration = Duration::from_secs(60);
 
@@ -85,14 +113,26 @@ pub fn agent_pane(project: &Project, agent: &str) -> CliResult<(Tmux, PaneInfo)>
     };
     let tmux = remote_tmux(project, host);
     let panes = WindowOps::session_panes(&tmux, &project.session)?;
-    let pane = panes
-        .into_iter()
-        .find(|p| p.window_name == agent)
-        .ok_or_else(|| {
-            CliError::user(format!("agent `{agent}` is not running on {}", host.name))
-                .hint("start the agents with `baton up`")
-        })?;
-    Ok((tmux, pane))
+    if let Some(pane) = panes.into_iter().find(|p| p.window_name == agent) {
+        return Ok((tmux, pane));
+    }
+    // None there: is it the agent, or the host?
+    reachable(host)?;
+    Err(
+        CliError::user(format!("agent `{agent}` is not running on {}", host.name))
+            .hint("start the agents with `baton up`"),
+    )
+}
+
+/// Checks that ssh reaches `host` (one run of `true`); the error says why not.
+pub fn reachable(host: &HostConfig) -> CliResult<()> {
+    let run = crate::ssh::run(host, &["true"], PROBE_DEADLINE)
+        .map_err(|e| CliError::user(format!("host `{}`: cannot run ssh: {e}", host.name)))?;
+    if run.code == Some(0) {
+        Ok(())
+    } else {
+        Err(ssh_error(host, &run, "cannot run a command"))
+    }
 }
 
 /// Stops the project's session on every host its agents run on (and that host's tmux server
@@ -234,16 +274,18 @@ fn copy_baton(host: &HostConfig, exe: &Path, baton: &str) -> CliResult<()> {
 
 /// The error of a failed ssh run on `host`: what ssh said, or the remote command's error.
 fn ssh_error(host: &HostConfig, run: &crate::ssh::SshRun, what: &str) -> CliError {
-    let target = host.ssh.destination();
+    let target = host.ssh.to_string();
     if run.timed_out {
         return CliError::user(format!(
             "host `{}` ({target}): no answer in time",
             host.name
-        ));
+        ))
+        .hint(TRIED_AGAIN);
     }
     match baton_core::ssh::SshFailure::of(run.code, &run.stderr) {
         Some(f) => CliError::user(format!("host `{}` ({target}): {}", host.name, f.summary()))
-            .hint(f.hint(&target)),
+            .hint(f.hint(&host.ssh))
+            .hint(TRIED_AGAIN),
         None => CliError::user(format!(
             "host `{}`: {what}: {}",
             host.name,

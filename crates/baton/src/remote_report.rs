@@ -106,11 +106,17 @@ pub fn forward(host: &str, hook: bool) -> ExitCode {
         );
         return ExitCode::from(1);
     }
-    let stdin = hook.then(|| {
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    // A hook's payload, or a text given as `-` (`baton send agent -`).
+    let stdin = (hook || args.iter().any(|a| a == "-")).then(|| {
         let mut text = String::new();
         let _ = std::io::stdin().take(1 << 20).read_to_string(&mut text);
         text
     });
+    let query = is_query(&args);
     let report = Report {
         // The time first, so that the daemon carries a host's reports out in the order made.
         id: format!(
@@ -121,10 +127,7 @@ pub fn forward(host: &str, hook: bool) -> ExitCode {
             &crate::store::new_report_id()[..12]
         ),
         agent: std::env::var("BATON_AGENT").unwrap_or_default(),
-        args: std::env::args_os()
-            .skip(1)
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect(),
+        args,
         stdin,
         wait: !hook,
     };
@@ -157,12 +160,39 @@ pub fn forward(host: &str, hook: bool) -> ExitCode {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    if query {
+        // A question is worth nothing later: taken back, and said unanswered.
+        let _ = tmux(&["delete-buffer", "-b", &name], None);
+        eprintln!(
+            "baton: no answer from the daemon in {} s (its connection to host `{host}` may be down): nothing was read; try again",
+            ANSWER_WAIT.as_secs()
+        );
+        return ExitCode::from(1);
+    }
     eprintln!(
         "baton: the report ({}) waits on host `{host}` for the daemon, which has not answered in {} s (its connection may be down): it is carried out once when it reads it",
         report.id,
         ANSWER_WAIT.as_secs()
     );
     ExitCode::SUCCESS
+}
+
+/// Whether a command only reads (its answer is the point: carried out later, it is worth
+/// nothing).
+fn is_query(args: &[String]) -> bool {
+    let words: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    matches!(
+        words.as_slice(),
+        ["ls" | "log" | "usage" | "peek", ..]
+            | ["task", "list" | "show", ..]
+            | ["merge-queue"]
+            | ["lead"]
+            | ["memory", "show", ..]
+    )
 }
 
 /// Runs the host's `tmux` on the server of the pane it runs in (`$TMUX`); its stdout.
@@ -536,6 +566,29 @@ mod tests {
         );
         assert_eq!(from_hex("0"), None);
         assert_eq!(from_hex("zz"), None);
+    }
+
+    #[test]
+    fn questions_are_told_from_reports() {
+        let words = |s: &str| s.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        for q in [
+            "task list --json",
+            "task show T-001",
+            "ls",
+            "log --json",
+            "lead",
+        ] {
+            assert!(is_query(&words(q)), "{q}");
+        }
+        for r in [
+            "task done T-001",
+            "task add x",
+            "send a -",
+            "lead handoff",
+            "hook stop",
+        ] {
+            assert!(!is_query(&words(r)), "{r}");
+        }
     }
 
     #[test]

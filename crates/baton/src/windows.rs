@@ -109,8 +109,9 @@ pub fn start<'p, T: WindowOps + ?Sized>(
             }
             Ok((line, false)) => say(line),
             // An agent on a host that cannot be reached now waits for its host: the others
-            // start (the daemon tries the host again).
-            Err(e) if agent.host.is_some() => say(format!(
+            // start (the daemon tries the host again). A mistake (a directory that cannot be
+            // made, no baton there) stops the start as it would for a local agent.
+            Err(e) if agent.host.is_some() && crate::hosts::is_unreachable(&e) => say(format!(
                 "{:<12} not started: {}{}",
                 agent.name,
                 e.message,
@@ -143,7 +144,8 @@ fn start_one<T: WindowOps + ?Sized>(
         )),
         Some(p) => {
             tmux.prepare_host(&agent.name)?;
-            tmux.respawn_pane(&p.pane_id, &agent_window(project, agent))?;
+            tmux.respawn_pane(&p.pane_id, &agent_window(project, agent))
+                .map_err(|e| on_host(agent, e))?;
             Ok((
                 format!("{:<12} restarted in {}{on}", agent.name, p.pane_id),
                 true,
@@ -151,7 +153,9 @@ fn start_one<T: WindowOps + ?Sized>(
         }
         None => {
             tmux.prepare_host(&agent.name)?;
-            let p = tmux.new_window(&project.session, &agent_window(project, agent))?;
+            let p = tmux
+                .new_window(&project.session, &agent_window(project, agent))
+                .map_err(|e| on_host(agent, e))?;
             Ok((
                 format!(
                     "{:<12} started in {}{on} ({})",
@@ -160,6 +164,14 @@ fn start_one<T: WindowOps + ?Sized>(
                 true,
             ))
         }
+    }
+}
+
+/// A tmux error of an agent's window: on another host, said as the host's.
+fn on_host(agent: &AgentConfig, e: TmuxError) -> CliError {
+    match &agent.host {
+        Some(host) => crate::hosts::tmux_error(host, e),
+        None => e.into(),
     }
 }
 

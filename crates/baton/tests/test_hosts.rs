@@ -116,6 +116,10 @@ fn an_agent_on_an_unreachable_host_is_never_run_here() {
     let panes = p.tmux(&["list-windows", "-t", &p.session, "-F", "#{window_name}"]);
     let names = String::from_utf8_lossy(&panes.stdout);
     assert!(!names.lines().any(|l| l == "there"), "{names}");
+    // Looking at it says why it cannot be seen: the host, not the agent.
+    let peek = p.exec(&["peek", "there"]);
+    assert_eq!(peek.code, Some(1), "{}", peek.both());
+    assert_has(&peek.stderr, &["host `gpu1`", "connection refused"]);
     p.ok(&["down"]);
 
     // Without hosts, `baton ls` has no host column.

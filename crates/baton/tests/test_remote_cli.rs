@@ -47,6 +47,18 @@ fn commands_reach_an_agent_on_a_host_and_its_reports_come_back() {
     let there = tempfile::tempdir().unwrap();
     let host_dir = there.path().join("work");
     let out = tempfile::tempdir().unwrap();
+    // A host directory that cannot be made is a mistake to fix, not a host to wait for.
+    let file = there.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    p.write_config(
+        &(p.fake_agent("far", "claude", "")
+            + "host = \"h1\"\n\n"
+            + &sshd.host_table("h1", &file.join("work"), "")),
+    );
+    let bad = p.exec(&["up", "--no-daemon"]);
+    assert_eq!(bad.code, Some(1), "{}", bad.both());
+    assert_has(&bad.stderr, &["host `h1`: cannot make"]);
+
     p.write_config(
         &(p.fake_agent("far", "claude", "")
             + "host = \"h1\"\n\n"
@@ -54,6 +66,16 @@ fn commands_reach_an_agent_on_a_host_and_its_reports_come_back() {
     );
     let up = p.ok(&["up"]);
     assert_has(&up, &["far", "on h1", "ready"]);
+    // The task added below is not handed to far: it stays free for the messages.
+    p.ok(&["pause"]);
+    let ls = p.json(&["ls", "--json"]);
+    let far = &ls["agents"][0];
+    assert_eq!(
+        (&far["running"], &far["host"]),
+        (&true.into(), &"h1".into()),
+        "{ls:#}"
+    );
+    assert!(far["pane"].as_str().unwrap().ends_with("@h1"), "{ls:#}");
 
     // peek and send go through ssh; attach says where to look.
     let peek = p.ok(&["peek", "far"]);
@@ -89,6 +111,19 @@ fn commands_reach_an_agent_on_a_host_and_its_reports_come_back() {
         log.contains("\"actor\":\"far\"") || log.contains("\"actor\": \"far\""),
         "{log}"
     );
+    // A text on standard input (`-`) goes with the command.
+    let piped = on_host(
+        &p.socket,
+        &host_dir,
+        out.path(),
+        "send",
+        "echo 'piped from the host' | baton send far -",
+    );
+    assert_has(&piped, &["exit 0"]);
+    wait_until(WAIT, "the piped prompt in the agent", || {
+        std::fs::read_to_string(p.prompt_log("far"))
+            .is_ok_and(|t| t.contains("piped from the host"))
+    });
     // What an agent may not do from there is refused, with a reason.
     let up_there = on_host(&p.socket, &host_dir, out.path(), "up", "baton up");
     assert_has(

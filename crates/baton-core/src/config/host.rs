@@ -106,6 +106,15 @@ impl SshTarget {
         })
     }
 
+    /// The target on an ssh command line a person can run: `-p 2222 dev@gpu1` (no `-p`
+    /// without a port).
+    pub fn ssh_words(&self) -> String {
+        match self.port {
+            Some(p) => format!("-p {p} {}", self.destination()),
+            None => self.destination(),
+        }
+    }
+
     /// `user@host` as ssh takes it (an IPv6 address bare: the port goes with `-p`).
     pub fn destination(&self) -> String {
         match &self.user {

@@ -80,13 +80,19 @@ fn tasks_line(counts: &std::collections::BTreeMap<Status, u64>) -> String {
 pub fn cmd_ls(dir: Option<&Path>, args: &LsArgs) -> CliResult<ExitCode> {
     let ctx = Context::load(dir)?;
     let project = &ctx.project;
-    let panes = project.panes()?;
+    // This machine's panes and those of each host its agents run on (one ssh run a host; a
+    // host that cannot be reached shows its agents not running).
+    let hosts = crate::hosts::Hosts::new(project);
+    let panes = crate::windows::WindowOps::session_panes(&hosts, &project.session)?;
     let running = !panes.is_empty();
     let mut rows = Vec::new();
     for agent in &project.config.agents {
         let pane = panes.iter().find(|p| p.window_name == agent.name);
         let seen = match pane {
-            Some(p) if !p.dead => Some(look(&project.tmux, &p.pane_id, &agent.profile)?.0),
+            Some(p) if !p.dead => {
+                let (tmux, id) = hosts.route(&p.pane_id)?;
+                look(tmux, id, &agent.profile).ok().map(|s| s.0)
+            }
             _ => None,
         };
         rows.push(AgentRow {

@@ -110,7 +110,8 @@ impl WindowOps for RealTmux {
         {
             return Err(crate::error::CliError::user(format!(
                 "host {host}: its ssh connection is down"
-            )));
+            ))
+            .hint(crate::hosts::TRIED_AGAIN));
         }
         self.hosts.prepare_host(agent)
     }

@@ -96,7 +96,7 @@ fn one_host(config: &Config, host: &HostConfig) -> Vec<Check> {
             name,
             false,
             format!("{target}: {}", failure.summary()),
-            Some(failure.hint(&target)),
+            Some(failure.hint(&host.ssh)),
         )];
         out.extend(unchecked(&format!("{} cannot be reached", host.name)));
         return out;
@@ -172,7 +172,10 @@ fn one_host(config: &Config, host: &HostConfig) -> Vec<Check> {
         _ => warn(
             format!("{name} dir"),
             format!("{dir} does not exist on {}", host.name),
-            format!("`baton up` makes it (or: ssh {target} mkdir -p {dir})"),
+            format!(
+                "`baton up` makes it (or: ssh {} mkdir -p {dir})",
+                host.ssh.ssh_words()
+            ),
         ),
     });
     for (agent, found) in agents.iter().zip(&probe.programs) {
