@@ -29,6 +29,42 @@ use std::process::Stdio;
 use std::time::Duration;
 use std::time::Instant;
 
+/// What `faketime -f <offset> env` prints (the variables it sets). Run up to three times when
+/// it fails: faketime makes a semaphore and shared memory named by its pid, which fails when a
+/// killed faketime of the same pid left them behind (seen in CI; `Sshd::stop` now removes
+/// them); the last failure is returned, with its output.
+fn faketime_env(offset: &str) -> std::io::Result<std::process::Output> {
+    let mut last = None;
+    for _ in 0..3 {
+        let out = Command::new("faketime")
+            .args(["-f", offset, "env"])
+            .output()?;
+        if out.status.success() {
+            return Ok(out);
+        }
+        last = Some(out);
+    }
+    Ok(last.expect("ran at least once"))
+}
+
+/// Removes the faketime shared memories and semaphores (`/dev/shm`) of processes that are gone.
+fn remove_dead_faketime_files() {
+    let Ok(dir) = std::fs::read_dir("/dev/shm") else {
+        return;
+    };
+    for entry in dir.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix("faketime_shm_")
+            .or_else(|| name.strip_prefix("sem.faketime_sem_"));
+        if let Some(pid) = pid.filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// A running private sshd.
 pub struct Sshd {
     pub dir: tempfile::TempDir,
@@ -245,10 +281,7 @@ impl Sshd {
         // sleeps (the fake agent would never get past its start).
         let faked_env = match clock {
             None => String::new(),
-            Some(offset) => match Command::new("faketime")
-                .args(["-f", offset, "env"])
-                .output()
-            {
+            Some(offset) => match faketime_env(offset) {
                 Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout)
                     .lines()
                     .filter(|l| l.starts_with("LD_PRELOAD=") || l.starts_with("FAKETIME="))
@@ -259,10 +292,11 @@ impl Sshd {
                     eprintln!("SKIP: faketime not found (BATON_SKIP_SSHD=1)");
                     return None;
                 }
-                _ => panic!(
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
                     "the clock-skew test needs `faketime` (Debian: apt-get install faketime; \
                      .ci/run installs it); set BATON_SKIP_SSHD=1 to skip the host tests"
                 ),
+                other => panic!("`faketime -f {offset} env` failed: {other:?}"),
             },
         };
         let dir = tempfile::Builder::new()
@@ -404,6 +438,12 @@ impl Sshd {
             .stderr(Stdio::null())
             .status();
         let _ = child.wait();
+        // A killed faketime, and the sshd processes of each connection under its library,
+        // leave a shared memory and a semaphore named by their pid behind; a later faketime
+        // given the same pid could not make its own. Those of processes gone are removed.
+        if self.launch.clock.is_some() {
+            remove_dead_faketime_files();
+        }
     }
 
     /// Starts sshd again, on the same port with the same keys, and waits until it listens.
