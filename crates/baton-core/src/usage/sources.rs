@@ -19,13 +19,18 @@ use serde_json::Value;
 use super::Usage;
 use crate::quota::rollout::utc_ms;
 
+/// The most one session's cost may say, in US dollars: a value above is no cost (a broken or
+/// forged payload) and is not read; summed, such values became `$inf` in text and `null` in
+/// JSON, which reads as unknown.
+pub const MAX_SESSION_COST_USD: f64 = 1_000_000.0;
+
 /// Returns the cost a statusLine payload carries (`cost.total_cost_usd`) with its session
-/// (`session_id`); `None` when it carries none.
+/// (`session_id`); `None` when it carries none, or none that can be a cost.
 pub fn statusline(payload: &Value) -> Option<(Usage, Option<String>)> {
     let cost = payload
         .pointer("/cost/total_cost_usd")
         .and_then(Value::as_f64)
-        .filter(|c| c.is_finite() && *c >= 0.0)?;
+        .filter(|c| c.is_finite() && (0.0..=MAX_SESSION_COST_USD).contains(c))?;
     let session = payload
         .get("session_id")
         .and_then(Value::as_str)
@@ -192,6 +197,16 @@ mod tests {
         assert_eq!(statusline(&json!({"session_id": "s"})), None);
         assert_eq!(statusline(&json!({"cost": {"total_cost_usd": null}})), None);
         assert_eq!(statusline(&json!({"cost": {"total_cost_usd": -1}})), None);
+        // A cost no session can reach is not read (summed, it became infinite).
+        assert_eq!(
+            statusline(&json!({"cost": {"total_cost_usd": 1e308}})),
+            None
+        );
+        let top = json!({"cost": {"total_cost_usd": MAX_SESSION_COST_USD}});
+        assert_eq!(
+            statusline(&top).unwrap().0.cost_usd,
+            Some(MAX_SESSION_COST_USD)
+        );
         assert_eq!(statusline(&Value::Null), None);
     }
 
