@@ -29,6 +29,50 @@ pub fn wait_or_kill(
     }
 }
 
+/// What a child printed, read while it ran, and how it ended ([`output_or_kill`]).
+pub struct Output {
+    /// Its exit status; `None` when the deadline ended it.
+    pub status: Option<std::process::ExitStatus>,
+    /// Its standard output, at most `cap` bytes, as text.
+    pub stdout: String,
+    /// Its standard error, at most `cap` bytes, as text.
+    pub stderr: String,
+}
+
+/// Reads a child's piped stdout and stderr (each on a thread, at most `cap` bytes of each)
+/// while [`wait_or_kill`] waits for it.
+pub fn output_or_kill(
+    child: &mut std::process::Child,
+    deadline: Duration,
+    cap: u64,
+) -> std::io::Result<Output> {
+    use std::io::Read as _;
+    fn read(
+        r: Option<impl std::io::Read + Send + 'static>,
+        cap: u64,
+    ) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            if let Some(r) = r {
+                let _ = r.take(cap).read_to_end(&mut buf);
+            }
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    }
+    let out = read(child.stdout.take(), cap);
+    let err = read(child.stderr.take(), cap);
+    let status = wait_or_kill(child, deadline);
+    let (stdout, stderr) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
+    Ok(Output {
+        status: status?,
+        stdout,
+        stderr,
+    })
+}
+
 /// A process seen in a tree: its pid and, where the system says it, when it started (so that
 /// a pid reused by another program meanwhile is never signalled).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

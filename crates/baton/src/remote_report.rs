@@ -494,27 +494,17 @@ impl Worker {
                 let _ = w.write_all(input.as_bytes());
             });
         }
-        let read = |r: Option<Box<dyn std::io::Read + Send>>| {
-            std::thread::spawn(move || {
-                let mut buf = Vec::new();
-                if let Some(mut r) = r {
-                    let _ = r.read_to_end(&mut buf);
-                }
-                String::from_utf8_lossy(&buf).into_owned()
-            })
-        };
-        let out = read(child.stdout.take().map(|s| Box::new(s) as _));
-        let err = read(child.stderr.take().map(|s| Box::new(s) as _));
-        let status = crate::processes::wait_or_kill(&mut child, RUN_DEADLINE);
-        let code = match status {
-            Ok(Some(s)) => s.code().unwrap_or(1),
-            Ok(None) => 124,
-            Err(_) => 1,
-        };
-        RemoteAnswer {
-            code,
-            stdout: cut(out.join().unwrap_or_default()),
-            stderr: cut(err.join().unwrap_or_default()),
+        match crate::processes::output_or_kill(&mut child, RUN_DEADLINE, u64::MAX) {
+            Ok(out) => RemoteAnswer {
+                code: out.status.map_or(124, |s| s.code().unwrap_or(1)),
+                stdout: cut(out.stdout),
+                stderr: cut(out.stderr),
+            },
+            Err(e) => RemoteAnswer {
+                code: 1,
+                stdout: String::new(),
+                stderr: format!("baton: cannot wait for baton: {e}\n"),
+            },
         }
     }
 }

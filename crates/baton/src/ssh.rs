@@ -1,7 +1,6 @@
 //! Running `ssh` to another `[[host]]`: the shell around `baton_core::ssh` (which builds the
 //! arguments): `~` in `identity` expanded, one command run with a deadline, its output kept.
 
-use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 use std::process::Stdio;
@@ -63,21 +62,12 @@ fn run_from(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    let read = |mut r: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = r.by_ref().take(1 << 20).read_to_end(&mut buf);
-            String::from_utf8_lossy(&buf).into_owned()
-        })
-    };
-    let out = read(Box::new(child.stdout.take().expect("piped")));
-    let err = read(Box::new(child.stderr.take().expect("piped")));
-    let status = crate::processes::wait_or_kill(&mut child, deadline)?;
+    let out = crate::processes::output_or_kill(&mut child, deadline, 1 << 20)?;
     Ok(SshRun {
-        code: status.and_then(|s| s.code()),
-        timed_out: status.is_none(),
-        stdout: out.join().unwrap_or_default(),
-        stderr: err.join().unwrap_or_default(),
+        code: out.status.and_then(|s| s.code()),
+        timed_out: out.status.is_none(),
+        stdout: out.stdout,
+        stderr: out.stderr,
     })
 }
 
